@@ -1,0 +1,71 @@
+/**
+ * Every key of the single table, in one place. Every partition key starts with the org (RL-6):
+ * a request built from one org's claims cannot address another org's items.
+ * Ids are `[A-Za-z0-9_-]{1,64}` (API.md), so `#` never occurs inside a segment.
+ */
+export interface Key {
+  PK: string;
+  SK: string;
+}
+
+const org = (o: string): string => `ORG#${o}`;
+const pad = (n: number): string => n.toString().padStart(10, '0');
+
+export const keys = {
+  conversation: (o: string, id: string): Key => ({ PK: `${org(o)}#CONV#${id}`, SK: 'CONV' }),
+  /** history events live beside their conversation, sorted by version (E-1) */
+  event: (o: string, conversationId: string, version: number): Key => ({ PK: `${org(o)}#CONV#${conversationId}`, SK: `EV#${pad(version)}` }),
+  eventPrefix: 'EV#',
+  /** the agent profile and its pools share a partition and an SK prefix, so one query reads both */
+  agent: (o: string, id: string): Key => ({ PK: `${org(o)}#AGENT#${id}`, SK: 'AGENT' }),
+  agentPrefix: 'AGENT',
+  pool: (o: string, agentId: string, pool: string): Key => ({ PK: `${org(o)}#AGENT#${agentId}`, SK: `AGENT#POOL#${pool}` }),
+  /** one allocation item per agent x conversation (C-6) */
+  allocation: (o: string, agentId: string, conversationId: string): Key => ({ PK: `${org(o)}#AGENT#${agentId}`, SK: `ALLOC#${conversationId}` }),
+  allocationPrefix: 'ALLOC#',
+  queue: (o: string, id: string): Key => ({ PK: `${org(o)}#QUEUE#${id}`, SK: 'QUEUE' }),
+  workstream: (o: string, id: string): Key => ({ PK: `${org(o)}#WS#${id}`, SK: 'WS' }),
+  channel: (o: string, id: string): Key => ({ PK: `${org(o)}#CHANNEL#${id}`, SK: 'CHANNEL' }),
+  settings: (o: string): Key => ({ PK: `${org(o)}#SETTINGS`, SK: 'SETTINGS' }),
+  /** a channel thread's current conversation */
+  thread: (o: string, channelId: string, threadId: string): Key => ({ PK: `${org(o)}#THREAD#${channelId}#${threadId}`, SK: 'THREAD' }),
+} as const;
+
+/**
+ * Index keys of a conversation item. Each GSI serves a read of API.md without a scan:
+ * - GSI1 queue x status, oldest first: open items of a queue, lists by queue and status
+ * - GSI2 primary agent x state: my work items, lists by agent
+ * - GSI3 org x status: supervisor lists by status (S-6)
+ * - GSI4 channel thread: thread -> conversations, newest last
+ */
+export const conversationIndexKeys = (c: {
+  org: string;
+  id: string;
+  queueId: string;
+  status: string;
+  statusSince: string;
+  createdAt: string;
+  channelId: string;
+  threadId: string;
+  primaryAgentId?: string | undefined;
+  primaryKind?: string | undefined;
+}): Record<string, string> => {
+  const state = c.status === 'Closed' ? 'closed' : 'open';
+  const byCreation = `${c.createdAt}#${c.id}`;
+  return {
+    GSI1PK: `${org(c.org)}#QUEUE#${c.queueId}#${c.status}`,
+    GSI1SK: `${c.statusSince}#${c.id}`,
+    ...(c.primaryAgentId && c.primaryKind !== 'external' ? { GSI2PK: `${org(c.org)}#AGENT#${c.primaryAgentId}#${state}`, GSI2SK: byCreation } : {}),
+    GSI3PK: `${org(c.org)}#STATUS#${c.status}`,
+    GSI3SK: byCreation,
+    GSI4PK: `${org(c.org)}#THREAD#${c.channelId}#${c.threadId}`,
+    GSI4SK: byCreation,
+  };
+};
+
+export const indexPartition = {
+  queueStatus: (o: string, queueId: string, status: string): string => `${org(o)}#QUEUE#${queueId}#${status}`,
+  agentState: (o: string, agentId: string, state: 'open' | 'closed'): string => `${org(o)}#AGENT#${agentId}#${state}`,
+  status: (o: string, status: string): string => `${org(o)}#STATUS#${status}`,
+  thread: (o: string, channelId: string, threadId: string): string => `${org(o)}#THREAD#${channelId}#${threadId}`,
+};

@@ -1,0 +1,113 @@
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { Write } from '../../domain/writes.js';
+import { conversationItem, eventItem } from './items.js';
+import { keys } from './keys.js';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * Translates the domain's writes into the TransactItems of ONE TransactWriteItems call.
+ * Pure, so params-level tests assert the exact conditions.
+ *
+ * Capacity pools keep `used` and `free` (= max - used) side by side: a condition expression cannot
+ * do arithmetic, so `used + units <= max` is written as `free >= units`, and both counters move in
+ * the same update.
+ */
+export function toTransactItem(table: string, w: Write): TransactItem {
+  switch (w.type) {
+    case 'conversation':
+      return {
+        Put: {
+          TableName: table,
+          Item: conversationItem(w.item),
+          ...(w.expect === 'absent'
+            ? { ConditionExpression: 'attribute_not_exists(PK)' }
+            : {
+                ConditionExpression: '#version = :expectedVersion AND #status = :expectedStatus',
+                ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
+                ExpressionAttributeValues: { ':expectedVersion': w.expect.version, ':expectedStatus': w.expect.status },
+              }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    case 'event':
+      return { Put: { TableName: table, Item: eventItem(w.event), ConditionExpression: 'attribute_not_exists(PK)' } };
+    case 'allocation-put':
+      return {
+        Put: {
+          TableName: table,
+          Item: {
+            ...keys.allocation(w.org, w.agentId, w.conversationId),
+            type: 'allocation',
+            org: w.org,
+            agentId: w.agentId,
+            conversationId: w.conversationId,
+            pool: w.pool,
+            units: w.units,
+            since: w.since,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      };
+    case 'allocation-delete':
+      return {
+        Delete: {
+          TableName: table,
+          Key: keys.allocation(w.org, w.agentId, w.conversationId),
+          ConditionExpression: 'attribute_exists(PK)',
+        },
+      };
+    case 'pool-consume':
+      return {
+        Update: {
+          TableName: table,
+          Key: keys.pool(w.org, w.agentId, w.pool),
+          UpdateExpression: 'SET #used = #used + :units, #free = #free - :units',
+          ConditionExpression: w.override ? 'attribute_exists(PK)' : 'attribute_exists(PK) AND #free >= :units',
+          ExpressionAttributeNames: { '#used': 'used', '#free': 'free' },
+          ExpressionAttributeValues: { ':units': w.units },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    case 'pool-release':
+      return {
+        Update: {
+          TableName: table,
+          Key: keys.pool(w.org, w.agentId, w.pool),
+          UpdateExpression: 'SET #used = #used - :units, #free = #free + :units',
+          ConditionExpression: 'attribute_exists(PK) AND #used >= :units',
+          ExpressionAttributeNames: { '#used': 'used', '#free': 'free' },
+          ExpressionAttributeValues: { ':units': w.units },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    case 'thread':
+      return {
+        Put: {
+          TableName: table,
+          Item: {
+            ...keys.thread(w.org, w.channelId, w.threadId),
+            type: 'thread',
+            org: w.org,
+            channelId: w.channelId,
+            threadId: w.threadId,
+            conversationId: w.conversationId,
+          },
+          ...(w.previous === null
+            ? { ConditionExpression: 'attribute_not_exists(PK)' }
+            : {
+                ConditionExpression: '#conversationId = :previous',
+                ExpressionAttributeNames: { '#conversationId': 'conversationId' },
+                ExpressionAttributeValues: { ':previous': w.previous },
+              }),
+        },
+      };
+  }
+}
+
+export function buildTransaction(table: string, writes: readonly Write[], idempotencyToken?: string): TransactWriteCommandInput {
+  return {
+    TransactItems: writes.map((w) => toTransactItem(table, w)),
+    ...(idempotencyToken ? { ClientRequestToken: idempotencyToken } : {}),
+  };
+}

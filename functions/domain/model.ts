@@ -1,0 +1,144 @@
+/**
+ * Pure domain types for the conversation lifecycle (SPEC L, C, P). No AWS imports here.
+ */
+
+export const STATUSES = ['Open', 'Active', 'WrapUp', 'Waiting', 'Closed'] as const;
+/** L-1: the five statuses. */
+export type Status = (typeof STATUSES)[number];
+export type State = 'open' | 'closed';
+
+/** L-1: state is `closed` for Closed only. */
+export const stateOf = (status: Status): State => (status === 'Closed' ? 'closed' : 'open');
+
+export const MODES = ['live', 'persistent', 'record'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Channel kinds and the mode each belongs to (SPEC Terms). */
+export const CHANNEL_MODES = {
+  chat: 'live',
+  voice: 'live',
+  sms: 'persistent',
+  whatsapp: 'persistent',
+  facebook: 'persistent',
+  teams: 'persistent',
+  wechat: 'persistent',
+  line: 'persistent',
+  messaging: 'persistent',
+  record: 'record',
+} as const satisfies Record<string, Mode>;
+export type ChannelKind = keyof typeof CHANNEL_MODES;
+export const CHANNEL_KINDS = Object.keys(CHANNEL_MODES) as ChannelKind[];
+export const modeOf = (kind: ChannelKind): Mode => CHANNEL_MODES[kind];
+
+export const PRESENCES = ['Available', 'Busy', 'BusyDND', 'Away', 'Offline'] as const;
+/** P-1 */
+export type Presence = (typeof PRESENCES)[number];
+
+/** C-3: hold capacity until Closed, release on entering WrapUp, or release after N minutes (1..60). */
+export type WrapUpBlockPolicy = 'always' | 'never' | number;
+
+export const DEFAULT_POOL = 'default';
+
+export interface RoutingRule {
+  when: { field: string; equals: string };
+  queueId: string;
+}
+
+export interface Workstream {
+  org: string;
+  id: string;
+  name: string;
+  mode: Mode;
+  /** C-1: the pool a conversation of this workstream uses and its cost in units. */
+  capacity: { pool: string; units: number };
+  allowedPresences: Presence[];
+  wrapUp: { blockCapacity: WrapUpBlockPolicy };
+  waitingInactivityTimeoutSeconds: number;
+  agentReconnectTimeoutSeconds: number;
+  routingRules: RoutingRule[];
+  defaultQueueId: string;
+  distribution: 'push' | 'pick';
+}
+
+export interface Channel {
+  org: string;
+  id: string;
+  kind: ChannelKind;
+  workstreamId: string;
+}
+
+/** One capacity pool of an agent (C-1). `used` is the sum of live allocations (RL-3). */
+export interface Pool {
+  name: string;
+  max: number;
+  used: number;
+}
+
+export interface Agent {
+  org: string;
+  id: string;
+  name: string;
+  queues: string[];
+  bot: boolean;
+  pools: Record<string, Pool>;
+}
+
+/** The capacity a conversation currently holds: mirrors exactly one allocation item (C-6). */
+export interface Allocation {
+  agentId: string;
+  pool: string;
+  units: number;
+  since: string;
+}
+
+export interface Conversation {
+  org: string;
+  id: string;
+  channelId: string;
+  channelKind: ChannelKind;
+  mode: Mode;
+  threadId: string;
+  status: Status;
+  statusReason?: string;
+  queueId: string;
+  workstreamId: string;
+  customerId?: string;
+  primaryAgentId?: string;
+  /** `external` when a voice call was transferred to an outside number (T-12). */
+  primaryKind?: 'agent' | 'external';
+  /** R-3: false while a push assignment waits for the agent's acceptance. */
+  accepted?: boolean;
+  consultants: string[];
+  session: { status: 'active' | 'ended'; endReason?: string };
+  ticket: { id: string; channel: string; status: string };
+  allocation?: Allocation;
+  /** C-3: when a minutes wrap-up policy releases the held capacity. */
+  wrapUpReleaseAt?: string;
+  statusSince: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export type ActorRole = 'agent' | 'supervisor' | 'admin' | 'customer' | 'system';
+
+export interface Actor {
+  role: ActorRole;
+  id: string;
+}
+
+/** E-1: one history event per change, written in the same transaction as the change. */
+export interface HistoryEvent {
+  org: string;
+  conversationId: string;
+  seq: number;
+  at: string;
+  actor: string;
+  role: ActorRole;
+  action: string;
+  from: Status | null;
+  to: Status;
+  reason?: string;
+  version: number;
+  details?: Record<string, string | number | boolean>;
+}

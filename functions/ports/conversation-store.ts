@@ -1,0 +1,55 @@
+import type { Agent, Channel, Conversation, HistoryEvent, Workstream } from '../domain/model.js';
+import type { Write } from '../domain/writes.js';
+
+export interface AllocationRecord {
+  org: string;
+  agentId: string;
+  conversationId: string;
+  pool: string;
+  units: number;
+  since: string;
+}
+
+export interface QueueConfig {
+  org: string;
+  id: string;
+  name: string;
+}
+
+/** Why one write of a cancelled transaction failed. `current` is the item as it was (ALL_OLD). */
+export interface WriteFailure {
+  write: Write;
+  code: string;
+  current?: Record<string, unknown>;
+}
+
+/** The transaction was cancelled: a condition failed or a concurrent transaction conflicted. */
+export class CommitConflict extends Error {
+  constructor(
+    readonly failures: WriteFailure[],
+    options?: { cause?: unknown },
+  ) {
+    super(`transaction cancelled: ${failures.map((f) => `${f.write.type}=${f.code}`).join(', ') || 'no reason given'}`, options);
+    this.name = 'CommitConflict';
+  }
+}
+
+export interface ConversationStore {
+  getConversation(org: string, id: string): Promise<Conversation | undefined>;
+  getWorkstream(org: string, id: string): Promise<Workstream | undefined>;
+  getChannel(org: string, id: string): Promise<Channel | undefined>;
+  getQueue(org: string, id: string): Promise<QueueConfig | undefined>;
+  /** the agent with its pools, read consistently */
+  getAgent(org: string, id: string): Promise<Agent | undefined>;
+  getThreadConversationId(org: string, channelId: string, threadId: string): Promise<string | undefined>;
+  listEvents(org: string, conversationId: string): Promise<HistoryEvent[]>;
+  listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;
+  /** Commits all writes in ONE transaction, or none (throws CommitConflict). */
+  commit(writes: readonly Write[], options?: { idempotencyToken?: string }): Promise<void>;
+
+  putWorkstream(ws: Workstream): Promise<void>;
+  putQueue(q: QueueConfig): Promise<void>;
+  putChannel(ch: Channel & { secret?: string }): Promise<void>;
+  /** Creates or replaces the agent profile; pool maxima change without touching `used` (RL-3). */
+  putAgent(agent: Omit<Agent, 'pools'> & { capacity: Record<string, number> }): Promise<void>;
+}

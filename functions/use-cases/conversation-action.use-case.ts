@@ -1,0 +1,87 @@
+import { decide } from '../domain/decide.js';
+import { CapacityExceededError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import type { Actor, Agent, Conversation, HistoryEvent } from '../domain/model.js';
+import type { Action } from '../domain/transitions.js';
+import type { CommitConflict } from '../ports/conversation-store.js';
+import { requestToken, retryOnConflict, type EngineDeps } from './engine.js';
+
+export interface ActionCommand {
+  org: string;
+  conversationId: string;
+  actor: Actor;
+  action: Action;
+  /** the client's Idempotency-Key: becomes the transaction's ClientRequestToken */
+  idempotencyKey?: string;
+}
+
+export interface ActionResult {
+  conversation: Conversation;
+  event: HistoryEvent;
+  rule: string;
+}
+
+/**
+ * Every conversation action (agent, customer, timer): load -> decide -> commit in one transaction
+ * -> arm timers. Refusals are the domain's typed errors; lost races are re-decided on fresh state.
+ */
+export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promise<ActionResult> {
+  const { store } = deps;
+  const load = async (): Promise<Conversation> => {
+    const c = await store.getConversation(cmd.org, cmd.conversationId);
+    if (!c) throw new NotFoundError('conversation', cmd.conversationId);
+    return c;
+  };
+  const loadAgent = async (id: string): Promise<Agent> => {
+    const a = await store.getAgent(cmd.org, id);
+    if (!a) throw new NotFoundError('agent', id);
+    return a;
+  };
+
+  const attempt = async (): Promise<ActionResult> => {
+    const conversation = await load();
+    const workstream = await store.getWorkstream(cmd.org, conversation.workstreamId);
+    if (!workstream) throw new NotFoundError('workstream', conversation.workstreamId);
+    const agent = cmd.actor.role === 'agent' ? await store.getAgent(cmd.org, cmd.actor.id) : undefined;
+    const targetAgent =
+      cmd.action.type === 'transfer' && cmd.action.target.kind === 'agent' ? await loadAgent(cmd.action.target.agentId) : undefined;
+    const decision = decide({
+      conversation,
+      actor: cmd.actor,
+      action: cmd.action,
+      workstream,
+      ...(agent ? { agent } : {}),
+      ...(targetAgent ? { targetAgent } : {}),
+      now: deps.clock.now(),
+    });
+    const token = cmd.idempotencyKey ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version]) : undefined;
+    try {
+      await store.commit(decision.writes, token ? { idempotencyToken: token } : {});
+    } catch (err) {
+      throw classify(err, conversation);
+    }
+    if (decision.timers.length && deps.scheduler) await deps.scheduler.schedule(decision.timers);
+    return { conversation: decision.conversation, event: decision.event, rule: decision.rule };
+  };
+
+  return retryOnConflict(deps, attempt, async (last: CommitConflict) => {
+    const current = await load();
+    throw new TransitionConflictError(current.status, `RL-2: ${cmd.action.type} lost a race with a concurrent change; the conversation is now ${current.status}`, {
+      cause: last,
+    });
+  });
+}
+
+/**
+ * A failed capacity condition is final (C-5) unless the conversation itself also moved, in which
+ * case deciding again on the new state gives the right answer. Everything else is a lost race.
+ */
+function classify(err: unknown, decidedOn: Conversation): unknown {
+  const conflict = err as CommitConflict;
+  if (conflict?.name !== 'CommitConflict') return err;
+  const conversationMoved = conflict.failures.some((f) => f.write.type === 'conversation');
+  const pool = conflict.failures.find((f) => f.write.type === 'pool-consume' && f.code === 'ConditionalCheckFailed');
+  if (pool && !conversationMoved && pool.write.type === 'pool-consume') {
+    return new CapacityExceededError(decidedOn.status, pool.write.agentId, pool.write.pool, pool.write.units);
+  }
+  return err;
+}

@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock, IdGenerator } from '../ports/clock.js';
+import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
+import type { Scheduler } from '../ports/scheduler.js';
+
+/** What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests. */
+export interface EngineDeps {
+  store: ConversationStore;
+  clock: Clock;
+  ids: IdGenerator;
+  scheduler?: Scheduler;
+  /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
+  maxAttempts?: number;
+}
+
+/**
+ * Runs `attempt` until it commits. A cancelled transaction (CommitConflict) means the state we decided
+ * on is gone: `attempt` decides again on fresh state, which either commits, or refuses with the
+ * typed error naming the new current status (RL-2). Jittered backoff spreads contenders out.
+ */
+export async function retryOnConflict<T>(
+  deps: EngineDeps,
+  attempt: (n: number) => Promise<T>,
+  onExhausted: (last: CommitConflict) => Promise<never>,
+): Promise<T> {
+  const max = deps.maxAttempts ?? 10;
+  let last: CommitConflict | undefined;
+  for (let n = 1; n <= max; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      if (!(err instanceof CommitConflict)) throw err;
+      last = err;
+      if (n < max) await sleep(Math.random() * Math.min(200, 10 * 2 ** n));
+    }
+  }
+  return onExhausted(last as CommitConflict);
+}
+
+/** ClientRequestToken (<= 36 chars) for one decision: the same client key on the same version. */
+export const requestToken = (parts: readonly (string | number)[]): string =>
+  createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 36);

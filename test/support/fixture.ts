@@ -1,0 +1,114 @@
+import { inject } from 'vitest';
+import { ulid } from 'ulid';
+import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
+import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import { ulidIds } from '../../functions/adapters/system-clock.js';
+import type { ChannelKind, Conversation, Presence, WrapUpBlockPolicy, Workstream } from '../../functions/domain/model.js';
+import { CHANNEL_MODES } from '../../functions/domain/model.js';
+import type { Clock } from '../../functions/ports/clock.js';
+import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
+import type { EngineDeps } from '../../functions/use-cases/engine.js';
+
+/** A clock the test moves by hand (the Clock port). */
+export class TestClock implements Clock {
+  constructor(private t = new Date('2026-03-02T09:00:00.000Z')) {}
+  now(): Date {
+    return new Date(this.t);
+  }
+  advance(seconds: number): void {
+    this.t = new Date(this.t.getTime() + seconds * 1000);
+  }
+}
+
+let sharedStore: DynamoConversationStore | undefined;
+/** The store on the run's DynamoDB Local (started by global setup; never mocked). */
+export function testStore(): DynamoConversationStore {
+  sharedStore ??= new DynamoConversationStore(createDocumentClient({ endpoint: inject('dynamoEndpoint'), maxAttempts: 3 }), inject('tableName'));
+  return sharedStore;
+}
+
+export interface FixtureOptions {
+  wrapUp?: WrapUpBlockPolicy;
+  units?: number;
+  allowedPresences?: Presence[];
+}
+
+export interface Fixture {
+  org: string;
+  store: DynamoConversationStore;
+  clock: TestClock;
+  deps: EngineDeps;
+  /** one channel per kind, each with its own workstream (`ws-<kind>`), all routed to queue `q1` */
+  channelId(kind: ChannelKind): string;
+  addAgent(id: string, capacity?: Record<string, number>, queues?: string[]): Promise<void>;
+  /** a customer starts a conversation on a fresh thread of the channel kind */
+  start(kind: ChannelKind, threadId?: string): Promise<Conversation>;
+  conversation(id: string): Promise<Conversation>;
+  setWorkstream(kind: ChannelKind, patch: Partial<Workstream>): Promise<void>;
+}
+
+const KINDS: ChannelKind[] = ['chat', 'voice', 'sms', 'whatsapp', 'record'];
+
+/** A fresh org (unique id: tests share one table and stay isolated by org, as tenants do). */
+export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture> {
+  const org = `org-${ulid().toLowerCase()}`;
+  const store = testStore();
+  const clock = new TestClock();
+  const deps: EngineDeps = { store, clock, ids: ulidIds };
+  const workstreams = new Map<ChannelKind, Workstream>();
+  await store.putQueue({ org, id: 'q1', name: 'Queue 1' });
+  await store.putQueue({ org, id: 'q2', name: 'Queue 2' });
+  for (const kind of KINDS) {
+    const ws: Workstream = {
+      org,
+      id: `ws-${kind}`,
+      name: kind,
+      mode: CHANNEL_MODES[kind],
+      capacity: { pool: 'default', units: options.units ?? 1 },
+      allowedPresences: options.allowedPresences ?? ['Available', 'Busy'],
+      wrapUp: { blockCapacity: options.wrapUp ?? 'always' },
+      waitingInactivityTimeoutSeconds: 3600,
+      agentReconnectTimeoutSeconds: 120,
+      routingRules: [],
+      defaultQueueId: 'q1',
+      distribution: 'pick',
+    };
+    workstreams.set(kind, ws);
+    await store.putWorkstream(ws);
+    await store.putChannel({ org, id: `ch-${kind}`, kind, workstreamId: ws.id });
+  }
+  let thread = 0;
+  const fixture: Fixture = {
+    org,
+    store,
+    clock,
+    deps,
+    channelId: (kind) => `ch-${kind}`,
+    addAgent: (id, capacity = { default: 3 }, queues = ['q1']) => store.putAgent({ org, id, name: id, queues, bot: false, capacity }),
+    async start(kind, threadId = `t${++thread}`) {
+      const r = await handleCustomerEvent(deps, org, `ch-${kind}`, { eventId: ulid(), type: 'conversation.started', threadId });
+      if (r.outcome !== 'created') throw new Error(`expected a new conversation, got ${r.outcome}`);
+      return r.conversation;
+    },
+    async conversation(id) {
+      const c = await store.getConversation(org, id);
+      if (!c) throw new Error(`conversation ${id} missing`);
+      return c;
+    },
+    async setWorkstream(kind, patch) {
+      const ws = { ...(workstreams.get(kind) as Workstream), ...patch };
+      workstreams.set(kind, ws);
+      await store.putWorkstream(ws);
+    },
+  };
+  return fixture;
+}
+
+/** RL-3: every pool's `used` equals the sum of the agent's live allocations in that pool. */
+export async function ledgerOf(f: Fixture, agentId: string): Promise<{ pools: Record<string, { max: number; used: number }>; allocated: Record<string, number> }> {
+  const agent = await f.store.getAgent(f.org, agentId);
+  const allocations = await f.store.listAllocations(f.org, agentId);
+  const allocated: Record<string, number> = {};
+  for (const a of allocations) allocated[a.pool] = (allocated[a.pool] ?? 0) + a.units;
+  return { pools: agent?.pools ?? {}, allocated };
+}
