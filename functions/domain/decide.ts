@@ -1,7 +1,7 @@
 import { canTake, wrapUpEffect } from './capacity.js';
 import { CapacityExceededError, ForbiddenActionError, NotImplementedError, TransitionConflictError, ValidationError } from './errors.js';
 import { modeOf, type Actor, type Agent, type Channel, type Conversation, type HistoryEvent, type Workstream } from './model.js';
-import { TRANSITIONS, type Action, type TransitionRule } from './transitions.js';
+import { TRANSITIONS, targetAgentOf, type Action, type TransitionRule } from './transitions.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
 
 export interface DecideInput {
@@ -12,7 +12,7 @@ export interface DecideInput {
   workstream: Workstream;
   /** the acting agent, needed when the rule reserves capacity for them or checks membership */
   agent?: Agent;
-  /** the receiving agent of a voice transfer (T-12) */
+  /** the receiving agent of an offer (R-3) or a voice transfer (T-12) */
   targetAgent?: Agent;
   now: Date;
 }
@@ -131,14 +131,16 @@ export function decide(input: DecideInput): Decision {
       }
       break;
     }
-    case 'move-to-target':
-      if (action.type !== 'transfer' || action.target.kind !== 'agent') throw new ValidationError('a target agent is required');
-      if (action.target.agentId === c.primaryAgentId) {
-        throw new ValidationError('T-12: a transfer must name another agent', [{ field: 'agentId', message: 'is the current primary' }]);
+    case 'move-to-target': {
+      const target = targetAgentOf(action);
+      if (!target || input.targetAgent?.id !== target) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
+      if (target === c.primaryAgentId) {
+        throw new ValidationError(`${rule.id}: the conversation must go to another agent`, [{ field: 'agentId', message: 'is the current primary' }]);
       }
       release();
       allocate(input.targetAgent);
       break;
+    }
     case 'keep':
       break;
   }
@@ -155,11 +157,10 @@ export function decide(input: DecideInput): Decision {
       delete next.accepted;
       break;
     case 'target-agent':
-      if (action.type === 'transfer' && action.target.kind === 'agent') {
-        next.primaryAgentId = action.target.agentId;
-        next.primaryKind = 'agent';
-        next.accepted = true;
-      }
+    case 'offered-agent':
+      next.primaryAgentId = targetAgentOf(action) as string;
+      next.primaryKind = 'agent';
+      next.accepted = rule.primary === 'target-agent';
       break;
     case 'external':
       if (action.type === 'transfer' && action.target.kind === 'external') {
@@ -173,6 +174,9 @@ export function decide(input: DecideInput): Decision {
       break;
   }
 
+  if (rule.action === 'offer') {
+    timers.push({ kind: 'offer-expiry', org: c.org, conversationId: c.id, version, at: addSeconds(now, ws.offerTimeoutSeconds ?? 60) });
+  }
   if (rule.to === 'Waiting') {
     timers.push({ kind: 'inactivity-timeout', org: c.org, conversationId: c.id, version, at: addSeconds(now, ws.waitingInactivityTimeoutSeconds) });
   }

@@ -55,6 +55,8 @@ export interface Workstream {
   wrapUp: { blockCapacity: WrapUpBlockPolicy };
   waitingInactivityTimeoutSeconds: number;
   agentReconnectTimeoutSeconds: number;
+  /** how long a push offer waits for the agent's acceptance (default 60 s) */
+  offerTimeoutSeconds?: number;
   routingRules: RoutingRule[];
   defaultQueueId: string;
   distribution: 'push' | 'pick';

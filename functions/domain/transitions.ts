@@ -6,7 +6,10 @@ import type { ActorRole, ChannelKind, Mode, Status } from './model.js';
  */
 
 export type ActionType =
+  | 'offer'
   | 'accept'
+  | 'reject'
+  | 'offer-expired'
   | 'end'
   | 'close'
   | 'release'
@@ -25,7 +28,15 @@ export type TransferTarget =
   | { kind: 'agent'; agentId: string }
   | { kind: 'external'; number: string };
 
-export type Action = { type: Exclude<ActionType, 'transfer'> } | { type: 'transfer'; target: TransferTarget };
+export type Action =
+  | { type: Exclude<ActionType, 'transfer' | 'offer'> }
+  | { type: 'transfer'; target: TransferTarget }
+  /** R-3: push routing reserves the agent's capacity and waits for their acceptance */
+  | { type: 'offer'; agentId: string };
+
+/** The agent an action hands the conversation to (offer, transfer to agent), if any. */
+export const targetAgentOf = (action: Action): string | undefined =>
+  action.type === 'offer' ? action.agentId : action.type === 'transfer' && action.target.kind === 'agent' ? action.target.agentId : undefined;
 
 /** What happens to the capacity the conversation holds (C-2, C-3, C-4). */
 export type CapacityEffect =
@@ -36,11 +47,11 @@ export type CapacityEffect =
   | 'keep'
   /** entering WrapUp: the workstream's block policy decides (C-3) */
   | 'wrap-up-policy'
-  /** T-12 voice transfer to an agent: release the original, reserve for the receiver */
+  /** release what is held (if anything) and reserve for the receiving agent (R-3 offer, T-12) */
   | 'move-to-target';
 
 /** Who becomes the primary agent. */
-export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'external';
+export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'offered-agent' | 'external';
 
 export interface TransitionRule {
   id: string;
@@ -69,6 +80,10 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   // T-1: pick from the open items of one's queues (R-4), or accept a push assignment (R-3).
   { id: 'T-1', action: 'accept', role: 'agent', from: 'Open', to: 'Active', modes: ALL, who: 'queue-member', capacity: 'allocate', primary: 'actor', reason: 'picked by agent' },
   { id: 'T-1', action: 'accept', role: 'agent', from: 'Active', to: 'Active', modes: ALL, who: 'primary', offer: 'pending', capacity: 'keep', primary: 'keep', reason: 'assignment accepted by agent' },
+  // R-3: a push assignment is an offer: Active for the agent, capacity reserved, `accepted: false`.
+  { id: 'R-3', action: 'offer', role: 'system', from: 'Open', to: 'Active', modes: ALL, capacity: 'move-to-target', primary: 'offered-agent', reason: 'assigned by routing' },
+  { id: 'R-3', action: 'reject', role: 'agent', from: 'Active', to: 'Open', modes: ALL, who: 'primary', offer: 'pending', capacity: 'release', primary: 'clear', reason: 'assignment rejected by agent' },
+  { id: 'R-3', action: 'offer-expired', role: 'system', from: 'Active', to: 'Open', modes: ALL, offer: 'pending', capacity: 'release', primary: 'clear', reason: 'assignment not accepted in time' },
   // T-2: the customer leaves before assignment.
   { id: 'T-2', action: 'customer-ended', role: 'customer', from: 'Open', to: 'Closed', modes: LIVE, capacity: 'keep', primary: 'keep', reason: 'customer ended before assignment' },
   { id: 'T-2', action: 'customer-disconnected', role: 'customer', from: 'Open', to: 'Closed', modes: LIVE, capacity: 'keep', primary: 'keep', reason: 'customer disconnected before assignment' },

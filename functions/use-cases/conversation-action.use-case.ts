@@ -1,7 +1,7 @@
 import { decide } from '../domain/decide.js';
 import { CapacityExceededError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, HistoryEvent } from '../domain/model.js';
-import type { Action } from '../domain/transitions.js';
+import { targetAgentOf, type Action } from '../domain/transitions.js';
 import type { CommitConflict } from '../ports/conversation-store.js';
 import { requestToken, retryOnConflict, type EngineDeps } from './engine.js';
 
@@ -42,8 +42,8 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     const workstream = await store.getWorkstream(cmd.org, conversation.workstreamId);
     if (!workstream) throw new NotFoundError('workstream', conversation.workstreamId);
     const agent = cmd.actor.role === 'agent' ? await store.getAgent(cmd.org, cmd.actor.id) : undefined;
-    const targetAgent =
-      cmd.action.type === 'transfer' && cmd.action.target.kind === 'agent' ? await loadAgent(cmd.action.target.agentId) : undefined;
+    const targetId = targetAgentOf(cmd.action);
+    const targetAgent = targetId ? await loadAgent(targetId) : undefined;
     const decision = decide({
       conversation,
       actor: cmd.actor,
