@@ -78,3 +78,13 @@ export class ForbiddenActionError extends DomainError {
 export class NotImplementedError extends DomainError {
   readonly kind = 'not-implemented';
 }
+
+/** 409 that is not a transition: an id taken by another tenant, an idempotency key in flight. */
+export class ConflictError extends DomainError {
+  readonly kind = 'conflict';
+}
+
+/** RL-1: this inbound event (or request) was already applied. */
+export class DuplicateRequestError extends DomainError {
+  readonly kind = 'conflict';
+}

@@ -83,6 +83,45 @@ export interface Agent {
   queues: string[];
   bot: boolean;
   pools: Record<string, Pool>;
+  /** P-3: a presence the agent set by hand; cleared on sign-out */
+  presenceOverride?: Presence;
+  signedIn?: boolean;
+  /** P-4 / T-4a: the agent's client connection */
+  connected?: boolean;
+  disconnectedAt?: string;
+  /** R-3 ties: when the agent last became idle */
+  idleSince?: string;
+}
+
+/** Org settings gating supervisor features (S-1) and agent end-session (M-2). */
+export interface OrgSettings {
+  org: string;
+  supervisorMonitor: boolean;
+  supervisorAssign: boolean;
+  supervisorTransfer: boolean;
+  forceClose: boolean;
+  agentEndMessagingSession: boolean;
+  /** P-5 */
+  defaultPresence?: Presence;
+}
+
+export const DEFAULT_SETTINGS: Omit<OrgSettings, 'org'> = {
+  supervisorMonitor: false,
+  supervisorAssign: false,
+  supervisorTransfer: false,
+  forceClose: false,
+  agentEndMessagingSession: false,
+};
+
+/** a contact or an account the engine can identify customers against. */
+export interface Contact {
+  org: string;
+  id: string;
+  kind: 'contact' | 'account';
+  name: string;
+  phone?: string;
+  email?: string;
+  attributes: Record<string, string>;
 }
 
 /** The capacity a conversation currently holds: mirrors exactly one allocation item (C-6). */

@@ -13,7 +13,9 @@ export type Write =
   | { type: 'pool-release'; org: string; agentId: string; pool: string; units: number }
   | { type: 'event'; event: HistoryEvent }
   /** the thread's current conversation (API "thread -> conversation"), moved only from `previous` */
-  | { type: 'thread'; org: string; channelId: string; threadId: string; conversationId: string; previous: string | null };
+  | { type: 'thread'; org: string; channelId: string; threadId: string; conversationId: string; previous: string | null }
+  /** RL-1: proof that an inbound event was applied, written with its effect so it applies once */
+  | { type: 'receipt'; org: string; key: string; expiresAt: number };
 
 /** A timer the change asks for: a fact about one version of one conversation (ARCHITECTURE Timers). */
 export interface TimerRequest {

@@ -10,6 +10,13 @@ export interface AllocationRecord {
   since: string;
 }
 
+export type AgentConfig = Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot'> & { capacity: Record<string, number> };
+
+/** `null` removes the attribute. */
+export type AgentStatePatch = {
+  [K in 'presenceOverride' | 'signedIn' | 'connected' | 'disconnectedAt' | 'idleSince']?: Agent[K] | null;
+};
+
 export interface QueueConfig {
   org: string;
   id: string;
@@ -43,13 +50,21 @@ export interface ConversationStore {
   getAgent(org: string, id: string): Promise<Agent | undefined>;
   getThreadConversationId(org: string, channelId: string, threadId: string): Promise<string | undefined>;
   listEvents(org: string, conversationId: string): Promise<HistoryEvent[]>;
+  /** RL-1: whether an inbound event's receipt exists */
+  hasReceipt(org: string, key: string): Promise<boolean>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;
   /** Commits all writes in ONE transaction, or none (throws CommitConflict). */
   commit(writes: readonly Write[], options?: { idempotencyToken?: string }): Promise<void>;
 
   putWorkstream(ws: Workstream): Promise<void>;
   putQueue(q: QueueConfig): Promise<void>;
-  putChannel(ch: Channel & { secret?: string }): Promise<void>;
-  /** Creates or replaces the agent profile; pool maxima change without touching `used` (RL-3). */
-  putAgent(agent: Omit<Agent, 'pools'> & { capacity: Record<string, number> }): Promise<void>;
+  /** the channel and its global webhook registration (secret); 409 if another org owns the id */
+  putChannel(ch: Channel, secret: string): Promise<void>;
+  /**
+   * Creates or replaces the agent's configuration (name, queues, bot, pool maxima). Pool maxima change
+   * without touching `used` (RL-3); presence and connection state are left as they are.
+   */
+  putAgent(agent: AgentConfig): Promise<void>;
+  /** presence / connection fields of an existing agent */
+  updateAgentState(org: string, id: string, patch: AgentStatePatch): Promise<void>;
 }

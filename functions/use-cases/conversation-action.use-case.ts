@@ -1,7 +1,8 @@
 import { decide } from '../domain/decide.js';
-import { CapacityExceededError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import { CapacityExceededError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, HistoryEvent } from '../domain/model.js';
 import { targetAgentOf, type Action } from '../domain/transitions.js';
+import type { Write } from '../domain/writes.js';
 import type { CommitConflict } from '../ports/conversation-store.js';
 import { requestToken, retryOnConflict, type EngineDeps } from './engine.js';
 
@@ -12,6 +13,8 @@ export interface ActionCommand {
   action: Action;
   /** the client's Idempotency-Key: becomes the transaction's ClientRequestToken */
   idempotencyKey?: string;
+  /** writes that must commit with the change, such as an inbound event's receipt (RL-1) */
+  extraWrites?: readonly Write[];
 }
 
 export interface ActionResult {
@@ -55,7 +58,7 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     });
     const token = cmd.idempotencyKey ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version]) : undefined;
     try {
-      await store.commit(decision.writes, token ? { idempotencyToken: token } : {});
+      await store.commit([...decision.writes, ...(cmd.extraWrites ?? [])], token ? { idempotencyToken: token } : {});
     } catch (err) {
       throw classify(err, conversation);
     }
@@ -75,9 +78,13 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
  * A failed capacity condition is final (C-5) unless the conversation itself also moved, in which
  * case deciding again on the new state gives the right answer. Everything else is a lost race.
  */
-function classify(err: unknown, decidedOn: Conversation): unknown {
+export function classify(err: unknown, decidedOn?: Conversation): unknown {
   const conflict = err as CommitConflict;
   if (conflict?.name !== 'CommitConflict') return err;
+  if (conflict.failures.some((f) => f.write.type === 'receipt' && f.code === 'ConditionalCheckFailed')) {
+    return new DuplicateRequestError('RL-1: this event was already applied', { cause: err });
+  }
+  if (!decidedOn) return err;
   const conversationMoved = conflict.failures.some((f) => f.write.type === 'conversation');
   const pool = conflict.failures.find((f) => f.write.type === 'pool-consume' && f.code === 'ConditionalCheckFailed');
   if (pool && !conversationMoved && pool.write.type === 'pool-consume') {

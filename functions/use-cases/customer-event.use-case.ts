@@ -1,9 +1,10 @@
 import { openConversation } from '../domain/decide.js';
-import { DomainError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import { DomainError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
 import type { Conversation } from '../domain/model.js';
 import { routeQueue } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
-import { performAction } from './conversation-action.use-case.js';
+import type { Write } from '../domain/writes.js';
+import { classify, performAction } from './conversation-action.use-case.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';
 
 export const CUSTOMER_EVENT_TYPES = [
@@ -29,7 +30,12 @@ export type CustomerEventOutcome =
   | { outcome: 'created'; conversation: Conversation }
   | { outcome: 'transitioned'; conversation: Conversation; rule: string }
   /** the event changes no state (activity on a live conversation, or a refused transition) */
-  | { outcome: 'ignored'; conversationId?: string; reason: string };
+  | { outcome: 'ignored'; conversationId?: string; reason: string }
+  /** RL-1: the same event (channel + event id) was applied before */
+  | { outcome: 'duplicate' };
+
+/** How long an event's receipt is kept: far beyond SQS's 5-minute deduplication window (RL-1). */
+export const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
 
 const CUSTOMER_ACTIONS: Partial<Record<CustomerEventType, Action['type']>> = {
   'customer.ended': 'customer-ended',
@@ -48,29 +54,42 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
   const channel = await store.getChannel(org, channelId);
   if (!channel) throw new NotFoundError('channel', channelId);
   const customer = { role: 'customer' as const, id: event.customer?.id ?? `thread:${event.threadId}` };
+  // RL-1: the receipt commits in the same transaction as the event's effect, so it applies once.
+  const receiptKey = `${channelId}#${event.eventId}`;
+  if (await store.hasReceipt(org, receiptKey)) return { outcome: 'duplicate' };
+  const receipt: Write = { type: 'receipt', org, key: receiptKey, expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + RECEIPT_TTL_SECONDS };
 
   const apply = async (current: Conversation, type: Action['type']): Promise<CustomerEventOutcome> => {
     try {
-      const r = await performAction(deps, { org, conversationId: current.id, actor: customer, action: { type } as Action });
+      const r = await performAction(deps, { org, conversationId: current.id, actor: customer, action: { type } as Action, extraWrites: [receipt] });
       return { outcome: 'transitioned', conversation: r.conversation, rule: r.rule };
     } catch (err) {
+      if (err instanceof DuplicateRequestError) throw err;
       // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
-      if (err instanceof DomainError && err.kind !== 'not-found') return { outcome: 'ignored', conversationId: current.id, reason: err.message };
+      if (err instanceof DomainError && err.kind !== 'not-found') return ignore({ outcome: 'ignored', conversationId: current.id, reason: err.message });
       throw err;
     }
   };
+  const ignore = async (outcome: CustomerEventOutcome): Promise<CustomerEventOutcome> => {
+    try {
+      await store.commit([receipt]);
+    } catch (err) {
+      throw classify(err);
+    }
+    return outcome;
+  };
 
-  return retryOnConflict(
+  const run = retryOnConflict<CustomerEventOutcome>(
     deps,
     async () => {
       const currentId = await store.getThreadConversationId(org, channelId, event.threadId);
       const current = currentId ? await store.getConversation(org, currentId) : undefined;
       const action = CUSTOMER_ACTIONS[event.type];
-      if (action) return isCurrent(current) ? apply(current, action) : { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` };
-      if (event.type === 'customer.reconnected') return { outcome: 'ignored', ...(current ? { conversationId: current.id } : {}), reason: 'reconnection changes no status' };
+      if (action) return isCurrent(current) ? apply(current, action) : ignore({ outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
+      if (event.type === 'customer.reconnected') return ignore({ outcome: 'ignored', ...(current ? { conversationId: current.id } : {}), reason: 'reconnection changes no status' });
       if (isCurrent(current)) {
         if (event.type === 'message.received' && current.status === 'Waiting') return apply(current, 'customer-message');
-        return { outcome: 'ignored', conversationId: current.id, reason: `thread already has a ${current.status} conversation` };
+        return ignore({ outcome: 'ignored', conversationId: current.id, reason: `thread already has a ${current.status} conversation` });
       }
       const workstream = await store.getWorkstream(org, channel.workstreamId);
       if (!workstream) throw new NotFoundError('workstream', channel.workstreamId);
@@ -89,11 +108,21 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
         reason: route.rule === null ? 'R-1: default queue' : `R-1: routing rule ${route.rule + 1}`,
         now: deps.clock.now(),
       });
-      await store.commit(decision.writes);
-      return { outcome: 'created', conversation: decision.conversation };
+      try {
+        await store.commit([...decision.writes, receipt]);
+      } catch (err) {
+        throw classify(err);
+      }
+      return { outcome: 'created' as const, conversation: decision.conversation };
     },
     async () => {
-      throw new TransitionConflictError('Open', `RL-2: could not start a conversation on thread ${event.threadId} after repeated races`);
+      throw new TransitionConflictError('Open', `RL-2: could not apply ${event.type} on thread ${event.threadId} after repeated races`);
     },
   );
+  try {
+    return await run;
+  } catch (err) {
+    if (err instanceof DuplicateRequestError) return { outcome: 'duplicate' };
+    throw err;
+  }
 }

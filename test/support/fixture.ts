@@ -75,7 +75,7 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     };
     workstreams.set(kind, ws);
     await store.putWorkstream(ws);
-    await store.putChannel({ org, id: `ch-${kind}`, kind, workstreamId: ws.id });
+    await store.putChannel({ org, id: `${org}-${kind}`, kind, workstreamId: ws.id }, 'secret');
   }
   let thread = 0;
   const fixture: Fixture = {
@@ -83,10 +83,10 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     store,
     clock,
     deps,
-    channelId: (kind) => `ch-${kind}`,
+    channelId: (kind) => `${org}-${kind}`,
     addAgent: (id, capacity = { default: 3 }, queues = ['q1']) => store.putAgent({ org, id, name: id, queues, bot: false, capacity }),
     async start(kind, threadId = `t${++thread}`) {
-      const r = await handleCustomerEvent(deps, org, `ch-${kind}`, { eventId: ulid(), type: 'conversation.started', threadId });
+      const r = await handleCustomerEvent(deps, org, `${org}-${kind}`, { eventId: ulid(), type: 'conversation.started', threadId });
       if (r.outcome !== 'created') throw new Error(`expected a new conversation, got ${r.outcome}`);
       return r.conversation;
     },

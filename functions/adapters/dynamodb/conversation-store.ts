@@ -4,21 +4,28 @@ import {
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Agent, Channel, Conversation, HistoryEvent, Pool, Workstream } from '../../domain/model.js';
+import { z } from 'zod';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { DEFAULT_SETTINGS, stateOf, type Agent, type Channel, type Contact, type Conversation, type HistoryEvent, type OrgSettings, type Pool, type Workstream } from '../../domain/model.js';
 import type { Write } from '../../domain/writes.js';
 import {
   CommitConflict,
+  type AgentConfig,
+  type AgentStatePatch,
   type AllocationRecord,
   type ConversationStore,
   type QueueConfig,
   type WriteFailure,
 } from '../../ports/conversation-store.js';
+import { STATUS_ORDER, type ChannelRegistration, type ConversationFilter, type Page, type PageRequest, type ReadStore } from '../../ports/read-store.js';
 import { stripStorage } from './items.js';
-import { keys } from './keys.js';
+import { indexPartition, keys } from './keys.js';
+import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';
 import { buildTransaction } from './transact.js';
 
 interface CancellationReason {
@@ -35,7 +42,7 @@ const toPlain = (item: Record<string, AttributeValue> | undefined): Record<strin
   }
 };
 
-export class DynamoConversationStore implements ConversationStore {
+export class DynamoConversationStore implements ConversationStore, ReadStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
@@ -88,8 +95,7 @@ export class DynamoConversationStore implements ConversationStore {
       const name = String(i.pool);
       pools[name] = { name, max: Number(i.max), used: Number(i.used) };
     }
-    const { pools: _ignored, ...rest } = stripStorage<Agent>(profile);
-    return { ...rest, pools };
+    return { ...stripStorage<Omit<Agent, 'pools'>>(profile), pools };
   }
 
   async getThreadConversationId(org: string, channelId: string, threadId: string): Promise<string | undefined> {
@@ -143,37 +149,240 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async putQueue(q: QueueConfig): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.queue(q.org, q.id), type: 'queue', ...q } }));
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.queue(q.org, q.id),
+        UpdateExpression: 'SET #type = :type, #org = :org, #id = :id, #name = :name',
+        ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name' },
+        ExpressionAttributeValues: { ':type': 'queue', ':org': q.org, ':id': q.id, ':name': q.name },
+      }),
+    );
   }
 
-  async putChannel(ch: Channel & { secret?: string }): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.channel(ch.org, ch.id), type: 'channel', ...ch } }));
+  async putChannel(ch: Channel, secret: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: { ...keys.channel(ch.org, ch.id), type: 'channel', ...ch } } },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...keys.channelRegistration(ch.id), type: 'channel-registration', org: ch.org, channelId: ch.id, secret },
+                ConditionExpression: 'attribute_not_exists(PK) OR #org = :org',
+                ExpressionAttributeNames: { '#org': 'org' },
+                ExpressionAttributeValues: { ':org': ch.org },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name === 'TransactionCanceledException') {
+        throw new ConflictError(`channel id ${ch.id} is already registered by another organization`, { cause: err });
+      }
+      throw err;
+    }
   }
 
-  /**
-   * The profile and every pool in one transaction. A pool's maximum changes without touching `used`
-   * (that belongs to the allocations, RL-3); `free` is recomputed from the stored `used`. A pool
-   * dropped from the configuration keeps its live allocations and gets a maximum of 0.
-   */
-  async putAgent(agent: Omit<Agent, 'pools'> & { capacity: Record<string, number> }): Promise<void> {
-    const { capacity, ...profile } = agent;
-    const existing = await this.getAgent(agent.org, agent.id);
+  async putAgent(agent: AgentConfig): Promise<void> {
+    const { capacity, org, id } = agent;
+    const existing = await this.getAgent(org, id);
     const maxima: Record<string, number> = { ...Object.fromEntries(Object.keys(existing?.pools ?? {}).map((p) => [p, 0])), ...capacity };
+    const dropped = (existing?.queues ?? []).filter((q) => !agent.queues.includes(q));
     await this.doc.send(
       new TransactWriteCommand({
         TransactItems: [
-          { Put: { TableName: this.tableName, Item: { ...keys.agent(agent.org, agent.id), type: 'agent', ...profile } } },
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.agent(org, id),
+              UpdateExpression: 'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot',
+              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot' },
+              ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot },
+            },
+          },
           ...Object.entries(maxima).map(([pool, max]) => ({
             Update: {
               TableName: this.tableName,
-              Key: keys.pool(agent.org, agent.id, pool),
+              Key: keys.pool(org, id, pool),
               UpdateExpression: 'SET #type = :type, #org = :org, #agentId = :agentId, #pool = :pool, #max = :max, #used = if_not_exists(#used, :zero), #free = :max - if_not_exists(#used, :zero)',
               ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#agentId': 'agentId', '#pool': 'pool', '#max': 'max', '#used': 'used', '#free': 'free' },
-              ExpressionAttributeValues: { ':type': 'pool', ':org': agent.org, ':agentId': agent.id, ':pool': pool, ':max': max, ':zero': 0 },
+              ExpressionAttributeValues: { ':type': 'pool', ':org': org, ':agentId': id, ':pool': pool, ':max': max, ':zero': 0 },
             },
           })),
+          ...agent.queues.map((queueId) => ({
+            Put: { TableName: this.tableName, Item: { ...keys.member(org, queueId, id), type: 'member', org, queueId, agentId: id } },
+          })),
+          ...dropped.map((queueId) => ({ Delete: { TableName: this.tableName, Key: keys.member(org, queueId, id) } })),
         ],
       }),
     );
   }
+
+  async updateAgentState(org: string, id: string, patch: AgentStatePatch): Promise<void> {
+    const set: string[] = [];
+    const remove: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      if (v === null) remove.push(`#${k}`);
+      else {
+        set.push(`#${k} = :${k}`);
+        values[`:${k}`] = v;
+      }
+    }
+    if (!set.length && !remove.length) return;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.agent(org, id),
+          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''].join(' ').trim(),
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') throw new NotFoundError('agent', id);
+      throw err;
+    }
+  }
+
+  // ---- reads served by indexes (ReadStore) ----
+
+  async listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>> {
+    return this.pagedQuery(org, conversationQueryPlan(org, filter), page);
+  }
+
+  listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>> {
+    return this.pagedQuery(org, { index: 'GSI1', partitions: [indexPartition.queueStatus(org, queueId, 'Open')], filter: {} }, page);
+  }
+
+  async listWorkItems(org: string, agentId: string): Promise<Conversation[]> {
+    const items = await this.queryAll({
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      ExpressionAttributeValues: { ':pk': indexPartition.agentState(org, agentId, 'open') },
+    });
+    return items.map((i) => stripStorage<Conversation>(i));
+  }
+
+  async listQueueMembers(org: string, queueId: string): Promise<string[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': keys.queue(org, queueId).PK, ':prefix': keys.memberPrefix },
+    });
+    return items.map((i) => String(i.agentId));
+  }
+
+  async getSettings(org: string): Promise<OrgSettings> {
+    return (await this.get<OrgSettings>(keys.settings(org))) ?? { org, ...DEFAULT_SETTINGS };
+  }
+
+  async putSettings(settings: OrgSettings): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.settings(settings.org), type: 'settings', ...settings } }));
+  }
+
+  async putContact(contact: Contact): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.contact(contact.org, contact.id), type: 'contact', ...contact } }));
+  }
+
+  getContact(org: string, id: string): Promise<Contact | undefined> {
+    return this.get<Contact>(keys.contact(org, id));
+  }
+
+  getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined> {
+    return this.get<ChannelRegistration>(keys.channelRegistration(channelId));
+  }
+
+  async hasReceipt(org: string, key: string): Promise<boolean> {
+    return (await this.get(keys.receipt(org, key))) !== undefined;
+  }
+
+  /**
+   * Reads one page across the plan's partitions in order. The cursor is opaque to clients: the
+   * partition index and DynamoDB's LastEvaluatedKey, checked to belong to the caller's org.
+   */
+  private async pagedQuery(org: string, plan: QueryPlan, page: PageRequest): Promise<Page<Conversation>> {
+    const gsi = TABLE_DEFINITION.globalSecondaryIndexes.find((g) => g.indexName === plan.index) as IndexDefinition;
+    let { p, k } = decodeCursor(page.cursor, org, plan.partitions.length);
+    const items: Conversation[] = [];
+    const names: Record<string, string> = { '#pk': gsi.partitionKey };
+    const values: Record<string, unknown> = {};
+    const conditions: string[] = [];
+    for (const [field, value] of Object.entries(plan.filter)) {
+      if (value === undefined) continue;
+      names[`#f_${field}`] = field;
+      values[`:f_${field}`] = value;
+      conditions.push(`#f_${field} = :f_${field}`);
+    }
+    while (p < plan.partitions.length && items.length < page.limit) {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: plan.index,
+          KeyConditionExpression: '#pk = :pk',
+          ...(conditions.length ? { FilterExpression: conditions.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':pk': plan.partitions[p] },
+          Limit: page.limit - items.length,
+          ...(k ? { ExclusiveStartKey: k } : {}),
+        }),
+      );
+      items.push(...(out.Items ?? []).map((i) => stripStorage<Conversation>(i)));
+      k = out.LastEvaluatedKey;
+      if (!k) p += 1;
+    }
+    const more = p < plan.partitions.length;
+    return { items, ...(more ? { nextCursor: encodeCursor({ p, ...(k ? { k: k as Record<string, string> } : {}) }) } : {}) };
+  }
+}
+
+interface QueryPlan {
+  index: IndexName;
+  partitions: string[];
+  /** equality filters on attributes the index key does not cover */
+  filter: Partial<Record<keyof ConversationFilter, string>>;
+}
+
+/** Picks the index that narrows the most; the other filters become a FilterExpression (never a scan). */
+export function conversationQueryPlan(org: string, f: ConversationFilter): QueryPlan {
+  const statuses = f.status ? [f.status] : STATUS_ORDER;
+  if (f.threadId) {
+    if (!f.channelId) throw new ValidationError('threadId needs channelId', [{ field: 'channelId', message: 'is required with threadId' }]);
+    return { index: 'GSI4', partitions: [indexPartition.thread(org, f.channelId, f.threadId)], filter: { status: f.status, queueId: f.queueId, primaryAgentId: f.agentId } as QueryPlan['filter'] };
+  }
+  if (f.agentId) {
+    const states = f.status ? [stateOf(f.status)] : (['open', 'closed'] as const);
+    return { index: 'GSI2', partitions: states.map((s) => indexPartition.agentState(org, f.agentId as string, s)), filter: { status: f.status, queueId: f.queueId, channelId: f.channelId } };
+  }
+  if (f.queueId) {
+    return { index: 'GSI1', partitions: statuses.map((s) => indexPartition.queueStatus(org, f.queueId as string, s)), filter: { channelId: f.channelId } };
+  }
+  return { index: 'GSI3', partitions: statuses.map((s) => indexPartition.status(org, s)), filter: { channelId: f.channelId } };
+}
+
+const cursorSchema = z.object({ p: z.number().int().min(0), k: z.record(z.string(), z.string()).optional() }).strict();
+
+function encodeCursor(c: z.infer<typeof cursorSchema>): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined, org: string, partitions: number): { p: number; k?: Record<string, unknown> } {
+  if (cursor === undefined) return { p: 0 };
+  const invalid = () => new ValidationError('invalid cursor', [{ field: 'cursor', message: 'is not a cursor this list returned' }]);
+  let parsed: z.infer<typeof cursorSchema>;
+  try {
+    parsed = cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw invalid();
+  }
+  // A cursor can only continue a list of the caller's own org (RL-6).
+  if (parsed.p >= partitions || Object.values(parsed.k ?? {}).some((v) => !v.startsWith(`ORG#${org}#`))) throw invalid();
+  return parsed;
 }

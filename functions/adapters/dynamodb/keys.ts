@@ -29,6 +29,18 @@ export const keys = {
   settings: (o: string): Key => ({ PK: `${org(o)}#SETTINGS`, SK: 'SETTINGS' }),
   /** a channel thread's current conversation */
   thread: (o: string, channelId: string, threadId: string): Key => ({ PK: `${org(o)}#THREAD#${channelId}#${threadId}`, SK: 'THREAD' }),
+  /** RL-1: an inbound event already applied (expires with the table's TTL) */
+  receipt: (o: string, key: string): Key => ({ PK: `${org(o)}#RECEIPT#${key}`, SK: 'RECEIPT' }),
+  /** queue membership, so the agents of a queue are read without touching other queues' agents */
+  member: (o: string, queueId: string, agentId: string): Key => ({ PK: `${org(o)}#QUEUE#${queueId}`, SK: `MEMBER#${agentId}` }),
+  memberPrefix: 'MEMBER#',
+  contact: (o: string, id: string): Key => ({ PK: `${org(o)}#CONTACT#${id}`, SK: 'CONTACT' }),
+  /**
+   * The one key that does not start with an org: a webhook names only its channel, so the channel
+   * id is registered globally to find its org and secret. Registration is conditioned on the org,
+   * so no org can claim another org's channel id.
+   */
+  channelRegistration: (channelId: string): Key => ({ PK: `CHANNELREG#${channelId}`, SK: 'CHANNELREG' }),
 } as const;
 
 /**

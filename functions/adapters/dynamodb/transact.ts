@@ -102,6 +102,14 @@ export function toTransactItem(table: string, w: Write): TransactItem {
               }),
         },
       };
+    case 'receipt':
+      return {
+        Put: {
+          TableName: table,
+          Item: { ...keys.receipt(w.org, w.key), type: 'receipt', org: w.org, key: w.key, expiresAt: w.expiresAt },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      };
   }
 }
 

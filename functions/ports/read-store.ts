@@ -1,0 +1,42 @@
+import type { Contact, Conversation, OrgSettings, Status } from '../domain/model.js';
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+export interface ConversationFilter {
+  status?: Status;
+  queueId?: string;
+  agentId?: string;
+  channelId?: string;
+  threadId?: string;
+}
+
+export interface ChannelRegistration {
+  org: string;
+  channelId: string;
+  secret: string;
+}
+
+/** Reads served by indexes (never a scan), plus the configuration the API manages. */
+export interface ReadStore {
+  listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>>;
+  /** Open conversations of a queue, oldest first */
+  listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>>;
+  /** the agent's Active, WrapUp and Waiting conversations */
+  listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
+  listQueueMembers(org: string, queueId: string): Promise<string[]>;
+  getSettings(org: string): Promise<OrgSettings>;
+  putSettings(settings: OrgSettings): Promise<void>;
+  putContact(contact: Contact): Promise<void>;
+  getContact(org: string, id: string): Promise<Contact | undefined>;
+  getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined>;
+}
+
+export const STATUS_ORDER: readonly Status[] = ['Open', 'Active', 'WrapUp', 'Waiting', 'Closed'];

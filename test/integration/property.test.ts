@@ -1,0 +1,481 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CapacityExceededError, DomainError, ForbiddenActionError, TransitionConflictError } from '../../functions/domain/errors.js';
+import { modeOf, STATUSES, type Agent, type ChannelKind, type Conversation, type HistoryEvent, type Status, type WrapUpBlockPolicy } from '../../functions/domain/model.js';
+import type { Action } from '../../functions/domain/transitions.js';
+import type { AllocationRecord } from '../../functions/ports/conversation-store.js';
+import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
+import { handleCustomerEvent, type CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
+import { makeFixture, type Fixture } from '../support/fixture.js';
+
+/**
+ * Model-based random sequences on DynamoDB Local. Each run is one fresh org with 3-4 agents of mixed
+ * capacities and 4-6 conversations of mixed channel kinds; the commands are random agent, customer and
+ * timer actions, some fired concurrently. After every step the whole org is read back and checked
+ * against the SPEC (L-1, L-2, T-11, T-13, C-2, C-5, RL-3, E-1), and every sequential step's outcome is
+ * compared with an independent model of the SPEC's transition table (written from SPEC.md, not from
+ * functions/domain/transitions.ts).
+ */
+
+// ---------------------------------------------------------------------------------------------------
+// Commands (plain data, so fast-check prints the shrunk sequence readably)
+
+type AgentAction =
+  | { type: 'accept' | 'end' | 'close' | 'release' | 'resolve' | 'resume' }
+  | { type: 'transfer'; queueId: 'q1' | 'q2' }
+  | { type: 'transfer-agent'; agent: number }
+  | { type: 'transfer-external' };
+type CustomerWhat = 'ended' | 'disconnected' | 'message' | 'reconnected';
+type SystemAction = 'inactivity-timeout' | 'reconnect-timeout' | 'wrapup-release';
+
+type Op =
+  | { by: 'agent'; agent: number; conv: number; action: AgentAction }
+  /** `event`: through handleCustomerEvent (webhook path, addresses the thread); `action`: performAction as the customer */
+  | { by: 'customer'; via: 'event' | 'action'; conv: number; what: CustomerWhat }
+  | { by: 'system'; conv: number; action: SystemAction };
+
+/** One step: a single operation, or 2-3 operations fired at once. */
+type Step = Op[];
+
+interface KindConfig {
+  units: number;
+  wrapUp: WrapUpBlockPolicy;
+}
+const KINDS = ['chat', 'voice', 'sms', 'whatsapp', 'record'] as const satisfies readonly ChannelKind[];
+type Kind = (typeof KINDS)[number];
+
+interface Setup {
+  agents: { max: number; q2: boolean }[];
+  kinds: Kind[];
+  /** per channel kind: the units a conversation costs and the wrap-up block policy (C-1, C-3) */
+  config: Record<Kind, KindConfig>;
+}
+
+const kindConfigArb: fc.Arbitrary<KindConfig> = fc.record({ units: fc.integer({ min: 1, max: 2 }), wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 5) });
+const setupArb: fc.Arbitrary<Setup> = fc.record({
+  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 3 }), q2: fc.boolean() }), { minLength: 3, maxLength: 4 }),
+  kinds: fc.array(fc.constantFrom(...KINDS), { minLength: 4, maxLength: 6 }),
+  config: fc.record({ chat: kindConfigArb, voice: kindConfigArb, sms: kindConfigArb, whatsapp: kindConfigArb, record: kindConfigArb }),
+});
+
+const agentActionArb: fc.Arbitrary<AgentAction> = fc.oneof(
+  { weight: 5, arbitrary: fc.constant({ type: 'accept' as const }) },
+  { weight: 3, arbitrary: fc.constantFrom<AgentAction>({ type: 'end' }, { type: 'close' }) },
+  { weight: 2, arbitrary: fc.constantFrom<AgentAction>({ type: 'release' }, { type: 'resolve' }, { type: 'resume' }) },
+  { weight: 2, arbitrary: fc.constantFrom<AgentAction>({ type: 'transfer', queueId: 'q1' }, { type: 'transfer', queueId: 'q2' }) },
+  { weight: 1, arbitrary: fc.oneof(fc.nat(3).map((agent): AgentAction => ({ type: 'transfer-agent', agent })), fc.constant<AgentAction>({ type: 'transfer-external' })) },
+);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ by: fc.constant('agent' as const), agent: fc.nat(3), conv: fc.nat(7), action: agentActionArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(
+      fc.record({ by: fc.constant('customer' as const), via: fc.constant('event' as const), conv: fc.nat(7), what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message', 'message', 'reconnected') }),
+      fc.record({ by: fc.constant('customer' as const), via: fc.constant('action' as const), conv: fc.nat(7), what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message') }),
+    ),
+  },
+  { weight: 2, arbitrary: fc.record({ by: fc.constant('system' as const), conv: fc.nat(7), action: fc.constantFrom<SystemAction>('inactivity-timeout', 'reconnect-timeout', 'wrapup-release') }) },
+);
+const stepArb: fc.Arbitrary<Step> = fc.oneof({ weight: 5, arbitrary: opArb.map((op) => [op]) }, { weight: 1, arbitrary: fc.array(opArb, { minLength: 2, maxLength: 3 }) });
+const stepsArb = fc.array(stepArb, { minLength: 25, maxLength: 35 });
+
+// ---------------------------------------------------------------------------------------------------
+// The SPEC model (SPEC.md T-1..T-12, C-3), independent of the engine's own transition table
+
+const isChat = (k: ChannelKind): boolean => k === 'chat';
+const isPersistent = (k: ChannelKind): boolean => modeOf(k) === 'persistent';
+
+/**
+ * The edges the SPEC allows, as `action:from>to`, per channel kind. `created` is the R-1 entry.
+ * Customer end / disconnect (T-2, T-3b, T-3c, T-6b) are "chat" / "live chat" in the SPEC; on voice the
+ * model accepts them too (see `voiceCustomerLeniency` below and the dedicated test at the end).
+ */
+function allowedEdges(kind: ChannelKind): Set<string> {
+  const e = new Set<string>(['created:null>Open', 'accept:Open>Active', 'end:Active>WrapUp', 'end:WrapUp>Closed', 'close:WrapUp>Closed']);
+  e.add('release:Active>Open').add('transfer:Active>Open').add('reconnect-timeout:Active>Open').add('wrapup-release:WrapUp>WrapUp');
+  if (isChat(kind) || kind === 'voice') {
+    for (const a of ['customer-ended', 'customer-disconnected']) e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`);
+  }
+  if (isChat(kind)) e.add('close:Active>Open');
+  if (kind === 'voice') e.add('transfer:Active>Active');
+  if (isPersistent(kind)) e.add('close:Active>Waiting').add('resume:Waiting>Active').add('customer-message:Waiting>Open').add('inactivity-timeout:Waiting>Closed');
+  if (kind === 'record') e.add('resolve:Active>Closed');
+  return e;
+}
+
+/** What the SPEC says one action does to one conversation, given the state before it. */
+type Expectation =
+  /** `primary` undefined: the SPEC says nothing about it (Closed) */
+  | { outcome: 'ok'; to: Status; primary?: string | null; queueId?: string }
+  | { outcome: 'refused'; capacity?: true }
+  /** the SPEC leaves it open here (voice customer end, timer release under `always`): only invariants apply */
+  | { outcome: 'any' };
+
+const ok = (to: Status, primary?: string | null, queueId?: string): Expectation => ({
+  outcome: 'ok',
+  to,
+  ...(primary !== undefined ? { primary } : {}),
+  ...(queueId ? { queueId } : {}),
+});
+const refused: Expectation = { outcome: 'refused' };
+
+interface World {
+  f: Fixture;
+  setup: Setup;
+  agentIds: string[];
+  /** tracked conversations, in creation order (new ones appear when a customer writes on a closed thread) */
+  convIds: string[];
+  closed: Map<string, { conversation: Conversation; events: HistoryEvent[] }>;
+  trace: string[];
+}
+
+interface Snapshot {
+  convs: Map<string, Conversation>;
+  events: Map<string, HistoryEvent[]>;
+  agents: Map<string, Agent>;
+  allocations: Map<string, AllocationRecord[]>;
+  /** `channelId/threadId` -> the thread's current conversation */
+  threads: Map<string, string | undefined>;
+}
+
+const configOf = (w: World, kind: ChannelKind): KindConfig => w.setup.config[kind as Kind];
+
+const fits = (w: World, s: Snapshot, agentId: string, c: Conversation): boolean => {
+  const pool = s.agents.get(agentId)?.pools.default;
+  return pool !== undefined && pool.used + configOf(w, c.channelKind).units <= pool.max;
+};
+
+function expectAgent(w: World, s: Snapshot, op: Extract<Op, { by: 'agent' }>, c: Conversation): Expectation {
+  const a = agentOf(w, op.agent);
+  const primary = c.primaryKind !== 'external' && c.primaryAgentId === a;
+  const member = s.agents.get(a)?.queues.includes(c.queueId) ?? false;
+  const x = op.action;
+  switch (x.type) {
+    case 'accept':
+      if (c.status !== 'Open' || !member) return refused;
+      return fits(w, s, a, c) ? ok('Active', a) : { outcome: 'refused', capacity: true };
+    case 'end':
+      if (!primary) return refused;
+      return c.status === 'Active' ? ok('WrapUp', a) : c.status === 'WrapUp' ? ok('Closed') : refused;
+    case 'close':
+      if (!primary) return refused;
+      if (c.status === 'WrapUp') return ok('Closed');
+      if (c.status !== 'Active') return refused;
+      return isChat(c.channelKind) ? ok('Open', null) : isPersistent(c.channelKind) ? ok('Waiting', a) : refused;
+    case 'release':
+      return primary && c.status === 'Active' ? ok('Open', null) : refused;
+    case 'resolve':
+      return primary && c.status === 'Active' && c.channelKind === 'record' ? ok('Closed') : refused;
+    case 'resume':
+      if (!primary || c.status !== 'Waiting') return refused;
+      return fits(w, s, a, c) ? ok('Active', a) : { outcome: 'refused', capacity: true };
+    case 'transfer':
+      return primary && c.status === 'Active' && c.queueId !== x.queueId ? ok('Open', null, x.queueId) : refused;
+    case 'transfer-agent': {
+      const b = agentOf(w, x.agent);
+      if (!primary || c.status !== 'Active' || c.channelKind !== 'voice' || b === a) return refused;
+      return fits(w, s, b, c) ? ok('Active', b) : { outcome: 'refused', capacity: true };
+    }
+    case 'transfer-external':
+      return primary && c.status === 'Active' && c.channelKind === 'voice' ? ok('Active', EXTERNAL) : refused;
+  }
+}
+
+function expectCustomer(what: CustomerWhat, c: Conversation): Expectation {
+  if (what === 'message') return c.status === 'Waiting' && isPersistent(c.channelKind) ? ok('Open', null) : refused;
+  if (what === 'reconnected') return refused;
+  if (c.channelKind === 'voice' && (c.status === 'Open' || c.status === 'Active')) return { outcome: 'any' }; // voiceCustomerLeniency
+  if (!isChat(c.channelKind)) return refused;
+  return c.status === 'Open' ? ok('Closed') : c.status === 'Active' ? ok('WrapUp', c.primaryAgentId ?? null) : refused;
+}
+
+function expectSystem(w: World, action: SystemAction, c: Conversation): Expectation {
+  switch (action) {
+    case 'inactivity-timeout':
+      return c.status === 'Waiting' ? ok('Closed') : refused;
+    case 'reconnect-timeout':
+      return c.status === 'Active' ? ok('Open', null) : refused;
+    case 'wrapup-release':
+      if (c.status !== 'WrapUp' || !c.allocation) return refused;
+      // C-3: only an N-minute policy arms this timer; under `always` a stray firing is not specified.
+      return typeof configOf(w, c.channelKind).wrapUp === 'number' ? ok('WrapUp', c.primaryAgentId ?? null) : { outcome: 'any' };
+  }
+}
+
+const EXTERNAL = '+15550100';
+const agentOf = (w: World, i: number): string => w.agentIds[i % w.agentIds.length] as string;
+const convOf = (w: World, i: number): string => w.convIds[i % w.convIds.length] as string;
+
+// ---------------------------------------------------------------------------------------------------
+// Running one operation
+
+type Outcome = { kind: 'ok'; conversationId: string } | { kind: 'created'; conversationId: string } | { kind: 'refused'; conversationId: string; error?: unknown };
+
+const toAction = (w: World, x: AgentAction): Action => {
+  switch (x.type) {
+    case 'transfer':
+      return { type: 'transfer', target: { kind: 'queue', queueId: x.queueId } };
+    case 'transfer-agent':
+      return { type: 'transfer', target: { kind: 'agent', agentId: agentOf(w, x.agent) } };
+    case 'transfer-external':
+      return { type: 'transfer', target: { kind: 'external', number: EXTERNAL } };
+    default:
+      return { type: x.type };
+  }
+};
+
+const EVENT_TYPES: Record<CustomerWhat, CustomerEventType> = {
+  ended: 'customer.ended',
+  disconnected: 'customer.disconnected',
+  message: 'message.received',
+  reconnected: 'customer.reconnected',
+};
+const CUSTOMER_ACTIONS: Record<Exclude<CustomerWhat, 'reconnected'>, Action> = {
+  ended: { type: 'customer-ended' },
+  disconnected: { type: 'customer-disconnected' },
+  message: { type: 'customer-message' },
+};
+
+/** The thread's current conversation among the tracked ones: the newest on that thread. */
+const currentOnThread = (w: World, s: Snapshot, c: Conversation): string =>
+  [...w.convIds].reverse().find((id) => {
+    const x = s.convs.get(id);
+    return x?.channelId === c.channelId && x.threadId === c.threadId;
+  }) as string;
+
+/** Which conversation an operation addresses (webhook events address the thread's current one). */
+function targetOf(w: World, s: Snapshot, op: Op): Conversation {
+  const c = s.convs.get(convOf(w, op.conv)) as Conversation;
+  return op.by === 'customer' && op.via === 'event' ? (s.convs.get(currentOnThread(w, s, c)) as Conversation) : c;
+}
+
+/** Refusals are typed domain errors (T-13); anything else is a failure of the property. */
+async function refusable(id: string, run: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    await run();
+    return { kind: 'ok', conversationId: id };
+  } catch (error) {
+    if (error instanceof DomainError) return { kind: 'refused', conversationId: id, error };
+    throw error;
+  }
+}
+
+async function runOp(w: World, s: Snapshot, op: Op): Promise<Outcome> {
+  const { f } = w;
+  const c = targetOf(w, s, op);
+  if (op.by === 'agent') {
+    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'agent', id: agentOf(w, op.agent) }, action: toAction(w, op.action) }));
+  }
+  if (op.by === 'system') {
+    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'system', id: 'timer' }, action: { type: op.action } }));
+  }
+  if (op.via === 'action' && op.what !== 'reconnected') {
+    const action = CUSTOMER_ACTIONS[op.what];
+    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'customer', id: `thread:${c.threadId}` }, action }));
+  }
+  const r = await handleCustomerEvent(f.deps, f.org, c.channelId, { eventId: `ev-${w.trace.length}-${op.conv}`, type: EVENT_TYPES[op.what], threadId: c.threadId });
+  if (r.outcome === 'created') {
+    w.convIds.push(r.conversation.id);
+    return { kind: 'created', conversationId: r.conversation.id };
+  }
+  if (r.outcome === 'transitioned') {
+    expect(r.conversation.id, 'a webhook event applies to the thread current conversation').toBe(c.id);
+    return { kind: 'ok', conversationId: c.id };
+  }
+  return { kind: 'refused', conversationId: c.id };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading the org back and checking the invariants
+
+async function snapshot(w: World): Promise<Snapshot> {
+  const { f } = w;
+  const convs = await Promise.all(w.convIds.map((id) => f.conversation(id)));
+  const events = await Promise.all(w.convIds.map((id) => f.store.listEvents(f.org, id)));
+  const agents = await Promise.all(w.agentIds.map(async (id) => (await f.store.getAgent(f.org, id)) as Agent));
+  const allocations = await Promise.all(w.agentIds.map((id) => f.store.listAllocations(f.org, id)));
+  const threadKeys = [...new Set(convs.map((c) => `${c.channelId}/${c.threadId}`))];
+  const threads = await Promise.all(
+    threadKeys.map(async (k) => {
+      const [channelId, threadId] = k.split('/') as [string, string];
+      return [k, await f.store.getThreadConversationId(f.org, channelId, threadId)] as const;
+    }),
+  );
+  return {
+    convs: new Map(convs.map((c) => [c.id, c])),
+    events: new Map(w.convIds.map((id, i) => [id, events[i] ?? []])),
+    agents: new Map(agents.map((a) => [a.id, a])),
+    allocations: new Map(w.agentIds.map((id, i) => [id, allocations[i] ?? []])),
+    threads: new Map(threads),
+  };
+}
+
+function checkInvariants(w: World, s: Snapshot): void {
+  const allocationsByConv = new Map<string, AllocationRecord[]>();
+  for (const [agentId, list] of s.allocations) {
+    const agent = s.agents.get(agentId) as Agent;
+    const used = agent.pools.default?.used ?? 0;
+    const max = agent.pools.default?.max ?? 0;
+    // C-5: never over the maximum, never below zero (no supervisor override in these runs).
+    expect(used, `C-5: ${agentId} used units`).toBeGreaterThanOrEqual(0);
+    expect(used, `C-5: ${agentId} used units`).toBeLessThanOrEqual(max);
+    // RL-3: used units = the sum of the agent's live allocations.
+    expect(used, `RL-3: ${agentId} pool counter vs allocations ${JSON.stringify(list)}`).toBe(list.reduce((n, a) => n + a.units, 0));
+    for (const a of list) allocationsByConv.set(a.conversationId, [...(allocationsByConv.get(a.conversationId) ?? []), a]);
+  }
+  for (const id of allocationsByConv.keys()) expect(w.convIds, `allocation for an unknown conversation ${id}`).toContain(id);
+
+  for (const id of w.convIds) {
+    const c = s.convs.get(id) as Conversation;
+    const where = `${id} (${c.channelKind}, ${c.status})`;
+    // L-1 / L-2: a legal status for the mode; Waiting for persistent channels only.
+    expect(STATUSES, `L-1: ${where}`).toContain(c.status);
+    expect(c.mode, `L-1: ${where}`).toBe(modeOf(c.channelKind));
+    if (c.status === 'Waiting') expect(c.mode, `L-2: Waiting on ${where}`).toBe('persistent');
+    if (c.status === 'Open') expect(c.primaryAgentId, `L-2: Open has no primary agent: ${where}`).toBeUndefined();
+    if (c.status === 'Active') expect(c.primaryAgentId, `L-2: Active has a primary: ${where}`).toBeDefined();
+
+    // T-11: a Closed conversation never changes again (nor does its history).
+    const events = s.events.get(id) ?? [];
+    const closed = w.closed.get(id);
+    if (closed) {
+      expect(c, `T-11: ${where} changed after Closed`).toEqual(closed.conversation);
+      expect(events, `T-11: ${where} history grew after Closed`).toEqual(closed.events);
+    } else if (c.status === 'Closed') {
+      w.closed.set(id, { conversation: c, events });
+    }
+
+    // E-1: exactly one event per version, in version order, chained from -> to, each an edge of the SPEC.
+    expect(
+      events.map((e) => [e.seq, e.version]),
+      `E-1: ${where}`,
+    ).toEqual(Array.from({ length: c.version }, (_, i) => [i + 1, i + 1]));
+    const edges = allowedEdges(c.channelKind);
+    events.forEach((e, i) => {
+      expect(e.from, `E-1: ${where} event ${e.seq} starts where the previous ended`).toBe(i === 0 ? null : (events[i - 1] as HistoryEvent).to);
+      expect([...edges], `T-13: ${where} event ${e.seq} is not a SPEC transition`).toContain(`${e.action}:${e.from}>${e.to}`);
+    });
+    expect(events.at(-1)?.to, `E-1: ${where} last event`).toBe(c.status);
+
+    // C-2 / C-3: who holds capacity for this conversation.
+    const held = allocationsByConv.get(id) ?? [];
+    const agentPrimary = c.primaryKind !== 'external' && c.primaryAgentId !== undefined;
+    if (c.status === 'Active' && agentPrimary) {
+      expect(held, `C-2: Active ${where} holds exactly one allocation`).toHaveLength(1);
+      expect(held[0], `C-2: ${where}`).toMatchObject({ agentId: c.primaryAgentId, pool: 'default', units: configOf(w, c.channelKind).units });
+    } else if (c.status === 'WrapUp') {
+      expect(held.length, `C-3: WrapUp ${where} holds at most one allocation`).toBeLessThanOrEqual(1);
+      if (held[0]) expect(held[0].agentId, `C-3: ${where}`).toBe(c.primaryAgentId);
+      if (configOf(w, c.channelKind).wrapUp === 'never') expect(held, `C-3: never-policy WrapUp ${where}`).toHaveLength(0);
+    } else {
+      expect(held, `C-2: ${where} consumes no capacity`).toHaveLength(0);
+    }
+    // The conversation's own record of its allocation mirrors the allocation item (C-6).
+    expect(c.allocation ? [c.allocation.agentId, c.allocation.units] : null, `C-6: ${where}`).toEqual(held[0] ? [held[0].agentId, held[0].units] : null);
+
+    // The thread points at its newest conversation.
+    expect(s.threads.get(`${c.channelId}/${c.threadId}`), `thread of ${where}`).toBe(currentOnThread(w, s, c));
+  }
+}
+
+/** T-13 and the SPEC model, for a step that ran alone. */
+function checkSequential(w: World, before: Snapshot, after: Snapshot, op: Op, target: Conversation, outcome: Outcome): void {
+  const expected: Expectation =
+    op.by === 'agent' ? expectAgent(w, before, op, target) : op.by === 'system' ? expectSystem(w, op.action, target) : expectCustomer(op.what, target);
+
+  if (outcome.kind === 'created') {
+    expect(op.by === 'customer' && op.what === 'message' && target.status === 'Closed', 'a new conversation only for a message on a closed thread (M-4)').toBe(true);
+    const c = after.convs.get(outcome.conversationId) as Conversation;
+    expect(c).toMatchObject({ status: 'Open', version: 1, channelId: target.channelId, threadId: target.threadId });
+    return;
+  }
+  if (op.by === 'customer' && op.via === 'event' && op.what === 'message' && target.status === 'Closed') {
+    throw new Error(`M-4: a message on a closed thread must start a new conversation, got ${outcome.kind}`);
+  }
+
+  const others = [...before.convs.keys()].filter((id) => id !== target.id);
+  for (const id of others) expect(after.convs.get(id), `an action on ${target.id} changed ${id}`).toEqual(before.convs.get(id));
+
+  if (outcome.kind === 'refused') {
+    if (expected.outcome === 'ok') throw new Error(`SPEC allows this (-> ${expected.to}) but it was refused: ${String(outcome.error)}`);
+    // T-13: nothing changes, and the refusal names the current status.
+    expect(after.convs.get(target.id), 'T-13: a refusal changes nothing').toEqual(target);
+    expect(after.events.get(target.id), 'T-13: a refusal writes no event').toEqual(before.events.get(target.id));
+    expect(after.allocations, 'T-13: a refusal moves no capacity').toEqual(before.allocations);
+    const err = outcome.error;
+    if (err instanceof TransitionConflictError || err instanceof CapacityExceededError || err instanceof ForbiddenActionError) {
+      expect(err.currentStatus, `T-13: ${err.name} names the current status`).toBe(target.status);
+    }
+    if (expected.outcome === 'refused' && expected.capacity) expect(err, 'C-5: not enough capacity').toBeInstanceOf(CapacityExceededError);
+    return;
+  }
+
+  if (expected.outcome === 'refused') throw new Error(`SPEC refuses this on a ${target.status} ${target.channelKind} conversation, but it succeeded`);
+  const c = after.convs.get(target.id) as Conversation;
+  expect(c.version, 'one change, one version').toBe(target.version + 1);
+  if (expected.outcome === 'any') return;
+  expect(c.status, 'the SPEC target status').toBe(expected.to);
+  if (expected.primary !== undefined) expect(c.primaryAgentId ?? null, 'the SPEC primary agent').toBe(expected.primary);
+  expect(c.queueId, 'the queue').toBe(expected.queueId ?? target.queueId);
+}
+
+function describeOp(w: World, op: Op): string {
+  const conv = convOf(w, op.conv);
+  if (op.by === 'agent') return `${agentOf(w, op.agent)} ${JSON.stringify(op.action)} on ${conv}`;
+  if (op.by === 'system') return `system ${op.action} on ${conv}`;
+  return `customer ${op.what} (${op.via}) on ${conv}`;
+}
+
+async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
+  // Prepare: one fresh org per run.
+  const f = await makeFixture();
+  for (const kind of KINDS) {
+    const k = setup.config[kind];
+    await f.setWorkstream(kind, { capacity: { pool: 'default', units: k.units }, wrapUp: { blockCapacity: k.wrapUp } });
+  }
+  const agentIds = setup.agents.map((_, i) => `a${i}`);
+  await Promise.all(setup.agents.map((a, i) => f.addAgent(`a${i}`, { default: a.max }, a.q2 ? ['q1', 'q2'] : ['q1'])));
+  const convIds: string[] = [];
+  for (const kind of setup.kinds) convIds.push((await f.start(kind)).id);
+  const w: World = { f, setup, agentIds, convIds, closed: new Map(), trace: [] };
+
+  let before = await snapshot(w);
+  checkInvariants(w, before);
+  for (const step of steps) {
+    const label = step.map((op) => describeOp(w, op)).join(' || ');
+    try {
+      // Act
+      if (step.length === 1) {
+        const op = step[0] as Op;
+        const target = targetOf(w, before, op);
+        const outcome = await runOp(w, before, op);
+        w.trace.push(`${label} -> ${outcome.kind}${outcome.kind === 'refused' && outcome.error ? ` (${String(outcome.error)})` : ''}`);
+        const after = await snapshot(w);
+        // Assess
+        checkInvariants(w, after);
+        checkSequential(w, before, after, op, target, outcome);
+        before = after;
+      } else {
+        const results = await Promise.allSettled(step.map((op) => runOp(w, before, op)));
+        w.trace.push(`${label} -> ${results.map((r) => (r.status === 'fulfilled' ? r.value.kind : 'threw')).join(', ')}`);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        const after = await snapshot(w);
+        // Assess
+        checkInvariants(w, after);
+        before = after;
+      }
+    } catch (err) {
+      const setupText = `agents ${JSON.stringify(setup.agents)}, conversations ${w.convIds.map((id) => `${id}:${before.convs.get(id)?.channelKind ?? 'new'}`).join(' ')}`;
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${setupText}\ntrace:\n  ${w.trace.join('\n  ')}`, { cause: err });
+    }
+  }
+}
+
+describe('random sequences on DynamoDB Local', () => {
+  it('L-1, L-2, T-11, T-13, C-2, C-3, C-5, C-6, RL-3, E-1: random agent, customer and timer actions keep every invariant and follow the SPEC table', async () => {
+    await fc.assert(
+      fc.asyncProperty(setupArb, stepsArb, async (setup, steps) => runScenario(setup, steps)),
+      { numRuns: 20, plugins: [fc.interruptAfterTimeLimit(50_000)] },
+    );
+  }, 120_000);
+});
