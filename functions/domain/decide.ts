@@ -20,6 +20,8 @@ export interface DecideInput {
 const offerMatches = (rule: TransitionRule, c: Conversation): boolean =>
   rule.offer === undefined || (rule.offer === 'pending' ? c.accepted === false : c.accepted !== false);
 
+const partyMatches = (rule: TransitionRule, c: Conversation): boolean => rule.party === undefined || rule.party === (c.primaryKind ?? 'agent');
+
 const isPrimary = (c: Conversation, actor: Actor): boolean =>
   c.primaryKind !== 'external' && c.primaryAgentId !== undefined && c.primaryAgentId === actor.id;
 
@@ -28,7 +30,8 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
   if (c.status === 'Closed') {
     throw new TransitionConflictError('Closed', `T-11: a Closed conversation cannot be changed (${action.type} refused)`);
   }
-  if (action.type === 'transfer' && action.target.kind === 'agent' && c.channelKind !== 'voice') {
+  if (action.type === 'transfer' && action.target.kind === 'agent' && c.channelKind !== 'voice' && c.status === 'Active' && actor.role === 'agent') {
+    if (!isPrimary(c, actor)) throw new ForbiddenActionError('X-1: only the primary agent may transfer this conversation', c.status);
     throw new NotImplementedError('transfer to an agent on messaging channels (X-3 offer) is not available yet');
   }
   const shaped = TRANSITIONS.filter(
@@ -38,7 +41,8 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
       r.modes.includes(c.mode) &&
       (r.kinds === undefined || r.kinds.includes(c.channelKind)) &&
       (r.target === undefined || (action.type === 'transfer' && action.target.kind === r.target)) &&
-      offerMatches(r, c),
+      offerMatches(r, c) &&
+      partyMatches(r, c),
   );
   if (shaped.length === 0) {
     const offer = c.status === 'Active' && c.accepted === false ? ' (offer not accepted yet)' : '';

@@ -66,6 +66,8 @@ export interface TransitionRule {
   who?: 'primary' | 'queue-member';
   /** on Active: whether the push offer was accepted; undefined matches both */
   offer?: 'accepted' | 'pending';
+  /** who the primary is: an agent, or an external party after a voice transfer (T-12); undefined matches both */
+  party?: 'agent' | 'external';
   target?: TransferTarget['kind'];
   capacity: CapacityEffect;
   primary: PrimaryEffect;
@@ -89,8 +91,8 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   { id: 'T-2', action: 'customer-disconnected', role: 'customer', from: 'Open', to: 'Closed', modes: LIVE, capacity: 'keep', primary: 'keep', reason: 'customer disconnected before assignment' },
   // T-3a/b/c: into WrapUp.
   { id: 'T-3a', action: 'end', role: 'agent', from: 'Active', to: 'WrapUp', modes: ALL, who: 'primary', offer: 'accepted', capacity: 'wrap-up-policy', primary: 'keep', reason: 'ended by agent' },
-  { id: 'T-3b', action: 'customer-ended', role: 'customer', from: 'Active', to: 'WrapUp', modes: LIVE, offer: 'accepted', capacity: 'wrap-up-policy', primary: 'keep', reason: 'ended by customer' },
-  { id: 'T-3c', action: 'customer-disconnected', role: 'customer', from: 'Active', to: 'WrapUp', modes: LIVE, offer: 'accepted', capacity: 'wrap-up-policy', primary: 'keep', reason: 'customer disconnected' },
+  { id: 'T-3b', action: 'customer-ended', role: 'customer', from: 'Active', to: 'WrapUp', modes: LIVE, offer: 'accepted', party: 'agent', capacity: 'wrap-up-policy', primary: 'keep', reason: 'ended by customer' },
+  { id: 'T-3c', action: 'customer-disconnected', role: 'customer', from: 'Active', to: 'WrapUp', modes: LIVE, offer: 'accepted', party: 'agent', capacity: 'wrap-up-policy', primary: 'keep', reason: 'customer disconnected' },
   // T-4a..d: back to Open, capacity released at once (C-4).
   { id: 'T-4a', action: 'reconnect-timeout', role: 'system', from: 'Active', to: 'Open', modes: ALL, capacity: 'release', primary: 'clear', reason: 'agent did not reconnect in time' },
   { id: 'T-4b', action: 'release', role: 'agent', from: 'Active', to: 'Open', modes: ALL, who: 'primary', capacity: 'release', primary: 'clear', reason: 'released to queue by agent' },
@@ -112,6 +114,9 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   // T-12: voice transfers keep the call Active (agent, external) or send it Open (queue, as T-4c above).
   { id: 'T-12', action: 'transfer', role: 'agent', from: 'Active', to: 'Active', modes: LIVE, kinds: ['voice'], who: 'primary', offer: 'accepted', target: 'agent', capacity: 'move-to-target', primary: 'target-agent', reason: 'voice call transferred to agent' },
   { id: 'T-12', action: 'transfer', role: 'agent', from: 'Active', to: 'Active', modes: LIVE, kinds: ['voice'], who: 'primary', offer: 'accepted', target: 'external', capacity: 'release', primary: 'external', reason: 'voice call transferred to external number' },
+  // T-12: after a transfer to an external number no agent is left to wrap up: the call ends Closed.
+  { id: 'T-12', action: 'customer-ended', role: 'customer', from: 'Active', to: 'Closed', modes: LIVE, kinds: ['voice'], offer: 'accepted', party: 'external', capacity: 'keep', primary: 'keep', reason: 'call with external party ended' },
+  { id: 'T-12', action: 'customer-disconnected', role: 'customer', from: 'Active', to: 'Closed', modes: LIVE, kinds: ['voice'], offer: 'accepted', party: 'external', capacity: 'keep', primary: 'keep', reason: 'call with external party disconnected' },
   // C-3: the N-minute wrap-up block ends (fired by a timer, TM-1).
   { id: 'C-3', action: 'wrapup-release', role: 'system', from: 'WrapUp', to: 'WrapUp', modes: ALL, capacity: 'release', primary: 'keep', reason: 'wrap-up capacity block elapsed' },
 ];

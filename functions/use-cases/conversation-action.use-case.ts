@@ -40,6 +40,10 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     return a;
   };
 
+  if (cmd.action.type === 'transfer' && cmd.action.target.kind === 'queue' && !(await store.getQueue(cmd.org, cmd.action.target.queueId))) {
+    throw new NotFoundError('queue', cmd.action.target.queueId);
+  }
+
   const attempt = async (): Promise<ActionResult> => {
     const conversation = await load();
     const workstream = await store.getWorkstream(cmd.org, conversation.workstreamId);

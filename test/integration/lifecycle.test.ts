@@ -363,3 +363,27 @@ describe('customer events', () => {
     expect(await start('b', { lang: 'en' })).toMatchObject({ outcome: 'created', conversation: { queueId: 'q1' } });
   });
 });
+
+describe('voice transfer to an external number, then the caller hangs up', () => {
+  it('T-12: the call closes (no agent is left to wrap up), it does not get stuck in WrapUp', async () => {
+    const { f, c } = await activeFor('voice');
+    await act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'external', number: '+14255550100' } });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('voice'), { eventId: 'hangup', type: 'customer.disconnected', threadId: c.threadId });
+    expect(r).toMatchObject({ outcome: 'transitioned', rule: 'T-12' });
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Closed', primaryKind: 'external' });
+    expect(await used(f, 'alice')).toBe(0);
+  });
+});
+
+describe('inbound event receipts', () => {
+  it('RL-1: the same channel event applied twice takes effect once', async () => {
+    const { f, c } = await activeFor('chat');
+    const ev = { eventId: 'same-1', type: 'customer.ended' as const, threadId: c.threadId };
+    expect(await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), ev)).toMatchObject({ outcome: 'transitioned', rule: 'T-3b' });
+    expect(await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), ev)).toEqual({ outcome: 'duplicate' });
+    const start = { eventId: 'start-1', type: 'conversation.started' as const, threadId: 'fresh' };
+    const [a, b] = await Promise.all([handleCustomerEvent(f.deps, f.org, f.channelId('sms'), start), handleCustomerEvent(f.deps, f.org, f.channelId('sms'), start)]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['created', 'duplicate']);
+    expect(await f.store.listEvents(f.org, c.id)).toHaveLength(3);
+  });
+});

@@ -579,6 +579,23 @@ describe('toTransactItem: single writes', () => {
     expect(item).toStrictEqual(poolConsume('alice', 3));
   });
 
+  it('RL-1: an inbound-event receipt is put only if absent and carries the TTL attribute', () => {
+    // Prepare
+    const write: Write = { type: 'receipt', org: 'acme', key: 'ch-chat#evt-42', expiresAt: 1_772_500_000 };
+
+    // Act
+    const item = toTransactItem(TABLE, write);
+
+    // Assess
+    expect(item).toStrictEqual({
+      Put: {
+        TableName: TABLE,
+        Item: { PK: 'ORG#acme#RECEIPT#ch-chat#evt-42', SK: 'RECEIPT', type: 'receipt', org: 'acme', key: 'ch-chat#evt-42', expiresAt: 1_772_500_000 },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    });
+  });
+
   it('R-1, M-4: opening a conversation puts it only if absent and moves the thread only from the previous conversation', () => {
     // Prepare
     const conversation = openChat();

@@ -78,6 +78,8 @@ const conversation = (kind: ChannelKind, status: Status, patch: Partial<Conversa
 });
 
 const PENDING: Partial<Conversation> = { accepted: false };
+/** after a voice transfer to an external number (T-12): the external party is primary, nothing held */
+const EXTERNAL: Partial<Conversation> = { primaryAgentId: '+14255550100', primaryKind: 'external', allocation: undefined };
 
 const input = (c: Conversation, actor: Actor, action: Action, extra: Partial<DecideInput> = {}): DecideInput => ({
   conversation: c,
@@ -779,7 +781,7 @@ describe('the transition table itself (TRANSITIONS)', () => {
 
   it.each(ROWS)('T-1..T-12, C-3, R-3: row %s is reachable on %s and decide() applies it', (_name, kind, rule) => {
     // Prepare
-    const c = conversation(kind, rule.from, rule.offer === 'pending' ? PENDING : {});
+    const c = conversation(kind, rule.from, { ...(rule.offer === 'pending' ? PENDING : {}), ...(rule.party === 'external' ? EXTERNAL : {}) });
     const actor = ACTORS[rule.role];
     const action = actionFor(rule);
     const targetAgent = rule.target === 'agent' || rule.action === 'offer' ? { targetAgent: agent('bob') } : {};
@@ -831,7 +833,10 @@ describe('the transition table itself (TRANSITIONS)', () => {
   it('C-2: every rule into Active reserves or keeps capacity, and every rule into Open, Waiting or Closed holds none afterwards', () => {
     // Act
     const intoActiveWithoutCapacity = TRANSITIONS.filter((r) => r.to === 'Active' && r.from !== 'Active' && !['allocate', 'move-to-target'].includes(r.capacity));
-    const leavingWithCapacity = TRANSITIONS.filter((r) => ['Open', 'Waiting', 'Closed'].includes(r.to) && r.from !== 'Open' && r.from !== 'Waiting' && r.capacity !== 'release');
+    // An external primary (T-12) holds nothing, so its rows have nothing to release.
+    const leavingWithCapacity = TRANSITIONS.filter(
+      (r) => ['Open', 'Waiting', 'Closed'].includes(r.to) && r.from !== 'Open' && r.from !== 'Waiting' && r.party !== 'external' && r.capacity !== 'release',
+    );
 
     // Assess
     expect(intoActiveWithoutCapacity).toStrictEqual([]);
@@ -854,7 +859,8 @@ describe('the transition table itself (TRANSITIONS)', () => {
       a.from === b.from &&
       a.modes.some((m) => b.modes.includes(m) && (a.kinds === undefined || b.kinds === undefined || a.kinds.some((k) => b.kinds?.includes(k)))) &&
       (a.target === undefined || b.target === undefined || a.target === b.target) &&
-      (a.offer === undefined || b.offer === undefined || a.offer === b.offer);
+      (a.offer === undefined || b.offer === undefined || a.offer === b.offer) &&
+      (a.party === undefined || b.party === undefined || a.party === b.party);
 
     // Act
     const pairs = TRANSITIONS.flatMap((a, i) => TRANSITIONS.slice(i + 1).filter((b) => overlaps(a, b)).map((b) => `${a.id}/${b.id} ${a.action} from ${a.from}`));

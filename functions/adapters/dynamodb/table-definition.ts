@@ -47,3 +47,15 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
     })),
   };
 }
+
+/** Powertools idempotency's own table (its default schema: `id` key, `expiration` TTL). */
+export const IDEMPOTENCY_TABLE_DEFINITION = { partitionKey: 'id', timeToLiveAttribute: 'expiration' } as const;
+
+export function createIdempotencyTableInput(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE_DEFINITION.partitionKey, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE_DEFINITION.partitionKey, KeyType: 'HASH' }],
+  };
+}

@@ -1,0 +1,160 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { jwtVerify } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { problem, type Problem } from '../../functions/handlers/http/problem.js';
+import type { Route } from '../../functions/handlers/http/http-handler.js';
+
+export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface LocalRoute {
+  route: Pick<Route, 'method' | 'path' | 'auth'>;
+  handler: LambdaHttpHandler;
+}
+
+/** Extra routes the local server answers itself (e.g. POST /_local/clock). */
+export type LocalEndpoint = (body: unknown) => Promise<unknown>;
+
+const MAX_BODY = 256 * 1024;
+
+export const DEFAULT_LOCAL_JWT_SECRET = 'local-dev-secret';
+
+export function lambdaContext(functionName: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+const compile = (path: string): { regex: RegExp; names: string[] } => {
+  const names: string[] = [];
+  const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, n: string) => {
+    names.push(n);
+    return '([^/]+)';
+  });
+  return { regex: new RegExp(`^${pattern}$`), names };
+};
+
+/**
+ * A node:http server that does what API Gateway (HTTP API) does for the engine: matches the route,
+ * verifies the JWT (HS256 with LOCAL_JWT_SECRET here; the JWT authorizer in AWS), and hands the same
+ * Lambda handler modules an API Gateway v2 event with the verified claims.
+ */
+export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret: string; local?: Record<string, LocalEndpoint> }): Server {
+  // Literal segments outrank parameters, as in API Gateway (/v1/agents/me/presence over /v1/agents/{id}).
+  const table = options.routes
+    .map((r) => ({ ...r, ...compile(r.route.path), literal: r.route.path.split('/').filter((s) => !s.startsWith('{')).length }))
+    .sort((a, b) => b.literal - a.literal);
+  const secret = new TextEncoder().encode(options.jwtSecret);
+
+  const send = (res: ServerResponse, status: number, body: string, type: string): void => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const sendProblem = (res: ServerResponse, p: Problem): void => send(res, p.status, JSON.stringify(p), 'application/problem+json');
+
+  const readBody = (req: IncomingMessage): Promise<string | null> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) {
+          resolve(null);
+          req.destroy();
+        } else chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+
+  return createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const method = (req.method ?? 'GET').toUpperCase();
+      const body = await readBody(req);
+      if (body === null) return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
+      const local = options.local?.[`${method} ${url.pathname}`];
+      if (local) {
+        let json: unknown;
+        try {
+          json = body ? JSON.parse(body) : {};
+        } catch {
+          return sendProblem(res, problem(400, 'the body is not valid JSON', { type: 'validation' }));
+        }
+        try {
+          return send(res, 200, JSON.stringify(await local(json)), 'application/json');
+        } catch (err) {
+          const p = (err as { problem?: Problem }).problem ?? problem(500, 'an unexpected error occurred', { type: 'internal' });
+          return sendProblem(res, p);
+        }
+      }
+      let matched: { entry: (typeof table)[number]; params: Record<string, string> } | undefined;
+      for (const entry of table) {
+        if (entry.route.method !== method) continue;
+        const m = entry.regex.exec(url.pathname);
+        if (!m) continue;
+        matched = { entry, params: Object.fromEntries(entry.names.map((n, i) => [n, decodeURIComponent(m[i + 1] as string)])) };
+        break;
+      }
+      if (!matched) return sendProblem(res, problem(404, `no route for ${method} ${url.pathname}`, { type: 'not-found' }));
+      const { entry, params } = matched;
+
+      let claims: Record<string, unknown> | undefined;
+      if (entry.route.auth === 'jwt') {
+        const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+        try {
+          if (!token) throw new Error('missing');
+          claims = (await jwtVerify(token, secret, { algorithms: ['HS256'] })).payload as Record<string, unknown>;
+        } catch {
+          return sendProblem(res, problem(401, 'a valid bearer token is required', { type: 'unauthorized' }));
+        }
+      }
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+      const query = Object.fromEntries(url.searchParams.entries());
+      const routeKey = `${entry.route.method} ${entry.route.path}`;
+      const event = {
+        version: '2.0',
+        routeKey,
+        rawPath: url.pathname,
+        rawQueryString: url.search.slice(1),
+        headers,
+        ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+        ...(Object.keys(params).length ? { pathParameters: params } : {}),
+        ...(body ? { body } : {}),
+        isBase64Encoded: false,
+        requestContext: {
+          accountId: '000000000000',
+          apiId: 'local',
+          domainName: 'localhost',
+          domainPrefix: 'localhost',
+          http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? '' },
+          requestId: randomUUID(),
+          routeKey,
+          stage: '$default',
+          time: new Date().toUTCString(),
+          timeEpoch: Date.now(),
+          ...(claims ? { authorizer: { jwt: { claims, scopes: [] } } } : {}),
+        },
+      } as unknown as APIGatewayProxyEventV2;
+      try {
+        const out = await entry.handler(event, lambdaContext(`local-${routeKey}`));
+        res.writeHead(out.statusCode ?? 200, (out.headers ?? {}) as Record<string, string>);
+        res.end(out.body ?? '');
+      } catch {
+        sendProblem(res, problem(500, 'an unexpected error occurred', { type: 'internal' }));
+      }
+    })();
+  });
+}

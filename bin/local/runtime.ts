@@ -1,0 +1,115 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { startFauxqs } from 'fauxqs';
+import type { AddressInfo } from 'node:net';
+import { IDEMPOTENCY_TABLE_NAME_LOCAL, TABLE_NAME_LOCAL } from './names.js';
+import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from './dynamodb-local.js';
+import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET, type LocalEndpoint } from './http-server.js';
+import { startPoller, type Poller } from './sqs-poller.js';
+
+export interface LocalRuntimeOptions {
+  port?: number;
+  host?: string;
+  /** persist DynamoDB Local's data in this folder (in memory otherwise) */
+  dataDir?: string;
+  /** reuse a running DynamoDB Local (tests share the one started by global setup) */
+  dynamoEndpoint?: string;
+  jwtSecret?: string;
+  /** receives this many times before a message goes to the DLQ */
+  maxReceiveCount?: number;
+  visibilityTimeoutSeconds?: number;
+}
+
+export interface LocalRuntime {
+  url: string;
+  dynamoEndpoint: string;
+  sqsEndpoint: string;
+  queues: { ingest: { url: string; arn: string }; ingestDlq: { url: string; arn: string } };
+  sqs: SQSClient;
+  /** waits until the ingestion queue has nothing visible left to deliver */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded stack behind `npm start`: DynamoDB Local, fauxqs (SQS, in process), the HTTP server
+ * calling the same handler modules as API Gateway, and SQS pollers calling the same consumers as
+ * Lambda's event source mappings. Nothing in functions/ knows it runs locally.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch((e: unknown) => console.error('stop failed', e));
+    stops.length = 0;
+  };
+  try {
+    let dynamoEndpoint = options.dynamoEndpoint;
+    if (!dynamoEndpoint) {
+      const ddb = await startDynamoLocal(options.dataDir ? { dataDir: options.dataDir } : {});
+      stops.push(ddb.stop);
+      dynamoEndpoint = ddb.endpoint;
+    }
+    await ensureTable(dynamoEndpoint, TABLE_NAME_LOCAL);
+    await ensureIdempotencyTable(dynamoEndpoint, IDEMPOTENCY_TABLE_NAME_LOCAL);
+
+    const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    stops.push(() => fauxqs.stop());
+    const dlq = fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
+    const ingest = fauxqs.createQueue('ingest.fifo', {
+      attributes: {
+        FifoQueue: 'true',
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 5),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: String(options.maxReceiveCount ?? 5) }),
+      },
+    });
+
+    Object.assign(process.env, {
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      TABLE_NAME: TABLE_NAME_LOCAL,
+      IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE_NAME_LOCAL,
+      DYNAMODB_ENDPOINT: dynamoEndpoint,
+      SQS_ENDPOINT: fauxqs.address,
+      INGEST_QUEUE_URL: ingest.queueUrl,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    });
+    // Handler modules read their configuration lazily, after the variables above exist.
+    const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
+    const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js')).handler;
+    const routes = [];
+    for (const group of Object.values(ROUTE_GROUPS)) {
+      const mod = (await import(`../../functions/handlers/http/${group.module}.handler.js`)) as { handler: Parameters<typeof createLocalHttpServer>[0]['routes'][number]['handler'] };
+      for (const route of group.routes) routes.push({ route, handler: mod.handler });
+    }
+
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: fauxqs.address, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    stops.push(async () => sqs.destroy());
+    const poller: Poller = startPoller(sqs, { url: ingest.queueUrl, arn: ingest.queueArn }, ingestHandler, 'ingest');
+    stops.push(() => poller.stop());
+
+    const local: Record<string, LocalEndpoint> = {};
+    const server = createLocalHttpServer({ routes, jwtSecret: options.jwtSecret ?? process.env.LOCAL_JWT_SECRET ?? DEFAULT_LOCAL_JWT_SECRET, local });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    const addr = server.address() as AddressInfo;
+    return {
+      url: `http://${addr.address}:${addr.port}`,
+      dynamoEndpoint,
+      sqsEndpoint: fauxqs.address,
+      queues: { ingest: { url: ingest.queueUrl, arn: ingest.queueArn }, ingestDlq: { url: dlq.queueUrl, arn: dlq.queueArn } },
+      sqs,
+      drain: () => poller.drain(),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

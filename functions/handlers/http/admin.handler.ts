@@ -1,0 +1,108 @@
+import type { Channel, ChannelKind, Contact } from '../../domain/model.js';
+import { configureAgent, configureChannel, configureContact, configureSettings, configureWorkstream } from '../../use-cases/admin.use-case.js';
+import { getRuntime } from '../runtime.js';
+import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
+import { agentBody, channelBody, contactBody, queueBody, settingsBody, workstreamBody } from './schemas.js';
+import { agentView } from './views.js';
+
+/** Admin configuration: PUT creates or replaces, GET reads (role admin). */
+const admin = { auth: 'jwt', roles: ['admin'] } as const;
+const store = () => getRuntime().store;
+
+export const adminRoutes: Route[] = [
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/settings',
+    summary: 'Replace the org settings',
+    async handle({ claims, json }) {
+      const body = parse(settingsBody, json);
+      const settings = { org: claims.org, ...body };
+      await configureSettings(store(), settings);
+      return ok(settings);
+    },
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/settings',
+    summary: 'Read the org settings',
+    handle: async ({ claims }) => ok(await store().getSettings(claims.org)),
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/workstreams/{id}',
+    summary: 'Create or replace a workstream',
+    handle: async ({ claims, params, json }) => ok(await configureWorkstream(store(), claims.org, params.id as string, parse(workstreamBody, json))),
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/workstreams/{id}',
+    summary: 'Read a workstream',
+    handle: async ({ claims, params }) => ok(await found(store().getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/queues/{id}',
+    summary: 'Create or replace a queue',
+    async handle({ claims, params, json }) {
+      const q = { org: claims.org, id: params.id as string, ...parse(queueBody, json) };
+      await store().putQueue(q);
+      return ok(q);
+    },
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/queues/{id}',
+    summary: 'Read a queue',
+    handle: async ({ claims, params }) => ok(await found(store().getQueue(claims.org, params.id as string), 'queue', params.id)),
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/channels/{id}',
+    summary: 'Create or replace a channel (its webhook secret is write-only)',
+    async handle({ claims, params, json }) {
+      const body = parse(channelBody, json);
+      return ok(await configureChannel(store(), claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }));
+    },
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/channels/{id}',
+    summary: 'Read a channel (without its secret)',
+    handle: async ({ claims, params }) => ok(await found<Channel>(store().getChannel(claims.org, params.id as string), 'channel', params.id)),
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/contacts/{id}',
+    summary: 'Create or replace a contact or account (R-6)',
+    async handle({ claims, params, json }) {
+      const body = parse(contactBody, json);
+      const contact: Contact = { org: claims.org, id: params.id as string, ...body, attributes: body.attributes ?? {} };
+      await configureContact(store(), contact);
+      return ok(contact);
+    },
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/agents/{id}',
+    summary: 'Create or replace an agent (queues, capacity pools)',
+    async handle({ claims, params, json }) {
+      const body = parse(agentBody, json);
+      const id = params.id as string;
+      await configureAgent(store(), { org: claims.org, id, name: body.name, queues: body.queues, bot: body.bot ?? false, capacity: body.capacity });
+      const agent = await found(store().getAgent(claims.org, id), 'agent', id);
+      return ok(agentView(agent, await store().getSettings(claims.org)));
+    },
+  },
+];
+
+export const handler = httpGroup(adminRoutes);

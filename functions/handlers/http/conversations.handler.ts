@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { ForbiddenActionError, NotImplementedError } from '../../domain/errors.js';
+import type { Actor } from '../../domain/model.js';
+import type { Action } from '../../domain/transitions.js';
+import { consultCandidates } from '../../use-cases/reads.use-case.js';
+import { performAction } from '../../use-cases/conversation-action.use-case.js';
+import { getRuntime } from '../runtime.js';
+import type { Claims } from './auth.js';
+import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
+import { idempotent } from './idempotency.js';
+import { emptyBody, idempotencyKeyHeader, listQuery, transferBody } from './schemas.js';
+import { conversationView, eventView } from './views.js';
+
+const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
+const store = () => getRuntime().store;
+
+/** API.md's actions; the ones whose rules arrive with later work answer 501. */
+export const ACTIONS = ['accept', 'reject', 'end', 'close', 'release', 'transfer', 'consult', 'resolve', 'resume', 'end-session', 'monitor', 'join', 'assign', 'force-close'] as const;
+const actionParam = z.enum(ACTIONS);
+const PLAIN = ['accept', 'reject', 'end', 'close', 'release', 'resolve', 'resume'] as const;
+type Plain = (typeof PLAIN)[number];
+
+function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
+  if ((PLAIN as readonly string[]).includes(name)) {
+    parse(emptyBody, json);
+    return { type: name as Plain };
+  }
+  if (name === 'transfer') {
+    const b = parse(transferBody, json);
+    if ('queueId' in b) return { type: 'transfer', target: { kind: 'queue', queueId: b.queueId } };
+    if ('agentId' in b) return { type: 'transfer', target: { kind: 'agent', agentId: b.agentId } };
+    return { type: 'transfer', target: { kind: 'external', number: b.externalNumber } };
+  }
+  throw new NotImplementedError(`the ${name} action is not available yet`);
+}
+
+function actorFor(claims: Claims, action: Action): Actor {
+  if (claims.roles.includes('agent')) return { role: 'agent', id: claims.sub };
+  if (claims.roles.includes('supervisor') && action.type === 'transfer') throw new NotImplementedError('supervisor transfer (S-4) is not available yet');
+  throw new ForbiddenActionError(`the ${action.type} action needs the agent role`);
+}
+
+const runAction = idempotent(async (req) => {
+  const [conversationId, name] = req.target.split('/') as [string, (typeof ACTIONS)[number]];
+  const claims = { org: req.org, sub: req.sub, roles: req.roles } as Claims;
+  const action = toAction(name, req.body);
+  const r = await performAction(getRuntime().deps, { org: req.org, conversationId, actor: actorFor(claims, action), action, idempotencyKey: req.key });
+  return conversationView(r.conversation);
+});
+
+export const conversationRoutes: Route[] = [
+  {
+    ...anyRole,
+    method: 'GET',
+    path: '/v1/conversations/{id}',
+    summary: 'Read a conversation',
+    handle: async ({ claims, params }) => ok(conversationView(await found(store().getConversation(claims.org, params.id as string), 'conversation', params.id))),
+  },
+  {
+    ...anyRole,
+    method: 'GET',
+    path: '/v1/conversations/{id}/events',
+    summary: 'The conversation history, oldest first (E-1)',
+    async handle({ claims, params }) {
+      const id = params.id as string;
+      await found(store().getConversation(claims.org, id), 'conversation', id);
+      return ok({ items: (await store().listEvents(claims.org, id)).map(eventView) });
+    },
+  },
+  {
+    ...anyRole,
+    method: 'GET',
+    path: '/v1/conversations',
+    summary: 'List conversations by status, queue, agent, channel or thread (an agent sees their own)',
+    async handle({ claims, query }) {
+      const q = parse(listQuery, query, 'query');
+      const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
+      if (!supervisor && q.agentId && q.agentId !== claims.sub) throw new ForbiddenActionError('an agent can list only their own conversations');
+      const { limit, cursor, ...filter } = q;
+      const page = await store().listConversations(claims.org, supervisor ? filter : { ...filter, agentId: claims.sub }, { limit, ...(cursor ? { cursor } : {}) });
+      return ok({ items: page.items.map(conversationView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+    },
+  },
+  {
+    ...anyRole,
+    method: 'GET',
+    path: '/v1/conversations/{id}/consult-candidates',
+    summary: 'Agents a consult may add (X-2)',
+    handle: async ({ claims, params }) => ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+  },
+  {
+    ...anyRole,
+    method: 'POST',
+    path: '/v1/conversations/{id}/actions/{action}',
+    summary: 'Apply an action to a conversation (Idempotency-Key supported)',
+    async handle({ claims, params, json, headers, context }) {
+      const name = parse(actionParam, params.action, 'path.action');
+      const target = `${params.id as string}/${name}`;
+      const keyHeader = headers['idempotency-key'];
+      if (keyHeader === undefined) {
+        const action = toAction(name, json);
+        const r = await performAction(getRuntime().deps, { org: claims.org, conversationId: params.id as string, actor: actorFor(claims, action), action });
+        return ok(conversationView(r.conversation));
+      }
+      const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
+      return ok(await runAction({ org: claims.org, sub: claims.sub, target, key, body: json ?? null, roles: claims.roles }, context));
+    },
+  },
+];
+
+export const handler = httpGroup(conversationRoutes);

@@ -1,0 +1,103 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { logger } from '../runtime.js';
+import { claimsFrom, idSchema, requireRole, type Claims, type Role } from './auth.js';
+import { problemResponse, toProblem, zodFieldErrors } from './problem.js';
+
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export interface RouteRequest {
+  claims: Claims;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  rawBody: string;
+  /** parsed JSON, or undefined for an empty body */
+  json: unknown;
+  context: Context;
+}
+
+export interface RouteResponse {
+  status: number;
+  body: unknown;
+}
+
+export interface Route {
+  method: Method;
+  /** API Gateway route path, e.g. /v1/conversations/{id} */
+  path: string;
+  /** jwt: claims required; none: public (health, webhooks, which check their own signature) */
+  auth: 'jwt' | 'none';
+  /** any of these roles (jwt routes) */
+  roles?: readonly Role[];
+  summary: string;
+  /** false: the handler reads `rawBody` itself (webhooks verify the signature before parsing) */
+  parseJson?: boolean;
+  handle(req: RouteRequest): Promise<RouteResponse>;
+}
+
+export const routeKey = (r: Pick<Route, 'method' | 'path'>): string => `${r.method} ${r.path}`;
+
+/** Parses with a schema; failures are 400 with the field errors (RL-4). */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where = ''): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError(`the request ${where || 'body'} is not valid`, zodFieldErrors(r.error, where === 'body' ? '' : where));
+  return r.data;
+}
+
+const lowerHeaders = (h: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string | undefined> =>
+  Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+
+function rawBodyOf(event: APIGatewayProxyEventV2): string {
+  if (!event.body) return '';
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+/**
+ * One Lambda handler for a group of routes, dispatched on API Gateway's routeKey. Middleware first:
+ * logging context, then problem+json for every error (the one place errors become HTTP).
+ */
+export function httpGroup(routes: readonly Route[]) {
+  const table = new Map(routes.map((r) => [routeKey(r), r]));
+  const base = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    const route = table.get(event.routeKey);
+    if (!route) throw new NotFoundError('route', event.routeKey);
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(event.pathParameters ?? {})) params[k] = parse(idSchema, v ?? '', `path.${k}`);
+    const claims = route.auth === 'jwt' ? claimsFrom((event.requestContext as { authorizer?: { jwt?: { claims?: unknown } } }).authorizer?.jwt?.claims) : { sub: '', org: '', roles: [] };
+    if (route.auth === 'jwt' && route.roles) requireRole(claims, ...route.roles);
+    const rawBody = rawBodyOf(event);
+    let json: unknown;
+    if (rawBody.trim() !== '' && route.method !== 'GET' && route.parseJson !== false) {
+      try {
+        json = JSON.parse(rawBody);
+      } catch {
+        throw new ValidationError('the body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
+      }
+    }
+    logger.appendKeys({ org: claims.org || undefined, route: event.routeKey, conversationId: params.id });
+    const res = await route.handle({ claims, params, query: event.queryStringParameters ?? {}, headers: lowerHeaders(event.headers), rawBody, json, context });
+    return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
+  };
+  return middy(base)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use({
+      onError: async (request) => {
+        const p = toProblem(request.error);
+        if (p.status >= 500) logger.error('request failed', { error: request.error as Error });
+        request.response = problemResponse(p);
+      },
+    });
+}
+
+export const ok = (body: unknown, status = 200): RouteResponse => ({ status, body });
+
+/** 404 for a missing item (or another org's: keys start with the org, so it is simply not found, RL-6). */
+export async function found<T>(p: Promise<T | undefined>, entity: string, id: string | undefined): Promise<T> {
+  const v = await p;
+  if (v === undefined) throw new NotFoundError(entity, id ?? '');
+  return v;
+}

@@ -1,0 +1,70 @@
+import { IdempotencyAlreadyInProgressError, IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ZodError } from 'zod';
+import { DomainError, ValidationError, type ErrorKind, type FieldError } from '../../domain/errors.js';
+
+/** 401 for missing or bad credentials and webhook signatures (RL-5). */
+export class UnauthorizedError extends DomainError {
+  readonly kind = 'unauthorized';
+}
+
+const STATUS: Record<ErrorKind, number> = {
+  validation: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'not-implemented': 501,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  500: 'Internal error',
+  501: 'Not implemented',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  currentStatus?: string;
+  errors?: FieldError[];
+  [extra: string]: unknown;
+}
+
+export const zodFieldErrors = (err: ZodError, prefix = ''): FieldError[] =>
+  err.issues.map((i) => ({ field: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: i.message }));
+
+/** Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing internal. */
+export function toProblem(err: unknown): Problem {
+  if (err instanceof ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
+  if (err instanceof IdempotencyAlreadyInProgressError) {
+    return problem(409, 'a request with this Idempotency-Key is still in progress', { type: 'idempotency-in-progress' });
+  }
+  if (err instanceof IdempotencyValidationError) {
+    return problem(409, 'this Idempotency-Key was used with a different request', { type: 'idempotency-key-reused' });
+  }
+  if (err instanceof DomainError) {
+    const status = STATUS[err.kind];
+    const extra: Record<string, unknown> = { type: err.name.replace(/Error$/, '').replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase()) };
+    const current = (err as { currentStatus?: string }).currentStatus;
+    if (current) extra.currentStatus = current;
+    if (err instanceof ValidationError) extra.errors = err.errors;
+    return problem(status, err.message, extra);
+  }
+  return problem(500, 'an unexpected error occurred', { type: 'internal' });
+}
+
+export function problem(status: number, detail: string, extra: Record<string, unknown> = {}): Problem {
+  const { type, ...rest } = extra;
+  return { type: `urn:problem:${String(type ?? 'error')}`, title: TITLES[status] ?? 'Error', status, detail, ...rest };
+}
+
+export function problemResponse(p: Problem): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: p.status, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify(p) };
+}

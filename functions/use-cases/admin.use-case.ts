@@ -1,0 +1,69 @@
+import { ValidationError, type FieldError } from '../domain/errors.js';
+import { DEFAULT_POOL, modeOf, type Channel, type ChannelKind, type Contact, type OrgSettings, type Workstream } from '../domain/model.js';
+import type { AgentConfig, ConversationStore } from '../ports/conversation-store.js';
+import type { ReadStore } from '../ports/read-store.js';
+
+/** Admin configuration (PUT creates or replaces). References are checked so config cannot dangle. */
+
+type Store = ConversationStore & ReadStore;
+
+async function missingQueues(store: Store, org: string, ids: readonly { field: string; id: string }[]): Promise<FieldError[]> {
+  const found = await Promise.all(ids.map(async (r) => ((await store.getQueue(org, r.id)) ? null : { field: r.field, message: `queue ${r.id} does not exist` })));
+  return found.filter((e): e is FieldError => e !== null);
+}
+
+export type WorkstreamInput = Omit<Workstream, 'org' | 'id' | 'capacity' | 'routingRules' | 'distribution' | 'waitingInactivityTimeoutSeconds' | 'agentReconnectTimeoutSeconds'> & {
+  capacity: { pool?: string | undefined; units: number };
+  routingRules?: Workstream['routingRules'] | undefined;
+  distribution?: Workstream['distribution'] | undefined;
+  waitingInactivityTimeoutSeconds?: number | undefined;
+  agentReconnectTimeoutSeconds?: number | undefined;
+  offerTimeoutSeconds?: number | undefined;
+};
+
+export async function configureWorkstream(store: Store, org: string, id: string, input: WorkstreamInput): Promise<Workstream> {
+  const errors = await missingQueues(store, org, [
+    { field: 'defaultQueueId', id: input.defaultQueueId },
+    ...(input.routingRules ?? []).map((r, i) => ({ field: `routingRules.${i}.queueId`, id: r.queueId })),
+  ]);
+  if (errors.length) throw new ValidationError('the workstream names queues that do not exist', errors);
+  const ws: Workstream = {
+    org,
+    id,
+    name: input.name,
+    mode: input.mode,
+    capacity: { pool: input.capacity.pool ?? DEFAULT_POOL, units: input.capacity.units },
+    allowedPresences: input.allowedPresences,
+    wrapUp: input.wrapUp,
+    waitingInactivityTimeoutSeconds: input.waitingInactivityTimeoutSeconds ?? 24 * 3600,
+    agentReconnectTimeoutSeconds: input.agentReconnectTimeoutSeconds ?? 120,
+    ...(input.offerTimeoutSeconds ? { offerTimeoutSeconds: input.offerTimeoutSeconds } : {}),
+    routingRules: input.routingRules ?? [],
+    defaultQueueId: input.defaultQueueId,
+    distribution: input.distribution ?? 'pick',
+  };
+  await store.putWorkstream(ws);
+  return ws;
+}
+
+export async function configureChannel(store: Store, org: string, id: string, input: { kind: ChannelKind; workstreamId: string; secret: string }): Promise<Channel> {
+  const ws = await store.getWorkstream(org, input.workstreamId);
+  if (!ws) throw new ValidationError('unknown workstream', [{ field: 'workstreamId', message: `workstream ${input.workstreamId} does not exist` }]);
+  if (ws.mode !== modeOf(input.kind)) {
+    throw new ValidationError('channel kind and workstream mode differ', [
+      { field: 'kind', message: `${input.kind} is a ${modeOf(input.kind)} channel but workstream ${ws.id} is ${ws.mode}` },
+    ]);
+  }
+  const channel: Channel = { org, id, kind: input.kind, workstreamId: input.workstreamId };
+  await store.putChannel(channel, input.secret);
+  return channel;
+}
+
+export async function configureAgent(store: Store, input: AgentConfig): Promise<void> {
+  const errors = await missingQueues(store, input.org, input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })));
+  if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
+  await store.putAgent(input);
+}
+
+export const configureSettings = (store: Store, settings: OrgSettings): Promise<void> => store.putSettings(settings);
+export const configureContact = (store: Store, contact: Contact): Promise<void> => store.putContact(contact);
