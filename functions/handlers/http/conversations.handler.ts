@@ -103,7 +103,7 @@ export const conversationRoutes: Route[] = [
         return ok(conversationView(r.conversation));
       }
       const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
-      return ok(await runAction({ org: claims.org, sub: claims.sub, target, key, body: json ?? null, roles: claims.roles }, context));
+      return ok(await runAction({ org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles }, context));
     },
   },
 ];

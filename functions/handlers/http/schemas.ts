@@ -82,7 +82,8 @@ export const transferBody = z.union([
   z.object({ externalNumber: e164ish }).strict(),
 ]);
 
-export const emptyBody = z.union([z.undefined(), z.object({}).strict()]);
+/** actions and routes that take no body accept none, or `{}` */
+export const emptyBody = z.object({}, { error: 'this request takes no body (or {})' }).strict().optional();
 
 export const listQuery = z
   .object({
