@@ -3,7 +3,7 @@ import { startFauxqs } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
 import { IDEMPOTENCY_TABLE_NAME_LOCAL, TABLE_NAME_LOCAL } from './names.js';
 import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from './dynamodb-local.js';
-import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET, type LocalEndpoint } from './http-server.js';
+import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET, type LambdaHttpHandler, type LocalEndpoint } from './http-server.js';
 import { startPoller, type Poller } from './sqs-poller.js';
 
 export interface LocalRuntimeOptions {
@@ -76,8 +76,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js')).handler;
     const routes = [];
     for (const group of Object.values(ROUTE_GROUPS)) {
-      const mod = (await import(`../../functions/handlers/http/${group.module}.handler.js`)) as { handler: Parameters<typeof createLocalHttpServer>[0]['routes'][number]['handler'] };
-      for (const route of group.routes) routes.push({ route, handler: mod.handler });
+      for (const route of group.routes) routes.push({ route, handler: group.handler as LambdaHttpHandler });
     }
 
     const sqs = new SQSClient({ region: 'us-east-1', endpoint: fauxqs.address, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });

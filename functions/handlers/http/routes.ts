@@ -1,10 +1,10 @@
-import { adminRoutes } from './admin.handler.js';
-import { agentRoutes } from './agents.handler.js';
-import { conversationRoutes } from './conversations.handler.js';
-import { healthRoutes } from './health.handler.js';
+import { adminRoutes, handler as admin } from './admin.handler.js';
+import { agentRoutes, handler as agents } from './agents.handler.js';
+import { conversationRoutes, handler as conversations } from './conversations.handler.js';
+import { healthRoutes, handler as health } from './health.handler.js';
 import type { Route } from './http-handler.js';
-import { queueRoutes } from './queues.handler.js';
-import { webhookRoutes } from './webhooks.handler.js';
+import { queueRoutes, handler as queues } from './queues.handler.js';
+import { webhookRoutes, handler as webhooks } from './webhooks.handler.js';
 
 /**
  * Every HTTP route, by handler group. One Lambda per group in AWS (the CDK stack reads this list to
@@ -12,13 +12,13 @@ import { webhookRoutes } from './webhooks.handler.js';
  * checked against it.
  */
 export const ROUTE_GROUPS = {
-  health: { module: 'health', routes: healthRoutes },
-  admin: { module: 'admin', routes: adminRoutes },
-  conversations: { module: 'conversations', routes: conversationRoutes },
-  agents: { module: 'agents', routes: agentRoutes },
-  queues: { module: 'queues', routes: queueRoutes },
-  webhooks: { module: 'webhooks', routes: webhookRoutes },
-} as const satisfies Record<string, { module: string; routes: Route[] }>;
+  health: { module: 'health', routes: healthRoutes, handler: health },
+  admin: { module: 'admin', routes: adminRoutes, handler: admin },
+  conversations: { module: 'conversations', routes: conversationRoutes, handler: conversations },
+  agents: { module: 'agents', routes: agentRoutes, handler: agents },
+  queues: { module: 'queues', routes: queueRoutes, handler: queues },
+  webhooks: { module: 'webhooks', routes: webhookRoutes, handler: webhooks },
+} as const satisfies Record<string, { module: string; routes: Route[]; handler: unknown }>;
 
 export type RouteGroup = keyof typeof ROUTE_GROUPS;
 
