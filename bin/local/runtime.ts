@@ -1,5 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
+import { z } from 'zod';
+import { LocalScheduler, VirtualClock } from '../../functions/adapters/local-scheduler.js';
+import { problem, zodFieldErrors } from '../../functions/handlers/http/problem.js';
+import type { FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 import type { AddressInfo } from 'node:net';
 import { IDEMPOTENCY_TABLE_NAME_LOCAL, TABLE_NAME_LOCAL } from './names.js';
 import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from './dynamodb-local.js';
@@ -17,7 +21,11 @@ export interface LocalRuntimeOptions {
   /** receives this many times before a message goes to the DLQ */
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
+  /** how often due timers are swept in real time (default 1 s) */
+  tickMs?: number;
 }
+
+const clockBody = z.object({ advanceSeconds: z.number().min(0).max(365 * 24 * 3600) }).strict();
 
 export interface LocalRuntime {
   url: string;
@@ -25,6 +33,9 @@ export interface LocalRuntime {
   sqsEndpoint: string;
   queues: { ingest: { url: string; arn: string }; ingestDlq: { url: string; arn: string } };
   sqs: SQSClient;
+  clock: VirtualClock;
+  /** moves the virtual clock and fires every timer that falls due (what POST /_local/clock does) */
+  advance(seconds: number): Promise<{ now: string; fired: FiredTimer[] }>;
   /** waits until the ingestion queue has nothing visible left to deliver */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -72,6 +83,30 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     // Handler modules read their configuration lazily, after the variables above exist.
+    const { configureRuntime, getRuntime } = await import('../../functions/handlers/runtime.js');
+    const { sweepDueTimers } = await import('../../functions/use-cases/timers.use-case.js');
+    const clock = new VirtualClock();
+    // One sweep at a time: the ticker, the scheduler's wake-ups and /_local/clock queue behind each other.
+    let sweeping: Promise<FiredTimer[]> = Promise.resolve([]);
+    const sweep = (): Promise<FiredTimer[]> => {
+      sweeping = sweeping.catch(() => []).then(() => sweepDueTimers(getRuntime().deps, getRuntime().store));
+      return sweeping;
+    };
+    const scheduler = new LocalScheduler(clock, () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)));
+    configureRuntime({ clock, scheduler });
+    const ticker = setInterval(() => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)), options.tickMs ?? 1000);
+    ticker.unref();
+    stops.push(async () => {
+      clearInterval(ticker);
+      scheduler.close();
+      await sweeping.catch(() => undefined);
+    });
+    const advance = async (seconds: number): Promise<{ now: string; fired: FiredTimer[] }> => {
+      clock.advance(seconds);
+      await sweeping.catch(() => undefined);
+      const fired = await sweep();
+      return { now: clock.now().toISOString(), fired };
+    };
     const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
     const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js')).handler;
     const routes = [];
@@ -84,7 +119,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const poller: Poller = startPoller(sqs, { url: ingest.queueUrl, arn: ingest.queueArn }, ingestHandler, 'ingest');
     stops.push(() => poller.stop());
 
-    const local: Record<string, LocalEndpoint> = {};
+    const local: Record<string, LocalEndpoint> = {
+      'POST /_local/clock': async (body) => {
+        const parsed = clockBody.safeParse(body);
+        if (!parsed.success) {
+          throw Object.assign(new Error('invalid'), {
+            problem: problem(400, 'advanceSeconds must be a number from 0 to 31536000', { type: 'validation', errors: zodFieldErrors(parsed.error) }),
+          });
+        }
+        return advance(parsed.data.advanceSeconds);
+      },
+    };
     const server = createLocalHttpServer({ routes, jwtSecret: options.jwtSecret ?? process.env.LOCAL_JWT_SECRET ?? DEFAULT_LOCAL_JWT_SECRET, local });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -104,6 +149,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sqsEndpoint: fauxqs.address,
       queues: { ingest: { url: ingest.queueUrl, arn: ingest.queueArn }, ingestDlq: { url: dlq.queueUrl, arn: dlq.queueArn } },
       sqs,
+      clock,
+      advance,
       drain: () => poller.drain(),
       stop,
     };

@@ -2,6 +2,7 @@ import { canTake, wrapUpEffect } from './capacity.js';
 import { CapacityExceededError, ForbiddenActionError, NotImplementedError, TransitionConflictError, ValidationError } from './errors.js';
 import { modeOf, type Actor, type Agent, type Channel, type Conversation, type HistoryEvent, type Workstream } from './model.js';
 import { TRANSITIONS, targetAgentOf, type Action, type TransitionRule } from './transitions.js';
+import { addSeconds } from './timers.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
 
 export interface DecideInput {
@@ -61,7 +62,6 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
   return rule;
 }
 
-const addSeconds = (d: Date, s: number): string => new Date(d.getTime() + s * 1000).toISOString();
 
 /**
  * The decision function: (conversation, actor, action, config, now) -> the writes of one transaction.
@@ -122,6 +122,9 @@ export function decide(input: DecideInput): Decision {
     case 'release':
       if (rule.action === 'wrapup-release' && !c.allocation) {
         throw new TransitionConflictError(c.status, 'C-6: the wrap-up capacity was already released');
+      }
+      if (rule.action === 'wrapup-release' && c.wrapUpReleaseAt && Date.parse(c.wrapUpReleaseAt) > now.getTime()) {
+        throw new TransitionConflictError(c.status, `C-3: the wrap-up capacity block lasts until ${c.wrapUpReleaseAt}`);
       }
       release();
       break;
@@ -203,7 +206,12 @@ export function decide(input: DecideInput): Decision {
     rule: rule.id,
     conversation: next,
     event,
-    writes: [{ type: 'conversation', item: next, expect: { version: c.version, status: c.status } }, { type: 'event', event }, ...capacityWrites],
+    writes: [
+      { type: 'conversation', item: next, expect: { version: c.version, status: c.status } },
+      { type: 'event', event },
+      ...capacityWrites,
+      ...timers.map((timer): Write => ({ type: 'timer', timer })),
+    ],
     timers,
   };
 }

@@ -89,6 +89,8 @@ export interface Agent {
   /** P-4 / T-4a: the agent's client connection */
   connected?: boolean;
   disconnectedAt?: string;
+  /** bumped by every connection change; timers armed at a disconnect carry it (TM-5) */
+  connectionEpoch?: number;
   /** R-3 ties: when the agent last became idle */
   idleSince?: string;
 }

@@ -15,13 +15,28 @@ export type Write =
   /** the thread's current conversation (API "thread -> conversation"), moved only from `previous` */
   | { type: 'thread'; org: string; channelId: string; threadId: string; conversationId: string; previous: string | null }
   /** RL-1: proof that an inbound event was applied, written with its effect so it applies once */
-  | { type: 'receipt'; org: string; key: string; expiresAt: number };
+  | { type: 'receipt'; org: string; key: string; expiresAt: number }
+  /** the transactional timer outbox: the timer exists iff the change that armed it committed */
+  | { type: 'timer'; timer: TimerRequest }
+  /** agent connection and presence state, moved only from the epoch it was read at; a connection change bumps the epoch */
+  | { type: 'agent-state'; org: string; agentId: string; set: Record<string, string | number | boolean>; remove: string[]; expectEpoch: number; bumpEpoch: boolean };
 
-/** A timer the change asks for: a fact about one version of one conversation (ARCHITECTURE Timers). */
+export const TIMER_KINDS = ['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace'] as const;
+export type TimerKind = (typeof TIMER_KINDS)[number];
+
+/**
+ * A timer the change asks for: a fact about one version of one conversation (or one connection epoch
+ * of one agent). Its name is derived from those facts, so arming it twice is harmless; when it fires,
+ * the state is checked again and a timer whose subject moved on changes nothing (TM-5).
+ */
 export interface TimerRequest {
-  kind: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expiry';
+  kind: TimerKind;
   org: string;
-  conversationId: string;
+  /** conversation timers (wrap-up release, inactivity, reconnect, offer expiry) */
+  conversationId?: string;
+  /** agent timers (presence grace), and the agent a reconnect timer waits for */
+  agentId?: string;
+  /** the conversation version, or the agent's connection epoch, the timer was armed for */
   version: number;
   at: string;
 }

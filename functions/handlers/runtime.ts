@@ -1,7 +1,9 @@
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../adapters/dynamodb/conversation-store.js';
+import { EventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
 import { systemClock, ulidIds } from '../adapters/system-clock.js';
 import type { Clock } from '../ports/clock.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -38,10 +40,23 @@ export function getRuntime(): Runtime {
       region: process.env.AWS_REGION ?? 'us-east-1',
       ...(process.env.SQS_ENDPOINT ? { endpoint: process.env.SQS_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     });
-    const deps = { store, clock: overrides.clock ?? systemClock, ids: ulidIds, ...(overrides.scheduler ? { scheduler: overrides.scheduler } : {}) };
+    const scheduler = overrides.scheduler ?? awsScheduler();
+    const log = { warn: (message: string, data?: Record<string, unknown>) => logger.warn(message, data ?? {}) };
+    const deps = { store, clock: overrides.clock ?? systemClock, ids: ulidIds, log, ...(scheduler ? { scheduler } : {}) };
     runtime = { deps, store, sqs };
   }
   return runtime;
+}
+
+/** EventBridge Scheduler when the stack configured it (SCHEDULE_GROUP_NAME and friends). */
+function awsScheduler(): Scheduler | undefined {
+  if (!process.env.SCHEDULE_GROUP_NAME) return undefined;
+  return new EventBridgeScheduler(new SchedulerClient({ region: process.env.AWS_REGION ?? 'us-east-1' }), {
+    groupName: requiredEnv('SCHEDULE_GROUP_NAME'),
+    targetArn: requiredEnv('TIMERS_QUEUE_ARN'),
+    roleArn: requiredEnv('SCHEDULER_ROLE_ARN'),
+    deadLetterArn: requiredEnv('SCHEDULER_DLQ_ARN'),
+  });
 }
 
 /** For the local runtime only: the virtual clock and the local scheduler. */

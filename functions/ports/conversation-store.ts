@@ -50,6 +50,8 @@ export interface ConversationStore {
   getAgent(org: string, id: string): Promise<Agent | undefined>;
   getThreadConversationId(org: string, channelId: string, threadId: string): Promise<string | undefined>;
   listEvents(org: string, conversationId: string): Promise<HistoryEvent[]>;
+  /** the agent's Active, WrapUp and Waiting conversations */
+  listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   /** RL-1: whether an inbound event's receipt exists */
   hasReceipt(org: string, key: string): Promise<boolean>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;

@@ -29,8 +29,6 @@ export interface ReadStore {
   listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>>;
   /** Open conversations of a queue, oldest first */
   listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>>;
-  /** the agent's Active, WrapUp and Waiting conversations */
-  listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   listQueueMembers(org: string, queueId: string): Promise<string[]>;
   getSettings(org: string): Promise<OrgSettings>;
   putSettings(settings: OrgSettings): Promise<void>;

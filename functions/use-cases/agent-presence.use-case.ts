@@ -1,24 +1,89 @@
 import { NotFoundError } from '../domain/errors.js';
-import type { Presence } from '../domain/model.js';
-import type { EngineDeps } from './engine.js';
+import type { Agent, Presence } from '../domain/model.js';
+import { addSeconds, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
+import type { TimerRequest, Write } from '../domain/writes.js';
+import { armTimers, retryOnConflict, type EngineDeps } from './engine.js';
 
-/** P-3: a manual presence lasts until the agent signs out. */
+/** P-3: a manual presence lasts until the agent signs out or goes inactive. */
 export async function setPresence(deps: EngineDeps, org: string, agentId: string, presence: Presence): Promise<void> {
   await deps.store.updateAgentState(org, agentId, { presenceOverride: presence });
 }
 
+async function loadAgent(deps: EngineDeps, org: string, agentId: string): Promise<Agent> {
+  const agent = await deps.store.getAgent(org, agentId);
+  if (!agent) throw new NotFoundError('agent', agentId);
+  return agent;
+}
+
+/** Commits one agent-state change (with the timers it arms) from the epoch it was read at. */
+async function changeAgentState(
+  deps: EngineDeps,
+  org: string,
+  agentId: string,
+  plan: (agent: Agent, epoch: number) => Promise<{ set: Write & { type: 'agent-state' }; timers: TimerRequest[] } | null>,
+): Promise<void> {
+  const timers = await retryOnConflict(
+    deps,
+    async () => {
+      const agent = await loadAgent(deps, org, agentId);
+      const p = await plan(agent, agent.connectionEpoch ?? 0);
+      if (!p) return [];
+      // One transaction holds at most 100 items: the state and the first timers go together; an agent
+      // with more Active conversations than that gets the rest in follow-up writes.
+      const writes = p.timers.map((timer): Write => ({ type: 'timer', timer }));
+      await deps.store.commit([p.set, ...writes.slice(0, 99)]);
+      for (let i = 99; i < writes.length; i += 100) await deps.store.commit(writes.slice(i, i + 100));
+      return p.timers;
+    },
+    async (last) => {
+      throw last;
+    },
+  );
+  await armTimers(deps, timers);
+}
+
+const state = (org: string, agentId: string, epoch: number, set: Record<string, string | number | boolean>, remove: string[] = []): Write & { type: 'agent-state' } => ({
+  type: 'agent-state',
+  org,
+  agentId,
+  set,
+  remove,
+  expectEpoch: epoch,
+  bumpEpoch: true,
+});
+
 export async function signIn(deps: EngineDeps, org: string, agentId: string): Promise<void> {
-  await deps.store.updateAgentState(org, agentId, { signedIn: true, connected: true, disconnectedAt: null, idleSince: deps.clock.now().toISOString() });
+  await changeAgentState(deps, org, agentId, async (_a, epoch) => ({
+    set: state(org, agentId, epoch, { signedIn: true, connected: true, idleSince: deps.clock.now().toISOString() }, ['disconnectedAt']),
+    timers: [],
+  }));
 }
 
 /** P-3: signing out clears the manual override. */
 export async function signOut(deps: EngineDeps, org: string, agentId: string): Promise<void> {
-  await deps.store.updateAgentState(org, agentId, { signedIn: false, connected: false, presenceOverride: null, disconnectedAt: null });
+  await changeAgentState(deps, org, agentId, async (_a, epoch) => ({
+    set: state(org, agentId, epoch, { signedIn: false, connected: false }, ['presenceOverride', 'disconnectedAt']),
+    timers: [],
+  }));
 }
 
-/** P-4 / T-4a: records the connection state; the grace and reconnect timers build on it. */
+/**
+ * P-4 / T-4a: a disconnect arms, in the same transaction, the presence grace (150 s) and one
+ * reconnect timer per Active conversation of the agent (each workstream's own timeout). Reconnecting
+ * bumps the connection epoch, which makes those timers stale (TM-5).
+ */
 export async function setConnection(deps: EngineDeps, org: string, agentId: string, connected: boolean): Promise<void> {
-  const agent = await deps.store.getAgent(org, agentId);
-  if (!agent) throw new NotFoundError('agent', agentId);
-  await deps.store.updateAgentState(org, agentId, connected ? { connected: true, disconnectedAt: null } : { connected: false, disconnectedAt: deps.clock.now().toISOString() });
+  await changeAgentState(deps, org, agentId, async (agent, epoch) => {
+    if ((agent.connected ?? false) === connected) return null; // already so: nothing to change
+    if (connected) return { set: state(org, agentId, epoch, { connected: true }, ['disconnectedAt']), timers: [] };
+    const now = deps.clock.now();
+    const next = epoch + 1;
+    const timers: TimerRequest[] = [{ kind: 'presence-grace', org, agentId, version: next, at: addSeconds(now, PRESENCE_GRACE_SECONDS) }];
+    const active = (await deps.store.listWorkItems(org, agentId)).filter((c) => c.status === 'Active' && c.primaryAgentId === agentId);
+    for (const c of active) {
+      const ws = await deps.store.getWorkstream(org, c.workstreamId);
+      timers.push({ kind: 'reconnect-timeout', org, conversationId: c.id, agentId, version: next, at: addSeconds(now, ws?.agentReconnectTimeoutSeconds ?? 120) });
+    }
+    return { set: state(org, agentId, epoch, { connected: false, disconnectedAt: now.toISOString() }), timers };
+  });
 }

@@ -4,7 +4,7 @@ import type { Actor, Agent, Conversation, HistoryEvent } from '../domain/model.j
 import { targetAgentOf, type Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
 import type { CommitConflict } from '../ports/conversation-store.js';
-import { requestToken, retryOnConflict, type EngineDeps } from './engine.js';
+import { armTimers, requestToken, retryOnConflict, type EngineDeps } from './engine.js';
 
 export interface ActionCommand {
   org: string;
@@ -66,7 +66,7 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     } catch (err) {
       throw classify(err, conversation);
     }
-    if (decision.timers.length && deps.scheduler) await deps.scheduler.schedule(decision.timers);
+    await armTimers(deps, decision.timers);
     return { conversation: decision.conversation, event: decision.event, rule: decision.rule };
   };
 

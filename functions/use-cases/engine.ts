@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, IdGenerator } from '../ports/clock.js';
 import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
+import type { TimerRequest } from '../domain/writes.js';
 import type { Scheduler } from '../ports/scheduler.js';
 
 /** What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests. */
@@ -12,6 +13,21 @@ export interface EngineDeps {
   scheduler?: Scheduler;
   /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
   maxAttempts?: number;
+  log?: { warn(message: string, data?: Record<string, unknown>): void };
+}
+
+/**
+ * After a commit, asks the scheduler for the precise trigger of the timers the change armed. The
+ * timers themselves were committed in the change's transaction (the outbox), so a scheduler that
+ * fails here, or a crash before this line, loses nothing: the sweeper fires due outbox items.
+ */
+export async function armTimers(deps: EngineDeps, timers: readonly TimerRequest[]): Promise<void> {
+  if (!timers.length || !deps.scheduler) return;
+  try {
+    await deps.scheduler.schedule(timers);
+  } catch (err) {
+    deps.log?.warn('scheduler unavailable; the sweeper will fire these timers from the outbox', { timers: timers.length, error: String(err) });
+  }
 }
 
 /**

@@ -343,6 +343,26 @@ describe('buildTransaction: end under each wrap-up policy (C-3)', () => {
           },
         },
         endEvent({ wrapUpPolicy: '5' }),
+        {
+          // the timer outbox item, in the same transaction as the change (ARCHITECTURE Timers)
+          Put: {
+            TableName: TABLE,
+            Item: {
+              PK: 'ORG#acme#TIMER#wrapup-release.conv1.v5.1772442300',
+              SK: 'TIMER',
+              type: 'timer',
+              name: 'wrapup-release.conv1.v5.1772442300',
+              GSI3PK: expect.stringMatching(/^TIMERS#[0-3]$/),
+              GSI3SK: '2026-03-02T09:05:00.000Z#ORG#acme#wrapup-release.conv1.v5.1772442300',
+              kind: 'wrapup-release',
+              org: 'acme',
+              conversationId: 'conv1',
+              version: 5,
+              at: '2026-03-02T09:05:00.000Z',
+              expiresAt: 1772442300 + 7 * 24 * 3600,
+            },
+          },
+        },
       ],
     });
     expect(decision.timers).toStrictEqual([{ kind: 'wrapup-release', org: 'acme', conversationId: 'conv1', version: 5, at: '2026-03-02T09:05:00.000Z' }]);

@@ -92,7 +92,9 @@ const input = (c: Conversation, actor: Actor, action: Action, extra: Partial<Dec
 });
 
 /** The capacity writes of a decision (everything after the conversation and event writes). */
-const capacityTypes = (d: Decision): string[] => d.writes.filter((w) => w.type !== 'conversation' && w.type !== 'event').map((w) => w.type);
+const capacityTypes = (d: Decision): string[] => d.writes.filter((w) => w.type !== 'conversation' && w.type !== 'event' && w.type !== 'timer').map((w) => w.type);
+/** TM-1..TM-5: every timer the decision asks for is also written to the outbox in the same transaction */
+const timerWrites = (d: Decision) => d.writes.filter((w) => w.type === 'timer').map((w) => (w.type === 'timer' ? w.timer : undefined));
 
 const RELEASE = ['allocation-delete', 'pool-release'];
 const ALLOCATE = ['pool-consume', 'allocation-put'];
@@ -755,6 +757,7 @@ describe('history events (E-1)', () => {
       to: d.conversation.status,
     });
     expect(d.event.reason).toMatch(new RegExp(`^${d.rule}: `));
+    expect(timerWrites(d)).toStrictEqual(d.timers);
     expect(d.conversation.version).toBe(before.version + 1);
     expect(d.conversation.updatedAt).toBe(AT);
   });

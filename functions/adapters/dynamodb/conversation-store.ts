@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -24,7 +25,8 @@ import {
 } from '../../ports/conversation-store.js';
 import { STATUS_ORDER, type ChannelRegistration, type ConversationFilter, type Page, type PageRequest, type ReadStore } from '../../ports/read-store.js';
 import { stripStorage } from './items.js';
-import { indexPartition, keys } from './keys.js';
+import type { DueTimer, TimerStore } from '../../ports/timer-store.js';
+import { indexPartition, keys, TIMER_SHARDS, timerPartition } from './keys.js';
 import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';
 import { buildTransaction } from './transact.js';
 
@@ -42,7 +44,7 @@ const toPlain = (item: Record<string, AttributeValue> | undefined): Record<strin
   }
 };
 
-export class DynamoConversationStore implements ConversationStore, ReadStore {
+export class DynamoConversationStore implements ConversationStore, ReadStore, TimerStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
@@ -198,9 +200,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore {
             Update: {
               TableName: this.tableName,
               Key: keys.agent(org, id),
-              UpdateExpression: 'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot',
-              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot' },
-              ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot },
+              UpdateExpression: 'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero)',
+              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot', '#epoch': 'connectionEpoch' },
+              ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot, ':zero': 0 },
             },
           },
           ...Object.entries(maxima).map(([pool, max]) => ({
@@ -251,6 +253,34 @@ export class DynamoConversationStore implements ConversationStore, ReadStore {
       if ((err as { name?: string }).name === 'ConditionalCheckFailedException') throw new NotFoundError('agent', id);
       throw err;
     }
+  }
+
+  // ---- the timer outbox (TimerStore) ----
+
+  async listDueTimers(until: Date, limit: number): Promise<DueTimer[]> {
+    const upper = `${until.toISOString()}$`; // '$' sorts after '#', so everything due at `until` is included
+    const shards = await Promise.all(
+      Array.from({ length: TIMER_SHARDS }, (_, shard) =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'GSI3',
+            KeyConditionExpression: 'GSI3PK = :pk AND GSI3SK < :upper',
+            ExpressionAttributeValues: { ':pk': timerPartition(shard), ':upper': upper },
+            Limit: limit,
+          }),
+        ),
+      ),
+    );
+    return shards
+      .flatMap((out) => out.Items ?? [])
+      .map((i) => stripStorage<DueTimer>(i))
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .slice(0, limit);
+  }
+
+  async deleteTimer(org: string, name: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: keys.timer(org, name) }));
   }
 
   // ---- reads served by indexes (ReadStore) ----

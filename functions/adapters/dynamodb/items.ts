@@ -1,5 +1,7 @@
 import type { Conversation, HistoryEvent } from '../../domain/model.js';
-import { conversationIndexKeys, keys } from './keys.js';
+import { timerName } from '../../domain/timers.js';
+import type { TimerRequest } from '../../domain/writes.js';
+import { conversationIndexKeys, keys, timerIndexKeys } from './keys.js';
 
 /** Entity <-> item mapping. Index keys are derived from the entity on every write, never stored by hand. */
 
@@ -20,3 +22,18 @@ export const eventItem = (e: HistoryEvent): Record<string, unknown> => ({
   type: 'event',
   ...e,
 });
+
+/** Due timers are kept a week past their time at most (the sweeper fires them long before). */
+const TIMER_RETENTION_SECONDS = 7 * 24 * 3600;
+
+export const timerItem = (t: TimerRequest): Record<string, unknown> => {
+  const name = timerName(t);
+  return {
+    ...keys.timer(t.org, name),
+    type: 'timer',
+    name,
+    ...timerIndexKeys(t.org, name, t.at),
+    ...t,
+    expiresAt: Math.floor(Date.parse(t.at) / 1000) + TIMER_RETENTION_SECONDS,
+  };
+};

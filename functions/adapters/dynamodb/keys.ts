@@ -34,6 +34,8 @@ export const keys = {
   /** queue membership, so the agents of a queue are read without touching other queues' agents */
   member: (o: string, queueId: string, agentId: string): Key => ({ PK: `${org(o)}#QUEUE#${queueId}`, SK: `MEMBER#${agentId}` }),
   memberPrefix: 'MEMBER#',
+  /** the transactional timer outbox (ARCHITECTURE Timers) */
+  timer: (o: string, name: string): Key => ({ PK: `${org(o)}#TIMER#${name}`, SK: 'TIMER' }),
   contact: (o: string, id: string): Key => ({ PK: `${org(o)}#CONTACT#${id}`, SK: 'CONTACT' }),
   /**
    * The one key that does not start with an org: a webhook names only its channel, so the channel
@@ -81,3 +83,23 @@ export const indexPartition = {
   status: (o: string, status: string): string => `${org(o)}#STATUS#${status}`,
   thread: (o: string, channelId: string, threadId: string): string => `${org(o)}#THREAD#${channelId}#${threadId}`,
 };
+
+/**
+ * Timer items share GSI3 with the status lists (index overloading): partition `TIMERS#<shard>`,
+ * sorted by due time, so the sweeper reads only what is due. These index partitions are the one
+ * place org-less keys exist: the sweeper serves every org, and reads each item's own org from it.
+ */
+export const TIMER_SHARDS = 4;
+
+export const timerShard = (name: string): number => {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h % TIMER_SHARDS;
+};
+
+export const timerIndexKeys = (o: string, name: string, at: string): Record<string, string> => ({
+  GSI3PK: `TIMERS#${timerShard(name)}`,
+  GSI3SK: `${at}#${org(o)}#${name}`,
+});
+
+export const timerPartition = (shard: number): string => `TIMERS#${shard}`;

@@ -1,6 +1,6 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Write } from '../../domain/writes.js';
-import { conversationItem, eventItem } from './items.js';
+import { conversationItem, eventItem, timerItem } from './items.js';
 import { keys } from './keys.js';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -102,6 +102,30 @@ export function toTransactItem(table: string, w: Write): TransactItem {
               }),
         },
       };
+    case 'timer':
+      return { Put: { TableName: table, Item: timerItem(w.timer) } };
+    case 'agent-state': {
+      const names: Record<string, string> = { '#epoch': 'connectionEpoch' };
+      const values: Record<string, unknown> = { ':expectEpoch': w.expectEpoch, ...(w.bumpEpoch ? { ':nextEpoch': w.expectEpoch + 1 } : {}) };
+      const sets = w.bumpEpoch ? ['#epoch = :nextEpoch'] : [];
+      for (const [k, v] of Object.entries(w.set)) {
+        names[`#${k}`] = k;
+        values[`:${k}`] = v;
+        sets.push(`#${k} = :${k}`);
+      }
+      for (const k of w.remove) names[`#${k}`] = k;
+      return {
+        Update: {
+          TableName: table,
+          Key: keys.agent(w.org, w.agentId),
+          UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', w.remove.length ? `REMOVE ${w.remove.map((k) => `#${k}`).join(', ')}` : ''].join(' ').trim(),
+          ConditionExpression: 'attribute_exists(PK) AND #epoch = :expectEpoch',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }
     case 'receipt':
       return {
         Put: {

@@ -100,7 +100,7 @@ export const adminRoutes: Route[] = [
       const id = params.id as string;
       await configureAgent(store(), { org: claims.org, id, name: body.name, queues: body.queues, bot: body.bot ?? false, capacity: body.capacity });
       const agent = await found(store().getAgent(claims.org, id), 'agent', id);
-      return ok(agentView(agent, await store().getSettings(claims.org)));
+      return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
     },
   },
 ];

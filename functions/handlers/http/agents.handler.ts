@@ -11,7 +11,7 @@ const rt = () => getRuntime();
 
 async function viewOf(claims: Claims, id: string): Promise<RouteResponse> {
   const [agent, settings] = await Promise.all([found(rt().store.getAgent(claims.org, id), 'agent', id), rt().store.getSettings(claims.org)]);
-  return ok(agentView(agent, settings));
+  return ok(agentView(agent, settings, rt().deps.clock.now()));
 }
 
 export const agentRoutes: Route[] = [

@@ -44,8 +44,8 @@ export function eventView(e: HistoryEvent): Record<string, unknown> {
   };
 }
 
-export function agentView(a: Agent, settings: OrgSettings): Record<string, unknown> {
-  const { presence, source } = presenceOf(a, settings);
+export function agentView(a: Agent, settings: OrgSettings, now: Date): Record<string, unknown> {
+  const { presence, source } = presenceOf(a, settings, now);
   return {
     id: a.id,
     name: a.name,

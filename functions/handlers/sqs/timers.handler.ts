@@ -1,0 +1,33 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { TIMER_KINDS } from '../../domain/writes.js';
+import { fireTimer } from '../../use-cases/timers.use-case.js';
+import { getRuntime, logger } from '../runtime.js';
+
+const dueTimer = z.object({
+  name: z.string().min(1).max(64),
+  kind: z.enum(TIMER_KINDS),
+  org: z.string().min(1),
+  conversationId: z.string().optional(),
+  agentId: z.string().optional(),
+  version: z.number().int(),
+  at: z.string(),
+});
+
+/** EventBridge Scheduler delivers each timer to the timers queue; this applies it (TM-5 safe). */
+async function applyTimer(record: SQSRecord): Promise<void> {
+  const timer = dueTimer.parse(JSON.parse(record.body));
+  const { deps, store } = getRuntime();
+  const fired = await fireTimer(deps, timer);
+  await store.deleteTimer(timer.org, timer.name);
+  logger.info('timer fired', { ...fired });
+}
+
+const processor = new BatchProcessor(EventType.SQS);
+
+export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+  processPartialResponse(event, applyTimer, processor, { context, throwOnFullBatchFailure: false }),
+).use(injectLambdaContext(logger, { resetKeys: true }));

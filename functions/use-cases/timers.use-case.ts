@@ -1,0 +1,128 @@
+import { DomainError } from '../domain/errors.js';
+import type { Actor } from '../domain/model.js';
+import { addSeconds, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
+import type { TimerRequest, Write } from '../domain/writes.js';
+import type { DueTimer, TimerStore } from '../ports/timer-store.js';
+import { performAction } from './conversation-action.use-case.js';
+import { armTimers, type EngineDeps } from './engine.js';
+
+export type TimerOutcome = 'applied' | 'stale' | 're-armed';
+
+export interface FiredTimer {
+  name: string;
+  kind: TimerRequest['kind'];
+  org: string;
+  conversationId?: string;
+  agentId?: string;
+  outcome: TimerOutcome;
+  detail?: string;
+}
+
+const timerActor: Actor = { role: 'system', id: 'timer' };
+
+/**
+ * Fires one timer (TM-1..TM-5). Every kind re-checks the state it was armed for: fired late, twice,
+ * or after its subject moved on, it changes nothing ('stale'). The change itself goes through the
+ * same decide/commit path as any action, so its transaction re-checks status and version again.
+ */
+export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<FiredTimer> {
+  const base = {
+    name: timer.name,
+    kind: timer.kind,
+    org: timer.org,
+    ...(timer.conversationId ? { conversationId: timer.conversationId } : {}),
+    ...(timer.agentId ? { agentId: timer.agentId } : {}),
+  };
+  const stale = (detail: string): FiredTimer => ({ ...base, outcome: 'stale', detail });
+  const act = async (type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired'): Promise<FiredTimer> => {
+    try {
+      const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: timerActor, action: { type } });
+      return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status}` };
+    } catch (err) {
+      // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
+      if (err instanceof DomainError) return stale(err.message);
+      throw err;
+    }
+  };
+  /** the same fact, due later: a new outbox item (a new name), committed before this one is deleted */
+  const rearm = async (next: TimerRequest, why: string): Promise<FiredTimer> => {
+    await deps.store.commit([{ type: 'timer', timer: next }]);
+    await armTimers(deps, [next]);
+    return { ...base, outcome: 're-armed', detail: `${why}; due at ${next.at}` };
+  };
+  const now = deps.clock.now();
+  const c = timer.conversationId ? await deps.store.getConversation(timer.org, timer.conversationId) : undefined;
+
+  switch (timer.kind) {
+    case 'wrapup-release':
+      // C-3: still in WrapUp, still holding the capacity this timer was armed to release.
+      if (c?.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt) return stale('the wrap-up capacity is no longer held');
+      if (Date.parse(c.wrapUpReleaseAt) > now.getTime()) return rearm({ kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt }, 'fired early');
+      return act('wrapup-release');
+
+    case 'inactivity-timeout': {
+      // T-8 / TM-2: due = last activity (entering Waiting, or later activity) + the workstream's timeout now (R-5).
+      if (c?.status !== 'Waiting') return stale('the conversation is no longer Waiting');
+      const ws = await deps.store.getWorkstream(timer.org, c.workstreamId);
+      if (!ws) return stale('the workstream is gone');
+      const due = addSeconds(new Date(c.statusSince), ws.waitingInactivityTimeoutSeconds);
+      if (Date.parse(due) > now.getTime()) return rearm({ kind: 'inactivity-timeout', org: timer.org, conversationId: c.id, version: c.version, at: due }, 'activity after the timer was set');
+      return act('inactivity-timeout');
+    }
+
+    case 'reconnect-timeout': {
+      // T-4a / TM-3: the agent is still disconnected since the disconnect that armed this timer.
+      const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
+      if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version) return stale('the agent reconnected');
+      if (c?.status !== 'Active' || c.primaryAgentId !== agent.id) return stale('the conversation is no longer Active with this agent');
+      return act('reconnect-timeout');
+    }
+
+    case 'offer-expiry':
+      // R-3: the same offer (same version) is still waiting for acceptance.
+      if (c?.status !== 'Active' || c.accepted !== false || c.version !== timer.version) return stale('the offer was answered or withdrawn');
+      return act('offer-expired');
+
+    case 'presence-grace': {
+      // P-4 / TM-4: past the grace the agent is inactive: the manual override goes (P-3).
+      const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
+      const epoch = agent?.connectionEpoch ?? 0;
+      if (!agent || agent.connected || epoch !== timer.version) return stale('the agent reconnected');
+      if (!agent.presenceOverride) return { ...base, outcome: 'applied', detail: 'presence computed again (no override to clear)' };
+      const write: Write = { type: 'agent-state', org: timer.org, agentId: agent.id, set: {}, remove: ['presenceOverride'], expectEpoch: epoch, bumpEpoch: false };
+      try {
+        await deps.store.commit([write]);
+      } catch {
+        return stale('the agent changed state meanwhile');
+      }
+      return { ...base, outcome: 'applied', detail: 'manual presence cleared after the grace' };
+    }
+  }
+}
+
+/**
+ * Fires every outbox timer due by `now - graceSeconds`, then deletes it. A timer whose firing
+ * throws (a transient fault) stays and is fired again by the next sweep. Repeats while firing
+ * arms further due timers (bounded).
+ */
+export async function sweepDueTimers(deps: EngineDeps, timers: TimerStore, options: { graceSeconds?: number; batch?: number; rounds?: number } = {}): Promise<FiredTimer[]> {
+  const fired: FiredTimer[] = [];
+  const failed = new Set<string>();
+  for (let round = 0; round < (options.rounds ?? 20); round++) {
+    const until = new Date(deps.clock.now().getTime() - (options.graceSeconds ?? 0) * 1000);
+    const due = (await timers.listDueTimers(until, options.batch ?? 100)).filter((t) => !failed.has(t.name));
+    if (!due.length) break;
+    for (const t of due) {
+      try {
+        fired.push(await fireTimer(deps, t));
+        await timers.deleteTimer(t.org, t.name);
+      } catch (err) {
+        failed.add(t.name);
+        deps.log?.warn('timer fire failed; it stays in the outbox for the next sweep', { name: t.name, error: String(err) });
+      }
+    }
+  }
+  return fired;
+}
+
+export { PRESENCE_GRACE_SECONDS };
