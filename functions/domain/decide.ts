@@ -2,7 +2,7 @@ import { canTake, wrapUpEffect } from './capacity.js';
 import { CapacityExceededError, ForbiddenActionError, NotImplementedError, TransitionConflictError, ValidationError } from './errors.js';
 import { modeOf, type Actor, type Agent, type Channel, type Conversation, type HistoryEvent, type Workstream } from './model.js';
 import { TRANSITIONS, targetAgentOf, type Action, type TransitionRule } from './transitions.js';
-import { addSeconds } from './timers.js';
+import { addSeconds, DISPATCH_RETRY_SECONDS } from './timers.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
 
 export interface DecideInput {
@@ -181,6 +181,18 @@ export function decide(input: DecideInput): Decision {
       break;
   }
 
+  if (rule.action === 'reject' || rule.action === 'offer-expired') {
+    // the next offer goes to someone else first; the list is bounded
+    const who = c.primaryAgentId as string;
+    next.declinedBy = [...(c.declinedBy ?? []).filter((a) => a !== who), who].slice(-20);
+  }
+  if (ws.distribution === 'push' && rule.to === 'Open' && c.status !== 'Open') {
+    // R-3 safety net: if the immediate dispatch after the commit does not happen, the sweeper does it
+    timers.push({ kind: 'dispatch', org: c.org, conversationId: c.id, version, at: addSeconds(now, DISPATCH_RETRY_SECONDS) });
+  }
+  if (ws.distribution === 'push' && next.allocation === undefined && c.allocation) {
+    timers.push({ kind: 'dispatch', org: c.org, agentId: c.allocation.agentId, version, at: addSeconds(now, DISPATCH_RETRY_SECONDS) });
+  }
   if (rule.action === 'offer') {
     timers.push({ kind: 'offer-expiry', org: c.org, conversationId: c.id, version, at: addSeconds(now, ws.offerTimeoutSeconds ?? 60) });
   }
@@ -255,6 +267,8 @@ export function openConversation(input: OpenInput): Decision {
     updatedAt: at,
     version: 1,
   };
+  const timers: TimerRequest[] =
+    input.workstream.distribution === 'push' ? [{ kind: 'dispatch', org: input.org, conversationId: input.id, version: 1, at: addSeconds(input.now, DISPATCH_RETRY_SECONDS) }] : [];
   const event: HistoryEvent = {
     org: input.org,
     conversationId: input.id,
@@ -277,7 +291,8 @@ export function openConversation(input: OpenInput): Decision {
       { type: 'conversation', item: conversation, expect: 'absent' },
       { type: 'event', event },
       { type: 'thread', org: input.org, channelId: input.channel.id, threadId: input.threadId, conversationId: input.id, previous: input.previousConversationId },
+      ...timers.map((timer): Write => ({ type: 'timer', timer })),
     ],
-    timers: [],
+    timers,
   };
 }

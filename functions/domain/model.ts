@@ -40,7 +40,8 @@ export type WrapUpBlockPolicy = 'always' | 'never' | number;
 export const DEFAULT_POOL = 'default';
 
 export interface RoutingRule {
-  when: { field: string; equals: string };
+  /** equals, in a list, or exists */
+  when: { field: string; equals: string } | { field: string; in: string[] } | { field: string; exists: boolean };
   queueId: string;
 }
 
@@ -91,8 +92,10 @@ export interface Agent {
   disconnectedAt?: string;
   /** bumped by every connection change; timers armed at a disconnect carry it (TM-5) */
   connectionEpoch?: number;
-  /** R-3 ties: when the agent last became idle */
+  /** R-3 ties: when the agent last got work (or signed in); the longest idle wins a tie */
   idleSince?: string;
+  /** bumped by every presence-affecting change (override, sign-in/out, connection): offers check it */
+  stateVersion?: number;
 }
 
 /** Org settings gating supervisor features (S-1) and agent end-session (M-2). */
@@ -105,6 +108,8 @@ export interface OrgSettings {
   agentEndMessagingSession: boolean;
   /** P-5 */
   defaultPresence?: Presence;
+  /** the region national phone numbers are read in (ISO 3166 alpha-2), default US */
+  defaultPhoneRegion?: string;
 }
 
 export const DEFAULT_SETTINGS: Omit<OrgSettings, 'org'> = {
@@ -154,6 +159,8 @@ export interface Conversation {
   consultants: string[];
   session: { status: 'active' | 'ended'; endReason?: string };
   ticket: { id: string; channel: string; status: string };
+  /** agents who rejected or let an offer of this conversation expire, most recent last */
+  declinedBy?: string[];
   allocation?: Allocation;
   /** C-3: when a minutes wrap-up policy releases the held capacity. */
   wrapUpReleaseAt?: string;

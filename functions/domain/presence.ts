@@ -22,3 +22,17 @@ export function presenceOf(agent: Agent, settings: Pick<OrgSettings, 'defaultPre
   const full = Object.values(agent.pools).some((p) => p.max > 0 && p.used >= p.max);
   return { presence: full ? 'Busy' : 'Available', source: 'computed' };
 }
+
+/** Presences push routing can ever offer work in; the workstream then narrows them (R-2). */
+const ROUTABLE: readonly Presence[] = ['Available', 'Busy'];
+
+/**
+ * R-2 / R-3: what the availability index holds for an agent: free units per pool while the agent is
+ * signed in, active (P-4) and in a routable presence; null otherwise (no index entries).
+ */
+export function routableFree(agent: Agent, settings: Pick<OrgSettings, 'defaultPresence'>, now: Date): { presence: Presence; free: Record<string, number> } | null {
+  if (!agent.signedIn || isInactive(agent, now)) return null;
+  const { presence } = presenceOf(agent, settings, now);
+  if (!ROUTABLE.includes(presence)) return null;
+  return { presence, free: Object.fromEntries(Object.values(agent.pools).map((p) => [p.name, Math.max(0, p.max - p.used)])) };
+}

@@ -1,12 +1,30 @@
-import type { Workstream } from './model.js';
+import type { RoutingRule, Workstream } from './model.js';
+
+/** R-1 conditions: equals, in a list, or exists (a variable present, or absent with exists:false). */
+export type Condition = { field: string; equals: string } | { field: string; in: string[] } | { field: string; exists: boolean };
+
+const holds = (cond: Condition, vars: Readonly<Record<string, string | undefined>>): boolean => {
+  const present = Object.hasOwn(vars, cond.field) && vars[cond.field] !== undefined;
+  const value = present ? vars[cond.field] : undefined;
+  if ('equals' in cond) return value === cond.equals;
+  if ('in' in cond) return value !== undefined && cond.in.includes(value);
+  return present === cond.exists;
+};
 
 /**
  * R-1: the first routing rule whose condition holds picks the queue, else the default queue.
- * Variables are the channel's context variables plus `contact.<name>` attributes (R-6).
- * Unknown fields simply do not match: routing never fails on them.
+ * Variables are the channel's context variables plus `contact.<name>` attributes of the identified
+ * customer (R-6). Unknown fields simply do not match: routing never fails on them.
  */
-export function routeQueue(ws: Workstream, variables: Readonly<Record<string, string | undefined>>): { queueId: string; rule: number | null } {
-  const index = ws.routingRules.findIndex((r) => Object.hasOwn(variables, r.when.field) && variables[r.when.field] === r.when.equals);
+export function routeQueue(ws: Pick<Workstream, 'routingRules' | 'defaultQueueId'>, variables: Readonly<Record<string, string | undefined>>): { queueId: string; rule: number | null } {
+  const index = ws.routingRules.findIndex((r: RoutingRule) => holds(r.when as Condition, variables));
   const hit = index >= 0 ? ws.routingRules[index] : undefined;
   return hit ? { queueId: hit.queueId, rule: index } : { queueId: ws.defaultQueueId, rule: null };
+}
+
+/** Routing variables: context first, then the identified contact's attributes as `contact.<name>`. */
+export function routingVariables(context: Readonly<Record<string, string>> | undefined, contactAttributes: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const vars: Record<string, string> = { ...(context ?? {}) };
+  for (const [k, v] of Object.entries(contactAttributes ?? {})) vars[`contact.${k}`] = v;
+  return vars;
 }

@@ -18,10 +18,14 @@ export type Write =
   | { type: 'receipt'; org: string; key: string; expiresAt: number }
   /** the transactional timer outbox: the timer exists iff the change that armed it committed */
   | { type: 'timer'; timer: TimerRequest }
+  /** the offered agent got work now (idle tie-break), and their presence did not change since read */
+  | { type: 'agent-assigned'; org: string; agentId: string; expectStateVersion: number; at: string }
+  /** the agent is still a member of the queue when the offer commits */
+  | { type: 'member-check'; org: string; queueId: string; agentId: string }
   /** agent connection and presence state, moved only from the epoch it was read at; a connection change bumps the epoch */
   | { type: 'agent-state'; org: string; agentId: string; set: Record<string, string | number | boolean>; remove: string[]; expectEpoch: number; bumpEpoch: boolean };
 
-export const TIMER_KINDS = ['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace'] as const;
+export const TIMER_KINDS = ['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace', 'dispatch'] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 
 /**

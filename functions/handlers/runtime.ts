@@ -7,6 +7,7 @@ import { EventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
 import { systemClock, ulidIds } from '../adapters/system-clock.js';
 import type { Clock } from '../ports/clock.js';
 import type { Scheduler } from '../ports/scheduler.js';
+import { createEngine } from '../use-cases/create-engine.js';
 import type { EngineDeps } from '../use-cases/engine.js';
 
 /** Fail fast: a missing variable stops the cold start with its name, not a request later. */
@@ -42,7 +43,7 @@ export function getRuntime(): Runtime {
     });
     const scheduler = overrides.scheduler ?? awsScheduler();
     const log = { warn: (message: string, data?: Record<string, unknown>) => logger.warn(message, data ?? {}) };
-    const deps = { store, clock: overrides.clock ?? systemClock, ids: ulidIds, log, ...(scheduler ? { scheduler } : {}) };
+    const deps = createEngine({ store, clock: overrides.clock ?? systemClock, ids: ulidIds, log, ...(scheduler ? { scheduler } : {}) }) as EngineDeps & { store: DynamoConversationStore };
     runtime = { deps, store, sqs };
   }
   return runtime;

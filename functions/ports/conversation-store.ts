@@ -1,4 +1,4 @@
-import type { Agent, Channel, Conversation, HistoryEvent, Workstream } from '../domain/model.js';
+import type { Agent, Channel, Contact, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
 import type { Write } from '../domain/writes.js';
 
 export interface AllocationRecord {
@@ -52,6 +52,23 @@ export interface ConversationStore {
   listEvents(org: string, conversationId: string): Promise<HistoryEvent[]>;
   /** the agent's Active, WrapUp and Waiting conversations */
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
+  /** R-3: rewrite the agent's availability entries after a capacity or presence change */
+  refreshAvailability(org: string, agentId: string, now: Date): Promise<void>;
+  /** R-3: routable agents of a queue with `units` free in `pool`, best first */
+  availableAgents(
+    org: string,
+    queueId: string,
+    pool: string,
+    units: number,
+    limit: number,
+    after?: Record<string, unknown>,
+  ): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }>;
+  /** Open conversations of a queue, oldest first */
+  listOpenItems(org: string, queueId: string, page: { limit: number; cursor?: string }): Promise<{ items: Conversation[]; nextCursor?: string }>;
+  getSettings(org: string): Promise<OrgSettings>;
+  getContact(org: string, id: string): Promise<Contact | undefined>;
+  /** R-6 */
+  findContacts(org: string, field: 'phone' | 'email', value: string): Promise<{ id: string; kind: 'contact' | 'account' }[]>;
   /** RL-1: whether an inbound event's receipt exists */
   hasReceipt(org: string, key: string): Promise<boolean>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;

@@ -32,7 +32,7 @@ export interface ReadStore {
   listQueueMembers(org: string, queueId: string): Promise<string[]>;
   getSettings(org: string): Promise<OrgSettings>;
   putSettings(settings: OrgSettings): Promise<void>;
-  putContact(contact: Contact): Promise<void>;
+  putContact(contact: Contact, lookups: { phone?: string; email?: string }): Promise<void>;
   getContact(org: string, id: string): Promise<Contact | undefined>;
   getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined>;
 }

@@ -1,7 +1,10 @@
 import { ValidationError, type FieldError } from '../domain/errors.js';
 import { DEFAULT_POOL, modeOf, type Channel, type ChannelKind, type Contact, type OrgSettings, type Workstream } from '../domain/model.js';
+import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { AgentConfig, ConversationStore } from '../ports/conversation-store.js';
 import type { ReadStore } from '../ports/read-store.js';
+import { afterPresenceChange } from './agent-presence.use-case.js';
+import type { EngineDeps } from './engine.js';
 
 /** Admin configuration (PUT creates or replaces). References are checked so config cannot dangle. */
 
@@ -59,11 +62,20 @@ export async function configureChannel(store: Store, org: string, id: string, in
   return channel;
 }
 
-export async function configureAgent(store: Store, input: AgentConfig): Promise<void> {
+/** R-5: a membership or capacity change applies to the next decision: the agent may get work at once. */
+export async function configureAgent(deps: EngineDeps, store: Store, input: AgentConfig): Promise<void> {
   const errors = await missingQueues(store, input.org, input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })));
   if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
   await store.putAgent(input);
+  await afterPresenceChange(deps, input.org, input.id);
 }
 
 export const configureSettings = (store: Store, settings: OrgSettings): Promise<void> => store.putSettings(settings);
-export const configureContact = (store: Store, contact: Contact): Promise<void> => store.putContact(contact);
+/** R-6: contacts are stored with normalized lookups (E.164 phone in the org's region, lower-case email). */
+export async function configureContact(store: Store, contact: Contact): Promise<void> {
+  const settings = await store.getSettings(contact.org);
+  const phone = toE164(contact.phone, settings.defaultPhoneRegion);
+  const email = normalizeEmail(contact.email);
+  if (contact.phone && !phone) throw new ValidationError('the phone number cannot be read', [{ field: 'phone', message: `is not a possible phone number in region ${settings.defaultPhoneRegion ?? 'US'}` }]);
+  await store.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
+}

@@ -2,11 +2,26 @@ import { NotFoundError } from '../domain/errors.js';
 import type { Agent, Presence } from '../domain/model.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
+import { dispatchAgent } from './dispatch.use-case.js';
 import { armTimers, retryOnConflict, type EngineDeps } from './engine.js';
 
 /** P-3: a manual presence lasts until the agent signs out or goes inactive. */
 export async function setPresence(deps: EngineDeps, org: string, agentId: string, presence: Presence): Promise<void> {
   await deps.store.updateAgentState(org, agentId, { presenceOverride: presence });
+  await afterPresenceChange(deps, org, agentId);
+}
+
+/**
+ * R-3: a presence change moves the agent in (or out of) the availability index, and an agent who
+ * can now take work is offered the oldest eligible Open conversation at once.
+ */
+export async function afterPresenceChange(deps: EngineDeps, org: string, agentId: string): Promise<void> {
+  await deps.store.refreshAvailability(org, agentId, deps.clock.now());
+  try {
+    await dispatchAgent(deps, org, agentId);
+  } catch (err) {
+    deps.log?.warn('dispatch after a presence change failed', { agentId, error: String(err) });
+  }
 }
 
 async function loadAgent(deps: EngineDeps, org: string, agentId: string): Promise<Agent> {
@@ -40,6 +55,7 @@ async function changeAgentState(
     },
   );
   await armTimers(deps, timers);
+  await afterPresenceChange(deps, org, agentId);
 }
 
 const state = (org: string, agentId: string, epoch: number, set: Record<string, string | number | boolean>, remove: string[] = []): Write & { type: 'agent-state' } => ({

@@ -1,10 +1,10 @@
 import { decide } from '../domain/decide.js';
-import { CapacityExceededError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import { CapacityExceededError, ConflictError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, HistoryEvent } from '../domain/model.js';
 import { targetAgentOf, type Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
 import type { CommitConflict } from '../ports/conversation-store.js';
-import { armTimers, requestToken, retryOnConflict, type EngineDeps } from './engine.js';
+import { armTimers, requestToken, retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
 
 export interface ActionCommand {
   org: string;
@@ -67,6 +67,7 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
       throw classify(err, conversation);
     }
     await armTimers(deps, decision.timers);
+    await runAfterCommit(deps, decision);
     return { conversation: decision.conversation, event: decision.event, rule: decision.rule };
   };
 
@@ -87,6 +88,10 @@ export function classify(err: unknown, decidedOn?: Conversation): unknown {
   if (conflict?.name !== 'CommitConflict') return err;
   if (conflict.failures.some((f) => f.write.type === 'receipt' && f.code === 'ConditionalCheckFailed')) {
     return new DuplicateRequestError('RL-1: this event was already applied', { cause: err });
+  }
+  const conversationMovedToo = conflict.failures.some((f) => f.write.type === 'conversation');
+  if (!conversationMovedToo && conflict.failures.some((f) => (f.write.type === 'agent-assigned' || f.write.type === 'member-check') && f.code === 'ConditionalCheckFailed')) {
+    return new ConflictError("R-2: the agent's presence or queue membership changed; the offer was not made", { cause: err });
   }
   if (!decidedOn) return err;
   const conversationMoved = conflict.failures.some((f) => f.write.type === 'conversation');

@@ -1,11 +1,12 @@
 import { openConversation } from '../domain/decide.js';
 import { DomainError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
-import type { Conversation } from '../domain/model.js';
-import { routeQueue } from '../domain/routing.js';
+import type { Contact, Conversation } from '../domain/model.js';
+import { normalizeEmail, pickIdentified, toE164 } from '../domain/identification.js';
+import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
 import { classify, performAction } from './conversation-action.use-case.js';
-import { retryOnConflict, type EngineDeps } from './engine.js';
+import { retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
 
 export const CUSTOMER_EVENT_TYPES = [
   'conversation.started',
@@ -93,7 +94,8 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
       }
       const workstream = await store.getWorkstream(org, channel.workstreamId);
       if (!workstream) throw new NotFoundError('workstream', channel.workstreamId);
-      const route = routeQueue(workstream, event.context ?? {});
+      const identified = await identifyCustomer(deps, org, event.customer);
+      const route = routeQueue(workstream, routingVariables(event.context, identified?.attributes));
       const decision = openConversation({
         org,
         id: deps.ids.newId(),
@@ -102,7 +104,7 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
         workstream,
         threadId: event.threadId,
         queueId: route.queueId,
-        ...(event.customer?.id ? { customerId: event.customer.id } : {}),
+        ...(identified ? { customerId: identified.id } : {}),
         actor: customer,
         previousConversationId: currentId ?? null,
         reason: route.rule === null ? 'R-1: default queue' : `R-1: routing rule ${route.rule + 1}`,
@@ -113,6 +115,7 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
       } catch (err) {
         throw classify(err);
       }
+      await runAfterCommit(deps, decision);
       return { outcome: 'created' as const, conversation: decision.conversation };
     },
     async () => {
@@ -125,4 +128,22 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
     if (err instanceof DuplicateRequestError) return { outcome: 'duplicate' };
     throw err;
   }
+}
+
+/**
+ * R-6: identifies the customer from the channel address: the phone (normalized to E.164 in the org's
+ * region) against contacts' and accounts' phones, the email against their emails, each by a key
+ * read. Every field given must match the same record. An unreadable number identifies nobody.
+ */
+export async function identifyCustomer(deps: EngineDeps, org: string, customer: CustomerEvent['customer']): Promise<Contact | undefined> {
+  if (!customer) return undefined;
+  const settings = await deps.store.getSettings(org);
+  const phone = toE164(customer.phone, settings.defaultPhoneRegion);
+  const email = normalizeEmail(customer.email);
+  const lists = await Promise.all([
+    ...(phone ? [deps.store.findContacts(org, 'phone', phone)] : []),
+    ...(email ? [deps.store.findContacts(org, 'email', email)] : []),
+  ]);
+  const id = pickIdentified(lists);
+  return id ? deps.store.getContact(org, id) : undefined;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, IdGenerator } from '../ports/clock.js';
 import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
-import type { TimerRequest } from '../domain/writes.js';
+import type { Decision, TimerRequest } from '../domain/writes.js';
 import type { Scheduler } from '../ports/scheduler.js';
 
 /** What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests. */
@@ -14,6 +14,21 @@ export interface EngineDeps {
   /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
   maxAttempts?: number;
   log?: { warn(message: string, data?: Record<string, unknown>): void };
+  /**
+   * Runs after every committed decision (availability refresh, push dispatch). Wired by
+   * createEngine; its failures are logged, never undo the commit: the outbox's dispatch timers
+   * retry what it did not finish.
+   */
+  afterCommit?: (decision: Decision) => Promise<void>;
+}
+
+export async function runAfterCommit(deps: EngineDeps, decision: Decision): Promise<void> {
+  if (!deps.afterCommit) return;
+  try {
+    await deps.afterCommit(decision);
+  } catch (err) {
+    deps.log?.warn('after-commit work failed; the dispatch timer in the outbox will retry it', { conversationId: decision.conversation.id, error: String(err) });
+  }
 }
 
 /**
@@ -22,9 +37,11 @@ export interface EngineDeps {
  * fails here, or a crash before this line, loses nothing: the sweeper fires due outbox items.
  */
 export async function armTimers(deps: EngineDeps, timers: readonly TimerRequest[]): Promise<void> {
-  if (!timers.length || !deps.scheduler) return;
+  // Dispatch retries are swept from the outbox only: they need no precise trigger of their own.
+  const precise = timers.filter((t) => t.kind !== 'dispatch');
+  if (!precise.length || !deps.scheduler) return;
   try {
-    await deps.scheduler.schedule(timers);
+    await deps.scheduler.schedule(precise);
   } catch (err) {
     deps.log?.warn('scheduler unavailable; the sweeper will fire these timers from the outbox', { timers: timers.length, error: String(err) });
   }

@@ -1,15 +1,19 @@
 import { DomainError } from '../domain/errors.js';
 import type { Actor } from '../domain/model.js';
-import { addSeconds, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
+import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
 import type { DueTimer, TimerStore } from '../ports/timer-store.js';
 import { performAction } from './conversation-action.use-case.js';
+import { afterPresenceChange } from './agent-presence.use-case.js';
+import { dispatchAgent, dispatchConversation } from './dispatch.use-case.js';
 import { armTimers, type EngineDeps } from './engine.js';
 
 export type TimerOutcome = 'applied' | 'stale' | 're-armed';
 
 export interface FiredTimer {
   name: string;
+  /** the outbox item was re-armed under this very name: the firer must not delete it */
+  keep?: boolean;
   kind: TimerRequest['kind'];
   org: string;
   conversationId?: string;
@@ -48,7 +52,7 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
   const rearm = async (next: TimerRequest, why: string): Promise<FiredTimer> => {
     await deps.store.commit([{ type: 'timer', timer: next }]);
     await armTimers(deps, [next]);
-    return { ...base, outcome: 're-armed', detail: `${why}; due at ${next.at}` };
+    return { ...base, outcome: 're-armed', detail: `${why}; due at ${next.at}`, ...(timerName(next) === timer.name ? { keep: true } : {}) };
   };
   const now = deps.clock.now();
   const c = timer.conversationId ? await deps.store.getConversation(timer.org, timer.conversationId) : undefined;
@@ -83,18 +87,32 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       if (c?.status !== 'Active' || c.accepted !== false || c.version !== timer.version) return stale('the offer was answered or withdrawn');
       return act('offer-expired');
 
+    case 'dispatch': {
+      // R-3 safety net: dispatch again; a conversation no longer Open, or an agent with no room, is a no-op.
+      if (timer.conversationId) {
+        const r = await dispatchConversation(deps, timer.org, timer.conversationId);
+        return r.offeredTo ? { ...base, outcome: 'applied', detail: `offered to ${r.offeredTo}` } : stale('nothing to offer');
+      }
+      const r = await dispatchAgent(deps, timer.org, timer.agentId as string);
+      return r.offered.length ? { ...base, outcome: 'applied', detail: `offered ${r.offered.join(', ')}` } : stale('nothing to offer');
+    }
+
     case 'presence-grace': {
       // P-4 / TM-4: past the grace the agent is inactive: the manual override goes (P-3).
       const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
       const epoch = agent?.connectionEpoch ?? 0;
       if (!agent || agent.connected || epoch !== timer.version) return stale('the agent reconnected');
-      if (!agent.presenceOverride) return { ...base, outcome: 'applied', detail: 'presence computed again (no override to clear)' };
+      if (!agent.presenceOverride) {
+        await afterPresenceChange(deps, timer.org, agent.id);
+        return { ...base, outcome: 'applied', detail: 'presence computed again (no override to clear)' };
+      }
       const write: Write = { type: 'agent-state', org: timer.org, agentId: agent.id, set: {}, remove: ['presenceOverride'], expectEpoch: epoch, bumpEpoch: false };
       try {
         await deps.store.commit([write]);
       } catch {
         return stale('the agent changed state meanwhile');
       }
+      await afterPresenceChange(deps, timer.org, agent.id);
       return { ...base, outcome: 'applied', detail: 'manual presence cleared after the grace' };
     }
   }
@@ -114,8 +132,10 @@ export async function sweepDueTimers(deps: EngineDeps, timers: TimerStore, optio
     if (!due.length) break;
     for (const t of due) {
       try {
-        fired.push(await fireTimer(deps, t));
-        await timers.deleteTimer(t.org, t.name);
+        const f = await fireTimer(deps, t);
+        fired.push(f);
+        if (!f.keep) await timers.deleteTimer(t.org, t.name);
+        else failed.add(t.name); // re-armed for later: not again in this sweep
       } catch (err) {
         failed.add(t.name);
         deps.log?.warn('timer fire failed; it stays in the outbox for the next sweep', { name: t.name, error: String(err) });

@@ -7,6 +7,7 @@ import type { ChannelKind, Conversation, Presence, WrapUpBlockPolicy, Workstream
 import { CHANNEL_MODES } from '../../functions/domain/model.js';
 import type { Clock } from '../../functions/ports/clock.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
+import { createEngine } from '../../functions/use-cases/create-engine.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 
 /** A clock the test moves by hand (the Clock port). */
@@ -54,7 +55,7 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
   const org = `org-${ulid().toLowerCase()}`;
   const store = testStore();
   const clock = new TestClock();
-  const deps: EngineDeps = { store, clock, ids: ulidIds };
+  const deps: EngineDeps = createEngine({ store, clock, ids: ulidIds });
   const workstreams = new Map<ChannelKind, Workstream>();
   await store.putQueue({ org, id: 'q1', name: 'Queue 1' });
   await store.putQueue({ org, id: 'q2', name: 'Queue 2' });

@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -12,6 +13,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { routableFree } from '../../domain/presence.js';
 import { DEFAULT_SETTINGS, stateOf, type Agent, type Channel, type Contact, type Conversation, type HistoryEvent, type OrgSettings, type Pool, type Workstream } from '../../domain/model.js';
 import type { Write } from '../../domain/writes.js';
 import {
@@ -26,7 +28,7 @@ import {
 import { STATUS_ORDER, type ChannelRegistration, type ConversationFilter, type Page, type PageRequest, type ReadStore } from '../../ports/read-store.js';
 import { stripStorage } from './items.js';
 import type { DueTimer, TimerStore } from '../../ports/timer-store.js';
-import { indexPartition, keys, TIMER_SHARDS, timerPartition } from './keys.js';
+import { availabilityBound, availabilityIndexKeys, availabilityPartition, indexPartition, keys, TIMER_SHARDS, timerPartition } from './keys.js';
 import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';
 import { buildTransaction } from './transact.js';
 
@@ -200,8 +202,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
             Update: {
               TableName: this.tableName,
               Key: keys.agent(org, id),
-              UpdateExpression: 'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero)',
-              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot', '#epoch': 'connectionEpoch' },
+              UpdateExpression:
+                'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero)',
+              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot', '#epoch': 'connectionEpoch', '#sv': 'stateVersion' },
               ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot, ':zero': 0 },
             },
           },
@@ -221,6 +224,65 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
         ],
       }),
     );
+    // Leaving a queue removes the agent's availability there; the rest is recomputed (R-5).
+    const deletes = dropped.flatMap((q) => Object.keys(maxima).map((pool) => keys.availability(org, q, pool, id)));
+    for (let i = 0; i < deletes.length; i += 25) {
+      await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: deletes.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })) } }));
+    }
+    await this.refreshAvailability(org, id, new Date(Date.now()));
+  }
+
+  /**
+   * Rewrites the agent's availability entries (GSI5) from a consistent read of the agent and pools.
+   * Called after every change to an agent's capacity or presence. The index is a candidate list:
+   * an offer re-checks the agent and commits with its own conditions, so a stale entry can cost a
+   * retry, never a wrong assignment; and each refresh heals it.
+   */
+  async refreshAvailability(org: string, agentId: string, now: Date): Promise<void> {
+    const [agent, settings] = await Promise.all([this.getAgent(org, agentId), this.getSettings(org)]);
+    if (!agent) return;
+    const routable = routableFree(agent, settings, now);
+    const idle = agent.idleSince ?? '0000-00-00T00:00:00.000Z';
+    const puts = agent.queues.flatMap((queueId) =>
+      Object.keys(agent.pools).map((pool) => {
+        const free = routable?.free[pool] ?? 0;
+        return {
+          PutRequest: {
+            Item: {
+              ...keys.availability(org, queueId, pool, agentId),
+              type: 'availability',
+              org,
+              queueId,
+              pool,
+              agentId,
+              free,
+              ...(routable && free > 0 ? availabilityIndexKeys(org, queueId, pool, agentId, free, idle) : {}),
+            },
+          },
+        };
+      }),
+    );
+    for (let i = 0; i < puts.length; i += 25) {
+      await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: puts.slice(i, i + 25) } }));
+    }
+  }
+
+  /** R-3: routable agents of a queue with at least `units` free in the pool, most remaining first, then idle longest. */
+  async availableAgents(org: string, queueId: string, pool: string, units: number, limit: number, after?: Record<string, unknown>): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'GSI5',
+        KeyConditionExpression: 'GSI5PK = :pk AND GSI5SK < :bound',
+        ExpressionAttributeValues: { ':pk': availabilityPartition(org, queueId, pool), ':bound': availabilityBound(units) },
+        Limit: limit,
+        ...(after ? { ExclusiveStartKey: after } : {}),
+      }),
+    );
+    return {
+      agents: (out.Items ?? []).map((i) => ({ agentId: String(i.agentId), free: Number(i.free) })),
+      ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}),
+    };
   }
 
   async updateAgentState(org: string, id: string, patch: AgentStatePatch): Promise<void> {
@@ -238,6 +300,11 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
       }
     }
     if (!set.length && !remove.length) return;
+    // a presence-affecting change: offers in flight check stateVersion
+    names['#sv'] = 'stateVersion';
+    values[':svZero'] = 0;
+    values[':svOne'] = 1;
+    set.push('#sv = if_not_exists(#sv, :svZero) + :svOne');
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -318,12 +385,37 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.settings(settings.org), type: 'settings', ...settings } }));
   }
 
-  async putContact(contact: Contact): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.contact(contact.org, contact.id), type: 'contact', ...contact } }));
+  /** The contact and its identification lookups (R-6) in one transaction; lookups of old values go. */
+  async putContact(contact: Contact, lookups: { phone?: string; email?: string }): Promise<void> {
+    const before = await this.get<Contact & { lookups?: { phone?: string; email?: string } }>(keys.contact(contact.org, contact.id));
+    const old = before?.lookups ?? {};
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+      { Put: { TableName: this.tableName, Item: { ...keys.contact(contact.org, contact.id), type: 'contact', ...contact, lookups } } },
+    ];
+    for (const field of ['phone', 'email'] as const) {
+      const prev = old[field];
+      const next = lookups[field];
+      if (prev && prev !== next) items.push({ Delete: { TableName: this.tableName, Key: keys.lookup(contact.org, field, prev, contact.id) } });
+      if (next) {
+        items.push({
+          Put: { TableName: this.tableName, Item: { ...keys.lookup(contact.org, field, next, contact.id), type: 'lookup', org: contact.org, contactId: contact.id, kind: contact.kind } },
+        });
+      }
+    }
+    await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
   }
 
-  getContact(org: string, id: string): Promise<Contact | undefined> {
-    return this.get<Contact>(keys.contact(org, id));
+  /** R-6: the contacts and accounts whose normalized phone or email is `value` (a key read, not a scan). */
+  async findContacts(org: string, field: 'phone' | 'email', value: string): Promise<{ id: string; kind: 'contact' | 'account' }[]> {
+    const items = await this.queryAll({ KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': keys.lookupPartition(org, field, value) } });
+    return items.map((i) => ({ id: String(i.contactId), kind: i.kind === 'account' ? 'account' : 'contact' }));
+  }
+
+  async getContact(org: string, id: string): Promise<Contact | undefined> {
+    const c = await this.get<Contact & { lookups?: unknown }>(keys.contact(org, id));
+    if (!c) return undefined;
+    const { lookups: _lookups, ...contact } = c;
+    return contact;
   }
 
   getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined> {
@@ -340,7 +432,7 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
    */
   private async pagedQuery(org: string, plan: QueryPlan, page: PageRequest): Promise<Page<Conversation>> {
     const gsi = TABLE_DEFINITION.globalSecondaryIndexes.find((g) => g.indexName === plan.index) as IndexDefinition;
-    let { p, k } = decodeCursor(page.cursor, org, plan.partitions.length);
+    let { p, k } = decodeCursor(page.cursor, org, plan.partitions, gsi);
     const items: Conversation[] = [];
     const names: Record<string, string> = { '#pk': gsi.partitionKey };
     const values: Record<string, unknown> = {};
@@ -403,7 +495,7 @@ function encodeCursor(c: z.infer<typeof cursorSchema>): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(cursor: string | undefined, org: string, partitions: number): { p: number; k?: Record<string, unknown> } {
+function decodeCursor(cursor: string | undefined, org: string, partitions: readonly string[], index: IndexDefinition): { p: number; k?: Record<string, unknown> } {
   if (cursor === undefined) return { p: 0 };
   const invalid = () => new ValidationError('invalid cursor', [{ field: 'cursor', message: 'is not a cursor this list returned' }]);
   let parsed: z.infer<typeof cursorSchema>;
@@ -412,7 +504,14 @@ function decodeCursor(cursor: string | undefined, org: string, partitions: numbe
   } catch {
     throw invalid();
   }
-  // A cursor can only continue a list of the caller's own org (RL-6).
-  if (parsed.p >= partitions || Object.values(parsed.k ?? {}).some((v) => !v.startsWith(`ORG#${org}#`))) throw invalid();
+  if (parsed.p >= partitions.length) throw invalid();
+  if (parsed.k) {
+    // A cursor continues only the list it came from (same index, same partition), hence only the
+    // caller's own org (RL-6): its keys are exactly the table's and the index's, partition included.
+    const expected = new Set(['PK', 'SK', index.partitionKey, index.sortKey]);
+    const names = Object.keys(parsed.k);
+    if (names.length !== expected.size || names.some((n) => !expected.has(n))) throw invalid();
+    if (parsed.k[index.partitionKey] !== partitions[parsed.p] || !String(parsed.k.PK).startsWith(`ORG#${org}#`)) throw invalid();
+  }
   return parsed;
 }

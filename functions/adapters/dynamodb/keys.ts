@@ -36,6 +36,11 @@ export const keys = {
   memberPrefix: 'MEMBER#',
   /** the transactional timer outbox (ARCHITECTURE Timers) */
   timer: (o: string, name: string): Key => ({ PK: `${org(o)}#TIMER#${name}`, SK: 'TIMER' }),
+  /** R-3: one availability entry per queue x pool x agent, beside the queue's members */
+  availability: (o: string, queueId: string, pool: string, agentId: string): Key => ({ PK: `${org(o)}#QUEUE#${queueId}`, SK: `AVAIL#${pool}#${agentId}` }),
+  /** R-6: identification lookups (a normalized phone or email -> the contacts and accounts holding it) */
+  lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({ PK: `${org(o)}#LOOKUP#${field}#${value}`, SK: `CONTACT#${contactId}` }),
+  lookupPartition: (o: string, field: 'phone' | 'email', value: string): string => `${org(o)}#LOOKUP#${field}#${value}`,
   contact: (o: string, id: string): Key => ({ PK: `${org(o)}#CONTACT#${id}`, SK: 'CONTACT' }),
   /**
    * The one key that does not start with an org: a webhook names only its channel, so the channel
@@ -103,3 +108,22 @@ export const timerIndexKeys = (o: string, name: string, at: string): Record<stri
 });
 
 export const timerPartition = (shard: number): string => `TIMERS#${shard}`;
+
+/**
+ * GSI5, the availability index (R-2, R-3): partition = org + queue + pool, sort = remaining capacity
+ * descending (stored inverted), then idle longest, then agent id. Only routable agents with
+ * remaining capacity have these attributes (a sparse index), so choosing an agent reads the first
+ * entries of one partition whatever the number of agents.
+ */
+export const AVAILABILITY_MAX = 999_999;
+const inv = (free: number): string => (AVAILABILITY_MAX - Math.min(Math.max(free, 0), AVAILABILITY_MAX)).toString().padStart(6, '0');
+
+export const availabilityIndexKeys = (o: string, queueId: string, pool: string, agentId: string, free: number, idleSince: string): Record<string, string> => ({
+  GSI5PK: availabilityPartition(o, queueId, pool),
+  GSI5SK: `${inv(free)}#${idleSince}#${agentId}`,
+});
+
+export const availabilityPartition = (o: string, queueId: string, pool: string): string => `${org(o)}#AVAIL#${queueId}#${pool}`;
+
+/** Sort keys strictly below this bound belong to agents with at least `units` free. */
+export const availabilityBound = (units: number): string => (AVAILABILITY_MAX - units + 1).toString().padStart(6, '0');

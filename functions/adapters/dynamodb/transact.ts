@@ -102,12 +102,27 @@ export function toTransactItem(table: string, w: Write): TransactItem {
               }),
         },
       };
+    case 'agent-assigned':
+      return {
+        Update: {
+          TableName: table,
+          Key: keys.agent(w.org, w.agentId),
+          UpdateExpression: 'SET #idleSince = :at',
+          ConditionExpression: 'attribute_exists(PK) AND #sv = :sv',
+          ExpressionAttributeNames: { '#idleSince': 'idleSince', '#sv': 'stateVersion' },
+          ExpressionAttributeValues: { ':at': w.at, ':sv': w.expectStateVersion },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    case 'member-check':
+      return { ConditionCheck: { TableName: table, Key: keys.member(w.org, w.queueId, w.agentId), ConditionExpression: 'attribute_exists(PK)' } };
     case 'timer':
       return { Put: { TableName: table, Item: timerItem(w.timer) } };
     case 'agent-state': {
-      const names: Record<string, string> = { '#epoch': 'connectionEpoch' };
-      const values: Record<string, unknown> = { ':expectEpoch': w.expectEpoch, ...(w.bumpEpoch ? { ':nextEpoch': w.expectEpoch + 1 } : {}) };
-      const sets = w.bumpEpoch ? ['#epoch = :nextEpoch'] : [];
+      const names: Record<string, string> = { '#epoch': 'connectionEpoch', '#sv': 'stateVersion' };
+      const values: Record<string, unknown> = { ':expectEpoch': w.expectEpoch, ':zero': 0, ':one': 1, ...(w.bumpEpoch ? { ':nextEpoch': w.expectEpoch + 1 } : {}) };
+      // every presence-affecting change moves stateVersion, which an offer in flight checks
+      const sets = [...(w.bumpEpoch ? ['#epoch = :nextEpoch'] : []), '#sv = if_not_exists(#sv, :zero) + :one'];
       for (const [k, v] of Object.entries(w.set)) {
         names[`#${k}`] = k;
         values[`:${k}`] = v;

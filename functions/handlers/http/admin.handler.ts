@@ -98,7 +98,7 @@ export const adminRoutes: Route[] = [
     async handle({ claims, params, json }) {
       const body = parse(agentBody, json);
       const id = params.id as string;
-      await configureAgent(store(), { org: claims.org, id, name: body.name, queues: body.queues, bot: body.bot ?? false, capacity: body.capacity });
+      await configureAgent(getRuntime().deps, store(), { org: claims.org, id, name: body.name, queues: body.queues, bot: body.bot ?? false, capacity: body.capacity });
       const agent = await found(store().getAgent(claims.org, id), 'agent', id);
       return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
     },

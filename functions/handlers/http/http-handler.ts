@@ -87,7 +87,7 @@ export function httpGroup(routes: readonly Route[]) {
     .use({
       onError: async (request) => {
         const p = toProblem(request.error);
-        if (p.status >= 500) logger.error('request failed', { error: request.error as Error });
+        if (p.status >= 500 && p.status !== 501) logger.error('request failed', { error: request.error as Error });
         request.response = problemResponse(p);
       },
     });

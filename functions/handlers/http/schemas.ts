@@ -17,8 +17,12 @@ export const settingsBody = z
     forceClose: z.boolean(),
     agentEndMessagingSession: z.boolean(),
     defaultPresence: presence.optional(),
+    defaultPhoneRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 region such as US').optional(),
   })
   .strict();
+
+/** R-1: a context variable by name, or an identified contact's attribute as `contact.<name>` */
+const routingField = z.string().min(1).max(100);
 
 export const workstreamBody = z
   .object({
@@ -35,7 +39,18 @@ export const workstreamBody = z
     agentReconnectTimeoutSeconds: z.number().int().min(10).max(24 * 3600).optional(),
     offerTimeoutSeconds: z.number().int().min(5).max(3600).optional(),
     routingRules: z
-      .array(z.object({ when: z.object({ field: z.string().min(1).max(100), equals: z.string().max(500) }).strict(), queueId: idSchema }).strict())
+      .array(
+        z
+          .object({
+            when: z.union([
+              z.object({ field: routingField, equals: z.string().max(500) }).strict(),
+              z.object({ field: routingField, in: z.array(z.string().max(500)).min(1).max(100) }).strict(),
+              z.object({ field: routingField, exists: z.boolean() }).strict(),
+            ]),
+            queueId: idSchema,
+          })
+          .strict(),
+      )
       .max(100)
       .optional(),
     defaultQueueId: idSchema,

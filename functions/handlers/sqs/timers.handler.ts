@@ -22,7 +22,7 @@ async function applyTimer(record: SQSRecord): Promise<void> {
   const timer = dueTimer.parse(JSON.parse(record.body));
   const { deps, store } = getRuntime();
   const fired = await fireTimer(deps, timer);
-  await store.deleteTimer(timer.org, timer.name);
+  if (!fired.keep) await store.deleteTimer(timer.org, timer.name);
   logger.info('timer fired', { ...fired });
 }
 

@@ -1,0 +1,121 @@
+import { canTake } from '../domain/capacity.js';
+import { ConflictError, DomainError, TransitionConflictError } from '../domain/errors.js';
+import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
+import { routableFree } from '../domain/presence.js';
+import { performAction } from './conversation-action.use-case.js';
+import type { EngineDeps } from './engine.js';
+
+/**
+ * Push distribution (R-2, R-3). Candidates come from the availability index (GSI5: most remaining
+ * capacity first, then idle longest); each is re-checked on a fresh read, and the offer commits
+ * with the pool condition, the agent's state version and the queue membership as conditions. So an
+ * offer never exceeds capacity and never goes outside the queue or to a disallowed presence, even
+ * when the index lags; a candidate that fails the check is healed in the index and skipped.
+ */
+
+const ROUTER: Actor = { role: 'system', id: 'router' };
+const PAGE = 5;
+const MAX_PAGES = 4;
+
+type OfferResult = 'offered' | 'conversation-gone' | 'agent-unfit';
+
+export function isEligible(agent: Agent | undefined, c: Pick<Conversation, 'queueId'>, ws: Workstream, settings: OrgSettings, now: Date): agent is Agent {
+  if (!agent || !agent.queues.includes(c.queueId)) return false;
+  const routable = routableFree(agent, settings, now);
+  return !!routable && ws.allowedPresences.includes(routable.presence) && canTake(agent, ws.capacity.pool, ws.capacity.units);
+}
+
+async function tryOffer(deps: EngineDeps, c: Conversation, agentId: string, ws: Workstream, settings: OrgSettings): Promise<OfferResult> {
+  const now = deps.clock.now();
+  const agent = await deps.store.getAgent(c.org, agentId);
+  if (!isEligible(agent, c, ws, settings, now)) {
+    await deps.store.refreshAvailability(c.org, agentId, now);
+    return 'agent-unfit';
+  }
+  try {
+    await performAction(deps, {
+      org: c.org,
+      conversationId: c.id,
+      actor: ROUTER,
+      action: { type: 'offer', agentId },
+      extraWrites: [
+        { type: 'agent-assigned', org: c.org, agentId, expectStateVersion: agent.stateVersion ?? 0, at: now.toISOString() },
+        { type: 'member-check', org: c.org, queueId: c.queueId, agentId },
+      ],
+    });
+    return 'offered';
+  } catch (err) {
+    if (err instanceof TransitionConflictError) return 'conversation-gone';
+    if (err instanceof ConflictError || (err instanceof DomainError && err.kind !== 'not-found')) {
+      await deps.store.refreshAvailability(c.org, agentId, now);
+      return 'agent-unfit';
+    }
+    throw err;
+  }
+}
+
+/** offers an Open conversation of a push workstream to the best eligible agent. */
+export async function dispatchConversation(deps: EngineDeps, org: string, conversationId: string): Promise<{ offeredTo?: string }> {
+  const c = await deps.store.getConversation(org, conversationId);
+  if (c?.status !== 'Open') return {};
+  const ws = await deps.store.getWorkstream(org, c.workstreamId);
+  if (ws?.distribution !== 'push') return {};
+  const settings = await deps.store.getSettings(org);
+  const declined = c.declinedBy ?? [];
+  const skipped = new Set<string>();
+  let after: Record<string, unknown> | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const { agents, next } = await deps.store.availableAgents(org, c.queueId, ws.capacity.pool, ws.capacity.units, PAGE, after);
+    for (const { agentId } of agents) {
+      if (declined.includes(agentId)) {
+        skipped.add(agentId);
+        continue;
+      }
+      const r = await tryOffer(deps, c, agentId, ws, settings);
+      if (r === 'offered') return { offeredTo: agentId };
+      if (r === 'conversation-gone') return {};
+    }
+    if (!next) break;
+    after = next;
+  }
+  // Every eligible agent declined it already: offer again, the one who declined longest ago first
+  // as many times as needed, never a one-shot).
+  for (const agentId of declined.filter((a) => skipped.has(a))) {
+    const r = await tryOffer(deps, c, agentId, ws, settings);
+    if (r === 'offered') return { offeredTo: agentId };
+    if (r === 'conversation-gone') return {};
+  }
+  return {};
+}
+
+/**
+ * R-3: an agent freed capacity, signed in or became Available: offer them the oldest Open
+ * conversations of their queues they are eligible for, while they have room.
+ */
+export async function dispatchAgent(deps: EngineDeps, org: string, agentId: string): Promise<{ offered: string[] }> {
+  const offered: string[] = [];
+  const workstreams = new Map<string, Workstream | undefined>();
+  const settings = await deps.store.getSettings(org);
+  for (let round = 0; round < 50; round++) {
+    const agent = await deps.store.getAgent(org, agentId);
+    if (!agent || !routableFree(agent, settings, deps.clock.now())) break;
+    const open = (await Promise.all(agent.queues.map((q) => deps.store.listOpenItems(org, q, { limit: 10 })))).flatMap((p) => p.items);
+    open.sort((a, b) => a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id));
+    let progressed = false;
+    for (const c of open) {
+      if (!workstreams.has(c.workstreamId)) workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
+      const ws = workstreams.get(c.workstreamId);
+      if (ws?.distribution !== 'push' || (c.declinedBy ?? []).includes(agentId)) continue;
+      if (!isEligible(agent, c, ws, settings, deps.clock.now())) continue;
+      const r = await tryOffer(deps, c, agentId, ws, settings);
+      if (r === 'offered') {
+        offered.push(c.id);
+        progressed = true;
+        break;
+      }
+      if (r === 'agent-unfit') return { offered };
+    }
+    if (!progressed) break;
+  }
+  return { offered };
+}
