@@ -1,8 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { StatefulStack } from '../lib/stateful-stack.js';
+import { buildEngineApp } from '../lib/app.js';
 
-const app = new App();
-const stage = (app.node.tryGetContext('stage') as string | undefined) ?? 'dev';
-new StatefulStack(app, `ContactCenterEngine-${stage}-Stateful`, {
-  retainData: stage === 'prod' || app.node.tryGetContext('retainData') === 'true',
-});
+// Stage, JWT issuer/audience and the rest come from context: see README, Deploy.
+buildEngineApp(new App());

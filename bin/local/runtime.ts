@@ -31,7 +31,7 @@ export interface LocalRuntime {
   url: string;
   dynamoEndpoint: string;
   sqsEndpoint: string;
-  queues: { ingest: { url: string; arn: string }; ingestDlq: { url: string; arn: string } };
+  queues: { ingest: { url: string; arn: string }; ingestDlq: { url: string; arn: string }; outbound: { url: string; arn: string } };
   sqs: SQSClient;
   clock: VirtualClock;
   /** moves the virtual clock and fires every timer that falls due (what POST /_local/clock does) */
@@ -73,6 +73,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
     });
 
+    const outbound = fauxqs.createQueue('outbound');
     Object.assign(process.env, {
       AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
       TABLE_NAME: TABLE_NAME_LOCAL,
@@ -80,6 +81,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       DYNAMODB_ENDPOINT: dynamoEndpoint,
       SQS_ENDPOINT: fauxqs.address,
       INGEST_QUEUE_URL: ingest.queueUrl,
+      OUTBOUND_QUEUE_URL: outbound.queueUrl,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     // Handler modules read their configuration lazily, after the variables above exist.
@@ -147,7 +149,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       url: `http://${addr.address}:${addr.port}`,
       dynamoEndpoint,
       sqsEndpoint: fauxqs.address,
-      queues: { ingest: { url: ingest.queueUrl, arn: ingest.queueArn }, ingestDlq: { url: dlq.queueUrl, arn: dlq.queueArn } },
+      queues: {
+        ingest: { url: ingest.queueUrl, arn: ingest.queueArn },
+        ingestDlq: { url: dlq.queueUrl, arn: dlq.queueArn },
+        outbound: { url: outbound.queueUrl, arn: outbound.queueArn },
+      },
       sqs,
       clock,
       advance,

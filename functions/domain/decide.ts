@@ -1,7 +1,8 @@
-import { canTake, wrapUpEffect } from './capacity.js';
-import { CapacityExceededError, ForbiddenActionError, NotImplementedError, TransitionConflictError, ValidationError } from './errors.js';
-import { modeOf, type Actor, type Agent, type Channel, type Conversation, type HistoryEvent, type Workstream } from './model.js';
-import { TRANSITIONS, targetAgentOf, type Action, type TransitionRule } from './transitions.js';
+import { canTake, unitsOver, wrapUpEffect } from './capacity.js';
+import { presenceOf } from './presence.js';
+import { CapacityExceededError, ForbiddenActionError, TransitionConflictError, ValidationError } from './errors.js';
+import { modeOf, type Actor, type Agent, type Channel, type Conversation, type HistoryEvent, type Notification, type OrgSettings, type Workstream } from './model.js';
+import { TRANSITIONS, targetAgentOf, targetQueueOf, type Action, type TransitionRule } from './transitions.js';
 import { addSeconds, DISPATCH_RETRY_SECONDS } from './timers.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
 
@@ -13,8 +14,10 @@ export interface DecideInput {
   workstream: Workstream;
   /** the acting agent, needed when the rule reserves capacity for them or checks membership */
   agent?: Agent;
-  /** the receiving agent of an offer (R-3) or a voice transfer (T-12) */
+  /** the receiving agent of an offer (R-3), a transfer (T-12, X-3, S-4), an assignment (S-3) or a consult (X-2) */
   targetAgent?: Agent;
+  /** org settings, for presence checks on the target agent (S-3, S-4, X-2) */
+  settings?: Pick<OrgSettings, 'defaultPresence'>;
   now: Date;
 }
 
@@ -22,6 +25,8 @@ const offerMatches = (rule: TransitionRule, c: Conversation): boolean =>
   rule.offer === undefined || (rule.offer === 'pending' ? c.accepted === false : c.accepted !== false);
 
 const partyMatches = (rule: TransitionRule, c: Conversation): boolean => rule.party === undefined || rule.party === (c.primaryKind ?? 'agent');
+
+const pendingMatches = (rule: TransitionRule, c: Conversation): boolean => rule.pending === undefined || rule.pending === (c.pendingTransfer !== undefined);
 
 const isPrimary = (c: Conversation, actor: Actor): boolean =>
   c.primaryKind !== 'external' && c.primaryAgentId !== undefined && c.primaryAgentId === actor.id;
@@ -31,19 +36,16 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
   if (c.status === 'Closed') {
     throw new TransitionConflictError('Closed', `T-11: a Closed conversation cannot be changed (${action.type} refused)`);
   }
-  if (action.type === 'transfer' && action.target.kind === 'agent' && c.channelKind !== 'voice' && c.status === 'Active' && actor.role === 'agent') {
-    if (!isPrimary(c, actor)) throw new ForbiddenActionError('X-1: only the primary agent may transfer this conversation', c.status);
-    throw new NotImplementedError('transfer to an agent on messaging channels (X-3 offer) is not available yet');
-  }
   const shaped = TRANSITIONS.filter(
     (r) =>
       r.action === action.type &&
       r.from === c.status &&
       r.modes.includes(c.mode) &&
       (r.kinds === undefined || r.kinds.includes(c.channelKind)) &&
-      (r.target === undefined || (action.type === 'transfer' && action.target.kind === r.target)) &&
+      (r.target === undefined || ((action.type === 'transfer' || action.type === 'assign') && action.target.kind === r.target)) &&
       offerMatches(r, c) &&
-      partyMatches(r, c),
+      partyMatches(r, c) &&
+      pendingMatches(r, c),
   );
   if (shaped.length === 0) {
     const offer = c.status === 'Active' && c.accepted === false ? ' (offer not accepted yet)' : '';
@@ -58,6 +60,12 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
   }
   if (rule.who === 'queue-member' && !(agent?.queues.includes(c.queueId) ?? false)) {
     throw new ForbiddenActionError(`R-4: agent ${actor.id} is not a member of queue ${c.queueId}`, c.status);
+  }
+  if (rule.who === 'transfer-receiver' && c.pendingTransfer?.to !== actor.id) {
+    throw new ForbiddenActionError(`${rule.id}: only the receiver of the pending transfer may ${action.type} it`, c.status);
+  }
+  if (rule.who === 'not-primary' && c.primaryAgentId === actor.id) {
+    throw new ForbiddenActionError(`${rule.id}: a supervisor cannot ${action.type} a conversation assigned to them`, c.status);
   }
   return rule;
 }
@@ -84,13 +92,19 @@ export function decide(input: DecideInput): Decision {
   const timers: TimerRequest[] = [];
   const details: Record<string, string | number | boolean> = {};
 
-  if (action.type === 'transfer' && action.target.kind === 'queue') {
-    if (action.target.queueId === c.queueId) {
-      throw new ValidationError('T-4c: a transfer must name another queue', [{ field: 'queueId', message: 'is the current queue' }]);
-    }
-    next.queueId = action.target.queueId;
-    details.toQueue = action.target.queueId;
+  const toQueue = targetQueueOf(action);
+  if (toQueue !== undefined) {
+    if (toQueue === c.queueId) throw new ValidationError(`${rule.id}: the conversation must go to another queue`, [{ field: 'queueId', message: 'is the current queue' }]);
+    next.queueId = toQueue;
+    details.toQueue = toQueue;
   }
+  const notifications: Notification[] = [];
+  const notify = (type: Notification['type'], recipients: Notification['recipients'], data: Record<string, string> = {}): void => {
+    const unique = recipients.filter((r, i) => r.id && recipients.findIndex((o) => o.kind === r.kind && o.id === r.id) === i);
+    if (unique.length) notifications.push({ id: `${c.id}.v${version}.${type}`, org: c.org, conversationId: c.id, type, recipients: unique, at, version, data });
+  };
+  const customerOf = { kind: 'customer' as const, id: c.customerId ?? `thread:${c.threadId}` };
+  const primaryOf = c.primaryAgentId && c.primaryKind !== 'external' ? [{ kind: 'agent' as const, id: c.primaryAgentId }] : [];
 
   const release = (): void => {
     const held = next.allocation;
@@ -103,12 +117,18 @@ export function decide(input: DecideInput): Decision {
     delete next.allocation;
     delete next.wrapUpReleaseAt;
   };
+  const override = action.type === 'assign' && action.override === true;
+  let unitsOverCapacity: number | undefined;
   const allocate = (agent: Agent | undefined): void => {
     if (!agent) throw new ValidationError('an agent is required to reserve capacity');
     const { pool, units } = ws.capacity;
-    if (!canTake(agent, pool, units)) throw new CapacityExceededError(c.status, agent.id, pool, units);
+    if (override) {
+      // S-3: the supervisor passes over capacity; the units over are reported and recorded
+      unitsOverCapacity = unitsOver(agent, pool, units);
+      details.unitsOverCapacity = unitsOverCapacity;
+    } else if (!canTake(agent, pool, units)) throw new CapacityExceededError(c.status, agent.id, pool, units);
     capacityWrites.push(
-      { type: 'pool-consume', org: c.org, agentId: agent.id, pool, units },
+      { type: 'pool-consume', org: c.org, agentId: agent.id, pool, units, ...(override ? { override: { expectUsed: agent.pools[pool]?.used ?? 0 } } : {}) },
       { type: 'allocation-put', org: c.org, agentId: agent.id, conversationId: c.id, pool, units, since: at },
     );
     next.allocation = { agentId: agent.id, pool, units, since: at };
@@ -138,17 +158,90 @@ export function decide(input: DecideInput): Decision {
       }
       break;
     }
+    case 'move-to-actor':
+      release();
+      allocate(input.agent);
+      break;
     case 'move-to-target': {
       const target = targetAgentOf(action);
       if (!target || input.targetAgent?.id !== target) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
       if (target === c.primaryAgentId) {
         throw new ValidationError(`${rule.id}: the conversation must go to another agent`, [{ field: 'agentId', message: 'is the current primary' }]);
       }
+      if (rule.id === 'S-3' && !override) requireAllowedPresence(input, ws, rule.id);
       release();
       allocate(input.targetAgent);
       break;
     }
     case 'keep':
+      break;
+  }
+
+  switch (rule.effect) {
+    case 'monitor':
+      next.monitoredBy = addOnce(c.monitoredBy, actor.id);
+      break;
+    case 'join':
+      next.supervisors = addOnce(c.supervisors, actor.id);
+      notify('supervisor.joined', [...primaryOf, customerOf], { supervisorId: actor.id });
+      break;
+    case 'request-transfer': {
+      const to = targetAgentOf(action) as string;
+      if (to === c.primaryAgentId) throw new ValidationError(`${rule.id}: the transfer must name another agent`, [{ field: 'agentId', message: 'is the current primary' }]);
+      if (!input.targetAgent || input.targetAgent.id !== to) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
+      if (actor.role === 'supervisor') {
+        // S-4: messaging only, not escalated, to a human agent of the same queue with an allowed presence
+        if (c.escalatedTo) throw new TransitionConflictError(c.status, `S-4: the conversation was escalated to ${c.escalatedTo}; supervisor transfer is for messaging only`);
+        if (input.targetAgent.bot) throw new ForbiddenActionError('S-4: the receiver must be an agent, not a bot', c.status);
+        if (!input.targetAgent.queues.includes(c.queueId)) throw new ForbiddenActionError(`S-4: the receiver must be a member of queue ${c.queueId}`, c.status);
+        requireAllowedPresence(input, ws, rule.id);
+      }
+      next.pendingTransfer = { to, by: actor.id, byRole: actor.role === 'supervisor' ? 'supervisor' : 'agent', from: c.primaryAgentId as string, at };
+      details.transferTo = to;
+      notify('transfer.requested', [{ kind: 'agent', id: to }], { from: c.primaryAgentId ?? '', by: actor.id });
+      break;
+    }
+    case 'complete-transfer': {
+      const p = c.pendingTransfer as NonNullable<Conversation['pendingTransfer']>;
+      // S-4: the original agent stays on as a consultant; the receiver is primary now (X-3)
+      next.consultants = p.byRole === 'supervisor' ? addOnce(c.consultants.filter((x) => x !== actor.id), p.from) : c.consultants.filter((x) => x !== actor.id);
+      delete next.pendingTransfer;
+      details.transferFrom = p.from;
+      notify('transfer.accepted', [{ kind: 'agent', id: p.from }, { kind: p.byRole, id: p.by }], { to: actor.id });
+      break;
+    }
+    case 'decline-transfer': {
+      const p = c.pendingTransfer as NonNullable<Conversation['pendingTransfer']>;
+      delete next.pendingTransfer;
+      notify('transfer.rejected', [{ kind: 'agent', id: p.from }, { kind: p.byRole, id: p.by }], { to: actor.id });
+      break;
+    }
+    case 'consult': {
+      // X-2: an agent of the queue with an allowed presence and the capacity it would cost
+      const t = input.targetAgent;
+      if (!t || t.id === c.primaryAgentId) throw new ValidationError('X-2: consult another agent', [{ field: 'agentId', message: 'is the primary or unknown' }]);
+      if (c.consultants.includes(t.id)) throw new ValidationError('X-2: already a consultant', [{ field: 'agentId', message: 'is already a consultant' }]);
+      if (t.bot || !t.queues.includes(c.queueId)) throw new ForbiddenActionError(`X-2: the consultant must be an agent of queue ${c.queueId}`, c.status);
+      requireAllowedPresence(input, ws, rule.id);
+      if (!canTake(t, ws.capacity.pool, ws.capacity.units)) throw new CapacityExceededError(c.status, t.id, ws.capacity.pool, ws.capacity.units);
+      next.consultants = addOnce(c.consultants, t.id);
+      details.consultant = t.id;
+      break;
+    }
+    case 'force-close':
+      notify(
+        'conversation.force-closed',
+        [customerOf, ...primaryOf, ...c.consultants.map((id) => ({ kind: 'agent' as const, id })), ...(c.supervisors ?? []).map((id) => ({ kind: 'supervisor' as const, id }))],
+        { reason: 'ended by supervisor', supervisorId: actor.id },
+      );
+      break;
+    case 'end-session':
+      // M-2: the messaging channel is off for this conversation, the ticket goes on by email; M-5: no customer notice
+      next.session = { status: 'ended', endReason: 'ended-by-agent' };
+      next.ticket = { ...c.ticket, channel: 'email' };
+      break;
+    case 'move-queue':
+    case undefined:
       break;
   }
 
@@ -214,6 +307,7 @@ export function decide(input: DecideInput): Decision {
     version,
     ...(Object.keys(details).length ? { details } : {}),
   };
+  for (const n of notifications) timers.push({ kind: 'notify', org: c.org, conversationId: c.id, version, at, key: n.type, notification: n });
   return {
     rule: rule.id,
     conversation: next,
@@ -225,6 +319,8 @@ export function decide(input: DecideInput): Decision {
       ...timers.map((timer): Write => ({ type: 'timer', timer })),
     ],
     timers,
+    notifications,
+    ...(unitsOverCapacity !== undefined ? { unitsOverCapacity } : {}),
   };
 }
 
@@ -242,6 +338,18 @@ export interface OpenInput {
   previousConversationId: string | null;
   reason: string;
   now: Date;
+}
+
+const addOnce = (list: readonly string[] | undefined, id: string): string[] => [...(list ?? []).filter((x) => x !== id), id];
+
+/** R-2 / S-3 / S-4 / X-2: the target agent's presence must be one the workstream allows. */
+function requireAllowedPresence(input: DecideInput, ws: Workstream, rule: string): void {
+  const t = input.targetAgent;
+  if (!t) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
+  const { presence } = presenceOf(t, input.settings ?? {}, input.now);
+  if (!ws.allowedPresences.includes(presence)) {
+    throw new ForbiddenActionError(`${rule}: agent ${t.id} is ${presence}, which workstream ${ws.id} does not allow`, input.conversation.status);
+  }
 }
 
 /** A new conversation enters Open in its routed queue (R-1), with its session and ticket (M-1). */
@@ -294,5 +402,6 @@ export function openConversation(input: OpenInput): Decision {
       ...timers.map((timer): Write => ({ type: 'timer', timer })),
     ],
     timers,
+    notifications: [],
   };
 }

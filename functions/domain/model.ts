@@ -161,6 +161,13 @@ export interface Conversation {
   ticket: { id: string; channel: string; status: string };
   /** agents who rejected or let an offer of this conversation expire, most recent last */
   declinedBy?: string[];
+  /** S-2: supervisors monitoring, and supervisors who joined as participants */
+  monitoredBy?: string[];
+  supervisors?: string[];
+  /** X-3 / S-4: a transfer to an agent waiting for the receiver's accept or reject */
+  pendingTransfer?: { to: string; by: string; byRole: 'agent' | 'supervisor'; from: string; at: string };
+  /** S-4: escalated to voice or video, which supervisor transfer refuses */
+  escalatedTo?: 'voice' | 'video';
   allocation?: Allocation;
   /** C-3: when a minutes wrap-up policy releases the held capacity. */
   wrapUpReleaseAt?: string;
@@ -171,6 +178,19 @@ export interface Conversation {
 }
 
 export type ActorRole = 'agent' | 'supervisor' | 'admin' | 'customer' | 'system';
+
+/** E-2: a participant-facing notification, published to the outbound queue (schema in README). */
+export interface Notification {
+  id: string;
+  org: string;
+  conversationId: string;
+  type: 'supervisor.joined' | 'conversation.force-closed' | 'transfer.requested' | 'transfer.accepted' | 'transfer.rejected' | 'survey.requested';
+  recipients: { kind: 'agent' | 'supervisor' | 'customer'; id: string }[];
+  at: string;
+  /** the conversation version whose change produced it */
+  version: number;
+  data: Record<string, string>;
+}
 
 export interface Actor {
   role: ActorRole;

@@ -15,7 +15,7 @@ export function timerName(t: TimerRequest): string {
   // conversation ids are engine-made ULIDs, unique across orgs; agent ids are unique only in their org
   const subject = t.conversationId ?? `${t.org}.${t.agentId ?? 'none'}`;
   const due = Math.floor(Date.parse(t.at) / 1000);
-  const plain = `${t.kind}.${subject}.v${t.version}.${due}`;
+  const plain = `${t.kind}.${subject}.v${t.version}.${due}${t.key ? `.${t.key}` : ''}`;
   if (plain.length <= 64 && /^[0-9a-zA-Z\-_.]+$/.test(plain)) return plain;
   const digest = createHash('sha256').update(`${t.org}|${plain}|${t.agentId ?? ''}`).digest('hex');
   return `${t.kind}.${digest}`.slice(0, 64);

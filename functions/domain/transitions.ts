@@ -21,7 +21,14 @@ export type ActionType =
   | 'customer-message'
   | 'reconnect-timeout'
   | 'inactivity-timeout'
-  | 'wrapup-release';
+  | 'wrapup-release'
+  | 'monitor'
+  | 'join'
+  | 'assign'
+  | 'consult'
+  | 'force-close'
+  | 'end-session'
+  | 'reassign';
 
 export type TransferTarget =
   | { kind: 'queue'; queueId: string }
@@ -29,14 +36,36 @@ export type TransferTarget =
   | { kind: 'external'; number: string };
 
 export type Action =
-  | { type: Exclude<ActionType, 'transfer' | 'offer'> }
+  | { type: Exclude<ActionType, 'transfer' | 'offer' | 'assign' | 'consult' | 'reassign'> }
   | { type: 'transfer'; target: TransferTarget }
   /** R-3: push routing reserves the agent's capacity and waits for their acceptance */
-  | { type: 'offer'; agentId: string };
+  | { type: 'offer'; agentId: string }
+  /** S-3: `override` passes over presence and capacity, reporting the units over */
+  | { type: 'assign'; target: { kind: 'agent'; agentId: string } | { kind: 'queue'; queueId: string }; override?: boolean }
+  | { type: 'consult'; agentId: string }
+  /** M-3: a trigger sends the ticket to a queue */
+  | { type: 'reassign'; queueId: string };
 
-/** The agent an action hands the conversation to (offer, transfer to agent), if any. */
-export const targetAgentOf = (action: Action): string | undefined =>
-  action.type === 'offer' ? action.agentId : action.type === 'transfer' && action.target.kind === 'agent' ? action.target.agentId : undefined;
+/** The agent an action hands the conversation to (offer, transfer, assign) or adds (consult), if any. */
+export const targetAgentOf = (action: Action): string | undefined => {
+  switch (action.type) {
+    case 'offer':
+    case 'consult':
+      return action.agentId;
+    case 'transfer':
+    case 'assign':
+      return action.target.kind === 'agent' ? action.target.agentId : undefined;
+    default:
+      return undefined;
+  }
+};
+
+/** The queue an action moves the conversation to, if any. */
+export const targetQueueOf = (action: Action): string | undefined => {
+  if (action.type === 'reassign') return action.queueId;
+  if ((action.type === 'transfer' || action.type === 'assign') && action.target.kind === 'queue') return action.target.queueId;
+  return undefined;
+};
 
 /** What happens to the capacity the conversation holds (C-2, C-3, C-4). */
 export type CapacityEffect =
@@ -47,8 +76,13 @@ export type CapacityEffect =
   | 'keep'
   /** entering WrapUp: the workstream's block policy decides (C-3) */
   | 'wrap-up-policy'
-  /** release what is held (if anything) and reserve for the receiving agent (R-3 offer, T-12) */
-  | 'move-to-target';
+  /** release what is held (if anything) and reserve for the receiving agent (R-3 offer, T-12, S-3) */
+  | 'move-to-target'
+  /** X-3 / S-4: the receiver accepts: release the original agent's units, reserve the receiver's */
+  | 'move-to-actor';
+
+/** Changes beyond status, primary and capacity. */
+export type Effect = 'monitor' | 'join' | 'move-queue' | 'request-transfer' | 'complete-transfer' | 'decline-transfer' | 'consult' | 'force-close' | 'end-session';
 
 /** Who becomes the primary agent. */
 export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'offered-agent' | 'external';
@@ -62,8 +96,11 @@ export interface TransitionRule {
   modes: readonly Mode[];
   /** narrows `modes` to some channel kinds */
   kinds?: readonly ChannelKind[];
-  /** the acting agent must be the primary, or a member of the conversation's queue */
-  who?: 'primary' | 'queue-member';
+  /** the acting agent must be the primary, a member of the queue, the receiver of the pending transfer, or (supervisors) not the primary */
+  who?: 'primary' | 'queue-member' | 'transfer-receiver' | 'not-primary';
+  /** whether a transfer to an agent is pending (X-3, S-4); undefined matches both */
+  pending?: boolean;
+  effect?: Effect;
   /** on Active: whether the push offer was accepted (R-3); undefined matches both */
   offer?: 'accepted' | 'pending';
   /** who the primary is: an agent, or an external party after a voice transfer (T-12); undefined matches both */
@@ -77,6 +114,10 @@ export interface TransitionRule {
 const ALL: readonly Mode[] = ['live', 'persistent', 'record'];
 const LIVE: readonly Mode[] = ['live'];
 const PERSISTENT: readonly Mode[] = ['persistent'];
+const NOT_RECORD: readonly Mode[] = ['live', 'persistent'];
+const OPEN_STATUSES = ['Open', 'Active', 'WrapUp', 'Waiting'] as const;
+/** X-3: every kind but voice, whose transfers are T-12 */
+const NOT_VOICE: readonly ChannelKind[] = ['chat', 'sms', 'whatsapp', 'facebook', 'teams', 'wechat', 'line', 'messaging', 'record'];
 
 export const TRANSITIONS: readonly TransitionRule[] = [
   // T-1: pick from the open items of one's queues (R-4), or accept a push assignment (R-3).
@@ -117,6 +158,38 @@ export const TRANSITIONS: readonly TransitionRule[] = [
   // T-12: after a transfer to an external number no agent is left to wrap up: the call ends Closed.
   { id: 'T-12', action: 'customer-ended', role: 'customer', from: 'Active', to: 'Closed', modes: LIVE, kinds: ['voice'], offer: 'accepted', party: 'external', capacity: 'keep', primary: 'keep', reason: 'call with external party ended' },
   { id: 'T-12', action: 'customer-disconnected', role: 'customer', from: 'Active', to: 'Closed', modes: LIVE, kinds: ['voice'], offer: 'accepted', party: 'external', capacity: 'keep', primary: 'keep', reason: 'call with external party disconnected' },
+  // X-1..X-3: transfer to an agent on non-voice channels is an offer the receiver accepts or rejects.
+  { id: 'X-3', action: 'transfer', role: 'agent', from: 'Active', to: 'Active', modes: ALL, kinds: NOT_VOICE, who: 'primary', offer: 'accepted', pending: false, target: 'agent', capacity: 'keep', primary: 'keep', effect: 'request-transfer', reason: 'transfer to agent requested' },
+  { id: 'X-3', action: 'accept', role: 'agent', from: 'Active', to: 'Active', modes: ALL, who: 'transfer-receiver', offer: 'accepted', pending: true, capacity: 'move-to-actor', primary: 'actor', effect: 'complete-transfer', reason: 'transfer accepted' },
+  { id: 'X-3', action: 'accept', role: 'agent', from: 'Waiting', to: 'Waiting', modes: PERSISTENT, who: 'transfer-receiver', pending: true, capacity: 'keep', primary: 'actor', effect: 'complete-transfer', reason: 'transfer accepted' },
+  { id: 'X-3', action: 'reject', role: 'agent', from: 'Active', to: 'Active', modes: ALL, who: 'transfer-receiver', offer: 'accepted', pending: true, capacity: 'keep', primary: 'keep', effect: 'decline-transfer', reason: 'transfer rejected' },
+  { id: 'X-3', action: 'reject', role: 'agent', from: 'Waiting', to: 'Waiting', modes: PERSISTENT, who: 'transfer-receiver', pending: true, capacity: 'keep', primary: 'keep', effect: 'decline-transfer', reason: 'transfer rejected' },
+  // X-2: consult adds an agent of the queue as consultant; the primary stays.
+  { id: 'X-2', action: 'consult', role: 'agent', from: 'Active', to: 'Active', modes: ALL, who: 'primary', offer: 'accepted', capacity: 'keep', primary: 'keep', effect: 'consult', reason: 'consultant added' },
+  // S-2: monitor or join Active / WrapUp conversations of any channel but records.
+  ...(['Active', 'WrapUp'] as const).flatMap((st) => [
+    { id: 'S-2', action: 'monitor', role: 'supervisor', from: st, to: st, modes: NOT_RECORD, who: 'not-primary', capacity: 'keep', primary: 'keep', effect: 'monitor', reason: 'monitored by supervisor' } as const,
+    { id: 'S-2', action: 'join', role: 'supervisor', from: st, to: st, modes: NOT_RECORD, who: 'not-primary', capacity: 'keep', primary: 'keep', effect: 'join', reason: 'supervisor joined' } as const,
+  ]),
+  // S-3: assign an Open conversation to an agent, or to another queue.
+  { id: 'S-3', action: 'assign', role: 'supervisor', from: 'Open', to: 'Active', modes: ALL, target: 'agent', capacity: 'move-to-target', primary: 'target-agent', reason: 'assigned by supervisor' },
+  { id: 'S-3', action: 'assign', role: 'supervisor', from: 'Open', to: 'Open', modes: ALL, target: 'queue', capacity: 'keep', primary: 'keep', effect: 'move-queue', reason: 'assigned to queue by supervisor' },
+  // S-4: supervisor transfer of messaging conversations, completed by the receiver's accept or reject.
+  { id: 'S-4', action: 'transfer', role: 'supervisor', from: 'Active', to: 'Active', modes: PERSISTENT, offer: 'accepted', pending: false, target: 'agent', capacity: 'keep', primary: 'keep', effect: 'request-transfer', reason: 'supervisor transfer requested' },
+  { id: 'S-4', action: 'transfer', role: 'supervisor', from: 'Waiting', to: 'Waiting', modes: PERSISTENT, pending: false, target: 'agent', capacity: 'keep', primary: 'keep', effect: 'request-transfer', reason: 'supervisor transfer requested' },
+  // S-5: force close any open conversation; capacity released, every participant notified.
+  ...OPEN_STATUSES.map(
+    (st) =>
+      ({ id: 'S-5', action: 'force-close', role: 'supervisor', from: st, to: 'Closed', modes: st === 'Waiting' ? PERSISTENT : ALL, capacity: 'release', primary: 'keep', effect: 'force-close', reason: 'ended by supervisor' }) as const,
+  ),
+  // M-2: the agent ends the messaging session: the ticket goes on as an email ticket, messaging capacity is released.
+  { id: 'M-2', action: 'end-session', role: 'agent', from: 'Active', to: 'Active', modes: PERSISTENT, who: 'primary', offer: 'accepted', pending: false, capacity: 'release', primary: 'keep', effect: 'end-session', reason: 'session ended by agent' },
+  { id: 'M-2', action: 'end-session', role: 'agent', from: 'Waiting', to: 'Waiting', modes: PERSISTENT, who: 'primary', pending: false, capacity: 'release', primary: 'keep', effect: 'end-session', reason: 'session ended by agent' },
+  // M-3: a trigger reassigns the ticket to a queue.
+  ...(['Active', 'Waiting', 'WrapUp'] as const).map(
+    (st) =>
+      ({ id: 'M-3', action: 'reassign', role: 'system', from: st, to: 'Open', modes: st === 'Waiting' ? PERSISTENT : ALL, capacity: 'release', primary: 'clear', effect: 'move-queue', reason: 'reassigned by trigger' }) as const,
+  ),
   // C-3: the N-minute wrap-up block ends (fired by a timer, TM-1).
   { id: 'C-3', action: 'wrapup-release', role: 'system', from: 'WrapUp', to: 'WrapUp', modes: ALL, capacity: 'release', primary: 'keep', reason: 'wrap-up capacity block elapsed' },
 ];

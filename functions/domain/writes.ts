@@ -1,4 +1,4 @@
-import type { Conversation, HistoryEvent, Status } from './model.js';
+import type { Conversation, HistoryEvent, Notification, Status } from './model.js';
 
 /**
  * The writes one state change consists of. The store commits a list of these as ONE transaction
@@ -8,8 +8,8 @@ export type Write =
   | { type: 'conversation'; item: Conversation; expect: { version: number; status: Status } | 'absent' }
   | { type: 'allocation-put'; org: string; agentId: string; conversationId: string; pool: string; units: number; since: string }
   | { type: 'allocation-delete'; org: string; agentId: string; conversationId: string }
-  /** `override` skips the `used + units <= max` condition (S-3 only). */
-  | { type: 'pool-consume'; org: string; agentId: string; pool: string; units: number; override?: boolean }
+  /** `override` skips the `used + units <= max` condition (S-3 only) and expects `used` as read, so the units over are exact */
+  | { type: 'pool-consume'; org: string; agentId: string; pool: string; units: number; override?: { expectUsed: number } }
   | { type: 'pool-release'; org: string; agentId: string; pool: string; units: number }
   | { type: 'event'; event: HistoryEvent }
   /** the thread's current conversation (API "thread -> conversation"), moved only from `previous` */
@@ -25,7 +25,7 @@ export type Write =
   /** agent connection and presence state, moved only from the epoch it was read at; a connection change bumps the epoch */
   | { type: 'agent-state'; org: string; agentId: string; set: Record<string, string | number | boolean>; remove: string[]; expectEpoch: number; bumpEpoch: boolean };
 
-export const TIMER_KINDS = ['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace', 'dispatch'] as const;
+export const TIMER_KINDS = ['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace', 'dispatch', 'notify', 'trigger'] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 
 /**
@@ -43,7 +43,16 @@ export interface TimerRequest {
   /** the conversation version, or the agent's connection epoch, the timer was armed for */
   version: number;
   at: string;
+  /** 'notify': the notification to publish (E-2) */
+  notification?: Notification;
+  /** 'trigger': the trigger action to run (M-3) */
+  triggerAction?: TriggerAction;
+  /** tells apart timers of the same kind, subject, version and second (notifications, trigger actions) */
+  key?: string;
 }
+
+/** M-3: what an admin trigger does. */
+export type TriggerAction = { type: 'send-survey'; text?: string } | { type: 'reassign'; queueId: string };
 
 export interface Decision {
   rule: string;
@@ -51,4 +60,8 @@ export interface Decision {
   event: HistoryEvent;
   writes: Write[];
   timers: TimerRequest[];
+  /** E-2: published through the outbox ('notify' timer items in the same transaction) */
+  notifications: Notification[];
+  /** S-3: units by which an override assignment exceeds the agent's capacity */
+  unitsOverCapacity?: number;
 }

@@ -4,6 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../adapters/dynamodb/conversation-store.js';
 import { EventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
+import { SqsNotifier } from '../adapters/sqs-notifier.js';
 import { systemClock, ulidIds } from '../adapters/system-clock.js';
 import type { Clock } from '../ports/clock.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -43,7 +44,10 @@ export function getRuntime(): Runtime {
     });
     const scheduler = overrides.scheduler ?? awsScheduler();
     const log = { warn: (message: string, data?: Record<string, unknown>) => logger.warn(message, data ?? {}) };
-    const deps = createEngine({ store, clock: overrides.clock ?? systemClock, ids: ulidIds, log, ...(scheduler ? { scheduler } : {}) }) as EngineDeps & { store: DynamoConversationStore };
+    const notifier = process.env.OUTBOUND_QUEUE_URL ? new SqsNotifier(sqs, process.env.OUTBOUND_QUEUE_URL) : undefined;
+    const deps = createEngine({ store, clock: overrides.clock ?? systemClock, ids: ulidIds, log, ...(scheduler ? { scheduler } : {}), ...(notifier ? { notifier } : {}) }) as EngineDeps & {
+      store: DynamoConversationStore;
+    };
     runtime = { deps, store, sqs };
   }
   return runtime;

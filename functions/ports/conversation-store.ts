@@ -1,4 +1,5 @@
 import type { Agent, Channel, Contact, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
+import type { Trigger } from '../domain/triggers.js';
 import type { Write } from '../domain/writes.js';
 
 export interface AllocationRecord {
@@ -69,6 +70,10 @@ export interface ConversationStore {
   getContact(org: string, id: string): Promise<Contact | undefined>;
   /** */
   findContacts(org: string, field: 'phone' | 'email', value: string): Promise<{ id: string; kind: 'contact' | 'account' }[]>;
+  /** removes an outbox item once it has been run */
+  deleteTimer(org: string, name: string): Promise<void>;
+  /** M-3 */
+  listTriggers(org: string): Promise<Trigger[]>;
   /** RL-1: whether an inbound event's receipt exists */
   hasReceipt(org: string, key: string): Promise<boolean>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;

@@ -1,4 +1,5 @@
 import type { Contact, Conversation, OrgSettings, Status } from '../domain/model.js';
+import type { Trigger } from '../domain/triggers.js';
 
 export interface Page<T> {
   items: T[];
@@ -18,6 +19,17 @@ export interface ConversationFilter {
   threadId?: string;
 }
 
+/** E-3: an internal message, visible to agents and supervisors only */
+export interface Note {
+  org: string;
+  conversationId: string;
+  id: string;
+  authorId: string;
+  authorRole: 'agent' | 'supervisor';
+  text: string;
+  at: string;
+}
+
 export interface ChannelRegistration {
   org: string;
   channelId: string;
@@ -35,6 +47,10 @@ export interface ReadStore {
   putContact(contact: Contact, lookups: { phone?: string; email?: string }): Promise<void>;
   getContact(org: string, id: string): Promise<Contact | undefined>;
   getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined>;
+  putTrigger(t: Trigger): Promise<void>;
+  listAgentIds(org: string): Promise<string[]>;
+  addNote(note: Note): Promise<void>;
+  listNotes(org: string, conversationId: string): Promise<Note[]>;
 }
 
 export const STATUS_ORDER: readonly Status[] = ['Open', 'Active', 'WrapUp', 'Waiting', 'Closed'];

@@ -1,6 +1,7 @@
 import { ValidationError, type FieldError } from '../domain/errors.js';
 import { DEFAULT_POOL, modeOf, type Channel, type ChannelKind, type Contact, type OrgSettings, type Workstream } from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
+import type { Trigger } from '../domain/triggers.js';
 import type { AgentConfig, ConversationStore } from '../ports/conversation-store.js';
 import type { ReadStore } from '../ports/read-store.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
@@ -70,7 +71,16 @@ export async function configureAgent(deps: EngineDeps, store: Store, input: Agen
   await afterPresenceChange(deps, input.org, input.id);
 }
 
-export const configureSettings = (store: Store, settings: OrgSettings): Promise<void> => store.putSettings(settings);
+/**
+ * P-5 / R-5: a new default presence changes every agent's presence; their availability entries are
+ * rewritten at once (an admin-time cost over the org's agents, never a per-decision one).
+ */
+export async function configureSettings(deps: EngineDeps, store: Store, settings: OrgSettings): Promise<void> {
+  const before = await store.getSettings(settings.org);
+  await store.putSettings(settings);
+  if (before.defaultPresence === settings.defaultPresence) return;
+  for (const agentId of await store.listAgentIds(settings.org)) await afterPresenceChange(deps, settings.org, agentId);
+}
 /** R-6: contacts are stored with normalized lookups (E.164 phone in the org's region, lower-case email). */
 export async function configureContact(store: Store, contact: Contact): Promise<void> {
   const settings = await store.getSettings(contact.org);
@@ -78,4 +88,15 @@ export async function configureContact(store: Store, contact: Contact): Promise<
   const email = normalizeEmail(contact.email);
   if (contact.phone && !phone) throw new ValidationError('the phone number cannot be read', [{ field: 'phone', message: `is not a possible phone number in region ${settings.defaultPhoneRegion ?? 'US'}` }]);
   await store.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
+}
+
+/** M-3: a trigger may only reassign to a queue that exists. */
+export async function configureTrigger(store: Store, trigger: Trigger): Promise<void> {
+  const errors = await missingQueues(
+    store,
+    trigger.org,
+    trigger.then.flatMap((a, i) => (a.type === 'reassign' ? [{ field: `then.${i}.queueId`, id: a.queueId }] : [])),
+  );
+  if (errors.length) throw new ValidationError('the trigger names queues that do not exist', errors);
+  await store.putTrigger(trigger);
 }

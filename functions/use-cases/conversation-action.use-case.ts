@@ -1,7 +1,8 @@
 import { decide } from '../domain/decide.js';
-import { CapacityExceededError, ConflictError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
-import type { Actor, Agent, Conversation, HistoryEvent } from '../domain/model.js';
-import { targetAgentOf, type Action } from '../domain/transitions.js';
+import { CapacityExceededError, ConflictError, DuplicateRequestError, ForbiddenActionError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings } from '../domain/model.js';
+import { TRIGGER_EVENTS, triggerTimers } from '../domain/triggers.js';
+import { targetAgentOf, targetQueueOf, type Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
 import type { CommitConflict } from '../ports/conversation-store.js';
 import { armTimers, requestToken, retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
@@ -9,7 +10,8 @@ import { armTimers, requestToken, retryOnConflict, runAfterCommit, type EngineDe
 export interface ActionCommand {
   org: string;
   conversationId: string;
-  actor: Actor;
+  /** who acts; a function picks among the caller's roles once the conversation is read */
+  actor: Actor | ((c: Conversation) => Actor);
   action: Action;
   /** the client's Idempotency-Key: becomes the transaction's ClientRequestToken */
   idempotencyKey?: string;
@@ -21,6 +23,27 @@ export interface ActionResult {
   conversation: Conversation;
   event: HistoryEvent;
   rule: string;
+  /** S-3 */
+  unitsOverCapacity?: number;
+}
+
+/** S-1 / M-2: the org setting each gated action needs. */
+function gateOf(action: Action, actor: Actor): keyof Pick<OrgSettings, 'supervisorMonitor' | 'supervisorAssign' | 'supervisorTransfer' | 'forceClose' | 'agentEndMessagingSession'> | undefined {
+  switch (action.type) {
+    case 'monitor':
+    case 'join':
+      return 'supervisorMonitor';
+    case 'assign':
+      return 'supervisorAssign';
+    case 'force-close':
+      return 'forceClose';
+    case 'end-session':
+      return 'agentEndMessagingSession';
+    case 'transfer':
+      return actor.role === 'supervisor' ? 'supervisorTransfer' : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -40,26 +63,40 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     return a;
   };
 
-  if (cmd.action.type === 'transfer' && cmd.action.target.kind === 'queue' && !(await store.getQueue(cmd.org, cmd.action.target.queueId))) {
-    throw new NotFoundError('queue', cmd.action.target.queueId);
-  }
+  const toQueue = targetQueueOf(cmd.action);
+  if (toQueue !== undefined && !(await store.getQueue(cmd.org, toQueue))) throw new NotFoundError('queue', toQueue);
 
   const attempt = async (): Promise<ActionResult> => {
     const conversation = await load();
+    const actor = typeof cmd.actor === 'function' ? cmd.actor(conversation) : cmd.actor;
     const workstream = await store.getWorkstream(cmd.org, conversation.workstreamId);
     if (!workstream) throw new NotFoundError('workstream', conversation.workstreamId);
-    const agent = cmd.actor.role === 'agent' ? await store.getAgent(cmd.org, cmd.actor.id) : undefined;
+    const gate = gateOf(cmd.action, actor);
     const targetId = targetAgentOf(cmd.action);
+    const settings = gate || targetId ? await store.getSettings(cmd.org) : undefined;
+    if (gate && settings && !settings[gate]) {
+      throw new ForbiddenActionError(`S-1: the org setting ${gate} is off`, conversation.status);
+    }
+    const agent = actor.role === 'agent' ? await store.getAgent(cmd.org, actor.id) : undefined;
     const targetAgent = targetId ? await loadAgent(targetId) : undefined;
     const decision = decide({
       conversation,
-      actor: cmd.actor,
+      actor,
       action: cmd.action,
       workstream,
       ...(agent ? { agent } : {}),
       ...(targetAgent ? { targetAgent } : {}),
+      ...(settings ? { settings } : {}),
       now: deps.clock.now(),
     });
+    // M-3: the org's triggers listening to this event add their outbox items to the same transaction
+    const triggered = TRIGGER_EVENTS.has(decision.event.action)
+      ? triggerTimers(await store.listTriggers(cmd.org), decision.event.action, conversation, decision.conversation, decision.event.at)
+      : [];
+    if (triggered.length) {
+      decision.timers.push(...triggered);
+      decision.writes.push(...triggered.map((timer): Write => ({ type: 'timer', timer })));
+    }
     const token = cmd.idempotencyKey ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version]) : undefined;
     try {
       await store.commit([...decision.writes, ...(cmd.extraWrites ?? [])], token ? { idempotencyToken: token } : {});
@@ -68,7 +105,7 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     }
     await armTimers(deps, decision.timers);
     await runAfterCommit(deps, decision);
-    return { conversation: decision.conversation, event: decision.event, rule: decision.rule };
+    return { conversation: decision.conversation, event: decision.event, rule: decision.rule, ...(decision.unitsOverCapacity !== undefined ? { unitsOverCapacity: decision.unitsOverCapacity } : {}) };
   };
 
   return retryOnConflict(deps, attempt, async (last: CommitConflict) => {
@@ -100,4 +137,31 @@ export function classify(err: unknown, decidedOn?: Conversation): unknown {
     return new CapacityExceededError(decidedOn.status, pool.write.agentId, pool.write.pool, pool.write.units);
   }
   return err;
+}
+
+/**
+ * Who a caller acts as (API): supervisor actions need the supervisor role; a transfer is the
+ * primary agent's (X-1) unless the caller is a supervisor who is not the primary (S-4); everything
+ * else is an agent action.
+ */
+export function apiActor(sub: string, roles: readonly string[], action: Action): (c: Conversation) => Actor {
+  return (c) => {
+    const agent = roles.includes('agent');
+    const supervisor = roles.includes('supervisor');
+    switch (action.type) {
+      case 'monitor':
+      case 'join':
+      case 'assign':
+      case 'force-close':
+        if (!supervisor) throw new ForbiddenActionError(`the ${action.type} action needs the supervisor role`, c.status);
+        return { role: 'supervisor', id: sub };
+      case 'transfer':
+        if (supervisor && (!agent || c.primaryAgentId !== sub)) return { role: 'supervisor', id: sub };
+        break;
+      default:
+        break;
+    }
+    if (!agent) throw new ForbiddenActionError(`the ${action.type} action needs the agent role`, c.status);
+    return { role: 'agent', id: sub };
+  };
 }

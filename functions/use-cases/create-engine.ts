@@ -1,6 +1,8 @@
 import type { Decision } from '../domain/writes.js';
 import { dispatchAgent, dispatchConversation } from './dispatch.use-case.js';
-import type { EngineDeps } from './engine.js';
+import { IMMEDIATE_KINDS, type EngineDeps } from './engine.js';
+import { fireTimer } from './timers.use-case.js';
+import { timerName } from '../domain/timers.js';
 
 /**
  * What follows a committed decision: the availability index of every agent whose capacity moved
@@ -9,6 +11,12 @@ import type { EngineDeps } from './engine.js';
  * latency; the dispatch timers committed with the decision retry it if this never runs.
  */
 export async function onCommitted(deps: EngineDeps, d: Decision): Promise<void> {
+  // E-2 / M-3: notifications and trigger actions committed in the outbox go out now
+  for (const t of d.timers.filter((x) => IMMEDIATE_KINDS.has(x.kind))) {
+    const name = timerName(t);
+    const fired = await fireTimer(deps, { ...t, name });
+    if (!fired.keep) await deps.store.deleteTimer(t.org, name);
+  }
   const now = deps.clock.now();
   const moved = new Set<string>();
   const released = new Set<string>();
@@ -18,8 +26,9 @@ export async function onCommitted(deps: EngineDeps, d: Decision): Promise<void> 
   }
   for (const agentId of moved) await deps.store.refreshAvailability(d.conversation.org, agentId, now);
   const enteredOpen = d.conversation.status === 'Open' && d.event.from !== 'Open';
-  if (!d.timers.some((t) => t.kind === 'dispatch')) return; // not a push workstream
-  if (enteredOpen) await dispatchConversation(deps, d.conversation.org, d.conversation.id);
+  // a push workstream's conversation entering Open is offered at once
+  if (enteredOpen && d.timers.some((t) => t.kind === 'dispatch' && t.conversationId)) await dispatchConversation(deps, d.conversation.org, d.conversation.id);
+  // capacity freed by any conversation (push or pick) may take push work waiting in the agent's queues
   for (const agentId of released) await dispatchAgent(deps, d.conversation.org, agentId);
 }
 

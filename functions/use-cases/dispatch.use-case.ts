@@ -88,6 +88,26 @@ export async function dispatchConversation(deps: EngineDeps, org: string, conver
   return {};
 }
 
+/** How far back one queue's Open items are read for an agent's dispatch (pick items may share the queue). */
+const BACKLOG_PAGE = 25;
+const BACKLOG_MAX = 200;
+
+/**
+ * The oldest Open conversations of a queue: pages of 25 until one belongs to a push workstream,
+ * at most 200 items (a queue shared with a deep pick backlog costs a few more reads, bounded).
+ */
+async function oldestOpen(deps: EngineDeps, org: string, queueId: string, isPush: (c: Conversation) => Promise<boolean>): Promise<Conversation[]> {
+  const out: Conversation[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.listOpenItems(org, queueId, { limit: BACKLOG_PAGE, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.nextCursor;
+    for (const c of page.items) if (await isPush(c)) return out;
+  } while (cursor && out.length < BACKLOG_MAX);
+  return out;
+}
+
 /**
  * R-3: an agent freed capacity, signed in or became Available: offer them the oldest Open
  * conversations of their queues they are eligible for, while they have room.
@@ -99,7 +119,11 @@ export async function dispatchAgent(deps: EngineDeps, org: string, agentId: stri
   for (let round = 0; round < 50; round++) {
     const agent = await deps.store.getAgent(org, agentId);
     if (!agent || !routableFree(agent, settings, deps.clock.now())) break;
-    const open = (await Promise.all(agent.queues.map((q) => deps.store.listOpenItems(org, q, { limit: 10 })))).flatMap((p) => p.items);
+    const isPush = async (c: Conversation): Promise<boolean> => {
+      if (!workstreams.has(c.workstreamId)) workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
+      return workstreams.get(c.workstreamId)?.distribution === 'push';
+    };
+    const open = (await Promise.all(agent.queues.map((q) => oldestOpen(deps, org, q, isPush)))).flat();
     open.sort((a, b) => a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id));
     let progressed = false;
     for (const c of open) {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, IdGenerator } from '../ports/clock.js';
 import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
 import type { Decision, TimerRequest } from '../domain/writes.js';
+import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
 
 /** What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests. */
@@ -11,6 +12,8 @@ export interface EngineDeps {
   clock: Clock;
   ids: IdGenerator;
   scheduler?: Scheduler;
+  /** E-2: the outbound queue */
+  notifier?: Notifier;
   /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
   maxAttempts?: number;
   log?: { warn(message: string, data?: Record<string, unknown>): void };
@@ -21,6 +24,9 @@ export interface EngineDeps {
    */
   afterCommit?: (decision: Decision) => Promise<void>;
 }
+
+/** Outbox items run right after the commit (and by the sweeper if that did not happen). */
+export const IMMEDIATE_KINDS: ReadonlySet<TimerRequest['kind']> = new Set(['notify', 'trigger']);
 
 export async function runAfterCommit(deps: EngineDeps, decision: Decision): Promise<void> {
   if (!deps.afterCommit) return;
@@ -37,8 +43,9 @@ export async function runAfterCommit(deps: EngineDeps, decision: Decision): Prom
  * fails here, or a crash before this line, loses nothing: the sweeper fires due outbox items.
  */
 export async function armTimers(deps: EngineDeps, timers: readonly TimerRequest[]): Promise<void> {
-  // Dispatch retries are swept from the outbox only: they need no precise trigger of their own.
-  const precise = timers.filter((t) => t.kind !== 'dispatch');
+  // Dispatch retries, notifications and trigger actions are run right after the commit and swept
+  // from the outbox otherwise: they need no precise trigger of their own.
+  const precise = timers.filter((t) => !IMMEDIATE_KINDS.has(t.kind) && t.kind !== 'dispatch');
   if (!precise.length || !deps.scheduler) return;
   try {
     await deps.scheduler.schedule(precise);

@@ -1,5 +1,6 @@
 import { DomainError } from '../domain/errors.js';
 import type { Actor } from '../domain/model.js';
+import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
 import type { DueTimer, TimerStore } from '../ports/timer-store.js';
@@ -40,7 +41,7 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
   const stale = (detail: string): FiredTimer => ({ ...base, outcome: 'stale', detail });
   const act = async (type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired'): Promise<FiredTimer> => {
     try {
-      const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: timerActor, action: { type } });
+      const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: timerActor, action: { type } as Action });
       return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status}` };
     } catch (err) {
       // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
@@ -95,6 +96,26 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       }
       const r = await dispatchAgent(deps, timer.org, timer.agentId as string);
       return r.offered.length ? { ...base, outcome: 'applied', detail: `offered ${r.offered.join(', ')}` } : stale('nothing to offer');
+    }
+
+    case 'notify':
+      // E-2: published at least once; consumers dedupe on the notification id
+      if (!timer.notification) return stale('no notification in the outbox item');
+      if (!deps.notifier) throw new Error('no notifier configured: the notification stays in the outbox');
+      await deps.notifier.publish(timer.notification);
+      return { ...base, outcome: 'applied', detail: timer.notification.type };
+
+    case 'trigger': {
+      // M-3: the trigger's follow-up action, through the same rules as any action
+      const a = timer.triggerAction;
+      if (a?.type !== 'reassign') return stale('nothing to do');
+      try {
+        const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: { role: 'system', id: 'trigger' }, action: { type: 'reassign', queueId: a.queueId } });
+        return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}` };
+      } catch (err) {
+        if (err instanceof DomainError) return stale(err.message);
+        throw err;
+      }
     }
 
     case 'presence-grace': {

@@ -300,8 +300,8 @@ describe('409 transition not allowed (T-13, T-11) with currentStatus', () => {
   });
 });
 
-describe('501 not yet available', () => {
-  it('S-5: force-close by a supervisor answers 501 problem+json and changes nothing', async () => {
+describe('403 for a disabled org setting', () => {
+  it('S-1 / S-5: force-close while the forceClose setting is off answers 403 naming the setting, and changes nothing', async () => {
     // Prepare
     const c = await openChat();
     const before = await snapshot(c.id);
@@ -310,7 +310,8 @@ describe('501 not yet available', () => {
     const r = await o.admin.post(`/v1/conversations/${c.id}/actions/force-close`);
 
     // Assess
-    expectProblem(r, 501);
+    expectProblem(r, 403);
+    expect(String(r.body.detail)).toContain('forceClose');
     expect(await snapshot(c.id)).toEqual(before);
   });
 });

@@ -567,9 +567,9 @@ describe('buildTransaction: transfers', () => {
 });
 
 describe('toTransactItem: single writes', () => {
-  it('S-3, C-5: an override pool consume is conditioned only on the pool existing, so it may exceed the maximum', () => {
+  it('S-3, C-5: an override pool consume drops the capacity condition (it may exceed the maximum) and expects `used` as read, so the units over are exact', () => {
     // Prepare
-    const write: Write = { type: 'pool-consume', org: 'acme', agentId: 'alice', pool: 'default', units: 3, override: true };
+    const write: Write = { type: 'pool-consume', org: 'acme', agentId: 'alice', pool: 'default', units: 3, override: { expectUsed: 2 } };
 
     // Act
     const item = toTransactItem(TABLE, write);
@@ -580,9 +580,9 @@ describe('toTransactItem: single writes', () => {
         TableName: TABLE,
         Key: { PK: 'ORG#acme#AGENT#alice', SK: 'AGENT#POOL#default' },
         UpdateExpression: 'SET #used = #used + :units, #free = #free - :units',
-        ConditionExpression: 'attribute_exists(PK)',
+        ConditionExpression: 'attribute_exists(PK) AND #used = :expectUsed',
         ExpressionAttributeNames: { '#used': 'used', '#free': 'free' },
-        ExpressionAttributeValues: { ':units': 3 },
+        ExpressionAttributeValues: { ':units': 3, ':expectUsed': 2 },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     });
@@ -590,7 +590,7 @@ describe('toTransactItem: single writes', () => {
 
   it('C-5: a pool consume without override keeps the capacity condition', () => {
     // Prepare
-    const write: Write = { type: 'pool-consume', org: 'acme', agentId: 'alice', pool: 'default', units: 3, override: false };
+    const write: Write = { type: 'pool-consume', org: 'acme', agentId: 'alice', pool: 'default', units: 3 };
 
     // Act
     const item = toTransactItem(TABLE, write);

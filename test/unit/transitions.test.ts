@@ -419,6 +419,14 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     { type: 'reconnect-timeout' },
     { type: 'inactivity-timeout' },
     { type: 'wrapup-release' },
+    { type: 'monitor' },
+    { type: 'join' },
+    { type: 'assign', target: { kind: 'agent', agentId: 'bob' } },
+    { type: 'assign', target: { kind: 'queue', queueId: 'q2' } },
+    { type: 'consult', agentId: 'bob' },
+    { type: 'force-close' },
+    { type: 'end-session' },
+    { type: 'reassign', queueId: 'q2' },
   ];
   const CASES = (['chat', 'voice', 'sms', 'record'] as const).flatMap((kind) =>
     ACTION_TYPES.flatMap((action) => Object.values(ACTORS).map((actor) => [kind, action.type, actor.role, action, actor] as const)),
@@ -773,8 +781,10 @@ describe('the transition table itself (TRANSITIONS)', () => {
       if (rule.target === 'external') return { type, target: { kind: 'external', number: '+33612345678' } };
       return { type, target: { kind: 'queue', queueId: 'q2' } };
     }
-    if (type === 'offer') return { type, agentId: 'bob' };
-    return { type };
+    if (type === 'offer' || type === 'consult') return { type, agentId: 'bob' };
+    if (type === 'assign') return rule.target === 'queue' ? { type, target: { kind: 'queue', queueId: 'q2' } } : { type, target: { kind: 'agent', agentId: 'bob' } };
+    if (type === 'reassign') return { type, queueId: 'q2' };
+    return { type } as Action;
   };
 
   /** Every (rule, channel kind) the rule applies to: its kinds, or one representative kind per mode. */
@@ -784,10 +794,14 @@ describe('the transition table itself (TRANSITIONS)', () => {
 
   it.each(ROWS)('T-1..T-12, C-3, R-3: row %s is reachable on %s and decide() applies it', (_name, kind, rule) => {
     // Prepare
-    const c = conversation(kind, rule.from, { ...(rule.offer === 'pending' ? PENDING : {}), ...(rule.party === 'external' ? EXTERNAL : {}) });
-    const actor = ACTORS[rule.role];
+    // a pending transfer (X-3, S-4) waits for bob, who is then the actor
+    const pending = rule.pending ? { pendingTransfer: { to: 'bob', by: 'alice', byRole: 'agent' as const, from: 'alice', at: ENTERED } } : {};
+    const c = conversation(kind, rule.from, { ...(rule.offer === 'pending' ? PENDING : {}), ...(rule.party === 'external' ? EXTERNAL : {}), ...pending });
+    const actor = rule.who === 'transfer-receiver' ? BOB : ACTORS[rule.role];
     const action = actionFor(rule);
-    const targetAgent = rule.target === 'agent' || rule.action === 'offer' ? { targetAgent: agent('bob') } : {};
+    // bob, signed in and Available, is the target of offers, transfers, assignments and consults
+    const bob = { ...agent('bob'), signedIn: true };
+    const targetAgent = rule.target === 'agent' || rule.action === 'offer' || rule.action === 'consult' ? { targetAgent: bob } : {};
     const ws = workstream(kind, { wrapUp: { blockCapacity: 'never' } });
 
     // Act
@@ -804,6 +818,7 @@ describe('the transition table itself (TRANSITIONS)', () => {
       keep: [],
       'wrap-up-policy': RELEASE, // the workstream above uses 'never'
       'move-to-target': c.allocation ? [...RELEASE, ...ALLOCATE] : ALLOCATE,
+      'move-to-actor': c.allocation ? [...RELEASE, ...ALLOCATE] : ALLOCATE,
     };
     expect(capacityTypes(d)).toStrictEqual(expected[rule.capacity]);
   });
@@ -863,7 +878,8 @@ describe('the transition table itself (TRANSITIONS)', () => {
       a.modes.some((m) => b.modes.includes(m) && (a.kinds === undefined || b.kinds === undefined || a.kinds.some((k) => b.kinds?.includes(k)))) &&
       (a.target === undefined || b.target === undefined || a.target === b.target) &&
       (a.offer === undefined || b.offer === undefined || a.offer === b.offer) &&
-      (a.party === undefined || b.party === undefined || a.party === b.party);
+      (a.party === undefined || b.party === undefined || a.party === b.party) &&
+      (a.pending === undefined || b.pending === undefined || a.pending === b.pending);
 
     // Act
     const pairs = TRANSITIONS.flatMap((a, i) => TRANSITIONS.slice(i + 1).filter((b) => overlaps(a, b)).map((b) => `${a.id}/${b.id} ${a.action} from ${a.from}`));

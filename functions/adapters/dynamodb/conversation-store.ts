@@ -28,6 +28,8 @@ import {
 import { STATUS_ORDER, type ChannelRegistration, type ConversationFilter, type Page, type PageRequest, type ReadStore } from '../../ports/read-store.js';
 import { stripStorage } from './items.js';
 import type { DueTimer, TimerStore } from '../../ports/timer-store.js';
+import type { Trigger } from '../../domain/triggers.js';
+import type { Note } from '../../ports/read-store.js';
 import { availabilityBound, availabilityIndexKeys, availabilityPartition, indexPartition, keys, TIMER_SHARDS, timerPartition } from './keys.js';
 import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';
 import { buildTransaction } from './transact.js';
@@ -203,9 +205,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
               TableName: this.tableName,
               Key: keys.agent(org, id),
               UpdateExpression:
-                'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero)',
+                'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero), GSI3PK = :agents, GSI3SK = :id',
               ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot', '#epoch': 'connectionEpoch', '#sv': 'stateVersion' },
-              ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot, ':zero': 0 },
+              ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot, ':zero': 0, ':agents': indexPartition.agents(org) },
             },
           },
           ...Object.entries(maxima).map(([pool, max]) => ({
@@ -320,6 +322,35 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
       if ((err as { name?: string }).name === 'ConditionalCheckFailedException') throw new NotFoundError('agent', id);
       throw err;
     }
+  }
+
+  /** The org's agent ids (GSI3 partition of agent profiles): for org-wide refreshes only, never per decision. */
+  async listAgentIds(org: string): Promise<string[]> {
+    const items = await this.queryAll({ IndexName: 'GSI3', KeyConditionExpression: 'GSI3PK = :pk', ExpressionAttributeValues: { ':pk': indexPartition.agents(org) } });
+    return items.map((i) => String(i.id));
+  }
+
+  // ---- triggers (M-3) and internal notes (E-3) ----
+
+  async listTriggers(org: string): Promise<Trigger[]> {
+    const items = await this.queryAll({ KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': keys.triggersPartition(org) } });
+    return items.map((i) => stripStorage<Trigger>(i));
+  }
+
+  async putTrigger(t: Trigger): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.trigger(t.org, t.id), type: 'trigger', ...t } }));
+  }
+
+  async addNote(note: Note): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.note(note.org, note.conversationId, note.id), type: 'note', ...note }, ConditionExpression: 'attribute_not_exists(PK)' }));
+  }
+
+  async listNotes(org: string, conversationId: string): Promise<Note[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': keys.conversation(org, conversationId).PK, ':prefix': keys.notePrefix },
+    });
+    return items.map((i) => stripStorage<Note>(i));
   }
 
   // ---- the timer outbox (TimerStore) ----

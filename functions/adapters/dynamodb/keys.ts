@@ -41,6 +41,12 @@ export const keys = {
   /** R-6: identification lookups (a normalized phone or email -> the contacts and accounts holding it) */
   lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({ PK: `${org(o)}#LOOKUP#${field}#${value}`, SK: `CONTACT#${contactId}` }),
   lookupPartition: (o: string, field: 'phone' | 'email', value: string): string => `${org(o)}#LOOKUP#${field}#${value}`,
+  /** M-3: the org's triggers in one partition (read by actions that can fire them) */
+  trigger: (o: string, id: string): Key => ({ PK: `${org(o)}#TRIGGERS`, SK: `TRIGGER#${id}` }),
+  triggersPartition: (o: string): string => `${org(o)}#TRIGGERS`,
+  /** E-3: internal notes beside their conversation */
+  note: (o: string, conversationId: string, id: string): Key => ({ PK: `${org(o)}#CONV#${conversationId}`, SK: `NOTE#${id}` }),
+  notePrefix: 'NOTE#',
   contact: (o: string, id: string): Key => ({ PK: `${org(o)}#CONTACT#${id}`, SK: 'CONTACT' }),
   /**
    * The one key that does not start with an org: a webhook names only its channel, so the channel
@@ -83,6 +89,8 @@ export const conversationIndexKeys = (c: {
 };
 
 export const indexPartition = {
+  /** agent profiles of an org (GSI3), for org-wide presence refreshes (P-5) */
+  agents: (o: string): string => `${org(o)}#AGENTS`,
   queueStatus: (o: string, queueId: string, status: string): string => `${org(o)}#QUEUE#${queueId}#${status}`,
   agentState: (o: string, agentId: string, state: 'open' | 'closed'): string => `${org(o)}#AGENT#${agentId}#${state}`,
   status: (o: string, status: string): string => `${org(o)}#STATUS#${status}`,

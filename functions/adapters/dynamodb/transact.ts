@@ -63,9 +63,10 @@ export function toTransactItem(table: string, w: Write): TransactItem {
           TableName: table,
           Key: keys.pool(w.org, w.agentId, w.pool),
           UpdateExpression: 'SET #used = #used + :units, #free = #free - :units',
-          ConditionExpression: w.override ? 'attribute_exists(PK)' : 'attribute_exists(PK) AND #free >= :units',
+          // S-3 override: no capacity condition, but `used` as read, so the reported units over are exact
+          ConditionExpression: w.override ? 'attribute_exists(PK) AND #used = :expectUsed' : 'attribute_exists(PK) AND #free >= :units',
           ExpressionAttributeNames: { '#used': 'used', '#free': 'free' },
-          ExpressionAttributeValues: { ':units': w.units },
+          ExpressionAttributeValues: { ':units': w.units, ...(w.override ? { ':expectUsed': w.override.expectUsed } : {}) },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       };

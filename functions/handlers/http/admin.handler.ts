@@ -1,8 +1,8 @@
 import type { Channel, ChannelKind, Contact } from '../../domain/model.js';
-import { configureAgent, configureChannel, configureContact, configureSettings, configureWorkstream } from '../../use-cases/admin.use-case.js';
+import { configureAgent, configureChannel, configureContact, configureSettings, configureTrigger, configureWorkstream } from '../../use-cases/admin.use-case.js';
 import { getRuntime } from '../runtime.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
-import { agentBody, channelBody, contactBody, queueBody, settingsBody, workstreamBody } from './schemas.js';
+import { agentBody, channelBody, contactBody, queueBody, settingsBody, triggerBody, workstreamBody } from './schemas.js';
 import { agentView } from './views.js';
 
 /** Admin configuration: PUT creates or replaces, GET reads (role admin). */
@@ -18,7 +18,7 @@ export const adminRoutes: Route[] = [
     async handle({ claims, json }) {
       const body = parse(settingsBody, json);
       const settings = { org: claims.org, ...body };
-      await configureSettings(store(), settings);
+      await configureSettings(getRuntime().deps, store(), settings);
       return ok(settings);
     },
   },
@@ -102,6 +102,24 @@ export const adminRoutes: Route[] = [
       const agent = await found(store().getAgent(claims.org, id), 'agent', id);
       return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
     },
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/triggers/{id}',
+    summary: 'Create or replace a trigger { when: { event, field, changedTo }, then: [actions] } (M-3)',
+    async handle({ claims, params, json }) {
+      const trigger = { org: claims.org, id: params.id as string, ...parse(triggerBody, json) };
+      await configureTrigger(store(), trigger);
+      return ok(trigger);
+    },
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/triggers',
+    summary: "List the org's triggers (M-3)",
+    handle: async ({ claims }) => ok({ items: await store().listTriggers(claims.org) }),
   },
 ];
 

@@ -1,23 +1,22 @@
 import { z } from 'zod';
-import { ForbiddenActionError, NotImplementedError } from '../../domain/errors.js';
-import type { Actor } from '../../domain/model.js';
+import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
 import { consultCandidates } from '../../use-cases/reads.use-case.js';
-import { performAction } from '../../use-cases/conversation-action.use-case.js';
+import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
+import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { getRuntime } from '../runtime.js';
-import type { Claims } from './auth.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import { idempotent } from './idempotency.js';
-import { emptyBody, idempotencyKeyHeader, listQuery, transferBody } from './schemas.js';
+import { assignBody, consultBody, emptyBody, idempotencyKeyHeader, listQuery, noteBody, transferBody } from './schemas.js';
 import { conversationView, eventView } from './views.js';
 
 const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
 const store = () => getRuntime().store;
 
-/** API.md's actions; the ones whose rules arrive with later work answer 501. */
+/** API.md's actions. */
 export const ACTIONS = ['accept', 'reject', 'end', 'close', 'release', 'transfer', 'consult', 'resolve', 'resume', 'end-session', 'monitor', 'join', 'assign', 'force-close'] as const;
 const actionParam = z.enum(ACTIONS);
-const PLAIN = ['accept', 'reject', 'end', 'close', 'release', 'resolve', 'resume'] as const;
+const PLAIN = ['accept', 'reject', 'end', 'close', 'release', 'resolve', 'resume', 'monitor', 'join', 'force-close', 'end-session'] as const;
 type Plain = (typeof PLAIN)[number];
 
 function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
@@ -25,27 +24,31 @@ function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
     parse(emptyBody, json);
     return { type: name as Plain };
   }
-  if (name === 'transfer') {
-    const b = parse(transferBody, json);
-    if ('queueId' in b) return { type: 'transfer', target: { kind: 'queue', queueId: b.queueId } };
-    if ('agentId' in b) return { type: 'transfer', target: { kind: 'agent', agentId: b.agentId } };
-    return { type: 'transfer', target: { kind: 'external', number: b.externalNumber } };
+  switch (name) {
+    case 'transfer': {
+      const b = parse(transferBody, json);
+      if ('queueId' in b) return { type: 'transfer', target: { kind: 'queue', queueId: b.queueId } };
+      if ('agentId' in b) return { type: 'transfer', target: { kind: 'agent', agentId: b.agentId } };
+      return { type: 'transfer', target: { kind: 'external', number: b.externalNumber } };
+    }
+    case 'consult':
+      return { type: 'consult', agentId: parse(consultBody, json).agentId };
+    case 'assign': {
+      const b = parse(assignBody, json);
+      const override = b.override === true ? { override: true } : {};
+      return 'agentId' in b ? { type: 'assign', target: { kind: 'agent', agentId: b.agentId }, ...override } : { type: 'assign', target: { kind: 'queue', queueId: b.queueId }, ...override };
+    }
+    default:
+      throw new ValidationError(`unknown action ${name}`);
   }
-  throw new NotImplementedError(`the ${name} action is not available yet`);
 }
 
-function actorFor(claims: Claims, action: Action): Actor {
-  if (claims.roles.includes('agent')) return { role: 'agent', id: claims.sub };
-  if (claims.roles.includes('supervisor') && action.type === 'transfer') throw new NotImplementedError('supervisor transfer (S-4) is not available yet');
-  throw new ForbiddenActionError(`the ${action.type} action needs the agent role`);
-}
+const result = (r: ActionResult): Record<string, unknown> => ({ ...conversationView(r.conversation), ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}) });
 
 const runAction = idempotent(async (req) => {
   const [conversationId, name] = req.target.split('/') as [string, (typeof ACTIONS)[number]];
-  const claims = { org: req.org, sub: req.sub, roles: req.roles } as Claims;
   const action = toAction(name, req.body);
-  const r = await performAction(getRuntime().deps, { org: req.org, conversationId, actor: actorFor(claims, action), action, idempotencyKey: req.key });
-  return conversationView(r.conversation);
+  return result(await performAction(getRuntime().deps, { org: req.org, conversationId, actor: apiActor(req.sub, req.roles, action), action, idempotencyKey: req.key }));
 });
 
 export const conversationRoutes: Route[] = [
@@ -89,6 +92,26 @@ export const conversationRoutes: Route[] = [
     handle: async ({ claims, params }) => ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
   {
+    auth: 'jwt',
+    roles: ['agent', 'supervisor'],
+    method: 'GET',
+    path: '/v1/conversations/{id}/notes',
+    summary: 'Internal notes, visible to agents and supervisors only (E-3)',
+    handle: async ({ claims, params }) => ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+  },
+  {
+    auth: 'jwt',
+    roles: ['agent', 'supervisor'],
+    method: 'POST',
+    path: '/v1/conversations/{id}/notes',
+    summary: 'Add an internal note (E-3; still works after the messaging session ended, M-2)',
+    async handle({ claims, params, json }) {
+      const { text } = parse(noteBody, json);
+      const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
+      return ok(await addNote(getRuntime().deps, getRuntime().store, { org: claims.org, conversationId: params.id as string, authorId: claims.sub, authorRole: role, text }), 201);
+    },
+  },
+  {
     ...anyRole,
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
@@ -99,8 +122,7 @@ export const conversationRoutes: Route[] = [
       const keyHeader = headers['idempotency-key'];
       if (keyHeader === undefined) {
         const action = toAction(name, json);
-        const r = await performAction(getRuntime().deps, { org: claims.org, conversationId: params.id as string, actor: actorFor(claims, action), action });
-        return ok(conversationView(r.conversation));
+        return ok(result(await performAction(getRuntime().deps, { org: claims.org, conversationId: params.id as string, actor: apiActor(claims.sub, claims.roles, action), action })));
       }
       const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
       return ok(await runAction({ org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles }, context));

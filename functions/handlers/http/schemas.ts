@@ -128,3 +128,30 @@ export const webhookEvent = z
     message: z.object({ text: z.string().max(10_000) }).strict().optional(),
   })
   .strict();
+
+export const consultBody = z.object({ agentId: idSchema }).strict();
+
+/** S-3: an agent or another queue; `override` passes over presence and capacity */
+export const assignBody = z.union([
+  z.object({ agentId: idSchema, override: z.boolean().optional() }).strict(),
+  z.object({ queueId: idSchema, override: z.boolean().optional() }).strict(),
+]);
+
+/** E-3 */
+export const noteBody = z.object({ text: z.string().trim().min(1).max(10_000) }).strict();
+
+/** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */
+export const triggerBody = z
+  .object({
+    when: z.object({ event: z.string().min(1).max(64), field: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason').max(100), changedTo: z.string().max(200) }).strict(),
+    then: z
+      .array(
+        z.union([
+          z.object({ type: z.literal('send-survey'), text: z.string().max(2000).optional() }).strict(),
+          z.object({ type: z.literal('reassign'), queueId: idSchema }).strict(),
+        ]),
+      )
+      .min(1)
+      .max(10),
+  })
+  .strict();

@@ -1,0 +1,21 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Notification } from '../domain/model.js';
+import type { Notifier } from '../ports/notifier.js';
+
+/** The outbound SQS queue: one message per notification, its body the documented schema. */
+export class SqsNotifier implements Notifier {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async publish(n: Notification): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: JSON.stringify(n),
+        MessageAttributes: { type: { DataType: 'String', StringValue: n.type }, org: { DataType: 'String', StringValue: n.org } },
+      }),
+    );
+  }
+}
