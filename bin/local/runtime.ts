@@ -23,6 +23,8 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds?: number;
   /** how often due timers are swept in real time (default 1 s) */
   tickMs?: number;
+  /** table names (tests give each runtime its own: its sweeper fires every due timer of its table) */
+  tableName?: string;
 }
 
 const clockBody = z.object({ advanceSeconds: z.number().min(0).max(365 * 24 * 3600) }).strict();
@@ -59,8 +61,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       stops.push(ddb.stop);
       dynamoEndpoint = ddb.endpoint;
     }
-    await ensureTable(dynamoEndpoint, TABLE_NAME_LOCAL);
-    await ensureIdempotencyTable(dynamoEndpoint, IDEMPOTENCY_TABLE_NAME_LOCAL);
+    const tableName = options.tableName ?? TABLE_NAME_LOCAL;
+    const idempotencyTableName = options.tableName ? `${options.tableName}-idempotency` : IDEMPOTENCY_TABLE_NAME_LOCAL;
+    await ensureTable(dynamoEndpoint, tableName);
+    await ensureIdempotencyTable(dynamoEndpoint, idempotencyTableName);
 
     const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
     stops.push(() => fauxqs.stop());
@@ -76,8 +80,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const outbound = fauxqs.createQueue('outbound');
     Object.assign(process.env, {
       AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      TABLE_NAME: TABLE_NAME_LOCAL,
-      IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE_NAME_LOCAL,
+      TABLE_NAME: tableName,
+      IDEMPOTENCY_TABLE_NAME: idempotencyTableName,
       DYNAMODB_ENDPOINT: dynamoEndpoint,
       SQS_ENDPOINT: fauxqs.address,
       INGEST_QUEUE_URL: ingest.queueUrl,

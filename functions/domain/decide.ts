@@ -308,6 +308,7 @@ export function decide(input: DecideInput): Decision {
     ...(Object.keys(details).length ? { details } : {}),
   };
   for (const n of notifications) timers.push({ kind: 'notify', org: c.org, conversationId: c.id, version, at, key: n.type, notification: n });
+  const agentsAfter = [input.agent, input.targetAgent].flatMap((a) => (a ? [applyPoolWrites(a, capacityWrites)] : [])).filter((a): a is Agent => a !== null);
   return {
     rule: rule.id,
     conversation: next,
@@ -321,6 +322,7 @@ export function decide(input: DecideInput): Decision {
     timers,
     notifications,
     ...(unitsOverCapacity !== undefined ? { unitsOverCapacity } : {}),
+    ...(agentsAfter.length ? { agentsAfter } : {}),
   };
 }
 
@@ -338,6 +340,20 @@ export interface OpenInput {
   previousConversationId: string | null;
   reason: string;
   now: Date;
+}
+
+/** The agent's pools once the decision's capacity writes commit; null when they do not touch this agent. */
+function applyPoolWrites(agent: Agent, writes: readonly Write[]): Agent | null {
+  let touched = false;
+  const pools = Object.fromEntries(Object.entries(agent.pools).map(([k, p]) => [k, { ...p }]));
+  for (const w of writes) {
+    if ((w.type !== 'pool-consume' && w.type !== 'pool-release') || w.agentId !== agent.id) continue;
+    const p = pools[w.pool];
+    if (!p) continue;
+    p.used += w.type === 'pool-consume' ? w.units : -w.units;
+    touched = true;
+  }
+  return touched ? { ...agent, pools } : null;
 }
 
 const addOnce = (list: readonly string[] | undefined, id: string): string[] => [...(list ?? []).filter((x) => x !== id), id];

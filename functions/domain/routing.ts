@@ -24,7 +24,8 @@ export function routeQueue(ws: Pick<Workstream, 'routingRules' | 'defaultQueueId
 
 /** Routing variables: context first, then the identified contact's attributes as `contact.<name>`. */
 export function routingVariables(context: Readonly<Record<string, string>> | undefined, contactAttributes: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const vars: Record<string, string> = { ...(context ?? {}) };
+  // `contact.` is reserved for the identified contact: a channel cannot pose as one through its context
+  const vars: Record<string, string> = Object.fromEntries(Object.entries(context ?? {}).filter(([k]) => !k.startsWith('contact.')));
   for (const [k, v] of Object.entries(contactAttributes ?? {})) vars[`contact.${k}`] = v;
   return vars;
 }

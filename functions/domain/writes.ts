@@ -1,4 +1,4 @@
-import type { Conversation, HistoryEvent, Notification, Status } from './model.js';
+import type { Agent, Conversation, HistoryEvent, Notification, Status } from './model.js';
 
 /**
  * The writes one state change consists of. The store commits a list of these as ONE transaction
@@ -64,4 +64,6 @@ export interface Decision {
   notifications: Notification[];
   /** S-3: units by which an override assignment exceeds the agent's capacity */
   unitsOverCapacity?: number;
+  /** agents the decision read whose pools it changes, as they are once it commits */
+  agentsAfter?: Agent[];
 }

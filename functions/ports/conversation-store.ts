@@ -54,7 +54,7 @@ export interface ConversationStore {
   /** the agent's Active, WrapUp and Waiting conversations */
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   /** R-3: rewrite the agent's availability entries after a capacity or presence change */
-  refreshAvailability(org: string, agentId: string, now: Date): Promise<void>;
+  refreshAvailability(org: string, agentId: string, now: Date, known?: Agent): Promise<void>;
   /** R-3: routable agents of a queue with `units` free in `pool`, best first */
   availableAgents(
     org: string,

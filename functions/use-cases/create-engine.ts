@@ -24,7 +24,12 @@ export async function onCommitted(deps: EngineDeps, d: Decision): Promise<void> 
     if (w.type === 'pool-consume' || w.type === 'pool-release') moved.add(w.agentId);
     if (w.type === 'pool-release') released.add(w.agentId);
   }
-  for (const agentId of moved) await deps.store.refreshAvailability(d.conversation.org, agentId, now);
+  for (const agentId of moved) {
+    const known = d.agentsAfter?.find((a) => a.id === agentId);
+    // a signed-out agent has no availability entries to move (sign-out removed them): nothing to write
+    if (known && !known.signedIn) continue;
+    await deps.store.refreshAvailability(d.conversation.org, agentId, now, known);
+  }
   const enteredOpen = d.conversation.status === 'Open' && d.event.from !== 'Open';
   // a push workstream's conversation entering Open is offered at once
   if (enteredOpen && d.timers.some((t) => t.kind === 'dispatch' && t.conversationId)) await dispatchConversation(deps, d.conversation.org, d.conversation.id);

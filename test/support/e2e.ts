@@ -12,7 +12,8 @@ export interface HttpResult<T = Record<string, unknown>> {
 
 /** A local runtime (the same one `npm start` runs) on the run's DynamoDB Local. */
 export async function startRuntime(options: Parameters<typeof startLocalRuntime>[0] = {}): Promise<LocalRuntime> {
-  return startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), ...options });
+  // its own table: a runtime's sweeper fires every due timer of its table on its own virtual clock
+  return startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName: `e2e-${ulid().toLowerCase()}`, ...options });
 }
 
 export const uniqueOrg = (): string => `e2e-${ulid().toLowerCase()}`;

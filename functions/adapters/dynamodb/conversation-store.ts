@@ -240,8 +240,8 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
    * an offer re-checks the agent and commits with its own conditions, so a stale entry can cost a
    * retry, never a wrong assignment; and each refresh heals it.
    */
-  async refreshAvailability(org: string, agentId: string, now: Date): Promise<void> {
-    const [agent, settings] = await Promise.all([this.getAgent(org, agentId), this.getSettings(org)]);
+  async refreshAvailability(org: string, agentId: string, now: Date, known?: Agent): Promise<void> {
+    const [agent, settings] = await Promise.all([known ?? this.getAgent(org, agentId), this.getSettings(org)]);
     if (!agent) return;
     const routable = routableFree(agent, settings, now);
     const idle = agent.idleSince ?? '0000-00-00T00:00:00.000Z';
