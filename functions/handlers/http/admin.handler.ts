@@ -92,6 +92,23 @@ export const adminRoutes: Route[] = [
   },
   {
     ...admin,
+    method: 'GET',
+    path: '/v1/admin/contacts/{id}',
+    summary: 'Read a contact or account',
+    handle: async ({ claims, params }) => ok(await found(store().getContact(claims.org, params.id as string), 'contact', params.id)),
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/agents/{id}',
+    summary: 'Read an agent configuration, presence and capacity',
+    async handle({ claims, params }) {
+      const agent = await found(store().getAgent(claims.org, params.id as string), 'agent', params.id);
+      return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
+    },
+  },
+  {
+    ...admin,
     method: 'PUT',
     path: '/v1/admin/agents/{id}',
     summary: 'Create or replace an agent (queues, capacity pools)',
