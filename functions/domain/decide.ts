@@ -53,6 +53,11 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
   }
   const rule = shaped.find((r) => r.role === actor.role);
   if (!rule) {
+    // The role may take this action elsewhere (another status, mode or channel): a conflict with
+    // this conversation's state. A role that never takes it is forbidden.
+    const target = action.type === 'transfer' || action.type === 'assign' ? action.target.kind : undefined;
+    const roleEverDoes = TRANSITIONS.some((r) => r.action === action.type && r.role === actor.role && (r.target === undefined || r.target === target));
+    if (roleEverDoes) throw new TransitionConflictError(c.status, `T-13: a ${actor.role} cannot ${action.type} a ${c.status} ${c.channelKind} conversation`);
     throw new ForbiddenActionError(`T-13: a ${actor.role} may not ${action.type} this conversation`, c.status);
   }
   if (rule.who === 'primary' && !isPrimary(c, actor)) {
@@ -229,13 +234,22 @@ export function decide(input: DecideInput): Decision {
       break;
     }
     case 'force-close':
+      // S-5: every participant, including the receiver of a transfer still pending, which ends here
       notify(
         'conversation.force-closed',
-        [customerOf, ...primaryOf, ...c.consultants.map((id) => ({ kind: 'agent' as const, id })), ...(c.supervisors ?? []).map((id) => ({ kind: 'supervisor' as const, id }))],
+        [
+          customerOf,
+          ...primaryOf,
+          ...c.consultants.map((id) => ({ kind: 'agent' as const, id })),
+          ...(c.pendingTransfer ? [{ kind: 'agent' as const, id: c.pendingTransfer.to }] : []),
+          ...(c.supervisors ?? []).map((id) => ({ kind: 'supervisor' as const, id })),
+        ],
         { reason: 'ended by supervisor', supervisorId: actor.id },
       );
+      delete next.pendingTransfer;
       break;
     case 'end-session':
+      if (c.session.status === 'ended') throw new TransitionConflictError(c.status, 'M-2: the messaging session already ended');
       // M-2: the messaging channel is off for this conversation, the ticket goes on by email; M-5: no customer notice
       next.session = { status: 'ended', endReason: 'ended-by-agent' };
       next.ticket = { ...c.ticket, channel: 'email' };
