@@ -259,6 +259,9 @@ export function decide(input: DecideInput): Decision {
       break;
   }
 
+  // X-3 / S-4: a pending transfer lives only while the conversation keeps its status and primary
+  if (c.pendingTransfer && rule.effect !== 'request-transfer' && (rule.primary !== 'keep' || rule.to !== c.status)) delete next.pendingTransfer;
+
   switch (rule.primary) {
     case 'actor':
       next.primaryAgentId = actor.id;
