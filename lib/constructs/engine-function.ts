@@ -1,0 +1,182 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource, type SqsEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { SERVICE_NAME } from '../config.js';
+import { IDEMPOTENCY_ACTIONS, isWrite, type TableAccess } from './table-access.js';
+import type { TimerScheduling } from './timer-scheduling.js';
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface EngineFunctionProps {
+  /** the handler module under functions/handlers, without `.handler.ts`: `http/admin`, `sqs/ingest` */
+  handler: string;
+  description: string;
+  timeout: Duration;
+  memorySize?: number;
+  logRetention: RetentionDays;
+  /** RETAIN keeps the log group (and its history) when the stack goes */
+  logRemovalPolicy: RemovalPolicy;
+  /** Powertools metrics namespace */
+  metricsNamespace: string;
+  environment?: Record<string, string>;
+}
+
+/**
+ * One Lambda per handler module: Node.js 24 on arm64, bundled locally by esbuild (ESM, minified,
+ * source maps), X-Ray tracing, JSON logs to its own log group, Powertools configured through the
+ * environment. Its role starts empty: every `use...`/`sendsTo`/`consumes` call grants one
+ * resource and sets the env var the handler reads for it, so a permission never exists without
+ * the configuration that uses it, and the other way round.
+ */
+export class EngineFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: EngineFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    // Our own role, so no AWSLambdaBasicExecutionRole (logs:* on *): logs go to this group only.
+    this.role = new Role(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${id}: ${props.description}` });
+    this.logGroup.grantWrite(this.role);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      entry: `${PROJECT_ROOT}functions/handlers/${props.handler}.handler.ts`,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+      description: props.description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      tracing: Tracing.ACTIVE,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        // stack traces point at the TypeScript sources
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins
+        banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        // the SDK versions the tests ran with, not whatever the runtime ships this month
+        bundleAwsSDK: true,
+        logLevel: LogLevel.ERROR,
+      },
+    });
+
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (AWS documents Resource "*" for them); CDK adds exactly these two actions.',
+    });
+  }
+
+  /** The single table: grants `access` (and the table key through DynamoDB only) and sets TABLE_NAME. */
+  useTable(table: ITable, key: IKey, access: TableAccess): this {
+    const resources = [table.tableArn, ...access.indexes.map((i) => `${table.tableArn}/index/${i}`)];
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...access.actions],
+        resources,
+        ...(access.onlyPartitions ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.onlyPartitions] } } } : {}),
+      }),
+    );
+    if (access.deny) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          effect: Effect.DENY,
+          actions: [...access.deny.actions],
+          resources,
+          conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [...access.deny.partitions] } },
+        }),
+      );
+    }
+    this.grantTableKey(key, access.actions.some(isWrite));
+    this.fn.addEnvironment('TABLE_NAME', table.tableName);
+    return this;
+  }
+
+  /** Powertools idempotency records (Idempotency-Key): sets IDEMPOTENCY_TABLE_NAME. */
+  useIdempotencyTable(table: ITable, key: IKey): this {
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...IDEMPOTENCY_ACTIONS], resources: [table.tableArn] }));
+    this.grantTableKey(key, true);
+    this.fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', table.tableName);
+    return this;
+  }
+
+  /** SendMessage to `queue`; its URL in `envName`. */
+  sendsTo(queue: IQueue, envName: string): this {
+    queue.grantSendMessages(this.fn);
+    this.fn.addEnvironment(envName, queue.queueUrl);
+    return this;
+  }
+
+  /** An SQS event source that reports partial batch failures (the handlers return batchItemFailures). */
+  consumes(queue: IQueue, options: Omit<SqsEventSourceProps, 'reportBatchItemFailures'> = {}): this {
+    this.fn.addEventSource(new SqsEventSource(queue, { ...options, reportBatchItemFailures: true }));
+    return this;
+  }
+
+  /**
+   * Creates one-time schedules in the engine's group, handing Scheduler its execution role; sets
+   * SCHEDULE_GROUP_NAME, TIMERS_QUEUE_ARN, SCHEDULER_ROLE_ARN and SCHEDULER_DLQ_ARN.
+   */
+  schedulesTimers(timers: TimerScheduling): this {
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['scheduler:CreateSchedule'], resources: [timers.scheduleArnPattern] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [timers.executionRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${timers.scheduleArnFinding}]`,
+      reason:
+        'scheduler:CreateSchedule on the schedules of the engine\'s own group only: each timer gets a schedule named at run time from conversation, kind and version, so the names cannot be listed in advance.',
+    });
+    this.fn.addEnvironment('SCHEDULE_GROUP_NAME', timers.group.scheduleGroupName);
+    this.fn.addEnvironment('TIMERS_QUEUE_ARN', timers.targetQueue.queueArn);
+    this.fn.addEnvironment('SCHEDULER_ROLE_ARN', timers.executionRole.roleArn);
+    this.fn.addEnvironment('SCHEDULER_DLQ_ARN', timers.deadLetterQueue.queueArn);
+    return this;
+  }
+
+  /**
+   * The customer-managed key of the tables, usable only through DynamoDB (kms:ViaService): the
+   * function cannot decrypt anything with it directly.
+   */
+  private grantTableKey(key: IKey, write: boolean): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:DescribeKey', ...(write ? ['kms:Encrypt', 'kms:GenerateDataKey'] : [])],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}
+
+export const HTTP_TIMEOUT = Duration.seconds(10);
