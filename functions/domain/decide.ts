@@ -148,6 +148,9 @@ export function decide(input: DecideInput): Decision {
       if (rule.action === 'wrapup-release' && !c.allocation) {
         throw new TransitionConflictError(c.status, 'C-6: the wrap-up capacity was already released');
       }
+      if (rule.action === 'wrapup-release' && !c.wrapUpReleaseAt) {
+        throw new TransitionConflictError(c.status, 'C-3: no minutes policy releases this capacity (always holds it until Closed)');
+      }
       if (rule.action === 'wrapup-release' && c.wrapUpReleaseAt && Date.parse(c.wrapUpReleaseAt) > now.getTime()) {
         throw new TransitionConflictError(c.status, `C-3: the wrap-up capacity block lasts until ${c.wrapUpReleaseAt}`);
       }

@@ -199,6 +199,7 @@ describe('concurrency on DynamoDB Local', () => {
     const c = await activeFor(f, 'alice', 'sms');
     await act(f, 'alice', c.id, { type: 'end' });
     expect((await capacityOf(f, 'alice')).used, 'C-3: held while the block lasts').toBe(1);
+    f.clock.advance(5 * 60);
 
     // Act
     await act(f, 'timer', c.id, { type: 'wrapup-release' }, 'system');
@@ -314,6 +315,7 @@ describe('concurrency on DynamoDB Local', () => {
     const c = await activeFor(f, 'alice', 'voice');
     await act(f, 'alice', c.id, { type: 'end' });
     expect((await capacityOf(f, 'alice')).used).toBe(1);
+    f.clock.advance(10 * 60);
 
     // Act
     const results = await Promise.allSettled([

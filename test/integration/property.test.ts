@@ -11,31 +11,48 @@ import { makeFixture, type Fixture } from '../support/fixture.js';
 /**
  * Model-based random sequences on DynamoDB Local. Each run is one fresh org with 3-4 agents of mixed
  * capacities and 4-6 conversations of mixed channel kinds; the commands are random agent, customer and
- * timer actions, some fired concurrently. After every step the whole org is read back and checked
- * against the SPEC (L-1, L-2, T-11, T-13, C-2, C-5, RL-3, E-1), and every sequential step's outcome is
- * compared with an independent model of the SPEC's transition table (written from SPEC.md, not from
- * functions/domain/transitions.ts).
+ * timer actions, some fired concurrently, and the clock moving on. After every step the whole org is
+ * read back and checked against the SPEC (L-1, L-2, T-11, C-2, C-3, C-5, C-6, RL-3, E-1), and every step
+ * that ran alone is compared with an independent model of the SPEC's transition table (T-1..T-13, X-1,
+ * X-3, TM-5), written from SPEC.md, not from functions/domain/transitions.ts.
+ *
+ * A failure prints fast-check's shrunk counterexample (setup and steps), then the trace of that run:
+ * every step with its outcome, down to the one that broke the rule.
  */
 
 // ---------------------------------------------------------------------------------------------------
 // Commands (plain data, so fast-check prints the shrunk sequence readably)
 
 type AgentAction =
-  | { type: 'accept' | 'end' | 'close' | 'release' | 'resolve' | 'resume' }
+  | { type: 'accept' | 'reject' | 'end' | 'close' | 'release' | 'resolve' | 'resume' }
   | { type: 'transfer'; queueId: 'q1' | 'q2' }
   | { type: 'transfer-agent'; agent: number }
   | { type: 'transfer-external' };
 type CustomerWhat = 'ended' | 'disconnected' | 'message' | 'reconnected';
 type SystemAction = 'inactivity-timeout' | 'reconnect-timeout' | 'wrapup-release';
 
+/**
+ * An agent by index; `primary`: the conversation's primary agent at that moment; `receiver`: the receiver
+ * of its pending transfer (X-3). Either falls back to an agent by index when there is none.
+ */
+type Who = number | 'primary' | 'receiver';
+
+/**
+ * Every operation picks its conversation by `conv`, an index: with `aim`, among the conversations whose
+ * status the action can apply to (so runs go deep into the lifecycle), else among all of them.
+ */
+interface Target {
+  conv: number;
+  aim: boolean;
+}
 type Op =
-  | { by: 'agent'; agent: number; conv: number; action: AgentAction }
+  | ({ by: 'agent'; agent: Who; action: AgentAction } & Target)
   /** `event`: through handleCustomerEvent (webhook path, addresses the thread); `action`: performAction as the customer */
-  | { by: 'customer'; via: 'event' | 'action'; conv: number; what: CustomerWhat }
-  | { by: 'system'; conv: number; action: SystemAction };
+  | ({ by: 'customer'; via: 'event' | 'action'; what: CustomerWhat } & Target)
+  | ({ by: 'system'; action: SystemAction } & Target);
 
 /** One step: a single operation, or 2-3 operations fired at once. */
-type Step = Op[];
+type Step = Op[] | { clockMinutes: number };
 
 interface KindConfig {
   units: number;
@@ -51,32 +68,49 @@ interface Setup {
   config: Record<Kind, KindConfig>;
 }
 
-const kindConfigArb: fc.Arbitrary<KindConfig> = fc.record({ units: fc.integer({ min: 1, max: 2 }), wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 5) });
+const kindConfigArb: fc.Arbitrary<KindConfig> = fc.record({ units: fc.constantFrom(1, 1, 2), wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 1, 2) });
 const setupArb: fc.Arbitrary<Setup> = fc.record({
-  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 3 }), q2: fc.boolean() }), { minLength: 3, maxLength: 4 }),
+  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 4 }), q2: fc.boolean() }), { minLength: 3, maxLength: 4 }),
   kinds: fc.array(fc.constantFrom(...KINDS), { minLength: 4, maxLength: 6 }),
   config: fc.record({ chat: kindConfigArb, voice: kindConfigArb, sms: kindConfigArb, whatsapp: kindConfigArb, record: kindConfigArb }),
 });
 
 const agentActionArb: fc.Arbitrary<AgentAction> = fc.oneof(
-  { weight: 5, arbitrary: fc.constant({ type: 'accept' as const }) },
-  { weight: 3, arbitrary: fc.constantFrom<AgentAction>({ type: 'end' }, { type: 'close' }) },
-  { weight: 2, arbitrary: fc.constantFrom<AgentAction>({ type: 'release' }, { type: 'resolve' }, { type: 'resume' }) },
-  { weight: 2, arbitrary: fc.constantFrom<AgentAction>({ type: 'transfer', queueId: 'q1' }, { type: 'transfer', queueId: 'q2' }) },
-  { weight: 1, arbitrary: fc.oneof(fc.nat(3).map((agent): AgentAction => ({ type: 'transfer-agent', agent })), fc.constant<AgentAction>({ type: 'transfer-external' })) },
+  { weight: 4, arbitrary: fc.constant({ type: 'accept' as const }) },
+  { weight: 5, arbitrary: fc.constantFrom<AgentAction>({ type: 'end' }, { type: 'close' }, { type: 'close' }) },
+  { weight: 2, arbitrary: fc.constant({ type: 'resume' as const }) },
+  { weight: 2, arbitrary: fc.constantFrom<AgentAction>({ type: 'release' }, { type: 'resolve' }, { type: 'reject' }) },
+  { weight: 1, arbitrary: fc.constantFrom<AgentAction>({ type: 'transfer', queueId: 'q1' }, { type: 'transfer', queueId: 'q2' }) },
+  { weight: 2, arbitrary: fc.nat(3).map((agent): AgentAction => ({ type: 'transfer-agent', agent })) },
+  { weight: 1, arbitrary: fc.constant<AgentAction>({ type: 'transfer-external' }) },
 );
+const convArb = fc.nat(7);
+const aimArb = fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
+const agentOpArb: fc.Arbitrary<Op> = fc.record({
+  by: fc.constant('agent' as const),
+  // Mostly the primary, so runs go deep into the lifecycle; sometimes anyone, so refusals (T-13) are exercised too.
+  agent: fc.oneof({ weight: 4, arbitrary: fc.constant<Who>('primary') }, { weight: 2, arbitrary: fc.constant<Who>('receiver') }, { weight: 2, arbitrary: fc.nat(3) }),
+  conv: convArb,
+  aim: aimArb,
+  action: agentActionArb,
+});
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ by: fc.constant('agent' as const), agent: fc.nat(3), conv: fc.nat(7), action: agentActionArb }) },
+  { weight: 6, arbitrary: agentOpArb },
   {
     weight: 2,
     arbitrary: fc.oneof(
-      fc.record({ by: fc.constant('customer' as const), via: fc.constant('event' as const), conv: fc.nat(7), what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message', 'message', 'reconnected') }),
-      fc.record({ by: fc.constant('customer' as const), via: fc.constant('action' as const), conv: fc.nat(7), what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message') }),
+      fc.record({ by: fc.constant('customer' as const), via: fc.constant('event' as const), conv: convArb, aim: aimArb, what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message', 'message', 'reconnected') }),
+      fc.record({ by: fc.constant('customer' as const), via: fc.constant('action' as const), conv: convArb, aim: aimArb, what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message') }),
     ),
   },
-  { weight: 2, arbitrary: fc.record({ by: fc.constant('system' as const), conv: fc.nat(7), action: fc.constantFrom<SystemAction>('inactivity-timeout', 'reconnect-timeout', 'wrapup-release') }) },
+  { weight: 2, arbitrary: fc.record({ by: fc.constant('system' as const), conv: convArb, aim: aimArb, action: fc.constantFrom<SystemAction>('inactivity-timeout', 'reconnect-timeout', 'wrapup-release', 'wrapup-release') }) },
 );
-const stepArb: fc.Arbitrary<Step> = fc.oneof({ weight: 5, arbitrary: opArb.map((op) => [op]) }, { weight: 1, arbitrary: fc.array(opArb, { minLength: 2, maxLength: 3 }) });
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 10, arbitrary: opArb.map((op) => [op]) },
+  { weight: 2, arbitrary: fc.array(opArb, { minLength: 2, maxLength: 3 }) },
+  // time passes, so timers come due (TM-1, TM-2)
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((clockMinutes) => ({ clockMinutes })) },
+);
 const stepsArb = fc.array(stepArb, { minLength: 25, maxLength: 35 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -87,14 +121,19 @@ const isPersistent = (k: ChannelKind): boolean => modeOf(k) === 'persistent';
 
 /**
  * The edges the SPEC allows, as `action:from>to`, per channel kind. `created` is the R-1 entry.
- * Customer end / disconnect (T-2, T-3b, T-3c, T-6b) are "chat" / "live chat" in the SPEC; on voice the
- * model accepts them too (see `voiceCustomerLeniency` below and the dedicated test at the end).
+ * Customer end / disconnect (T-2, T-3b, T-3c, T-6b) are "chat" / "live chat" in the SPEC, which says
+ * nothing of a voice caller hanging up; the model lets voice take the chat edges (and the end of a call
+ * handed to an external number, T-12) and does not judge the outcome there (`expectCustomer`).
  */
 function allowedEdges(kind: ChannelKind): Set<string> {
   const e = new Set<string>(['created:null>Open', 'accept:Open>Active', 'end:Active>WrapUp', 'end:WrapUp>Closed', 'close:WrapUp>Closed']);
   e.add('release:Active>Open').add('transfer:Active>Open').add('reconnect-timeout:Active>Open').add('wrapup-release:WrapUp>WrapUp');
+  // X-3: a transfer to an agent is requested (Active stays Active), then accepted or rejected by the receiver; T-12 on voice.
+  e.add('transfer:Active>Active').add('accept:Active>Active').add('reject:Active>Active');
+  if (isPersistent(kind)) e.add('accept:Waiting>Waiting').add('reject:Waiting>Waiting');
   if (isChat(kind) || kind === 'voice') {
-    for (const a of ['customer-ended', 'customer-disconnected']) e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`);
+    // T-2, T-3b/c, T-6b; on voice also the end of a call handed to an external number (no agent left to wrap up).
+    for (const a of ['customer-ended', 'customer-disconnected']) e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`).add(`${a}:Active>Closed`);
   }
   if (isChat(kind)) e.add('close:Active>Open');
   if (kind === 'voice') e.add('transfer:Active>Active');
@@ -127,6 +166,8 @@ interface World {
   convIds: string[];
   closed: Map<string, { conversation: Conversation; events: HistoryEvent[] }>;
   trace: string[];
+  /** webhook event ids handed out so far */
+  events: number;
 }
 
 interface Snapshot {
@@ -140,20 +181,52 @@ interface Snapshot {
 
 const configOf = (w: World, kind: ChannelKind): KindConfig => w.setup.config[kind as Kind];
 
+/**
+ * X-1 / X-3, read from the history: the last transfer request to an agent, if it can still be completed.
+ * - `live`: nothing happened to the conversation since but same-status events: the receiver may accept
+ *   or reject it.
+ * - `live: false`: the conversation only went between Active and Waiting since (X then resume); the SPEC
+ *   does not say whether the request survives that, so the model does not judge it.
+ * - undefined: no request, or it was accepted or rejected, or the conversation went back to the queue
+ *   (or ended): a request of an earlier assignment can never be completed, and the next primary may
+ *   ask again.
+ */
+function transferRequest(events: HistoryEvent[], c: Conversation): { to: string; live: boolean } | undefined {
+  if (c.channelKind === 'voice') return undefined; // voice transfers are immediate (T-12)
+  const i = events.findLastIndex((e) => e.action === 'transfer' && e.from === 'Active' && e.to === 'Active');
+  if (i < 0) return undefined;
+  const since = events.slice(i + 1);
+  if (since.some((e) => e.action === 'accept' || e.action === 'reject' || (e.to !== 'Active' && e.to !== 'Waiting'))) return undefined;
+  const to = (events[i] as HistoryEvent).details?.transferTo;
+  return { to: typeof to === 'string' ? to : (c.pendingTransfer?.to ?? '?'), live: since.every((e) => e.from === e.to) };
+}
+
 const fits = (w: World, s: Snapshot, agentId: string, c: Conversation): boolean => {
   const pool = s.agents.get(agentId)?.pools.default;
   return pool !== undefined && pool.used + configOf(w, c.channelKind).units <= pool.max;
 };
 
 function expectAgent(w: World, s: Snapshot, op: Extract<Op, { by: 'agent' }>, c: Conversation): Expectation {
-  const a = agentOf(w, op.agent);
+  const a = actorOf(w, op, c);
   const primary = c.primaryKind !== 'external' && c.primaryAgentId === a;
   const member = s.agents.get(a)?.queues.includes(c.queueId) ?? false;
+  const request = transferRequest(s.events.get(c.id) ?? [], c);
+  const receiver = request?.to === a;
   const x = op.action;
   switch (x.type) {
     case 'accept':
-      if (c.status !== 'Open' || !member) return refused;
+      if (c.status === 'Open') {
+        if (!member) return refused;
+        return fits(w, s, a, c) ? ok('Active', a) : { outcome: 'refused', capacity: true };
+      }
+      // X-3: the receiver of a live transfer request takes over (and, when Active, their capacity is reserved).
+      if (!receiver) return refused;
+      if (!request.live) return { outcome: 'any' };
+      if (c.status === 'Waiting') return ok('Waiting', a);
       return fits(w, s, a, c) ? ok('Active', a) : { outcome: 'refused', capacity: true };
+    case 'reject':
+      if (!receiver) return refused;
+      return request.live ? ok(c.status, c.primaryAgentId ?? null) : { outcome: 'any' };
     case 'end':
       if (!primary) return refused;
       return c.status === 'Active' ? ok('WrapUp', a) : c.status === 'WrapUp' ? ok('Closed') : refused;
@@ -173,8 +246,11 @@ function expectAgent(w: World, s: Snapshot, op: Extract<Op, { by: 'agent' }>, c:
       return primary && c.status === 'Active' && c.queueId !== x.queueId ? ok('Open', null, x.queueId) : refused;
     case 'transfer-agent': {
       const b = agentOf(w, x.agent);
-      if (!primary || c.status !== 'Active' || c.channelKind !== 'voice' || b === a) return refused;
-      return fits(w, s, b, c) ? ok('Active', b) : { outcome: 'refused', capacity: true };
+      if (!primary || c.status !== 'Active' || b === a) return refused;
+      // T-12: a voice call moves at once, with the receiver's capacity.
+      if (c.channelKind === 'voice') return fits(w, s, b, c) ? ok('Active', b) : { outcome: 'refused', capacity: true };
+      // X-1 / X-3: the primary may ask; the SPEC is silent on a second request while one is live, or on a full receiver.
+      return request === undefined && fits(w, s, b, c) ? ok('Active', a) : { outcome: 'any' };
     }
     case 'transfer-external':
       return primary && c.status === 'Active' && c.channelKind === 'voice' ? ok('Active', EXTERNAL) : refused;
@@ -184,27 +260,44 @@ function expectAgent(w: World, s: Snapshot, op: Extract<Op, { by: 'agent' }>, c:
 function expectCustomer(what: CustomerWhat, c: Conversation): Expectation {
   if (what === 'message') return c.status === 'Waiting' && isPersistent(c.channelKind) ? ok('Open', null) : refused;
   if (what === 'reconnected') return refused;
-  if (c.channelKind === 'voice' && (c.status === 'Open' || c.status === 'Active')) return { outcome: 'any' }; // voiceCustomerLeniency
+  if (c.channelKind === 'voice' && (c.status === 'Open' || c.status === 'Active')) return { outcome: 'any' }; // SPEC silent on voice hang-ups
   if (!isChat(c.channelKind)) return refused;
   return c.status === 'Open' ? ok('Closed') : c.status === 'Active' ? ok('WrapUp', c.primaryAgentId ?? null) : refused;
 }
 
+/**
+ * Timers fire at least once, possibly late or twice, never early (TM-5): a firing before the due time is
+ * outside the SPEC, except the wrap-up block, which C-3 says lasts N minutes.
+ */
 function expectSystem(w: World, action: SystemAction, c: Conversation): Expectation {
+  const now = w.f.clock.now().getTime();
   switch (action) {
     case 'inactivity-timeout':
-      return c.status === 'Waiting' ? ok('Closed') : refused;
+      if (c.status !== 'Waiting') return refused;
+      return now >= Date.parse(c.statusSince) + INACTIVITY_SECONDS * 1000 ? ok('Closed') : { outcome: 'any' };
     case 'reconnect-timeout':
       return c.status === 'Active' ? ok('Open', null) : refused;
-    case 'wrapup-release':
+    case 'wrapup-release': {
       if (c.status !== 'WrapUp' || !c.allocation) return refused;
+      const policy = configOf(w, c.channelKind).wrapUp;
       // C-3: only an N-minute policy arms this timer; under `always` a stray firing is not specified.
-      return typeof configOf(w, c.channelKind).wrapUp === 'number' ? ok('WrapUp', c.primaryAgentId ?? null) : { outcome: 'any' };
+      if (typeof policy !== 'number') return { outcome: 'any' };
+      return now >= Date.parse(c.statusSince) + policy * 60_000 ? ok('WrapUp', c.primaryAgentId ?? null) : refused;
+    }
   }
 }
 
+/** TM-2: the Waiting inactivity timeout of every workstream in these runs. */
+const INACTIVITY_SECONDS = 180;
+
 const EXTERNAL = '+15550100';
 const agentOf = (w: World, i: number): string => w.agentIds[i % w.agentIds.length] as string;
-const convOf = (w: World, i: number): string => w.convIds[i % w.convIds.length] as string;
+/** The acting agent of an agent operation on conversation `c` (as it was before the step). */
+const actorOf = (w: World, op: Extract<Op, { by: 'agent' }>, c: Conversation): string => {
+  if (typeof op.agent === 'number') return agentOf(w, op.agent);
+  if (op.agent === 'receiver' && c.pendingTransfer?.to) return c.pendingTransfer.to;
+  return c.primaryKind === 'agent' && c.primaryAgentId ? c.primaryAgentId : agentOf(w, op.conv);
+};
 
 // ---------------------------------------------------------------------------------------------------
 // Running one operation
@@ -243,9 +336,32 @@ const currentOnThread = (w: World, s: Snapshot, c: Conversation): string =>
     return x?.channelId === c.channelId && x.threadId === c.threadId;
   }) as string;
 
+/** The statuses an operation can apply to (used only to aim operations, never to judge outcomes). */
+function aimedStatuses(op: Op): Status[] {
+  if (op.by === 'customer') return op.what === 'message' ? ['Waiting', 'Closed'] : op.what === 'reconnected' ? [...STATUSES] : ['Open', 'Active'];
+  if (op.by === 'system') return op.action === 'inactivity-timeout' ? ['Waiting'] : op.action === 'reconnect-timeout' ? ['Active'] : ['WrapUp'];
+  if (op.agent === 'receiver' && (op.action.type === 'accept' || op.action.type === 'reject')) return ['Active', 'Waiting'];
+  switch (op.action.type) {
+    case 'accept':
+      return ['Open'];
+    case 'end':
+    case 'close':
+      return ['Active', 'WrapUp'];
+    case 'reject':
+      return ['Active', 'Waiting'];
+    case 'resume':
+      return ['Waiting'];
+    default:
+      return ['Active'];
+  }
+}
+
 /** Which conversation an operation addresses (webhook events address the thread's current one). */
 function targetOf(w: World, s: Snapshot, op: Op): Conversation {
-  const c = s.convs.get(convOf(w, op.conv)) as Conversation;
+  const all = [...s.convs.values()];
+  const aimed = op.aim ? all.filter((c) => aimedStatuses(op).includes(c.status)) : [];
+  const candidates = aimed.length ? aimed : all;
+  const c = candidates[op.conv % candidates.length] as Conversation;
   return op.by === 'customer' && op.via === 'event' ? (s.convs.get(currentOnThread(w, s, c)) as Conversation) : c;
 }
 
@@ -264,7 +380,7 @@ async function runOp(w: World, s: Snapshot, op: Op): Promise<Outcome> {
   const { f } = w;
   const c = targetOf(w, s, op);
   if (op.by === 'agent') {
-    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'agent', id: agentOf(w, op.agent) }, action: toAction(w, op.action) }));
+    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'agent', id: actorOf(w, op, c) }, action: toAction(w, op.action) }));
   }
   if (op.by === 'system') {
     return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'system', id: 'timer' }, action: { type: op.action } }));
@@ -273,7 +389,9 @@ async function runOp(w: World, s: Snapshot, op: Op): Promise<Outcome> {
     const action = CUSTOMER_ACTIONS[op.what];
     return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'customer', id: `thread:${c.threadId}` }, action }));
   }
-  const r = await handleCustomerEvent(f.deps, f.org, c.channelId, { eventId: `ev-${w.trace.length}-${op.conv}`, type: EVENT_TYPES[op.what], threadId: c.threadId });
+  const r = await handleCustomerEvent(f.deps, f.org, c.channelId, { eventId: `ev-${++w.events}`, type: EVENT_TYPES[op.what], threadId: c.threadId });
+  // Every event id is new, so RL-1 deduplication must never kick in here.
+  expect(r.outcome, 'RL-1: a first delivery is not a duplicate').not.toBe('duplicate');
   if (r.outcome === 'created') {
     w.convIds.push(r.conversation.id);
     return { kind: 'created', conversationId: r.conversation.id };
@@ -373,6 +491,10 @@ function checkInvariants(w: World, s: Snapshot): void {
     // The conversation's own record of its allocation mirrors the allocation item (C-6).
     expect(c.allocation ? [c.allocation.agentId, c.allocation.units] : null, `C-6: ${where}`).toEqual(held[0] ? [held[0].agentId, held[0].units] : null);
 
+    // X-3: a live transfer request (per the history) is the one the conversation holds.
+    const request = transferRequest(events, c);
+    if (request?.live) expect(c.pendingTransfer?.to, `X-3: ${where} lost its pending transfer`).toBe(request.to);
+
     // The thread points at its newest conversation.
     expect(s.threads.get(`${c.channelId}/${c.threadId}`), `thread of ${where}`).toBe(currentOnThread(w, s, c));
   }
@@ -419,9 +541,9 @@ function checkSequential(w: World, before: Snapshot, after: Snapshot, op: Op, ta
   expect(c.queueId, 'the queue').toBe(expected.queueId ?? target.queueId);
 }
 
-function describeOp(w: World, op: Op): string {
-  const conv = convOf(w, op.conv);
-  if (op.by === 'agent') return `${agentOf(w, op.agent)} ${JSON.stringify(op.action)} on ${conv}`;
+function describeOp(w: World, s: Snapshot, op: Op): string {
+  const conv = targetOf(w, s, op).id;
+  if (op.by === 'agent') return `${actorOf(w, op, targetOf(w, s, op))} ${JSON.stringify(op.action)} on ${conv}`;
   if (op.by === 'system') return `system ${op.action} on ${conv}`;
   return `customer ${op.what} (${op.via}) on ${conv}`;
 }
@@ -431,18 +553,23 @@ async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
   const f = await makeFixture();
   for (const kind of KINDS) {
     const k = setup.config[kind];
-    await f.setWorkstream(kind, { capacity: { pool: 'default', units: k.units }, wrapUp: { blockCapacity: k.wrapUp } });
+    await f.setWorkstream(kind, { capacity: { pool: 'default', units: k.units }, wrapUp: { blockCapacity: k.wrapUp }, waitingInactivityTimeoutSeconds: INACTIVITY_SECONDS });
   }
   const agentIds = setup.agents.map((_, i) => `a${i}`);
   await Promise.all(setup.agents.map((a, i) => f.addAgent(`a${i}`, { default: a.max }, a.q2 ? ['q1', 'q2'] : ['q1'])));
   const convIds: string[] = [];
   for (const kind of setup.kinds) convIds.push((await f.start(kind)).id);
-  const w: World = { f, setup, agentIds, convIds, closed: new Map(), trace: [] };
+  const w: World = { f, setup, agentIds, convIds, closed: new Map(), trace: [], events: 0 };
 
   let before = await snapshot(w);
   checkInvariants(w, before);
   for (const step of steps) {
-    const label = step.map((op) => describeOp(w, op)).join(' || ');
+    if (!Array.isArray(step)) {
+      f.clock.advance(step.clockMinutes * 60);
+      w.trace.push(`clock +${step.clockMinutes} min`);
+      continue;
+    }
+    const label = step.map((op) => describeOp(w, before, op)).join(' || ');
     try {
       // Act
       if (step.length === 1) {
@@ -471,11 +598,45 @@ async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
   }
 }
 
+/** Sequences the random search found, replayed as they are (shrunk form) so they run on every run. */
+const chatsOnly: Setup = {
+  agents: [
+    { max: 1, q2: false },
+    { max: 1, q2: false },
+    { max: 1, q2: false },
+  ],
+  kinds: ['chat', 'chat', 'chat', 'chat'],
+  config: Object.fromEntries(KINDS.map((k) => [k, { units: 1, wrapUp: 'always' }])) as Record<Kind, KindConfig>,
+};
+const on0 = (agent: Who, action: AgentAction): Step => [{ by: 'agent', agent, conv: 0, aim: false, action }];
+/** a0 takes the chat and asks to transfer it to a1, then releases it to the queue, where a2 picks it */
+const staleTransfer: Step[] = [on0(0, { type: 'accept' }), on0('primary', { type: 'transfer-agent', agent: 1 }), on0('primary', { type: 'release' }), on0(2, { type: 'accept' })];
+
 describe('random sequences on DynamoDB Local', () => {
-  it('L-1, L-2, T-11, T-13, C-2, C-3, C-5, C-6, RL-3, E-1: random agent, customer and timer actions keep every invariant and follow the SPEC table', async () => {
+  it('L-1, L-2, T-11, T-13, X-1, X-3, C-2, C-3, C-5, C-6, RL-3, E-1: random agent, customer and timer actions keep every invariant and follow the SPEC table', async () => {
     await fc.assert(
       fc.asyncProperty(setupArb, stepsArb, async (setup, steps) => runScenario(setup, steps)),
-      { numRuns: 20, plugins: [fc.interruptAfterTimeLimit(50_000)] },
+      { numRuns: 15, plugins: [fc.interruptAfterTimeLimit(35_000)] },
     );
   }, 120_000);
+
+  it('X-3, C-2: the receiver of a live transfer request accepts it and the capacity moves to them; a second receiver cannot', async () => {
+    // Prepare / Act / Assess: a0 asks to transfer to a1, a1 accepts, then a2 (never asked) tries too.
+    await runScenario(chatsOnly, [on0(0, { type: 'accept' }), on0('primary', { type: 'transfer-agent', agent: 1 }), on0('receiver', { type: 'accept' }), on0(2, { type: 'accept' })]);
+  });
+
+  it('X-3: the receiver rejects a live transfer request and the primary keeps the conversation', async () => {
+    // Prepare / Act / Assess: a0 asks to transfer to a1, a1 rejects, then a1 cannot accept any more.
+    await runScenario(chatsOnly, [on0(0, { type: 'accept' }), on0('primary', { type: 'transfer-agent', agent: 1 }), on0('receiver', { type: 'reject' }), on0(1, { type: 'accept' })]);
+  });
+
+  it('X-1, X-3: a transfer request of an earlier assignment cannot be accepted once the conversation went back to the queue', async () => {
+    // Prepare / Act / Assess: the last step is a1 accepting a0's old request on a2's conversation (must be refused).
+    await runScenario(chatsOnly, [...staleTransfer, on0(1, { type: 'accept' })]);
+  });
+
+  it('X-1, X-3: the next primary can transfer in turn after an earlier transfer request went stale', async () => {
+    // Prepare / Act / Assess: the last step is a2, the primary now, asking to transfer to a0 (must be accepted).
+    await runScenario(chatsOnly, [...staleTransfer, on0('primary', { type: 'transfer-agent', agent: 0 })]);
+  });
 });

@@ -100,6 +100,18 @@ const RELEASE = ['allocation-delete', 'pool-release'];
 const ALLOCATE = ['pool-consume', 'allocation-put'];
 
 /** Catches the refusal decide() throws, so the test can assert its type and fields. */
+it('C-3: under "always" (no release time) the wrap-up timer is refused: the capacity is held until Closed', () => {
+  // Prepare
+  const c = conversation('chat', 'WrapUp');
+
+  // Act
+  const err = refusal(() => decide(input(c, SYSTEM, { type: 'wrapup-release' })));
+
+  // Assess
+  expect(err).toBeInstanceOf(TransitionConflictError);
+  expect((err as TransitionConflictError).currentStatus).toBe('WrapUp');
+});
+
 const refusal = (run: () => unknown): unknown => {
   try {
     run();
@@ -171,7 +183,7 @@ const ALLOWED: AllowedCase[] = [
   { title: 'T-8: the inactivity timeout closes a Waiting SMS conversation', kind: 'sms', from: 'Waiting', actor: SYSTEM, action: { type: 'inactivity-timeout' }, rule: 'T-8', to: 'Closed', primary: 'alice', accepted: true, capacity: [] },
   { title: 'T-9, C-2: the agent resumes a Waiting SMS conversation, capacity reserved again', kind: 'sms', from: 'Waiting', actor: ALICE, action: { type: 'resume' }, rule: 'T-9', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
   { title: 'T-10: the customer writes again on a Waiting SMS conversation, it goes Open without a primary', kind: 'sms', from: 'Waiting', actor: CUSTOMER, action: { type: 'customer-message' }, rule: 'T-10', to: 'Open', primary: undefined, capacity: [] },
-  { title: 'C-3: the wrap-up block timer releases SMS capacity', kind: 'sms', from: 'WrapUp', actor: SYSTEM, action: { type: 'wrapup-release' }, rule: 'C-3', to: 'WrapUp', primary: 'alice', accepted: true, capacity: RELEASE },
+  { title: 'C-3: the wrap-up block timer releases SMS capacity', kind: 'sms', from: 'WrapUp', actor: SYSTEM, action: { type: 'wrapup-release' }, conv: { wrapUpReleaseAt: ENTERED }, rule: 'C-3', to: 'WrapUp', primary: 'alice', accepted: true, capacity: RELEASE },
   // persistent: whatsapp
   { title: 'T-1: an agent picks an Open WhatsApp conversation', kind: 'whatsapp', from: 'Open', actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
   { title: 'T-5: X on an Active WhatsApp conversation parks it Waiting', kind: 'whatsapp', from: 'Active', actor: ALICE, action: { type: 'close' }, rule: 'T-5', to: 'Waiting', primary: 'alice', accepted: true, capacity: RELEASE },
@@ -796,7 +808,9 @@ describe('the transition table itself (TRANSITIONS)', () => {
     // Prepare
     // a pending transfer (X-3, S-4) waits for bob, who is then the actor
     const pending = rule.pending ? { pendingTransfer: { to: 'bob', by: 'alice', byRole: 'agent' as const, from: 'alice', at: ENTERED } } : {};
-    const c = conversation(kind, rule.from, { ...(rule.offer === 'pending' ? PENDING : {}), ...(rule.party === 'external' ? EXTERNAL : {}), ...pending });
+    // a minutes wrap-up policy that fell due (C-3)
+    const due = rule.action === 'wrapup-release' ? { wrapUpReleaseAt: ENTERED } : {};
+    const c = conversation(kind, rule.from, { ...(rule.offer === 'pending' ? PENDING : {}), ...(rule.party === 'external' ? EXTERNAL : {}), ...pending, ...due });
     const actor = rule.who === 'transfer-receiver' ? BOB : ACTORS[rule.role];
     const action = actionFor(rule);
     // bob, signed in and Available, is the target of offers, transfers, assignments and consults
