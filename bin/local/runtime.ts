@@ -87,6 +87,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       INGEST_QUEUE_URL: ingest.queueUrl,
       OUTBOUND_QUEUE_URL: outbound.queueUrl,
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      // no CloudWatch or X-Ray here: EMF metrics and traces are AWS-only
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
     });
     // Handler modules read their configuration lazily, after the variables above exist.
     const { configureRuntime, getRuntime } = await import('../../functions/handlers/runtime.js');

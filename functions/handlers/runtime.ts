@@ -1,6 +1,8 @@
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../adapters/dynamodb/conversation-store.js';
 import { EventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
@@ -18,7 +20,12 @@ export function requiredEnv(name: string): string {
   return v;
 }
 
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'contact-center-engine' });
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'contact-center-engine';
+export const logger = new Logger({ serviceName });
+/** EMF metrics (namespace from POWERTOOLS_METRICS_NAMESPACE); the local runtime disables them. */
+export const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ContactCenterEngine' });
+/** X-Ray through Powertools; the local runtime disables it (POWERTOOLS_TRACE_ENABLED=false). */
+export const tracer = new Tracer({ serviceName });
 
 export interface Runtime {
   deps: EngineDeps & { store: DynamoConversationStore };

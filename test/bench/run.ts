@@ -140,7 +140,7 @@ async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number
   return (performance.now() - t0) / 1000;
 }
 {
-  Object.assign(process.env, { TABLE_NAME: TABLE, IDEMPOTENCY_TABLE_NAME: `${TABLE}-idempotency`, DYNAMODB_ENDPOINT: ddb.endpoint, INGEST_QUEUE_URL: 'unused', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  Object.assign(process.env, { TABLE_NAME: TABLE, IDEMPOTENCY_TABLE_NAME: `${TABLE}-idempotency`, DYNAMODB_ENDPOINT: ddb.endpoint, INGEST_QUEUE_URL: 'unused', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_TRACE_ENABLED: 'false' });
   const { handler } = await import('../../functions/handlers/http/conversations.handler.js');
   const { lambdaContext } = await import('../../bin/local/http-server.js');
   const { org, ws } = await setupOrg();

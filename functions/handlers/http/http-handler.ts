@@ -1,9 +1,12 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { logger } from '../runtime.js';
+import { logger, metrics, tracer } from '../runtime.js';
 import { claimsFrom, idSchema, requireRole, type Claims, type Role } from './auth.js';
 import { problemResponse, toProblem, zodFieldErrors } from './problem.js';
 
@@ -83,11 +86,17 @@ export function httpGroup(routes: readonly Route[]) {
     return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
   };
   return middy(base)
+    .use(captureLambdaHandler(tracer))
+    .use(logMetrics(metrics))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
+      after: async (request) => {
+        if (request.event.routeKey.includes('/actions/') && request.response?.statusCode === 200) metrics.addMetric('Transitions', MetricUnit.Count, 1);
+      },
       onError: async (request) => {
         const p = toProblem(request.error);
         if (p.status >= 500 && p.status !== 501) logger.error('request failed', { error: request.error as Error });
+        if (p.status === 409) metrics.addMetric('Conflicts', MetricUnit.Count, 1);
         request.response = problemResponse(p);
       },
     });

@@ -1,7 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { sweepDueTimers } from '../../use-cases/timers.use-case.js';
-import { getRuntime, logger } from '../runtime.js';
+import { getRuntime, logger, metrics, tracer } from '../runtime.js';
 
 /**
  * Runs every minute. Fires outbox timers that are due for longer than the grace and still here:
@@ -13,6 +16,12 @@ const GRACE_SECONDS = Number(process.env.SWEEPER_GRACE_SECONDS ?? 120);
 export const handler = middy(async (): Promise<{ fired: number }> => {
   const { deps, store } = getRuntime();
   const fired = await sweepDueTimers(deps, store, { graceSeconds: GRACE_SECONDS });
-  if (fired.length) logger.info('sweeper fired timers', { count: fired.length, timers: fired.map((f) => f.name) });
+  if (fired.length) {
+    metrics.addMetric('TimerFires', MetricUnit.Count, fired.length);
+    logger.info('sweeper fired timers', { count: fired.length, timers: fired.map((f) => f.name) });
+  }
   return { fired: fired.length };
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(captureLambdaHandler(tracer))
+  .use(logMetrics(metrics))
+  .use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,11 +1,14 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { handleCustomerEvent } from '../../use-cases/customer-event.use-case.js';
 import { webhookEvent } from '../http/schemas.js';
-import { getRuntime, logger } from '../runtime.js';
+import { getRuntime, logger, metrics, tracer } from '../runtime.js';
 
 const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receivedAt: z.string(), event: webhookEvent });
 
@@ -17,6 +20,7 @@ const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receive
 async function applyRecord(record: SQSRecord): Promise<void> {
   const msg = ingestMessage.parse(JSON.parse(record.body));
   const outcome = await handleCustomerEvent(getRuntime().deps, msg.org, msg.channelId, msg.event);
+  if (outcome.outcome === 'created' || outcome.outcome === 'transitioned') metrics.addMetric('Transitions', MetricUnit.Count, 1);
   logger.info('channel event applied', {
     org: msg.org,
     channelId: msg.channelId,
@@ -32,4 +36,7 @@ const processor = new SqsFifoPartialProcessorAsync();
 
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
   processPartialResponse(event, applyRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false }),
-).use(injectLambdaContext(logger, { resetKeys: true }));
+)
+  .use(captureLambdaHandler(tracer))
+  .use(logMetrics(metrics))
+  .use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,11 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { TIMER_KINDS } from '../../domain/writes.js';
 import { fireTimer } from '../../use-cases/timers.use-case.js';
-import { getRuntime, logger } from '../runtime.js';
+import { getRuntime, logger, metrics, tracer } from '../runtime.js';
 
 const dueTimer = z.object({
   name: z.string().min(1).max(64),
@@ -23,6 +26,7 @@ async function applyTimer(record: SQSRecord): Promise<void> {
   const { deps, store } = getRuntime();
   const fired = await fireTimer(deps, timer);
   if (!fired.keep) await store.deleteTimer(timer.org, timer.name);
+  metrics.addMetric('TimerFires', MetricUnit.Count, 1);
   logger.info('timer fired', { ...fired });
 }
 
@@ -30,4 +34,7 @@ const processor = new BatchProcessor(EventType.SQS);
 
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
   processPartialResponse(event, applyTimer, processor, { context, throwOnFullBatchFailure: false }),
-).use(injectLambdaContext(logger, { resetKeys: true }));
+)
+  .use(captureLambdaHandler(tracer))
+  .use(logMetrics(metrics))
+  .use(injectLambdaContext(logger, { resetKeys: true }));
