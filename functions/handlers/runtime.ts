@@ -3,6 +3,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { MiddlewareObj } from '@middy/core';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../adapters/dynamodb/conversation-store.js';
 import { EventBridgeScheduler } from '../adapters/eventbridge-scheduler.js';
@@ -75,4 +79,16 @@ function awsScheduler(): Scheduler | undefined {
 export function configureRuntime(o: { clock?: Clock; scheduler?: Scheduler }): void {
   overrides = o;
   runtime = undefined;
+}
+
+/**
+ * The Powertools middlewares every handler starts with: tracing, metrics (flushed as EMF; skipped
+ * where metrics are disabled, as in the local runtime), and the logger's Lambda context.
+ */
+export function observability(): MiddlewareObj[] {
+  return [
+    captureLambdaHandler(tracer),
+    ...(process.env.POWERTOOLS_METRICS_DISABLED === 'true' ? [] : [logMetrics(metrics)]),
+    injectLambdaContext(logger, { resetKeys: true }),
+  ] as MiddlewareObj[];
 }

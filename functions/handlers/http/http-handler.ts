@@ -1,12 +1,9 @@
 import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { logger, metrics, tracer } from '../runtime.js';
+import { logger, metrics, observability } from '../runtime.js';
 import { claimsFrom, idSchema, requireRole, type Claims, type Role } from './auth.js';
 import { problemResponse, toProblem, zodFieldErrors } from './problem.js';
 
@@ -86,9 +83,7 @@ export function httpGroup(routes: readonly Route[]) {
     return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
   };
   return middy(base)
-    .use(captureLambdaHandler(tracer))
-    .use(logMetrics(metrics))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(observability())
     .use({
       after: async (request) => {
         if (request.event.routeKey.includes('/actions/') && request.response?.statusCode === 200) metrics.addMetric('Transitions', MetricUnit.Count, 1);

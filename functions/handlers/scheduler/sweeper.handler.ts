@@ -1,10 +1,7 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { sweepDueTimers } from '../../use-cases/timers.use-case.js';
-import { getRuntime, logger, metrics, tracer } from '../runtime.js';
+import { getRuntime, logger, metrics, observability } from '../runtime.js';
 
 /**
  * Runs every minute. Fires outbox timers that are due for longer than the grace and still here:
@@ -22,6 +19,4 @@ export const handler = middy(async (): Promise<{ fired: number }> => {
   }
   return { fired: fired.length };
 })
-  .use(captureLambdaHandler(tracer))
-  .use(logMetrics(metrics))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(observability());

@@ -1,14 +1,11 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { handleCustomerEvent } from '../../use-cases/customer-event.use-case.js';
 import { webhookEvent } from '../http/schemas.js';
-import { getRuntime, logger, metrics, tracer } from '../runtime.js';
+import { getRuntime, logger, metrics, observability } from '../runtime.js';
 
 const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receivedAt: z.string(), event: webhookEvent });
 
@@ -37,6 +34,4 @@ const processor = new SqsFifoPartialProcessorAsync();
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
   processPartialResponse(event, applyRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false }),
 )
-  .use(captureLambdaHandler(tracer))
-  .use(logMetrics(metrics))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(observability());

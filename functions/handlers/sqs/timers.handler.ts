@@ -1,14 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { TIMER_KINDS } from '../../domain/writes.js';
 import { fireTimer } from '../../use-cases/timers.use-case.js';
-import { getRuntime, logger, metrics, tracer } from '../runtime.js';
+import { getRuntime, logger, metrics, observability } from '../runtime.js';
 
 const dueTimer = z.object({
   name: z.string().min(1).max(64),
@@ -35,6 +32,4 @@ const processor = new BatchProcessor(EventType.SQS);
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
   processPartialResponse(event, applyTimer, processor, { context, throwOnFullBatchFailure: false }),
 )
-  .use(captureLambdaHandler(tracer))
-  .use(logMetrics(metrics))
-  .use(injectLambdaContext(logger, { resetKeys: true }));
+  .use(observability());
