@@ -12,6 +12,8 @@ export interface ActionCommand {
   conversationId: string;
   /** who acts; a function picks among the caller's roles once the conversation is read */
   actor: Actor | ((c: Conversation) => Actor);
+  /** with a role-picking actor: the caller's agent id, read alongside the conversation */
+  actorAgentId?: string;
   action: Action;
   /** the client's Idempotency-Key: becomes the transaction's ClientRequestToken */
   idempotencyKey?: string;
@@ -67,18 +69,24 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
   if (toQueue !== undefined && !(await store.getQueue(cmd.org, toQueue))) throw new NotFoundError('queue', toQueue);
 
   const attempt = async (): Promise<ActionResult> => {
-    const conversation = await load();
+    // Independent reads go out together: the acting agent (known, or the caller's id when the role is
+    // picked after the conversation is read) with the conversation; then the workstream, the target
+    // agent and the settings (only for gated or targeted actions).
+    const agentId = typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
+    const [conversation, prefetched] = await Promise.all([load(), agentId ? store.getAgent(cmd.org, agentId) : undefined]);
     const actor = typeof cmd.actor === 'function' ? cmd.actor(conversation) : cmd.actor;
-    const workstream = await store.getWorkstream(cmd.org, conversation.workstreamId);
-    if (!workstream) throw new NotFoundError('workstream', conversation.workstreamId);
     const gate = gateOf(cmd.action, actor);
     const targetId = targetAgentOf(cmd.action);
-    const settings = gate || targetId ? await store.getSettings(cmd.org) : undefined;
+    const [workstream, settings, targetAgent] = await Promise.all([
+      store.getWorkstream(cmd.org, conversation.workstreamId),
+      gate || targetId ? store.getSettings(cmd.org) : undefined,
+      targetId ? loadAgent(targetId) : undefined,
+    ]);
+    if (!workstream) throw new NotFoundError('workstream', conversation.workstreamId);
     if (gate && settings && !settings[gate]) {
       throw new ForbiddenActionError(`S-1: the org setting ${gate} is off`, conversation.status);
     }
-    const agent = actor.role === 'agent' ? await store.getAgent(cmd.org, actor.id) : undefined;
-    const targetAgent = targetId ? await loadAgent(targetId) : undefined;
+    const agent = actor.role === 'agent' ? (prefetched?.id === actor.id ? prefetched : await store.getAgent(cmd.org, actor.id)) : undefined;
     const decision = decide({
       conversation,
       actor,

@@ -48,7 +48,16 @@ const result = (r: ActionResult): Record<string, unknown> => ({ ...conversationV
 const runAction = idempotent(async (req) => {
   const [conversationId, name] = req.target.split('/') as [string, (typeof ACTIONS)[number]];
   const action = toAction(name, req.body);
-  return result(await performAction(getRuntime().deps, { org: req.org, conversationId, actor: apiActor(req.sub, req.roles, action), action, idempotencyKey: req.key }));
+  return result(
+    await performAction(getRuntime().deps, {
+      org: req.org,
+      conversationId,
+      actor: apiActor(req.sub, req.roles, action),
+      ...(req.roles.includes('agent') ? { actorAgentId: req.sub } : {}),
+      action,
+      idempotencyKey: req.key,
+    }),
+  );
 });
 
 export const conversationRoutes: Route[] = [
@@ -122,7 +131,17 @@ export const conversationRoutes: Route[] = [
       const keyHeader = headers['idempotency-key'];
       if (keyHeader === undefined) {
         const action = toAction(name, json);
-        return ok(result(await performAction(getRuntime().deps, { org: claims.org, conversationId: params.id as string, actor: apiActor(claims.sub, claims.roles, action), action })));
+        return ok(
+          result(
+            await performAction(getRuntime().deps, {
+              org: claims.org,
+              conversationId: params.id as string,
+              actor: apiActor(claims.sub, claims.roles, action),
+              ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
+              action,
+            }),
+          ),
+        );
       }
       const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
       return ok(await runAction({ org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles }, context));
