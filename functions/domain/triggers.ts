@@ -9,8 +9,12 @@ export interface Trigger {
   then: TriggerAction[];
 }
 
-/** History events triggers can listen to (the engine reads the org's triggers for these only). */
-export const TRIGGER_EVENTS: ReadonlySet<string> = new Set(['end-session', 'end', 'close', 'resolve', 'force-close', 'inactivity-timeout', 'transfer', 'accept']);
+/**
+ * History events triggers can listen to: the ends of sessions and conversations. The engine reads the
+ * org's triggers for these only, which keeps the hot path (accept, transfer, offers) free of that read.
+ */
+export const TRIGGER_EVENT_NAMES = ['end-session', 'end', 'close', 'resolve', 'force-close', 'inactivity-timeout'] as const;
+export const TRIGGER_EVENTS: ReadonlySet<string> = new Set(TRIGGER_EVENT_NAMES);
 
 const valueAt = (c: Conversation, path: string): unknown =>
   path.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), c);

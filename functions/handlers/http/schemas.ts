@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isValidWrapUpPolicy } from '../../domain/capacity.js';
 import { CHANNEL_KINDS, MODES, PRESENCES, STATUSES } from '../../domain/model.js';
+import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import { CUSTOMER_EVENT_TYPES } from '../../use-cases/customer-event.use-case.js';
 import { idSchema } from './auth.js';
 
@@ -143,7 +144,7 @@ export const noteBody = z.object({ text: z.string().trim().min(1).max(10_000) })
 /** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */
 export const triggerBody = z
   .object({
-    when: z.object({ event: z.string().min(1).max(64), field: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason').max(100), changedTo: z.string().max(200) }).strict(),
+    when: z.object({ event: z.enum(TRIGGER_EVENT_NAMES), field: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason').max(100), changedTo: z.string().max(200) }).strict(),
     then: z
       .array(
         z.union([
