@@ -68,14 +68,13 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
     new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      // Past the limit, read on without keeping anything, then answer 413 (destroying the request
+      // would reset the connection before the client reads the answer).
       req.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > MAX_BODY) {
-          resolve(null);
-          req.destroy();
-        } else chunks.push(c);
+        if (size <= MAX_BODY) chunks.push(c);
       });
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks).toString('utf8')));
       req.on('error', reject);
     });
 

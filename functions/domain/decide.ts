@@ -307,7 +307,15 @@ export function decide(input: DecideInput): Decision {
     timers.push({ kind: 'dispatch', org: c.org, agentId: c.allocation.agentId, version, at: addSeconds(now, DISPATCH_RETRY_SECONDS) });
   }
   if (rule.action === 'offer') {
-    timers.push({ kind: 'offer-expiry', org: c.org, conversationId: c.id, version, at: addSeconds(now, ws.offerTimeoutSeconds ?? 60) });
+    timers.push({
+      kind: 'offer-expiry',
+      org: c.org,
+      conversationId: c.id,
+      agentId: next.primaryAgentId as string,
+      version,
+      at: addSeconds(now, ws.offerTimeoutSeconds ?? 60),
+      subjectSince: next.statusSince,
+    });
   }
   if (rule.to === 'Waiting') {
     timers.push({ kind: 'inactivity-timeout', org: c.org, conversationId: c.id, version, at: addSeconds(now, ws.waitingInactivityTimeoutSeconds) });

@@ -49,6 +49,8 @@ export interface TimerRequest {
   triggerAction?: TriggerAction;
   /** tells apart timers of the same kind, subject, version and second (notifications, trigger actions) */
   key?: string;
+  /** the conversation's statusSince when armed: identifies one offer across unrelated version bumps */
+  subjectSince?: string;
 }
 
 /** M-3: what an admin trigger does. */

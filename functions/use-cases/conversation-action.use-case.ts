@@ -19,6 +19,11 @@ export interface ActionCommand {
   idempotencyKey?: string;
   /** writes that must commit with the change, such as an inbound event's receipt (RL-1) */
   extraWrites?: readonly Write[];
+  /**
+   * TM-5: the fact a timer was armed for, checked on every read of the conversation (a retry after a
+   * lost race included): a reason string means the subject moved on and the action is refused.
+   */
+  guard?: (c: Conversation) => string | undefined;
 }
 
 export interface ActionResult {
@@ -68,12 +73,17 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
   const toQueue = targetQueueOf(cmd.action);
   if (toQueue !== undefined && !(await store.getQueue(cmd.org, toQueue))) throw new NotFoundError('queue', toQueue);
 
+  const keyReceiptKey = cmd.idempotencyKey ? `idem#${cmd.conversationId}#${cmd.action.type}#${requestToken([typeof cmd.actor === 'function' ? (cmd.actorAgentId ?? '') : cmd.actor.id, cmd.idempotencyKey])}` : undefined;
+  if (keyReceiptKey && (await store.hasReceipt(cmd.org, keyReceiptKey))) return replay();
+
   const attempt = async (): Promise<ActionResult> => {
     // Independent reads go out together: the acting agent (known, or the caller's id when the role is
     // picked after the conversation is read) with the conversation; then the workstream, the target
     // agent and the settings (only for gated or targeted actions).
     const agentId = typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
     const [conversation, prefetched] = await Promise.all([load(), agentId ? store.getAgent(cmd.org, agentId) : undefined]);
+    const moved = cmd.guard?.(conversation);
+    if (moved) throw new TransitionConflictError(conversation.status, `TM-5: ${moved}`);
     const actor = typeof cmd.actor === 'function' ? cmd.actor(conversation) : cmd.actor;
     const gate = gateOf(cmd.action, actor);
     const targetId = targetAgentOf(cmd.action);
@@ -106,8 +116,13 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
       decision.writes.push(...triggered.map((timer): Write => ({ type: 'timer', timer })));
     }
     const token = cmd.idempotencyKey ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version]) : undefined;
+    // The key's receipt commits with the change: a retry after the function died between the commit
+    // and its answer finds it and replays instead of applying the action to the new state.
+    const keyReceipt: Write[] = keyReceiptKey
+      ? [{ type: 'receipt', org: cmd.org, key: keyReceiptKey, expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS }]
+      : [];
     try {
-      await store.commit([...decision.writes, ...(cmd.extraWrites ?? [])], token ? { idempotencyToken: token } : {});
+      await store.commit([...decision.writes, ...(cmd.extraWrites ?? []), ...keyReceipt], token ? { idempotencyToken: token } : {});
     } catch (err) {
       throw classify(err, conversation);
     }
@@ -116,13 +131,28 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     return { conversation: decision.conversation, event: decision.event, rule: decision.rule, ...(decision.unitsOverCapacity !== undefined ? { unitsOverCapacity: decision.unitsOverCapacity } : {}) };
   };
 
-  return retryOnConflict(deps, attempt, async (last: CommitConflict) => {
+  /** the action with this key already committed: answer with the conversation as it stands */
+  async function replay(): Promise<ActionResult> {
+    const conversation = await load();
+    const events = await store.listEvents(cmd.org, cmd.conversationId);
+    return { conversation, event: events.at(-1) as HistoryEvent, rule: 'idempotent-replay' };
+  }
+
+  try {
+    return await retryOnConflict(deps, attempt, async (last: CommitConflict) => {
     const current = await load();
     throw new TransitionConflictError(current.status, `RL-2: ${cmd.action.type} lost a race with a concurrent change; the conversation is now ${current.status}`, {
       cause: last,
     });
-  });
+    });
+  } catch (err) {
+    if (keyReceiptKey && err instanceof DuplicateRequestError) return replay();
+    throw err;
+  }
 }
+
+/** How long an Idempotency-Key's receipt is kept (as Powertools keeps the first result). */
+export const IDEMPOTENCY_RECEIPT_TTL_SECONDS = 24 * 3600;
 
 /**
  * A failed capacity condition is final (C-5) unless the conversation itself also moved, in which

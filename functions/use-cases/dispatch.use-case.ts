@@ -124,12 +124,15 @@ export async function dispatchAgent(deps: EngineDeps, org: string, agentId: stri
       return workstreams.get(c.workstreamId)?.distribution === 'push';
     };
     const open = (await Promise.all(agent.queues.map((q) => oldestOpen(deps, org, q, isPush)))).flat();
-    open.sort((a, b) => a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id));
+    // oldest first; conversations this agent declined come after the others, but still come (R-3:
+    // offered again as often as needed, or a conversation only they can take would starve)
+    const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agentId) ? 1 : 0);
+    open.sort((a, b) => declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id));
     let progressed = false;
     for (const c of open) {
       if (!workstreams.has(c.workstreamId)) workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
       const ws = workstreams.get(c.workstreamId);
-      if (ws?.distribution !== 'push' || (c.declinedBy ?? []).includes(agentId)) continue;
+      if (ws?.distribution !== 'push') continue;
       if (!isEligible(agent, c, ws, settings, deps.clock.now())) continue;
       const r = await tryOffer(deps, c, agentId, ws, settings);
       if (r === 'offered') {

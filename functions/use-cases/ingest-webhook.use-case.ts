@@ -38,7 +38,34 @@ export async function channelRegistration(reads: ReadStore, channelId: string): 
   return reg;
 }
 
+/**
+ * JSON with every non-ASCII character escaped: SQS accepts only some Unicode in a body (no U+FFFE,
+ * U+FFFF, ...), and JSON.parse gives back exactly the same strings.
+ */
+export const asciiJson = (value: unknown): string => JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export function toQueueMessage(org: string, channelId: string, event: CustomerEvent, receivedAt: Date): QueueMessage {
   const message: IngestMessage = { org, channelId, receivedAt: receivedAt.toISOString(), event };
-  return { body: JSON.stringify(message), groupId: digest(channelId, event.threadId), deduplicationId: digest(channelId, event.eventId) };
+  return { body: asciiJson(message), groupId: digest(channelId, event.threadId), deduplicationId: digest(channelId, event.eventId) };
+}
+
+/**
+ * RL-4: strings must be well-formed Unicode. A lone surrogate cannot be stored as sent (DynamoDB
+ * would turn it into U+FFFD, so two thread ids could become one): such input is refused.
+ */
+export function firstMalformedString(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : path || '(body)';
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const bad = firstMalformedString(v, `${path}${path ? '.' : ''}${i}`);
+      if (bad) return bad;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (!k.isWellFormed()) return `${path}${path ? '.' : ''}(key)`;
+      const bad = firstMalformedString(v, `${path}${path ? '.' : ''}${k}`);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
 }

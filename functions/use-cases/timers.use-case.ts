@@ -1,5 +1,5 @@
 import { DomainError } from '../domain/errors.js';
-import type { Actor } from '../domain/model.js';
+import type { Actor, Conversation } from '../domain/model.js';
 import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
@@ -39,9 +39,9 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
     ...(timer.agentId ? { agentId: timer.agentId } : {}),
   };
   const stale = (detail: string): FiredTimer => ({ ...base, outcome: 'stale', detail });
-  const act = async (type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired'): Promise<FiredTimer> => {
+  const act = async (type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired', guard?: (c: Conversation) => string | undefined): Promise<FiredTimer> => {
     try {
-      const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: timerActor, action: { type } as Action });
+      const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: timerActor, action: { type } as Action, ...(guard ? { guard } : {}) });
       return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status}` };
     } catch (err) {
       // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
@@ -72,7 +72,8 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       if (!ws) return stale('the workstream is gone');
       const due = addSeconds(new Date(c.statusSince), ws.waitingInactivityTimeoutSeconds);
       if (Date.parse(due) > now.getTime()) return rearm({ kind: 'inactivity-timeout', org: timer.org, conversationId: c.id, version: c.version, at: due }, 'activity after the timer was set');
-      return act('inactivity-timeout');
+      // the same Waiting period, also when re-read after a lost race
+      return act('inactivity-timeout', (x) => (x.status === 'Waiting' && x.statusSince === c.statusSince ? undefined : 'the conversation left that Waiting period'));
     }
 
     case 'reconnect-timeout': {
@@ -80,13 +81,22 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
       if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version) return stale('the agent reconnected');
       if (c?.status !== 'Active' || c.primaryAgentId !== agent.id) return stale('the conversation is no longer Active with this agent');
-      return act('reconnect-timeout');
+      // still this agent's, also when re-read after a lost race (a second delivery must not withdraw a new offer)
+      return act('reconnect-timeout', (x) => (x.status === 'Active' && x.primaryAgentId === agent.id && x.statusSince === c.statusSince ? undefined : 'the conversation changed hands'));
     }
 
-    case 'offer-expiry':
-      // R-3: the same offer (same version) is still waiting for acceptance.
-      if (c?.status !== 'Active' || c.accepted !== false || c.version !== timer.version) return stale('the offer was answered or withdrawn');
-      return act('offer-expired');
+    case 'offer-expiry': {
+      // R-3: the same offer is still waiting for acceptance. An offer is identified by its agent and
+      // the moment it was made (statusSince), so unrelated changes (a supervisor joining) keep it alive.
+      const sameOffer = (x: Conversation): string | undefined =>
+        x.status === 'Active' &&
+        x.accepted === false &&
+        (timer.subjectSince ? x.statusSince === timer.subjectSince && x.primaryAgentId === timer.agentId : x.version === timer.version)
+          ? undefined
+          : 'the offer was answered or withdrawn';
+      if (!c || sameOffer(c)) return stale('the offer was answered or withdrawn');
+      return act('offer-expired', sameOffer);
+    }
 
     case 'dispatch': {
       // R-3 safety net: dispatch again; a conversation no longer Open, or an agent with no room, is a no-op.

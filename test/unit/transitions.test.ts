@@ -278,7 +278,9 @@ describe('decide(): details of allowed transitions', () => {
     const configured = decide(input(c, SYSTEM, { type: 'offer', agentId: 'bob' }, { targetAgent: agent('bob'), workstream: workstream('chat', { offerTimeoutSeconds: 30 }) }));
 
     // Assess
-    expect(byDefault.timers).toStrictEqual([{ kind: 'offer-expiry', org: 'acme', conversationId: 'conv1', version: 8, at: '2026-03-02T09:01:00.000Z' }]);
+    expect(byDefault.timers).toStrictEqual([
+      { kind: 'offer-expiry', org: 'acme', conversationId: 'conv1', agentId: 'bob', version: 8, at: '2026-03-02T09:01:00.000Z', subjectSince: byDefault.conversation.statusSince },
+    ]);
     expect(configured.timers.map((t) => t.at)).toStrictEqual(['2026-03-02T09:00:30.000Z']);
   });
 

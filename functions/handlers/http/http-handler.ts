@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { firstMalformedString } from '../../use-cases/ingest-webhook.use-case.js';
 import { logger, metrics, observability } from '../runtime.js';
 import { claimsFrom, idSchema, requireRole, type Claims, type Role } from './auth.js';
 import { problemResponse, toProblem, zodFieldErrors } from './problem.js';
@@ -72,11 +73,7 @@ export function httpGroup(routes: readonly Route[]) {
     const rawBody = rawBodyOf(event);
     let json: unknown;
     if (rawBody.trim() !== '' && route.method !== 'GET' && route.parseJson !== false) {
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        throw new ValidationError('the body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
-      }
+      json = parseJsonBody(rawBody);
     }
     logger.appendKeys({ org: claims.org || undefined, route: event.routeKey, conversationId: params.id });
     const res = await route.handle({ claims, params, query: event.queryStringParameters ?? {}, headers: lowerHeaders(event.headers), rawBody, json, context });
@@ -104,4 +101,17 @@ export async function found<T>(p: Promise<T | undefined>, entity: string, id: st
   const v = await p;
   if (v === undefined) throw new NotFoundError(entity, id ?? '');
   return v;
+}
+
+/** JSON bodies: malformed JSON, or strings that are not well-formed Unicode, are 400 (RL-4). */
+export function parseJsonBody(rawBody: string): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody);
+  } catch {
+    throw new ValidationError('the body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
+  }
+  const bad = firstMalformedString(json);
+  if (bad) throw new ValidationError('the body has a string that is not well-formed Unicode', [{ field: bad, message: 'contains a lone surrogate' }]);
+  return json;
 }

@@ -1,8 +1,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { ValidationError } from '../../domain/errors.js';
 import { channelRegistration, signatureMatches, toQueueMessage } from '../../use-cases/ingest-webhook.use-case.js';
 import { getRuntime, requiredEnv } from '../runtime.js';
-import { httpGroup, ok, parse, type Route } from './http-handler.js';
+import { httpGroup, ok, parse, parseJsonBody, type Route } from './http-handler.js';
 import { UnauthorizedError } from './problem.js';
 import { webhookEvent } from './schemas.js';
 
@@ -22,13 +21,7 @@ export const webhookRoutes: Route[] = [
       const channelId = params.channelId as string;
       const reg = await channelRegistration(store, channelId);
       if (!signatureMatches(reg.secret, rawBody, headers['x-signature'])) throw new UnauthorizedError('missing or wrong X-Signature');
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        throw new ValidationError('the body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
-      }
-      const event = parse(webhookEvent, json);
+      const event = parse(webhookEvent, parseJsonBody(rawBody));
       const m = toQueueMessage(reg.org, channelId, event, deps.clock.now());
       await sqs.send(new SendMessageCommand({ QueueUrl: requiredEnv('INGEST_QUEUE_URL'), MessageBody: m.body, MessageGroupId: m.groupId, MessageDeduplicationId: m.deduplicationId }));
       return ok({ accepted: true }, 202);

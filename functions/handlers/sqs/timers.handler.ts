@@ -15,6 +15,8 @@ const dueTimer = z.object({
   agentId: z.string().optional(),
   version: z.number().int(),
   at: z.string(),
+  key: z.string().optional(),
+  subjectSince: z.string().optional(),
 });
 
 /** EventBridge Scheduler delivers each timer to the timers queue; this applies it (TM-5 safe). */
