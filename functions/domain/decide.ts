@@ -299,7 +299,7 @@ export function decide(input: DecideInput): Decision {
     const who = c.primaryAgentId as string;
     next.declinedBy = [...(c.declinedBy ?? []).filter((a) => a !== who), who].slice(-20);
   }
-  if (ws.distribution === 'push' && rule.to === 'Open' && c.status !== 'Open') {
+  if (ws.distribution === 'push' && rule.to === 'Open' && (c.status !== 'Open' || next.queueId !== c.queueId)) {
     // R-3 safety net: if the immediate dispatch after the commit does not happen, the sweeper does it
     timers.push({ kind: 'dispatch', org: c.org, conversationId: c.id, version, at: addSeconds(now, DISPATCH_RETRY_SECONDS) });
   }

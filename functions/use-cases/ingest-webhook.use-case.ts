@@ -53,19 +53,25 @@ export function toQueueMessage(org: string, channelId: string, event: CustomerEv
  * RL-4: strings must be well-formed Unicode. A lone surrogate cannot be stored as sent (DynamoDB
  * would turn it into U+FFFD, so two thread ids could become one): such input is refused.
  */
-export function firstMalformedString(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.isWellFormed() ? undefined : path || '(body)';
-  if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) {
-      const bad = firstMalformedString(v, `${path}${path ? '.' : ''}${i}`);
-      if (bad) return bad;
+export function firstMalformedString(value: unknown): string | undefined {
+  // Iterative, with a depth bound: a hostile body nested a million deep must be a 400, not a stack overflow.
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: value, path: '', depth: 0 }];
+  const at = (path: string, k: string | number): string => (path ? `${path}.${k}` : String(k));
+  while (stack.length) {
+    const { v, path, depth } = stack.pop() as { v: unknown; path: string; depth: number };
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return path || '(body)';
+      continue;
     }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (!k.isWellFormed()) return `${path}${path ? '.' : ''}(key)`;
-      const bad = firstMalformedString(v, `${path}${path ? '.' : ''}${k}`);
-      if (bad) return bad;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return path || '(body)';
+    for (const [k, child] of Object.entries(v)) {
+      if (!k.isWellFormed()) return at(path, '(key)');
+      stack.push({ v: child, path: at(path, k), depth: depth + 1 });
     }
   }
   return undefined;
 }
+
+/** No body of this API nests deeper than a few levels. */
+export const MAX_JSON_DEPTH = 32;

@@ -112,6 +112,6 @@ export function parseJsonBody(rawBody: string): unknown {
     throw new ValidationError('the body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
   }
   const bad = firstMalformedString(json);
-  if (bad) throw new ValidationError('the body has a string that is not well-formed Unicode', [{ field: bad, message: 'contains a lone surrogate' }]);
+  if (bad) throw new ValidationError('the body nests too deep or has a string that is not well-formed Unicode', [{ field: bad, message: 'nested deeper than 32 levels, or contains a lone surrogate' }]);
   return json;
 }

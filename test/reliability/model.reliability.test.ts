@@ -1,0 +1,1178 @@
+import fc from 'fast-check';
+import { ulid } from 'ulid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../../functions/adapters/dynamodb/keys.js';
+import { stripStorage } from '../../functions/adapters/dynamodb/items.js';
+import { presenceOf } from '../../functions/domain/presence.js';
+import { DEFAULT_SETTINGS, modeOf, STATUSES, type Agent, type ChannelKind, type Conversation, type HistoryEvent, type Mode, type OrgSettings, type Presence, type Status, type WrapUpBlockPolicy, type Workstream } from '../../functions/domain/model.js';
+import type { AllocationRecord } from '../../functions/ports/conversation-store.js';
+import type { DueTimer } from '../../functions/ports/timer-store.js';
+import type { CustomerEvent, CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
+import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
+import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
+import { item, partition, startRig, type Claims, type HttpResult, type Rig } from './rig.js';
+
+/**
+ * Reliability: a model-based randomized run (fast-check) on the engine's real handlers, DynamoDB Local
+ * and fauxqs (see rig.ts), with faults injected on purpose:
+ *
+ * - webhooks delivered twice (at once, later past SQS deduplication, an old event again, even with
+ *   another body under the same event id) and reordered (a thread's events posted out of order);
+ * - timers fired twice at once (the timers consumer with the same timer twice in a batch), late (the
+ *   clock jumps), and stale (timers saved earlier fired after their subject moved on);
+ * - the FIFO consumer crashing mid-batch: a record's transaction throws after it committed (or before),
+ *   or the whole batch's response is lost, and SQS redelivers; the sweeper crashing after a timer's
+ *   transaction committed (the outbox item stays and fires again); an action's Lambda dying after its
+ *   commit, and the client retrying with the same Idempotency-Key;
+ * - transactions cancelled by a concurrent writer: two or three operations at once, and another writer
+ *   run right before a chosen transaction is sent (same conversation, or the same agent's pool);
+ * - clients retrying actions with the same Idempotency-Key, in turn and at once.
+ *
+ * After every step the whole org is read back (consistent reads) and checked:
+ * - C-5 / RL-3: every pool 0 <= used <= max (plus override units, S-3), free = max - used, used = the
+ *   sum of the agent's allocations; every allocation mirrors its conversation's (C-6), C-2 / C-3;
+ * - L-1 / L-2 / T-13: every status legal for its mode, every history edge a SPEC transition;
+ * - T-11: a Closed conversation (item and history) never changes again;
+ * - E-1: history events seq = version = 1..version, chained from -> to, in time order, ending at the status;
+ * - RL-1: every accepted webhook (202) is reflected exactly once: its receipt exists, the thread's
+ *   customer history grew by what an independent model of the customer rules says (each distinct
+ *   event once), a duplicate changes nothing, nothing is left in the queue or its DLQ;
+ * - TM-5: a stale timer changes nothing; a timer fired twice applies at most once;
+ * - API.md Idempotency-Key: one key, one change, whatever the retries, at once or after a crash;
+ * - TM-1..TM-3, R-3 after the clock moved: no overdue wrap-up block, Waiting conversation, offer or
+ *   reconnect deadline left, and no push conversation left Open next to an idle eligible agent;
+ * - no HTTP answer is 5xx; every 4xx is problem+json.
+ *
+ * Sizes: RELIABILITY_STEPS (default 400), RELIABILITY_STEPS_PER_RUN (default 100). `npm run
+ * test:reliability` runs 10,000 steps. RELIABILITY_SHRINK=1 lets fast-check shrink a failure
+ * (slow); otherwise the failing run's trace is printed as it is.
+ */
+
+const TOTAL_STEPS = Number(process.env.RELIABILITY_STEPS ?? 400);
+const STEPS_PER_RUN = Math.min(TOTAL_STEPS, Number(process.env.RELIABILITY_STEPS_PER_RUN ?? 100));
+const RUNS = Math.max(1, Math.ceil(TOTAL_STEPS / STEPS_PER_RUN));
+const SECRET = 'reliability-secret-0123456789';
+const INACTIVITY_SECONDS = 600;
+const RECONNECT_SECONDS = 120;
+const OFFER_SECONDS = 60;
+/** R-3: the outbox retries a dispatch this long after the change that needed it */
+const DISPATCH_RETRY_SECONDS = 30;
+
+// ---------------------------------------------------------------------------------------------------
+// Steps as plain data (fast-check prints them readably)
+
+const KINDS = ['chat', 'voice', 'sms', 'record'] as const satisfies readonly ChannelKind[];
+type Kind = (typeof KINDS)[number];
+
+interface WsConfig {
+  units: number;
+  wrapUp: WrapUpBlockPolicy;
+  push: boolean;
+}
+interface Setup {
+  agents: { max: number; q2: boolean; signedIn: boolean }[];
+  ws: Record<Kind, WsConfig>;
+  threads: number;
+  initial: { ch: number; th: number; billing: boolean }[];
+}
+
+/** an agent by index; the conversation's primary; the receiver of its pending transfer */
+type Who = number | 'primary' | 'receiver';
+type AgentAct =
+  | { a: 'accept' | 'reject' | 'end' | 'close' | 'release' | 'resolve' | 'resume' | 'end-session' }
+  | { a: 'transfer-queue'; q: 'q1' | 'q2' }
+  | { a: 'transfer-agent'; to: number }
+  | { a: 'transfer-external' }
+  | { a: 'consult'; to: number };
+type SupAct = { s: 'assign-agent'; to: number; override: boolean } | { s: 'assign-queue'; q: 'q1' | 'q2' } | { s: 'force-close' } | { s: 'transfer'; to: number } | { s: 'join' } | { s: 'monitor' };
+interface Target {
+  conv: number;
+  /** pick among conversations whose status the action can apply to (so runs go deep) */
+  aim: boolean;
+}
+/** Idempotency-Key: none; the client retries; sends twice at once; or the first call crashes after its commit and the client retries */
+type ActOp = { t: 'act'; who: Who; act: AgentAct; idem: 'none' | 'retry' | 'parallel' | 'crash-retry' } & Target;
+type EvSpec = { ch: number; th: number; type: CustomerEventType; billing: boolean };
+type Delivery = 'single' | 'dup-http' | 'dup-late' | 'dup-old' | 'reorder' | 'batch' | 'crash-after' | 'crash-before' | 'lost-batch';
+type Op =
+  | ActOp
+  | ({ t: 'sup'; act: SupAct } & Target)
+  | { t: 'state'; agent: number; what: 'sign-in' | 'sign-out' | 'connect' | 'disconnect' | Presence }
+  | { t: 'hook'; delivery: Delivery; events: EvSpec[]; pick: number; crashAt: number }
+  /** the clock moves and the outbox is swept; `crash`: the first timer transaction throws after it committed (the sweeper keeps the item) */
+  | { t: 'clock'; seconds: number; crash?: boolean }
+  | { t: 'timer'; mode: 'double' | 'stash' | 'stale'; pick: number };
+type Step =
+  | Op
+  | { t: 'race'; ops: Op[] }
+  | { t: 'interpose'; first: ActOp; second: Op; on: 'conversation' | 'pool' }
+  /** a customer event whose transaction (in the FIFO consumer) an agent or supervisor action overtakes */
+  | { t: 'interpose-event'; conv: number; type: CustomerEventType; second: AgentAct | SupAct };
+
+const wsArb: fc.Arbitrary<WsConfig> = fc.record({
+  units: fc.integer({ min: 1, max: 2 }),
+  wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 1, 2),
+  push: fc.boolean(),
+});
+const setupArb: fc.Arbitrary<Setup> = fc.record({
+  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 4 }), q2: fc.boolean(), signedIn: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }), {
+    minLength: 3,
+    maxLength: 6,
+  }),
+  ws: fc.record({ chat: wsArb, voice: wsArb, sms: wsArb, record: wsArb }),
+  threads: fc.integer({ min: 2, max: 4 }),
+  initial: fc.array(fc.record({ ch: fc.nat(3), th: fc.nat(3), billing: fc.boolean() }), { minLength: 3, maxLength: 6 }),
+});
+
+const w8 = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+const targetArb = { conv: fc.nat(40), aim: fc.oneof(w8(5, fc.constant(true)), w8(1, fc.constant(false))) };
+const agentActArb: fc.Arbitrary<AgentAct> = fc.oneof(
+  w8(6, fc.constant<AgentAct>({ a: 'accept' })),
+  w8(5, fc.constantFrom<AgentAct>({ a: 'end' }, { a: 'close' }, { a: 'close' })),
+  w8(2, fc.constantFrom<AgentAct>({ a: 'release' }, { a: 'reject' }, { a: 'resume' }, { a: 'resolve' })),
+  w8(1, fc.constant<AgentAct>({ a: 'end-session' })),
+  w8(1, fc.constantFrom<AgentAct>({ a: 'transfer-queue', q: 'q1' }, { a: 'transfer-queue', q: 'q2' })),
+  w8(2, fc.nat(5).map((to): AgentAct => ({ a: 'transfer-agent', to }))),
+  w8(1, fc.constant<AgentAct>({ a: 'transfer-external' })),
+  w8(1, fc.nat(5).map((to): AgentAct => ({ a: 'consult', to }))),
+);
+const actOpArb: fc.Arbitrary<ActOp> = fc.record({
+  t: fc.constant('act' as const),
+  who: fc.oneof(w8(5, fc.constant<Who>('primary')), w8(1, fc.constant<Who>('receiver')), w8(3, fc.nat(5))),
+  act: agentActArb,
+  idem: fc.oneof(w8(12, fc.constant('none' as const)), w8(1, fc.constant('retry' as const)), w8(1, fc.constant('parallel' as const)), w8(1, fc.constant('crash-retry' as const))),
+  ...targetArb,
+});
+const supOpArb: fc.Arbitrary<Op> = fc.record({
+  t: fc.constant('sup' as const),
+  act: fc.oneof(
+    w8(2, fc.record({ s: fc.constant('assign-agent' as const), to: fc.nat(5), override: fc.boolean() })),
+    w8(1, fc.record({ s: fc.constant('assign-queue' as const), q: fc.constantFrom('q1' as const, 'q2' as const) })),
+    w8(2, fc.constant<SupAct>({ s: 'force-close' })),
+    w8(1, fc.record({ s: fc.constant('transfer' as const), to: fc.nat(5) })),
+    w8(1, fc.constantFrom<SupAct>({ s: 'join' }, { s: 'monitor' })),
+  ),
+  ...targetArb,
+});
+const stateOpArb: fc.Arbitrary<Op> = fc.record({
+  t: fc.constant('state' as const),
+  agent: fc.nat(5),
+  what: fc.oneof(
+    w8(1, fc.constantFrom('sign-in' as const, 'sign-out' as const)),
+    w8(2, fc.constantFrom('connect' as const, 'disconnect' as const)),
+    w8(2, fc.constantFrom<Presence>('Available', 'Busy', 'BusyDND', 'Away', 'Offline')),
+  ),
+});
+const evTypeArb = fc.oneof(
+  w8(3, fc.constant<CustomerEventType>('conversation.started')),
+  w8(3, fc.constant<CustomerEventType>('message.received')),
+  w8(2, fc.constant<CustomerEventType>('customer.ended')),
+  w8(2, fc.constant<CustomerEventType>('customer.disconnected')),
+  w8(1, fc.constant<CustomerEventType>('customer.reconnected')),
+);
+const evArb: fc.Arbitrary<EvSpec> = fc.record({ ch: fc.nat(3), th: fc.nat(3), type: evTypeArb, billing: fc.oneof(w8(4, fc.constant(false)), w8(1, fc.constant(true))) });
+const hookOpArb = (deliveries: fc.Arbitrary<Delivery>): fc.Arbitrary<Op> =>
+  fc.record({ t: fc.constant('hook' as const), delivery: deliveries, events: fc.array(evArb, { minLength: 3, maxLength: 8 }), pick: fc.nat(1000), crashAt: fc.integer({ min: 1, max: 4 }) });
+const deliveryArb = fc.oneof(
+  w8(6, fc.constant<Delivery>('single')),
+  w8(2, fc.constantFrom<Delivery>('dup-http', 'dup-late', 'dup-old')),
+  w8(2, fc.constant<Delivery>('reorder')),
+  w8(1, fc.constant<Delivery>('batch')),
+  w8(3, fc.constantFrom<Delivery>('crash-after', 'crash-before', 'lost-batch')),
+);
+const clockOpArb: fc.Arbitrary<Op> = fc.record({
+  t: fc.constant('clock' as const),
+  // around the deadlines: offers (60 s), reconnect (120 s), grace (150 s), wrap-up (1-2 min), inactivity (600 s)
+  seconds: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 40, max: 200 }), fc.integer({ min: 200, max: 700 })),
+  crash: fc.oneof(w8(5, fc.constant(false)), w8(1, fc.constant(true))),
+});
+const timerOpArb: fc.Arbitrary<Op> = fc.record({ t: fc.constant('timer' as const), mode: fc.constantFrom('double' as const, 'stash' as const, 'stale' as const, 'stale' as const), pick: fc.nat(1000) });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  w8(10, actOpArb),
+  w8(2, supOpArb),
+  w8(3, stateOpArb),
+  w8(6, hookOpArb(deliveryArb)),
+  w8(3, clockOpArb),
+  w8(3, timerOpArb),
+);
+/** what may run at the same moment as something else */
+const raceOpArb: fc.Arbitrary<Op> = fc.oneof(
+  w8(6, actOpArb),
+  w8(1, supOpArb),
+  w8(2, stateOpArb),
+  w8(3, hookOpArb(fc.constant<Delivery>('single'))),
+  w8(2, fc.record({ t: fc.constant('timer' as const), mode: fc.constant('double' as const), pick: fc.nat(1000) })),
+  // a sweep (the sweeper Lambda, or a second one) while the others act
+  w8(1, fc.record({ t: fc.constant('clock' as const), seconds: fc.integer({ min: 0, max: 130 }) })),
+);
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  w8(14, opArb),
+  w8(3, fc.record({ t: fc.constant('race' as const), ops: fc.array(raceOpArb, { minLength: 2, maxLength: 3 }) })),
+  w8(3, fc.record({ t: fc.constant('interpose' as const), first: actOpArb, second: raceOpArb, on: fc.constantFrom('conversation' as const, 'pool' as const) })),
+  w8(2, fc.record({ t: fc.constant('interpose-event' as const), conv: fc.nat(40), type: evTypeArb, second: fc.oneof(w8(4, agentActArb), w8(1, fc.constant<SupAct>({ s: 'force-close' }))) })),
+);
+
+// ---------------------------------------------------------------------------------------------------
+// The world of one run, and the org read back
+
+interface Accepted {
+  channelId: string;
+  threadId: string;
+  event: CustomerEvent;
+}
+
+interface World {
+  rig: Rig;
+  run: number;
+  org: string;
+  setup: Setup;
+  agents: string[];
+  channels: { kind: Kind; id: string; ws: Workstream }[];
+  threadKeys: { channelId: string; threadId: string }[];
+  convIds: string[];
+  closed: Map<string, string>;
+  /** every distinct event accepted (202) in this run, by `channelId#eventId` */
+  accepted: Map<string, Accepted>;
+  stash: DueTimer[];
+  seq: number;
+  trace: string[];
+  /** virtual time of the last consumer crash (its after-commit work waits for the outbox) */
+  lastCrashAt: number;
+}
+
+interface ConvView {
+  c: Conversation;
+  events: HistoryEvent[];
+  raw: string;
+}
+interface AgentView {
+  agent: Omit<Agent, 'pools'>;
+  pools: Record<string, { max: number; used: number; free: number }>;
+  allocations: AllocationRecord[];
+}
+interface Snap {
+  convs: Map<string, ConvView>;
+  agents: Map<string, AgentView>;
+  /** `channelId#threadId` -> the thread's current conversation */
+  threads: Map<string, string | undefined>;
+  now: number;
+}
+
+const threadKey = (channelId: string, threadId: string): string => `${channelId}#${threadId}`;
+
+async function snapshot(w: World): Promise<Snap> {
+  const { doc, tableName } = w.rig;
+  const [convParts, agentParts, threadItems] = await Promise.all([
+    Promise.all(w.convIds.map((id) => partition(doc, tableName, keys.conversation(w.org, id).PK))),
+    Promise.all(w.agents.map((id) => partition(doc, tableName, keys.agent(w.org, id).PK))),
+    Promise.all(w.threadKeys.map((t) => item(doc, tableName, keys.thread(w.org, t.channelId, t.threadId)))),
+  ]);
+  const convs = new Map<string, ConvView>();
+  w.convIds.forEach((id, i) => {
+    const items = [...(convParts[i] ?? [])].sort((a, b) => String(a.SK).localeCompare(String(b.SK)));
+    const conv = items.find((x) => x.SK === 'CONV');
+    if (!conv) throw new Error(`conversation ${id} is gone`);
+    const events = items.filter((x) => String(x.SK).startsWith(keys.eventPrefix)).map((x) => stripStorage<HistoryEvent>(x));
+    convs.set(id, { c: stripStorage<Conversation>(conv), events, raw: JSON.stringify(items) });
+  });
+  const agents = new Map<string, AgentView>();
+  w.agents.forEach((id, i) => {
+    const items = agentParts[i] ?? [];
+    const profile = items.find((x) => x.SK === 'AGENT');
+    if (!profile) throw new Error(`agent ${id} is gone`);
+    const pools: AgentView['pools'] = {};
+    for (const x of items.filter((y) => String(y.SK).startsWith('AGENT#POOL#'))) pools[String(x.pool)] = { max: Number(x.max), used: Number(x.used), free: Number(x.free) };
+    const allocations = items.filter((x) => String(x.SK).startsWith(keys.allocationPrefix)).map((x) => stripStorage<AllocationRecord>(x));
+    agents.set(id, { agent: stripStorage<Omit<Agent, 'pools'>>(profile), pools, allocations });
+  });
+  const threads = new Map<string, string | undefined>();
+  w.threadKeys.forEach((t, i) => threads.set(threadKey(t.channelId, t.threadId), threadItems[i]?.conversationId as string | undefined));
+  return { convs, agents, threads, now: w.rig.clock.now().getTime() };
+}
+
+/** The whole org as one string: a step that must change nothing compares these. */
+const fingerprint = (s: Snap): string =>
+  JSON.stringify([[...s.convs.entries()].map(([id, v]) => [id, v.raw]), [...s.agents.entries()].map(([id, v]) => [id, v.agent, v.pools, v.allocations]), [...s.threads.entries()]]);
+
+// ---------------------------------------------------------------------------------------------------
+// The SPEC: legal edges (T-1..T-12, R-3, S-2..S-5, M-2, X-2, X-3, C-3), independent of transitions.ts
+
+function legalEdges(kind: ChannelKind): Set<string> {
+  const mode = modeOf(kind);
+  const live = mode === 'live';
+  const persistent = mode === 'persistent';
+  const e = new Set<string>([
+    'created:null>Open',
+    'accept:Open>Active', // T-1
+    'offer:Open>Active', // R-3
+    'accept:Active>Active', // R-3 offer accepted, X-3 transfer accepted
+    'reject:Active>Open', // R-3
+    'reject:Active>Active', // X-3
+    'offer-expired:Active>Open', // R-3
+    'end:Active>WrapUp', // T-3a
+    'end:WrapUp>Closed', // T-7
+    'close:WrapUp>Closed', // T-7
+    'release:Active>Open', // T-4b
+    'transfer:Active>Open', // T-4c
+    'transfer:Active>Active', // X-3 request, T-12 voice, S-4
+    'reconnect-timeout:Active>Open', // T-4a
+    'wrapup-release:WrapUp>WrapUp', // C-3
+    'consult:Active>Active', // X-2
+    'assign:Open>Active', // S-3
+    'assign:Open>Open', // S-3 to a queue
+    'force-close:Open>Closed', // S-5
+    'force-close:Active>Closed',
+    'force-close:WrapUp>Closed',
+  ]);
+  if (kind !== 'record') for (const st of ['Active', 'WrapUp']) e.add(`monitor:${st}>${st}`).add(`join:${st}>${st}`); // S-2
+  if (live) for (const a of ['customer-ended', 'customer-disconnected']) e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`).add(`${a}:Active>Closed`); // T-2, T-3b/c, T-6b, T-12
+  if (kind === 'chat') e.add('close:Active>Open'); // T-4d
+  if (persistent) {
+    e.add('close:Active>Waiting'); // T-5
+    e.add('resume:Waiting>Active'); // T-9
+    e.add('customer-message:Waiting>Open'); // T-10
+    e.add('inactivity-timeout:Waiting>Closed'); // T-8
+    e.add('accept:Waiting>Waiting').add('reject:Waiting>Waiting').add('transfer:Waiting>Waiting'); // X-3, S-4
+    e.add('end-session:Active>Active').add('end-session:Waiting>Waiting'); // M-2
+    e.add('force-close:Waiting>Closed');
+  }
+  if (kind === 'record') e.add('resolve:Active>Closed'); // T-6a
+  return e;
+}
+const EDGES = new Map<ChannelKind, Set<string>>(KINDS.map((k) => [k, legalEdges(k)]));
+
+// ---------------------------------------------------------------------------------------------------
+// RL-1: what one new customer event does to its thread, from the SPEC's customer rules (T-2, T-3b,
+// T-3c, T-6b, T-10, T-12, M-4, R-1): a new conversation and/or one customer history event, or nothing.
+
+type ThreadState = { status: Status; mode: Mode; accepted: boolean; external: boolean } | 'none';
+
+function customerEffect(st: ThreadState, type: CustomerEventType, mode: Mode): { events: number; convs: number; next: ThreadState } {
+  const unaccepted: ThreadState = { status: 'Open', mode, accepted: false, external: false };
+  if (st === 'none') {
+    if (type === 'conversation.started' || type === 'message.received') return { events: 1, convs: 1, next: unaccepted };
+    return { events: 0, convs: 0, next: st };
+  }
+  if (type === 'message.received' && st.status === 'Waiting') return { events: 1, convs: 0, next: unaccepted };
+  if ((type === 'customer.ended' || type === 'customer.disconnected') && st.mode === 'live') {
+    if (st.status === 'Open') return { events: 1, convs: 0, next: 'none' };
+    if (st.status === 'Active') return { events: 1, convs: 0, next: st.accepted && !st.external ? { ...st, status: 'WrapUp' } : 'none' };
+  }
+  return { events: 0, convs: 0, next: st };
+}
+
+function threadState(s: Snap, channelId: string, threadId: string): ThreadState {
+  const id = s.threads.get(threadKey(channelId, threadId));
+  const c = id ? s.convs.get(id)?.c : undefined;
+  if (!c || c.status === 'Closed' || c.session.status !== 'active') return 'none';
+  return { status: c.status, mode: c.mode, accepted: c.accepted !== false, external: c.primaryKind === 'external' };
+}
+
+const customerEventsOn = (s: Snap, channelId: string, threadId: string): { events: number; convs: number } => {
+  let events = 0;
+  let convs = 0;
+  for (const v of s.convs.values()) {
+    if (v.c.channelId !== channelId || v.c.threadId !== threadId) continue;
+    convs++;
+    events += v.events.filter((e) => e.role === 'customer').length;
+  }
+  return { events, convs };
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Invariants
+
+class Violation extends Error {
+  override name = 'Violation';
+}
+const check = (ok: boolean, message: string): void => {
+  if (!ok) throw new Violation(message);
+};
+
+const wsOf = (w: World, c: Pick<Conversation, 'channelKind'>): Workstream => (w.channels.find((x) => x.kind === c.channelKind) as { ws: Workstream }).ws;
+
+function checkInvariants(w: World, s: Snap): void {
+  const allocationsByConv = new Map<string, AllocationRecord[]>();
+  for (const v of s.agents.values()) {
+    for (const a of v.allocations) allocationsByConv.set(a.conversationId, [...(allocationsByConv.get(a.conversationId) ?? []), a]);
+  }
+  // S-3: units an override assignment put over the maximum, still held
+  const overUnits = new Map<string, number>();
+  for (const [id, v] of s.convs) {
+    const a = v.c.allocation;
+    if (!a) continue;
+    const allocating = [...v.events].reverse().find((e) => e.details?.allocated === `${a.agentId}/${a.pool}/${a.units}` && e.at === a.since);
+    if (allocating?.action === 'assign' && Number(allocating.details?.unitsOverCapacity ?? 0) > 0) {
+      overUnits.set(`${a.agentId}/${a.pool}`, (overUnits.get(`${a.agentId}/${a.pool}`) ?? 0) + a.units);
+    }
+    check(allocating !== undefined, `C-6: ${id} holds ${JSON.stringify(a)} but no history event allocated it`);
+  }
+
+  for (const [agentId, v] of s.agents) {
+    const held: Record<string, number> = {};
+    for (const a of v.allocations) held[a.pool] = (held[a.pool] ?? 0) + a.units;
+    for (const [pool, p] of Object.entries(v.pools)) {
+      const over = overUnits.get(`${agentId}/${pool}`) ?? 0;
+      check(p.used >= 0, `C-5: ${agentId}/${pool} used ${p.used} < 0`);
+      check(p.used <= p.max + over, `C-5: ${agentId}/${pool} used ${p.used} > max ${p.max} (+${over} override units)`);
+      check(p.free === p.max - p.used, `C-5: ${agentId}/${pool} free ${p.free} != max ${p.max} - used ${p.used}`);
+      check(p.used === (held[pool] ?? 0), `RL-3: ${agentId}/${pool} used ${p.used} != allocations ${held[pool] ?? 0} ${JSON.stringify(v.allocations)}`);
+    }
+    for (const pool of Object.keys(held)) check(v.pools[pool] !== undefined, `RL-3: ${agentId} holds units in an unknown pool ${pool}`);
+  }
+  for (const id of allocationsByConv.keys()) check(s.convs.has(id), `C-6: an allocation for an unknown conversation ${id}`);
+
+  const byThread = new Map<string, Conversation[]>();
+  for (const [id, { c, events, raw }] of s.convs) {
+    const where = `${id} (${c.channelKind}, ${c.status}, v${c.version})`;
+    const ws = wsOf(w, c);
+    // L-1 / L-2
+    check((STATUSES as readonly string[]).includes(c.status), `L-1: ${where} has an unknown status`);
+    check(c.mode === modeOf(c.channelKind), `L-1: ${where} mode ${c.mode}`);
+    if (c.status === 'Waiting') check(c.mode === 'persistent', `L-2: Waiting on ${where}`);
+    if (c.status === 'Open') check(c.primaryAgentId === undefined, `L-2: Open ${where} has a primary ${c.primaryAgentId}`);
+    if (c.status === 'Active' || c.status === 'WrapUp') check(c.primaryAgentId !== undefined, `L-2: ${where} has no primary`);
+    // X-3 / S-4: a pending transfer belongs to the current assignment of an Active or Waiting conversation
+    if (c.pendingTransfer) {
+      check(c.status === 'Active' || c.status === 'Waiting', `X-3: ${c.status} ${where} keeps a pending transfer ${JSON.stringify(c.pendingTransfer)}`);
+      check(c.pendingTransfer.from === c.primaryAgentId && c.pendingTransfer.to !== c.primaryAgentId, `X-3: ${where} (primary ${c.primaryAgentId}) keeps a pending transfer of another assignment ${JSON.stringify(c.pendingTransfer)}`);
+    }
+
+    // C-2 / C-3 / C-6: who holds capacity for this conversation, mirrored on the conversation
+    const held = allocationsByConv.get(id) ?? [];
+    check(held.length <= 1, `C-6: ${where} has ${held.length} allocations`);
+    const h = held[0];
+    check(JSON.stringify(c.allocation ? [c.allocation.agentId, c.allocation.pool, c.allocation.units, c.allocation.since] : null) === JSON.stringify(h ? [h.agentId, h.pool, h.units, h.since] : null), `C-6: ${where} says ${JSON.stringify(c.allocation)}, allocation items ${JSON.stringify(held)}`);
+    const agentPrimary = c.primaryKind !== 'external' && c.primaryAgentId !== undefined;
+    if (c.status === 'Active' && agentPrimary && c.session.status === 'active') {
+      check(h?.agentId === c.primaryAgentId, `C-2: Active ${where} must hold the primary's capacity, holds ${JSON.stringify(held)}`);
+    } else if (c.status === 'Active') {
+      if (h) check(h.agentId === c.primaryAgentId, `C-2: ${where} holds capacity of ${h.agentId}, not of its primary`);
+    } else if (c.status === 'WrapUp') {
+      if (h) check(h.agentId === c.primaryAgentId, `C-3: WrapUp ${where} holds capacity of ${h.agentId}, not of its primary`);
+      if (ws.wrapUp.blockCapacity === 'never') check(!h, `C-3: never-policy WrapUp ${where} holds capacity`);
+    } else {
+      check(!h, `C-2: ${c.status} ${where} holds capacity ${JSON.stringify(held)}`);
+    }
+    if (h) check(h.units === ws.capacity.units && h.pool === ws.capacity.pool, `C-1: ${where} holds ${h.units} ${h.pool}`);
+    if (c.wrapUpReleaseAt) check(c.status === 'WrapUp' && !!c.allocation, `C-3: ${where} has a wrap-up release time without a held block`);
+
+    // E-1: one event per version, in order, chained, in time order, each a SPEC edge (T-13); T-11
+    check(
+      JSON.stringify(events.map((e) => [e.seq, e.version])) === JSON.stringify(Array.from({ length: c.version }, (_, i) => [i + 1, i + 1])),
+      `E-1: ${where} history ${JSON.stringify(events.map((e) => e.seq))} is not 1..${c.version}`,
+    );
+    const edges = EDGES.get(c.channelKind) as Set<string>;
+    events.forEach((e, i) => {
+      const prev = events[i - 1];
+      check(e.conversationId === id && e.org === w.org, `E-1: ${where} event ${e.seq} belongs elsewhere`);
+      check(e.from === (prev ? prev.to : null), `E-1: ${where} event ${e.seq} starts at ${e.from}, the previous ended at ${prev?.to ?? null}`);
+      check(!prev || prev.at <= e.at, `E-1: ${where} event ${e.seq} at ${e.at} is before event ${prev?.seq} at ${prev?.at}`);
+      check(edges.has(`${e.action}:${e.from}>${e.to}`), `T-13: ${where} event ${e.seq} ${e.action}:${e.from}>${e.to} is not a SPEC transition`);
+    });
+    check(events.at(-1)?.to === c.status, `E-1: ${where} last event ends at ${events.at(-1)?.to}`);
+
+    // T-11
+    const closed = w.closed.get(id);
+    if (closed !== undefined) check(closed === raw, `T-11: ${where} changed after it was Closed:\nbefore ${closed}\nafter  ${raw}`);
+    else if (c.status === 'Closed') w.closed.set(id, raw);
+
+    const tk = threadKey(c.channelId, c.threadId);
+    byThread.set(tk, [...(byThread.get(tk) ?? []), c]);
+  }
+  // the thread points at its newest conversation
+  for (const [tk, list] of byThread) {
+    const newest = [...list].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)).at(-1) as Conversation;
+    check(s.threads.get(tk) === newest.id, `thread ${tk} points at ${s.threads.get(tk)}, its newest conversation is ${newest.id}`);
+  }
+  const depth = w.rig.depth();
+  check(depth.ingest === 0 && depth.dlq === 0, `RL-1: messages left in the ingestion queue or its DLQ: ${JSON.stringify(depth)}`);
+}
+
+const historyText = (events: readonly HistoryEvent[]): string => events.map((e) => `v${e.version} ${e.at.slice(11, 19)} ${e.actor} ${e.action} ${e.from}>${e.to}`).join('; ');
+
+/** TM-1..TM-3, R-3: after the clock moved and the outbox was swept, nothing is overdue. */
+function checkDeadlines(w: World, s: Snap, settings: OrgSettings): void {
+  const now = s.now;
+  const sec = (iso: string, plus: number): number => Date.parse(iso) + plus * 1000;
+  for (const [id, { c, events }] of s.convs) {
+    const where = `${id} (${c.channelKind}, ${c.status}, v${c.version})`;
+    if (c.status === 'WrapUp' && c.allocation && c.wrapUpReleaseAt) check(Date.parse(c.wrapUpReleaseAt) > now, `TM-1 / C-3: ${where} still blocks capacity after ${c.wrapUpReleaseAt}`);
+    if (c.status === 'Waiting') check(sec(c.statusSince, INACTIVITY_SECONDS) > now, `TM-2 / T-8: ${where} is Waiting since ${c.statusSince}, past the inactivity timeout`);
+    if (c.status === 'Active' && c.accepted === false) {
+      const offer = [...events].reverse().find((e) => e.to === 'Active' && (e.action === 'offer' || e.action === 'assign'));
+      if (offer?.action === 'offer') check(sec(offer.at, OFFER_SECONDS) > now, `R-3: ${where} offer of ${offer.at} not answered nor expired (now ${new Date(now).toISOString()}); history ${historyText(events)}`);
+    }
+    if (c.status === 'Active' && c.primaryKind !== 'external' && c.primaryAgentId) {
+      const agent = s.agents.get(c.primaryAgentId)?.agent;
+      // the assignment began before the disconnect (a conservative start: the last event into Active or within it)
+      const since = [...events].reverse().find((e) => e.to === 'Active')?.at ?? c.statusSince;
+      if (agent && agent.connected === false && agent.disconnectedAt && since < agent.disconnectedAt) {
+        check(sec(agent.disconnectedAt, RECONNECT_SECONDS) > now, `TM-3 / T-4a: ${where}: ${agent.id} disconnected at ${agent.disconnectedAt} and did not reconnect, the conversation is still theirs`);
+      }
+    }
+    // R-3: a push conversation Open for longer than the dispatch retry, while an agent could take it
+    const ws = wsOf(w, c);
+    if (c.status === 'Open' && ws.distribution === 'push' && sec(c.statusSince, DISPATCH_RETRY_SECONDS + 1) <= now && w.lastCrashAt + (DISPATCH_RETRY_SECONDS + 1) * 1000 <= now) {
+      for (const [agentId, v] of s.agents) {
+        const agent: Agent = { ...v.agent, pools: Object.fromEntries(Object.entries(v.pools).map(([n, p]) => [n, { name: n, max: p.max, used: p.used }])) } as Agent;
+        if (!agent.signedIn || !agent.connected || !agent.queues.includes(c.queueId)) continue;
+        const presence = presenceOf(agent, settings, new Date(now)).presence;
+        const pool = agent.pools[ws.capacity.pool];
+        if (!ws.allowedPresences.includes(presence) || !pool || pool.used + ws.capacity.units > pool.max) continue;
+        check(false, `R-3: push ${where} in ${c.queueId} is Open since ${c.statusSince}, while ${agentId} (${presence}, ${pool.used}/${pool.max}) could take it${c.declinedBy?.includes(agentId) ? ` (declined it before: ${c.declinedBy.join(',')})` : ''}`);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Running steps
+
+const pick = <T>(list: readonly T[], i: number): T => list[i % list.length] as T;
+
+function expectHttp(r: HttpResult, what: string): HttpResult {
+  check(r.status < 500, `no 5xx: ${what} answered ${r.status} ${r.raw}`);
+  if (r.status >= 400) {
+    check(r.contentType.startsWith('application/problem+json'), `RL-4: ${what} ${r.status} is not problem+json: ${r.contentType}`);
+    check(r.body.status === r.status && typeof r.body.detail === 'string', `RL-4: ${what} ${r.status} problem body ${r.raw}`);
+  }
+  return r;
+}
+
+/** JSON with sorted keys: the same answer, whatever order its keys were stored in */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+
+const agentClaims = (w: World, id: string): Claims => ({ org: w.org, sub: id, roles: ['agent'] });
+const supClaims = (w: World): Claims => ({ org: w.org, sub: 'sup', roles: ['supervisor'] });
+
+/** statuses an operation can apply to, to aim it (never to judge it) */
+function aimed(op: ActOp | Extract<Op, { t: 'sup' }>): Status[] {
+  if (op.t === 'sup') {
+    switch (op.act.s) {
+      case 'assign-agent':
+      case 'assign-queue':
+        return ['Open'];
+      case 'force-close':
+        return ['Open', 'Active', 'WrapUp', 'Waiting'];
+      case 'transfer':
+        return ['Active', 'Waiting'];
+      default:
+        return ['Active', 'WrapUp'];
+    }
+  }
+  if (op.who === 'receiver') return ['Active', 'Waiting'];
+  switch (op.act.a) {
+    case 'accept':
+      return ['Open', 'Active'];
+    case 'end':
+    case 'close':
+      return ['Active', 'WrapUp'];
+    case 'resume':
+      return ['Waiting'];
+    case 'end-session':
+      return ['Active', 'Waiting'];
+    default:
+      return ['Active'];
+  }
+}
+
+function targetOf(w: World, s: Snap, op: ActOp | Extract<Op, { t: 'sup' }>): Conversation | undefined {
+  const all = w.convIds.map((id) => s.convs.get(id)?.c).filter((c): c is Conversation => !!c && c.status !== 'Closed');
+  if (!all.length) return undefined;
+  const want = aimed(op);
+  const hits = op.aim ? all.filter((c) => want.includes(c.status)) : [];
+  return pick(hits.length ? hits : all, op.conv);
+}
+
+function actorOf(w: World, op: ActOp, c: Conversation): string {
+  if (typeof op.who === 'number') return pick(w.agents, op.who);
+  if (op.who === 'receiver' && c.pendingTransfer?.to) return c.pendingTransfer.to;
+  return c.primaryKind !== 'external' && c.primaryAgentId && w.agents.includes(c.primaryAgentId) ? c.primaryAgentId : pick(w.agents, op.conv);
+}
+
+function actionRequest(w: World, act: AgentAct): { name: string; body?: unknown } {
+  switch (act.a) {
+    case 'transfer-queue':
+      return { name: 'transfer', body: { queueId: act.q } };
+    case 'transfer-agent':
+      return { name: 'transfer', body: { agentId: pick(w.agents, act.to) } };
+    case 'transfer-external':
+      return { name: 'transfer', body: { externalNumber: '+15550100' } };
+    case 'consult':
+      return { name: 'consult', body: { agentId: pick(w.agents, act.to) } };
+    default:
+      return { name: act.a };
+  }
+}
+
+const actionCall = (w: World, claims: Claims, conversationId: string, name: string, body: unknown, key?: string): Promise<HttpResult> =>
+  w.rig.http('conversations', 'POST /v1/conversations/{id}/actions/{action}', {
+    params: { id: conversationId, action: name },
+    claims,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+  });
+
+interface StepReport {
+  label: string;
+  /** distinct events accepted for the first time, in the order they were applied per thread */
+  newEvents: Accepted[];
+  /** RL-1 model: 'exact' when nothing else ran meanwhile, 'bounded' otherwise */
+  model: 'exact' | 'bounded' | 'none';
+  /** the step must change nothing at all (duplicates only, strictly stale timers) */
+  unchanged?: boolean;
+  swept?: boolean;
+  /** timers fired twice in this step: (conversation, action) pairs that may apply at most once */
+  doubleFired?: { conversationId: string; action: string }[];
+  /** an action sent twice under one Idempotency-Key: applied at most once */
+  atMostOnce?: { conversationId: string; actor: string; action: string };
+}
+
+const stats = {
+  steps: 0,
+  runs: 0,
+  http: 0,
+  http4xx: 0,
+  webhooks: 0,
+  duplicates: 0,
+  reordered: 0,
+  crashes: 0,
+  lostBatches: 0,
+  redeliveredRecords: 0,
+  sweeps: 0,
+  timersFired: 0,
+  doubleFires: 0,
+  staleFires: 0,
+  races: 0,
+  interposed: 0,
+  interposedHit: 0,
+  interposedEvents: 0,
+  interposedEventsHit: 0,
+  idempotentRetries: 0,
+  crashedActions: 0,
+  crashedTimers: 0,
+};
+
+async function postEvent(w: World, a: Accepted, times = 1): Promise<void> {
+  const raw = JSON.stringify(a.event);
+  const posts = await Promise.all(
+    Array.from({ length: times }, () =>
+      w.rig.http('webhooks', 'POST /v1/webhooks/{channelId}', { params: { channelId: a.channelId }, body: raw, headers: { 'x-signature': signBody(SECRET, raw), 'content-type': 'application/json' } }),
+    ),
+  );
+  for (const r of posts) {
+    stats.webhooks++;
+    expectHttp(r, `webhook ${a.event.type} ${a.event.eventId}`);
+    check(r.status === 202, `a valid signed webhook answered ${r.status} ${r.raw}`);
+  }
+}
+
+function newEvent(w: World, e: EvSpec): Accepted {
+  const ch = pick(w.channels, e.ch);
+  const threadId = `th${e.th % w.setup.threads}`;
+  const event: CustomerEvent = {
+    eventId: `ev-${w.run}-${++w.seq}`,
+    type: e.type,
+    threadId,
+    occurredAt: w.rig.clock.now().toISOString(),
+    ...(e.type === 'message.received' ? { message: { text: `hello ${w.seq}` } } : {}),
+    ...(e.billing ? { context: { topic: 'billing' } } : {}),
+  };
+  return { channelId: ch.id, threadId, event };
+}
+
+async function runHook(w: World, before: Snap, op: Extract<Op, { t: 'hook' }>, alone: boolean): Promise<StepReport> {
+  const label = `webhook ${op.delivery}`;
+  const report = (newEvents: Accepted[], extra: Partial<StepReport> = {}): StepReport => ({ label, newEvents, model: alone ? 'exact' : 'bounded', ...extra });
+  const first = op.events[0] as EvSpec;
+  switch (alone ? op.delivery : 'single') {
+    case 'single': {
+      const a = newEvent(w, first);
+      await postEvent(w, a);
+      await w.rig.consume();
+      return report([a]);
+    }
+    case 'dup-http': {
+      // the same event posted twice at once, consumed, and posted again (SQS deduplication, then the receipt)
+      const a = newEvent(w, first);
+      await postEvent(w, a, 2);
+      await w.rig.consume();
+      await postEvent(w, a);
+      await w.rig.consume();
+      stats.duplicates += 2;
+      return report([a]);
+    }
+    case 'dup-late': {
+      // applied, then redelivered past SQS's deduplication window: the engine's receipt must stop it
+      const a = newEvent(w, first);
+      await postEvent(w, a);
+      await w.rig.consume();
+      const mid = fingerprint(await snapshot(w));
+      await w.rig.redeliver(w.org, a.channelId, a.event);
+      await w.rig.consume();
+      stats.duplicates++;
+      check(fingerprint(await snapshot(w)) === mid, `RL-1: a late redelivery of ${a.event.eventId} changed the org`);
+      return report([a]);
+    }
+    case 'dup-old': {
+      // an event accepted earlier in the run comes back, possibly with another body under the same id
+      const old = [...w.accepted.values()];
+      if (!old.length) return runHook(w, before, { ...op, delivery: 'single' }, alone);
+      const a = pick(old, op.pick);
+      const mutated: CustomerEvent = op.pick % 3 === 0 ? { ...a.event, type: first.type === a.event.type ? 'customer.ended' : first.type } : a.event;
+      if (op.pick % 2 === 0) await w.rig.redeliver(w.org, a.channelId, mutated);
+      else await postEvent(w, { ...a, event: mutated });
+      await w.rig.consume();
+      stats.duplicates++;
+      return report([], { unchanged: true });
+    }
+    case 'reorder': {
+      // a thread's events in their natural order, posted (hence queued and applied) out of order
+      const natural: CustomerEventType[] = ['conversation.started', 'message.received', first.type, 'customer.ended'];
+      const n = 2 + (op.pick % 2);
+      const events = natural.slice(0, n).map((type) => newEvent(w, { ...first, type }));
+      const order = [...events];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = (op.pick + i * 7) % (i + 1);
+        [order[i], order[j]] = [order[j] as Accepted, order[i] as Accepted];
+      }
+      if (order.every((e, i) => e === events[i])) order.reverse();
+      for (const a of order) await postEvent(w, a);
+      await w.rig.consume();
+      stats.reordered++;
+      return report(order);
+    }
+    default: {
+      // a batch of events on several threads, consumed in one go: plain, or with a consumer fault
+      const events = op.events.map((e) => newEvent(w, e));
+      for (const a of events) await postEvent(w, a);
+      const options =
+        op.delivery === 'crash-after' || op.delivery === 'crash-before'
+          ? { crash: { at: Math.min(op.crashAt, events.length), where: op.delivery === 'crash-after' ? ('after' as const) : ('before' as const) } }
+          : op.delivery === 'lost-batch'
+            ? { loseFirstResponse: true }
+            : {};
+      const r = await w.rig.consume(options);
+      if (op.delivery !== 'batch') {
+        if (op.delivery === 'lost-batch') stats.lostBatches++;
+        else stats.crashes++;
+        stats.redeliveredRecords += r.failures;
+        w.lastCrashAt = w.rig.clock.now().getTime();
+      }
+      return report(events);
+    }
+  }
+}
+
+async function runAct(w: World, s: Snap, given: ActOp, alone: boolean): Promise<StepReport> {
+  // a crash hook must not hit a concurrent operation's transaction: with company, a plain retry
+  const op: ActOp = !alone && given.idem === 'crash-retry' ? { ...given, idem: 'retry' } : given;
+  const c = targetOf(w, s, op);
+  if (!c) return { label: 'act (no conversation)', newEvents: [], model: 'none' };
+  const agentId = actorOf(w, op, c);
+  const { name, body } = actionRequest(w, op.act);
+  const label = `${agentId} ${name}${body ? ` ${JSON.stringify(body)}` : ''} on ${c.id} (${c.channelKind} ${c.status})`;
+  const claims = agentClaims(w, agentId);
+  if (op.idem === 'none') {
+    const r = expectHttp(await actionCall(w, claims, c.id, name, body), label);
+    stats.http++;
+    if (r.status >= 400) stats.http4xx++;
+    return { label: `${label} -> ${r.status}${r.status >= 400 ? ` ${String(r.body.detail)}` : ''}`, newEvents: [], model: 'none' };
+  }
+  const key = `k-${ulid()}`;
+  if (op.idem === 'crash-retry') {
+    // the first call commits, then its Lambda dies before answering; the client retries with the same key
+    const type = name === 'transfer' || name === 'consult' ? name : op.act.a;
+    const hook = w.rig.faults.add({ match: (writes) => writes.some((x) => x.type === 'event' && x.event.conversationId === c.id && x.event.actor === agentId && x.event.action === type), crash: 'after' });
+    const a = await actionCall(w, claims, c.id, name, body, key);
+    const crashed = w.rig.faults.take(hook);
+    if (crashed) check(a.status === 500, `${label}: the injected crash answered ${a.status}`);
+    else expectHttp(a, `${label} [Idempotency-Key]`);
+    const b = expectHttp(await actionCall(w, claims, c.id, name, body, key), `${label} [Idempotency-Key retry after a crash]`);
+    stats.idempotentRetries++;
+    stats.http += 2;
+    if (crashed) {
+      stats.crashedActions++;
+      w.lastCrashAt = w.rig.clock.now().getTime();
+    }
+    return { label: `${label} [key crash-retry] -> ${a.status}${crashed ? ' (crashed after commit)' : ''}/${b.status}`, newEvents: [], model: 'none', atMostOnce: { conversationId: c.id, actor: agentId, action: type } };
+  }
+  // a client retry with the same Idempotency-Key: in turn, or at once
+  const results =
+    op.idem === 'retry'
+      ? [await actionCall(w, claims, c.id, name, body, key), await actionCall(w, claims, c.id, name, body, key)]
+      : await Promise.all([actionCall(w, claims, c.id, name, body, key), actionCall(w, claims, c.id, name, body, key)]);
+  stats.idempotentRetries++;
+  stats.http += 2;
+  results.forEach((r) => expectHttp(r, `${label} [Idempotency-Key]`));
+  const [a, b] = results as [HttpResult, HttpResult];
+  if (op.idem === 'retry' && a.status === 200) check(b.status === 200 && canonical(b.body) === canonical(a.body), `Idempotency-Key: the retry of ${label} answered ${b.status} ${b.raw}, the first ${a.raw}`);
+  if (a.status === 200 && b.status === 200) check(canonical(a.body) === canonical(b.body), `Idempotency-Key: two answers for one key on ${label}: ${a.raw} / ${b.raw}`);
+  const type = name === 'transfer' || name === 'consult' ? name : op.act.a;
+  return { label: `${label} [key ${op.idem}] -> ${a.status}/${b.status}`, newEvents: [], model: 'none', atMostOnce: { conversationId: c.id, actor: agentId, action: type } };
+}
+
+async function runSup(w: World, s: Snap, op: Extract<Op, { t: 'sup' }>): Promise<StepReport> {
+  const c = targetOf(w, s, op);
+  if (!c) return { label: 'sup (no conversation)', newEvents: [], model: 'none' };
+  const x = op.act;
+  const [name, body]: [string, unknown] =
+    x.s === 'assign-agent'
+      ? ['assign', { agentId: pick(w.agents, x.to), ...(x.override ? { override: true } : {}) }]
+      : x.s === 'assign-queue'
+        ? ['assign', { queueId: x.q }]
+        : x.s === 'transfer'
+          ? ['transfer', { agentId: pick(w.agents, x.to) }]
+          : [x.s, undefined];
+  const label = `sup ${name}${body ? ` ${JSON.stringify(body)}` : ''} on ${c.id} (${c.channelKind} ${c.status})`;
+  const r = expectHttp(await actionCall(w, supClaims(w), c.id, name, body), label);
+  stats.http++;
+  if (r.status >= 400) stats.http4xx++;
+  return { label: `${label} -> ${r.status}${r.status >= 400 ? ` ${String(r.body.detail)}` : ''}`, newEvents: [], model: 'none' };
+}
+
+async function runState(w: World, op: Extract<Op, { t: 'state' }>): Promise<StepReport> {
+  const agentId = pick(w.agents, op.agent);
+  const claims = agentClaims(w, agentId);
+  const [routeKey, body]: [string, unknown] =
+    op.what === 'sign-in'
+      ? ['POST /v1/agents/me/sign-in', undefined]
+      : op.what === 'sign-out'
+        ? ['POST /v1/agents/me/sign-out', undefined]
+        : op.what === 'connect' || op.what === 'disconnect'
+          ? ['POST /v1/agents/me/connection', { connected: op.what === 'connect' }]
+          : ['PUT /v1/agents/me/presence', { presence: op.what }];
+  const r = expectHttp(await w.rig.http('agents', routeKey, { claims, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }), `${agentId} ${op.what}`);
+  stats.http++;
+  check(r.status === 200, `${agentId} ${op.what} answered ${r.status} ${r.raw}`);
+  return { label: `${agentId} ${op.what} -> ${r.status}`, newEvents: [], model: 'none' };
+}
+
+const TIMER_ACTIONS: Partial<Record<DueTimer['kind'], string>> = {
+  'wrapup-release': 'wrapup-release',
+  'inactivity-timeout': 'inactivity-timeout',
+  'reconnect-timeout': 'reconnect-timeout',
+  'offer-expiry': 'offer-expired',
+};
+/** EventBridge Scheduler delivers these (the others are run after the commit or swept) */
+const PRECISE = new Set<DueTimer['kind']>(['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace']);
+
+/** TM-5: a timer whose subject moved on (by the facts it was armed for) must change nothing. */
+function strictlyStale(s: Snap, t: DueTimer): boolean {
+  const c = t.conversationId ? s.convs.get(t.conversationId)?.c : undefined;
+  const agent = t.agentId ? s.agents.get(t.agentId)?.agent : undefined;
+  switch (t.kind) {
+    case 'offer-expiry':
+      return !c || c.version !== t.version || c.status !== 'Active' || c.accepted !== false;
+    case 'wrapup-release':
+      return !c || c.status !== 'WrapUp' || !c.allocation;
+    case 'inactivity-timeout':
+      return !c || c.status !== 'Waiting' || Date.parse(c.statusSince) + INACTIVITY_SECONDS * 1000 > s.now;
+    case 'reconnect-timeout':
+      return !agent || agent.connected !== false || (agent.connectionEpoch ?? 0) !== t.version || c?.status !== 'Active' || c.primaryAgentId !== t.agentId;
+    case 'presence-grace':
+      return !agent || agent.connected !== false || (agent.connectionEpoch ?? 0) !== t.version;
+    default:
+      return false;
+  }
+}
+
+async function fireTwice(w: World, timers: DueTimer[]): Promise<void> {
+  const precise = timers.filter((t) => PRECISE.has(t.kind));
+  const others = timers.filter((t) => !PRECISE.has(t.kind));
+  // the timers consumer gets each timer twice in one batch (processed in parallel); the others fire twice at once
+  const [res] = await Promise.all([
+    precise.length ? w.rig.timersBatch(precise.flatMap((t) => [t, t])) : Promise.resolve({ batchItemFailures: [] }),
+    ...others.flatMap((t) => [fireTimer(w.rig.deps, t), fireTimer(w.rig.deps, t)]),
+  ]);
+  check((res?.batchItemFailures ?? []).length === 0, `TM-5: the timers consumer failed records: ${JSON.stringify(res?.batchItemFailures)}`);
+  for (const t of others) await w.rig.store.deleteTimer(t.org, t.name);
+  stats.timersFired += timers.length * 2;
+}
+
+async function runTimer(w: World, s: Snap, op: Extract<Op, { t: 'timer' }>): Promise<StepReport> {
+  if (op.mode === 'stash') {
+    w.stash = [...w.stash, ...(await w.rig.outbox(w.org))].slice(-60);
+    return { label: `stash timers (${w.stash.length})`, newEvents: [], model: 'none' };
+  }
+  if (op.mode === 'stale') {
+    const now = w.rig.clock.now().getTime();
+    let due = w.stash.filter((t) => Date.parse(t.at) <= now && t.kind !== 'notify' && t.kind !== 'trigger');
+    if (!due.length) return { label: 'stale timers (none due)', newEvents: [], model: 'none' };
+    due = [pick(due, op.pick), pick(due, op.pick + 1)].filter((t, i, l) => l.indexOf(t) === i);
+    const strict = due.every((t) => strictlyStale(s, t));
+    const precise = due.filter((t) => PRECISE.has(t.kind));
+    if (precise.length) {
+      const res = await w.rig.timersBatch(precise);
+      check(res.batchItemFailures.length === 0, `TM-5: the timers consumer failed a stale timer: ${JSON.stringify(res.batchItemFailures)}`);
+    }
+    for (const t of due.filter((x) => !PRECISE.has(x.kind))) await fireTimer(w.rig.deps, t);
+    stats.staleFires += due.length;
+    return { label: `stale timers ${due.map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}`).join(', ')}${strict ? ' (strictly stale)' : ''}`, newEvents: [], model: 'none', unchanged: strict };
+  }
+  // double: what is due fires twice at once; if nothing is due yet, the clock goes to the next timer first
+  let box = (await w.rig.outbox(w.org)).filter((t) => t.kind !== 'notify' && t.kind !== 'trigger');
+  let now = w.rig.clock.now().getTime();
+  if (box.length && !box.some((t) => Date.parse(t.at) <= now)) {
+    const next = Math.min(...box.map((t) => Date.parse(t.at)));
+    w.rig.clock.advance(Math.ceil((next - now) / 1000));
+    now = w.rig.clock.now().getTime();
+  }
+  box = box.filter((t) => Date.parse(t.at) <= now);
+  if (!box.length) return { label: 'double fire (nothing armed)', newEvents: [], model: 'none' };
+  const chosen = [pick(box, op.pick), pick(box, op.pick + 1), pick(box, op.pick + 2)].filter((t, i, l) => l.indexOf(t) === i);
+  await fireTwice(w, chosen);
+  stats.doubleFires += chosen.length;
+  const doubleFired = chosen.flatMap((t) => (t.conversationId && TIMER_ACTIONS[t.kind] ? [{ conversationId: t.conversationId, action: TIMER_ACTIONS[t.kind] as string }] : []));
+  return { label: `double fire ${chosen.map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}`).join(', ')}`, newEvents: [], model: 'none', doubleFired };
+}
+
+async function runOp(w: World, s: Snap, op: Op, alone: boolean): Promise<StepReport> {
+  switch (op.t) {
+    case 'act':
+      return runAct(w, s, op, alone);
+    case 'sup':
+      return runSup(w, s, op);
+    case 'state':
+      return runState(w, op);
+    case 'hook':
+      return runHook(w, s, op, alone);
+    case 'clock': {
+      const hook = op.crash ? w.rig.faults.add({ match: (writes) => writes.some((x) => x.type === 'event' && x.event.role === 'system' && x.event.org === w.org), crash: 'after' }) : undefined;
+      const fired = await w.rig.advance(op.seconds);
+      if (hook && w.rig.faults.take(hook)) {
+        stats.crashedTimers++;
+        w.lastCrashAt = w.rig.clock.now().getTime();
+      }
+      stats.sweeps++;
+      stats.timersFired += fired.length;
+      return { label: `clock +${op.seconds}s, fired ${fired.filter((f) => f.org === w.org).map((f) => `${f.kind}:${f.outcome}`).join(' ') || 'nothing'}`, newEvents: [], model: 'none', swept: true };
+    }
+    case 'timer':
+      return runTimer(w, s, op);
+  }
+}
+
+async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
+  if (step.t === 'race') {
+    stats.races++;
+    const reports = await Promise.all(step.ops.map((op) => runOp(w, s, op, false)));
+    return {
+      label: `race [${reports.map((r) => r.label).join(' || ')}]`,
+      newEvents: reports.flatMap((r) => r.newEvents),
+      model: reports.some((r) => r.model !== 'none') ? 'bounded' : 'none',
+      doubleFired: [],
+    };
+  }
+  if (step.t === 'interpose') {
+    // another writer commits right before the first operation's transaction: it is cancelled and decided again
+    stats.interposed++;
+    const c = targetOf(w, s, step.first);
+    let second: StepReport | undefined;
+    let hook: object | undefined;
+    if (c) {
+      const agentId = actorOf(w, step.first, c);
+      hook = w.rig.faults.add({
+        match: (writes) =>
+          step.on === 'conversation'
+            ? writes.some((x) => x.type === 'conversation' && x.item.id === c.id && x.expect !== 'absent')
+            : writes.some((x) => x.type === 'pool-consume' && x.agentId === agentId),
+        before: async () => {
+          second = await runOp(w, s, step.second, false);
+        },
+      });
+    }
+    const first = await runOp(w, s, step.first, false);
+    if (hook && w.rig.faults.take(hook)) stats.interposedHit++;
+    second ??= await runOp(w, s, step.second, false);
+    return {
+      label: `interpose on ${step.on} [${first.label}] <- [${second.label}]`,
+      newEvents: [...first.newEvents, ...second.newEvents],
+      model: second.model === 'none' ? 'none' : 'bounded',
+    };
+  }
+  if (step.t === 'interpose-event') {
+    stats.interposedEvents++;
+    const open = w.convIds.map((id) => s.convs.get(id)?.c).filter((c): c is Conversation => !!c && c.status !== 'Closed');
+    if (!open.length) return { label: 'interpose-event (no conversation)', newEvents: [], model: 'none' };
+    const c = pick(open, step.conv);
+    const ch = w.channels.findIndex((x) => x.id === c.channelId);
+    const a = newEvent(w, { ch, th: Number(c.threadId.slice(2)), type: step.type, billing: false });
+    let second: StepReport | undefined;
+    const op: Op =
+      's' in step.second ? { t: 'sup', act: step.second, conv: w.convIds.indexOf(c.id), aim: false } : { t: 'act', who: 'primary', act: step.second, idem: 'none', conv: 0, aim: false };
+    const only = { ...s, convs: new Map([[c.id, s.convs.get(c.id) as ConvView]]) };
+    const hook = w.rig.faults.add({
+      match: (writes) => writes.some((x) => x.type === 'receipt'),
+      before: async () => {
+        second = await runOp(w, only, op, false);
+      },
+    });
+    await postEvent(w, a);
+    await w.rig.consume();
+    if (w.rig.faults.take(hook)) stats.interposedEventsHit++;
+    return { label: `interpose-event ${a.event.type} on ${c.id} (${c.channelKind} ${c.status}) <- [${second?.label ?? 'not reached'}]`, newEvents: [a], model: 'bounded' };
+  }
+  return runOp(w, s, step, true);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// After a step: discover new conversations, check RL-1, TM-5 and the invariants
+
+async function discover(w: World, events: readonly Accepted[]): Promise<void> {
+  const threads = new Map(events.map((a) => [threadKey(a.channelId, a.threadId), a]));
+  for (const a of threads.values()) {
+    const page = await w.rig.store.listConversations(w.org, { channelId: a.channelId, threadId: a.threadId }, { limit: 100 });
+    for (const c of page.items) if (!w.convIds.includes(c.id)) w.convIds.push(c.id);
+  }
+}
+
+async function assess(w: World, before: Snap, report: StepReport, settings: OrgSettings): Promise<Snap> {
+  await discover(w, report.newEvents);
+  const after = await snapshot(w);
+  checkInvariants(w, after);
+
+  // RL-1: every accepted event applied (its receipt exists), each thread changed by what the model says
+  const fresh = report.newEvents.filter((a) => !w.accepted.has(`${a.channelId}#${a.event.eventId}`));
+  const receipts = await Promise.all(fresh.map((a) => item(w.rig.doc, w.rig.tableName, keys.receipt(w.org, `${a.channelId}#${a.event.eventId}`))));
+  fresh.forEach((a, i) => check(receipts[i] !== undefined, `RL-1: accepted event ${a.event.eventId} (${a.event.type}) has no receipt: never applied`));
+  const byThread = new Map<string, Accepted[]>();
+  for (const a of fresh) byThread.set(threadKey(a.channelId, a.threadId), [...(byThread.get(threadKey(a.channelId, a.threadId)) ?? []), a]);
+  for (const [tk, list] of byThread) {
+    const { channelId, threadId } = list[0] as Accepted;
+    const mode = modeOf((w.channels.find((c) => c.id === channelId) as { kind: Kind }).kind);
+    let st = threadState(before, channelId, threadId);
+    let events = 0;
+    let convs = 0;
+    for (const a of list) {
+      const e = customerEffect(st, a.event.type, mode);
+      events += e.events;
+      convs += e.convs;
+      st = e.next;
+    }
+    const b = customerEventsOn(before, channelId, threadId);
+    const x = customerEventsOn(after, channelId, threadId);
+    const what = `RL-1: thread ${tk} after ${list.map((a) => `${a.event.type}(${a.event.eventId})`).join(', ')} from ${JSON.stringify(threadState(before, channelId, threadId))}`;
+    if (report.model === 'exact') {
+      check(x.convs - b.convs === convs, `${what}: ${x.convs - b.convs} new conversation(s), expected ${convs}`);
+      check(x.events - b.events === events, `${what}: ${x.events - b.events} new customer history event(s), expected ${events}`);
+    } else {
+      check(x.convs - b.convs <= list.length && x.events - b.events <= list.length, `${what}: more effects than distinct events (${x.convs - b.convs} conversations, ${x.events - b.events} events)`);
+    }
+  }
+  for (const a of fresh) w.accepted.set(`${a.channelId}#${a.event.eventId}`, a);
+  if (!report.newEvents.length && report.model !== 'none') {
+    // nothing new was accepted: customer history must not have grown
+    for (const t of w.threadKeys) check(customerEventsOn(after, t.channelId, t.threadId).events === customerEventsOn(before, t.channelId, t.threadId).events, `RL-1: customer history of ${threadKey(t.channelId, t.threadId)} grew without a new event`);
+  }
+  if (report.unchanged) check(fingerprint(after) === fingerprint(before), `RL-1 / TM-5: ${report.label} must change nothing, but the org changed`);
+  for (const d of report.doubleFired ?? []) {
+    const n = (after.convs.get(d.conversationId)?.events.length ?? 0) - (before.convs.get(d.conversationId)?.events.length ?? 0);
+    const applied = n > 0 ? (after.convs.get(d.conversationId)?.events ?? []).slice(-n).filter((e) => e.action === d.action).length : 0;
+    check(applied <= 1, `TM-5: ${d.action} fired twice applied ${applied} times on ${d.conversationId}: ${historyText(after.convs.get(d.conversationId)?.events ?? [])}`);
+  }
+  if (report.atMostOnce) {
+    const { conversationId, actor, action } = report.atMostOnce;
+    const added = (after.convs.get(conversationId)?.events ?? []).slice(before.convs.get(conversationId)?.events.length ?? 0);
+    const applied = added.filter((e) => e.actor === actor && e.action === action);
+    check(applied.length <= 1, `API Idempotency-Key: ${actor} ${action} on ${conversationId} applied ${applied.length} times for one key: ${historyText(applied)}`);
+  }
+  if (report.swept) checkDeadlines(w, after, settings);
+  return after;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One run
+
+async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): Promise<void> {
+  const org = `r${ulid().toLowerCase()}`;
+  const { store } = rig;
+  await store.putQueue({ org, id: 'q1', name: 'Queue 1' });
+  await store.putQueue({ org, id: 'q2', name: 'Queue 2' });
+  const settings: OrgSettings = { org, ...DEFAULT_SETTINGS, supervisorMonitor: true, supervisorAssign: true, supervisorTransfer: true, forceClose: true, agentEndMessagingSession: true };
+  await store.putSettings(settings);
+  const channels: World['channels'] = [];
+  for (const kind of KINDS) {
+    const cfg = setup.ws[kind];
+    const ws: Workstream = {
+      org,
+      id: `ws-${kind}`,
+      name: kind,
+      mode: modeOf(kind),
+      capacity: { pool: 'default', units: cfg.units },
+      allowedPresences: ['Available', 'Busy'],
+      wrapUp: { blockCapacity: cfg.wrapUp },
+      waitingInactivityTimeoutSeconds: INACTIVITY_SECONDS,
+      agentReconnectTimeoutSeconds: RECONNECT_SECONDS,
+      offerTimeoutSeconds: OFFER_SECONDS,
+      routingRules: [{ when: { field: 'topic', equals: 'billing' }, queueId: 'q2' }],
+      defaultQueueId: 'q1',
+      distribution: cfg.push ? 'push' : 'pick',
+    };
+    await store.putWorkstream(ws);
+    const id = `${org}-${kind}`;
+    await store.putChannel({ org, id, kind, workstreamId: ws.id }, SECRET);
+    channels.push({ kind, id, ws });
+  }
+  const agents = setup.agents.map((_, i) => `a${i}`);
+  await Promise.all(setup.agents.map((a, i) => store.putAgent({ org, id: `a${i}`, name: `Agent ${i}`, queues: a.q2 ? ['q1', 'q2'] : ['q1'], bot: false, capacity: { default: a.max } })));
+  const threadKeys = channels.flatMap((c) => Array.from({ length: setup.threads }, (_, i) => ({ channelId: c.id, threadId: `th${i}` })));
+  const w: World = { rig, run, org, setup, agents, channels, threadKeys, convIds: [], closed: new Map(), accepted: new Map(), stash: [], seq: 0, trace: [], lastCrashAt: 0 };
+  for (const [i, a] of setup.agents.entries()) if (a.signedIn) await runState(w, { t: 'state', agent: i, what: 'sign-in' });
+  let before = await snapshot(w);
+  for (const e of setup.initial) {
+    const report = await runHook(w, before, { t: 'hook', delivery: 'single', events: [{ ...e, type: 'conversation.started' }], pick: 0, crashAt: 1 }, true);
+    before = await assess(w, before, report, settings);
+  }
+  w.trace.push(`setup: ${JSON.stringify(setup)}`);
+
+  try {
+    for (const [i, step] of steps.entries()) {
+      const report = await runStep(w, before, step);
+      w.trace.push(`#${i} @${rig.clock.now().toISOString().slice(11, 19)} ${report.label}`);
+      before = await assess(w, before, report, settings);
+      stats.steps++;
+    }
+  } catch (err) {
+    const tail = w.trace.slice(-40).join('\n  ');
+    const box = (await rig.outbox(org)).map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}@${t.at.slice(11, 19)}`).join(', ');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\norg ${org}, run ${run}, now ${rig.clock.now().toISOString()}, outbox [${box}]\ntrace (last 40):\n  ${tail}`, { cause: err });
+  } finally {
+    // this run's timers must not fire into the next one's sweeps
+    for (const t of await rig.outbox(org)) await store.deleteTimer(t.org, t.name);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+let rig: Rig;
+beforeAll(async () => {
+  rig = await startRig();
+});
+afterAll(async () => {
+  await rig?.stop();
+});
+
+describe('reliability: model-based randomized run with injected faults', () => {
+  it(
+    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
+    async () => {
+      const started = Date.now();
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(setupArb, fc.array(stepArb, { minLength: STEPS_PER_RUN, maxLength: STEPS_PER_RUN }), async (setup, steps) => {
+          stats.runs++;
+          await runScenario(rig, ++run, setup, steps);
+        }),
+        { numRuns: RUNS, endOnFailure: process.env.RELIABILITY_SHRINK !== '1', ...(process.env.RELIABILITY_SEED ? { seed: Number(process.env.RELIABILITY_SEED) } : {}) },
+      );
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(`reliability: ${stats.steps} steps, ${stats.runs} runs in ${seconds}s`);
+      console.log(`reliability faults: ${JSON.stringify({ ...stats, faults: rig.faults.fired })}`);
+      expect(stats.steps).toBeGreaterThanOrEqual(TOTAL_STEPS);
+    },
+    TOTAL_STEPS * 2_000 + 120_000,
+  );
+});
