@@ -224,6 +224,45 @@ describe('bugs found by the reliability suite: routing after a queue move', () =
   });
 });
 
+describe('bugs found by the reliability suite: the availability index', () => {
+  it('R-3 bug "a stale availability refresh hides a free agent": the refresh after a commit writes the agent as read before a concurrent release, and push routing never sees her room', async () => {
+    // Prepare: alice (2 units) works pick chat Y; pick chat X waits; a push SMS workstream shares queue q1
+    const o = await pushOrg({ alice: 2 });
+    const { store } = rig;
+    const pick: Workstream = { ...((await store.getWorkstream(o.org, 'ws-chat')) as Workstream), distribution: 'pick' };
+    await store.putWorkstream(pick);
+    await store.putWorkstream({ ...pick, id: 'ws-sms', name: 'sms', mode: 'persistent', distribution: 'push' });
+    const sms = `${o.org}-sms`;
+    await store.putChannel({ org: o.org, id: sms, kind: 'sms', workstreamId: 'ws-sms' }, SECRET);
+    const y = await o.start('t-y');
+    const x = await o.start('t-x');
+    expect((await o.action('alice', y.id, 'accept')).status).toBe(200);
+
+    // Act: alice accepts X; right before that transaction, a supervisor force-closes Y (S-5, alice's unit comes
+    // back and the index says so). Then X commits, and its after-commit refresh writes alice as decide read her
+    // (Y still held, plus X: full).
+    rig.faults.add({
+      match: (writes) => writes.some((w) => w.type === 'allocation-put' && w.conversationId === x.id),
+      before: async () => {
+        expect((await o.action('sup', y.id, 'force-close', undefined, ['supervisor'])).status).toBe(200);
+      },
+    });
+    expect((await o.action('alice', x.id, 'accept')).status).toBe(200);
+    rig.faults.clear();
+    const agent = await store.getAgent(o.org, 'alice');
+    expect(agent?.pools.default).toMatchObject({ used: 1, max: 2 });
+    // a customer writes on the push SMS channel; the outbox retries the dispatch later on
+    const raw = JSON.stringify({ eventId: 'sms-1', type: 'message.received', threadId: 't-z', message: { text: 'hi' } });
+    expect((await rig.http('webhooks', 'POST /v1/webhooks/{channelId}', { params: { channelId: sms }, body: raw, headers: { 'x-signature': signBody(SECRET, raw) } })).status).toBe(202);
+    await rig.consume();
+    await rig.advance(31);
+
+    // Assess: R-3: alice is eligible (member of q1, Available, 1 unit free), so the SMS is offered to her
+    const z = (await store.listConversations(o.org, { channelId: sms, threadId: 't-z' }, { limit: 10 })).items[0];
+    expect(z).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+  });
+});
+
 describe('bugs found by the reliability suite: API retries', () => {
   it('API Idempotency-Key bug "a retried End closes the wrap-up": End committed, the Lambda died before answering, the client retries with the same key', async () => {
     // Prepare: alice works on a chat (accepted)

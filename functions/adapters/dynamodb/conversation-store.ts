@@ -241,8 +241,21 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
    * retry, never a wrong assignment; and each refresh heals it.
    */
   async refreshAvailability(org: string, agentId: string, now: Date, known?: Agent): Promise<void> {
-    const [agent, settings] = await Promise.all([known ?? this.getAgent(org, agentId), this.getSettings(org)]);
-    if (!agent) return;
+    const settings = await this.getSettings(org);
+    let agent = known ?? (await this.getAgent(org, agentId));
+    // A refresh that read the agent before a concurrent change could overwrite a newer refresh with
+    // stale entries. So each refresh reads again after writing and writes again until what it wrote
+    // is what is committed: the last refresh to finish always leaves the latest state (bounded).
+    for (let round = 0; agent && round < 5; round++) {
+      const written = availabilitySignature(agent, settings, now);
+      await this.writeAvailability(org, agent, settings, now);
+      const after = await this.getAgent(org, agentId);
+      if (!after || availabilitySignature(after, settings, now) === written) return;
+      agent = after;
+    }
+  }
+
+  private async writeAvailability(org: string, agent: Agent, settings: OrgSettings, now: Date): Promise<void> {
     const routable = routableFree(agent, settings, now);
     const idle = agent.idleSince ?? '0000-00-00T00:00:00.000Z';
     const puts = agent.queues.flatMap((queueId) =>
@@ -251,14 +264,14 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
         return {
           PutRequest: {
             Item: {
-              ...keys.availability(org, queueId, pool, agentId),
+              ...keys.availability(org, queueId, pool, agent.id),
               type: 'availability',
               org,
               queueId,
               pool,
-              agentId,
+              agentId: agent.id,
               free,
-              ...(routable && free > 0 ? availabilityIndexKeys(org, queueId, pool, agentId, free, idle) : {}),
+              ...(routable && free > 0 ? availabilityIndexKeys(org, queueId, pool, agent.id, free, idle) : {}),
             },
           },
         };
@@ -494,6 +507,12 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     const more = p < plan.partitions.length;
     return { items, ...(more ? { nextCursor: encodeCursor({ p, ...(k ? { k: k as Record<string, string> } : {}) }) } : {}) };
   }
+}
+
+/** What an agent's availability entries are made of: equal signatures, equal entries. */
+function availabilitySignature(agent: Agent, settings: OrgSettings, now: Date): string {
+  const routable = routableFree(agent, settings, now);
+  return JSON.stringify([agent.queues, Object.keys(agent.pools).sort(), routable?.free ?? null, routable ? (agent.idleSince ?? '') : null]);
 }
 
 interface QueryPlan {
