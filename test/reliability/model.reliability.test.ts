@@ -49,6 +49,11 @@ import { item, partition, startRig, type Claims, type HttpResult, type Rig } fro
  */
 
 const TOTAL_STEPS = Number(process.env.RELIABILITY_STEPS ?? 400);
+/**
+ * The small run inside `npm test` (and CI) uses a fixed seed, so CI is reproducible; the full run
+ * (`npm run test:reliability`) draws new seeds each time, unless RELIABILITY_SEED is given.
+ */
+const SEED: number | undefined = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : process.env.RELIABILITY_STEPS ? undefined : 20261121;
 const STEPS_PER_RUN = Math.min(TOTAL_STEPS, Number(process.env.RELIABILITY_STEPS_PER_RUN ?? 100));
 const RUNS = Math.max(1, Math.ceil(TOTAL_STEPS / STEPS_PER_RUN));
 const SECRET = 'reliability-secret-0123456789';
@@ -1138,7 +1143,18 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
   } catch (err) {
     const tail = w.trace.slice(-40).join('\n  ');
     const box = (await rig.outbox(org)).map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}@${t.at.slice(11, 19)}`).join(', ');
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\norg ${org}, run ${run}, now ${rig.clock.now().toISOString()}, outbox [${box}]\ntrace (last 40):\n  ${tail}`, { cause: err });
+    // the push routing index (GSI5 entries beside each queue), for R-3 findings
+    const index = (await Promise.all(['q1', 'q2'].map((q) => partition(rig.doc, rig.tableName, keys.queue(org, q).PK))))
+      .flat()
+      .filter((x) => String(x.SK).startsWith('AVAIL#'))
+      .map((x) => `${String(x.queueId)}/${String(x.agentId)} free ${String(x.free)}${x.GSI5PK ? '' : ' (not routable)'}`)
+      .join(', ');
+    const agentsNow = (await snapshot(w).catch(() => undefined))?.agents;
+    const agentText = [...(agentsNow?.values() ?? [])].map((v) => `${v.agent.id} ${JSON.stringify({ ...v.pools.default, signedIn: v.agent.signedIn, connected: v.agent.connected, override: v.agent.presenceOverride, queues: v.agent.queues })}`).join('; ');
+    throw new Error(
+      `${err instanceof Error ? err.message : String(err)}\norg ${org}, run ${run}, now ${rig.clock.now().toISOString()}, outbox [${box}]\nindex [${index}]\nagents ${agentText}\ntrace (last 40):\n  ${tail}`,
+      { cause: err },
+    );
   } finally {
     // this run's timers must not fire into the next one's sweeps
     for (const t of await rig.outbox(org)) await store.deleteTimer(t.org, t.name);
@@ -1166,7 +1182,7 @@ describe('reliability: model-based randomized run with injected faults', () => {
           stats.runs++;
           await runScenario(rig, ++run, setup, steps);
         }),
-        { numRuns: RUNS, endOnFailure: process.env.RELIABILITY_SHRINK !== '1', ...(process.env.RELIABILITY_SEED ? { seed: Number(process.env.RELIABILITY_SEED) } : {}) },
+        { numRuns: RUNS, endOnFailure: process.env.RELIABILITY_SHRINK !== '1', ...(SEED !== undefined ? { seed: SEED } : {}) },
       );
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`reliability: ${stats.steps} steps, ${stats.runs} runs in ${seconds}s`);

@@ -31,6 +31,8 @@ import { item, startRig, type HttpResult, type Rig } from './rig.js';
  */
 
 const CASES = Number(process.env.FUZZ_CASES ?? 300);
+/** a fixed seed for the small run in `npm test` (reproducible CI); new seeds for `npm run test:reliability` */
+const FUZZ_SEED: number | undefined = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : process.env.FUZZ_CASES ? undefined : 20261121;
 const SECRET = 'fuzz-secret-0123456789abcdef';
 const MAX_LOCAL_BODY = 256 * 1024;
 
@@ -516,7 +518,7 @@ describe('webhook fuzzer', () => {
           await consumeAndCheck(env, consumedFrom);
           consumedFrom = env.applied.length;
         }),
-        { numRuns: Math.ceil(CASES / 50), endOnFailure: true, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
+        { numRuns: Math.ceil(CASES / 50), endOnFailure: true, ...(FUZZ_SEED !== undefined ? { seed: FUZZ_SEED } : {}) },
       );
       await consumeAndCheck(env, consumedFrom);
       await checkConversations(env);
