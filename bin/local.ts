@@ -25,7 +25,9 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 console.log(`Contact-center engine (local) listening on ${rt.url}`);
-console.log(`  DynamoDB Local ${rt.dynamoEndpoint}${values.data ? ` (data in ${values.data})` : ' (in memory)'}; SQS (fauxqs) ${rt.sqsEndpoint}`);
+console.log(
+  `  DynamoDB Local ${rt.dynamoEndpoint}${values.data ? ` (data in ${values.data})` : ' (in memory)'}; SQS (fauxqs) ${rt.sqsEndpoint}`,
+);
 if (values.seed) {
   const seed = await seedDemo(rt.url);
   console.log(`\nDemo org "${seed.org}":`);

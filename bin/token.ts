@@ -3,11 +3,19 @@ import { signLocalToken } from './local/token.js';
 
 /** `npm run token -- --org acme --sub alice --roles agent,supervisor` prints a local bearer token. */
 const { values } = parseArgs({
-  options: { org: { type: 'string' }, sub: { type: 'string' }, roles: { type: 'string', default: 'agent' }, expires: { type: 'string', default: '12h' } },
+  options: {
+    org: { type: 'string' },
+    sub: { type: 'string' },
+    roles: { type: 'string', default: 'agent' },
+    expires: { type: 'string', default: '12h' },
+  },
 });
 if (!values.org || !values.sub) {
   console.error('usage: npm run token -- --org <org> --sub <user id> [--roles agent,supervisor,admin] [--expires 12h]');
   process.exit(2);
 }
-const roles = (values.roles ?? 'agent').split(',').map((r) => r.trim()).filter(Boolean);
+const roles = (values.roles ?? 'agent')
+  .split(',')
+  .map((r) => r.trim())
+  .filter(Boolean);
 console.log(await signLocalToken({ org: values.org, sub: values.sub, roles }, { expiresIn: values.expires ?? '12h' }));

@@ -34,10 +34,12 @@ export function readConfig(node: Node): EngineConfig {
     return Array.isArray(v) ? v.join(',') : String(v);
   };
   const stage = ctx('stage') ?? 'dev';
-  if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage)) throw new Error(`context stage "${stage}" must match [a-z][a-z0-9-]{0,19}`);
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(stage))
+    throw new Error(`context stage "${stage}" must match [a-z][a-z0-9-]{0,19}`);
 
   const retain = ctx('retainData');
-  if (retain !== undefined && retain !== 'true' && retain !== 'false') throw new Error(`context retainData must be true or false, not "${retain}"`);
+  if (retain !== undefined && retain !== 'true' && retain !== 'false')
+    throw new Error(`context retainData must be true or false, not "${retain}"`);
   const retainData = retain === undefined ? stage === 'prod' : retain === 'true';
 
   const issuer = ctx('jwtIssuer');
@@ -47,13 +49,18 @@ export function readConfig(node: Node): EngineConfig {
     .filter(Boolean);
   const jwtPlaceholder = issuer === undefined && (audience === undefined || audience.length === 0);
   if (jwtPlaceholder && !PLACEHOLDER_STAGES.has(stage)) {
-    throw new Error(`stage ${stage} needs the JWT authorizer settings: -c jwtIssuer=https://... -c jwtAudience=<client id>[,<client id>]`);
+    throw new Error(
+      `stage ${stage} needs the JWT authorizer settings: -c jwtIssuer=https://... -c jwtAudience=<client id>[,<client id>]`,
+    );
   }
-  if (!jwtPlaceholder && (issuer === undefined || !audience?.length)) throw new Error('give both jwtIssuer and jwtAudience, or neither (dev only)');
-  if (issuer !== undefined && !/^https:\/\/[^\s]+$/.test(issuer)) throw new Error(`context jwtIssuer must be an https URL, not "${issuer}"`);
+  if (!jwtPlaceholder && (issuer === undefined || !audience?.length))
+    throw new Error('give both jwtIssuer and jwtAudience, or neither (dev only)');
+  if (issuer !== undefined && !/^https:\/\/[^\s]+$/.test(issuer))
+    throw new Error(`context jwtIssuer must be an https URL, not "${issuer}"`);
 
   const alarmEmail = ctx('alarmEmail');
-  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) throw new Error(`context alarmEmail "${alarmEmail}" is not an email address`);
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail))
+    throw new Error(`context alarmEmail "${alarmEmail}" is not an email address`);
 
   const num = (key: string, fallback: number): number => {
     const v = ctx(key);

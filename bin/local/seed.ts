@@ -11,10 +11,20 @@ export interface SeedResult {
 export async function seedDemo(url: string, org = 'demo'): Promise<SeedResult> {
   const admin = await signLocalToken({ org, sub: 'admin', roles: ['admin', 'supervisor'] });
   const put = async (path: string, body: unknown): Promise<void> => {
-    const res = await fetch(`${url}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${url}${path}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (!res.ok) throw new Error(`seed ${path} failed: ${res.status} ${await res.text()}`);
   };
-  await put('/v1/admin/settings', { supervisorMonitor: true, supervisorAssign: true, supervisorTransfer: true, forceClose: true, agentEndMessagingSession: true });
+  await put('/v1/admin/settings', {
+    supervisorMonitor: true,
+    supervisorAssign: true,
+    supervisorTransfer: true,
+    forceClose: true,
+    agentEndMessagingSession: true,
+  });
   await put('/v1/admin/queues/support', { name: 'Support' });
   await put('/v1/admin/queues/sales', { name: 'Sales' });
   const ws = (name: string, mode: string, extra: Record<string, unknown> = {}) => ({
@@ -28,7 +38,10 @@ export async function seedDemo(url: string, org = 'demo'): Promise<SeedResult> {
     ...extra,
   });
   await put('/v1/admin/workstreams/chat', ws('Live chat', 'live'));
-  await put('/v1/admin/workstreams/voice', ws('Voice', 'live', { capacity: { units: 2 }, wrapUp: { blockCapacity: 'always' } }));
+  await put(
+    '/v1/admin/workstreams/voice',
+    ws('Voice', 'live', { capacity: { units: 2 }, wrapUp: { blockCapacity: 'always' } }),
+  );
   await put('/v1/admin/workstreams/sms', ws('SMS', 'persistent', { waitingInactivityTimeoutSeconds: 3600 }));
   await put('/v1/admin/workstreams/records', ws('Records', 'record', { wrapUp: { blockCapacity: 'never' } }));
   const channels = [
@@ -37,7 +50,8 @@ export async function seedDemo(url: string, org = 'demo'): Promise<SeedResult> {
     { id: `${org}-sms`, kind: 'sms', workstreamId: 'sms' },
     { id: `${org}-cases`, kind: 'record', workstreamId: 'records' },
   ].map((c) => ({ ...c, secret: randomBytes(24).toString('hex') }));
-  for (const c of channels) await put(`/v1/admin/channels/${c.id}`, { kind: c.kind, workstreamId: c.workstreamId, secret: c.secret });
+  for (const c of channels)
+    await put(`/v1/admin/channels/${c.id}`, { kind: c.kind, workstreamId: c.workstreamId, secret: c.secret });
   await put('/v1/admin/agents/alice', { name: 'Alice', queues: ['support'], capacity: { default: 3 } });
   await put('/v1/admin/agents/bob', { name: 'Bob', queues: ['support', 'sales'], capacity: { default: 2 } });
   await put('/v1/admin/agents/carol', { name: 'Carol', queues: ['sales'], capacity: { default: 4 } });

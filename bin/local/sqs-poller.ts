@@ -39,14 +39,26 @@ function toRecord(m: Message, queueArn: string): SQSRecord {
  * handler, deletes what succeeded and leaves the reported failures to reappear after the visibility
  * timeout (and to reach the DLQ after maxReceiveCount).
  */
-export function startPoller(sqs: SQSClient, queue: { url: string; arn: string }, handler: SqsLambdaHandler, name: string): Poller {
+export function startPoller(
+  sqs: SQSClient,
+  queue: { url: string; arn: string },
+  handler: SqsLambdaHandler,
+  name: string,
+): Poller {
   let running = true;
   let emptyStreak = 0;
   const loop = (async () => {
     while (running) {
       let messages: Message[];
       try {
-        const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queue.url,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+          }),
+        );
         messages = out.Messages ?? [];
       } catch (err) {
         if (!running) break;
@@ -66,7 +78,12 @@ export function startPoller(sqs: SQSClient, queue: { url: string; arn: string },
       }
       const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
       if (done.length) {
-        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queue.url, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queue.url,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+          }),
+        );
       }
     }
   })();

@@ -1,4 +1,8 @@
-import { CreateScheduleCommand, type CreateScheduleCommandInput, type SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import { timerName } from '../domain/timers.js';
 import type { TimerRequest } from '../domain/writes.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -34,7 +38,10 @@ export function createScheduleInput(t: TimerRequest, cfg: EventBridgeSchedulerCo
       Arn: cfg.targetArn,
       RoleArn: cfg.roleArn,
       Input: JSON.stringify({ ...t, name }),
-      RetryPolicy: { MaximumRetryAttempts: cfg.maximumRetryAttempts ?? 185, MaximumEventAgeInSeconds: cfg.maximumEventAgeInSeconds ?? 86_400 },
+      RetryPolicy: {
+        MaximumRetryAttempts: cfg.maximumRetryAttempts ?? 185,
+        MaximumEventAgeInSeconds: cfg.maximumEventAgeInSeconds ?? 86_400,
+      },
       DeadLetterConfig: { Arn: cfg.deadLetterArn },
     },
   };

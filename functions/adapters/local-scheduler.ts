@@ -29,10 +29,13 @@ export class LocalScheduler implements Scheduler {
   async schedule(timers: readonly TimerRequest[]): Promise<void> {
     for (const t of timers) {
       const delay = Math.max(0, Date.parse(t.at) - this.clock.now().getTime());
-      const h = setTimeout(() => {
-        this.wakeups.delete(h);
-        this.wake();
-      }, Math.min(delay, 2 ** 31 - 1));
+      const h = setTimeout(
+        () => {
+          this.wakeups.delete(h);
+          this.wake();
+        },
+        Math.min(delay, 2 ** 31 - 1),
+      );
       h.unref();
       this.wakeups.add(h);
     }

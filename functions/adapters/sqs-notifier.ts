@@ -14,7 +14,10 @@ export class SqsNotifier implements Notifier {
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: JSON.stringify(n),
-        MessageAttributes: { type: { DataType: 'String', StringValue: n.type }, org: { DataType: 'String', StringValue: n.org } },
+        MessageAttributes: {
+          type: { DataType: 'String', StringValue: n.type },
+          org: { DataType: 'String', StringValue: n.org },
+        },
       }),
     );
   }

@@ -19,7 +19,9 @@ export const unitsOver = (agent: Agent, pool: string, units: number): number => 
 
 /** C-3: validates a block policy; minutes must be a whole number from 1 to 60. */
 export const isValidWrapUpPolicy = (policy: unknown): policy is WrapUpBlockPolicy =>
-  policy === 'always' || policy === 'never' || (Number.isInteger(policy) && (policy as number) >= 1 && (policy as number) <= 60);
+  policy === 'always' ||
+  policy === 'never' ||
+  (Number.isInteger(policy) && (policy as number) >= 1 && (policy as number) <= 60);
 
 export type WrapUpEffect = { release: true } | { release: false; releaseAfterMinutes?: number };
 

@@ -1,7 +1,17 @@
 import { canTake, unitsOver, wrapUpEffect } from './capacity.js';
 import { presenceOf } from './presence.js';
 import { CapacityExceededError, ForbiddenActionError, TransitionConflictError, ValidationError } from './errors.js';
-import { modeOf, type Actor, type Agent, type Channel, type Conversation, type HistoryEvent, type Notification, type OrgSettings, type Workstream } from './model.js';
+import {
+  modeOf,
+  type Actor,
+  type Agent,
+  type Channel,
+  type Conversation,
+  type HistoryEvent,
+  type Notification,
+  type OrgSettings,
+  type Workstream,
+} from './model.js';
 import { TRANSITIONS, targetAgentOf, targetQueueOf, type Action, type TransitionRule } from './transitions.js';
 import { addSeconds, DISPATCH_RETRY_SECONDS } from './timers.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
@@ -24,9 +34,11 @@ export interface DecideInput {
 const offerMatches = (rule: TransitionRule, c: Conversation): boolean =>
   rule.offer === undefined || (rule.offer === 'pending' ? c.accepted === false : c.accepted !== false);
 
-const partyMatches = (rule: TransitionRule, c: Conversation): boolean => rule.party === undefined || rule.party === (c.primaryKind ?? 'agent');
+const partyMatches = (rule: TransitionRule, c: Conversation): boolean =>
+  rule.party === undefined || rule.party === (c.primaryKind ?? 'agent');
 
-const pendingMatches = (rule: TransitionRule, c: Conversation): boolean => rule.pending === undefined || rule.pending === (c.pendingTransfer !== undefined);
+const pendingMatches = (rule: TransitionRule, c: Conversation): boolean =>
+  rule.pending === undefined || rule.pending === (c.pendingTransfer !== undefined);
 
 const isPrimary = (c: Conversation, actor: Actor): boolean =>
   c.primaryKind !== 'external' && c.primaryAgentId !== undefined && c.primaryAgentId === actor.id;
@@ -34,7 +46,10 @@ const isPrimary = (c: Conversation, actor: Actor): boolean =>
 /** Finds the one rule that allows this action, or throws the refusal T-13 / T-11 ask for. */
 export function findRule(c: Conversation, actor: Actor, action: Action, agent?: Agent): TransitionRule {
   if (c.status === 'Closed') {
-    throw new TransitionConflictError('Closed', `T-11: a Closed conversation cannot be changed (${action.type} refused)`);
+    throw new TransitionConflictError(
+      'Closed',
+      `T-11: a Closed conversation cannot be changed (${action.type} refused)`,
+    );
   }
   const shaped = TRANSITIONS.filter(
     (r) =>
@@ -42,22 +57,32 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
       r.from === c.status &&
       r.modes.includes(c.mode) &&
       (r.kinds === undefined || r.kinds.includes(c.channelKind)) &&
-      (r.target === undefined || ((action.type === 'transfer' || action.type === 'assign') && action.target.kind === r.target)) &&
+      (r.target === undefined ||
+        ((action.type === 'transfer' || action.type === 'assign') && action.target.kind === r.target)) &&
       offerMatches(r, c) &&
       partyMatches(r, c) &&
       pendingMatches(r, c),
   );
   if (shaped.length === 0) {
     const offer = c.status === 'Active' && c.accepted === false ? ' (offer not accepted yet)' : '';
-    throw new TransitionConflictError(c.status, `T-13: ${action.type} is not allowed on a ${c.status}${offer} ${c.channelKind} conversation`);
+    throw new TransitionConflictError(
+      c.status,
+      `T-13: ${action.type} is not allowed on a ${c.status}${offer} ${c.channelKind} conversation`,
+    );
   }
   const rule = shaped.find((r) => r.role === actor.role);
   if (!rule) {
     // The role may take this action elsewhere (another status, mode or channel): a conflict with
     // this conversation's state. A role that never takes it is forbidden.
     const target = action.type === 'transfer' || action.type === 'assign' ? action.target.kind : undefined;
-    const roleEverDoes = TRANSITIONS.some((r) => r.action === action.type && r.role === actor.role && (r.target === undefined || r.target === target));
-    if (roleEverDoes) throw new TransitionConflictError(c.status, `T-13: a ${actor.role} cannot ${action.type} a ${c.status} ${c.channelKind} conversation`);
+    const roleEverDoes = TRANSITIONS.some(
+      (r) => r.action === action.type && r.role === actor.role && (r.target === undefined || r.target === target),
+    );
+    if (roleEverDoes)
+      throw new TransitionConflictError(
+        c.status,
+        `T-13: a ${actor.role} cannot ${action.type} a ${c.status} ${c.channelKind} conversation`,
+      );
     throw new ForbiddenActionError(`T-13: a ${actor.role} may not ${action.type} this conversation`, c.status);
   }
   if (rule.who === 'primary' && !isPrimary(c, actor)) {
@@ -67,14 +92,19 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
     throw new ForbiddenActionError(`R-4: agent ${actor.id} is not a member of queue ${c.queueId}`, c.status);
   }
   if (rule.who === 'transfer-receiver' && c.pendingTransfer?.to !== actor.id) {
-    throw new ForbiddenActionError(`${rule.id}: only the receiver of the pending transfer may ${action.type} it`, c.status);
+    throw new ForbiddenActionError(
+      `${rule.id}: only the receiver of the pending transfer may ${action.type} it`,
+      c.status,
+    );
   }
   if (rule.who === 'not-primary' && c.primaryAgentId === actor.id) {
-    throw new ForbiddenActionError(`${rule.id}: a supervisor cannot ${action.type} a conversation assigned to them`, c.status);
+    throw new ForbiddenActionError(
+      `${rule.id}: a supervisor cannot ${action.type} a conversation assigned to them`,
+      c.status,
+    );
   }
   return rule;
 }
-
 
 /**
  * The decision function: (conversation, actor, action, config, now) -> the writes of one transaction.
@@ -99,17 +129,37 @@ export function decide(input: DecideInput): Decision {
 
   const toQueue = targetQueueOf(action);
   if (toQueue !== undefined) {
-    if (toQueue === c.queueId) throw new ValidationError(`${rule.id}: the conversation must go to another queue`, [{ field: 'queueId', message: 'is the current queue' }]);
+    if (toQueue === c.queueId)
+      throw new ValidationError(`${rule.id}: the conversation must go to another queue`, [
+        { field: 'queueId', message: 'is the current queue' },
+      ]);
     next.queueId = toQueue;
     details.toQueue = toQueue;
   }
   const notifications: Notification[] = [];
-  const notify = (type: Notification['type'], recipients: Notification['recipients'], data: Record<string, string> = {}): void => {
-    const unique = recipients.filter((r, i) => r.id && recipients.findIndex((o) => o.kind === r.kind && o.id === r.id) === i);
-    if (unique.length) notifications.push({ id: `${c.id}.v${version}.${type}`, org: c.org, conversationId: c.id, type, recipients: unique, at, version, data });
+  const notify = (
+    type: Notification['type'],
+    recipients: Notification['recipients'],
+    data: Record<string, string> = {},
+  ): void => {
+    const unique = recipients.filter(
+      (r, i) => r.id && recipients.findIndex((o) => o.kind === r.kind && o.id === r.id) === i,
+    );
+    if (unique.length)
+      notifications.push({
+        id: `${c.id}.v${version}.${type}`,
+        org: c.org,
+        conversationId: c.id,
+        type,
+        recipients: unique,
+        at,
+        version,
+        data,
+      });
   };
   const customerOf = { kind: 'customer' as const, id: c.customerId ?? `thread:${c.threadId}` };
-  const primaryOf = c.primaryAgentId && c.primaryKind !== 'external' ? [{ kind: 'agent' as const, id: c.primaryAgentId }] : [];
+  const primaryOf =
+    c.primaryAgentId && c.primaryKind !== 'external' ? [{ kind: 'agent' as const, id: c.primaryAgentId }] : [];
 
   const release = (): void => {
     const held = next.allocation;
@@ -133,7 +183,14 @@ export function decide(input: DecideInput): Decision {
       details.unitsOverCapacity = unitsOverCapacity;
     } else if (!canTake(agent, pool, units)) throw new CapacityExceededError(c.status, agent.id, pool, units);
     capacityWrites.push(
-      { type: 'pool-consume', org: c.org, agentId: agent.id, pool, units, ...(override ? { override: { expectUsed: agent.pools[pool]?.used ?? 0 } } : {}) },
+      {
+        type: 'pool-consume',
+        org: c.org,
+        agentId: agent.id,
+        pool,
+        units,
+        ...(override ? { override: { expectUsed: agent.pools[pool]?.used ?? 0 } } : {}),
+      },
       { type: 'allocation-put', org: c.org, agentId: agent.id, conversationId: c.id, pool, units, since: at },
     );
     next.allocation = { agentId: agent.id, pool, units, since: at };
@@ -149,7 +206,10 @@ export function decide(input: DecideInput): Decision {
         throw new TransitionConflictError(c.status, 'C-6: the wrap-up capacity was already released');
       }
       if (rule.action === 'wrapup-release' && !c.wrapUpReleaseAt) {
-        throw new TransitionConflictError(c.status, 'C-3: no minutes policy releases this capacity (always holds it until Closed)');
+        throw new TransitionConflictError(
+          c.status,
+          'C-3: no minutes policy releases this capacity (always holds it until Closed)',
+        );
       }
       if (rule.action === 'wrapup-release' && c.wrapUpReleaseAt && Date.parse(c.wrapUpReleaseAt) > now.getTime()) {
         throw new TransitionConflictError(c.status, `C-3: the wrap-up capacity block lasts until ${c.wrapUpReleaseAt}`);
@@ -172,9 +232,12 @@ export function decide(input: DecideInput): Decision {
       break;
     case 'move-to-target': {
       const target = targetAgentOf(action);
-      if (!target || input.targetAgent?.id !== target) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
+      if (!target || input.targetAgent?.id !== target)
+        throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
       if (target === c.primaryAgentId) {
-        throw new ValidationError(`${rule.id}: the conversation must go to another agent`, [{ field: 'agentId', message: 'is the current primary' }]);
+        throw new ValidationError(`${rule.id}: the conversation must go to another agent`, [
+          { field: 'agentId', message: 'is the current primary' },
+        ]);
       }
       if (rule.id === 'S-3' && !override) requireAllowedPresence(input, ws, rule.id);
       release();
@@ -195,16 +258,32 @@ export function decide(input: DecideInput): Decision {
       break;
     case 'request-transfer': {
       const to = targetAgentOf(action) as string;
-      if (to === c.primaryAgentId) throw new ValidationError(`${rule.id}: the transfer must name another agent`, [{ field: 'agentId', message: 'is the current primary' }]);
-      if (!input.targetAgent || input.targetAgent.id !== to) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
+      if (to === c.primaryAgentId)
+        throw new ValidationError(`${rule.id}: the transfer must name another agent`, [
+          { field: 'agentId', message: 'is the current primary' },
+        ]);
+      if (!input.targetAgent || input.targetAgent.id !== to)
+        throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
       if (actor.role === 'supervisor') {
         // S-4: messaging only, not escalated, to a human agent of the same queue with an allowed presence
-        if (c.escalatedTo) throw new TransitionConflictError(c.status, `S-4: the conversation was escalated to ${c.escalatedTo}; supervisor transfer is for messaging only`);
-        if (input.targetAgent.bot) throw new ForbiddenActionError('S-4: the receiver must be an agent, not a bot', c.status);
-        if (!input.targetAgent.queues.includes(c.queueId)) throw new ForbiddenActionError(`S-4: the receiver must be a member of queue ${c.queueId}`, c.status);
+        if (c.escalatedTo)
+          throw new TransitionConflictError(
+            c.status,
+            `S-4: the conversation was escalated to ${c.escalatedTo}; supervisor transfer is for messaging only`,
+          );
+        if (input.targetAgent.bot)
+          throw new ForbiddenActionError('S-4: the receiver must be an agent, not a bot', c.status);
+        if (!input.targetAgent.queues.includes(c.queueId))
+          throw new ForbiddenActionError(`S-4: the receiver must be a member of queue ${c.queueId}`, c.status);
         requireAllowedPresence(input, ws, rule.id);
       }
-      next.pendingTransfer = { to, by: actor.id, byRole: actor.role === 'supervisor' ? 'supervisor' : 'agent', from: c.primaryAgentId as string, at };
+      next.pendingTransfer = {
+        to,
+        by: actor.id,
+        byRole: actor.role === 'supervisor' ? 'supervisor' : 'agent',
+        from: c.primaryAgentId as string,
+        at,
+      };
       details.transferTo = to;
       notify('transfer.requested', [{ kind: 'agent', id: to }], { from: c.primaryAgentId ?? '', by: actor.id });
       break;
@@ -212,26 +291,54 @@ export function decide(input: DecideInput): Decision {
     case 'complete-transfer': {
       const p = c.pendingTransfer as NonNullable<Conversation['pendingTransfer']>;
       // S-4: the original agent stays on as a consultant; the receiver is primary now (X-3)
-      next.consultants = p.byRole === 'supervisor' ? addOnce(c.consultants.filter((x) => x !== actor.id), p.from) : c.consultants.filter((x) => x !== actor.id);
+      next.consultants =
+        p.byRole === 'supervisor'
+          ? addOnce(
+              c.consultants.filter((x) => x !== actor.id),
+              p.from,
+            )
+          : c.consultants.filter((x) => x !== actor.id);
       delete next.pendingTransfer;
       details.transferFrom = p.from;
-      notify('transfer.accepted', [{ kind: 'agent', id: p.from }, { kind: p.byRole, id: p.by }], { to: actor.id });
+      notify(
+        'transfer.accepted',
+        [
+          { kind: 'agent', id: p.from },
+          { kind: p.byRole, id: p.by },
+        ],
+        { to: actor.id },
+      );
       break;
     }
     case 'decline-transfer': {
       const p = c.pendingTransfer as NonNullable<Conversation['pendingTransfer']>;
       delete next.pendingTransfer;
-      notify('transfer.rejected', [{ kind: 'agent', id: p.from }, { kind: p.byRole, id: p.by }], { to: actor.id });
+      notify(
+        'transfer.rejected',
+        [
+          { kind: 'agent', id: p.from },
+          { kind: p.byRole, id: p.by },
+        ],
+        { to: actor.id },
+      );
       break;
     }
     case 'consult': {
       // X-2: an agent of the queue with an allowed presence and the capacity it would cost
       const t = input.targetAgent;
-      if (!t || t.id === c.primaryAgentId) throw new ValidationError('X-2: consult another agent', [{ field: 'agentId', message: 'is the primary or unknown' }]);
-      if (c.consultants.includes(t.id)) throw new ValidationError('X-2: already a consultant', [{ field: 'agentId', message: 'is already a consultant' }]);
-      if (t.bot || !t.queues.includes(c.queueId)) throw new ForbiddenActionError(`X-2: the consultant must be an agent of queue ${c.queueId}`, c.status);
+      if (!t || t.id === c.primaryAgentId)
+        throw new ValidationError('X-2: consult another agent', [
+          { field: 'agentId', message: 'is the primary or unknown' },
+        ]);
+      if (c.consultants.includes(t.id))
+        throw new ValidationError('X-2: already a consultant', [
+          { field: 'agentId', message: 'is already a consultant' },
+        ]);
+      if (t.bot || !t.queues.includes(c.queueId))
+        throw new ForbiddenActionError(`X-2: the consultant must be an agent of queue ${c.queueId}`, c.status);
       requireAllowedPresence(input, ws, rule.id);
-      if (!canTake(t, ws.capacity.pool, ws.capacity.units)) throw new CapacityExceededError(c.status, t.id, ws.capacity.pool, ws.capacity.units);
+      if (!canTake(t, ws.capacity.pool, ws.capacity.units))
+        throw new CapacityExceededError(c.status, t.id, ws.capacity.pool, ws.capacity.units);
       next.consultants = addOnce(c.consultants, t.id);
       details.consultant = t.id;
       break;
@@ -252,7 +359,8 @@ export function decide(input: DecideInput): Decision {
       delete next.pendingTransfer;
       break;
     case 'end-session':
-      if (c.session.status === 'ended') throw new TransitionConflictError(c.status, 'M-2: the messaging session already ended');
+      if (c.session.status === 'ended')
+        throw new TransitionConflictError(c.status, 'M-2: the messaging session already ended');
       // M-2: the messaging channel is off for this conversation, the ticket goes on by email; M-5: no customer notice
       next.session = { status: 'ended', endReason: 'ended-by-agent' };
       next.ticket = { ...c.ticket, channel: 'email' };
@@ -263,7 +371,8 @@ export function decide(input: DecideInput): Decision {
   }
 
   // X-3 / S-4: a pending transfer lives only while the conversation keeps its status and primary
-  if (c.pendingTransfer && rule.effect !== 'request-transfer' && (rule.primary !== 'keep' || rule.to !== c.status)) delete next.pendingTransfer;
+  if (c.pendingTransfer && rule.effect !== 'request-transfer' && (rule.primary !== 'keep' || rule.to !== c.status))
+    delete next.pendingTransfer;
 
   switch (rule.primary) {
     case 'actor':
@@ -301,10 +410,22 @@ export function decide(input: DecideInput): Decision {
   }
   if (ws.distribution === 'push' && rule.to === 'Open' && (c.status !== 'Open' || next.queueId !== c.queueId)) {
     // R-3 safety net: if the immediate dispatch after the commit does not happen, the sweeper does it
-    timers.push({ kind: 'dispatch', org: c.org, conversationId: c.id, version, at: addSeconds(now, DISPATCH_RETRY_SECONDS) });
+    timers.push({
+      kind: 'dispatch',
+      org: c.org,
+      conversationId: c.id,
+      version,
+      at: addSeconds(now, DISPATCH_RETRY_SECONDS),
+    });
   }
   if (ws.distribution === 'push' && next.allocation === undefined && c.allocation) {
-    timers.push({ kind: 'dispatch', org: c.org, agentId: c.allocation.agentId, version, at: addSeconds(now, DISPATCH_RETRY_SECONDS) });
+    timers.push({
+      kind: 'dispatch',
+      org: c.org,
+      agentId: c.allocation.agentId,
+      version,
+      at: addSeconds(now, DISPATCH_RETRY_SECONDS),
+    });
   }
   if (rule.action === 'offer') {
     timers.push({
@@ -318,7 +439,13 @@ export function decide(input: DecideInput): Decision {
     });
   }
   if (rule.to === 'Waiting') {
-    timers.push({ kind: 'inactivity-timeout', org: c.org, conversationId: c.id, version, at: addSeconds(now, ws.waitingInactivityTimeoutSeconds) });
+    timers.push({
+      kind: 'inactivity-timeout',
+      org: c.org,
+      conversationId: c.id,
+      version,
+      at: addSeconds(now, ws.waitingInactivityTimeoutSeconds),
+    });
   }
 
   const event: HistoryEvent = {
@@ -335,8 +462,11 @@ export function decide(input: DecideInput): Decision {
     version,
     ...(Object.keys(details).length ? { details } : {}),
   };
-  for (const n of notifications) timers.push({ kind: 'notify', org: c.org, conversationId: c.id, version, at, key: n.type, notification: n });
-  const agentsAfter = [input.agent, input.targetAgent].flatMap((a) => (a ? [applyPoolWrites(a, capacityWrites)] : [])).filter((a): a is Agent => a !== null);
+  for (const n of notifications)
+    timers.push({ kind: 'notify', org: c.org, conversationId: c.id, version, at, key: n.type, notification: n });
+  const agentsAfter = [input.agent, input.targetAgent]
+    .flatMap((a) => (a ? [applyPoolWrites(a, capacityWrites)] : []))
+    .filter((a): a is Agent => a !== null);
   return {
     rule: rule.id,
     conversation: next,
@@ -384,7 +514,10 @@ function applyPoolWrites(agent: Agent, writes: readonly Write[]): Agent | null {
   return touched ? { ...agent, pools } : null;
 }
 
-const addOnce = (list: readonly string[] | undefined, id: string): string[] => [...(list ?? []).filter((x) => x !== id), id];
+const addOnce = (list: readonly string[] | undefined, id: string): string[] => [
+  ...(list ?? []).filter((x) => x !== id),
+  id,
+];
 
 /** R-2 / S-3 / S-4 / X-2: the target agent's presence must be one the workstream allows. */
 function requireAllowedPresence(input: DecideInput, ws: Workstream, rule: string): void {
@@ -392,7 +525,10 @@ function requireAllowedPresence(input: DecideInput, ws: Workstream, rule: string
   if (!t) throw new ValidationError('a target agent is required', [{ field: 'agentId', message: 'is required' }]);
   const { presence } = presenceOf(t, input.settings ?? {}, input.now);
   if (!ws.allowedPresences.includes(presence)) {
-    throw new ForbiddenActionError(`${rule}: agent ${t.id} is ${presence}, which workstream ${ws.id} does not allow`, input.conversation.status);
+    throw new ForbiddenActionError(
+      `${rule}: agent ${t.id} is ${presence}, which workstream ${ws.id} does not allow`,
+      input.conversation.status,
+    );
   }
 }
 
@@ -413,14 +549,28 @@ export function openConversation(input: OpenInput): Decision {
     ...(input.customerId ? { customerId: input.customerId } : {}),
     consultants: [],
     session: { status: 'active' },
-    ticket: { id: input.ticketId, channel: modeOf(input.channel.kind) === 'persistent' ? 'messaging' : input.channel.kind, status: 'open' },
+    ticket: {
+      id: input.ticketId,
+      channel: modeOf(input.channel.kind) === 'persistent' ? 'messaging' : input.channel.kind,
+      status: 'open',
+    },
     statusSince: at,
     createdAt: at,
     updatedAt: at,
     version: 1,
   };
   const timers: TimerRequest[] =
-    input.workstream.distribution === 'push' ? [{ kind: 'dispatch', org: input.org, conversationId: input.id, version: 1, at: addSeconds(input.now, DISPATCH_RETRY_SECONDS) }] : [];
+    input.workstream.distribution === 'push'
+      ? [
+          {
+            kind: 'dispatch',
+            org: input.org,
+            conversationId: input.id,
+            version: 1,
+            at: addSeconds(input.now, DISPATCH_RETRY_SECONDS),
+          },
+        ]
+      : [];
   const event: HistoryEvent = {
     org: input.org,
     conversationId: input.id,
@@ -442,7 +592,14 @@ export function openConversation(input: OpenInput): Decision {
     writes: [
       { type: 'conversation', item: conversation, expect: 'absent' },
       { type: 'event', event },
-      { type: 'thread', org: input.org, channelId: input.channel.id, threadId: input.threadId, conversationId: input.id, previous: input.previousConversationId },
+      {
+        type: 'thread',
+        org: input.org,
+        channelId: input.channel.id,
+        threadId: input.threadId,
+        conversationId: input.id,
+        previous: input.previousConversationId,
+      },
       ...timers.map((timer): Write => ({ type: 'timer', timer })),
     ],
     timers,

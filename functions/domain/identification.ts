@@ -24,7 +24,9 @@ export const normalizeEmail = (raw: string | undefined): string | undefined => {
  * R-6: every identifying field given must match the same record. Returns that record's id when
  * exactly one record matches them all (contacts before accounts), otherwise nobody.
  */
-export function pickIdentified(candidatesPerField: readonly (readonly { id: string; kind: 'contact' | 'account' }[])[]): string | undefined {
+export function pickIdentified(
+  candidatesPerField: readonly (readonly { id: string; kind: 'contact' | 'account' }[])[],
+): string | undefined {
   if (!candidatesPerField.length) return undefined;
   const [first, ...rest] = candidatesPerField;
   const all = (first ?? []).filter((c) => rest.every((list) => list.some((o) => o.id === c.id)));

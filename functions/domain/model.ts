@@ -184,7 +184,13 @@ export interface Notification {
   id: string;
   org: string;
   conversationId: string;
-  type: 'supervisor.joined' | 'conversation.force-closed' | 'transfer.requested' | 'transfer.accepted' | 'transfer.rejected' | 'survey.requested';
+  type:
+    | 'supervisor.joined'
+    | 'conversation.force-closed'
+    | 'transfer.requested'
+    | 'transfer.accepted'
+    | 'transfer.rejected'
+    | 'survey.requested';
   recipients: { kind: 'agent' | 'supervisor' | 'customer'; id: string }[];
   at: string;
   /** the conversation version whose change produced it */

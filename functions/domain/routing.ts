@@ -1,7 +1,8 @@
 import type { RoutingRule, Workstream } from './model.js';
 
 /** R-1 conditions: equals, in a list, or exists (a variable present, or absent with exists:false). */
-export type Condition = { field: string; equals: string } | { field: string; in: string[] } | { field: string; exists: boolean };
+export type Condition =
+  { field: string; equals: string } | { field: string; in: string[] } | { field: string; exists: boolean };
 
 const holds = (cond: Condition, vars: Readonly<Record<string, string | undefined>>): boolean => {
   const present = Object.hasOwn(vars, cond.field) && vars[cond.field] !== undefined;
@@ -16,16 +17,24 @@ const holds = (cond: Condition, vars: Readonly<Record<string, string | undefined
  * Variables are the channel's context variables plus `contact.<name>` attributes of the identified
  * customer (R-6). Unknown fields simply do not match: routing never fails on them.
  */
-export function routeQueue(ws: Pick<Workstream, 'routingRules' | 'defaultQueueId'>, variables: Readonly<Record<string, string | undefined>>): { queueId: string; rule: number | null } {
+export function routeQueue(
+  ws: Pick<Workstream, 'routingRules' | 'defaultQueueId'>,
+  variables: Readonly<Record<string, string | undefined>>,
+): { queueId: string; rule: number | null } {
   const index = ws.routingRules.findIndex((r: RoutingRule) => holds(r.when as Condition, variables));
   const hit = index >= 0 ? ws.routingRules[index] : undefined;
   return hit ? { queueId: hit.queueId, rule: index } : { queueId: ws.defaultQueueId, rule: null };
 }
 
 /** Routing variables: context first, then the identified contact's attributes as `contact.<name>`. */
-export function routingVariables(context: Readonly<Record<string, string>> | undefined, contactAttributes: Readonly<Record<string, string>> | undefined): Record<string, string> {
+export function routingVariables(
+  context: Readonly<Record<string, string>> | undefined,
+  contactAttributes: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
   // `contact.` is reserved for the identified contact: a channel cannot pose as one through its context
-  const vars: Record<string, string> = Object.fromEntries(Object.entries(context ?? {}).filter(([k]) => !k.startsWith('contact.')));
+  const vars: Record<string, string> = Object.fromEntries(
+    Object.entries(context ?? {}).filter(([k]) => !k.startsWith('contact.')),
+  );
   for (const [k, v] of Object.entries(contactAttributes ?? {})) vars[`contact.${k}`] = v;
   return vars;
 }

@@ -17,7 +17,9 @@ export function timerName(t: TimerRequest): string {
   const due = Math.floor(Date.parse(t.at) / 1000);
   const plain = `${t.kind}.${subject}.v${t.version}.${due}${t.key ? `.${t.key}` : ''}`;
   if (plain.length <= 64 && /^[0-9a-zA-Z\-_.]+$/.test(plain)) return plain;
-  const digest = createHash('sha256').update(`${t.org}|${plain}|${t.agentId ?? ''}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${t.org}|${plain}|${t.agentId ?? ''}`)
+    .digest('hex');
   return `${t.kind}.${digest}`.slice(0, 64);
 }
 
@@ -25,4 +27,5 @@ export function timerName(t: TimerRequest): string {
  * A due time, rounded up to the whole second: EventBridge Scheduler's `at()` has no milliseconds,
  * so a timer never fires before the instant it stands for.
  */
-export const addSeconds = (d: Date, s: number): string => new Date(Math.ceil((d.getTime() + s * 1000) / 1000) * 1000).toISOString();
+export const addSeconds = (d: Date, s: number): string =>
+  new Date(Math.ceil((d.getTime() + s * 1000) / 1000) * 1000).toISOString();

@@ -13,17 +13,35 @@ export interface Trigger {
  * History events triggers can listen to: the ends of sessions and conversations. The engine reads the
  * org's triggers for these only, which keeps the hot path (accept, transfer, offers) free of that read.
  */
-export const TRIGGER_EVENT_NAMES = ['end-session', 'end', 'close', 'resolve', 'force-close', 'inactivity-timeout'] as const;
+export const TRIGGER_EVENT_NAMES = [
+  'end-session',
+  'end',
+  'close',
+  'resolve',
+  'force-close',
+  'inactivity-timeout',
+] as const;
 export const TRIGGER_EVENTS: ReadonlySet<string> = new Set(TRIGGER_EVENT_NAMES);
 
 const valueAt = (c: Conversation, path: string): unknown =>
-  path.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), c);
+  path
+    .split('.')
+    .reduce<unknown>(
+      (v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
+      c,
+    );
 
 /**
  * The outbox items the matching triggers add to the change's transaction: a satisfaction survey is a
  * customer notification; a reassignment is a follow-up action run at once after the commit.
  */
-export function triggerTimers(triggers: readonly Trigger[], event: string, before: Conversation, after: Conversation, at: string): TimerRequest[] {
+export function triggerTimers(
+  triggers: readonly Trigger[],
+  event: string,
+  before: Conversation,
+  after: Conversation,
+  at: string,
+): TimerRequest[] {
   const out: TimerRequest[] = [];
   for (const t of triggers) {
     if (t.when.event !== event) continue;

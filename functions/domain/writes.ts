@@ -6,14 +6,36 @@ import type { Agent, Conversation, HistoryEvent, Notification, Status } from './
  */
 export type Write =
   | { type: 'conversation'; item: Conversation; expect: { version: number; status: Status } | 'absent' }
-  | { type: 'allocation-put'; org: string; agentId: string; conversationId: string; pool: string; units: number; since: string }
+  | {
+      type: 'allocation-put';
+      org: string;
+      agentId: string;
+      conversationId: string;
+      pool: string;
+      units: number;
+      since: string;
+    }
   | { type: 'allocation-delete'; org: string; agentId: string; conversationId: string }
   /** `override` skips the `used + units <= max` condition (S-3 only) and expects `used` as read, so the units over are exact */
-  | { type: 'pool-consume'; org: string; agentId: string; pool: string; units: number; override?: { expectUsed: number } }
+  | {
+      type: 'pool-consume';
+      org: string;
+      agentId: string;
+      pool: string;
+      units: number;
+      override?: { expectUsed: number };
+    }
   | { type: 'pool-release'; org: string; agentId: string; pool: string; units: number }
   | { type: 'event'; event: HistoryEvent }
   /** the thread's current conversation (API "thread -> conversation"), moved only from `previous` */
-  | { type: 'thread'; org: string; channelId: string; threadId: string; conversationId: string; previous: string | null }
+  | {
+      type: 'thread';
+      org: string;
+      channelId: string;
+      threadId: string;
+      conversationId: string;
+      previous: string | null;
+    }
   /** RL-1: proof that an inbound event was applied, written with its effect so it applies once */
   | { type: 'receipt'; org: string; key: string; expiresAt: number }
   /** the transactional timer outbox: the timer exists iff the change that armed it committed */
@@ -23,9 +45,26 @@ export type Write =
   /** R-2: the agent is still a member of the queue when the offer commits */
   | { type: 'member-check'; org: string; queueId: string; agentId: string }
   /** agent connection and presence state, moved only from the epoch it was read at; a connection change bumps the epoch */
-  | { type: 'agent-state'; org: string; agentId: string; set: Record<string, string | number | boolean>; remove: string[]; expectEpoch: number; bumpEpoch: boolean };
+  | {
+      type: 'agent-state';
+      org: string;
+      agentId: string;
+      set: Record<string, string | number | boolean>;
+      remove: string[];
+      expectEpoch: number;
+      bumpEpoch: boolean;
+    };
 
-export const TIMER_KINDS = ['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace', 'dispatch', 'notify', 'trigger'] as const;
+export const TIMER_KINDS = [
+  'wrapup-release',
+  'inactivity-timeout',
+  'reconnect-timeout',
+  'offer-expiry',
+  'presence-grace',
+  'dispatch',
+  'notify',
+  'trigger',
+] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 
 /**

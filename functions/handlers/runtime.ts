@@ -27,7 +27,10 @@ export function requiredEnv(name: string): string {
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'contact-center-engine';
 export const logger = new Logger({ serviceName });
 /** EMF metrics (namespace from POWERTOOLS_METRICS_NAMESPACE); the local runtime disables them. */
-export const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ContactCenterEngine' });
+export const metrics = new Metrics({
+  serviceName,
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ContactCenterEngine',
+});
 /** X-Ray through Powertools; the local runtime disables it (POWERTOOLS_TRACE_ENABLED=false). */
 export const tracer = new Tracer({ serviceName });
 
@@ -51,12 +54,21 @@ export function getRuntime(): Runtime {
     const store = new DynamoConversationStore(doc, requiredEnv('TABLE_NAME'));
     const sqs = new SQSClient({
       region: process.env.AWS_REGION ?? 'us-east-1',
-      ...(process.env.SQS_ENDPOINT ? { endpoint: process.env.SQS_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+      ...(process.env.SQS_ENDPOINT
+        ? { endpoint: process.env.SQS_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+        : {}),
     });
     const scheduler = overrides.scheduler ?? awsScheduler();
     const log = { warn: (message: string, data?: Record<string, unknown>) => logger.warn(message, data ?? {}) };
     const notifier = process.env.OUTBOUND_QUEUE_URL ? new SqsNotifier(sqs, process.env.OUTBOUND_QUEUE_URL) : undefined;
-    const deps = createEngine({ store, clock: overrides.clock ?? systemClock, ids: ulidIds, log, ...(scheduler ? { scheduler } : {}), ...(notifier ? { notifier } : {}) }) as EngineDeps & {
+    const deps = createEngine({
+      store,
+      clock: overrides.clock ?? systemClock,
+      ids: ulidIds,
+      log,
+      ...(scheduler ? { scheduler } : {}),
+      ...(notifier ? { notifier } : {}),
+    }) as EngineDeps & {
       store: DynamoConversationStore;
     };
     runtime = { deps, store, sqs };

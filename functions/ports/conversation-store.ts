@@ -37,7 +37,10 @@ export class CommitConflict extends Error {
     readonly failures: WriteFailure[],
     options?: { cause?: unknown },
   ) {
-    super(`transaction cancelled: ${failures.map((f) => `${f.write.type}=${f.code}`).join(', ') || 'no reason given'}`, options);
+    super(
+      `transaction cancelled: ${failures.map((f) => `${f.write.type}=${f.code}`).join(', ') || 'no reason given'}`,
+      options,
+    );
     this.name = 'CommitConflict';
   }
 }
@@ -65,11 +68,19 @@ export interface ConversationStore {
     after?: Record<string, unknown>,
   ): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }>;
   /** Open conversations of a queue, oldest first */
-  listOpenItems(org: string, queueId: string, page: { limit: number; cursor?: string }): Promise<{ items: Conversation[]; nextCursor?: string }>;
+  listOpenItems(
+    org: string,
+    queueId: string,
+    page: { limit: number; cursor?: string },
+  ): Promise<{ items: Conversation[]; nextCursor?: string }>;
   getSettings(org: string): Promise<OrgSettings>;
   getContact(org: string, id: string): Promise<Contact | undefined>;
   /** R-6 */
-  findContacts(org: string, field: 'phone' | 'email', value: string): Promise<{ id: string; kind: 'contact' | 'account' }[]>;
+  findContacts(
+    org: string,
+    field: 'phone' | 'email',
+    value: string,
+  ): Promise<{ id: string; kind: 'contact' | 'account' }[]>;
   /** removes an outbox item once it has been run */
   deleteTimer(org: string, name: string): Promise<void>;
   /** M-3 */

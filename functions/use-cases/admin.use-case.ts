@@ -1,5 +1,13 @@
 import { ValidationError, type FieldError } from '../domain/errors.js';
-import { DEFAULT_POOL, modeOf, type Channel, type ChannelKind, type Contact, type OrgSettings, type Workstream } from '../domain/model.js';
+import {
+  DEFAULT_POOL,
+  modeOf,
+  type Channel,
+  type ChannelKind,
+  type Contact,
+  type OrgSettings,
+  type Workstream,
+} from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { AgentConfig, ConversationStore } from '../ports/conversation-store.js';
@@ -11,12 +19,29 @@ import type { EngineDeps } from './engine.js';
 
 type Store = ConversationStore & ReadStore;
 
-async function missingQueues(store: Store, org: string, ids: readonly { field: string; id: string }[]): Promise<FieldError[]> {
-  const found = await Promise.all(ids.map(async (r) => ((await store.getQueue(org, r.id)) ? null : { field: r.field, message: `queue ${r.id} does not exist` })));
+async function missingQueues(
+  store: Store,
+  org: string,
+  ids: readonly { field: string; id: string }[],
+): Promise<FieldError[]> {
+  const found = await Promise.all(
+    ids.map(async (r) =>
+      (await store.getQueue(org, r.id)) ? null : { field: r.field, message: `queue ${r.id} does not exist` },
+    ),
+  );
   return found.filter((e): e is FieldError => e !== null);
 }
 
-export type WorkstreamInput = Omit<Workstream, 'org' | 'id' | 'capacity' | 'routingRules' | 'distribution' | 'waitingInactivityTimeoutSeconds' | 'agentReconnectTimeoutSeconds'> & {
+export type WorkstreamInput = Omit<
+  Workstream,
+  | 'org'
+  | 'id'
+  | 'capacity'
+  | 'routingRules'
+  | 'distribution'
+  | 'waitingInactivityTimeoutSeconds'
+  | 'agentReconnectTimeoutSeconds'
+> & {
   capacity: { pool?: string | undefined; units: number };
   routingRules?: Workstream['routingRules'] | undefined;
   distribution?: Workstream['distribution'] | undefined;
@@ -25,7 +50,12 @@ export type WorkstreamInput = Omit<Workstream, 'org' | 'id' | 'capacity' | 'rout
   offerTimeoutSeconds?: number | undefined;
 };
 
-export async function configureWorkstream(store: Store, org: string, id: string, input: WorkstreamInput): Promise<Workstream> {
+export async function configureWorkstream(
+  store: Store,
+  org: string,
+  id: string,
+  input: WorkstreamInput,
+): Promise<Workstream> {
   const errors = await missingQueues(store, org, [
     { field: 'defaultQueueId', id: input.defaultQueueId },
     ...(input.routingRules ?? []).map((r, i) => ({ field: `routingRules.${i}.queueId`, id: r.queueId })),
@@ -50,12 +80,23 @@ export async function configureWorkstream(store: Store, org: string, id: string,
   return ws;
 }
 
-export async function configureChannel(store: Store, org: string, id: string, input: { kind: ChannelKind; workstreamId: string; secret: string }): Promise<Channel> {
+export async function configureChannel(
+  store: Store,
+  org: string,
+  id: string,
+  input: { kind: ChannelKind; workstreamId: string; secret: string },
+): Promise<Channel> {
   const ws = await store.getWorkstream(org, input.workstreamId);
-  if (!ws) throw new ValidationError('unknown workstream', [{ field: 'workstreamId', message: `workstream ${input.workstreamId} does not exist` }]);
+  if (!ws)
+    throw new ValidationError('unknown workstream', [
+      { field: 'workstreamId', message: `workstream ${input.workstreamId} does not exist` },
+    ]);
   if (ws.mode !== modeOf(input.kind)) {
     throw new ValidationError('channel kind and workstream mode differ', [
-      { field: 'kind', message: `${input.kind} is a ${modeOf(input.kind)} channel but workstream ${ws.id} is ${ws.mode}` },
+      {
+        field: 'kind',
+        message: `${input.kind} is a ${modeOf(input.kind)} channel but workstream ${ws.id} is ${ws.mode}`,
+      },
     ]);
   }
   const channel: Channel = { org, id, kind: input.kind, workstreamId: input.workstreamId };
@@ -65,7 +106,11 @@ export async function configureChannel(store: Store, org: string, id: string, in
 
 /** R-5: a membership or capacity change applies to the next decision: the agent may get work at once. */
 export async function configureAgent(deps: EngineDeps, store: Store, input: AgentConfig): Promise<void> {
-  const errors = await missingQueues(store, input.org, input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })));
+  const errors = await missingQueues(
+    store,
+    input.org,
+    input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })),
+  );
   if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
   await store.putAgent(input);
   await afterPresenceChange(deps, input.org, input.id);
@@ -86,7 +131,10 @@ export async function configureContact(store: Store, contact: Contact): Promise<
   const settings = await store.getSettings(contact.org);
   const phone = toE164(contact.phone, settings.defaultPhoneRegion);
   const email = normalizeEmail(contact.email);
-  if (contact.phone && !phone) throw new ValidationError('the phone number cannot be read', [{ field: 'phone', message: `is not a possible phone number in region ${settings.defaultPhoneRegion ?? 'US'}` }]);
+  if (contact.phone && !phone)
+    throw new ValidationError('the phone number cannot be read', [
+      { field: 'phone', message: `is not a possible phone number in region ${settings.defaultPhoneRegion ?? 'US'}` },
+    ]);
   await store.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
 }
 

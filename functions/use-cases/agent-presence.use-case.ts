@@ -35,7 +35,10 @@ async function changeAgentState(
   deps: EngineDeps,
   org: string,
   agentId: string,
-  plan: (agent: Agent, epoch: number) => Promise<{ set: Write & { type: 'agent-state' }; timers: TimerRequest[] } | null>,
+  plan: (
+    agent: Agent,
+    epoch: number,
+  ) => Promise<{ set: Write & { type: 'agent-state' }; timers: TimerRequest[] } | null>,
 ): Promise<void> {
   const timers = await retryOnConflict(
     deps,
@@ -58,7 +61,13 @@ async function changeAgentState(
   await afterPresenceChange(deps, org, agentId);
 }
 
-const state = (org: string, agentId: string, epoch: number, set: Record<string, string | number | boolean>, remove: string[] = []): Write & { type: 'agent-state' } => ({
+const state = (
+  org: string,
+  agentId: string,
+  epoch: number,
+  set: Record<string, string | number | boolean>,
+  remove: string[] = [],
+): Write & { type: 'agent-state' } => ({
   type: 'agent-state',
   org,
   agentId,
@@ -70,7 +79,9 @@ const state = (org: string, agentId: string, epoch: number, set: Record<string, 
 
 export async function signIn(deps: EngineDeps, org: string, agentId: string): Promise<void> {
   await changeAgentState(deps, org, agentId, async (_a, epoch) => ({
-    set: state(org, agentId, epoch, { signedIn: true, connected: true, idleSince: deps.clock.now().toISOString() }, ['disconnectedAt']),
+    set: state(org, agentId, epoch, { signedIn: true, connected: true, idleSince: deps.clock.now().toISOString() }, [
+      'disconnectedAt',
+    ]),
     timers: [],
   }));
 }
@@ -94,11 +105,22 @@ export async function setConnection(deps: EngineDeps, org: string, agentId: stri
     if (connected) return { set: state(org, agentId, epoch, { connected: true }, ['disconnectedAt']), timers: [] };
     const now = deps.clock.now();
     const next = epoch + 1;
-    const timers: TimerRequest[] = [{ kind: 'presence-grace', org, agentId, version: next, at: addSeconds(now, PRESENCE_GRACE_SECONDS) }];
-    const active = (await deps.store.listWorkItems(org, agentId)).filter((c) => c.status === 'Active' && c.primaryAgentId === agentId);
+    const timers: TimerRequest[] = [
+      { kind: 'presence-grace', org, agentId, version: next, at: addSeconds(now, PRESENCE_GRACE_SECONDS) },
+    ];
+    const active = (await deps.store.listWorkItems(org, agentId)).filter(
+      (c) => c.status === 'Active' && c.primaryAgentId === agentId,
+    );
     for (const c of active) {
       const ws = await deps.store.getWorkstream(org, c.workstreamId);
-      timers.push({ kind: 'reconnect-timeout', org, conversationId: c.id, agentId, version: next, at: addSeconds(now, ws?.agentReconnectTimeoutSeconds ?? 120) });
+      timers.push({
+        kind: 'reconnect-timeout',
+        org,
+        conversationId: c.id,
+        agentId,
+        version: next,
+        at: addSeconds(now, ws?.agentReconnectTimeoutSeconds ?? 120),
+      });
     }
     return { set: state(org, agentId, epoch, { connected: false, disconnectedAt: now.toISOString() }), timers };
   });

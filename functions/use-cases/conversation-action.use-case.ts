@@ -1,5 +1,12 @@
 import { decide } from '../domain/decide.js';
-import { CapacityExceededError, ConflictError, DuplicateRequestError, ForbiddenActionError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import {
+  CapacityExceededError,
+  ConflictError,
+  DuplicateRequestError,
+  ForbiddenActionError,
+  NotFoundError,
+  TransitionConflictError,
+} from '../domain/errors.js';
 import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings } from '../domain/model.js';
 import { TRIGGER_EVENTS, triggerTimers } from '../domain/triggers.js';
 import { targetAgentOf, targetQueueOf, type Action } from '../domain/transitions.js';
@@ -35,7 +42,15 @@ export interface ActionResult {
 }
 
 /** S-1 / M-2: the org setting each gated action needs. */
-function gateOf(action: Action, actor: Actor): keyof Pick<OrgSettings, 'supervisorMonitor' | 'supervisorAssign' | 'supervisorTransfer' | 'forceClose' | 'agentEndMessagingSession'> | undefined {
+function gateOf(
+  action: Action,
+  actor: Actor,
+):
+  | keyof Pick<
+      OrgSettings,
+      'supervisorMonitor' | 'supervisorAssign' | 'supervisorTransfer' | 'forceClose' | 'agentEndMessagingSession'
+    >
+  | undefined {
   switch (action.type) {
     case 'monitor':
     case 'join':
@@ -73,15 +88,21 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
   const toQueue = targetQueueOf(cmd.action);
   if (toQueue !== undefined && !(await store.getQueue(cmd.org, toQueue))) throw new NotFoundError('queue', toQueue);
 
-  const keyReceiptKey = cmd.idempotencyKey ? `idem#${cmd.conversationId}#${cmd.action.type}#${requestToken([typeof cmd.actor === 'function' ? (cmd.actorAgentId ?? '') : cmd.actor.id, cmd.idempotencyKey])}` : undefined;
+  const keyReceiptKey = cmd.idempotencyKey
+    ? `idem#${cmd.conversationId}#${cmd.action.type}#${requestToken([typeof cmd.actor === 'function' ? (cmd.actorAgentId ?? '') : cmd.actor.id, cmd.idempotencyKey])}`
+    : undefined;
   if (keyReceiptKey && (await store.hasReceipt(cmd.org, keyReceiptKey))) return replay();
 
   const attempt = async (): Promise<ActionResult> => {
     // Independent reads go out together: the acting agent (known, or the caller's id when the role is
     // picked after the conversation is read) with the conversation; then the workstream, the target
     // agent and the settings (only for gated or targeted actions).
-    const agentId = typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
-    const [conversation, prefetched] = await Promise.all([load(), agentId ? store.getAgent(cmd.org, agentId) : undefined]);
+    const agentId =
+      typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
+    const [conversation, prefetched] = await Promise.all([
+      load(),
+      agentId ? store.getAgent(cmd.org, agentId) : undefined,
+    ]);
     const moved = cmd.guard?.(conversation);
     if (moved) throw new TransitionConflictError(conversation.status, `TM-5: ${moved}`);
     const actor = typeof cmd.actor === 'function' ? cmd.actor(conversation) : cmd.actor;
@@ -96,7 +117,12 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     if (gate && settings && !settings[gate]) {
       throw new ForbiddenActionError(`S-1: the org setting ${gate} is off`, conversation.status);
     }
-    const agent = actor.role === 'agent' ? (prefetched?.id === actor.id ? prefetched : await store.getAgent(cmd.org, actor.id)) : undefined;
+    const agent =
+      actor.role === 'agent'
+        ? prefetched?.id === actor.id
+          ? prefetched
+          : await store.getAgent(cmd.org, actor.id)
+        : undefined;
     const decision = decide({
       conversation,
       actor,
@@ -109,26 +135,49 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     });
     // M-3: the org's triggers listening to this event add their outbox items to the same transaction
     const triggered = TRIGGER_EVENTS.has(decision.event.action)
-      ? triggerTimers(await store.listTriggers(cmd.org), decision.event.action, conversation, decision.conversation, decision.event.at)
+      ? triggerTimers(
+          await store.listTriggers(cmd.org),
+          decision.event.action,
+          conversation,
+          decision.conversation,
+          decision.event.at,
+        )
       : [];
     if (triggered.length) {
       decision.timers.push(...triggered);
       decision.writes.push(...triggered.map((timer): Write => ({ type: 'timer', timer })));
     }
-    const token = cmd.idempotencyKey ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version]) : undefined;
+    const token = cmd.idempotencyKey
+      ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version])
+      : undefined;
     // The key's receipt commits with the change: a retry after the function died between the commit
     // and its answer finds it and replays instead of applying the action to the new state.
     const keyReceipt: Write[] = keyReceiptKey
-      ? [{ type: 'receipt', org: cmd.org, key: keyReceiptKey, expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS }]
+      ? [
+          {
+            type: 'receipt',
+            org: cmd.org,
+            key: keyReceiptKey,
+            expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS,
+          },
+        ]
       : [];
     try {
-      await store.commit([...decision.writes, ...(cmd.extraWrites ?? []), ...keyReceipt], token ? { idempotencyToken: token } : {});
+      await store.commit(
+        [...decision.writes, ...(cmd.extraWrites ?? []), ...keyReceipt],
+        token ? { idempotencyToken: token } : {},
+      );
     } catch (err) {
       throw classify(err, conversation);
     }
     await armTimers(deps, decision.timers);
     await runAfterCommit(deps, decision);
-    return { conversation: decision.conversation, event: decision.event, rule: decision.rule, ...(decision.unitsOverCapacity !== undefined ? { unitsOverCapacity: decision.unitsOverCapacity } : {}) };
+    return {
+      conversation: decision.conversation,
+      event: decision.event,
+      rule: decision.rule,
+      ...(decision.unitsOverCapacity !== undefined ? { unitsOverCapacity: decision.unitsOverCapacity } : {}),
+    };
   };
 
   /** the action with this key already committed: answer with the conversation as it stands */
@@ -140,10 +189,14 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
 
   try {
     return await retryOnConflict(deps, attempt, async (last: CommitConflict) => {
-    const current = await load();
-    throw new TransitionConflictError(current.status, `RL-2: ${cmd.action.type} lost a race with a concurrent change; the conversation is now ${current.status}`, {
-      cause: last,
-    });
+      const current = await load();
+      throw new TransitionConflictError(
+        current.status,
+        `RL-2: ${cmd.action.type} lost a race with a concurrent change; the conversation is now ${current.status}`,
+        {
+          cause: last,
+        },
+      );
     });
   } catch (err) {
     if (keyReceiptKey && err instanceof DuplicateRequestError) return replay();
@@ -165,8 +218,16 @@ export function classify(err: unknown, decidedOn?: Conversation): unknown {
     return new DuplicateRequestError('RL-1: this event was already applied', { cause: err });
   }
   const conversationMovedToo = conflict.failures.some((f) => f.write.type === 'conversation');
-  if (!conversationMovedToo && conflict.failures.some((f) => (f.write.type === 'agent-assigned' || f.write.type === 'member-check') && f.code === 'ConditionalCheckFailed')) {
-    return new ConflictError("R-2: the agent's presence or queue membership changed; the offer was not made", { cause: err });
+  if (
+    !conversationMovedToo &&
+    conflict.failures.some(
+      (f) =>
+        (f.write.type === 'agent-assigned' || f.write.type === 'member-check') && f.code === 'ConditionalCheckFailed',
+    )
+  ) {
+    return new ConflictError("R-2: the agent's presence or queue membership changed; the offer was not made", {
+      cause: err,
+    });
   }
   if (!decidedOn) return err;
   const conversationMoved = conflict.failures.some((f) => f.write.type === 'conversation');
@@ -191,7 +252,8 @@ export function apiActor(sub: string, roles: readonly string[], action: Action):
       case 'join':
       case 'assign':
       case 'force-close':
-        if (!supervisor) throw new ForbiddenActionError(`the ${action.type} action needs the supervisor role`, c.status);
+        if (!supervisor)
+          throw new ForbiddenActionError(`the ${action.type} action needs the supervisor role`, c.status);
         return { role: 'supervisor', id: sub };
       case 'transfer':
         if (supervisor && (!agent || c.primaryAgentId !== sub)) return { role: 'supervisor', id: sub };

@@ -31,9 +31,11 @@ export async function onCommitted(deps: EngineDeps, d: Decision): Promise<void> 
     await deps.store.refreshAvailability(d.conversation.org, agentId, now, known);
   }
   // entered Open, or moved to another queue while Open (S-3 assign to a queue): offered in its queue now
-  const enteredOpen = d.conversation.status === 'Open' && (d.event.from !== 'Open' || d.event.details?.toQueue !== undefined);
+  const enteredOpen =
+    d.conversation.status === 'Open' && (d.event.from !== 'Open' || d.event.details?.toQueue !== undefined);
   // a push workstream's conversation entering Open is offered at once
-  if (enteredOpen && d.timers.some((t) => t.kind === 'dispatch' && t.conversationId)) await dispatchConversation(deps, d.conversation.org, d.conversation.id);
+  if (enteredOpen && d.timers.some((t) => t.kind === 'dispatch' && t.conversationId))
+    await dispatchConversation(deps, d.conversation.org, d.conversation.id);
   // capacity freed by any conversation (push or pick) may take push work waiting in the agent's queues
   for (const agentId of released) await dispatchAgent(deps, d.conversation.org, agentId);
 }

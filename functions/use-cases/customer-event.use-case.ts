@@ -44,13 +44,19 @@ const CUSTOMER_ACTIONS: Partial<Record<CustomerEventType, Action['type']>> = {
 };
 
 /** The thread's current conversation, if it can still take customer events (M-4: not after session end). */
-const isCurrent = (c: Conversation | undefined): c is Conversation => !!c && c.status !== 'Closed' && c.session.status === 'active';
+const isCurrent = (c: Conversation | undefined): c is Conversation =>
+  !!c && c.status !== 'Closed' && c.session.status === 'active';
 
 /**
  * Applies one channel event: maps the thread to its current conversation, starts a new one when
  * there is none (R-1 routing), or applies the customer's transition (T-2, T-3b, T-3c, T-6b, T-10).
  */
-export async function handleCustomerEvent(deps: EngineDeps, org: string, channelId: string, event: CustomerEvent): Promise<CustomerEventOutcome> {
+export async function handleCustomerEvent(
+  deps: EngineDeps,
+  org: string,
+  channelId: string,
+  event: CustomerEvent,
+): Promise<CustomerEventOutcome> {
   const { store } = deps;
   const channel = await store.getChannel(org, channelId);
   if (!channel) throw new NotFoundError('channel', channelId);
@@ -58,16 +64,28 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
   // RL-1: the receipt commits in the same transaction as the event's effect, so it applies once.
   const receiptKey = `${channelId}#${event.eventId}`;
   if (await store.hasReceipt(org, receiptKey)) return { outcome: 'duplicate' };
-  const receipt: Write = { type: 'receipt', org, key: receiptKey, expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + RECEIPT_TTL_SECONDS };
+  const receipt: Write = {
+    type: 'receipt',
+    org,
+    key: receiptKey,
+    expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + RECEIPT_TTL_SECONDS,
+  };
 
   const apply = async (current: Conversation, type: Action['type']): Promise<CustomerEventOutcome> => {
     try {
-      const r = await performAction(deps, { org, conversationId: current.id, actor: customer, action: { type } as Action, extraWrites: [receipt] });
+      const r = await performAction(deps, {
+        org,
+        conversationId: current.id,
+        actor: customer,
+        action: { type } as Action,
+        extraWrites: [receipt],
+      });
       return { outcome: 'transitioned', conversation: r.conversation, rule: r.rule };
     } catch (err) {
       if (err instanceof DuplicateRequestError) throw err;
       // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
-      if (err instanceof DomainError && err.kind !== 'not-found') return ignore({ outcome: 'ignored', conversationId: current.id, reason: err.message });
+      if (err instanceof DomainError && err.kind !== 'not-found')
+        return ignore({ outcome: 'ignored', conversationId: current.id, reason: err.message });
       throw err;
     }
   };
@@ -86,11 +104,24 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
       const currentId = await store.getThreadConversationId(org, channelId, event.threadId);
       const current = currentId ? await store.getConversation(org, currentId) : undefined;
       const action = CUSTOMER_ACTIONS[event.type];
-      if (action) return isCurrent(current) ? apply(current, action) : ignore({ outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
-      if (event.type === 'customer.reconnected') return ignore({ outcome: 'ignored', ...(current ? { conversationId: current.id } : {}), reason: 'reconnection changes no status' });
+      if (action)
+        return isCurrent(current)
+          ? apply(current, action)
+          : ignore({ outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
+      if (event.type === 'customer.reconnected')
+        return ignore({
+          outcome: 'ignored',
+          ...(current ? { conversationId: current.id } : {}),
+          reason: 'reconnection changes no status',
+        });
       if (isCurrent(current)) {
-        if (event.type === 'message.received' && current.status === 'Waiting') return apply(current, 'customer-message');
-        return ignore({ outcome: 'ignored', conversationId: current.id, reason: `thread already has a ${current.status} conversation` });
+        if (event.type === 'message.received' && current.status === 'Waiting')
+          return apply(current, 'customer-message');
+        return ignore({
+          outcome: 'ignored',
+          conversationId: current.id,
+          reason: `thread already has a ${current.status} conversation`,
+        });
       }
       const workstream = await store.getWorkstream(org, channel.workstreamId);
       if (!workstream) throw new NotFoundError('workstream', channel.workstreamId);
@@ -119,7 +150,10 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
       return { outcome: 'created' as const, conversation: decision.conversation };
     },
     async () => {
-      throw new TransitionConflictError('Open', `RL-2: could not apply ${event.type} on thread ${event.threadId} after repeated races`);
+      throw new TransitionConflictError(
+        'Open',
+        `RL-2: could not apply ${event.type} on thread ${event.threadId} after repeated races`,
+      );
     },
   );
   try {
@@ -135,7 +169,11 @@ export async function handleCustomerEvent(deps: EngineDeps, org: string, channel
  * region) against contacts' and accounts' phones, the email against their emails, each by a key
  * read. Every field given must match the same record. An unreadable number identifies nobody.
  */
-export async function identifyCustomer(deps: EngineDeps, org: string, customer: CustomerEvent['customer']): Promise<Contact | undefined> {
+export async function identifyCustomer(
+  deps: EngineDeps,
+  org: string,
+  customer: CustomerEvent['customer'],
+): Promise<Contact | undefined> {
   if (!customer) return undefined;
   const settings = await deps.store.getSettings(org);
   const phone = toE164(customer.phone, settings.defaultPhoneRegion);

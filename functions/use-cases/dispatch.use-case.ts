@@ -19,13 +19,27 @@ const MAX_PAGES = 4;
 
 type OfferResult = 'offered' | 'conversation-gone' | 'agent-unfit';
 
-export function isEligible(agent: Agent | undefined, c: Pick<Conversation, 'queueId'>, ws: Workstream, settings: OrgSettings, now: Date): agent is Agent {
+export function isEligible(
+  agent: Agent | undefined,
+  c: Pick<Conversation, 'queueId'>,
+  ws: Workstream,
+  settings: OrgSettings,
+  now: Date,
+): agent is Agent {
   if (!agent || !agent.queues.includes(c.queueId)) return false;
   const routable = routableFree(agent, settings, now);
-  return !!routable && ws.allowedPresences.includes(routable.presence) && canTake(agent, ws.capacity.pool, ws.capacity.units);
+  return (
+    !!routable && ws.allowedPresences.includes(routable.presence) && canTake(agent, ws.capacity.pool, ws.capacity.units)
+  );
 }
 
-async function tryOffer(deps: EngineDeps, c: Conversation, agentId: string, ws: Workstream, settings: OrgSettings): Promise<OfferResult> {
+async function tryOffer(
+  deps: EngineDeps,
+  c: Conversation,
+  agentId: string,
+  ws: Workstream,
+  settings: OrgSettings,
+): Promise<OfferResult> {
   const now = deps.clock.now();
   const agent = await deps.store.getAgent(c.org, agentId);
   if (!isEligible(agent, c, ws, settings, now)) {
@@ -39,7 +53,13 @@ async function tryOffer(deps: EngineDeps, c: Conversation, agentId: string, ws: 
       actor: ROUTER,
       action: { type: 'offer', agentId },
       extraWrites: [
-        { type: 'agent-assigned', org: c.org, agentId, expectStateVersion: agent.stateVersion ?? 0, at: now.toISOString() },
+        {
+          type: 'agent-assigned',
+          org: c.org,
+          agentId,
+          expectStateVersion: agent.stateVersion ?? 0,
+          at: now.toISOString(),
+        },
         { type: 'member-check', org: c.org, queueId: c.queueId, agentId },
       ],
     });
@@ -55,7 +75,11 @@ async function tryOffer(deps: EngineDeps, c: Conversation, agentId: string, ws: 
 }
 
 /** offers an Open conversation of a push workstream to the best eligible agent. */
-export async function dispatchConversation(deps: EngineDeps, org: string, conversationId: string): Promise<{ offeredTo?: string }> {
+export async function dispatchConversation(
+  deps: EngineDeps,
+  org: string,
+  conversationId: string,
+): Promise<{ offeredTo?: string }> {
   const c = await deps.store.getConversation(org, conversationId);
   if (c?.status !== 'Open') return {};
   const ws = await deps.store.getWorkstream(org, c.workstreamId);
@@ -65,7 +89,14 @@ export async function dispatchConversation(deps: EngineDeps, org: string, conver
   const skipped = new Set<string>();
   let after: Record<string, unknown> | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const { agents, next } = await deps.store.availableAgents(org, c.queueId, ws.capacity.pool, ws.capacity.units, PAGE, after);
+    const { agents, next } = await deps.store.availableAgents(
+      org,
+      c.queueId,
+      ws.capacity.pool,
+      ws.capacity.units,
+      PAGE,
+      after,
+    );
     for (const { agentId } of agents) {
       if (declined.includes(agentId)) {
         skipped.add(agentId);
@@ -96,7 +127,12 @@ const BACKLOG_MAX = 200;
  * The oldest Open conversations of a queue: pages of 25 until one belongs to a push workstream,
  * at most 200 items (a queue shared with a deep pick backlog costs a few more reads, bounded).
  */
-async function oldestOpen(deps: EngineDeps, org: string, queueId: string, isPush: (c: Conversation) => Promise<boolean>): Promise<Conversation[]> {
+async function oldestOpen(
+  deps: EngineDeps,
+  org: string,
+  queueId: string,
+  isPush: (c: Conversation) => Promise<boolean>,
+): Promise<Conversation[]> {
   const out: Conversation[] = [];
   let cursor: string | undefined;
   do {
@@ -120,17 +156,22 @@ export async function dispatchAgent(deps: EngineDeps, org: string, agentId: stri
     const agent = await deps.store.getAgent(org, agentId);
     if (!agent || !routableFree(agent, settings, deps.clock.now())) break;
     const isPush = async (c: Conversation): Promise<boolean> => {
-      if (!workstreams.has(c.workstreamId)) workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
+      if (!workstreams.has(c.workstreamId))
+        workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
       return workstreams.get(c.workstreamId)?.distribution === 'push';
     };
     const open = (await Promise.all(agent.queues.map((q) => oldestOpen(deps, org, q, isPush)))).flat();
     // oldest first; conversations this agent declined come after the others, but still come (R-3:
     // offered again as often as needed, or a conversation only they can take would starve)
     const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agentId) ? 1 : 0);
-    open.sort((a, b) => declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id));
+    open.sort(
+      (a, b) =>
+        declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id),
+    );
     let progressed = false;
     for (const c of open) {
-      if (!workstreams.has(c.workstreamId)) workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
+      if (!workstreams.has(c.workstreamId))
+        workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
       const ws = workstreams.get(c.workstreamId);
       if (ws?.distribution !== 'push') continue;
       if (!isEligible(agent, c, ws, settings, deps.clock.now())) continue;

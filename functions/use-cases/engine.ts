@@ -33,7 +33,10 @@ export async function runAfterCommit(deps: EngineDeps, decision: Decision): Prom
   try {
     await deps.afterCommit(decision);
   } catch (err) {
-    deps.log?.warn('after-commit work failed; the dispatch timer in the outbox will retry it', { conversationId: decision.conversation.id, error: String(err) });
+    deps.log?.warn('after-commit work failed; the dispatch timer in the outbox will retry it', {
+      conversationId: decision.conversation.id,
+      error: String(err),
+    });
   }
 }
 
@@ -50,7 +53,10 @@ export async function armTimers(deps: EngineDeps, timers: readonly TimerRequest[
   try {
     await deps.scheduler.schedule(precise);
   } catch (err) {
-    deps.log?.warn('scheduler unavailable; the sweeper will fire these timers from the outbox', { timers: timers.length, error: String(err) });
+    deps.log?.warn('scheduler unavailable; the sweeper will fire these timers from the outbox', {
+      timers: timers.length,
+      error: String(err),
+    });
   }
 }
 

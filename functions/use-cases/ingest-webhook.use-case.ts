@@ -27,12 +27,16 @@ export function signatureMatches(secret: string, rawBody: string, header: string
   return timingSafeEqual(expected, Buffer.from(m[1] as string, 'hex'));
 }
 
-export const signBody = (secret: string, rawBody: string): string => `sha256=${createHmac('sha256', secret).update(rawBody, 'utf8').digest('hex')}`;
+export const signBody = (secret: string, rawBody: string): string =>
+  `sha256=${createHmac('sha256', secret).update(rawBody, 'utf8').digest('hex')}`;
 
 const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
 
 /** Finds the channel's org and secret; unknown channels are 404. */
-export async function channelRegistration(reads: ReadStore, channelId: string): Promise<{ org: string; secret: string }> {
+export async function channelRegistration(
+  reads: ReadStore,
+  channelId: string,
+): Promise<{ org: string; secret: string }> {
   const reg = await reads.getChannelRegistration(channelId);
   if (!reg) throw new NotFoundError('channel', channelId);
   return reg;
@@ -42,11 +46,16 @@ export async function channelRegistration(reads: ReadStore, channelId: string): 
  * JSON with every non-ASCII character escaped: SQS accepts only some Unicode in a body (no U+FFFE,
  * U+FFFF, ...), and JSON.parse gives back exactly the same strings.
  */
-export const asciiJson = (value: unknown): string => JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export const asciiJson = (value: unknown): string =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export function toQueueMessage(org: string, channelId: string, event: CustomerEvent, receivedAt: Date): QueueMessage {
   const message: IngestMessage = { org, channelId, receivedAt: receivedAt.toISOString(), event };
-  return { body: asciiJson(message), groupId: digest(channelId, event.threadId), deduplicationId: digest(channelId, event.eventId) };
+  return {
+    body: asciiJson(message),
+    groupId: digest(channelId, event.threadId),
+    deduplicationId: digest(channelId, event.eventId),
+  };
 }
 
 /**

@@ -7,13 +7,19 @@ import type { EngineDeps } from './engine.js';
  * working after the messaging session ended (M-2) and even once the conversation is Closed.
  */
 export async function addNote(deps: EngineDeps, notes: ReadStore, input: Omit<Note, 'id' | 'at'>): Promise<Note> {
-  if (!(await deps.store.getConversation(input.org, input.conversationId))) throw new NotFoundError('conversation', input.conversationId);
+  if (!(await deps.store.getConversation(input.org, input.conversationId)))
+    throw new NotFoundError('conversation', input.conversationId);
   const note: Note = { ...input, id: deps.ids.newId(), at: deps.clock.now().toISOString() };
   await notes.addNote(note);
   return note;
 }
 
-export async function listNotes(deps: EngineDeps, notes: ReadStore, org: string, conversationId: string): Promise<Note[]> {
+export async function listNotes(
+  deps: EngineDeps,
+  notes: ReadStore,
+  org: string,
+  conversationId: string,
+): Promise<Note[]> {
   if (!(await deps.store.getConversation(org, conversationId))) throw new NotFoundError('conversation', conversationId);
   return notes.listNotes(org, conversationId);
 }

@@ -39,9 +39,18 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
     ...(timer.agentId ? { agentId: timer.agentId } : {}),
   };
   const stale = (detail: string): FiredTimer => ({ ...base, outcome: 'stale', detail });
-  const act = async (type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired', guard?: (c: Conversation) => string | undefined): Promise<FiredTimer> => {
+  const act = async (
+    type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired',
+    guard?: (c: Conversation) => string | undefined,
+  ): Promise<FiredTimer> => {
     try {
-      const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: timerActor, action: { type } as Action, ...(guard ? { guard } : {}) });
+      const r = await performAction(deps, {
+        org: timer.org,
+        conversationId: timer.conversationId as string,
+        actor: timerActor,
+        action: { type } as Action,
+        ...(guard ? { guard } : {}),
+      });
       return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status}` };
     } catch (err) {
       // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
@@ -53,7 +62,12 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
   const rearm = async (next: TimerRequest, why: string): Promise<FiredTimer> => {
     await deps.store.commit([{ type: 'timer', timer: next }]);
     await armTimers(deps, [next]);
-    return { ...base, outcome: 're-armed', detail: `${why}; due at ${next.at}`, ...(timerName(next) === timer.name ? { keep: true } : {}) };
+    return {
+      ...base,
+      outcome: 're-armed',
+      detail: `${why}; due at ${next.at}`,
+      ...(timerName(next) === timer.name ? { keep: true } : {}),
+    };
   };
   const now = deps.clock.now();
   const c = timer.conversationId ? await deps.store.getConversation(timer.org, timer.conversationId) : undefined;
@@ -61,8 +75,13 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
   switch (timer.kind) {
     case 'wrapup-release':
       // C-3: still in WrapUp, still holding the capacity this timer was armed to release.
-      if (c?.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt) return stale('the wrap-up capacity is no longer held');
-      if (Date.parse(c.wrapUpReleaseAt) > now.getTime()) return rearm({ kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt }, 'fired early');
+      if (c?.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt)
+        return stale('the wrap-up capacity is no longer held');
+      if (Date.parse(c.wrapUpReleaseAt) > now.getTime())
+        return rearm(
+          { kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt },
+          'fired early',
+        );
       return act('wrapup-release');
 
     case 'inactivity-timeout': {
@@ -71,18 +90,32 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       const ws = await deps.store.getWorkstream(timer.org, c.workstreamId);
       if (!ws) return stale('the workstream is gone');
       const due = addSeconds(new Date(c.statusSince), ws.waitingInactivityTimeoutSeconds);
-      if (Date.parse(due) > now.getTime()) return rearm({ kind: 'inactivity-timeout', org: timer.org, conversationId: c.id, version: c.version, at: due }, 'activity after the timer was set');
+      if (Date.parse(due) > now.getTime())
+        return rearm(
+          { kind: 'inactivity-timeout', org: timer.org, conversationId: c.id, version: c.version, at: due },
+          'activity after the timer was set',
+        );
       // the same Waiting period, also when re-read after a lost race
-      return act('inactivity-timeout', (x) => (x.status === 'Waiting' && x.statusSince === c.statusSince ? undefined : 'the conversation left that Waiting period'));
+      return act('inactivity-timeout', (x) =>
+        x.status === 'Waiting' && x.statusSince === c.statusSince
+          ? undefined
+          : 'the conversation left that Waiting period',
+      );
     }
 
     case 'reconnect-timeout': {
       // T-4a / TM-3: the agent is still disconnected since the disconnect that armed this timer.
       const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
-      if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version) return stale('the agent reconnected');
-      if (c?.status !== 'Active' || c.primaryAgentId !== agent.id) return stale('the conversation is no longer Active with this agent');
+      if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version)
+        return stale('the agent reconnected');
+      if (c?.status !== 'Active' || c.primaryAgentId !== agent.id)
+        return stale('the conversation is no longer Active with this agent');
       // still this agent's, also when re-read after a lost race (a second delivery must not withdraw a new offer)
-      return act('reconnect-timeout', (x) => (x.status === 'Active' && x.primaryAgentId === agent.id && x.statusSince === c.statusSince ? undefined : 'the conversation changed hands'));
+      return act('reconnect-timeout', (x) =>
+        x.status === 'Active' && x.primaryAgentId === agent.id && x.statusSince === c.statusSince
+          ? undefined
+          : 'the conversation changed hands',
+      );
     }
 
     case 'offer-expiry': {
@@ -91,7 +124,9 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       const sameOffer = (x: Conversation): string | undefined =>
         x.status === 'Active' &&
         x.accepted === false &&
-        (timer.subjectSince ? x.statusSince === timer.subjectSince && x.primaryAgentId === timer.agentId : x.version === timer.version)
+        (timer.subjectSince
+          ? x.statusSince === timer.subjectSince && x.primaryAgentId === timer.agentId
+          : x.version === timer.version)
           ? undefined
           : 'the offer was answered or withdrawn';
       if (!c || sameOffer(c)) return stale('the offer was answered or withdrawn');
@@ -102,10 +137,14 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       // R-3 safety net: dispatch again; a conversation no longer Open, or an agent with no room, is a no-op.
       if (timer.conversationId) {
         const r = await dispatchConversation(deps, timer.org, timer.conversationId);
-        return r.offeredTo ? { ...base, outcome: 'applied', detail: `offered to ${r.offeredTo}` } : stale('nothing to offer');
+        return r.offeredTo
+          ? { ...base, outcome: 'applied', detail: `offered to ${r.offeredTo}` }
+          : stale('nothing to offer');
       }
       const r = await dispatchAgent(deps, timer.org, timer.agentId as string);
-      return r.offered.length ? { ...base, outcome: 'applied', detail: `offered ${r.offered.join(', ')}` } : stale('nothing to offer');
+      return r.offered.length
+        ? { ...base, outcome: 'applied', detail: `offered ${r.offered.join(', ')}` }
+        : stale('nothing to offer');
     }
 
     case 'notify':
@@ -120,8 +159,17 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       const a = timer.triggerAction;
       if (a?.type !== 'reassign') return stale('nothing to do');
       try {
-        const r = await performAction(deps, { org: timer.org, conversationId: timer.conversationId as string, actor: { role: 'system', id: 'trigger' }, action: { type: 'reassign', queueId: a.queueId } });
-        return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}` };
+        const r = await performAction(deps, {
+          org: timer.org,
+          conversationId: timer.conversationId as string,
+          actor: { role: 'system', id: 'trigger' },
+          action: { type: 'reassign', queueId: a.queueId },
+        });
+        return {
+          ...base,
+          outcome: 'applied',
+          detail: `${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}`,
+        };
       } catch (err) {
         if (err instanceof DomainError) return stale(err.message);
         throw err;
@@ -137,7 +185,15 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
         await afterPresenceChange(deps, timer.org, agent.id);
         return { ...base, outcome: 'applied', detail: 'presence computed again (no override to clear)' };
       }
-      const write: Write = { type: 'agent-state', org: timer.org, agentId: agent.id, set: {}, remove: ['presenceOverride'], expectEpoch: epoch, bumpEpoch: false };
+      const write: Write = {
+        type: 'agent-state',
+        org: timer.org,
+        agentId: agent.id,
+        set: {},
+        remove: ['presenceOverride'],
+        expectEpoch: epoch,
+        bumpEpoch: false,
+      };
       try {
         await deps.store.commit([write]);
       } catch {
@@ -154,7 +210,11 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
  * throws (a transient fault) stays and is fired again by the next sweep. Repeats while firing
  * arms further due timers (bounded).
  */
-export async function sweepDueTimers(deps: EngineDeps, timers: TimerStore, options: { graceSeconds?: number; batch?: number; rounds?: number } = {}): Promise<FiredTimer[]> {
+export async function sweepDueTimers(
+  deps: EngineDeps,
+  timers: TimerStore,
+  options: { graceSeconds?: number; batch?: number; rounds?: number } = {},
+): Promise<FiredTimer[]> {
   const fired: FiredTimer[] = [];
   const failed = new Set<string>();
   for (let round = 0; round < (options.rounds ?? 20); round++) {
@@ -169,7 +229,10 @@ export async function sweepDueTimers(deps: EngineDeps, timers: TimerStore, optio
         else failed.add(t.name); // re-armed for later: not again in this sweep
       } catch (err) {
         failed.add(t.name);
-        deps.log?.warn('timer fire failed; it stays in the outbox for the next sweep', { name: t.name, error: String(err) });
+        deps.log?.warn('timer fire failed; it stays in the outbox for the next sweep', {
+          name: t.name,
+          error: String(err),
+        });
       }
     }
   }

@@ -43,9 +43,15 @@ export class EngineFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: EngineFunctionProps) {
     super(scope, id);
-    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
     // Our own role, so no AWSLambdaBasicExecutionRole (logs:* on *): logs go to this group only.
-    this.role = new Role(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${id}: ${props.description}` });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${id}: ${props.description}`,
+    });
     this.logGroup.grantWrite(this.role);
 
     this.fn = new NodejsFunction(this, 'Function', {
@@ -89,7 +95,8 @@ export class EngineFunction extends Construct {
 
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (AWS documents Resource "*" for them); CDK adds exactly these two actions.',
+      reason:
+        'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (AWS documents Resource "*" for them); CDK adds exactly these two actions.',
     });
   }
 
@@ -100,7 +107,9 @@ export class EngineFunction extends Construct {
       new PolicyStatement({
         actions: [...access.actions],
         resources,
-        ...(access.onlyPartitions ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.onlyPartitions] } } } : {}),
+        ...(access.onlyPartitions
+          ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.onlyPartitions] } } }
+          : {}),
       }),
     );
     if (access.deny) {
@@ -120,7 +129,9 @@ export class EngineFunction extends Construct {
 
   /** Powertools idempotency records (Idempotency-Key): sets IDEMPOTENCY_TABLE_NAME. */
   useIdempotencyTable(table: ITable, key: IKey): this {
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...IDEMPOTENCY_ACTIONS], resources: [table.tableArn] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...IDEMPOTENCY_ACTIONS], resources: [table.tableArn] }),
+    );
     this.grantTableKey(key, true);
     this.fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', table.tableName);
     return this;
@@ -144,7 +155,9 @@ export class EngineFunction extends Construct {
    * SCHEDULE_GROUP_NAME, TIMERS_QUEUE_ARN, SCHEDULER_ROLE_ARN and SCHEDULER_DLQ_ARN.
    */
   schedulesTimers(timers: TimerScheduling): this {
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['scheduler:CreateSchedule'], resources: [timers.scheduleArnPattern] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['scheduler:CreateSchedule'], resources: [timers.scheduleArnPattern] }),
+    );
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['iam:PassRole'],
@@ -155,7 +168,7 @@ export class EngineFunction extends Construct {
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${timers.scheduleArnFinding}]`,
       reason:
-        'scheduler:CreateSchedule on the schedules of the engine\'s own group only: each timer gets a schedule named at run time from conversation, kind and version, so the names cannot be listed in advance.',
+        "scheduler:CreateSchedule on the schedules of the engine's own group only: each timer gets a schedule named at run time from conversation, kind and version, so the names cannot be listed in advance.",
     });
     this.fn.addEnvironment('SCHEDULE_GROUP_NAME', timers.group.scheduleGroupName);
     this.fn.addEnvironment('TIMERS_QUEUE_ARN', timers.targetQueue.queueArn);

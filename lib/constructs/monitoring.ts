@@ -55,7 +55,10 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const key = new Key(this, 'TopicKey', { description: `contact-center-engine ${props.stage}: alarm notifications`, enableKeyRotation: true });
+    const key = new Key(this, 'TopicKey', {
+      description: `contact-center-engine ${props.stage}: alarm notifications`,
+      enableKeyRotation: true,
+    });
     // CloudWatch alarms publish to an encrypted topic only if the key lets CloudWatch use it
     key.addToResourcePolicy(
       new PolicyStatement({
@@ -65,10 +68,20 @@ export class Monitoring extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     );
-    this.topic = new Topic(this, 'Alarms', { displayName: `contact-center-engine ${props.stage} alarms`, masterKey: key, enforceSSL: true });
+    this.topic = new Topic(this, 'Alarms', {
+      displayName: `contact-center-engine ${props.stage} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     const action = new SnsAction(this.topic);
-    const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number, evaluationPeriods = 1): Alarm => {
+    const alarm = (
+      alarmId: string,
+      description: string,
+      metric: IMetric,
+      threshold: number,
+      evaluationPeriods = 1,
+    ): Alarm => {
       const a = new Alarm(this, alarmId, {
         alarmDescription: description,
         metric,
@@ -93,28 +106,72 @@ export class Monitoring extends Construct {
       );
     }
     for (const [name, q] of Object.entries(props.workQueues)) {
-      alarm(`${name}Backlog`, `${name}: the oldest message waits for more than 5 minutes (consumer failing or throttled).`, q.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum' }), 300, 5);
+      alarm(
+        `${name}Backlog`,
+        `${name}: the oldest message waits for more than 5 minutes (consumer failing or throttled).`,
+        q.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum' }),
+        300,
+        5,
+      );
     }
     for (const [name, f] of Object.entries(props.functions)) {
-      alarm(`${name}Errors`, `${name}: the function failed (unhandled error, timeout or crash).`, f.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1);
+      alarm(
+        `${name}Errors`,
+        `${name}: the function failed (unhandled error, timeout or crash).`,
+        f.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        1,
+      );
     }
-    alarm('Api5xx', 'HTTP API: 5 or more 5xx answers in 5 minutes.', props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }), 5);
+    alarm(
+      'Api5xx',
+      'HTTP API: 5 or more 5xx answers in 5 minutes.',
+      props.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      5,
+    );
 
     // ---- metrics from the structured logs ----
-    const filter = (filterId: string, logGroup: ILogGroup, metricName: string, pattern: string, metricValue = '1'): Metric => {
-      new MetricFilter(this, filterId, { logGroup, metricNamespace: props.namespace, metricName, filterPattern: FilterPattern.literal(pattern), metricValue });
+    const filter = (
+      filterId: string,
+      logGroup: ILogGroup,
+      metricName: string,
+      pattern: string,
+      metricValue = '1',
+    ): Metric => {
+      new MetricFilter(this, filterId, {
+        logGroup,
+        metricNamespace: props.namespace,
+        metricName,
+        filterPattern: FilterPattern.literal(pattern),
+        metricValue,
+      });
       return new Metric({ namespace: props.namespace, metricName, period: MINUTE, statistic: 'Sum' });
     };
-    const httpTransitions = filter('HttpTransitions', props.accessLogs, 'HttpTransitions', '{ $.routeKey = "POST /v1/conversations/{id}/actions/{action}" && $.status = 200 }');
+    const httpTransitions = filter(
+      'HttpTransitions',
+      props.accessLogs,
+      'HttpTransitions',
+      '{ $.routeKey = "POST /v1/conversations/{id}/actions/{action}" && $.status = 200 }',
+    );
     const eventTransitions = filter(
       'ChannelEventTransitions',
       props.logs.ingest,
       'ChannelEventTransitions',
       '{ $.message = "channel event applied" && ($.outcome = "created" || $.outcome = "transitioned") }',
     );
-    const timerTransitions = filter('TimerTransitions', props.logs.timers, 'TimerTransitions', '{ $.message = "timer fired" && $.outcome = "applied" }');
+    const timerTransitions = filter(
+      'TimerTransitions',
+      props.logs.timers,
+      'TimerTransitions',
+      '{ $.message = "timer fired" && $.outcome = "applied" }',
+    );
     const timerFires = filter('TimerFires', props.logs.timers, 'TimerFires', '{ $.message = "timer fired" }');
-    const sweeperFires = filter('SweeperTimerFires', props.logs.sweeper, 'SweeperTimerFires', '{ $.message = "sweeper fired timers" }', '$.count');
+    const sweeperFires = filter(
+      'SweeperTimerFires',
+      props.logs.sweeper,
+      'SweeperTimerFires',
+      '{ $.message = "sweeper fired timers" }',
+      '$.count',
+    );
     const conflicts = filter('Conflicts', props.accessLogs, 'Conflicts409', '{ $.status = 409 }');
 
     // ---- dashboard ----
@@ -133,7 +190,12 @@ export class Monitoring extends Construct {
         ...wide,
         title: 'Transitions per minute',
         left: [
-          new MathExpression({ expression: 'FILL(h, 0) + FILL(e, 0) + FILL(t, 0)', usingMetrics: { h: httpTransitions, e: eventTransitions, t: timerTransitions }, label: 'all', period: MINUTE }),
+          new MathExpression({
+            expression: 'FILL(h, 0) + FILL(e, 0) + FILL(t, 0)',
+            usingMetrics: { h: httpTransitions, e: eventTransitions, t: timerTransitions },
+            label: 'all',
+            period: MINUTE,
+          }),
           httpTransitions.with({ label: 'actions (HTTP)' }),
           eventTransitions.with({ label: 'channel events' }),
           timerTransitions.with({ label: 'timers' }),
@@ -142,7 +204,10 @@ export class Monitoring extends Construct {
       new GraphWidget({
         ...wide,
         title: 'Timer fires per minute',
-        left: [timerFires.with({ label: 'via Scheduler (timers queue)' }), sweeperFires.with({ label: 'via sweeper (outbox, late)' })],
+        left: [
+          timerFires.with({ label: 'via Scheduler (timers queue)' }),
+          sweeperFires.with({ label: 'via sweeper (outbox, late)' }),
+        ],
       }),
     );
     this.dashboard.addWidgets(
@@ -155,14 +220,18 @@ export class Monitoring extends Construct {
       new GraphWidget({
         ...wide,
         title: 'DLQ depth (visible messages)',
-        left: Object.entries(props.deadLetterQueues).map(([n, q]) => q.metricApproximateNumberOfMessagesVisible({ period: MINUTE, statistic: 'Maximum', label: n })),
+        left: Object.entries(props.deadLetterQueues).map(([n, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({ period: MINUTE, statistic: 'Maximum', label: n }),
+        ),
       }),
     );
     this.dashboard.addWidgets(
       new GraphWidget({
         ...wide,
         title: 'Function errors',
-        left: Object.entries(props.functions).map(([n, f]) => f.fn.metricErrors({ period: MINUTE, statistic: 'Sum', label: n })),
+        left: Object.entries(props.functions).map(([n, f]) =>
+          f.fn.metricErrors({ period: MINUTE, statistic: 'Sum', label: n }),
+        ),
       }),
       new GraphWidget({
         ...wide,
@@ -178,7 +247,9 @@ export class Monitoring extends Construct {
       new GraphWidget({
         ...wide,
         title: 'Oldest message age (s)',
-        left: Object.entries(props.workQueues).map(([n, q]) => q.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum', label: n })),
+        left: Object.entries(props.workQueues).map(([n, q]) =>
+          q.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum', label: n }),
+        ),
       }),
     );
 
@@ -186,7 +257,18 @@ export class Monitoring extends Construct {
     new QueryDefinition(this, 'ConversationTrail', {
       queryDefinitionName: `${name}/conversation-trail`,
       queryString: new QueryString({
-        fields: ['@timestamp', 'level', 'message', 'org', 'conversationId', 'routeKey', 'path', 'status', 'outcome', '@log'],
+        fields: [
+          '@timestamp',
+          'level',
+          'message',
+          'org',
+          'conversationId',
+          'routeKey',
+          'path',
+          'status',
+          'outcome',
+          '@log',
+        ],
         filterStatements: ['conversationId = "CONVERSATION_ID" or path like /CONVERSATION_ID/'],
         sort: '@timestamp asc',
         limit: 1000,

@@ -27,7 +27,13 @@ export type DynamoAction =
 
 const READ: readonly DynamoAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 /** TransactWriteItems is authorized per item as Put/Update/Delete/ConditionCheck; there is no IAM action for it */
-const WRITE: readonly DynamoAction[] = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'];
+const WRITE: readonly DynamoAction[] = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+];
 const ALL_INDEXES: readonly IndexName[] = TABLE_DEFINITION.globalSecondaryIndexes.map((g) => g.indexName);
 
 /**
@@ -47,12 +53,25 @@ export const TableAccess = {
    * push dispatch): reads on the table and every index, item writes. Used by the conversation,
    * agent and consumer functions; channel registrations are out of bounds.
    */
-  engine: { actions: [...READ, ...WRITE], indexes: ALL_INDEXES, deny: { actions: [...READ, ...WRITE], partitions: [CHANNEL_REGISTRATIONS] } },
+  engine: {
+    actions: [...READ, ...WRITE],
+    indexes: ALL_INDEXES,
+    deny: { actions: [...READ, ...WRITE], partitions: [CHANNEL_REGISTRATIONS] },
+  },
   /** admin: the engine's access, and it registers channels (writes the secret) but never reads a registration back */
-  admin: { actions: [...READ, ...WRITE], indexes: ALL_INDEXES, deny: { actions: READ, partitions: [CHANNEL_REGISTRATIONS] } },
+  admin: {
+    actions: [...READ, ...WRITE],
+    indexes: ALL_INDEXES,
+    deny: { actions: READ, partitions: [CHANNEL_REGISTRATIONS] },
+  },
 } as const satisfies Record<string, TableAccess>;
 
 /** Powertools idempotency's persistence layer (get, conditional put, update, delete of its records). */
-export const IDEMPOTENCY_ACTIONS: readonly DynamoAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+export const IDEMPOTENCY_ACTIONS: readonly DynamoAction[] = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+];
 
 export const isWrite = (a: DynamoAction): boolean => WRITE.includes(a);

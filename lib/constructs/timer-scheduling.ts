@@ -35,7 +35,11 @@ export class TimerScheduling extends Construct {
     this.targetQueue = props.targetQueue;
     this.deadLetterQueue = props.deadLetterQueue;
     this.group = new ScheduleGroup(this, 'Group', { scheduleGroupName: props.groupName });
-    this.scheduleArnPattern = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${props.groupName}/*` });
+    this.scheduleArnPattern = stack.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${props.groupName}/*`,
+    });
     this.scheduleArnFinding = `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${props.groupName}/*`;
 
     this.executionRole = new Role(this, 'ExecutionRole', {
@@ -48,7 +52,10 @@ export class TimerScheduling extends Construct {
       }),
     });
     this.executionRole.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.targetQueue.queueArn, props.deadLetterQueue.queueArn] }),
+      new PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: [props.targetQueue.queueArn, props.deadLetterQueue.queueArn],
+      }),
     );
   }
 }

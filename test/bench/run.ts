@@ -110,19 +110,46 @@ const perAction: Record<string, unknown>[] = [];
     meter.reset();
     await run();
     const floor = 2 * meter.transactItems;
-    perAction.push({ action: name, requests: meter.total(), byCommand: { ...meter.requests }, rcu: meter.rcu, wcu: meter.wcu, transactItems: meter.transactItems, floorWcu: floor });
+    perAction.push({
+      action: name,
+      requests: meter.total(),
+      byCommand: { ...meter.requests },
+      rcu: meter.rcu,
+      wcu: meter.wcu,
+      transactItems: meter.transactItems,
+      floorWcu: floor,
+    });
   };
   const c1 = await openConv(org, ws);
-  await measure('accept', () => performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'accept' } }));
-  await measure('end', () => performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'end' } }));
-  const timer = (await store.listDueTimers(new Date(Date.now() + 3600_000), 50)).find((t) => t.conversationId === c1.id);
+  await measure('accept', () =>
+    performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'accept' } }),
+  );
+  await measure('end', () =>
+    performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'end' } }),
+  );
+  const timer = (await store.listDueTimers(new Date(Date.now() + 3600_000), 50)).find(
+    (t) => t.conversationId === c1.id,
+  );
   await measure('timer fire (wrap-up release)', async () => {
-    if (timer) await fireTimer({ ...deps, clock: { now: () => new Date(Date.parse(timer.at) + 1000) } }, { ...timer, name: timerName(timer) });
+    if (timer)
+      await fireTimer(
+        { ...deps, clock: { now: () => new Date(Date.parse(timer.at) + 1000) } },
+        { ...timer, name: timerName(timer) },
+      );
   });
-  await measure('close', () => performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'close' } }));
+  await measure('close', () =>
+    performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'close' } }),
+  );
   const c2 = await openConv(org, ws);
   await performAction(deps, { org, conversationId: c2.id, actor: alice, action: { type: 'accept' } });
-  await measure('transfer (to queue)', () => performAction(deps, { org, conversationId: c2.id, actor: alice, action: { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } } }));
+  await measure('transfer (to queue)', () =>
+    performAction(deps, {
+      org,
+      conversationId: c2.id,
+      actor: alice,
+      action: { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } },
+    }),
+  );
   for (const r of perAction) log(`  ${JSON.stringify(r)}`);
 }
 results.perAction = perAction;
@@ -140,12 +167,21 @@ async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number
   return (performance.now() - t0) / 1000;
 }
 {
-  Object.assign(process.env, { TABLE_NAME: TABLE, IDEMPOTENCY_TABLE_NAME: `${TABLE}-idempotency`, DYNAMODB_ENDPOINT: ddb.endpoint, INGEST_QUEUE_URL: 'unused', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_TRACE_ENABLED: 'false' });
+  Object.assign(process.env, {
+    TABLE_NAME: TABLE,
+    IDEMPOTENCY_TABLE_NAME: `${TABLE}-idempotency`,
+    DYNAMODB_ENDPOINT: ddb.endpoint,
+    INGEST_QUEUE_URL: 'unused',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+  });
   const { handler } = await import('../../functions/handlers/http/conversations.handler.js');
   const { lambdaContext } = await import('../../bin/local/http-server.js');
   const { org, ws } = await setupOrg();
   const agents = Array.from({ length: 40 }, (_, i) => `a${i}`);
-  for (const a of agents) await store.putAgent({ org, id: a, name: a, queues: ['q1'], bot: false, capacity: { default: 1000 } });
+  for (const a of agents)
+    await store.putAgent({ org, id: a, name: a, queues: ['q1'], bot: false, capacity: { default: 1000 } });
   const convs: Conversation[] = [];
   for (let i = 0; i < THROUGHPUT_N; i++) convs.push(await openConv(org, ws));
   let n = 0;
@@ -157,11 +193,16 @@ async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number
     headers: {},
     pathParameters: { id: c.id, action: 'accept' },
     isBase64Encoded: false,
-    requestContext: { http: { method: 'POST' }, authorizer: { jwt: { claims: { sub: agentId, org, roles: ['agent'] }, scopes: [] } } },
+    requestContext: {
+      http: { method: 'POST' },
+      authorizer: { jwt: { claims: { sub: agentId, org, roles: ['agent'] }, scopes: [] } },
+    },
   });
   let failures = 0;
   const handlerSeconds = await pool(convs, async (c) => {
-    const r = (await handler(event(c, agents[n++ % agents.length] as string) as never, lambdaContext('bench'))) as { statusCode: number };
+    const r = (await handler(event(c, agents[n++ % agents.length] as string) as never, lambdaContext('bench'))) as {
+      statusCode: number;
+    };
     if (r.statusCode !== 200) failures++;
   });
   // raw: the same TransactWriteItems (same item shapes, decided in advance), sent straight to DynamoDB Local
@@ -171,7 +212,14 @@ async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number
   let m = 0;
   const prepared = raw.map((c) => {
     const agentId = agents[m++ % agents.length] as string;
-    const d = decide({ conversation: c, actor: { role: 'agent', id: agentId }, action: { type: 'accept' }, workstream: ws, agent: agentSnapshots.get(agentId) as never, now: clock.now() });
+    const d = decide({
+      conversation: c,
+      actor: { role: 'agent', id: agentId },
+      action: { type: 'accept' },
+      workstream: ws,
+      agent: agentSnapshots.get(agentId) as never,
+      now: clock.now(),
+    });
     return buildTransaction(TABLE, d.writes);
   });
   const rawSeconds = await pool(prepared, async (tx) => {
@@ -179,8 +227,17 @@ async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number
   });
   const handlerRate = THROUGHPUT_N / handlerSeconds;
   const rawRate = THROUGHPUT_N / rawSeconds;
-  results.throughput = { actions: THROUGHPUT_N, concurrency: CONCURRENCY, handlerPerSecond: handlerRate, rawTransactWritePerSecond: rawRate, ratio: handlerRate / rawRate, handlerFailures: failures };
-  log(`  handler ${handlerRate.toFixed(1)}/s, raw TransactWriteItems ${rawRate.toFixed(1)}/s, ratio ${(handlerRate / rawRate).toFixed(3)} (failures ${failures})`);
+  results.throughput = {
+    actions: THROUGHPUT_N,
+    concurrency: CONCURRENCY,
+    handlerPerSecond: handlerRate,
+    rawTransactWritePerSecond: rawRate,
+    ratio: handlerRate / rawRate,
+    handlerFailures: failures,
+  };
+  log(
+    `  handler ${handlerRate.toFixed(1)}/s, raw TransactWriteItems ${rawRate.toFixed(1)}/s, ratio ${(handlerRate / rawRate).toFixed(3)} (failures ${failures})`,
+  );
 }
 
 // ---------- (c) reads per push assignment at 10 and BIG agents ----------
@@ -191,14 +248,40 @@ async function seedAgents(org: string, count: number): Promise<void> {
     const max = 1 + (i % 5);
     const idle = new Date(Date.now() - i * 1000).toISOString();
     items.push(
-      { ...keys.agent(org, id), type: 'agent', org, id, name: id, queues: ['q1'], bot: false, signedIn: true, connected: true, connectionEpoch: 0, stateVersion: 0, idleSince: idle },
+      {
+        ...keys.agent(org, id),
+        type: 'agent',
+        org,
+        id,
+        name: id,
+        queues: ['q1'],
+        bot: false,
+        signedIn: true,
+        connected: true,
+        connectionEpoch: 0,
+        stateVersion: 0,
+        idleSince: idle,
+      },
       { ...keys.pool(org, id, 'default'), type: 'pool', org, agentId: id, pool: 'default', max, used: 0, free: max },
       { ...keys.member(org, 'q1', id), type: 'member', org, queueId: 'q1', agentId: id },
-      { ...keys.availability(org, 'q1', 'default', id), type: 'availability', org, queueId: 'q1', pool: 'default', agentId: id, free: max, ...availabilityIndexKeys(org, 'q1', 'default', id, max, idle) },
+      {
+        ...keys.availability(org, 'q1', 'default', id),
+        type: 'availability',
+        org,
+        queueId: 'q1',
+        pool: 'default',
+        agentId: id,
+        free: max,
+        ...availabilityIndexKeys(org, 'q1', 'default', id, max, idle),
+      },
     );
   }
   for (let i = 0; i < items.length; i += 25) {
-    await doc.send(new BatchWriteCommand({ RequestItems: { [TABLE]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    await doc.send(
+      new BatchWriteCommand({
+        RequestItems: { [TABLE]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+      }),
+    );
     if (i % 10_000 === 0 && i > 0) log(`  seeded ${i / 4} agents`);
   }
 }
@@ -212,13 +295,25 @@ for (const count of [10, BIG_AGENTS]) {
   meter.reset();
   let offered = 0;
   for (const c of convs) if ((await dispatchConversation(deps, org, c.id)).offeredTo) offered++;
-  const r = { agents: count, assignments: offered, requestsPerAssignment: meter.total() / offered, readsPerAssignment: meter.reads() / offered, byCommand: { ...meter.requests } };
+  const r = {
+    agents: count,
+    assignments: offered,
+    requestsPerAssignment: meter.total() / offered,
+    readsPerAssignment: meter.reads() / offered,
+    byCommand: { ...meter.requests },
+  };
   assignments.push(r);
   log(`  ${JSON.stringify(r)}`);
 }
 const [small, big] = assignments as { readsPerAssignment: number; requestsPerAssignment: number }[];
-results.pushAssignment = { runs: assignments, readsRatio: (big?.readsPerAssignment ?? 0) / (small?.readsPerAssignment ?? 1), requestsRatio: (big?.requestsPerAssignment ?? 0) / (small?.requestsPerAssignment ?? 1) };
-log(`  reads ratio ${BIG_AGENTS}/10 agents: ${(results.pushAssignment as { readsRatio: number }).readsRatio.toFixed(3)}`);
+results.pushAssignment = {
+  runs: assignments,
+  readsRatio: (big?.readsPerAssignment ?? 0) / (small?.readsPerAssignment ?? 1),
+  requestsRatio: (big?.requestsPerAssignment ?? 0) / (small?.requestsPerAssignment ?? 1),
+};
+log(
+  `  reads ratio ${BIG_AGENTS}/10 agents: ${(results.pushAssignment as { readsRatio: number }).readsRatio.toFixed(3)}`,
+);
 void quiet;
 
 // ---------- (d) bundle size and module init time ----------
@@ -253,7 +348,17 @@ for (const [name, entry] of Object.entries(entries)) {
     logLevel: 'silent',
   });
   const size = statSync(outfile).size;
-  const initMs = median(Array.from({ length: 5 }, () => timeNode(nodeBin, ['--input-type=module', '-e', `await import(${JSON.stringify(outfile)})`], { TABLE_NAME: 't', IDEMPOTENCY_TABLE_NAME: 't', INGEST_QUEUE_URL: 'u', AWS_REGION: 'us-east-1' }))) - baseline;
+  const initMs =
+    median(
+      Array.from({ length: 5 }, () =>
+        timeNode(nodeBin, ['--input-type=module', '-e', `await import(${JSON.stringify(outfile)})`], {
+          TABLE_NAME: 't',
+          IDEMPOTENCY_TABLE_NAME: 't',
+          INGEST_QUEUE_URL: 'u',
+          AWS_REGION: 'us-east-1',
+        }),
+      ),
+    ) - baseline;
   bundles.push({ function: name, bytes: size, initMs: Math.round(initMs) });
   log(`  ${name}: ${(size / 1024).toFixed(0)} KiB, init ${initMs.toFixed(0)} ms`);
 }

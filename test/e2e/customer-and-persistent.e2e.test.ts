@@ -31,21 +31,35 @@ beforeAll(async () => {
 afterAll(() => rt?.stop());
 
 /** Sends a signed channel event and checks the webhook took it (202). */
-async function send(o: DemoOrg, kind: keyof DemoOrg['channel'], threadId: string, type: string, extra: Record<string, unknown> = {}): Promise<void> {
+async function send(
+  o: DemoOrg,
+  kind: keyof DemoOrg['channel'],
+  threadId: string,
+  type: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const r = await api.webhook(o.channel[kind], { eventId: `ev-${++seq}`, type, threadId, ...extra }, o.secret);
   expect(r.status).toBe(202);
 }
 
 /** The thread's conversation once it matches `when` (events are applied asynchronously through SQS). */
-function conversationOf(o: DemoOrg, kind: keyof DemoOrg['channel'], threadId: string, when: (c: Conv) => boolean = () => true): Promise<Conv> {
+function conversationOf(
+  o: DemoOrg,
+  kind: keyof DemoOrg['channel'],
+  threadId: string,
+  when: (c: Conv) => boolean = () => true,
+): Promise<Conv> {
   return eventually(async () => {
-    const r = await o.admin.get<{ items?: Conv[] }>(`/v1/conversations?${new URLSearchParams({ channelId: o.channel[kind], threadId })}`);
+    const r = await o.admin.get<{ items?: Conv[] }>(
+      `/v1/conversations?${new URLSearchParams({ channelId: o.channel[kind], threadId })}`,
+    );
     const c = r.body.items?.[0];
     return c && when(c) ? c : undefined;
   });
 }
 
-const eventsOf = async (as: Api, id: string): Promise<Ev[]> => (await as.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items;
+const eventsOf = async (as: Api, id: string): Promise<Ev[]> =>
+  (await as.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items;
 const used = async (as: Api): Promise<number | undefined> =>
   (await as.get<{ capacity: Record<string, { used: number }> }>('/v1/agents/me')).body.capacity.default?.used;
 
@@ -56,14 +70,22 @@ describe('live chat, customer side (webhooks to WrapUp / Closed)', () => {
     const alice = await o.agent('alice');
     await send(o, 'chat', 'th-end', 'conversation.started');
     const open = await conversationOf(o, 'chat', 'th-end');
-    expect((await alice.post(`/v1/conversations/${open.id}/actions/accept`)).body).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
+    expect((await alice.post(`/v1/conversations/${open.id}/actions/accept`)).body).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+    });
 
     // Act: the customer selects End in the widget
     await send(o, 'chat', 'th-end', 'customer.ended');
 
     // Assess: WrapUp, the agent is still primary, capacity held by the "always" policy (C-3)
     const wrapped = await conversationOf(o, 'chat', 'th-end', (c) => c.status === 'WrapUp');
-    expect(wrapped).toMatchObject({ id: open.id, state: 'open', primaryAgentId: 'alice', statusReason: 'ended by customer' });
+    expect(wrapped).toMatchObject({
+      id: open.id,
+      state: 'open',
+      primaryAgentId: 'alice',
+      statusReason: 'ended by customer',
+    });
     expect(await used(alice)).toBe(1);
     const last = (await eventsOf(alice, open.id)).at(-1);
     expect(last).toMatchObject({ role: 'customer', action: 'customer-ended', from: 'Active', to: 'WrapUp' });
@@ -96,7 +118,9 @@ describe('live chat, customer side (webhooks to WrapUp / Closed)', () => {
     ]);
     expect(events[1]).toMatchObject({ role: 'customer', action: 'customer-disconnected' });
     expect(events[1]?.reason).toMatch(/^T-2/);
-    expect((await alice.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items.map((c) => c.id)).not.toContain(open.id);
+    expect((await alice.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items.map((c) => c.id)).not.toContain(
+      open.id,
+    );
     // T-11: nothing reopens it
     const pick = await alice.post(`/v1/conversations/${open.id}/actions/accept`);
     expect(pick.status).toBe(409);
@@ -144,18 +168,35 @@ describe('persistent (sms) conversation to Waiting and back', () => {
     await send(o, 'sms', '+14255550101', 'message.received', { message: { text: 'are you there?' } });
 
     // Assess: the same conversation is Open in its queue, without an agent, out of alice's work items
-    const reopened = await conversationOf(o, 'sms', '+14255550101', (c) => c.status === 'Open' && c.version > resumed.body.version);
+    const reopened = await conversationOf(
+      o,
+      'sms',
+      '+14255550101',
+      (c) => c.status === 'Open' && c.version > resumed.body.version,
+    );
     expect(reopened.id).toBe(open.id);
     expect(reopened.primaryAgentId).toBeUndefined();
-    expect((await alice.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items.map((c) => c.id)).toEqual([open.id]);
+    expect((await alice.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items.map((c) => c.id)).toEqual([
+      open.id,
+    ]);
     expect((await alice.get<{ items: Conv[] }>('/v1/agents/me/work-items')).body.items).toEqual([]);
     expect(await used(alice)).toBe(0);
     const events = await eventsOf(alice, open.id);
     expect(events.map((e) => e.to)).toEqual(['Open', 'Active', 'Waiting', 'Active', 'Waiting', 'Open']);
-    expect(events.map((e) => e.reason?.split(':')[0])).toEqual([expect.any(String), 'T-1', 'T-5', 'T-9', 'T-5', 'T-10']);
+    expect(events.map((e) => e.reason?.split(':')[0])).toEqual([
+      expect.any(String),
+      'T-1',
+      'T-5',
+      'T-9',
+      'T-5',
+      'T-10',
+    ]);
     expect(events.at(-1)).toMatchObject({ role: 'customer', action: 'customer-message' });
     // only one conversation for the thread: the customer message did not start another
-    expect((await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel.sms}&threadId=%2B14255550101`)).body.items).toHaveLength(1);
+    expect(
+      (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel.sms}&threadId=%2B14255550101`))
+        .body.items,
+    ).toHaveLength(1);
   });
 
   it('T-4d / T-13: X on a live chat sends it back Open, never to Waiting (T-5 is persistent only)', async () => {

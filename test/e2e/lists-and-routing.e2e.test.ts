@@ -30,14 +30,30 @@ beforeAll(async () => {
 afterAll(() => rt?.stop());
 
 /** Starts a conversation on the thread and waits until it exists. */
-async function start(o: DemoOrg, kind: keyof DemoOrg['channel'], threadId: string, context?: Record<string, string>): Promise<Conv> {
-  const r = await api.webhook(o.channel[kind], { eventId: `ev-${++seq}`, type: 'conversation.started', threadId, ...(context ? { context } : {}) }, o.secret);
+async function start(
+  o: DemoOrg,
+  kind: keyof DemoOrg['channel'],
+  threadId: string,
+  context?: Record<string, string>,
+): Promise<Conv> {
+  const r = await api.webhook(
+    o.channel[kind],
+    { eventId: `ev-${++seq}`, type: 'conversation.started', threadId, ...(context ? { context } : {}) },
+    o.secret,
+  );
   expect(r.status).toBe(202);
-  return eventually(async () => (await o.admin.get<Page>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body.items?.[0]);
+  return eventually(
+    async () =>
+      (await o.admin.get<Page>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body.items?.[0],
+  );
 }
 
 /** Follows nextCursor until it is absent; every page must be 200 and hold at most `limit` items. */
-async function allPages(as: Api, path: string, limit: number): Promise<{ ids: string[]; pages: number; items: Conv[] }> {
+async function allPages(
+  as: Api,
+  path: string,
+  limit: number,
+): Promise<{ ids: string[]; pages: number; items: Conv[] }> {
   const items: Conv[] = [];
   let cursor: string | undefined;
   let pages = 0;
@@ -80,7 +96,9 @@ describe('S-6: conversation lists with filters and cursor pagination', () => {
     ] as const) {
       expect((await who.post(`/v1/conversations/${(id as Conv).id}/actions/accept`)).status).toBe(200);
     }
-    expect((await bob.post(`/v1/conversations/${(c.chat3 as Conv).id}/actions/end`)).body).toMatchObject({ status: 'WrapUp' });
+    expect((await bob.post(`/v1/conversations/${(c.chat3 as Conv).id}/actions/end`)).body).toMatchObject({
+      status: 'WrapUp',
+    });
   });
 
   const ids = (...names: string[]): string[] => sorted(names.map((n) => (c[n] as Conv).id));
@@ -128,7 +146,11 @@ describe('S-6: conversation lists with filters and cursor pagination', () => {
     const ofBob = await allPages(o.admin, '/v1/conversations?agentId=bob', 1);
     const bobWrapUp = await allPages(o.admin, '/v1/conversations?agentId=bob&status=WrapUp', 3);
     const sms = await allPages(o.admin, `/v1/conversations?channelId=${o.channel.sms}`, 3);
-    const chatQ1Open = await allPages(o.admin, `/v1/conversations?channelId=${o.channel.chat}&queueId=q1&status=Open`, 3);
+    const chatQ1Open = await allPages(
+      o.admin,
+      `/v1/conversations?channelId=${o.channel.chat}&queueId=q1&status=Open`,
+      3,
+    );
 
     // Assess
     expect(q2.ids).toEqual(ids('billing'));
@@ -155,7 +177,12 @@ describe('S-6: conversation lists with filters and cursor pagination', () => {
     expect(ownOpen.body.items).toEqual([]);
     expect(other.status).toBe(403);
     expect(other.contentType).toMatch(/^application\/problem\+json/);
-    expect(other.body).toMatchObject({ status: 403, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(other.body).toMatchObject({
+      status: 403,
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
   });
 
   it('R-4: the open items of a queue are oldest first and paginate', async () => {
@@ -191,11 +218,20 @@ describe('R-1: routing rules pick the queue', () => {
     const smsBilling = await start(o, 'sms', 'th-r5', { topic: 'billing', lang: 'fr' });
 
     // Assess
-    expect([billing, sales, none, caseMismatch, smsBilling].map((x) => x.queueId)).toEqual(['q2', 'q1', 'q1', 'q1', 'q2']);
-    const first = async (id: string) => (await o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items[0];
+    expect([billing, sales, none, caseMismatch, smsBilling].map((x) => x.queueId)).toEqual([
+      'q2',
+      'q1',
+      'q1',
+      'q1',
+      'q2',
+    ]);
+    const first = async (id: string) =>
+      (await o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items[0];
     expect((await first(billing.id))?.reason).toMatch(/R-1: routing rule 1/);
     expect((await first(sales.id))?.reason).toMatch(/R-1: default queue/);
-    expect(sorted((await o.admin.get<Page>('/v1/queues/q2/open-items')).body.items.map((x) => x.id))).toEqual(sorted([billing.id, smsBilling.id]));
+    expect(sorted((await o.admin.get<Page>('/v1/queues/q2/open-items')).body.items.map((x) => x.id))).toEqual(
+      sorted([billing.id, smsBilling.id]),
+    );
     // alice is not in q2: she may not pick the billing one; bob (q1, q2) may
     const refused = await alice.post(`/v1/conversations/${billing.id}/actions/accept`);
     expect(refused.status).toBe(403);

@@ -33,15 +33,28 @@ afterAll(() => rt?.stop());
 function expectProblem(r: HttpResult, status: number, extra: Record<string, unknown> = {}): void {
   expect({ status: r.status, body: r.body }).toMatchObject({ status, body: { status } });
   expect(r.contentType).toMatch(/^application\/problem\+json\b/);
-  expect(r.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), ...extra });
+  expect(r.body).toMatchObject({
+    type: expect.any(String),
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+    ...extra,
+  });
   expect(String(r.body.detail).length).toBeGreaterThan(0);
 }
 
 /** A new Open chat conversation in q1. */
 async function openChat(): Promise<Conv> {
   const threadId = `th-${++seq}`;
-  expect((await api.webhook(o.channel.chat, { eventId: `ev-${seq}`, type: 'conversation.started', threadId }, o.secret)).status).toBe(202);
-  return eventually(async () => (await o.admin.get<{ items?: Conv[] }>(`/v1/conversations?channelId=${o.channel.chat}&threadId=${threadId}`)).body.items?.[0]);
+  expect(
+    (await api.webhook(o.channel.chat, { eventId: `ev-${seq}`, type: 'conversation.started', threadId }, o.secret))
+      .status,
+  ).toBe(202);
+  return eventually(
+    async () =>
+      (await o.admin.get<{ items?: Conv[] }>(`/v1/conversations?channelId=${o.channel.chat}&threadId=${threadId}`)).body
+        .items?.[0],
+  );
 }
 
 const snapshot = async (id: string) => ({
@@ -56,7 +69,9 @@ describe('400 invalid input (RL-4), as problem+json', () => {
     const before = await snapshot(c.id);
 
     // Act
-    const action = await alice.call('POST', `/v1/conversations/${c.id}/actions/accept`, '{"oops":', { 'content-type': 'application/json' });
+    const action = await alice.call('POST', `/v1/conversations/${c.id}/actions/accept`, '{"oops":', {
+      'content-type': 'application/json',
+    });
     const admin = await o.admin.call('PUT', '/v1/admin/queues/q9', '{not json', { 'content-type': 'application/json' });
 
     // Assess
@@ -68,7 +83,12 @@ describe('400 invalid input (RL-4), as problem+json', () => {
 
   it('RL-4: a schema error is 400 with errors [{ field, message }] naming each field', async () => {
     // Act
-    const r = await o.admin.put('/v1/admin/agents/zed', { name: '', queues: 'q1', capacity: { default: -1 }, extra: true });
+    const r = await o.admin.put('/v1/admin/agents/zed', {
+      name: '',
+      queues: 'q1',
+      capacity: { default: -1 },
+      extra: true,
+    });
 
     // Assess
     expectProblem(r, 400);
@@ -131,11 +151,15 @@ describe('400 invalid input (RL-4), as problem+json', () => {
 
   it('RL-4: a cursor the list did not return is 400', async () => {
     // Prepare: a real cursor, then tampered ones
-    const forged = Buffer.from(JSON.stringify({ p: 0, k: { PK: 'ORG#other#CONV#x', SK: 'CONV' } })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ p: 0, k: { PK: 'ORG#other#CONV#x', SK: 'CONV' } })).toString(
+      'base64url',
+    );
 
     // Act
     const garbage = await o.admin.get('/v1/conversations?cursor=not-a-cursor');
-    const outOfRange = await o.admin.get(`/v1/conversations?cursor=${Buffer.from(JSON.stringify({ p: 99 })).toString('base64url')}`);
+    const outOfRange = await o.admin.get(
+      `/v1/conversations?cursor=${Buffer.from(JSON.stringify({ p: 99 })).toString('base64url')}`,
+    );
     const otherOrg = await o.admin.get(`/v1/conversations?cursor=${forged}`);
     const queue = await o.admin.get('/v1/queues/q1/open-items?cursor=%%%');
 
@@ -168,7 +192,10 @@ describe('400 invalid input (RL-4), as problem+json', () => {
 describe('401 no or bad credentials (RL-5 for webhooks)', () => {
   it('401: no token, a malformed token, a token signed with another secret, an expired token', async () => {
     // Prepare
-    const wrongSecret = await signLocalToken({ org: o.org, sub: 'alice', roles: ['agent'] }, { secret: 'not-the-local-secret' });
+    const wrongSecret = await signLocalToken(
+      { org: o.org, sub: 'alice', roles: ['agent'] },
+      { secret: 'not-the-local-secret' },
+    );
     const expired = await signLocalToken({ org: o.org, sub: 'alice', roles: ['agent'] }, { expiresIn: '-1m' });
 
     // Act
@@ -187,7 +214,11 @@ describe('401 no or bad credentials (RL-5 for webhooks)', () => {
   it('401: a token without the org claim is refused', async () => {
     // Prepare: a validly signed token without the claims the API needs
     const { SignJWT } = await import('jose');
-    const noOrg = await new SignJWT({ roles: ['agent'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode('local-dev-secret'));
+    const noOrg = await new SignJWT({ roles: ['agent'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('local-dev-secret'));
 
     // Act
     const r = await api.as(noOrg).get('/v1/agents/me');
@@ -257,7 +288,11 @@ describe('404 unknown id or route', () => {
 
   it('404: a webhook for an unknown channel, and an unknown route', async () => {
     // Act
-    const webhook = await api.webhook('no-such-channel', { eventId: 'x1', type: 'conversation.started', threadId: 't' }, o.secret);
+    const webhook = await api.webhook(
+      'no-such-channel',
+      { eventId: 'x1', type: 'conversation.started', threadId: 't' },
+      o.secret,
+    );
     const route = await alice.get('/v1/nothing-here');
     const method = await alice.call('DELETE', '/v1/conversations/abc');
     const root = await api.get('/');

@@ -15,14 +15,24 @@ type Conv = { id: string; status: string; primaryAgentId?: string; accepted?: bo
 async function pushChat(o: DemoOrg): Promise<void> {
   const ws = (await o.admin.get<Record<string, unknown>>('/v1/admin/workstreams/ws-chat')).body;
   const { org: _org, id: _id, ...body } = ws;
-  expect((await o.admin.put('/v1/admin/workstreams/ws-chat', { ...body, distribution: 'push', offerTimeoutSeconds: 60 })).status).toBe(200);
+  expect(
+    (await o.admin.put('/v1/admin/workstreams/ws-chat', { ...body, distribution: 'push', offerTimeoutSeconds: 60 }))
+      .status,
+  ).toBe(200);
 }
 
 let n = 0;
 async function customerStarts(o: DemoOrg): Promise<Conv> {
   const threadId = `push-${++n}`;
-  expect((await api.webhook(o.channel.chat, { eventId: `e-${threadId}`, type: 'conversation.started', threadId }, o.secret)).status).toBe(202);
-  return eventually(async () => (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel.chat}&threadId=${threadId}`)).body.items[0]);
+  expect(
+    (await api.webhook(o.channel.chat, { eventId: `e-${threadId}`, type: 'conversation.started', threadId }, o.secret))
+      .status,
+  ).toBe(202);
+  return eventually(
+    async () =>
+      (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel.chat}&threadId=${threadId}`)).body
+        .items[0],
+  );
 }
 
 describe('push distribution over HTTP', () => {
@@ -42,13 +52,33 @@ describe('push distribution over HTTP', () => {
     expect(offered).toMatchObject({ primaryAgentId: 'alice', accepted: false });
 
     expect((await alice.post<Conv>(`/v1/conversations/${c.id}/actions/reject`)).status).toBe(200);
-    expect((await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: false });
+    expect((await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      accepted: false,
+    });
 
-    const fired = (await api.post<{ fired: { kind: string; conversationId?: string; outcome: string }[] }>('/_local/clock', { advanceSeconds: 61 })).body.fired;
+    const fired = (
+      await api.post<{ fired: { kind: string; conversationId?: string; outcome: string }[] }>('/_local/clock', {
+        advanceSeconds: 61,
+      })
+    ).body.fired;
     // alice's offer (v2) expired as an answered offer: stale; bob's (v4) applies
-    expect(fired.filter((f) => f.conversationId === c.id && f.kind === 'offer-expiry').map((f) => f.outcome).sort()).toEqual(['applied', 'stale']);
+    expect(
+      fired
+        .filter((f) => f.conversationId === c.id && f.kind === 'offer-expiry')
+        .map((f) => f.outcome)
+        .sort(),
+    ).toEqual(['applied', 'stale']);
     // bob let it expire: back to alice (everyone declined: start over, longest ago first)
-    expect((await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
-    expect((await alice.post<Conv>(`/v1/conversations/${c.id}/actions/accept`)).body).toMatchObject({ status: 'Active', accepted: true });
+    expect((await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: false,
+    });
+    expect((await alice.post<Conv>(`/v1/conversations/${c.id}/actions/accept`)).body).toMatchObject({
+      status: 'Active',
+      accepted: true,
+    });
   });
 });

@@ -28,12 +28,21 @@ afterAll(() => rt?.stop());
 /** A new Open chat conversation in q1 of the org. */
 async function openChat(o: DemoOrg): Promise<Conv> {
   const threadId = `th-${++seq}`;
-  expect((await api.webhook(o.channel.chat, { eventId: `ev-${seq}`, type: 'conversation.started', threadId }, o.secret)).status).toBe(202);
-  return eventually(async () => (await o.admin.get<{ items?: Conv[] }>(`/v1/conversations?channelId=${o.channel.chat}&threadId=${threadId}`)).body.items?.[0]);
+  expect(
+    (await api.webhook(o.channel.chat, { eventId: `ev-${seq}`, type: 'conversation.started', threadId }, o.secret))
+      .status,
+  ).toBe(202);
+  return eventually(
+    async () =>
+      (await o.admin.get<{ items?: Conv[] }>(`/v1/conversations?channelId=${o.channel.chat}&threadId=${threadId}`)).body
+        .items?.[0],
+  );
 }
-const eventsOf = async (o: DemoOrg, id: string): Promise<Ev[]> => (await o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items;
+const eventsOf = async (o: DemoOrg, id: string): Promise<Ev[]> =>
+  (await o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items;
 const usedOf = async (o: DemoOrg, agentId: string): Promise<number | undefined> =>
-  (await o.admin.get<{ capacity: Record<string, { used: number }> }>(`/v1/agents/${agentId}`)).body.capacity.default?.used;
+  (await o.admin.get<{ capacity: Record<string, { used: number }> }>(`/v1/agents/${agentId}`)).body.capacity.default
+    ?.used;
 
 describe('RL-2: of concurrent conflicting actions exactly one wins', () => {
   it('RL-2 / T-1 / RL-3: 10 agents accept one Open conversation at once: one 200, nine 409 naming Active; one allocation', async () => {
@@ -41,13 +50,17 @@ describe('RL-2: of concurrent conflicting actions exactly one wins', () => {
     const o = await setupOrg(api);
     const ids = Array.from({ length: 10 }, (_, i) => `racer-${i}`);
     for (const id of ids) {
-      expect((await o.admin.put(`/v1/admin/agents/${id}`, { name: id, queues: ['q1'], capacity: { default: 2 } })).status).toBe(200);
+      expect(
+        (await o.admin.put(`/v1/admin/agents/${id}`, { name: id, queues: ['q1'], capacity: { default: 2 } })).status,
+      ).toBe(200);
     }
     const agents = await Promise.all(ids.map(async (id) => api.as(await token(o.org, id, ['agent']))));
     const c = await openChat(o);
 
     // Act
-    const results = await Promise.all(agents.map((a) => a.post<Conv & { currentStatus?: string }>(`/v1/conversations/${c.id}/actions/accept`)));
+    const results = await Promise.all(
+      agents.map((a) => a.post<Conv & { currentStatus?: string }>(`/v1/conversations/${c.id}/actions/accept`)),
+    );
 
     // Assess
     const winners = results.filter((r) => r.status === 200);
@@ -56,11 +69,21 @@ describe('RL-2: of concurrent conflicting actions exactly one wins', () => {
     expect(losers.map((r) => r.status)).toEqual(Array(9).fill(409));
     for (const r of losers) {
       expect(r.contentType).toMatch(/^application\/problem\+json/);
-      expect(r.body).toMatchObject({ status: 409, currentStatus: 'Active', type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+      expect(r.body).toMatchObject({
+        status: 409,
+        currentStatus: 'Active',
+        type: expect.any(String),
+        title: expect.any(String),
+        detail: expect.any(String),
+      });
     }
     const winner = ids[results.findIndex((r) => r.status === 200)] as string;
     expect(winners[0]?.body).toMatchObject({ status: 'Active', primaryAgentId: winner, version: 2 });
-    expect((await o.admin.get(`/v1/conversations/${c.id}`)).body).toMatchObject({ status: 'Active', primaryAgentId: winner, version: 2 });
+    expect((await o.admin.get(`/v1/conversations/${c.id}`)).body).toMatchObject({
+      status: 'Active',
+      primaryAgentId: winner,
+      version: 2,
+    });
     const events = await eventsOf(o, c.id);
     expect(events.map((e) => [e.to, e.actor])).toEqual([
       ['Open', expect.any(String)],
@@ -79,7 +102,10 @@ describe('RL-2: of concurrent conflicting actions exactly one wins', () => {
     await alice.post(`/v1/conversations/${c.id}/actions/accept`);
 
     // Act
-    const [end, release] = await Promise.all([alice.post(`/v1/conversations/${c.id}/actions/end`), alice.post(`/v1/conversations/${c.id}/actions/release`)]);
+    const [end, release] = await Promise.all([
+      alice.post(`/v1/conversations/${c.id}/actions/end`),
+      alice.post(`/v1/conversations/${c.id}/actions/release`),
+    ]);
 
     // Assess
     const statuses = [end.status, release.status].sort();
@@ -159,7 +185,12 @@ describe('Idempotency-Key on conversation actions', () => {
     // Assess
     expect(changed.status).toBe(409);
     expect(changed.contentType).toMatch(/^application\/problem\+json/);
-    expect(changed.body).toMatchObject({ status: 409, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(changed.body).toMatchObject({
+      status: 409,
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual(first.body);
     const now = (await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body;
@@ -175,7 +206,9 @@ describe('Idempotency-Key on conversation actions', () => {
     const key = { 'idempotency-key': 'concurrent-1' };
 
     // Act
-    const results = await Promise.all([1, 2, 3].map(() => alice.post<Conv>(`/v1/conversations/${c.id}/actions/accept`, undefined, key)));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => alice.post<Conv>(`/v1/conversations/${c.id}/actions/accept`, undefined, key)),
+    );
 
     // Assess
     const ok = results.filter((r) => r.status === 200);
@@ -193,7 +226,9 @@ describe('Idempotency-Key on conversation actions', () => {
     const c = await openChat(o);
 
     // Act
-    const r = await alice.post(`/v1/conversations/${c.id}/actions/accept`, undefined, { 'idempotency-key': 'has spaces and ünïcode' });
+    const r = await alice.post(`/v1/conversations/${c.id}/actions/accept`, undefined, {
+      'idempotency-key': 'has spaces and ünïcode',
+    });
 
     // Assess
     expect(r.status).toBe(400);

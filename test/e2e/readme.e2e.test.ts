@@ -24,6 +24,12 @@ describe('README walk-through', () => {
       timeout: 60_000,
     });
     const lines = stdout.trim().split('\n');
-    expect(lines.slice(-5)).toEqual(['Active', 'WrapUp', 'Closed', 'null -> Open, Open -> Active, Active -> WrapUp, WrapUp -> Closed', '0']);
+    expect(lines.slice(-5)).toEqual([
+      'Active',
+      'WrapUp',
+      'Closed',
+      'null -> Open, Open -> Active, Active -> WrapUp, WrapUp -> Closed',
+      '0',
+    ]);
   }, 90_000);
 });

@@ -34,7 +34,13 @@ beforeAll(async () => {
 });
 afterAll(() => rt?.stop());
 
-const SETTINGS = { supervisorMonitor: false, supervisorAssign: false, supervisorTransfer: false, forceClose: false, agentEndMessagingSession: false };
+const SETTINGS = {
+  supervisorMonitor: false,
+  supervisorAssign: false,
+  supervisorTransfer: false,
+  forceClose: false,
+  agentEndMessagingSession: false,
+};
 
 async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
   const r = await p;
@@ -44,14 +50,25 @@ async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
 
 /** Replaces part of a workstream (GET, merge, PUT). */
 async function patchWorkstream(o: DemoOrg, kind: Kind, patch: Record<string, unknown>): Promise<void> {
-  const { org: _org, id: _id, ...body } = await ok(o.admin.get<Record<string, unknown>>(`/v1/admin/workstreams/ws-${kind}`));
+  const {
+    org: _org,
+    id: _id,
+    ...body
+  } = await ok(o.admin.get<Record<string, unknown>>(`/v1/admin/workstreams/ws-${kind}`));
   await ok(o.admin.put(`/v1/admin/workstreams/ws-${kind}`, { ...body, ...patch }));
 }
 
 /** Push distribution on the chat workstream; offers wait an hour (other runtimes sweep the shared table). */
-const pushChat = (o: DemoOrg, patch: Record<string, unknown> = {}): Promise<void> => patchWorkstream(o, 'chat', { distribution: 'push', offerTimeoutSeconds: 3600, ...patch });
+const pushChat = (o: DemoOrg, patch: Record<string, unknown> = {}): Promise<void> =>
+  patchWorkstream(o, 'chat', { distribution: 'push', offerTimeoutSeconds: 3600, ...patch });
 
-const putAgent = (o: DemoOrg, id: string, queues: string[], capacity: Record<string, number>, bot = false): Promise<AgentView> =>
+const putAgent = (
+  o: DemoOrg,
+  id: string,
+  queues: string[],
+  capacity: Record<string, number>,
+  bot = false,
+): Promise<AgentView> =>
   ok(o.admin.put<AgentView>(`/v1/admin/agents/${id}`, { name: id, queues, capacity, ...(bot ? { bot } : {}) }));
 
 async function signIn(o: DemoOrg, id: string): Promise<AgentView> {
@@ -62,10 +79,25 @@ const agentView = (o: DemoOrg, id: string): Promise<AgentView> => ok(o.admin.get
 
 let n = 0;
 /** A customer starts a conversation on a fresh thread; resolves once it exists. */
-async function customerStarts(o: DemoOrg, kind: Kind, extra: { customer?: Record<string, string>; context?: Record<string, string> } = {}): Promise<Conv> {
+async function customerStarts(
+  o: DemoOrg,
+  kind: Kind,
+  extra: { customer?: Record<string, string>; context?: Record<string, string> } = {},
+): Promise<Conv> {
   const threadId = `rp-${++n}`;
-  await ok(api.webhook(o.channel[kind], { eventId: `e-${threadId}`, type: 'conversation.started', threadId, ...extra }, o.secret), 202);
-  return eventually(async () => (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body.items?.[0]);
+  await ok(
+    api.webhook(
+      o.channel[kind],
+      { eventId: `e-${threadId}`, type: 'conversation.started', threadId, ...extra },
+      o.secret,
+    ),
+    202,
+  );
+  return eventually(
+    async () =>
+      (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body
+        .items?.[0],
+  );
 }
 
 const conversation = (o: DemoOrg, id: string): Promise<Conv> => ok(o.admin.get<Conv>(`/v1/conversations/${id}`));
@@ -80,7 +112,8 @@ const activeOf = (o: DemoOrg, id: string): Promise<Conv> =>
 /** Waits until the ingestion consumer has finished everything sent so far (after-commit dispatch included). */
 const settled = (): Promise<void> => rt.drain();
 
-const actionsOf = async (o: DemoOrg, id: string): Promise<string[]> => (await ok(o.admin.get<{ items: { action: string }[] }>(`/v1/conversations/${id}/events`))).items.map((e) => e.action);
+const actionsOf = async (o: DemoOrg, id: string): Promise<string[]> =>
+  (await ok(o.admin.get<{ items: { action: string }[] }>(`/v1/conversations/${id}/events`))).items.map((e) => e.action);
 
 async function act(as: Api, id: string, action: string): Promise<Conv> {
   return ok(as.post<Conv>(`/v1/conversations/${id}/actions/${action}`));
@@ -91,12 +124,22 @@ describe('R-6 / R-1: identification over webhooks', () => {
     // Prepare
     const o = await setupOrg(api);
     await ok(o.admin.put('/v1/admin/settings', { ...SETTINGS, defaultPhoneRegion: 'US' }));
-    await ok(o.admin.put('/v1/admin/contacts/jane', { kind: 'contact', name: 'Jane', phone: '+14251234567', attributes: { tier: 'gold' } }));
-    await patchWorkstream(o, 'sms', { routingRules: [{ when: { field: 'contact.tier', equals: 'gold' }, queueId: 'q2' }] });
+    await ok(
+      o.admin.put('/v1/admin/contacts/jane', {
+        kind: 'contact',
+        name: 'Jane',
+        phone: '+14251234567',
+        attributes: { tier: 'gold' },
+      }),
+    );
+    await patchWorkstream(o, 'sms', {
+      routingRules: [{ when: { field: 'contact.tier', equals: 'gold' }, queueId: 'q2' }],
+    });
 
     // Act
     const started: Conv[] = [];
-    for (const phone of ['14251234567', '+1 425-123-4567', '(425) 123-4567']) started.push(await customerStarts(o, 'sms', { customer: { phone } }));
+    for (const phone of ['14251234567', '+1 425-123-4567', '(425) 123-4567'])
+      started.push(await customerStarts(o, 'sms', { customer: { phone } }));
     const stranger = await customerStarts(o, 'sms', { customer: { phone: '+14259876543' } });
 
     // Assess
@@ -112,13 +155,26 @@ describe('R-6 / R-1: identification over webhooks', () => {
   it('R-6: an email identifies the contact whatever its case; with phone AND email given both must match', async () => {
     // Prepare
     const o = await setupOrg(api);
-    await ok(o.admin.put('/v1/admin/contacts/both', { kind: 'contact', name: 'Both', phone: '(425) 555-0100', email: 'Both.Fields@Example.com' }));
+    await ok(
+      o.admin.put('/v1/admin/contacts/both', {
+        kind: 'contact',
+        name: 'Both',
+        phone: '(425) 555-0100',
+        email: 'Both.Fields@Example.com',
+      }),
+    );
 
     // Act
     const byEmail = await customerStarts(o, 'record', { customer: { email: 'BOTH.FIELDS@EXAMPLE.COM' } });
-    const byBoth = await customerStarts(o, 'sms', { customer: { phone: '+1 425 555 0100', email: 'both.fields@example.com' } });
-    const wrongEmail = await customerStarts(o, 'sms', { customer: { phone: '+1 425 555 0100', email: 'someone.else@example.com' } });
-    const wrongPhone = await customerStarts(o, 'sms', { customer: { phone: '+1 425 555 0199', email: 'both.fields@example.com' } });
+    const byBoth = await customerStarts(o, 'sms', {
+      customer: { phone: '+1 425 555 0100', email: 'both.fields@example.com' },
+    });
+    const wrongEmail = await customerStarts(o, 'sms', {
+      customer: { phone: '+1 425 555 0100', email: 'someone.else@example.com' },
+    });
+    const wrongPhone = await customerStarts(o, 'sms', {
+      customer: { phone: '+1 425 555 0199', email: 'both.fields@example.com' },
+    });
 
     // Assess
     expect([byEmail.customerId, byBoth.customerId]).toEqual(['both', 'both']);
@@ -137,7 +193,9 @@ describe('R-6 / R-1: identification over webhooks', () => {
     expect(c).toMatchObject({ status: 'Open', queueId: 'q1' });
     expect(c.customerId).toBeUndefined();
     // a contact cannot be stored with such a number (RL-4)
-    expect((await o.admin.put('/v1/admin/contacts/bad', { kind: 'contact', name: 'Bad', phone: 'not-a-number' })).status).toBe(400);
+    expect(
+      (await o.admin.put('/v1/admin/contacts/bad', { kind: 'contact', name: 'Bad', phone: 'not-a-number' })).status,
+    ).toBe(400);
   });
 
   it('R-6: an account is identified by its phone when no contact matches', async () => {
@@ -159,7 +217,11 @@ describe('presence (P-2, P-3, P-5)', () => {
     // Prepare: bob has 2 units (pick workstreams)
     const o = await setupOrg(api);
     const bob = await o.agent('bob');
-    expect(await signIn(o, 'bob')).toMatchObject({ presence: 'Available', presenceSource: 'computed', capacity: { default: { max: 2, used: 0 } } });
+    expect(await signIn(o, 'bob')).toMatchObject({
+      presence: 'Available',
+      presenceSource: 'computed',
+      capacity: { default: { max: 2, used: 0 } },
+    });
     const c1 = await customerStarts(o, 'chat');
     const c2 = await customerStarts(o, 'chat');
 
@@ -170,9 +232,20 @@ describe('presence (P-2, P-3, P-5)', () => {
     const full = await agentView(o, 'bob');
 
     // Assess 1
-    expect(half).toMatchObject({ presence: 'Available', presenceSource: 'computed', capacity: { default: { max: 2, used: 1 } } });
-    expect(full).toMatchObject({ presence: 'Busy', presenceSource: 'computed', capacity: { default: { max: 2, used: 2 } } });
-    expect(await ok(bob.get<AgentView>('/v1/agents/me'))).toMatchObject({ presence: 'Busy', presenceSource: 'computed' });
+    expect(half).toMatchObject({
+      presence: 'Available',
+      presenceSource: 'computed',
+      capacity: { default: { max: 2, used: 1 } },
+    });
+    expect(full).toMatchObject({
+      presence: 'Busy',
+      presenceSource: 'computed',
+      capacity: { default: { max: 2, used: 2 } },
+    });
+    expect(await ok(bob.get<AgentView>('/v1/agents/me'))).toMatchObject({
+      presence: 'Busy',
+      presenceSource: 'computed',
+    });
 
     // Act 2: bob ends and closes one (wrap-up holds the unit until Closed)
     await act(bob, c1.id, 'end');
@@ -181,7 +254,11 @@ describe('presence (P-2, P-3, P-5)', () => {
 
     // Assess 2
     expect(wrapUp).toMatchObject({ presence: 'Busy', capacity: { default: { used: 2 } } });
-    expect(await agentView(o, 'bob')).toMatchObject({ presence: 'Available', presenceSource: 'computed', capacity: { default: { max: 2, used: 1 } } });
+    expect(await agentView(o, 'bob')).toMatchObject({
+      presence: 'Available',
+      presenceSource: 'computed',
+      capacity: { default: { max: 2, used: 1 } },
+    });
   });
 
   it('P-3: a manual presence shows source manual and is cleared on sign-out', async () => {
@@ -220,7 +297,10 @@ describe('presence (P-2, P-3, P-5)', () => {
     expect(await actionsOf(o, c.id)).toEqual(['created']);
 
     // Act 2: alice sets Available by hand (the override beats the default)
-    expect(await ok(alice.put<AgentView>('/v1/agents/me/presence', { presence: 'Available' }))).toMatchObject({ presence: 'Available', presenceSource: 'manual' });
+    expect(await ok(alice.put<AgentView>('/v1/agents/me/presence', { presence: 'Available' }))).toMatchObject({
+      presence: 'Available',
+      presenceSource: 'manual',
+    });
 
     // Assess 2: offered at once
     expect(await conversation(o, c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
@@ -247,7 +327,8 @@ describe('push distribution (R-2, R-3, R-5) and pick (R-4)', () => {
     // Assess
     expect(await conversation(o, c.id)).toMatchObject({ status: 'Open', queueId: 'q1' });
     expect(await actionsOf(o, c.id)).toEqual(['created']);
-    for (const id of ['alice', 'carl', 'bob', 'dana']) expect((await agentView(o, id)).capacity.default?.used, id).toBe(0);
+    for (const id of ['alice', 'carl', 'bob', 'dana'])
+      expect((await agentView(o, id)).capacity.default?.used, id).toBe(0);
 
     // Act 2: bob signs in again
     await signIn(o, 'bob');
@@ -281,7 +362,11 @@ describe('push distribution (R-2, R-3, R-5) and pick (R-4)', () => {
     await act(holderApi, first.id, 'close');
 
     // Assess 1: the oldest Open conversation is offered to that agent at once; the newer one waits
-    expect(await conversation(o, older.id)).toMatchObject({ status: 'Active', primaryAgentId: holder, accepted: false });
+    expect(await conversation(o, older.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: holder,
+      accepted: false,
+    });
     expect((await conversation(o, newer.id)).status).toBe('Open');
 
     // Act 2: a new agent signs in
@@ -289,7 +374,11 @@ describe('push distribution (R-2, R-3, R-5) and pick (R-4)', () => {
     await signIn(o, 'dana');
 
     // Assess 2
-    expect(await conversation(o, newer.id)).toMatchObject({ status: 'Active', primaryAgentId: 'dana', accepted: false });
+    expect(await conversation(o, newer.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'dana',
+      accepted: false,
+    });
   });
 
   it("R-4: a 'pick' workstream makes no automatic offer; an agent of the queue picks it", async () => {
@@ -325,7 +414,12 @@ describe('push distribution (R-2, R-3, R-5) and pick (R-4)', () => {
 
     // Assess
     expect(updated).toMatchObject({ capacity: { default: { max: 3, used: 1 } } });
-    expect(await conversation(o, c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false, queueId: 'q2' });
+    expect(await conversation(o, c.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: false,
+      queueId: 'q2',
+    });
   });
 });
 
@@ -347,7 +441,11 @@ describe('X-2: consult candidates', () => {
     await act(alice, c.id, 'accept');
 
     // Act
-    const byPrimary = await ok(alice.get<{ items: { id: string; presence: string; remaining: number }[] }>(`/v1/conversations/${c.id}/consult-candidates`));
+    const byPrimary = await ok(
+      alice.get<{ items: { id: string; presence: string; remaining: number }[] }>(
+        `/v1/conversations/${c.id}/consult-candidates`,
+      ),
+    );
     const byAdmin = await ok(o.admin.get<{ items: { id: string }[] }>(`/v1/conversations/${c.id}/consult-candidates`));
 
     // Assess

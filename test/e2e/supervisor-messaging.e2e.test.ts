@@ -60,7 +60,13 @@ beforeAll(async () => {
 });
 afterAll(() => rt?.stop());
 
-const ALL_ON = { supervisorMonitor: true, supervisorAssign: true, supervisorTransfer: true, forceClose: true, agentEndMessagingSession: true };
+const ALL_ON = {
+  supervisorMonitor: true,
+  supervisorAssign: true,
+  supervisorTransfer: true,
+  forceClose: true,
+  agentEndMessagingSession: true,
+};
 
 async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
   const r = await p;
@@ -80,20 +86,42 @@ let n = 0;
 /** A customer writes on a fresh thread of the channel; resolves once the conversation exists. */
 async function customerStarts(o: DemoOrg, kind: Kind, threadId = `sv-${++n}`): Promise<Conv> {
   const type = kind === 'sms' ? 'message.received' : 'conversation.started';
-  await ok(api.webhook(o.channel[kind], { eventId: `e-${++n}`, type, threadId, ...(kind === 'sms' ? { message: { text: 'hello' } } : {}) }, o.secret), 202);
-  return eventually(async () => (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${encodeURIComponent(threadId)}`)).body.items?.[0]);
+  await ok(
+    api.webhook(
+      o.channel[kind],
+      { eventId: `e-${++n}`, type, threadId, ...(kind === 'sms' ? { message: { text: 'hello' } } : {}) },
+      o.secret,
+    ),
+    202,
+  );
+  return eventually(
+    async () =>
+      (
+        await o.admin.get<{ items: Conv[] }>(
+          `/v1/conversations?channelId=${o.channel[kind]}&threadId=${encodeURIComponent(threadId)}`,
+        )
+      ).body.items?.[0],
+  );
 }
 
 const conversation = (o: DemoOrg, id: string): Promise<Conv> => ok(o.admin.get<Conv>(`/v1/conversations/${id}`));
-const eventsOf = async (o: DemoOrg, id: string): Promise<Ev[]> => (await ok(o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`))).items;
+const eventsOf = async (o: DemoOrg, id: string): Promise<Ev[]> =>
+  (await ok(o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`))).items;
 const agentView = (o: DemoOrg, id: string): Promise<AgentView> => ok(o.admin.get<AgentView>(`/v1/agents/${id}`));
-const used = async (o: DemoOrg, id: string, pool = 'default'): Promise<number | undefined> => (await agentView(o, id)).capacity[pool]?.used;
-const act = (as: Api, id: string, action: string, body?: unknown): Promise<HttpResult<Conv>> => as.post<Conv>(`/v1/conversations/${id}/actions/${action}`, body);
+const used = async (o: DemoOrg, id: string, pool = 'default'): Promise<number | undefined> =>
+  (await agentView(o, id)).capacity[pool]?.used;
+const act = (as: Api, id: string, action: string, body?: unknown): Promise<HttpResult<Conv>> =>
+  as.post<Conv>(`/v1/conversations/${id}/actions/${action}`, body);
 
 /** Prepare: an org (queues q1/q2, alice q1 3 units, bob q1+q2 2 units), both signed in, the given settings. */
 async function org(settings: Partial<typeof ALL_ON> = ALL_ON): Promise<DemoOrg & { alice: Api; bob: Api }> {
   const o = await setupOrg(api);
-  await ok(o.admin.put('/v1/admin/settings', { ...Object.fromEntries(Object.keys(ALL_ON).map((k) => [k, false])), ...settings }));
+  await ok(
+    o.admin.put('/v1/admin/settings', {
+      ...Object.fromEntries(Object.keys(ALL_ON).map((k) => [k, false])),
+      ...settings,
+    }),
+  );
   const alice = await o.agent('alice');
   const bob = await o.agent('bob');
   await ok(alice.post('/v1/agents/me/sign-in'));
@@ -107,7 +135,13 @@ async function activeFor(o: DemoOrg, kind: Kind, as: Api): Promise<Conv> {
   return ok(act(as, c.id, 'accept'));
 }
 
-async function putAgent(o: DemoOrg, id: string, queues: string[], capacity: Record<string, number>, bot = false): Promise<Api> {
+async function putAgent(
+  o: DemoOrg,
+  id: string,
+  queues: string[],
+  capacity: Record<string, number>,
+  bot = false,
+): Promise<Api> {
   await ok(o.admin.put(`/v1/admin/agents/${id}`, { name: id, queues, capacity, ...(bot ? { bot } : {}) }));
   const a = await o.agent(id);
   await ok(a.post('/v1/agents/me/sign-in'));
@@ -125,12 +159,21 @@ const received = new Map<string, Outbound>();
 /** Drains the outbound queue into `received` (deduplicated on the notification id, as consumers do). */
 async function drainOutbound(): Promise<void> {
   for (;;) {
-    const r = await rt.sqs.send(new ReceiveMessageCommand({ QueueUrl: rt.queues.outbound.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+    const r = await rt.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: rt.queues.outbound.url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
     const messages = r.Messages ?? [];
     if (!messages.length) return;
     for (const m of messages) {
       const notification = JSON.parse(m.Body ?? '{}') as Notification;
-      const attributes = Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue]));
+      const attributes = Object.fromEntries(
+        Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue]),
+      );
       received.set(notification.id, { notification, attributes });
       await rt.sqs.send(new DeleteMessageCommand({ QueueUrl: rt.queues.outbound.url, ReceiptHandle: m.ReceiptHandle }));
     }
@@ -139,7 +182,10 @@ async function drainOutbound(): Promise<void> {
 
 /** The outbound messages about one conversation (of one type), once at least `min` of them arrived. */
 async function outboundOf(conversationId: string, type?: Notification['type'], min = 1): Promise<Outbound[]> {
-  const pick = () => [...received.values()].filter((m) => m.notification.conversationId === conversationId && (type === undefined || m.notification.type === type));
+  const pick = () =>
+    [...received.values()].filter(
+      (m) => m.notification.conversationId === conversationId && (type === undefined || m.notification.type === type),
+    );
   return eventually(async () => {
     await drainOutbound();
     const found = pick();
@@ -152,7 +198,15 @@ async function oneOutbound(o: DemoOrg, c: Conv, type: Notification['type']): Pro
   const [m, ...more] = await outboundOf(c.id, type);
   expect(more).toEqual([]);
   const body = (m as Outbound).notification;
-  expect(body).toMatchObject({ id: expect.any(String), org: o.org, conversationId: c.id, type, at: expect.any(String), version: expect.any(Number), data: expect.any(Object) });
+  expect(body).toMatchObject({
+    id: expect.any(String),
+    org: o.org,
+    conversationId: c.id,
+    type,
+    at: expect.any(String),
+    version: expect.any(Number),
+    data: expect.any(Object),
+  });
   expect(Number.isNaN(Date.parse(body.at))).toBe(false);
   expect((m as Outbound).attributes).toEqual({ type, org: o.org });
   return body;
@@ -222,7 +276,12 @@ describe('S-2: monitor and join', () => {
     expect(monitored).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
     expect(joined).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
     expect((await eventsOf(o, c.id)).slice(-2)).toEqual([
-      expect.objectContaining({ action: 'monitor', role: 'supervisor', actor: 'admin', reason: 'S-2: monitored by supervisor' }),
+      expect.objectContaining({
+        action: 'monitor',
+        role: 'supervisor',
+        actor: 'admin',
+        reason: 'S-2: monitored by supervisor',
+      }),
       expect.objectContaining({ action: 'join', role: 'supervisor', actor: 'admin', reason: 'S-2: supervisor joined' }),
     ]);
     const n = await oneOutbound(o, c, 'supervisor.joined');
@@ -281,7 +340,12 @@ describe('S-3: supervisor assignment', () => {
     const again = await act(o.admin, c.id, 'assign', { agentId: 'alice' });
 
     // Assess
-    expect(assigned).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: true, capacity: { agentId: 'bob', units: 1 } });
+    expect(assigned).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      accepted: true,
+      capacity: { agentId: 'bob', units: 1 },
+    });
     expect(assigned.unitsOverCapacity).toBeUndefined();
     expectProblem(again, 409, { currentStatus: 'Active' });
     expect([await used(o, 'alice'), await used(o, 'bob')]).toEqual([0, 1]);
@@ -303,7 +367,12 @@ describe('S-3: supervisor assignment', () => {
     expect(expectProblem(refused, 403, { currentStatus: 'Open' }).detail).toContain('Away');
     expect(forced.status, JSON.stringify(forced.body)).toBe(200);
     expect(forced.body).toMatchObject({ status: 'Active', primaryAgentId: 'bob', unitsOverCapacity: 1 });
-    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({ action: 'assign', role: 'supervisor', reason: 'S-3: assigned by supervisor', details: { unitsOverCapacity: 1 } });
+    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({
+      action: 'assign',
+      role: 'supervisor',
+      reason: 'S-3: assigned by supervisor',
+      details: { unitsOverCapacity: 1 },
+    });
     expect((await agentView(o, 'bob')).capacity.default).toEqual({ max: 2, used: 3 });
   });
 
@@ -321,7 +390,10 @@ describe('S-3: supervisor assignment', () => {
     expect(moved).toMatchObject({ status: 'Open', queueId: 'q2' });
     expect(moved.primaryAgentId).toBeUndefined();
     expect((await ok(o.bob.get<{ items: Conv[] }>('/v1/queues/q2/open-items'))).items.map((x) => x.id)).toEqual([c.id]);
-    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({ reason: 'S-3: assigned to queue by supervisor', details: { toQueue: 'q2' } });
+    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({
+      reason: 'S-3: assigned to queue by supervisor',
+      details: { toQueue: 'q2' },
+    });
   });
 });
 
@@ -345,7 +417,12 @@ describe('S-4: supervisor transfer', () => {
     const accepted = await ok(act(o.bob, c.id, 'accept'));
 
     // Assess
-    expect(accepted).toMatchObject({ status: 'Active', primaryAgentId: 'bob', consultants: ['alice'], capacity: { agentId: 'bob', units: 1 } });
+    expect(accepted).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      consultants: ['alice'],
+      capacity: { agentId: 'bob', units: 1 },
+    });
     expect([await used(o, 'alice'), await used(o, 'bob')]).toEqual([0, 1]);
     const done = await oneOutbound(o, c, 'transfer.accepted');
     expect(done).toMatchObject({ version: accepted.version, data: { to: 'bob' } });
@@ -353,7 +430,12 @@ describe('S-4: supervisor transfer', () => {
       { kind: 'agent', id: 'alice' },
       { kind: 'supervisor', id: 'admin' },
     ]);
-    expect((await eventsOf(o, c.id)).map((e) => e.reason?.split(':')[0])).toEqual([expect.any(String), 'T-1', 'S-4', 'X-3']);
+    expect((await eventsOf(o, c.id)).map((e) => e.reason?.split(':')[0])).toEqual([
+      expect.any(String),
+      'T-1',
+      'S-4',
+      'X-3',
+    ]);
   });
 
   it('S-4 / E-2: the receiver rejects: the conversation stays with the original agent (transfer.rejected)', async () => {
@@ -366,7 +448,12 @@ describe('S-4: supervisor transfer', () => {
     const rejected = await ok(act(o.bob, c.id, 'reject'));
 
     // Assess
-    expect(rejected).toMatchObject({ status: 'Active', primaryAgentId: 'alice', consultants: [], capacity: { agentId: 'alice' } });
+    expect(rejected).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      consultants: [],
+      capacity: { agentId: 'alice' },
+    });
     expect([await used(o, 'alice'), await used(o, 'bob')]).toEqual([1, 0]);
     expect((await oneOutbound(o, c, 'transfer.rejected')).recipients).toEqual([
       { kind: 'agent', id: 'alice' },
@@ -434,10 +521,15 @@ describe('X-1..X-3, T-12: consult and transfer by agents', () => {
     const c = await activeFor(o, 'chat', o.alice);
 
     // Act
-    const results = [await act(o.bob, c.id, 'transfer', { agentId: 'carl' }), await act(o.bob, c.id, 'transfer', { queueId: 'q2' }), await act(o.bob, c.id, 'consult', { agentId: 'carl' })];
+    const results = [
+      await act(o.bob, c.id, 'transfer', { agentId: 'carl' }),
+      await act(o.bob, c.id, 'transfer', { queueId: 'q2' }),
+      await act(o.bob, c.id, 'consult', { agentId: 'carl' }),
+    ];
 
     // Assess
-    for (const r of results) expect(expectProblem(r, 403, { currentStatus: 'Active' }).detail).toContain('only the primary');
+    for (const r of results)
+      expect(expectProblem(r, 403, { currentStatus: 'Active' }).detail).toContain('only the primary');
     expect(await conversation(o, c.id)).toMatchObject({ version: c.version });
   });
 
@@ -453,7 +545,12 @@ describe('X-1..X-3, T-12: consult and transfer by agents', () => {
     // Assess
     expect(requested).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
     expect((await oneOutbound(o, c, 'transfer.requested')).recipients).toEqual([{ kind: 'agent', id: 'bob' }]);
-    expect(accepted).toMatchObject({ status: 'Active', primaryAgentId: 'bob', consultants: [], capacity: { agentId: 'bob' } });
+    expect(accepted).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      consultants: [],
+      capacity: { agentId: 'bob' },
+    });
     expect([await used(o, 'alice'), await used(o, 'bob')]).toEqual([0, 1]);
     expect((await oneOutbound(o, c, 'transfer.accepted')).recipients).toEqual([{ kind: 'agent', id: 'alice' }]);
 
@@ -494,8 +591,17 @@ describe('X-1..X-3, T-12: consult and transfer by agents', () => {
 
     // Assess
     expect(expectProblem(outside, 403, { currentStatus: 'Active' }).detail).toMatch(/^X-2/);
-    expect(consulted).toMatchObject({ status: 'Active', primaryAgentId: 'alice', consultants: ['bob'], capacity: { agentId: 'alice' } });
-    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({ action: 'consult', reason: 'X-2: consultant added', details: { consultant: 'bob' } });
+    expect(consulted).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      consultants: ['bob'],
+      capacity: { agentId: 'alice' },
+    });
+    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({
+      action: 'consult',
+      reason: 'X-2: consultant added',
+      details: { consultant: 'bob' },
+    });
   });
 
   it('T-12 / C-4: voice transfers to an agent, an external number and a queue stay immediate and release the original capacity at once', async () => {
@@ -536,7 +642,10 @@ describe('S-5: force close', () => {
     expect(closed.capacity).toBeUndefined();
     expect(await used(o, 'alice')).toBe(0);
     const n = await oneOutbound(o, c, 'conversation.force-closed');
-    expect(n).toMatchObject({ version: closed.version, data: { reason: 'ended by supervisor', supervisorId: 'admin' } });
+    expect(n).toMatchObject({
+      version: closed.version,
+      data: { reason: 'ended by supervisor', supervisorId: 'admin' },
+    });
     expect(n.recipients).toHaveLength(4);
     expect(n.recipients).toEqual(
       expect.arrayContaining([
@@ -546,7 +655,13 @@ describe('S-5: force close', () => {
         { kind: 'supervisor', id: 'admin' },
       ]),
     );
-    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({ action: 'force-close', role: 'supervisor', from: 'Active', to: 'Closed', reason: 'S-5: ended by supervisor' });
+    expect((await eventsOf(o, c.id)).at(-1)).toMatchObject({
+      action: 'force-close',
+      role: 'supervisor',
+      from: 'Active',
+      to: 'Closed',
+      reason: 'S-5: ended by supervisor',
+    });
     // T-11: nothing reopens it
     expectProblem(await act(o.admin, c.id, 'force-close'), 409, { currentStatus: 'Closed' });
   });
@@ -567,7 +682,10 @@ describe('S-5: force close', () => {
 
       // Assess
       expect(closed).toMatchObject({ status: 'Closed' });
-      expect((await oneOutbound(o, c, 'conversation.force-closed')).recipients).toContainEqual({ kind: 'customer', id: `thread:${c.threadId}` });
+      expect((await oneOutbound(o, c, 'conversation.force-closed')).recipients).toContainEqual({
+        kind: 'customer',
+        id: `thread:${c.threadId}`,
+      });
     }
     expect(await used(o, 'alice')).toBe(0);
     expect((await ok(o.alice.get<{ items: Conv[] }>('/v1/agents/me/work-items'))).items).toEqual([]);
@@ -590,7 +708,11 @@ describe('S-6: ongoing conversations', () => {
       const ids: string[] = [];
       let cursor: string | undefined;
       do {
-        const page = await ok(supervisor.get<{ items: Conv[]; nextCursor?: string }>(`/v1/conversations?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`));
+        const page = await ok(
+          supervisor.get<{ items: Conv[]; nextCursor?: string }>(
+            `/v1/conversations?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+          ),
+        );
         expect(page.items.length).toBeLessThanOrEqual(limit);
         ids.push(...page.items.map((c) => c.id));
         cursor = page.nextCursor;
@@ -615,12 +737,21 @@ describe('M-1..M-5: the agent ends the messaging session', () => {
   /** Prepare: records use an `email` pool; alice has {default: 3, email: 2} and holds one record and one sms. */
   async function sessionOrg() {
     const o = await org();
-    const { org: _org, id: _id, ...ws } = await ok(o.admin.get<Record<string, unknown>>('/v1/admin/workstreams/ws-record'));
+    const {
+      org: _org,
+      id: _id,
+      ...ws
+    } = await ok(o.admin.get<Record<string, unknown>>('/v1/admin/workstreams/ws-record'));
     await ok(o.admin.put('/v1/admin/workstreams/ws-record', { ...ws, capacity: { pool: 'email', units: 1 } }));
-    await ok(o.admin.put('/v1/admin/agents/alice', { name: 'Alice', queues: ['q1'], capacity: { default: 3, email: 2 } }));
+    await ok(
+      o.admin.put('/v1/admin/agents/alice', { name: 'Alice', queues: ['q1'], capacity: { default: 3, email: 2 } }),
+    );
     const record = await activeFor(o, 'record', o.alice);
     const sms = await activeFor(o, 'sms', o.alice);
-    expect((await agentView(o, 'alice')).capacity).toEqual({ default: { max: 3, used: 1 }, email: { max: 2, used: 1 } });
+    expect((await agentView(o, 'alice')).capacity).toEqual({
+      default: { max: 3, used: 1 },
+      email: { max: 2, used: 1 },
+    });
     return { o, record, sms };
   }
 
@@ -640,8 +771,18 @@ describe('M-1..M-5: the agent ends the messaging session', () => {
       ticket: { id: sms.ticket.id, channel: 'email', status: sms.ticket.status },
     });
     expect(r.capacity).toBeUndefined();
-    expect((await eventsOf(o, sms.id)).at(-1)).toMatchObject({ action: 'end-session', role: 'agent', actor: 'alice', from: 'Active', to: 'Active', reason: 'M-2: session ended by agent' });
-    expect((await agentView(o, 'alice')).capacity).toEqual({ default: { max: 3, used: 0 }, email: { max: 2, used: 1 } });
+    expect((await eventsOf(o, sms.id)).at(-1)).toMatchObject({
+      action: 'end-session',
+      role: 'agent',
+      actor: 'alice',
+      from: 'Active',
+      to: 'Active',
+      reason: 'M-2: session ended by agent',
+    });
+    expect((await agentView(o, 'alice')).capacity).toEqual({
+      default: { max: 3, used: 0 },
+      email: { max: 2, used: 1 },
+    });
     // M-5: nothing on the outbound queue about this conversation
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await outboundOf(sms.id, undefined, 0)).toEqual([]);
@@ -654,7 +795,10 @@ describe('M-1..M-5: the agent ends the messaging session', () => {
     const adminOnly = api.as(await token(o.org, 'root', ['admin']));
 
     // Act
-    const posted = await o.alice.post<{ id: string; text: string; authorId: string }>(`/v1/conversations/${sms.id}/notes`, { text: 'customer will email the invoice' });
+    const posted = await o.alice.post<{ id: string; text: string; authorId: string }>(
+      `/v1/conversations/${sms.id}/notes`,
+      { text: 'customer will email the invoice' },
+    );
     const bySupervisor = await o.admin.post(`/v1/conversations/${sms.id}/notes`, { text: 'checked' });
     const listed = await o.alice.get<{ items: { id: string; text: string }[] }>(`/v1/conversations/${sms.id}/notes`);
     const adminPost = await adminOnly.post(`/v1/conversations/${sms.id}/notes`, { text: 'nope' });
@@ -687,17 +831,39 @@ describe('M-1..M-5: the agent ends the messaging session', () => {
     await ok(act(o.alice, sms.id, 'end-session'));
 
     // Act
-    await ok(api.webhook(o.channel.sms, { eventId: `e-${++n}`, type: 'message.received', threadId: sms.threadId, message: { text: 'one more thing' } }, o.secret), 202);
+    await ok(
+      api.webhook(
+        o.channel.sms,
+        { eventId: `e-${++n}`, type: 'message.received', threadId: sms.threadId, message: { text: 'one more thing' } },
+        o.secret,
+      ),
+      202,
+    );
 
     // Assess
     const all = await eventually(async () => {
-      const items = (await ok(o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel.sms}&threadId=${encodeURIComponent(sms.threadId)}`))).items;
+      const items = (
+        await ok(
+          o.admin.get<{ items: Conv[] }>(
+            `/v1/conversations?channelId=${o.channel.sms}&threadId=${encodeURIComponent(sms.threadId)}`,
+          ),
+        )
+      ).items;
       return items.length === 2 ? items : undefined;
     });
     const next = all.find((c) => c.id !== sms.id) as Conv;
-    expect(next).toMatchObject({ status: 'Open', queueId: 'q1', session: { status: 'active' }, ticket: { channel: 'messaging' } });
+    expect(next).toMatchObject({
+      status: 'Open',
+      queueId: 'q1',
+      session: { status: 'active' },
+      ticket: { channel: 'messaging' },
+    });
     expect(next.ticket.id).not.toBe(sms.ticket.id);
-    expect(await conversation(o, sms.id)).toMatchObject({ status: 'Active', session: { status: 'ended' }, ticket: { channel: 'email' } });
+    expect(await conversation(o, sms.id)).toMatchObject({
+      status: 'Active',
+      session: { status: 'ended' },
+      ticket: { channel: 'email' },
+    });
   });
 
   it('M-3 / E-2: a trigger on session.endReason changed to ended-by-agent sends a survey to the customer and reassigns the ticket to q2', async () => {
@@ -718,19 +884,36 @@ describe('M-1..M-5: the agent ends the messaging session', () => {
 
     // Assess: the survey on the outbound queue
     const survey = await oneOutbound(o, sms, 'survey.requested');
-    expect(survey).toMatchObject({ recipients: [{ kind: 'customer', id: `thread:${sms.threadId}` }], data: { trigger: 'after-session', text: 'How did we do?', channel: 'email' } });
+    expect(survey).toMatchObject({
+      recipients: [{ kind: 'customer', id: `thread:${sms.threadId}` }],
+      data: { trigger: 'after-session', text: 'How did we do?', channel: 'email' },
+    });
     expect((await outboundOf(sms.id)).map((m) => m.notification.type)).toEqual(['survey.requested']);
     // ... and the ticket is Open in q2, its session still ended
     const now = await eventually(async () => {
       const c = await conversation(o, sms.id);
       return c.status === 'Open' ? c : undefined;
     });
-    expect(now).toMatchObject({ queueId: 'q2', session: { status: 'ended', endReason: 'ended-by-agent' }, ticket: { channel: 'email' } });
+    expect(now).toMatchObject({
+      queueId: 'q2',
+      session: { status: 'ended', endReason: 'ended-by-agent' },
+      ticket: { channel: 'email' },
+    });
     expect(now.primaryAgentId).toBeUndefined();
     expect((await eventsOf(o, sms.id)).slice(-2)).toEqual([
       expect.objectContaining({ action: 'end-session', reason: 'M-2: session ended by agent' }),
-      expect.objectContaining({ action: 'reassign', role: 'system', from: 'Active', to: 'Open', reason: 'M-3: reassigned by trigger', details: expect.objectContaining({ toQueue: 'q2' }) }),
+      expect.objectContaining({
+        action: 'reassign',
+        role: 'system',
+        from: 'Active',
+        to: 'Open',
+        reason: 'M-3: reassigned by trigger',
+        details: expect.objectContaining({ toQueue: 'q2' }),
+      }),
     ]);
-    expect((await agentView(o, 'alice')).capacity).toEqual({ default: { max: 3, used: 0 }, email: { max: 2, used: 1 } });
+    expect((await agentView(o, 'alice')).capacity).toEqual({
+      default: { max: 3, used: 0 },
+      email: { max: 2, used: 1 },
+    });
   });
 });

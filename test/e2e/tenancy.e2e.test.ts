@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { Api, eventually, setupOrg, startRuntime, token, uniqueOrg, type DemoOrg, type HttpResult } from '../support/e2e.js';
+import {
+  Api,
+  eventually,
+  setupOrg,
+  startRuntime,
+  token,
+  uniqueOrg,
+  type DemoOrg,
+  type HttpResult,
+} from '../support/e2e.js';
 
 interface Conv {
   id: string;
@@ -30,14 +39,20 @@ beforeAll(async () => {
   orgB = uniqueOrg();
   adminB = api.as(await token(orgB, 'admin', ['admin', 'supervisor']));
   expect((await adminB.put('/v1/admin/queues/q1', { name: 'B queue 1' })).status).toBe(200);
-  expect((await adminB.put('/v1/admin/agents/agent-b', { name: 'B agent', queues: ['q1'], capacity: { default: 3 } })).status).toBe(200);
+  expect(
+    (await adminB.put('/v1/admin/agents/agent-b', { name: 'B agent', queues: ['q1'], capacity: { default: 3 } }))
+      .status,
+  ).toBe(200);
   agentB = api.as(await token(orgB, 'agent-b', ['agent']));
   aliceOfB = api.as(await token(orgB, 'alice', ['agent', 'supervisor']));
 
   // org A: one Active conversation (alice) and one Open in q1
   const alice = await a.agent('alice');
   for (const th of ['th-a1', 'th-a2']) {
-    expect((await api.webhook(a.channel.chat, { eventId: `e-${th}`, type: 'conversation.started', threadId: th }, a.secret)).status).toBe(202);
+    expect(
+      (await api.webhook(a.channel.chat, { eventId: `e-${th}`, type: 'conversation.started', threadId: th }, a.secret))
+        .status,
+    ).toBe(202);
   }
   const [c1, c2] = await eventually(async () => {
     const items = (await a.admin.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items;
@@ -51,7 +66,12 @@ afterAll(() => rt?.stop());
 function expect404(r: HttpResult): void {
   expect(r.status).toBe(404);
   expect(r.contentType).toMatch(/^application\/problem\+json/);
-  expect(r.body).toMatchObject({ status: 404, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(r.body).toMatchObject({
+    status: 404,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   // the answer does not leak the other org's data (ids the caller sent may be echoed)
   expect(r.body).not.toHaveProperty('org');
   expect(r.body).not.toHaveProperty('items');
@@ -82,13 +102,17 @@ describe("RL-6: no token of one org reads or changes another org's data", () => 
       await aliceOfB.post(`/v1/conversations/${activeA.id}/actions/close`),
       await aliceOfB.post(`/v1/conversations/${activeA.id}/actions/release`),
       await aliceOfB.post(`/v1/conversations/${activeA.id}/actions/transfer`, { queueId: 'q1' }),
-      await agentB.post(`/v1/conversations/${openA.id}/actions/accept`, undefined, { 'idempotency-key': 'cross-org-1' }),
+      await agentB.post(`/v1/conversations/${openA.id}/actions/accept`, undefined, {
+        'idempotency-key': 'cross-org-1',
+      }),
     ];
 
     // Assess
     for (const r of [...reads, ...actions]) expect404(r);
     expect([await snapshot(activeA.id), await snapshot(openA.id)]).toEqual(before);
-    expect((await agentB.get<{ capacity: Record<string, { used: number }> }>('/v1/agents/me')).body.capacity.default?.used).toBe(0);
+    expect(
+      (await agentB.get<{ capacity: Record<string, { used: number }> }>('/v1/agents/me')).body.capacity.default?.used,
+    ).toBe(0);
   });
 
   it("RL-6: org B gets 404 for org A's queue and agents; its own same-named queue shows none of A's items", async () => {
@@ -96,7 +120,11 @@ describe("RL-6: no token of one org reads or changes another org's data", () => 
     const queueOnlyInA = await adminB.get('/v1/queues/qa-only/open-items');
     const aliceOfA = await adminB.get('/v1/agents/alice');
     const me = await aliceOfB.get('/v1/agents/me');
-    const adminReads = [await adminB.get('/v1/admin/workstreams/ws-chat'), await adminB.get(`/v1/admin/channels/${a.channel.chat}`), await adminB.get('/v1/admin/queues/qa-only')];
+    const adminReads = [
+      await adminB.get('/v1/admin/workstreams/ws-chat'),
+      await adminB.get(`/v1/admin/channels/${a.channel.chat}`),
+      await adminB.get('/v1/admin/queues/qa-only'),
+    ];
     const sameNamedQueue = await adminB.get<{ items: Conv[] }>('/v1/queues/q1/open-items');
     const workItems = await aliceOfB.get<{ items: Conv[] }>('/v1/agents/me/work-items');
 
@@ -107,7 +135,9 @@ describe("RL-6: no token of one org reads or changes another org's data", () => 
     expect(workItems.status).toBe(200);
     expect(workItems.body.items).toEqual([]);
     // A still sees its own
-    expect((await a.admin.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items.map((c) => c.id)).toEqual([openA.id]);
+    expect((await a.admin.get<{ items: Conv[] }>('/v1/queues/q1/open-items')).body.items.map((c) => c.id)).toEqual([
+      openA.id,
+    ]);
   });
 
   it("RL-6: an org B listing sees none of org A's conversations, whatever the filters", async () => {
@@ -132,7 +162,9 @@ describe("RL-6: no token of one org reads or changes another org's data", () => 
       expect(r.body).not.toHaveProperty('nextCursor');
     }
     // A's own admin sees both
-    expect((await a.admin.get<{ items: Conv[] }>('/v1/conversations')).body.items.map((c) => c.id).sort()).toEqual([activeA.id, openA.id].sort());
+    expect((await a.admin.get<{ items: Conv[] }>('/v1/conversations')).body.items.map((c) => c.id).sort()).toEqual(
+      [activeA.id, openA.id].sort(),
+    );
   });
 
   it("RL-6: a cursor from org A's listing cannot continue a listing in org B", async () => {
@@ -144,7 +176,9 @@ describe("RL-6: no token of one org reads or changes another org's data", () => 
     expect(cursor).toEqual(expect.any(String));
 
     // Act
-    const r = await adminB.get<{ items?: Conv[] }>(`/v1/conversations?limit=1&cursor=${encodeURIComponent(cursor as string)}`);
+    const r = await adminB.get<{ items?: Conv[] }>(
+      `/v1/conversations?limit=1&cursor=${encodeURIComponent(cursor as string)}`,
+    );
 
     // Assess: refused (400) or, at most, an empty page; never A's items
     expect(JSON.stringify(r.body)).not.toContain(a.org);
@@ -168,22 +202,44 @@ describe("RL-6: no token of one org reads or changes another org's data", () => 
     const bSecret = 'org-b-secret-0123456789';
 
     // Act
-    const r = await adminB.put(`/v1/admin/channels/${a.channel.chat}`, { kind: 'chat', workstreamId: 'ws-chat', secret: bSecret });
+    const r = await adminB.put(`/v1/admin/channels/${a.channel.chat}`, {
+      kind: 'chat',
+      workstreamId: 'ws-chat',
+      secret: bSecret,
+    });
 
     // Assess: 409 problem+json, nothing of B written for that id
     expect(r.status).toBe(409);
     expect(r.contentType).toMatch(/^application\/problem\+json/);
-    expect(r.body).toMatchObject({ status: 409, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(r.body).toMatchObject({
+      status: 409,
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
     expect404(await adminB.get(`/v1/admin/channels/${a.channel.chat}`));
     // B's secret does not open A's channel; A's secret still does, and the event lands in A
-    const forged = await api.webhook(a.channel.chat, { eventId: 'b-1', type: 'conversation.started', threadId: 'th-b' }, bSecret);
+    const forged = await api.webhook(
+      a.channel.chat,
+      { eventId: 'b-1', type: 'conversation.started', threadId: 'th-b' },
+      bSecret,
+    );
     expect(forged.status).toBe(401);
-    expect((await api.webhook(a.channel.chat, { eventId: 'a-3', type: 'conversation.started', threadId: 'th-a3' }, a.secret)).status).toBe(202);
-    const landed = await eventually(async () => (await a.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${a.channel.chat}&threadId=th-a3`)).body.items[0]);
+    expect(
+      (await api.webhook(a.channel.chat, { eventId: 'a-3', type: 'conversation.started', threadId: 'th-a3' }, a.secret))
+        .status,
+    ).toBe(202);
+    const landed = await eventually(
+      async () =>
+        (await a.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${a.channel.chat}&threadId=th-a3`)).body
+          .items[0],
+    );
     expect(landed.org).toBe(a.org);
     await rt.drain();
     expect((await adminB.get<{ items: Conv[] }>('/v1/conversations')).body.items).toEqual([]);
-    expect((await a.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${a.channel.chat}&threadId=th-b`)).body.items).toEqual([]);
+    expect(
+      (await a.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${a.channel.chat}&threadId=th-b`)).body.items,
+    ).toEqual([]);
   });
 
   it('RL-6: the same configuration ids in two orgs are separate records', async () => {

@@ -26,14 +26,27 @@ let thread = 0;
 async function picked(o: DemoOrg, kind: 'chat' | 'sms', agentId = 'alice'): Promise<{ c: Conv; agent: Api }> {
   const agent = await o.agent(agentId);
   const threadId = `th-${++thread}`;
-  expect((await api.webhook(o.channel[kind], { eventId: `start-${threadId}`, type: 'conversation.started', threadId }, o.secret)).status).toBe(202);
-  const c = await eventually(async () => (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body.items[0]);
+  expect(
+    (
+      await api.webhook(
+        o.channel[kind],
+        { eventId: `start-${threadId}`, type: 'conversation.started', threadId },
+        o.secret,
+      )
+    ).status,
+  ).toBe(202);
+  const c = await eventually(
+    async () =>
+      (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body
+        .items[0],
+  );
   const r = await agent.post<Conv>(`/v1/conversations/${c.id}/actions/accept`);
   expect(r.status).toBe(200);
   return { c: r.body, agent };
 }
 
-const used = async (agent: Api) => (await agent.get<{ capacity: { default: { used: number } } }>('/v1/agents/me')).body.capacity.default.used;
+const used = async (agent: Api) =>
+  (await agent.get<{ capacity: { default: { used: number } } }>('/v1/agents/me')).body.capacity.default.used;
 const statusOf = async (o: DemoOrg, id: string) => (await o.admin.get<Conv>(`/v1/conversations/${id}`)).body.status;
 
 describe('timers over HTTP with the virtual clock', () => {
@@ -53,7 +66,9 @@ describe('timers over HTTP with the virtual clock', () => {
 
     expect((await agent.post<Conv>(`/v1/conversations/${c.id}/actions/close`)).body.status).toBe('Closed');
     expect(await used(agent)).toBe(0);
-    const events = (await agent.get<{ items: { details?: { released?: string } }[] }>(`/v1/conversations/${c.id}/events`)).body.items;
+    const events = (
+      await agent.get<{ items: { details?: { released?: string } }[] }>(`/v1/conversations/${c.id}/events`)
+    ).body.items;
     expect(events.filter((e) => e.details?.released)).toHaveLength(1);
     expect((await advance(600)).filter((f) => f.conversationId === c.id)).toEqual([]);
   });
@@ -62,7 +77,9 @@ describe('timers over HTTP with the virtual clock', () => {
     const o = await setupOrg(api);
     const ws = (await o.admin.get<Record<string, unknown>>('/v1/admin/workstreams/ws-sms')).body;
     const { org: _org, id: _id, ...body } = ws;
-    expect((await o.admin.put('/v1/admin/workstreams/ws-sms', { ...body, waitingInactivityTimeoutSeconds: 600 })).status).toBe(200);
+    expect(
+      (await o.admin.put('/v1/admin/workstreams/ws-sms', { ...body, waitingInactivityTimeoutSeconds: 600 })).status,
+    ).toBe(200);
 
     const { c, agent } = await picked(o, 'sms');
     expect((await agent.post<Conv>(`/v1/conversations/${c.id}/actions/close`)).body.status).toBe('Waiting');
@@ -70,7 +87,15 @@ describe('timers over HTTP with the virtual clock', () => {
     expect(await statusOf(o, c.id)).toBe('Waiting');
 
     // the customer writes at 599 s: T-10 back to Open; the agent takes it and parks it again
-    expect((await api.webhook(o.channel.sms, { eventId: 'msg-1', type: 'message.received', threadId: c.threadId, message: { text: 'still there?' } }, o.secret)).status).toBe(202);
+    expect(
+      (
+        await api.webhook(
+          o.channel.sms,
+          { eventId: 'msg-1', type: 'message.received', threadId: c.threadId, message: { text: 'still there?' } },
+          o.secret,
+        )
+      ).status,
+    ).toBe(202);
     await eventually(async () => (await statusOf(o, c.id)) === 'Open');
     await agent.post(`/v1/conversations/${c.id}/actions/accept`);
     expect((await agent.post<Conv>(`/v1/conversations/${c.id}/actions/close`)).body.status).toBe('Waiting');
@@ -112,15 +137,29 @@ describe('timers over HTTP with the virtual clock', () => {
     const o = await setupOrg(api);
     const alice = await o.agent('alice');
     await alice.post('/v1/agents/me/sign-in');
-    expect((await alice.put('/v1/agents/me/presence', { presence: 'Away' })).body).toMatchObject({ presence: 'Away', presenceSource: 'manual' });
+    expect((await alice.put('/v1/agents/me/presence', { presence: 'Away' })).body).toMatchObject({
+      presence: 'Away',
+      presenceSource: 'manual',
+    });
     await alice.post('/v1/agents/me/connection', { connected: false });
     await advance(149);
-    expect((await alice.get('/v1/agents/me')).body).toMatchObject({ presence: 'Away', presenceSource: 'manual', connected: false });
+    expect((await alice.get('/v1/agents/me')).body).toMatchObject({
+      presence: 'Away',
+      presenceSource: 'manual',
+      connected: false,
+    });
     const fired = (await advance(2)).filter((f) => f.agentId === 'alice' && f.kind === 'presence-grace');
     expect(fired).toMatchObject([{ outcome: 'applied' }]);
-    expect((await alice.get('/v1/agents/me')).body).toMatchObject({ presence: 'Available', presenceSource: 'computed' });
+    expect((await alice.get('/v1/agents/me')).body).toMatchObject({
+      presence: 'Available',
+      presenceSource: 'computed',
+    });
     await alice.post('/v1/agents/me/connection', { connected: true });
-    expect((await alice.get('/v1/agents/me')).body).toMatchObject({ presence: 'Available', presenceSource: 'computed', connected: true });
+    expect((await alice.get('/v1/agents/me')).body).toMatchObject({
+      presence: 'Available',
+      presenceSource: 'computed',
+      connected: true,
+    });
   });
 
   it('P-4 / TM-4: a reconnect within 150 s keeps the manual presence', async () => {
@@ -131,7 +170,9 @@ describe('timers over HTTP with the virtual clock', () => {
     await alice.post('/v1/agents/me/connection', { connected: false });
     await advance(100);
     await alice.post('/v1/agents/me/connection', { connected: true });
-    expect((await advance(100)).filter((f) => f.agentId === 'alice')).toMatchObject([{ kind: 'presence-grace', outcome: 'stale' }]);
+    expect((await advance(100)).filter((f) => f.agentId === 'alice')).toMatchObject([
+      { kind: 'presence-grace', outcome: 'stale' },
+    ]);
     expect((await alice.get('/v1/agents/me')).body).toMatchObject({ presence: 'BusyDND', presenceSource: 'manual' });
   });
 

@@ -27,7 +27,8 @@ const threadConversations = async (o: DemoOrg, channelId: string, threadId: stri
   expect(r.status).toBe(200);
   return r.body.items;
 };
-const eventsOf = async (o: DemoOrg, id: string): Promise<Ev[]> => (await o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items;
+const eventsOf = async (o: DemoOrg, id: string): Promise<Ev[]> =>
+  (await o.admin.get<{ items: Ev[] }>(`/v1/conversations/${id}/events`)).body.items;
 
 /**
  * Puts the event on the ingestion queue as the webhook does, but with a fresh SQS deduplication id:
@@ -47,9 +48,15 @@ async function redeliverPastSqsDedup(o: DemoOrg, channelId: string, event: Recor
 
 async function queueDepth(): Promise<number> {
   const out = await rt.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: rt.queues.ingest.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: rt.queues.ingest.url,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return (
+    Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
 }
 
 describe('RL-1: a webhook event delivered twice takes effect once', () => {
@@ -59,7 +66,10 @@ describe('RL-1: a webhook event delivered twice takes effect once', () => {
     const event = { eventId: 'dup-1', type: 'conversation.started', threadId: 'th-dup' };
 
     // Act: twice at once, then once more after the queue was drained
-    const [a, b] = await Promise.all([api.webhook(o.channel.chat, event, o.secret), api.webhook(o.channel.chat, event, o.secret)]);
+    const [a, b] = await Promise.all([
+      api.webhook(o.channel.chat, event, o.secret),
+      api.webhook(o.channel.chat, event, o.secret),
+    ]);
     await rt.drain();
     const afterFirst = await threadConversations(o, o.channel.chat, 'th-dup');
     const c = await api.webhook(o.channel.chat, event, o.secret);
@@ -81,14 +91,26 @@ describe('RL-1: a webhook event delivered twice takes effect once', () => {
     const o = await setupOrg(api);
     const started = { eventId: 's-1', type: 'conversation.started', threadId: 'th-redo' };
     expect((await api.webhook(o.channel.chat, started, o.secret)).status).toBe(202);
-    expect((await api.webhook(o.channel.chat, { eventId: 's-2', type: 'customer.disconnected', threadId: 'th-redo' }, o.secret)).status).toBe(202);
+    expect(
+      (
+        await api.webhook(
+          o.channel.chat,
+          { eventId: 's-2', type: 'customer.disconnected', threadId: 'th-redo' },
+          o.secret,
+        )
+      ).status,
+    ).toBe(202);
     await rt.drain();
     const before = await threadConversations(o, o.channel.chat, 'th-redo');
     expect(before.map((x) => x.status)).toEqual(['Closed']);
 
     // Act: the start event comes back (a retry after the dedup window); so does the disconnect
     await redeliverPastSqsDedup(o, o.channel.chat, started);
-    await redeliverPastSqsDedup(o, o.channel.chat, { eventId: 's-2', type: 'customer.disconnected', threadId: 'th-redo' });
+    await redeliverPastSqsDedup(o, o.channel.chat, {
+      eventId: 's-2',
+      type: 'customer.disconnected',
+      threadId: 'th-redo',
+    });
     await rt.drain();
 
     // Assess: the redeliveries were consumed (not failing and retried), no second conversation, history unchanged
@@ -102,7 +124,15 @@ describe('RL-1: a webhook event delivered twice takes effect once', () => {
     // Prepare: an sms conversation parked in Waiting by alice (T-5)
     const o = await setupOrg(api);
     const alice = await o.agent('alice');
-    expect((await api.webhook(o.channel.sms, { eventId: 'm-1', type: 'message.received', threadId: 'th-sms', message: { text: 'hi' } }, o.secret)).status).toBe(202);
+    expect(
+      (
+        await api.webhook(
+          o.channel.sms,
+          { eventId: 'm-1', type: 'message.received', threadId: 'th-sms', message: { text: 'hi' } },
+          o.secret,
+        )
+      ).status,
+    ).toBe(202);
     const c = await eventually(async () => (await threadConversations(o, o.channel.sms, 'th-sms'))[0]);
     await alice.post(`/v1/conversations/${c.id}/actions/accept`);
     expect((await alice.post(`/v1/conversations/${c.id}/actions/close`)).body).toMatchObject({ status: 'Waiting' });
@@ -127,7 +157,12 @@ describe('RL-5: a webhook with a missing or wrong signature gets 401 and writes 
     // Prepare
     const o = await setupOrg(api);
     await rt.drain();
-    const event = { eventId: 'forged-1', type: 'conversation.started', threadId: 'th-forged', context: { topic: 'billing' } };
+    const event = {
+      eventId: 'forged-1',
+      type: 'conversation.started',
+      threadId: 'th-forged',
+      context: { topic: 'billing' },
+    };
     const raw = JSON.stringify(event);
     const tampered = JSON.stringify({ ...event, threadId: 'th-forged-2' });
 
@@ -136,29 +171,44 @@ describe('RL-5: a webhook with a missing or wrong signature gets 401 and writes 
       await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, {}),
       await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': '' }),
       await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': `sha256=${'0'.repeat(64)}` }),
-      await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': signBody('wrong-secret-0123456789', raw) }),
+      await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, {
+        'x-signature': signBody('wrong-secret-0123456789', raw),
+      }),
       // a signature of another body (the body was changed in transit)
       await api.call('POST', `/v1/webhooks/${o.channel.chat}`, tampered, { 'x-signature': signBody(o.secret, raw) }),
       // the hex without its scheme, and a truncated digest
-      await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': signBody(o.secret, raw).slice('sha256='.length) }),
-      await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': signBody(o.secret, raw).slice(0, -2) }),
+      await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, {
+        'x-signature': signBody(o.secret, raw).slice('sha256='.length),
+      }),
+      await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, {
+        'x-signature': signBody(o.secret, raw).slice(0, -2),
+      }),
     ];
 
     // Assess: all 401 problem+json, nothing queued, nothing written
     for (const r of results) {
       expect(r.status).toBe(401);
       expect(r.contentType).toMatch(/^application\/problem\+json/);
-      expect(r.body).toMatchObject({ status: 401, title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
+      expect(r.body).toMatchObject({
+        status: 401,
+        title: expect.any(String),
+        type: expect.any(String),
+        detail: expect.any(String),
+      });
     }
     expect(await queueDepth()).toBe(0);
     await rt.drain();
     expect(await threadConversations(o, o.channel.chat, 'th-forged')).toEqual([]);
     expect(await threadConversations(o, o.channel.chat, 'th-forged-2')).toEqual([]);
-    for (const q of ['q1', 'q2']) expect((await o.admin.get<{ items: Conv[] }>(`/v1/queues/${q}/open-items`)).body.items).toEqual([]);
+    for (const q of ['q1', 'q2'])
+      expect((await o.admin.get<{ items: Conv[] }>(`/v1/queues/${q}/open-items`)).body.items).toEqual([]);
     expect((await o.admin.get<{ items: Conv[] }>('/v1/conversations')).body.items).toEqual([]);
 
     // ... and the forged event's id was not consumed: the genuine event is applied normally (RL-1 not fooled)
-    expect((await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': signBody(o.secret, raw) })).status).toBe(202);
+    expect(
+      (await api.call('POST', `/v1/webhooks/${o.channel.chat}`, raw, { 'x-signature': signBody(o.secret, raw) }))
+        .status,
+    ).toBe(202);
     await rt.drain();
     expect((await threadConversations(o, o.channel.chat, 'th-forged')).map((x) => x.status)).toEqual(['Open']);
   });
@@ -169,13 +219,23 @@ describe('RL-5: a webhook with a missing or wrong signature gets 401 and writes 
     await rt.drain();
 
     // Act
-    const malformed = await api.call('POST', `/v1/webhooks/${o.channel.chat}`, '{"eventId":', { 'x-signature': signBody(o.secret, '{"eventId":') });
-    const invalid = await api.webhook(o.channel.chat, { eventId: 'bad id with spaces', type: 'conversation.exploded', threadId: '' }, o.secret);
+    const malformed = await api.call('POST', `/v1/webhooks/${o.channel.chat}`, '{"eventId":', {
+      'x-signature': signBody(o.secret, '{"eventId":'),
+    });
+    const invalid = await api.webhook(
+      o.channel.chat,
+      { eventId: 'bad id with spaces', type: 'conversation.exploded', threadId: '' },
+      o.secret,
+    );
 
     // Assess
     expect([malformed.status, invalid.status]).toEqual([400, 400]);
     expect(invalid.contentType).toMatch(/^application\/problem\+json/);
-    expect((invalid.body.errors as { field: string }[]).map((e) => e.field).sort()).toEqual(['eventId', 'threadId', 'type']);
+    expect((invalid.body.errors as { field: string }[]).map((e) => e.field).sort()).toEqual([
+      'eventId',
+      'threadId',
+      'type',
+    ]);
     expect(await queueDepth()).toBe(0);
     await rt.drain();
     expect((await o.admin.get<{ items: Conv[] }>('/v1/conversations')).body.items).toEqual([]);

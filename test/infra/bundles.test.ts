@@ -14,10 +14,15 @@ import { buildEngineApp } from '../../lib/app.js';
  */
 const outdir = mkdtempSync(join(tmpdir(), 'engine-bundles-'));
 process.env.CDK_VALIDATION = 'false';
-const app = new App({ outdir, context: { stage: 'test', 'aws:cdk:bundling-stacks': ['**'], 'aws:cdk:enable-asset-metadata': true } });
+const app = new App({
+  outdir,
+  context: { stage: 'test', 'aws:cdk:bundling-stacks': ['**'], 'aws:cdk:enable-asset-metadata': true },
+});
 const { stateless } = buildEngineApp(app);
 const assembly = app.synth();
-const template = assembly.getStackByName(stateless.stackName).template as { Resources: Record<string, { Type: string; Metadata?: Record<string, string> }> };
+const template = assembly.getStackByName(stateless.stackName).template as {
+  Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+};
 const bundles = Object.entries(template.Resources)
   .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
   .map(([id, r]) => ({ id, dir: join(outdir, r.Metadata!['aws:asset:path']!) }));
@@ -32,7 +37,10 @@ describe('Lambda bundles', () => {
       expect(code.startsWith("import { createRequire } from 'node:module';"), b.id).toBe(true);
       expect(code.length / code.split('\n').length, `${b.id} is minified (characters per line)`).toBeGreaterThan(1000);
       expect(code, b.id).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
-      expect((JSON.parse(readFileSync(join(b.dir, 'index.mjs.map'), 'utf8')) as { sourcesContent?: unknown }).sourcesContent, b.id).toBeUndefined();
+      expect(
+        (JSON.parse(readFileSync(join(b.dir, 'index.mjs.map'), 'utf8')) as { sourcesContent?: unknown }).sourcesContent,
+        b.id,
+      ).toBeUndefined();
     }
   });
 
@@ -50,10 +58,14 @@ describe('Lambda bundles', () => {
         }
       }
       process.stdout.write(JSON.stringify(out));`;
-    const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(Object.fromEntries(bundles.map((b) => [b.id, b.dir])))], {
-      env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT' },
-      encoding: 'utf8',
-    });
+    const stdout = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', script, JSON.stringify(Object.fromEntries(bundles.map((b) => [b.id, b.dir])))],
+      {
+        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+        encoding: 'utf8',
+      },
+    );
     const out = JSON.parse(stdout) as Record<string, unknown>;
     for (const b of bundles) expect(out[b.id], b.id).toBe('function');
     expect(out.health).toEqual({ statusCode: 200, body: { ok: true } });

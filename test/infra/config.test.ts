@@ -7,7 +7,13 @@ const config = (context: Record<string, unknown>) => readConfig(new App({ contex
 
 describe('deployment context', () => {
   it('defaults to a dev stage that keeps nothing and refuses every token', () => {
-    expect(config({})).toMatchObject({ stage: 'dev', retainData: false, jwtIssuer: PLACEHOLDER_ISSUER, jwtPlaceholder: true, apiThrottle: { rateLimit: 100, burstLimit: 200 } });
+    expect(config({})).toMatchObject({
+      stage: 'dev',
+      retainData: false,
+      jwtIssuer: PLACEHOLDER_ISSUER,
+      jwtPlaceholder: true,
+      apiThrottle: { rateLimit: 100, burstLimit: 200 },
+    });
   });
 
   it('prod retains data by default and reads issuer and audiences (comma-separated)', () => {
@@ -17,7 +23,10 @@ describe('deployment context', () => {
       jwtAudience: ['a', 'b'],
       jwtPlaceholder: false,
     });
-    expect(config({ stage: 'prod', retainData: 'false', jwtIssuer: 'https://idp.example.com/', jwtAudience: 'a' }).retainData).toBe(false);
+    expect(
+      config({ stage: 'prod', retainData: 'false', jwtIssuer: 'https://idp.example.com/', jwtAudience: 'a' })
+        .retainData,
+    ).toBe(false);
   });
 
   it('refuses a stage other than dev/test without JWT settings, half of them, or a non-https issuer', () => {

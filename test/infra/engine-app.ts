@@ -18,7 +18,9 @@ export interface SynthesizedEngine extends EngineApp {
  */
 export function synthEngine(context: Record<string, unknown> = {}): SynthesizedEngine {
   process.env.CDK_VALIDATION = 'false';
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', ...context } });
+  const app = new App({
+    context: { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', ...context },
+  });
   const engine = buildEngineApp(app);
   return {
     app,
@@ -37,7 +39,8 @@ type Json = Record<string, unknown>;
 export function exportedValue(exporting: Template, importValue: unknown): unknown {
   const name = (importValue as { 'Fn::ImportValue'?: unknown })['Fn::ImportValue'];
   if (typeof name !== 'string') throw new Error(`not an Fn::ImportValue: ${JSON.stringify(importValue)}`);
-  const outputs = (exporting.toJSON() as { Outputs?: Record<string, { Value: unknown; Export?: { Name?: string } }> }).Outputs ?? {};
+  const outputs =
+    (exporting.toJSON() as { Outputs?: Record<string, { Value: unknown; Export?: { Name?: string } }> }).Outputs ?? {};
   const out = Object.values(outputs).find((o) => o.Export?.Name === name);
   if (!out) throw new Error(`no export named ${name}`);
   return out.Value;

@@ -9,7 +9,12 @@ import { synthEngine } from './engine-app.js';
  * synth` fails on any finding that is neither fixed nor acknowledged. Here the same pack runs on
  * the construct tree directly, so a failure names the rule and the resource.
  */
-const engine = synthEngine({ stage: 'prod', jwtIssuer: 'https://auth.example.com/', jwtAudience: 'engine-api', alarmEmail: 'oncall@example.com' });
+const engine = synthEngine({
+  stage: 'prod',
+  jwtIssuer: 'https://auth.example.com/',
+  jwtAudience: 'engine-api',
+  alarmEmail: 'oncall@example.com',
+});
 
 interface Finding {
   rule: string;
@@ -21,7 +26,13 @@ function findings(ignoreAcknowledgements: boolean): Finding[] {
   const pack = new AwsSolutionsChecks();
   // To prove each acknowledgement still hides a real finding, look past them once.
   if (ignoreAcknowledgements) (pack as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-  return pack.validateScope(engine.app).violations.flatMap((v) => v.violatingResources.map((r) => ({ rule: v.ruleName, severity: v.severity ?? 'error', path: r.constructPath ?? '' })));
+  return pack.validateScope(engine.app).violations.flatMap((v) =>
+    v.violatingResources.map((r) => ({
+      rule: v.ruleName,
+      severity: v.severity ?? 'error',
+      path: r.constructPath ?? '',
+    })),
+  );
 }
 
 /** Every acknowledgement in the app: the construct it is on, the rule id and the reason. */
@@ -29,14 +40,21 @@ function acknowledgements(): { path: string; id: string; reason: string }[] {
   return engine.app.node.findAll().flatMap((c: IConstruct) =>
     c.node.metadata
       .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^annotation::/i, ''), reason: String(reason) }))),
+      .flatMap((m) =>
+        Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({
+          path: c.node.path,
+          id: id.replace(/^annotation::/i, ''),
+          reason: String(reason),
+        })),
+      ),
   );
 }
 
 const stage = 'ContactCenterEngine-prod';
 const ENGINE_ROLES = ['HttpAdmin', 'HttpConversations', 'HttpAgents', 'IngestConsumer', 'TimersConsumer', 'Sweeper'];
 const ALL_ROLES = [...ENGINE_ROLES, 'HttpHealth', 'HttpQueues', 'HttpWebhooks'];
-const SCHEDULES = 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/contact-center-engine-prod-timers/*]';
+const SCHEDULES =
+  'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/contact-center-engine-prod-timers/*]';
 
 describe('cdk-nag AwsSolutions', () => {
   it('leaves no unacknowledged error', () => {
@@ -74,7 +92,9 @@ describe('cdk-nag AwsSolutions', () => {
     }
     // and nothing else was found
     const acknowledged = acknowledgements();
-    const unexplained = raw.filter((f) => !acknowledged.some((a) => f.rule === a.id && (f.path === a.path || f.path.startsWith(`${a.path}/`))));
+    const unexplained = raw.filter(
+      (f) => !acknowledged.some((a) => f.rule === a.id && (f.path === a.path || f.path.startsWith(`${a.path}/`))),
+    );
     expect(unexplained).toEqual([]);
   });
 });

@@ -4,9 +4,22 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createIdempotencyTableInput, createTableInput, TABLE_DEFINITION } from '../../functions/adapters/dynamodb/table-definition.js';
+import {
+  createIdempotencyTableInput,
+  createTableInput,
+  TABLE_DEFINITION,
+} from '../../functions/adapters/dynamodb/table-definition.js';
 import { CONSUMER_TIMEOUT, MAX_RECEIVE_COUNT } from '../../lib/config.js';
-import { actionsOf, exportedValue, functionsOf, referencedId, resourcesOf, statementsOfRole, synthEngine, type Statement } from './engine-app.js';
+import {
+  actionsOf,
+  exportedValue,
+  functionsOf,
+  referencedId,
+  resourcesOf,
+  statementsOfRole,
+  synthEngine,
+  type Statement,
+} from './engine-app.js';
 
 /**
  * The synthesized templates, property by property: what operators deploy. One prod-like synth
@@ -14,7 +27,12 @@ import { actionsOf, exportedValue, functionsOf, referencedId, resourcesOf, state
  */
 const ISSUER = 'https://auth.example.com/realms/contact-center';
 const AUDIENCE = ['engine-api', 'agent-desktop'];
-const prod = synthEngine({ stage: 'prod', jwtIssuer: ISSUER, jwtAudience: AUDIENCE.join(','), alarmEmail: 'oncall@example.com' });
+const prod = synthEngine({
+  stage: 'prod',
+  jwtIssuer: ISSUER,
+  jwtAudience: AUDIENCE.join(','),
+  alarmEmail: 'oncall@example.com',
+});
 const dev = synthEngine({ stage: 'dev' });
 
 const logicalId = (c: IConstruct): string => {
@@ -24,18 +42,33 @@ const logicalId = (c: IConstruct): string => {
 const fnId = (name: string): string => logicalId(prod.stateless.functions[name]!.fn);
 const roleId = (name: string): string => logicalId(prod.stateless.functions[name]!.role);
 const stmts = (name: string): Statement[] => statementsOfRole(prod.statelessTemplate, roleId(name));
-const dynamoActions = (s: Statement[]): string[] => s.filter((x) => x.Effect === 'Allow').flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
+const dynamoActions = (s: Statement[]): string[] =>
+  s
+    .filter((x) => x.Effect === 'Allow')
+    .flatMap(actionsOf)
+    .filter((a) => a.startsWith('dynamodb:'));
 
-const ENGINE_FUNCTIONS = ['HttpAdmin', 'HttpConversations', 'HttpAgents', 'IngestConsumer', 'TimersConsumer', 'Sweeper'];
+const ENGINE_FUNCTIONS = [
+  'HttpAdmin',
+  'HttpConversations',
+  'HttpAgents',
+  'IngestConsumer',
+  'TimersConsumer',
+  'Sweeper',
+];
 
 describe('stateful stack: the table from the shared definition', () => {
   const expected = createTableInput('x');
-  const [, table] = Object.entries(prod.statefulTemplate.findResources('AWS::DynamoDB::Table')).find(([id]) => id.startsWith('Table'))!;
+  const [, table] = Object.entries(prod.statefulTemplate.findResources('AWS::DynamoDB::Table')).find(([id]) =>
+    id.startsWith('Table'),
+  )!;
   const props = table.Properties as Record<string, unknown>;
 
   it('has the key schema and every index of TABLE_DEFINITION, projecting ALL, nothing more', () => {
     expect(props.KeySchema).toEqual(expected.KeySchema);
-    const indexes = (props.GlobalSecondaryIndexes as { IndexName: string; KeySchema: unknown; Projection: unknown }[]).map((g) => ({
+    const indexes = (
+      props.GlobalSecondaryIndexes as { IndexName: string; KeySchema: unknown; Projection: unknown }[]
+    ).map((g) => ({
       IndexName: g.IndexName,
       KeySchema: g.KeySchema,
       Projection: g.Projection,
@@ -50,24 +83,40 @@ describe('stateful stack: the table from the shared definition', () => {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       TimeToLiveSpecification: { AttributeName: TABLE_DEFINITION.timeToLiveAttribute, Enabled: true },
-      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(prod.stateful.dataKey), 'Arn'] } },
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(prod.stateful.dataKey), 'Arn'] },
+      },
     });
     prod.statefulTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
   it('prod keeps its data: deletion protection, RETAIN on tables and key, termination protection', () => {
     for (const id of [logicalId(prod.stateful.table), logicalId(prod.stateful.idempotencyTable)]) {
-      expect(prod.statefulTemplate.toJSON().Resources[id]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain', Properties: { DeletionProtectionEnabled: true } });
+      expect(prod.statefulTemplate.toJSON().Resources[id]).toMatchObject({
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: { DeletionProtectionEnabled: true },
+      });
     }
-    expect(prod.statefulTemplate.toJSON().Resources[logicalId(prod.stateful.dataKey)]).toMatchObject({ DeletionPolicy: 'Retain' });
+    expect(prod.statefulTemplate.toJSON().Resources[logicalId(prod.stateful.dataKey)]).toMatchObject({
+      DeletionPolicy: 'Retain',
+    });
     expect(prod.stateful.terminationProtection).toBe(true);
   });
 
   it('dev does not (configurable per stage: -c retainData=true keeps a dev stage too)', () => {
-    expect(dev.statefulTemplate.toJSON().Resources[logicalId(dev.stateful.table)]).toMatchObject({ DeletionPolicy: 'Delete', Properties: { DeletionProtectionEnabled: false } });
+    expect(dev.statefulTemplate.toJSON().Resources[logicalId(dev.stateful.table)]).toMatchObject({
+      DeletionPolicy: 'Delete',
+      Properties: { DeletionProtectionEnabled: false },
+    });
     expect(dev.stateful.terminationProtection).toBe(false);
     const kept = synthEngine({ stage: 'dev', retainData: 'true' });
-    expect(kept.statefulTemplate.toJSON().Resources[logicalId(kept.stateful.table)]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { DeletionProtectionEnabled: true } });
+    expect(kept.statefulTemplate.toJSON().Resources[logicalId(kept.stateful.table)]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
   });
 
   it('the idempotency table has the Powertools schema (id key, expiration TTL), PITR and the data key', () => {
@@ -85,7 +134,10 @@ describe('stateful stack: queues', () => {
   const t = prod.statefulTemplate;
   const queues = t.findResources('AWS::SQS::Queue');
   const q = (c: IConstruct) => queues[logicalId(c)]!.Properties as Record<string, unknown>;
-  const redrive = (dlq: IConstruct) => ({ deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(dlq), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT });
+  const redrive = (dlq: IConstruct) => ({
+    deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(dlq), 'Arn'] },
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+  });
 
   it('ingestion is FIFO, high-throughput, with a FIFO DLQ after 5 receives', () => {
     expect(q(prod.stateful.ingest.queue)).toMatchObject({
@@ -107,7 +159,8 @@ describe('stateful stack: queues', () => {
   });
 
   it('consumer queues hide a message six times as long as the consumer may run', () => {
-    for (const c of [prod.stateful.ingest.queue, prod.stateful.timers.queue]) expect(q(c).VisibilityTimeout).toBe(CONSUMER_TIMEOUT.toSeconds() * 6);
+    for (const c of [prod.stateful.ingest.queue, prod.stateful.timers.queue])
+      expect(q(c).VisibilityTimeout).toBe(CONSUMER_TIMEOUT.toSeconds() * 6);
   });
 
   it('every queue is encrypted (SQS-managed SSE) and refuses plain HTTP', () => {
@@ -116,13 +169,27 @@ describe('stateful stack: queues', () => {
       expect((queue.Properties as Record<string, unknown>).SqsManagedSseEnabled, id).toBe(true);
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
       });
     }
   });
 
   it('outputs the table name, the queue URLs and the DLQ ARNs', () => {
-    for (const o of ['TableName', 'IngestQueueUrl', 'TimersQueueUrl', 'OutboundQueueUrl', 'IngestDlqArn', 'TimersDlqArn', 'OutboundDlqArn', 'SchedulerDlqArn']) t.hasOutput(o, {});
+    for (const o of [
+      'TableName',
+      'IngestQueueUrl',
+      'TimersQueueUrl',
+      'OutboundQueueUrl',
+      'IngestDlqArn',
+      'TimersDlqArn',
+      'OutboundDlqArn',
+      'SchedulerDlqArn',
+    ])
+      t.hasOutput(o, {});
   });
 });
 
@@ -130,7 +197,17 @@ describe('stateless stack: functions', () => {
   const fns = functionsOf(prod.statelessTemplate);
 
   it('one function per route group, plus the ingest consumer, the timers consumer and the sweeper', () => {
-    expect(Object.keys(prod.stateless.functions).sort()).toEqual(['HttpAdmin', 'HttpAgents', 'HttpConversations', 'HttpHealth', 'HttpQueues', 'HttpWebhooks', 'IngestConsumer', 'Sweeper', 'TimersConsumer']);
+    expect(Object.keys(prod.stateless.functions).sort()).toEqual([
+      'HttpAdmin',
+      'HttpAgents',
+      'HttpConversations',
+      'HttpHealth',
+      'HttpQueues',
+      'HttpWebhooks',
+      'IngestConsumer',
+      'Sweeper',
+      'TimersConsumer',
+    ]);
     expect(fns).toHaveLength(9);
   });
 
@@ -142,24 +219,41 @@ describe('stateless stack: functions', () => {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
-        Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'contact-center-engine', POWERTOOLS_METRICS_NAMESPACE: 'ContactCenterEngine/prod', NODE_OPTIONS: '--enable-source-maps' } },
+        Environment: {
+          Variables: {
+            POWERTOOLS_SERVICE_NAME: 'contact-center-engine',
+            POWERTOOLS_METRICS_NAMESPACE: 'ContactCenterEngine/prod',
+            NODE_OPTIONS: '--enable-source-maps',
+          },
+        },
       });
     }
   });
 
   it('no secret in any environment variable: configuration only (names, URLs, ARNs)', () => {
     for (const f of fns) {
-      const vars = ((f.props.Environment as { Variables: Record<string, unknown> }).Variables);
+      const vars = (f.props.Environment as { Variables: Record<string, unknown> }).Variables;
       for (const [name, value] of Object.entries(vars)) {
         expect(name, f.id).not.toMatch(/SECRET|PASSWORD|PRIVATE|CREDENTIAL/i);
-        if (typeof value === 'string') expect(value, `${f.id} ${name}`).toMatch(/^(contact-center-engine(-prod-timers)?|ContactCenterEngine\/prod|--enable-source-maps|INFO|\d+)$/);
+        if (typeof value === 'string')
+          expect(value, `${f.id} ${name}`).toMatch(
+            /^(contact-center-engine(-prod-timers)?|ContactCenterEngine\/prod|--enable-source-maps|INFO|\d+)$/,
+          );
       }
     }
   });
 
   it('handlers get the env vars runtime.ts reads, and only what they use', () => {
-    const env = (name: string) => Object.keys((fns.find((f) => f.id === fnId(name))!.props.Environment as { Variables: object }).Variables);
-    const engine = ['TABLE_NAME', 'SCHEDULE_GROUP_NAME', 'TIMERS_QUEUE_ARN', 'SCHEDULER_ROLE_ARN', 'SCHEDULER_DLQ_ARN', 'OUTBOUND_QUEUE_URL'];
+    const env = (name: string) =>
+      Object.keys((fns.find((f) => f.id === fnId(name))!.props.Environment as { Variables: object }).Variables);
+    const engine = [
+      'TABLE_NAME',
+      'SCHEDULE_GROUP_NAME',
+      'TIMERS_QUEUE_ARN',
+      'SCHEDULER_ROLE_ARN',
+      'SCHEDULER_DLQ_ARN',
+      'OUTBOUND_QUEUE_URL',
+    ];
     for (const name of ENGINE_FUNCTIONS) expect(env(name), name).toEqual(expect.arrayContaining(engine));
     expect(env('HttpConversations')).toContain('IDEMPOTENCY_TABLE_NAME');
     expect(env('HttpWebhooks')).toEqual(expect.arrayContaining(['TABLE_NAME', 'INGEST_QUEUE_URL']));
@@ -175,7 +269,9 @@ describe('stateless stack: functions', () => {
       ['IngestConsumer', prod.stateful.ingest.queue],
       ['TimersConsumer', prod.stateful.timers.queue],
     ] as const) {
-      const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fnId(fn) } } }));
+      const mappings = Object.values(
+        t.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fnId(fn) } } }),
+      );
       expect(mappings, fn).toHaveLength(1);
       const props = mappings[0]!.Properties as Record<string, unknown>;
       expect(props.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
@@ -186,7 +282,9 @@ describe('stateless stack: functions', () => {
   it('the sweeper runs every minute, without retries of its own (the next minute is the retry)', () => {
     prod.statelessTemplate.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('Sweeper'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId('Sweeper'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } }),
+      ],
     });
   });
 });
@@ -198,13 +296,18 @@ describe('stateless stack: least privilege', () => {
     for (const name of allFunctionNames) {
       for (const s of stmts(name).filter((x) => x.Effect === 'Allow')) {
         for (const a of actionsOf(s)) expect(a, name).not.toMatch(/\*|dynamodb:Scan/);
-        if (resourcesOf(s).includes('*')) expect(actionsOf(s).sort(), name).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+        if (resourcesOf(s).includes('*'))
+          expect(actionsOf(s).sort(), name).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       }
     }
   });
 
   it('health touches no data', () => {
-    expect(stmts('HttpHealth').flatMap(actionsOf).filter((a) => !/^(logs|xray):/.test(a))).toEqual([]);
+    expect(
+      stmts('HttpHealth')
+        .flatMap(actionsOf)
+        .filter((a) => !/^(logs|xray):/.test(a)),
+    ).toEqual([]);
   });
 
   it('webhooks: GetItem of channel registrations only, and SendMessage to the ingestion queue', () => {
@@ -217,9 +320,14 @@ describe('stateless stack: least privilege', () => {
   });
 
   it('queues: GetItem and Query on the table and GSI1 only', () => {
-    const s = stmts('HttpQueues').filter((x) => x.Effect === 'Allow' && actionsOf(x).some((a) => a.startsWith('dynamodb:')));
+    const s = stmts('HttpQueues').filter(
+      (x) => x.Effect === 'Allow' && actionsOf(x).some((a) => a.startsWith('dynamodb:')),
+    );
     expect(s.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-    const indexes = s.flatMap(resourcesOf).map((r) => JSON.stringify(r).match(/\/index\/(\w+)/)?.[1]).filter(Boolean);
+    const indexes = s
+      .flatMap(resourcesOf)
+      .map((r) => JSON.stringify(r).match(/\/index\/(\w+)/)?.[1])
+      .filter(Boolean);
     expect(indexes).toEqual(['GSI1']);
   });
 
@@ -238,7 +346,11 @@ describe('stateless stack: least privilege', () => {
         expect(s.Condition, name).toMatchObject({ StringEquals: { 'kms:ViaService': expect.anything() } });
         expect(referencedId(s.Resource, prod.statefulTemplate)).toBe(logicalId(prod.stateful.dataKey));
       }
-      const idem = stmts(name).some((s) => resourcesOf(s).some((r) => referencedId(r, prod.statefulTemplate) === logicalId(prod.stateful.idempotencyTable)));
+      const idem = stmts(name).some((s) =>
+        resourcesOf(s).some(
+          (r) => referencedId(r, prod.statefulTemplate) === logicalId(prod.stateful.idempotencyTable),
+        ),
+      );
       expect(idem, name).toBe(name === 'HttpConversations');
     }
   });
@@ -261,14 +373,24 @@ describe('stateless stack: timer scheduling (EventBridge Scheduler)', () => {
             Effect: 'Allow',
             Action: 'sts:AssumeRole',
             Principal: { Service: 'scheduler.amazonaws.com' },
-            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(timers.group), 'Arn'] } } },
+            Condition: {
+              StringEquals: {
+                'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+                'aws:SourceArn': { 'Fn::GetAtt': [logicalId(timers.group), 'Arn'] },
+              },
+            },
           },
         ],
       },
     });
     const s = statementsOfRole(t, logicalId(timers.executionRole));
     expect(s.flatMap(actionsOf)).toEqual(['sqs:SendMessage']);
-    expect(s.flatMap(resourcesOf).map((r) => referencedId(r, prod.statefulTemplate)).sort()).toEqual([logicalId(prod.stateful.schedulerDlq), logicalId(prod.stateful.timers.queue)].sort());
+    expect(
+      s
+        .flatMap(resourcesOf)
+        .map((r) => referencedId(r, prod.statefulTemplate))
+        .sort(),
+    ).toEqual([logicalId(prod.stateful.schedulerDlq), logicalId(prod.stateful.timers.queue)].sort());
     expect(t.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } })).toEqual({});
   });
 
@@ -281,18 +403,26 @@ describe('stateless stack: timer scheduling (EventBridge Scheduler)', () => {
       expect(pass.Resource).toEqual({ 'Fn::GetAtt': [logicalId(timers.executionRole), 'Arn'] });
       expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     }
-    for (const name of ['HttpHealth', 'HttpQueues', 'HttpWebhooks']) expect(stmts(name).flatMap(actionsOf), name).not.toContain('scheduler:CreateSchedule');
+    for (const name of ['HttpHealth', 'HttpQueues', 'HttpWebhooks'])
+      expect(stmts(name).flatMap(actionsOf), name).not.toContain('scheduler:CreateSchedule');
   });
 });
 
 describe('stateless stack: the HTTP API', () => {
   const t = prod.statelessTemplate;
   type Operation = { security?: unknown[]; 'x-local-only'?: boolean };
-  const doc = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, Operation>>; security?: unknown[] };
+  const doc = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
+    paths: Record<string, Record<string, Operation>>;
+    security?: unknown[];
+  };
   const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
-    ['get', 'put', 'post', 'delete', 'patch'].filter((m) => item[m]).map((m) => ({ key: `${m.toUpperCase()} ${path}`, op: item[m]! })),
+    ['get', 'put', 'post', 'delete', 'patch']
+      .filter((m) => item[m])
+      .map((m) => ({ key: `${m.toUpperCase()} ${path}`, op: item[m]! })),
   );
-  const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties as { RouteKey: string; AuthorizationType?: string; AuthorizerId?: unknown; Target: unknown });
+  const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map(
+    (r) => r.Properties as { RouteKey: string; AuthorizationType?: string; AuthorizerId?: unknown; Target: unknown },
+  );
   const [authorizerId] = Object.keys(t.findResources('AWS::ApiGatewayV2::Authorizer'));
 
   it('has a JWT authorizer with the issuer and audience given in context', () => {
@@ -305,7 +435,10 @@ describe('stateless stack: the HTTP API', () => {
 
   it('deploys exactly the routes of openapi.yaml, except the local-only ones', () => {
     const deployed = routes.map((r) => r.RouteKey).sort();
-    const documented = operations.filter((o) => o.op['x-local-only'] !== true).map((o) => o.key).sort();
+    const documented = operations
+      .filter((o) => o.op['x-local-only'] !== true)
+      .map((o) => o.key)
+      .sort();
     expect(deployed).toEqual(documented);
     expect(deployed).not.toContain('POST /_local/clock');
   });
@@ -314,18 +447,28 @@ describe('stateless stack: the HTTP API', () => {
     for (const o of operations.filter((x) => x.op['x-local-only'] !== true)) {
       const route = routes.find((r) => r.RouteKey === o.key)!;
       const secured = (o.op.security ?? doc.security ?? []).length > 0;
-      if (secured) expect(route, o.key).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
+      if (secured)
+        expect(route, o.key).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
       else expect(route.AuthorizationType ?? 'NONE', o.key).toBe('NONE');
     }
-    expect(routes.filter((r) => r.AuthorizationType !== 'JWT').map((r) => r.RouteKey).sort()).toEqual(['GET /health', 'POST /v1/webhooks/{channelId}']);
+    expect(
+      routes
+        .filter((r) => r.AuthorizationType !== 'JWT')
+        .map((r) => r.RouteKey)
+        .sort(),
+    ).toEqual(['GET /health', 'POST /v1/webhooks/{channelId}']);
   });
 
-  it('each route goes to its group\'s function (Lambda proxy, payload 2.0)', () => {
+  it("each route goes to its group's function (Lambda proxy, payload 2.0)", () => {
     const integrations = t.findResources('AWS::ApiGatewayV2::Integration');
     const target = (routeKey: string) => {
       const r = routes.find((x) => x.RouteKey === routeKey)!;
       const id = JSON.stringify(r.Target).match(/"Ref":"(\w+)"/)![1]!;
-      return integrations[id]!.Properties as { IntegrationType: string; PayloadFormatVersion: string; IntegrationUri: unknown };
+      return integrations[id]!.Properties as {
+        IntegrationType: string;
+        PayloadFormatVersion: string;
+        IntegrationUri: unknown;
+      };
     };
     for (const [routeKey, fn] of [
       ['GET /health', 'HttpHealth'],
@@ -333,7 +476,11 @@ describe('stateless stack: the HTTP API', () => {
       ['POST /v1/webhooks/{channelId}', 'HttpWebhooks'],
       ['GET /v1/queues/{id}/open-items', 'HttpQueues'],
     ] as const) {
-      expect(target(routeKey)).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0', IntegrationUri: { 'Fn::GetAtt': [fnId(fn), 'Arn'] } });
+      expect(target(routeKey)).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        PayloadFormatVersion: '2.0',
+        IntegrationUri: { 'Fn::GetAtt': [fnId(fn), 'Arn'] },
+      });
     }
   });
 
@@ -341,7 +488,10 @@ describe('stateless stack: the HTTP API', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [logicalId(prod.stateless.httpApi.accessLogs), 'Arn'] }, Format: Match.stringLikeRegexp('"status":\\$context.status') },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [logicalId(prod.stateless.httpApi.accessLogs), 'Arn'] },
+        Format: Match.stringLikeRegexp('"status":\\$context.status'),
+      },
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
     });
   });
@@ -351,16 +501,23 @@ describe('stateless stack: the HTTP API', () => {
   });
 
   it('dev without JWT settings gets an issuer that refuses every token, and a warning', () => {
-    dev.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { JwtConfiguration: { Issuer: 'https://issuer.invalid/' } });
+    dev.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: { Issuer: 'https://issuer.invalid/' },
+    });
     Annotations.fromStack(dev.stateless).hasWarning('*', Match.stringLikeRegexp('refuses every token'));
-    expect(Annotations.fromStack(prod.stateless).findWarning('*', Match.stringLikeRegexp('refuses every token'))).toEqual([]);
+    expect(
+      Annotations.fromStack(prod.stateless).findWarning('*', Match.stringLikeRegexp('refuses every token')),
+    ).toEqual([]);
   });
 });
 
 describe('stateless stack: observability', () => {
   const t = prod.statelessTemplate;
-  const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Record<string, unknown>);
-  const dimension = (a: Record<string, unknown>, name: string) => (a.Dimensions as { Name: string; Value: unknown }[] | undefined)?.find((d) => d.Name === name)?.Value;
+  const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map(
+    (a) => a.Properties as Record<string, unknown>,
+  );
+  const dimension = (a: Record<string, unknown>, name: string) =>
+    (a.Dimensions as { Name: string; Value: unknown }[] | undefined)?.find((d) => d.Name === name)?.Value;
 
   it('alarms on visible messages in every DLQ, to the alarm topic', () => {
     const dlqs = Object.values(prod.stateful.deadLetterQueues).map(logicalId);
@@ -368,15 +525,25 @@ describe('stateless stack: observability', () => {
     const watched = alarms
       .filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Namespace === 'AWS/SQS')
       .map((a) => {
-        expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', AlarmActions: [{ Ref: logicalId(prod.stateless.monitoring.topic) }] });
+        expect(a).toMatchObject({
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          AlarmActions: [{ Ref: logicalId(prod.stateless.monitoring.topic) }],
+        });
         return referencedId(dimension(a, 'QueueName'), prod.statefulTemplate);
       });
     expect(watched.sort()).toEqual(dlqs.sort());
   });
 
   it('alarms on errors of every function', () => {
-    const watched = alarms.filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda').map((a) => referencedId(dimension(a, 'FunctionName')));
-    expect(watched.sort()).toEqual(functionsOf(t).map((f) => f.id).sort());
+    const watched = alarms
+      .filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda')
+      .map((a) => referencedId(dimension(a, 'FunctionName')));
+    expect(watched.sort()).toEqual(
+      functionsOf(t)
+        .map((f) => f.id)
+        .sort(),
+    );
   });
 
   it('sends alarms to an encrypted topic that refuses plain HTTP, with the email subscription from context', () => {
@@ -386,10 +553,21 @@ describe('stateless stack: observability', () => {
   });
 
   it('counts transitions, timer fires and 409s from the structured logs', () => {
-    const filters = Object.values(t.findResources('AWS::Logs::MetricFilter')).map((f) => f.Properties as { FilterPattern: string; MetricTransformations: { MetricName: string }[] });
+    const filters = Object.values(t.findResources('AWS::Logs::MetricFilter')).map(
+      (f) => f.Properties as { FilterPattern: string; MetricTransformations: { MetricName: string }[] },
+    );
     const names = filters.flatMap((f) => f.MetricTransformations.map((m) => m.MetricName)).sort();
-    expect(names).toEqual(['ChannelEventTransitions', 'Conflicts409', 'HttpTransitions', 'SweeperTimerFires', 'TimerFires', 'TimerTransitions']);
-    expect(filters.find((f) => f.MetricTransformations[0]!.MetricName === 'Conflicts409')!.FilterPattern).toBe('{ $.status = 409 }');
+    expect(names).toEqual([
+      'ChannelEventTransitions',
+      'Conflicts409',
+      'HttpTransitions',
+      'SweeperTimerFires',
+      'TimerFires',
+      'TimerTransitions',
+    ]);
+    expect(filters.find((f) => f.MetricTransformations[0]!.MetricName === 'Conflicts409')!.FilterPattern).toBe(
+      '{ $.status = 409 }',
+    );
   });
 
   it('the log lines those filters count are still written by the handlers', () => {
@@ -401,11 +579,20 @@ describe('stateless stack: observability', () => {
 
   it('has a dashboard with transitions per minute, timer fires, conflicts and DLQ depth', () => {
     const body = JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'));
-    for (const title of ['Transitions per minute', 'Timer fires per minute', 'Conflicts (409) per minute', 'DLQ depth (visible messages)']) expect(body).toContain(title);
+    for (const title of [
+      'Transitions per minute',
+      'Timer fires per minute',
+      'Conflicts (409) per minute',
+      'DLQ depth (visible messages)',
+    ])
+      expect(body).toContain(title);
   });
 
   it('saves a Logs Insights query that follows one conversation across every log group', () => {
-    t.hasResourceProperties('AWS::Logs::QueryDefinition', { Name: 'contact-center-engine-prod/conversation-trail', LogGroupNames: Match.anyValue() });
+    t.hasResourceProperties('AWS::Logs::QueryDefinition', {
+      Name: 'contact-center-engine-prod/conversation-trail',
+      LogGroupNames: Match.anyValue(),
+    });
   });
 
   it('keeps logs a year in prod, a month elsewhere', () => {
@@ -416,7 +603,14 @@ describe('stateless stack: observability', () => {
 
 describe('cross-stack wiring', () => {
   it('the stateless stack reads the table and queues from the stateful stack (exports), nothing is duplicated', () => {
-    const table = exportedValue(prod.statefulTemplate, (functionsOf(prod.statelessTemplate).find((f) => f.id === fnId('HttpQueues'))!.props.Environment as { Variables: Record<string, unknown> }).Variables.TABLE_NAME);
+    const table = exportedValue(
+      prod.statefulTemplate,
+      (
+        functionsOf(prod.statelessTemplate).find((f) => f.id === fnId('HttpQueues'))!.props.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables.TABLE_NAME,
+    );
     expect(table).toEqual({ Ref: logicalId(prod.stateful.table) });
     prod.statelessTemplate.resourceCountIs('AWS::DynamoDB::Table', 0);
     prod.statelessTemplate.resourceCountIs('AWS::SQS::Queue', 0);

@@ -12,8 +12,13 @@ import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
  * real load -> decide -> one TransactWriteItems -> retry-on-conflict path; nothing is mocked.
  */
 
-const act = (f: Fixture, actorId: string, conversationId: string, action: Action, role: ActorRole = 'agent'): Promise<ActionResult> =>
-  performAction(f.deps, { org: f.org, conversationId, actor: { role, id: actorId }, action });
+const act = (
+  f: Fixture,
+  actorId: string,
+  conversationId: string,
+  action: Action,
+  role: ActorRole = 'agent',
+): Promise<ActionResult> => performAction(f.deps, { org: f.org, conversationId, actor: { role, id: actorId }, action });
 
 const fulfilled = <T>(results: PromiseSettledResult<T>[]): T[] =>
   results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -21,7 +26,10 @@ const rejections = <T>(results: PromiseSettledResult<T>[]): unknown[] =>
   results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
 
 /** The pool counter and the allocation items of one agent, side by side (RL-3). */
-async function capacityOf(f: Fixture, agentId: string): Promise<{ used: number; max: number; allocatedUnits: number; conversations: string[] }> {
+async function capacityOf(
+  f: Fixture,
+  agentId: string,
+): Promise<{ used: number; max: number; allocatedUnits: number; conversations: string[] }> {
   const ledger = await ledgerOf(f, agentId);
   const allocations = await f.store.listAllocations(f.org, agentId);
   return {
@@ -42,7 +50,8 @@ async function expectLedgerConsistent(f: Fixture, agentIds: string[], conversati
   for (const id of conversationIds) {
     const c = await f.conversation(id);
     if (c.allocation) held.set(id, c.allocation.agentId);
-    if (c.status === 'Open' || c.status === 'Waiting' || c.status === 'Closed') expect(c.allocation, `${id} is ${c.status}`).toBeUndefined();
+    if (c.status === 'Open' || c.status === 'Waiting' || c.status === 'Closed')
+      expect(c.allocation, `${id} is ${c.status}`).toBeUndefined();
   }
   const allocated = new Map<string, string>();
   for (const agentId of agentIds) {
@@ -87,10 +96,19 @@ describe('concurrency on DynamoDB Local', () => {
       expect((err as TransitionConflictError).currentStatus).toBe('Active');
     }
     const stored = await f.conversation(c.id);
-    expect(stored).toMatchObject({ status: 'Active', primaryAgentId: winner, version: 2, allocation: { agentId: winner, pool: 'default', units: 1 } });
+    expect(stored).toMatchObject({
+      status: 'Active',
+      primaryAgentId: winner,
+      version: 2,
+      allocation: { agentId: winner, pool: 'default', units: 1 },
+    });
     for (const a of agents) {
       const cap = await capacityOf(f, a);
-      expect(cap, a).toMatchObject(a === winner ? { used: 1, allocatedUnits: 1, conversations: [c.id] } : { used: 0, allocatedUnits: 0, conversations: [] });
+      expect(cap, a).toMatchObject(
+        a === winner
+          ? { used: 1, allocatedUnits: 1, conversations: [c.id] }
+          : { used: 0, allocatedUnits: 0, conversations: [] },
+      );
     }
     const events = await f.store.listEvents(f.org, c.id);
     expect(events.map((e) => [e.seq, e.to, e.actor])).toEqual([
@@ -110,7 +128,9 @@ describe('concurrency on DynamoDB Local', () => {
     const results = await Promise.allSettled(conversations.map((c) => act(f, 'solo', c.id, { type: 'accept' })));
 
     // Assess
-    const wins = fulfilled(results).map((r) => r.conversation.id).sort();
+    const wins = fulfilled(results)
+      .map((r) => r.conversation.id)
+      .sort();
     expect(wins).toHaveLength(3);
     const losses = rejections(results);
     expect(losses).toHaveLength(5);
@@ -134,26 +154,52 @@ describe('concurrency on DynamoDB Local', () => {
     const agents = { ann: 2, bob: 3, cyd: 4 };
     const agentIds = Object.keys(agents);
     for (const [id, max] of Object.entries(agents)) await f.addAgent(id, { default: max }, ['q1', 'q2']);
-    const kinds: ChannelKind[] = ['chat', 'voice', 'sms', 'record', 'chat', 'whatsapp', 'voice', 'sms', 'record', 'chat'];
+    const kinds: ChannelKind[] = [
+      'chat',
+      'voice',
+      'sms',
+      'record',
+      'chat',
+      'whatsapp',
+      'voice',
+      'sms',
+      'record',
+      'chat',
+    ];
     const conversations: Conversation[] = [];
     for (const kind of kinds) conversations.push(await f.start(kind));
     const ids = conversations.map((c) => c.id);
 
     // Act 1: every agent tries to accept every conversation at once.
-    const accepts = await Promise.allSettled(agentIds.flatMap((a) => ids.map((id) => act(f, a, id, { type: 'accept' }))));
+    const accepts = await Promise.allSettled(
+      agentIds.flatMap((a) => ids.map((id) => act(f, a, id, { type: 'accept' }))),
+    );
 
     // Assess 1: each conversation has at most one winner, every agent is full or holds everything it won.
     const accepted = fulfilled(accepts);
     expect(new Set(accepted.map((r) => r.conversation.id)).size).toBe(accepted.length);
     expect(accepted.length).toBe(Math.min(ids.length, 2 + 3 + 4));
-    for (const err of rejections(accepts)) expect([TransitionConflictError, CapacityExceededError].some((t) => err instanceof t), String(err)).toBe(true);
+    for (const err of rejections(accepts))
+      expect(
+        [TransitionConflictError, CapacityExceededError].some((t) => err instanceof t),
+        String(err),
+      ).toBe(true);
     await expectLedgerConsistent(f, agentIds, ids);
 
     // Act 2: every agent fires a mixed bag of end / close / release / transfer at every conversation at once;
     // only the primary's first valid action may change a conversation.
-    const actions: Action[] = [{ type: 'end' }, { type: 'close' }, { type: 'release' }, { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } }];
+    const actions: Action[] = [
+      { type: 'end' },
+      { type: 'close' },
+      { type: 'release' },
+      { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } },
+    ];
     const mixed = await Promise.allSettled(
-      agentIds.flatMap((a, i) => ids.flatMap((id, j) => [actions[(i + j) % 4] as Action, actions[(i + j + 1) % 4] as Action].map((x) => act(f, a, id, x)))),
+      agentIds.flatMap((a, i) =>
+        ids.flatMap((id, j) =>
+          [actions[(i + j) % 4] as Action, actions[(i + j + 1) % 4] as Action].map((x) => act(f, a, id, x)),
+        ),
+      ),
     );
 
     // Assess 2
@@ -161,7 +207,15 @@ describe('concurrency on DynamoDB Local', () => {
     await expectLedgerConsistent(f, agentIds, ids);
 
     // Act 3: the WrapUp ones are closed by End and X at once, the Open ones are accepted again at once.
-    const again = await Promise.allSettled(agentIds.flatMap((a) => ids.flatMap((id) => [act(f, a, id, { type: 'end' }), act(f, a, id, { type: 'close' }), act(f, a, id, { type: 'accept' })])));
+    const again = await Promise.allSettled(
+      agentIds.flatMap((a) =>
+        ids.flatMap((id) => [
+          act(f, a, id, { type: 'end' }),
+          act(f, a, id, { type: 'close' }),
+          act(f, a, id, { type: 'accept' }),
+        ]),
+      ),
+    );
 
     // Assess 3
     expect(fulfilled(again).length).toBeGreaterThan(0);
@@ -221,7 +275,13 @@ describe('concurrency on DynamoDB Local', () => {
     const c = await activeFor(f, 'alice');
     const ws = await f.store.getWorkstream(f.org, c.workstreamId);
     if (!ws) throw new Error('workstream missing');
-    const decision = decide({ conversation: c, actor: { role: 'agent', id: 'alice' }, action: { type: 'release' }, workstream: ws, now: f.clock.now() });
+    const decision = decide({
+      conversation: c,
+      actor: { role: 'agent', id: 'alice' },
+      action: { type: 'release' },
+      workstream: ws,
+      now: f.clock.now(),
+    });
     await f.store.commit(decision.writes);
     await activeFor(f, 'alice');
 
@@ -241,7 +301,13 @@ describe('concurrency on DynamoDB Local', () => {
     const f = await makeFixture();
     await f.addAgent('alice', { default: 3 });
     const c = await activeFor(f, 'alice');
-    const actions: Action[] = [{ type: 'release' }, { type: 'close' }, { type: 'release' }, { type: 'close' }, { type: 'release' }];
+    const actions: Action[] = [
+      { type: 'release' },
+      { type: 'close' },
+      { type: 'release' },
+      { type: 'close' },
+      { type: 'release' },
+    ];
 
     // Act
     const results = await Promise.allSettled(actions.map((a) => act(f, 'alice', c.id, a)));

@@ -23,7 +23,13 @@ async function activeFor(kind: ChannelKind, options: FixtureOptions = {}) {
 }
 
 /** Asserts the refusal names the current status and that nothing was written (T-13). */
-async function expectRefused(f: Fixture, c: Conversation, actor: Actor, action: Action, type: typeof TransitionConflictError | typeof ForbiddenActionError) {
+async function expectRefused(
+  f: Fixture,
+  c: Conversation,
+  actor: Actor,
+  action: Action,
+  type: typeof TransitionConflictError | typeof ForbiddenActionError,
+) {
   const before = await f.conversation(c.id);
   const events = await f.store.listEvents(f.org, c.id);
   const err = await act(f, actor, c, action).catch((e: unknown) => e);
@@ -36,7 +42,12 @@ async function expectRefused(f: Fixture, c: Conversation, actor: Actor, action: 
 describe('transitions on DynamoDB Local', () => {
   it('T-1 / R-4: an agent picks an Open conversation of their queue; capacity is reserved (C-2)', async () => {
     const { f, c } = await activeFor('chat');
-    expect(c).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: true, allocation: { agentId: 'alice', pool: 'default', units: 1 } });
+    expect(c).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: true,
+      allocation: { agentId: 'alice', pool: 'default', units: 1 },
+    });
     expect(await used(f, 'alice')).toBe(1);
   });
 
@@ -77,7 +88,11 @@ describe('transitions on DynamoDB Local', () => {
     const f = await makeFixture();
     for (const type of ['customer.ended', 'customer.disconnected'] as const) {
       const c = await f.start('chat');
-      const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), { eventId: `e-${type}`, type, threadId: c.threadId });
+      const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), {
+        eventId: `e-${type}`,
+        type,
+        threadId: c.threadId,
+      });
       expect(r).toMatchObject({ outcome: 'transitioned', rule: 'T-2' });
       expect((await f.conversation(c.id)).status).toBe('Closed');
     }
@@ -85,13 +100,23 @@ describe('transitions on DynamoDB Local', () => {
 
   it('T-3a: the agent selects End -> WrapUp', async () => {
     const { f, c } = await activeFor('whatsapp');
-    expect(await act(f, agent('alice'), c, { type: 'end' })).toMatchObject({ status: 'WrapUp', primaryAgentId: 'alice' });
+    expect(await act(f, agent('alice'), c, { type: 'end' })).toMatchObject({
+      status: 'WrapUp',
+      primaryAgentId: 'alice',
+    });
   });
 
   it('T-3b / T-3c: the chat customer ends or is disconnected -> WrapUp', async () => {
-    for (const [type, rule] of [['customer.ended', 'T-3b'], ['customer.disconnected', 'T-3c']] as const) {
+    for (const [type, rule] of [
+      ['customer.ended', 'T-3b'],
+      ['customer.disconnected', 'T-3c'],
+    ] as const) {
       const { f, c } = await activeFor('chat');
-      const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), { eventId: 'e1', type, threadId: c.threadId });
+      const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), {
+        eventId: 'e1',
+        type,
+        threadId: c.threadId,
+      });
       expect(r).toMatchObject({ outcome: 'transitioned', rule });
       expect((await f.conversation(c.id)).status).toBe('WrapUp');
     }
@@ -113,7 +138,9 @@ describe('transitions on DynamoDB Local', () => {
 
   it('T-4c / X-4 / C-4: transfer to another queue goes Open there; the same queue is refused', async () => {
     const { f, c } = await activeFor('sms');
-    await expect(act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'queue', queueId: 'q1' } })).rejects.toThrow(/another queue/);
+    await expect(
+      act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'queue', queueId: 'q1' } }),
+    ).rejects.toThrow(/another queue/);
     const moved = await act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } });
     expect(moved).toMatchObject({ status: 'Open', queueId: 'q2' });
     expect(await used(f, 'alice')).toBe(0);
@@ -145,7 +172,11 @@ describe('transitions on DynamoDB Local', () => {
     const f = await makeFixture();
     await f.addAgent('alice');
     const c = await act(f, system, await f.start('chat'), { type: 'offer', agentId: 'alice' });
-    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), { eventId: 'e1', type: 'customer.ended', threadId: c.threadId });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), {
+      eventId: 'e1',
+      type: 'customer.ended',
+      threadId: c.threadId,
+    });
     expect(r).toMatchObject({ outcome: 'transitioned', rule: 'T-6b' });
     expect((await f.conversation(c.id)).status).toBe('Closed');
     expect(await used(f, 'alice')).toBe(0);
@@ -178,7 +209,12 @@ describe('transitions on DynamoDB Local', () => {
   it('T-10: the customer writes again on Waiting -> Open in its queue', async () => {
     const { f, c } = await activeFor('sms');
     await act(f, agent('alice'), c, { type: 'close' });
-    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('sms'), { eventId: 'm1', type: 'message.received', threadId: c.threadId, message: { text: 'hi' } });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('sms'), {
+      eventId: 'm1',
+      type: 'message.received',
+      threadId: c.threadId,
+      message: { text: 'hi' },
+    });
     expect(r).toMatchObject({ outcome: 'transitioned', rule: 'T-10' });
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q1' });
   });
@@ -190,7 +226,11 @@ describe('transitions on DynamoDB Local', () => {
       await expectRefused(f, closed, agent('alice'), action, TransitionConflictError);
     }
     await expectRefused(f, closed, system, { type: 'inactivity-timeout' }, TransitionConflictError);
-    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('record'), { eventId: 'm2', type: 'message.received', threadId: c.threadId });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('record'), {
+      eventId: 'm2',
+      type: 'message.received',
+      threadId: c.threadId,
+    });
     expect(r.outcome).toBe('created');
     expect(r.outcome === 'created' && r.conversation.id).not.toBe(c.id);
     expect((await f.conversation(c.id)).status).toBe('Closed');
@@ -198,7 +238,10 @@ describe('transitions on DynamoDB Local', () => {
 
   it('T-12: voice transfer to an external number stays Active with the external party, agent released', async () => {
     const { f, c } = await activeFor('voice');
-    const ext = await act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'external', number: '+14255550100' } });
+    const ext = await act(f, agent('alice'), c, {
+      type: 'transfer',
+      target: { kind: 'external', number: '+14255550100' },
+    });
     expect(ext).toMatchObject({ status: 'Active', primaryAgentId: '+14255550100', primaryKind: 'external' });
     expect(ext.allocation).toBeUndefined();
     expect(await used(f, 'alice')).toBe(0);
@@ -216,7 +259,9 @@ describe('transitions on DynamoDB Local', () => {
 
   it('T-12 / T-4c: voice transfer to a queue goes Open there with the agent released', async () => {
     const { f, c } = await activeFor('voice');
-    expect(await act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } })).toMatchObject({ status: 'Open', queueId: 'q2' });
+    expect(
+      await act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } }),
+    ).toMatchObject({ status: 'Open', queueId: 'q2' });
     expect(await used(f, 'alice')).toBe(0);
   });
 
@@ -240,8 +285,13 @@ describe('capacity on DynamoDB Local', () => {
     await f.addAgent('bob', { default: 3 });
     const c = await act(f, agent('alice'), await f.start('voice'), { type: 'accept' });
     expect(c.allocation).toMatchObject({ pool: 'voice', units: 2 });
-    expect(await ledgerOf(f, 'alice')).toMatchObject({ pools: { voice: { used: 2 }, default: { used: 0 } }, allocated: { voice: 2 } });
-    await expect(act(f, agent('bob'), await f.start('voice'), { type: 'accept' })).rejects.toBeInstanceOf(CapacityExceededError);
+    expect(await ledgerOf(f, 'alice')).toMatchObject({
+      pools: { voice: { used: 2 }, default: { used: 0 } },
+      allocated: { voice: 2 },
+    });
+    await expect(act(f, agent('bob'), await f.start('voice'), { type: 'accept' })).rejects.toBeInstanceOf(
+      CapacityExceededError,
+    );
   });
 
   it('C-2: Active consumes; Open, Waiting and Closed consume none', async () => {
@@ -323,7 +373,9 @@ describe('capacity on DynamoDB Local', () => {
     expect(ledger.pools.default).toMatchObject({ max: 5, used: 2 });
     expect(ledger.allocated.default).toBe(2);
     await f.addAgent('alice', { default: 1 });
-    await expect(act(f, agent('alice'), await f.start('chat'), { type: 'accept' })).rejects.toBeInstanceOf(CapacityExceededError);
+    await expect(act(f, agent('alice'), await f.start('chat'), { type: 'accept' })).rejects.toBeInstanceOf(
+      CapacityExceededError,
+    );
   });
 });
 
@@ -331,13 +383,43 @@ describe('history (E-1)', () => {
   it('E-1: every change appends one event with actor, role, action, from, to, reason, version', async () => {
     const { f, c } = await activeFor('sms');
     const waiting = await act(f, agent('alice'), c, { type: 'close' });
-    await handleCustomerEvent(f.deps, f.org, f.channelId('sms'), { eventId: 'm1', type: 'message.received', threadId: c.threadId });
+    await handleCustomerEvent(f.deps, f.org, f.channelId('sms'), {
+      eventId: 'm1',
+      type: 'message.received',
+      threadId: c.threadId,
+    });
     const events = await f.store.listEvents(f.org, c.id);
-    expect(events.map(({ seq, actor, role, action, from, to, version }) => ({ seq, actor, role, action, from, to, version }))).toEqual([
-      { seq: 1, actor: 'thread:' + c.threadId, role: 'customer', action: 'created', from: null, to: 'Open', version: 1 },
+    expect(
+      events.map(({ seq, actor, role, action, from, to, version }) => ({
+        seq,
+        actor,
+        role,
+        action,
+        from,
+        to,
+        version,
+      })),
+    ).toEqual([
+      {
+        seq: 1,
+        actor: 'thread:' + c.threadId,
+        role: 'customer',
+        action: 'created',
+        from: null,
+        to: 'Open',
+        version: 1,
+      },
       { seq: 2, actor: 'alice', role: 'agent', action: 'accept', from: 'Open', to: 'Active', version: 2 },
       { seq: 3, actor: 'alice', role: 'agent', action: 'close', from: 'Active', to: 'Waiting', version: 3 },
-      { seq: 4, actor: 'thread:' + c.threadId, role: 'customer', action: 'customer-message', from: 'Waiting', to: 'Open', version: 4 },
+      {
+        seq: 4,
+        actor: 'thread:' + c.threadId,
+        role: 'customer',
+        action: 'customer-message',
+        from: 'Waiting',
+        to: 'Open',
+        version: 4,
+      },
     ]);
     expect(events[2]?.reason).toMatch(/^T-5/);
     expect(events.every((e) => typeof e.at === 'string' && e.at.endsWith('Z'))).toBe(true);
@@ -349,7 +431,11 @@ describe('customer events', () => {
   it('RL-1 (thread mapping): a second conversation.started on a thread with an open conversation changes nothing', async () => {
     const f = await makeFixture();
     const c = await f.start('chat', 'thread-x');
-    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), { eventId: 'dup', type: 'conversation.started', threadId: 'thread-x' });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), {
+      eventId: 'dup',
+      type: 'conversation.started',
+      threadId: 'thread-x',
+    });
     expect(r).toMatchObject({ outcome: 'ignored', conversationId: c.id });
     expect(await f.store.getThreadConversationId(f.org, f.channelId('chat'), 'thread-x')).toBe(c.id);
   });
@@ -358,7 +444,12 @@ describe('customer events', () => {
     const f = await makeFixture();
     await f.setWorkstream('chat', { routingRules: [{ when: { field: 'lang', equals: 'fr' }, queueId: 'q2' }] });
     const start = (threadId: string, context: Record<string, string>) =>
-      handleCustomerEvent(f.deps, f.org, f.channelId('chat'), { eventId: threadId, type: 'conversation.started', threadId, context });
+      handleCustomerEvent(f.deps, f.org, f.channelId('chat'), {
+        eventId: threadId,
+        type: 'conversation.started',
+        threadId,
+        context,
+      });
     expect(await start('a', { lang: 'fr' })).toMatchObject({ outcome: 'created', conversation: { queueId: 'q2' } });
     expect(await start('b', { lang: 'en' })).toMatchObject({ outcome: 'created', conversation: { queueId: 'q1' } });
   });
@@ -368,7 +459,11 @@ describe('voice transfer to an external number, then the caller hangs up', () =>
   it('T-12: the call closes (no agent is left to wrap up), it does not get stuck in WrapUp', async () => {
     const { f, c } = await activeFor('voice');
     await act(f, agent('alice'), c, { type: 'transfer', target: { kind: 'external', number: '+14255550100' } });
-    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('voice'), { eventId: 'hangup', type: 'customer.disconnected', threadId: c.threadId });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('voice'), {
+      eventId: 'hangup',
+      type: 'customer.disconnected',
+      threadId: c.threadId,
+    });
     expect(r).toMatchObject({ outcome: 'transitioned', rule: 'T-12' });
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Closed', primaryKind: 'external' });
     expect(await used(f, 'alice')).toBe(0);
@@ -379,10 +474,16 @@ describe('inbound event receipts', () => {
   it('RL-1: the same channel event applied twice takes effect once', async () => {
     const { f, c } = await activeFor('chat');
     const ev = { eventId: 'same-1', type: 'customer.ended' as const, threadId: c.threadId };
-    expect(await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), ev)).toMatchObject({ outcome: 'transitioned', rule: 'T-3b' });
+    expect(await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), ev)).toMatchObject({
+      outcome: 'transitioned',
+      rule: 'T-3b',
+    });
     expect(await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), ev)).toEqual({ outcome: 'duplicate' });
     const start = { eventId: 'start-1', type: 'conversation.started' as const, threadId: 'fresh' };
-    const [a, b] = await Promise.all([handleCustomerEvent(f.deps, f.org, f.channelId('sms'), start), handleCustomerEvent(f.deps, f.org, f.channelId('sms'), start)]);
+    const [a, b] = await Promise.all([
+      handleCustomerEvent(f.deps, f.org, f.channelId('sms'), start),
+      handleCustomerEvent(f.deps, f.org, f.channelId('sms'), start),
+    ]);
     expect([a.outcome, b.outcome].sort()).toEqual(['created', 'duplicate']);
     expect(await f.store.listEvents(f.org, c.id)).toHaveLength(3);
   });

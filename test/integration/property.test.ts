@@ -1,7 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CapacityExceededError, DomainError, ForbiddenActionError, TransitionConflictError } from '../../functions/domain/errors.js';
-import { modeOf, STATUSES, type Agent, type ChannelKind, type Conversation, type HistoryEvent, type Status, type WrapUpBlockPolicy } from '../../functions/domain/model.js';
+import {
+  CapacityExceededError,
+  DomainError,
+  ForbiddenActionError,
+  TransitionConflictError,
+} from '../../functions/domain/errors.js';
+import {
+  modeOf,
+  STATUSES,
+  type Agent,
+  type ChannelKind,
+  type Conversation,
+  type HistoryEvent,
+  type Status,
+  type WrapUpBlockPolicy,
+} from '../../functions/domain/model.js';
 import type { Action } from '../../functions/domain/transitions.js';
 import type { AllocationRecord } from '../../functions/ports/conversation-store.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
@@ -68,11 +82,23 @@ interface Setup {
   config: Record<Kind, KindConfig>;
 }
 
-const kindConfigArb: fc.Arbitrary<KindConfig> = fc.record({ units: fc.constantFrom(1, 1, 2), wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 1, 2) });
+const kindConfigArb: fc.Arbitrary<KindConfig> = fc.record({
+  units: fc.constantFrom(1, 1, 2),
+  wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 1, 2),
+});
 const setupArb: fc.Arbitrary<Setup> = fc.record({
-  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 4 }), q2: fc.boolean() }), { minLength: 3, maxLength: 4 }),
+  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 4 }), q2: fc.boolean() }), {
+    minLength: 3,
+    maxLength: 4,
+  }),
   kinds: fc.array(fc.constantFrom(...KINDS), { minLength: 4, maxLength: 6 }),
-  config: fc.record({ chat: kindConfigArb, voice: kindConfigArb, sms: kindConfigArb, whatsapp: kindConfigArb, record: kindConfigArb }),
+  config: fc.record({
+    chat: kindConfigArb,
+    voice: kindConfigArb,
+    sms: kindConfigArb,
+    whatsapp: kindConfigArb,
+    record: kindConfigArb,
+  }),
 });
 
 const agentActionArb: fc.Arbitrary<AgentAction> = fc.oneof(
@@ -80,7 +106,10 @@ const agentActionArb: fc.Arbitrary<AgentAction> = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom<AgentAction>({ type: 'end' }, { type: 'close' }, { type: 'close' }) },
   { weight: 2, arbitrary: fc.constant({ type: 'resume' as const }) },
   { weight: 2, arbitrary: fc.constantFrom<AgentAction>({ type: 'release' }, { type: 'resolve' }, { type: 'reject' }) },
-  { weight: 1, arbitrary: fc.constantFrom<AgentAction>({ type: 'transfer', queueId: 'q1' }, { type: 'transfer', queueId: 'q2' }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<AgentAction>({ type: 'transfer', queueId: 'q1' }, { type: 'transfer', queueId: 'q2' }),
+  },
   { weight: 2, arbitrary: fc.nat(3).map((agent): AgentAction => ({ type: 'transfer-agent', agent })) },
   { weight: 1, arbitrary: fc.constant<AgentAction>({ type: 'transfer-external' }) },
 );
@@ -89,7 +118,11 @@ const aimArb = fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1
 const agentOpArb: fc.Arbitrary<Op> = fc.record({
   by: fc.constant('agent' as const),
   // Mostly the primary, so runs go deep into the lifecycle; sometimes anyone, so refusals (T-13) are exercised too.
-  agent: fc.oneof({ weight: 4, arbitrary: fc.constant<Who>('primary') }, { weight: 2, arbitrary: fc.constant<Who>('receiver') }, { weight: 2, arbitrary: fc.nat(3) }),
+  agent: fc.oneof(
+    { weight: 4, arbitrary: fc.constant<Who>('primary') },
+    { weight: 2, arbitrary: fc.constant<Who>('receiver') },
+    { weight: 2, arbitrary: fc.nat(3) },
+  ),
   conv: convArb,
   aim: aimArb,
   action: agentActionArb,
@@ -99,11 +132,36 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.oneof(
-      fc.record({ by: fc.constant('customer' as const), via: fc.constant('event' as const), conv: convArb, aim: aimArb, what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message', 'message', 'reconnected') }),
-      fc.record({ by: fc.constant('customer' as const), via: fc.constant('action' as const), conv: convArb, aim: aimArb, what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message') }),
+      fc.record({
+        by: fc.constant('customer' as const),
+        via: fc.constant('event' as const),
+        conv: convArb,
+        aim: aimArb,
+        what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message', 'message', 'reconnected'),
+      }),
+      fc.record({
+        by: fc.constant('customer' as const),
+        via: fc.constant('action' as const),
+        conv: convArb,
+        aim: aimArb,
+        what: fc.constantFrom<CustomerWhat>('ended', 'disconnected', 'message'),
+      }),
     ),
   },
-  { weight: 2, arbitrary: fc.record({ by: fc.constant('system' as const), conv: convArb, aim: aimArb, action: fc.constantFrom<SystemAction>('inactivity-timeout', 'reconnect-timeout', 'wrapup-release', 'wrapup-release') }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      by: fc.constant('system' as const),
+      conv: convArb,
+      aim: aimArb,
+      action: fc.constantFrom<SystemAction>(
+        'inactivity-timeout',
+        'reconnect-timeout',
+        'wrapup-release',
+        'wrapup-release',
+      ),
+    }),
+  },
 );
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 10, arbitrary: opArb.map((op) => [op]) },
@@ -126,18 +184,32 @@ const isPersistent = (k: ChannelKind): boolean => modeOf(k) === 'persistent';
  * handed to an external number, T-12) and does not judge the outcome there (`expectCustomer`).
  */
 function allowedEdges(kind: ChannelKind): Set<string> {
-  const e = new Set<string>(['created:null>Open', 'accept:Open>Active', 'end:Active>WrapUp', 'end:WrapUp>Closed', 'close:WrapUp>Closed']);
-  e.add('release:Active>Open').add('transfer:Active>Open').add('reconnect-timeout:Active>Open').add('wrapup-release:WrapUp>WrapUp');
+  const e = new Set<string>([
+    'created:null>Open',
+    'accept:Open>Active',
+    'end:Active>WrapUp',
+    'end:WrapUp>Closed',
+    'close:WrapUp>Closed',
+  ]);
+  e.add('release:Active>Open')
+    .add('transfer:Active>Open')
+    .add('reconnect-timeout:Active>Open')
+    .add('wrapup-release:WrapUp>WrapUp');
   // X-3: a transfer to an agent is requested (Active stays Active), then accepted or rejected by the receiver; T-12 on voice.
   e.add('transfer:Active>Active').add('accept:Active>Active').add('reject:Active>Active');
   if (isPersistent(kind)) e.add('accept:Waiting>Waiting').add('reject:Waiting>Waiting');
   if (isChat(kind) || kind === 'voice') {
     // T-2, T-3b/c, T-6b; on voice also the end of a call handed to an external number (no agent left to wrap up).
-    for (const a of ['customer-ended', 'customer-disconnected']) e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`).add(`${a}:Active>Closed`);
+    for (const a of ['customer-ended', 'customer-disconnected'])
+      e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`).add(`${a}:Active>Closed`);
   }
   if (isChat(kind)) e.add('close:Active>Open');
   if (kind === 'voice') e.add('transfer:Active>Active');
-  if (isPersistent(kind)) e.add('close:Active>Waiting').add('resume:Waiting>Active').add('customer-message:Waiting>Open').add('inactivity-timeout:Waiting>Closed');
+  if (isPersistent(kind))
+    e.add('close:Active>Waiting')
+      .add('resume:Waiting>Active')
+      .add('customer-message:Waiting>Open')
+      .add('inactivity-timeout:Waiting>Closed');
   if (kind === 'record') e.add('resolve:Active>Closed');
   return e;
 }
@@ -196,9 +268,13 @@ function transferRequest(events: HistoryEvent[], c: Conversation): { to: string;
   const i = events.findLastIndex((e) => e.action === 'transfer' && e.from === 'Active' && e.to === 'Active');
   if (i < 0) return undefined;
   const since = events.slice(i + 1);
-  if (since.some((e) => e.action === 'accept' || e.action === 'reject' || (e.to !== 'Active' && e.to !== 'Waiting'))) return undefined;
+  if (since.some((e) => e.action === 'accept' || e.action === 'reject' || (e.to !== 'Active' && e.to !== 'Waiting')))
+    return undefined;
   const to = (events[i] as HistoryEvent).details?.transferTo;
-  return { to: typeof to === 'string' ? to : (c.pendingTransfer?.to ?? '?'), live: since.every((e) => e.from === e.to) };
+  return {
+    to: typeof to === 'string' ? to : (c.pendingTransfer?.to ?? '?'),
+    live: since.every((e) => e.from === e.to),
+  };
 }
 
 const fits = (w: World, s: Snapshot, agentId: string, c: Conversation): boolean => {
@@ -302,7 +378,10 @@ const actorOf = (w: World, op: Extract<Op, { by: 'agent' }>, c: Conversation): s
 // ---------------------------------------------------------------------------------------------------
 // Running one operation
 
-type Outcome = { kind: 'ok'; conversationId: string } | { kind: 'created'; conversationId: string } | { kind: 'refused'; conversationId: string; error?: unknown };
+type Outcome =
+  | { kind: 'ok'; conversationId: string }
+  | { kind: 'created'; conversationId: string }
+  | { kind: 'refused'; conversationId: string; error?: unknown };
 
 const toAction = (w: World, x: AgentAction): Action => {
   switch (x.type) {
@@ -338,9 +417,20 @@ const currentOnThread = (w: World, s: Snapshot, c: Conversation): string =>
 
 /** The statuses an operation can apply to (used only to aim operations, never to judge outcomes). */
 function aimedStatuses(op: Op): Status[] {
-  if (op.by === 'customer') return op.what === 'message' ? ['Waiting', 'Closed'] : op.what === 'reconnected' ? [...STATUSES] : ['Open', 'Active'];
-  if (op.by === 'system') return op.action === 'inactivity-timeout' ? ['Waiting'] : op.action === 'reconnect-timeout' ? ['Active'] : ['WrapUp'];
-  if (op.agent === 'receiver' && (op.action.type === 'accept' || op.action.type === 'reject')) return ['Active', 'Waiting'];
+  if (op.by === 'customer')
+    return op.what === 'message'
+      ? ['Waiting', 'Closed']
+      : op.what === 'reconnected'
+        ? [...STATUSES]
+        : ['Open', 'Active'];
+  if (op.by === 'system')
+    return op.action === 'inactivity-timeout'
+      ? ['Waiting']
+      : op.action === 'reconnect-timeout'
+        ? ['Active']
+        : ['WrapUp'];
+  if (op.agent === 'receiver' && (op.action.type === 'accept' || op.action.type === 'reject'))
+    return ['Active', 'Waiting'];
   switch (op.action.type) {
     case 'accept':
       return ['Open'];
@@ -380,16 +470,41 @@ async function runOp(w: World, s: Snapshot, op: Op): Promise<Outcome> {
   const { f } = w;
   const c = targetOf(w, s, op);
   if (op.by === 'agent') {
-    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'agent', id: actorOf(w, op, c) }, action: toAction(w, op.action) }));
+    return refusable(c.id, () =>
+      performAction(f.deps, {
+        org: f.org,
+        conversationId: c.id,
+        actor: { role: 'agent', id: actorOf(w, op, c) },
+        action: toAction(w, op.action),
+      }),
+    );
   }
   if (op.by === 'system') {
-    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'system', id: 'timer' }, action: { type: op.action } }));
+    return refusable(c.id, () =>
+      performAction(f.deps, {
+        org: f.org,
+        conversationId: c.id,
+        actor: { role: 'system', id: 'timer' },
+        action: { type: op.action },
+      }),
+    );
   }
   if (op.via === 'action' && op.what !== 'reconnected') {
     const action = CUSTOMER_ACTIONS[op.what];
-    return refusable(c.id, () => performAction(f.deps, { org: f.org, conversationId: c.id, actor: { role: 'customer', id: `thread:${c.threadId}` }, action }));
+    return refusable(c.id, () =>
+      performAction(f.deps, {
+        org: f.org,
+        conversationId: c.id,
+        actor: { role: 'customer', id: `thread:${c.threadId}` },
+        action,
+      }),
+    );
   }
-  const r = await handleCustomerEvent(f.deps, f.org, c.channelId, { eventId: `ev-${++w.events}`, type: EVENT_TYPES[op.what], threadId: c.threadId });
+  const r = await handleCustomerEvent(f.deps, f.org, c.channelId, {
+    eventId: `ev-${++w.events}`,
+    type: EVENT_TYPES[op.what],
+    threadId: c.threadId,
+  });
   // Every event id is new, so RL-1 deduplication must never kick in here.
   expect(r.outcome, 'RL-1: a first delivery is not a duplicate').not.toBe('duplicate');
   if (r.outcome === 'created') {
@@ -438,10 +553,14 @@ function checkInvariants(w: World, s: Snapshot): void {
     expect(used, `C-5: ${agentId} used units`).toBeGreaterThanOrEqual(0);
     expect(used, `C-5: ${agentId} used units`).toBeLessThanOrEqual(max);
     // RL-3: used units = the sum of the agent's live allocations.
-    expect(used, `RL-3: ${agentId} pool counter vs allocations ${JSON.stringify(list)}`).toBe(list.reduce((n, a) => n + a.units, 0));
-    for (const a of list) allocationsByConv.set(a.conversationId, [...(allocationsByConv.get(a.conversationId) ?? []), a]);
+    expect(used, `RL-3: ${agentId} pool counter vs allocations ${JSON.stringify(list)}`).toBe(
+      list.reduce((n, a) => n + a.units, 0),
+    );
+    for (const a of list)
+      allocationsByConv.set(a.conversationId, [...(allocationsByConv.get(a.conversationId) ?? []), a]);
   }
-  for (const id of allocationsByConv.keys()) expect(w.convIds, `allocation for an unknown conversation ${id}`).toContain(id);
+  for (const id of allocationsByConv.keys())
+    expect(w.convIds, `allocation for an unknown conversation ${id}`).toContain(id);
 
   for (const id of w.convIds) {
     const c = s.convs.get(id) as Conversation;
@@ -470,8 +589,12 @@ function checkInvariants(w: World, s: Snapshot): void {
     ).toEqual(Array.from({ length: c.version }, (_, i) => [i + 1, i + 1]));
     const edges = allowedEdges(c.channelKind);
     events.forEach((e, i) => {
-      expect(e.from, `E-1: ${where} event ${e.seq} starts where the previous ended`).toBe(i === 0 ? null : (events[i - 1] as HistoryEvent).to);
-      expect([...edges], `T-13: ${where} event ${e.seq} is not a SPEC transition`).toContain(`${e.action}:${e.from}>${e.to}`);
+      expect(e.from, `E-1: ${where} event ${e.seq} starts where the previous ended`).toBe(
+        i === 0 ? null : (events[i - 1] as HistoryEvent).to,
+      );
+      expect([...edges], `T-13: ${where} event ${e.seq} is not a SPEC transition`).toContain(
+        `${e.action}:${e.from}>${e.to}`,
+      );
     });
     expect(events.at(-1)?.to, `E-1: ${where} last event`).toBe(c.status);
 
@@ -480,16 +603,23 @@ function checkInvariants(w: World, s: Snapshot): void {
     const agentPrimary = c.primaryKind !== 'external' && c.primaryAgentId !== undefined;
     if (c.status === 'Active' && agentPrimary) {
       expect(held, `C-2: Active ${where} holds exactly one allocation`).toHaveLength(1);
-      expect(held[0], `C-2: ${where}`).toMatchObject({ agentId: c.primaryAgentId, pool: 'default', units: configOf(w, c.channelKind).units });
+      expect(held[0], `C-2: ${where}`).toMatchObject({
+        agentId: c.primaryAgentId,
+        pool: 'default',
+        units: configOf(w, c.channelKind).units,
+      });
     } else if (c.status === 'WrapUp') {
       expect(held.length, `C-3: WrapUp ${where} holds at most one allocation`).toBeLessThanOrEqual(1);
       if (held[0]) expect(held[0].agentId, `C-3: ${where}`).toBe(c.primaryAgentId);
-      if (configOf(w, c.channelKind).wrapUp === 'never') expect(held, `C-3: never-policy WrapUp ${where}`).toHaveLength(0);
+      if (configOf(w, c.channelKind).wrapUp === 'never')
+        expect(held, `C-3: never-policy WrapUp ${where}`).toHaveLength(0);
     } else {
       expect(held, `C-2: ${where} consumes no capacity`).toHaveLength(0);
     }
     // The conversation's own record of its allocation mirrors the allocation item (C-6).
-    expect(c.allocation ? [c.allocation.agentId, c.allocation.units] : null, `C-6: ${where}`).toEqual(held[0] ? [held[0].agentId, held[0].units] : null);
+    expect(c.allocation ? [c.allocation.agentId, c.allocation.units] : null, `C-6: ${where}`).toEqual(
+      held[0] ? [held[0].agentId, held[0].units] : null,
+    );
 
     // X-3: a live transfer request (per the history) is the one the conversation holds.
     const request = transferRequest(events, c);
@@ -501,12 +631,26 @@ function checkInvariants(w: World, s: Snapshot): void {
 }
 
 /** T-13 and the SPEC model, for a step that ran alone. */
-function checkSequential(w: World, before: Snapshot, after: Snapshot, op: Op, target: Conversation, outcome: Outcome): void {
+function checkSequential(
+  w: World,
+  before: Snapshot,
+  after: Snapshot,
+  op: Op,
+  target: Conversation,
+  outcome: Outcome,
+): void {
   const expected: Expectation =
-    op.by === 'agent' ? expectAgent(w, before, op, target) : op.by === 'system' ? expectSystem(w, op.action, target) : expectCustomer(op.what, target);
+    op.by === 'agent'
+      ? expectAgent(w, before, op, target)
+      : op.by === 'system'
+        ? expectSystem(w, op.action, target)
+        : expectCustomer(op.what, target);
 
   if (outcome.kind === 'created') {
-    expect(op.by === 'customer' && op.what === 'message' && target.status === 'Closed', 'a new conversation only for a message on a closed thread (M-4)').toBe(true);
+    expect(
+      op.by === 'customer' && op.what === 'message' && target.status === 'Closed',
+      'a new conversation only for a message on a closed thread (M-4)',
+    ).toBe(true);
     const c = after.convs.get(outcome.conversationId) as Conversation;
     expect(c).toMatchObject({ status: 'Open', version: 1, channelId: target.channelId, threadId: target.threadId });
     return;
@@ -516,23 +660,31 @@ function checkSequential(w: World, before: Snapshot, after: Snapshot, op: Op, ta
   }
 
   const others = [...before.convs.keys()].filter((id) => id !== target.id);
-  for (const id of others) expect(after.convs.get(id), `an action on ${target.id} changed ${id}`).toEqual(before.convs.get(id));
+  for (const id of others)
+    expect(after.convs.get(id), `an action on ${target.id} changed ${id}`).toEqual(before.convs.get(id));
 
   if (outcome.kind === 'refused') {
-    if (expected.outcome === 'ok') throw new Error(`SPEC allows this (-> ${expected.to}) but it was refused: ${String(outcome.error)}`);
+    if (expected.outcome === 'ok')
+      throw new Error(`SPEC allows this (-> ${expected.to}) but it was refused: ${String(outcome.error)}`);
     // T-13: nothing changes, and the refusal names the current status.
     expect(after.convs.get(target.id), 'T-13: a refusal changes nothing').toEqual(target);
     expect(after.events.get(target.id), 'T-13: a refusal writes no event').toEqual(before.events.get(target.id));
     expect(after.allocations, 'T-13: a refusal moves no capacity').toEqual(before.allocations);
     const err = outcome.error;
-    if (err instanceof TransitionConflictError || err instanceof CapacityExceededError || err instanceof ForbiddenActionError) {
+    if (
+      err instanceof TransitionConflictError ||
+      err instanceof CapacityExceededError ||
+      err instanceof ForbiddenActionError
+    ) {
       expect(err.currentStatus, `T-13: ${err.name} names the current status`).toBe(target.status);
     }
-    if (expected.outcome === 'refused' && expected.capacity) expect(err, 'C-5: not enough capacity').toBeInstanceOf(CapacityExceededError);
+    if (expected.outcome === 'refused' && expected.capacity)
+      expect(err, 'C-5: not enough capacity').toBeInstanceOf(CapacityExceededError);
     return;
   }
 
-  if (expected.outcome === 'refused') throw new Error(`SPEC refuses this on a ${target.status} ${target.channelKind} conversation, but it succeeded`);
+  if (expected.outcome === 'refused')
+    throw new Error(`SPEC refuses this on a ${target.status} ${target.channelKind} conversation, but it succeeded`);
   const c = after.convs.get(target.id) as Conversation;
   expect(c.version, 'one change, one version').toBe(target.version + 1);
   if (expected.outcome === 'any') return;
@@ -553,7 +705,11 @@ async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
   const f = await makeFixture();
   for (const kind of KINDS) {
     const k = setup.config[kind];
-    await f.setWorkstream(kind, { capacity: { pool: 'default', units: k.units }, wrapUp: { blockCapacity: k.wrapUp }, waitingInactivityTimeoutSeconds: INACTIVITY_SECONDS });
+    await f.setWorkstream(kind, {
+      capacity: { pool: 'default', units: k.units },
+      wrapUp: { blockCapacity: k.wrapUp },
+      waitingInactivityTimeoutSeconds: INACTIVITY_SECONDS,
+    });
   }
   const agentIds = setup.agents.map((_, i) => `a${i}`);
   await Promise.all(setup.agents.map((a, i) => f.addAgent(`a${i}`, { default: a.max }, a.q2 ? ['q1', 'q2'] : ['q1'])));
@@ -576,7 +732,9 @@ async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
         const op = step[0] as Op;
         const target = targetOf(w, before, op);
         const outcome = await runOp(w, before, op);
-        w.trace.push(`${label} -> ${outcome.kind}${outcome.kind === 'refused' && outcome.error ? ` (${String(outcome.error)})` : ''}`);
+        w.trace.push(
+          `${label} -> ${outcome.kind}${outcome.kind === 'refused' && outcome.error ? ` (${String(outcome.error)})` : ''}`,
+        );
         const after = await snapshot(w);
         // Assess
         checkInvariants(w, after);
@@ -584,7 +742,9 @@ async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
         before = after;
       } else {
         const results = await Promise.allSettled(step.map((op) => runOp(w, before, op)));
-        w.trace.push(`${label} -> ${results.map((r) => (r.status === 'fulfilled' ? r.value.kind : 'threw')).join(', ')}`);
+        w.trace.push(
+          `${label} -> ${results.map((r) => (r.status === 'fulfilled' ? r.value.kind : 'threw')).join(', ')}`,
+        );
         for (const r of results) if (r.status === 'rejected') throw r.reason;
         const after = await snapshot(w);
         // Assess
@@ -593,7 +753,10 @@ async function runScenario(setup: Setup, steps: Step[]): Promise<void> {
       }
     } catch (err) {
       const setupText = `agents ${JSON.stringify(setup.agents)}, conversations ${w.convIds.map((id) => `${id}:${before.convs.get(id)?.channelKind ?? 'new'}`).join(' ')}`;
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${setupText}\ntrace:\n  ${w.trace.join('\n  ')}`, { cause: err });
+      throw new Error(
+        `${err instanceof Error ? err.message : String(err)}\n${setupText}\ntrace:\n  ${w.trace.join('\n  ')}`,
+        { cause: err },
+      );
     }
   }
 }
@@ -610,7 +773,12 @@ const chatsOnly: Setup = {
 };
 const on0 = (agent: Who, action: AgentAction): Step => [{ by: 'agent', agent, conv: 0, aim: false, action }];
 /** a0 takes the chat and asks to transfer it to a1, then releases it to the queue, where a2 picks it */
-const staleTransfer: Step[] = [on0(0, { type: 'accept' }), on0('primary', { type: 'transfer-agent', agent: 1 }), on0('primary', { type: 'release' }), on0(2, { type: 'accept' })];
+const staleTransfer: Step[] = [
+  on0(0, { type: 'accept' }),
+  on0('primary', { type: 'transfer-agent', agent: 1 }),
+  on0('primary', { type: 'release' }),
+  on0(2, { type: 'accept' }),
+];
 
 describe('random sequences on DynamoDB Local', () => {
   it('L-1, L-2, T-11, T-13, X-1, X-3, C-2, C-3, C-5, C-6, RL-3, E-1: random agent, customer and timer actions keep every invariant and follow the SPEC table', async () => {
@@ -622,12 +790,22 @@ describe('random sequences on DynamoDB Local', () => {
 
   it('X-3, C-2: the receiver of a live transfer request accepts it and the capacity moves to them; a second receiver cannot', async () => {
     // Prepare / Act / Assess: a0 asks to transfer to a1, a1 accepts, then a2 (never asked) tries too.
-    await runScenario(chatsOnly, [on0(0, { type: 'accept' }), on0('primary', { type: 'transfer-agent', agent: 1 }), on0('receiver', { type: 'accept' }), on0(2, { type: 'accept' })]);
+    await runScenario(chatsOnly, [
+      on0(0, { type: 'accept' }),
+      on0('primary', { type: 'transfer-agent', agent: 1 }),
+      on0('receiver', { type: 'accept' }),
+      on0(2, { type: 'accept' }),
+    ]);
   });
 
   it('X-3: the receiver rejects a live transfer request and the primary keeps the conversation', async () => {
     // Prepare / Act / Assess: a0 asks to transfer to a1, a1 rejects, then a1 cannot accept any more.
-    await runScenario(chatsOnly, [on0(0, { type: 'accept' }), on0('primary', { type: 'transfer-agent', agent: 1 }), on0('receiver', { type: 'reject' }), on0(1, { type: 'accept' })]);
+    await runScenario(chatsOnly, [
+      on0(0, { type: 'accept' }),
+      on0('primary', { type: 'transfer-agent', agent: 1 }),
+      on0('receiver', { type: 'reject' }),
+      on0(1, { type: 'accept' }),
+    ]);
   });
 
   it('X-1, X-3: a transfer request of an earlier assignment cannot be accepted once the conversation went back to the queue', async () => {

@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
-import { DEFAULT_SETTINGS, type Actor, type ChannelKind, type Contact, type Conversation } from '../../functions/domain/model.js';
+import {
+  DEFAULT_SETTINGS,
+  type Actor,
+  type ChannelKind,
+  type Contact,
+  type Conversation,
+} from '../../functions/domain/model.js';
 import { presenceOf } from '../../functions/domain/presence.js';
 import type { Action } from '../../functions/domain/transitions.js';
 import type { DueTimer } from '../../functions/ports/timer-store.js';
 import { configureAgent, configureContact, configureSettings } from '../../functions/use-cases/admin.use-case.js';
 import { setPresence, signIn, signOut } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
-import { handleCustomerEvent, identifyCustomer, type CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
+import {
+  handleCustomerEvent,
+  identifyCustomer,
+  type CustomerEvent,
+} from '../../functions/use-cases/customer-event.use-case.js';
 import { dispatchAgent, dispatchConversation } from '../../functions/use-cases/dispatch.use-case.js';
 import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
 import { makeFixture, type Fixture, type FixtureOptions } from '../support/fixture.js';
@@ -28,9 +38,18 @@ const act = (f: Fixture, actor: Actor, conversationId: string, action: Action): 
 
 let threads = 0;
 /** A customer starts a conversation on a fresh thread, with optional address and context. */
-async function customerStarts(f: Fixture, kind: ChannelKind, extra: Pick<CustomerEvent, 'customer' | 'context'> = {}): Promise<Conversation> {
+async function customerStarts(
+  f: Fixture,
+  kind: ChannelKind,
+  extra: Pick<CustomerEvent, 'customer' | 'context'> = {},
+): Promise<Conversation> {
   const threadId = `rt-${++threads}`;
-  const r = await handleCustomerEvent(f.deps, f.org, f.channelId(kind), { eventId: ulid(), type: 'conversation.started', threadId, ...extra });
+  const r = await handleCustomerEvent(f.deps, f.org, f.channelId(kind), {
+    eventId: ulid(),
+    type: 'conversation.started',
+    threadId,
+    ...extra,
+  });
   if (r.outcome !== 'created') throw new Error(`expected a new conversation, got ${r.outcome}`);
   return r.conversation;
 }
@@ -43,19 +62,28 @@ async function pushFixture(options: FixtureOptions = {}): Promise<Fixture> {
 }
 
 /** Adds an agent and signs them in (agents must be signed in to be routable). */
-async function signedIn(f: Fixture, id: string, capacity: Record<string, number> = { default: 3 }, queues = ['q1']): Promise<void> {
+async function signedIn(
+  f: Fixture,
+  id: string,
+  capacity: Record<string, number> = { default: 3 },
+  queues = ['q1'],
+): Promise<void> {
   await f.addAgent(id, capacity, queues);
   await signIn(f.deps, f.org, id);
 }
 
-const usedOf = async (f: Fixture, id: string, pool = 'default'): Promise<number | undefined> => (await f.store.getAgent(f.org, id))?.pools[pool]?.used;
+const usedOf = async (f: Fixture, id: string, pool = 'default'): Promise<number | undefined> =>
+  (await f.store.getAgent(f.org, id))?.pools[pool]?.used;
 
 /** The history actions of a conversation, oldest first. */
-const actionsOf = async (f: Fixture, id: string): Promise<string[]> => (await f.store.listEvents(f.org, id)).map((e) => e.action);
+const actionsOf = async (f: Fixture, id: string): Promise<string[]> =>
+  (await f.store.listEvents(f.org, id)).map((e) => e.action);
 
 /** The one outbox item of a kind for a conversation at its current version (the live offer's expiry). */
 async function liveTimer(f: Fixture, kind: DueTimer['kind'], c: Conversation): Promise<DueTimer> {
-  const items = (await f.store.listDueTimers(END_OF_TIME, 10_000)).filter((t) => t.org === f.org && t.kind === kind && t.conversationId === c.id && t.version === c.version);
+  const items = (await f.store.listDueTimers(END_OF_TIME, 10_000)).filter(
+    (t) => t.org === f.org && t.kind === kind && t.conversationId === c.id && t.version === c.version,
+  );
   expect(items, `${kind} for ${c.id} v${c.version}`).toHaveLength(1);
   return items[0] as DueTimer;
 }
@@ -71,7 +99,10 @@ async function safetyNetRunsEmpty(f: Fixture, c: Conversation): Promise<void> {
   await f.store.deleteTimer(f.org, timer.name);
 }
 
-async function putContact(f: Fixture, c: Omit<Contact, 'org' | 'attributes'> & { attributes?: Record<string, string> }): Promise<void> {
+async function putContact(
+  f: Fixture,
+  c: Omit<Contact, 'org' | 'attributes'> & { attributes?: Record<string, string> },
+): Promise<void> {
   await configureContact(f.store, { org: f.org, attributes: {}, ...c });
 }
 
@@ -142,9 +173,23 @@ describe('R-1: routing rules pick the queue', () => {
   it("R-1 / R-6: a rule on the identified contact's attribute (contact.tier equals gold) routes to q2; others go to the default", async () => {
     // Prepare
     const f = await makeFixture();
-    await putContact(f, { id: 'gold-1', kind: 'contact', name: 'Gold', phone: '+14251234567', attributes: { tier: 'gold' } });
-    await putContact(f, { id: 'silver-1', kind: 'contact', name: 'Silver', phone: '+14257654321', attributes: { tier: 'silver' } });
-    await f.setWorkstream('sms', { routingRules: [{ when: { field: 'contact.tier', equals: 'gold' }, queueId: 'q2' }] });
+    await putContact(f, {
+      id: 'gold-1',
+      kind: 'contact',
+      name: 'Gold',
+      phone: '+14251234567',
+      attributes: { tier: 'gold' },
+    });
+    await putContact(f, {
+      id: 'silver-1',
+      kind: 'contact',
+      name: 'Silver',
+      phone: '+14257654321',
+      attributes: { tier: 'silver' },
+    });
+    await f.setWorkstream('sms', {
+      routingRules: [{ when: { field: 'contact.tier', equals: 'gold' }, queueId: 'q2' }],
+    });
 
     // Act
     const gold = await customerStarts(f, 'sms', { customer: { phone: '(425) 123-4567' } });
@@ -174,7 +219,10 @@ describe('R-1: routing rules pick the queue', () => {
     });
 
     // Act
-    const plain = await customerStarts(f, 'chat', { context: { lang: 'en' }, customer: { email: 'plain@example.com' } });
+    const plain = await customerStarts(f, 'chat', {
+      context: { lang: 'en' },
+      customer: { email: 'plain@example.com' },
+    });
     const empty = await customerStarts(f, 'chat', { context: {} });
     const odd = await customerStarts(f, 'chat', { context: { 'weird key with spaces': 'v', '': 'empty name' } });
 
@@ -193,7 +241,8 @@ describe('R-6: the customer is identified from the channel address', () => {
 
     // Act
     const started = [];
-    for (const phone of ['14251234567', '+1 425-123-4567', '(425) 123-4567', '+14251234567']) started.push(await customerStarts(f, 'sms', { customer: { phone } }));
+    for (const phone of ['14251234567', '+1 425-123-4567', '(425) 123-4567', '+14251234567'])
+      started.push(await customerStarts(f, 'sms', { customer: { phone } }));
 
     // Assess
     expect(started.map((c) => c.customerId)).toEqual(['jane', 'jane', 'jane', 'jane']);
@@ -233,9 +282,16 @@ describe('R-6: the customer is identified from the channel address', () => {
   it('R-6: a contact with phone AND email is identified only when every field given matches it', async () => {
     // Prepare
     const f = await makeFixture();
-    await putContact(f, { id: 'both', kind: 'contact', name: 'Both', phone: '+14251234567', email: 'both@example.com' });
+    await putContact(f, {
+      id: 'both',
+      kind: 'contact',
+      name: 'Both',
+      phone: '+14251234567',
+      email: 'both@example.com',
+    });
     await putContact(f, { id: 'mailonly', kind: 'contact', name: 'Mail only', email: 'other@example.com' });
-    const identify = async (customer: CustomerEvent['customer']) => (await identifyCustomer(f.deps, f.org, customer))?.id;
+    const identify = async (customer: CustomerEvent['customer']) =>
+      (await identifyCustomer(f.deps, f.org, customer))?.id;
 
     // Act
     const results = {
@@ -246,7 +302,9 @@ describe('R-6: the customer is identified from the channel address', () => {
       phoneOtherContactsEmail: await identify({ phone: '425-123-4567', email: 'other@example.com' }),
       wrongPhoneEmail: await identify({ phone: '+14259999999', email: 'both@example.com' }),
     };
-    const viaEvent = await customerStarts(f, 'sms', { customer: { phone: '425-123-4567', email: 'nobody@example.com' } });
+    const viaEvent = await customerStarts(f, 'sms', {
+      customer: { phone: '425-123-4567', email: 'nobody@example.com' },
+    });
 
     // Assess
     expect(results).toEqual({
@@ -266,7 +324,12 @@ describe('R-6: the customer is identified from the channel address', () => {
     await putContact(f, { id: 'jane', kind: 'contact', name: 'Jane', phone: '+14251234567' });
 
     // Act
-    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('sms'), { eventId: ulid(), type: 'conversation.started', threadId: 'nan-thread', customer: { phone: 'not-a-number' } });
+    const r = await handleCustomerEvent(f.deps, f.org, f.channelId('sms'), {
+      eventId: ulid(),
+      type: 'conversation.started',
+      threadId: 'nan-thread',
+      customer: { phone: 'not-a-number' },
+    });
 
     // Assess
     expect(r.outcome).toBe('created');
@@ -279,10 +342,18 @@ describe('R-6: the customer is identified from the channel address', () => {
   it('R-6: an account is identified by its phone when no contact has it; a contact with the same phone wins over an account', async () => {
     // Prepare
     const f = await makeFixture();
-    await putContact(f, { id: 'acme', kind: 'account', name: 'Acme Corp', phone: '+14255550100', attributes: { tier: 'gold' } });
+    await putContact(f, {
+      id: 'acme',
+      kind: 'account',
+      name: 'Acme Corp',
+      phone: '+14255550100',
+      attributes: { tier: 'gold' },
+    });
     await putContact(f, { id: 'globex', kind: 'account', name: 'Globex', phone: '+14255550199' });
     await putContact(f, { id: 'hank', kind: 'contact', name: 'Hank (Globex)', phone: '+14255550199' });
-    await f.setWorkstream('voice', { routingRules: [{ when: { field: 'contact.tier', equals: 'gold' }, queueId: 'q2' }] });
+    await f.setWorkstream('voice', {
+      routingRules: [{ when: { field: 'contact.tier', equals: 'gold' }, queueId: 'q2' }],
+    });
 
     // Act
     const account = await customerStarts(f, 'voice', { customer: { phone: '425 555 0100' } });
@@ -307,7 +378,12 @@ describe('R-3: push distribution', () => {
 
     // Assess
     expect(c.status).toBe('Open'); // as created; the offer follows at once
-    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false, allocation: { agentId: 'alice', units: 1 } });
+    expect(await f.conversation(c.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: false,
+      allocation: { agentId: 'alice', units: 1 },
+    });
     expect(await usedOf(f, 'alice')).toBe(1);
     expect(await actionsOf(f, c.id)).toEqual(['created', 'offer']);
   });
@@ -358,7 +434,12 @@ describe('R-3: push distribution', () => {
 
     // Assess 2: everyone declined: offered again, the one who declined longest ago first
     expect(fired.outcome).toBe('applied');
-    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false, declinedBy: ['alice', 'bob'] });
+    expect(await f.conversation(c.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: false,
+      declinedBy: ['alice', 'bob'],
+    });
     expect([await usedOf(f, 'alice'), await usedOf(f, 'bob')]).toEqual([1, 0]);
     expect(await actionsOf(f, c.id)).toEqual(['created', 'offer', 'reject', 'offer', 'offer-expired', 'offer']);
     expect(await act(f, agent('alice'), c.id, { type: 'accept' })).toMatchObject({ status: 'Active', accepted: true });
@@ -429,7 +510,11 @@ describe('R-3: push distribution', () => {
     await signIn(f.deps, f.org, 'carol');
 
     // Assess
-    expect(await f.conversation(older.id)).toMatchObject({ status: 'Active', primaryAgentId: 'carol', accepted: false });
+    expect(await f.conversation(older.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'carol',
+      accepted: false,
+    });
     expect((await f.conversation(newer.id)).status).toBe('Open');
   });
 });
@@ -489,7 +574,9 @@ describe('R-2: only eligible agents are offered work', () => {
     // Act
     const c = await customerStarts(f, 'chat');
     const again = await dispatchConversation(f.deps, f.org, c.id);
-    const byAgent = await Promise.all(['away', 'dnd', 'outsider', 'never', 'left'].map((id) => dispatchAgent(f.deps, f.org, id)));
+    const byAgent = await Promise.all(
+      ['away', 'dnd', 'outsider', 'never', 'left'].map((id) => dispatchAgent(f.deps, f.org, id)),
+    );
 
     // Assess
     expect(again).toEqual({});
@@ -511,7 +598,10 @@ describe('R-2: only eligible agents are offered work', () => {
     await signedIn(f, 'alice', { default: 5 });
     await signedIn(f, 'bob', { default: 1 });
     await f.store.updateAgentState(f.org, 'alice', { presenceOverride: 'Away' });
-    expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual(['alice', 'bob']);
+    expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([
+      'alice',
+      'bob',
+    ]);
 
     // Act
     const c = await customerStarts(f, 'chat');
@@ -535,7 +625,10 @@ describe('R-2: only eligible agents are offered work', () => {
     expect((await f.conversation(first.id)).primaryAgentId).toBe('solo');
     expect((await f.conversation(second.id)).status).toBe('Open');
     const solo = await f.store.getAgent(f.org, 'solo');
-    expect(presenceOf(solo!, await f.store.getSettings(f.org), f.clock.now())).toEqual({ presence: 'Busy', source: 'computed' });
+    expect(presenceOf(solo!, await f.store.getSettings(f.org), f.clock.now())).toEqual({
+      presence: 'Busy',
+      source: 'computed',
+    });
   });
 });
 
@@ -556,7 +649,11 @@ describe('R-4: pick distribution', () => {
     expect(byAgent).toEqual({ offered: [] });
     expect((await f.conversation(c.id)).status).toBe('Open');
     expect(await actionsOf(f, c.id)).toEqual(['created']);
-    expect(await act(f, agent('alice'), c.id, { type: 'accept' })).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: true });
+    expect(await act(f, agent('alice'), c.id, { type: 'accept' })).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: true,
+    });
     expect(await usedOf(f, 'alice')).toBe(1);
   });
 });
@@ -571,10 +668,22 @@ describe('R-5: configuration changes apply to the next decision', () => {
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q2' });
 
     // Act
-    await configureAgent(f.deps, f.store, { org: f.org, id: 'alice', name: 'alice', queues: ['q1', 'q2'], bot: false, capacity: { default: 2 } });
+    await configureAgent(f.deps, f.store, {
+      org: f.org,
+      id: 'alice',
+      name: 'alice',
+      queues: ['q1', 'q2'],
+      bot: false,
+      capacity: { default: 2 },
+    });
 
     // Assess
-    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false, queueId: 'q2' });
+    expect(await f.conversation(c.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: false,
+      queueId: 'q2',
+    });
   });
 
   it('R-5: removing a queue from an agent keeps them out of the next decision for it', async () => {
@@ -584,7 +693,14 @@ describe('R-5: configuration changes apply to the next decision', () => {
     await signedIn(f, 'bob', { default: 1 }, ['q1']);
 
     // Act
-    await configureAgent(f.deps, f.store, { org: f.org, id: 'alice', name: 'alice', queues: ['q2'], bot: false, capacity: { default: 5 } });
+    await configureAgent(f.deps, f.store, {
+      org: f.org,
+      id: 'alice',
+      name: 'alice',
+      queues: ['q2'],
+      bot: false,
+      capacity: { default: 5 },
+    });
     const c = await customerStarts(f, 'chat');
 
     // Assess
@@ -604,7 +720,11 @@ describe('R-5: configuration changes apply to the next decision', () => {
 
     // Assess
     expect(fired).toMatchObject({ outcome: 'applied', detail: 'offered to alice' });
-    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', allocation: { units: 1 } });
+    expect(await f.conversation(c.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      allocation: { units: 1 },
+    });
   });
 });
 
@@ -620,7 +740,10 @@ describe('P-5 / R-5: the org default presence', () => {
 
     // Assess
     const alice = await f.store.getAgent(f.org, 'alice');
-    expect(presenceOf(alice!, await f.store.getSettings(f.org), f.clock.now())).toEqual({ presence: 'Away', source: 'default' });
+    expect(presenceOf(alice!, await f.store.getSettings(f.org), f.clock.now())).toEqual({
+      presence: 'Away',
+      source: 'default',
+    });
     expect((await f.conversation(c.id)).status).toBe('Open');
     expect(await dispatchConversation(f.deps, f.org, c.id)).toEqual({});
 
@@ -648,55 +771,73 @@ describe('P-5 / R-5: the org default presence', () => {
     const alice = await f.store.getAgent(f.org, 'alice');
     expect(presenceOf(alice!, await f.store.getSettings(f.org), f.clock.now()).source).toBe('computed');
     expect(await f.conversation(next.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
-    expect(await f.conversation(waiting.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+    expect(await f.conversation(waiting.id)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      accepted: false,
+    });
   });
 });
 
 describe('R-3 / C-5 / RL-3: concurrent push dispatch', () => {
-  it('R-3 / C-5 / RL-3: 50 Open conversations and 10 agents (1..5 units) dispatched all at once, repeatedly -> never over capacity, each conversation offered once', { timeout: 180_000 }, async () => {
-    // Prepare: the conversations arrive while the workstream picks (no offers), then it switches to push
-    const f = await makeFixture();
-    const capacities = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5];
-    const agents = capacities.map((_, i) => `agent-${String(i).padStart(2, '0')}`);
-    await Promise.all(agents.map((id, i) => f.addAgent(id, { default: capacities[i] as number }, ['q1'])));
-    for (const id of agents) await signIn(f.deps, f.org, id);
-    const conversations: Conversation[] = [];
-    for (let i = 0; i < 50; i++) conversations.push(await customerStarts(f, 'chat'));
-    await f.setWorkstream('chat', { distribution: 'push' });
-    const totalCapacity = capacities.reduce((a, b) => a + b, 0);
+  it(
+    'R-3 / C-5 / RL-3: 50 Open conversations and 10 agents (1..5 units) dispatched all at once, repeatedly -> never over capacity, each conversation offered once',
+    { timeout: 180_000 },
+    async () => {
+      // Prepare: the conversations arrive while the workstream picks (no offers), then it switches to push
+      const f = await makeFixture();
+      const capacities = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5];
+      const agents = capacities.map((_, i) => `agent-${String(i).padStart(2, '0')}`);
+      await Promise.all(agents.map((id, i) => f.addAgent(id, { default: capacities[i] as number }, ['q1'])));
+      for (const id of agents) await signIn(f.deps, f.org, id);
+      const conversations: Conversation[] = [];
+      for (let i = 0; i < 50; i++) conversations.push(await customerStarts(f, 'chat'));
+      await f.setWorkstream('chat', { distribution: 'push' });
+      const totalCapacity = capacities.reduce((a, b) => a + b, 0);
 
-    // Act
-    for (let round = 0; round < 3; round++) {
-      await Promise.all([...conversations.map((c) => dispatchConversation(f.deps, f.org, c.id)), ...agents.map((id) => dispatchAgent(f.deps, f.org, id))]);
-    }
-
-    // Assess
-    const after = await Promise.all(conversations.map((c) => f.conversation(c.id)));
-    const byAgent = new Map<string, string[]>();
-    for (const c of after) {
-      if (c.status === 'Open') {
-        expect(c.allocation, c.id).toBeUndefined();
-        expect(c.primaryAgentId, c.id).toBeUndefined();
-        continue;
+      // Act
+      for (let round = 0; round < 3; round++) {
+        await Promise.all([
+          ...conversations.map((c) => dispatchConversation(f.deps, f.org, c.id)),
+          ...agents.map((id) => dispatchAgent(f.deps, f.org, id)),
+        ]);
       }
-      expect(c, c.id).toMatchObject({ status: 'Active', accepted: false, allocation: { agentId: c.primaryAgentId, units: 1 } });
-      byAgent.set(c.primaryAgentId as string, [...(byAgent.get(c.primaryAgentId as string) ?? []), c.id]);
-    }
-    for (const [i, id] of agents.entries()) {
-      const a = await f.store.getAgent(f.org, id);
-      const pool = a?.pools.default;
-      const allocations = await f.store.listAllocations(f.org, id);
-      expect(pool?.used, `C-5 ${id}`).toBeLessThanOrEqual(pool?.max ?? -1);
-      expect(pool?.max, id).toBe(capacities[i]);
-      expect(pool?.used, `RL-3 ${id}`).toBe(allocations.reduce((n, x) => n + x.units, 0));
-      expect(allocations.map((x) => x.conversationId).sort(), `RL-3 ${id}`).toEqual([...(byAgent.get(id) ?? [])].sort());
-    }
-    const offered = after.filter((c) => c.status === 'Active');
-    expect(offered).toHaveLength(Math.min(50, totalCapacity));
-    expect(after.filter((c) => c.status === 'Open')).toHaveLength(50 - Math.min(50, totalCapacity));
-    // each conversation was offered exactly once
-    const offers = await Promise.all(offered.map(async (c) => (await actionsOf(f, c.id)).filter((a) => a === 'offer').length));
-    expect(offers.every((n) => n === 1)).toBe(true);
-  });
-});
 
+      // Assess
+      const after = await Promise.all(conversations.map((c) => f.conversation(c.id)));
+      const byAgent = new Map<string, string[]>();
+      for (const c of after) {
+        if (c.status === 'Open') {
+          expect(c.allocation, c.id).toBeUndefined();
+          expect(c.primaryAgentId, c.id).toBeUndefined();
+          continue;
+        }
+        expect(c, c.id).toMatchObject({
+          status: 'Active',
+          accepted: false,
+          allocation: { agentId: c.primaryAgentId, units: 1 },
+        });
+        byAgent.set(c.primaryAgentId as string, [...(byAgent.get(c.primaryAgentId as string) ?? []), c.id]);
+      }
+      for (const [i, id] of agents.entries()) {
+        const a = await f.store.getAgent(f.org, id);
+        const pool = a?.pools.default;
+        const allocations = await f.store.listAllocations(f.org, id);
+        expect(pool?.used, `C-5 ${id}`).toBeLessThanOrEqual(pool?.max ?? -1);
+        expect(pool?.max, id).toBe(capacities[i]);
+        expect(pool?.used, `RL-3 ${id}`).toBe(allocations.reduce((n, x) => n + x.units, 0));
+        expect(allocations.map((x) => x.conversationId).sort(), `RL-3 ${id}`).toEqual(
+          [...(byAgent.get(id) ?? [])].sort(),
+        );
+      }
+      const offered = after.filter((c) => c.status === 'Active');
+      expect(offered).toHaveLength(Math.min(50, totalCapacity));
+      expect(after.filter((c) => c.status === 'Open')).toHaveLength(50 - Math.min(50, totalCapacity));
+      // each conversation was offered exactly once
+      const offers = await Promise.all(
+        offered.map(async (c) => (await actionsOf(f, c.id)).filter((a) => a === 'offer').length),
+      );
+      expect(offers.every((n) => n === 1)).toBe(true);
+    },
+  );
+});

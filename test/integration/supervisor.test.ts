@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
 import { ulidIds } from '../../functions/adapters/system-clock.js';
-import { CapacityExceededError, type DomainError, ForbiddenActionError, TransitionConflictError, ValidationError } from '../../functions/domain/errors.js';
+import {
+  CapacityExceededError,
+  type DomainError,
+  ForbiddenActionError,
+  TransitionConflictError,
+  ValidationError,
+} from '../../functions/domain/errors.js';
 import type { Actor, ChannelKind, Conversation, Notification, OrgSettings } from '../../functions/domain/model.js';
 import type { Action } from '../../functions/domain/transitions.js';
 import type { Notifier } from '../../functions/ports/notifier.js';
@@ -30,7 +36,13 @@ class CollectingNotifier implements Notifier {
 }
 
 type Gate = 'supervisorMonitor' | 'supervisorAssign' | 'supervisorTransfer' | 'forceClose' | 'agentEndMessagingSession';
-const ALL_ON: Omit<OrgSettings, 'org'> = { supervisorMonitor: true, supervisorAssign: true, supervisorTransfer: true, forceClose: true, agentEndMessagingSession: true };
+const ALL_ON: Omit<OrgSettings, 'org'> = {
+  supervisorMonitor: true,
+  supervisorAssign: true,
+  supervisorTransfer: true,
+  forceClose: true,
+  agentEndMessagingSession: true,
+};
 
 const agent = (id: string): Actor => ({ role: 'agent', id });
 const SUE: Actor = { role: 'supervisor', id: 'sue' };
@@ -45,7 +57,12 @@ interface World {
   used(agentId: string, pool?: string): Promise<number | undefined>;
   settings(patch: Partial<Omit<OrgSettings, 'org'>>): Promise<void>;
   /** refused with `type`, naming the current status; conversation, history, capacity and outbox unchanged */
-  refused(actor: Actor | ((c: Conversation) => Actor), id: string, action: Action, type: abstract new (...args: never[]) => DomainError): Promise<DomainError>;
+  refused(
+    actor: Actor | ((c: Conversation) => Actor),
+    id: string,
+    action: Action,
+    type: abstract new (...args: never[]) => DomainError,
+  ): Promise<DomainError>;
 }
 
 /**
@@ -61,7 +78,8 @@ async function world(): Promise<World> {
   await f.addAgent('bob', { default: 2 }, ['q1', 'q2']);
   await signIn(deps, f.org, 'alice');
   await signIn(deps, f.org, 'bob');
-  const act: World['act'] = (actor, id, action) => performAction(deps, { org: f.org, conversationId: id, actor, action });
+  const act: World['act'] = (actor, id, action) =>
+    performAction(deps, { org: f.org, conversationId: id, actor, action });
   const used: World['used'] = async (id, pool = 'default') => (await ledgerOf(f, id)).pools[pool]?.used;
   return {
     f,
@@ -145,7 +163,14 @@ describe('S-1: settings and role gates', () => {
   it("S-1 / X-1: supervisorTransfer gates only a supervisor's transfer; the primary agent's own transfer needs no setting", async () => {
     // Prepare: every setting off
     const w = await world();
-    await w.f.store.putSettings({ org: w.f.org, supervisorMonitor: false, supervisorAssign: false, supervisorTransfer: false, forceClose: false, agentEndMessagingSession: false });
+    await w.f.store.putSettings({
+      org: w.f.org,
+      supervisorMonitor: false,
+      supervisorAssign: false,
+      supervisorTransfer: false,
+      forceClose: false,
+      agentEndMessagingSession: false,
+    });
     const c = await w.start('sms', 'alice');
 
     // Act
@@ -204,7 +229,14 @@ describe('S-2: monitor and join', () => {
 
     // Assess
     expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice', monitoredBy: ['sue'] });
-    expect(r.event).toMatchObject({ action: 'monitor', role: 'supervisor', actor: 'sue', from: 'Active', to: 'Active', reason: 'S-2: monitored by supervisor' });
+    expect(r.event).toMatchObject({
+      action: 'monitor',
+      role: 'supervisor',
+      actor: 'sue',
+      from: 'Active',
+      to: 'Active',
+      reason: 'S-2: monitored by supervisor',
+    });
     expect(w.notifier.of(c.id)).toEqual([]);
     expect(await w.used('alice')).toBe(1);
   });
@@ -229,7 +261,11 @@ describe('S-2: monitor and join', () => {
       { kind: 'customer', id: `thread:${c.threadId}` },
     ]);
     // the outbox item was fired and removed
-    expect((await w.f.store.listDueTimers(new Date('2100-01-01'), 1000)).filter((t) => t.conversationId === c.id && t.kind === 'notify')).toEqual([]);
+    expect(
+      (await w.f.store.listDueTimers(new Date('2100-01-01'), 1000)).filter(
+        (t) => t.conversationId === c.id && t.kind === 'notify',
+      ),
+    ).toEqual([]);
   });
 
   it('S-2: WrapUp conversations can be monitored and joined too', async () => {
@@ -280,7 +316,12 @@ describe('S-2: monitor and join', () => {
 
     for (const type of ['monitor', 'join'] as const) {
       // Act: the API picks the supervisor role for these actions
-      const err = await w.refused(apiActor('carol', ['agent', 'supervisor'], { type }), c.id, { type }, ForbiddenActionError);
+      const err = await w.refused(
+        apiActor('carol', ['agent', 'supervisor'], { type }),
+        c.id,
+        { type },
+        ForbiddenActionError,
+      );
 
       // Assess
       expect(err.message).toMatch(/^S-2/);
@@ -298,9 +339,20 @@ describe('S-3: supervisor assignment', () => {
     const r = await w.act(SUE, c.id, { type: 'assign', target: { kind: 'agent', agentId: 'bob' } });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: true, allocation: { agentId: 'bob', pool: 'default', units: 1 } });
+    expect(r.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      accepted: true,
+      allocation: { agentId: 'bob', pool: 'default', units: 1 },
+    });
     expect(r.unitsOverCapacity).toBeUndefined();
-    expect(r.event).toMatchObject({ action: 'assign', role: 'supervisor', from: 'Open', to: 'Active', reason: 'S-3: assigned by supervisor' });
+    expect(r.event).toMatchObject({
+      action: 'assign',
+      role: 'supervisor',
+      from: 'Open',
+      to: 'Active',
+      reason: 'S-3: assigned by supervisor',
+    });
     expect(await w.used('bob')).toBe(1);
   });
 
@@ -323,7 +375,12 @@ describe('S-3: supervisor assignment', () => {
 
     // Act + Assess
     for (const agentId of ['bob', 'dora']) {
-      const err = await w.refused(SUE, c.id, { type: 'assign', target: { kind: 'agent', agentId } }, ForbiddenActionError);
+      const err = await w.refused(
+        SUE,
+        c.id,
+        { type: 'assign', target: { kind: 'agent', agentId } },
+        ForbiddenActionError,
+      );
       expect(err.message).toMatch(/^S-3: agent \w+ is (Away|Offline)/);
     }
   });
@@ -349,7 +406,9 @@ describe('S-3: supervisor assignment', () => {
     await w.start('chat', 'bob');
     await w.start('chat', 'bob');
     const c = await w.start('chat');
-    const refused = await w.act(SUE, c.id, { type: 'assign', target: { kind: 'agent', agentId: 'bob' } }).catch((e: unknown) => e);
+    const refused = await w
+      .act(SUE, c.id, { type: 'assign', target: { kind: 'agent', agentId: 'bob' } })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CapacityExceededError);
 
     // Act
@@ -358,7 +417,10 @@ describe('S-3: supervisor assignment', () => {
     // Assess
     expect(r.unitsOverCapacity).toBe(1);
     expect((await lastEvent(w, c.id))?.details).toMatchObject({ unitsOverCapacity: 1, allocated: 'bob/default/1' });
-    expect(await ledgerOf(w.f, 'bob')).toMatchObject({ pools: { default: { max: 2, used: 3 } }, allocated: { default: 3 } });
+    expect(await ledgerOf(w.f, 'bob')).toMatchObject({
+      pools: { default: { max: 2, used: 3 } },
+      allocated: { default: 3 },
+    });
   });
 
   it('S-3: assigning to another queue keeps it Open (unassigned) there; the current queue is refused (400)', async () => {
@@ -367,7 +429,12 @@ describe('S-3: supervisor assignment', () => {
     const c = await w.start('chat');
 
     // Act
-    const err = await w.refused(SUE, c.id, { type: 'assign', target: { kind: 'queue', queueId: 'q1' } }, ValidationError);
+    const err = await w.refused(
+      SUE,
+      c.id,
+      { type: 'assign', target: { kind: 'queue', queueId: 'q1' } },
+      ValidationError,
+    );
     const r = await w.act(SUE, c.id, { type: 'assign', target: { kind: 'queue', queueId: 'q2' } });
 
     // Assess
@@ -390,7 +457,11 @@ describe('S-4: supervisor transfer', () => {
     const r = await w.act(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice', pendingTransfer: { to: 'bob', by: 'sue', byRole: 'supervisor', from: 'alice' } });
+    expect(r.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      pendingTransfer: { to: 'bob', by: 'sue', byRole: 'supervisor', from: 'alice' },
+    });
     expect(r.event).toMatchObject({ reason: 'S-4: supervisor transfer requested', details: { transferTo: 'bob' } });
     expect(w.notifier.of(c.id, 'transfer.requested')).toEqual([
       expect.objectContaining({ recipients: [{ kind: 'agent', id: 'bob' }], data: { from: 'alice', by: 'sue' } }),
@@ -410,9 +481,18 @@ describe('S-4: supervisor transfer', () => {
     const r = await w.act(agent('bob'), c.id, { type: 'accept' });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'bob', consultants: ['alice'], allocation: { agentId: 'bob', units: 1 } });
+    expect(r.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      consultants: ['alice'],
+      allocation: { agentId: 'bob', units: 1 },
+    });
     expect(r.conversation.pendingTransfer).toBeUndefined();
-    expect(r.event).toMatchObject({ action: 'accept', reason: 'X-3: transfer accepted', details: { transferFrom: 'alice', released: 'alice/default/1', allocated: 'bob/default/1' } });
+    expect(r.event).toMatchObject({
+      action: 'accept',
+      reason: 'X-3: transfer accepted',
+      details: { transferFrom: 'alice', released: 'alice/default/1', allocated: 'bob/default/1' },
+    });
     expect([await w.used('alice'), await w.used('bob')]).toEqual([0, 1]);
     expect(w.notifier.of(c.id, 'transfer.accepted')).toEqual([
       expect.objectContaining({
@@ -435,10 +515,23 @@ describe('S-4: supervisor transfer', () => {
     const r = await w.act(agent('bob'), c.id, { type: 'reject' });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice', consultants: [], allocation: { agentId: 'alice' } });
+    expect(r.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      consultants: [],
+      allocation: { agentId: 'alice' },
+    });
     expect(r.conversation.pendingTransfer).toBeUndefined();
     expect([await w.used('alice'), await w.used('bob')]).toEqual([1, 0]);
-    expect(w.notifier.of(c.id, 'transfer.rejected')).toEqual([expect.objectContaining({ recipients: [{ kind: 'agent', id: 'alice' }, { kind: 'supervisor', id: 'sue' }], data: { to: 'bob' } })]);
+    expect(w.notifier.of(c.id, 'transfer.rejected')).toEqual([
+      expect.objectContaining({
+        recipients: [
+          { kind: 'agent', id: 'alice' },
+          { kind: 'supervisor', id: 'sue' },
+        ],
+        data: { to: 'bob' },
+      }),
+    ]);
   });
 
   it('S-4: a Waiting sms conversation can be transferred too; accepted, it stays Waiting with the receiver as primary and holds no capacity', async () => {
@@ -456,7 +549,10 @@ describe('S-4: supervisor transfer', () => {
     expect(r.conversation.allocation).toBeUndefined();
     expect([await w.used('alice'), await w.used('bob')]).toEqual([0, 0]);
     // the receiver resumes it (T-9)
-    expect((await w.act(agent('bob'), c.id, { type: 'resume' })).conversation).toMatchObject({ status: 'Active', primaryAgentId: 'bob' });
+    expect((await w.act(agent('bob'), c.id, { type: 'resume' })).conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+    });
   });
 
   it('S-4 / T-13: supervisor transfer is for messaging only: a voice call is refused (409)', async () => {
@@ -465,13 +561,25 @@ describe('S-4: supervisor transfer', () => {
     const c = await w.start('voice', 'alice');
 
     // Act + Assess
-    await w.refused(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } }, TransitionConflictError);
+    await w.refused(
+      SUE,
+      c.id,
+      { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } },
+      TransitionConflictError,
+    );
   });
 
   it('S-4: the receiver must be a human agent of the same queue with an allowed presence (403 otherwise)', async () => {
     // Prepare
     const w = await world();
-    await w.f.store.putAgent({ org: w.f.org, id: 'robo', name: 'robo', queues: ['q1'], bot: true, capacity: { default: 10 } });
+    await w.f.store.putAgent({
+      org: w.f.org,
+      id: 'robo',
+      name: 'robo',
+      queues: ['q1'],
+      bot: true,
+      capacity: { default: 10 },
+    });
     await w.f.addAgent('erin', { default: 3 }, ['q2']);
     await signIn(w.deps, w.f.org, 'robo');
     await signIn(w.deps, w.f.org, 'erin');
@@ -481,9 +589,24 @@ describe('S-4: supervisor transfer', () => {
     const c = await w.start('sms', 'alice');
 
     // Act
-    const bot = await w.refused(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'robo' } }, ForbiddenActionError);
-    const outside = await w.refused(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'erin' } }, ForbiddenActionError);
-    const presence = await w.refused(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'carl' } }, ForbiddenActionError);
+    const bot = await w.refused(
+      SUE,
+      c.id,
+      { type: 'transfer', target: { kind: 'agent', agentId: 'robo' } },
+      ForbiddenActionError,
+    );
+    const outside = await w.refused(
+      SUE,
+      c.id,
+      { type: 'transfer', target: { kind: 'agent', agentId: 'erin' } },
+      ForbiddenActionError,
+    );
+    const presence = await w.refused(
+      SUE,
+      c.id,
+      { type: 'transfer', target: { kind: 'agent', agentId: 'carl' } },
+      ForbiddenActionError,
+    );
 
     // Assess
     expect(bot.message).toMatch(/^S-4: .*bot/);
@@ -500,7 +623,12 @@ describe('S-4: supervisor transfer', () => {
     await w.act(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } });
 
     // Act + Assess
-    await w.refused(SUE, c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'carl' } }, TransitionConflictError);
+    await w.refused(
+      SUE,
+      c.id,
+      { type: 'transfer', target: { kind: 'agent', agentId: 'carl' } },
+      TransitionConflictError,
+    );
   });
 });
 
@@ -529,19 +657,40 @@ describe('X-1..X-3, T-12: agent consult and transfer', () => {
     const c = await w.start('chat', 'alice');
 
     // Act
-    const requested = await w.act(agent('alice'), c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } });
+    const requested = await w.act(agent('alice'), c.id, {
+      type: 'transfer',
+      target: { kind: 'agent', agentId: 'bob' },
+    });
     const accepted = await w.act(agent('bob'), c.id, { type: 'accept' });
 
     // Assess
-    expect(requested.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice', pendingTransfer: { to: 'bob', byRole: 'agent' } });
-    expect(w.notifier.of(c.id, 'transfer.requested')).toEqual([expect.objectContaining({ recipients: [{ kind: 'agent', id: 'bob' }] })]);
-    expect(accepted.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'bob', consultants: [], allocation: { agentId: 'bob' } });
+    expect(requested.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      pendingTransfer: { to: 'bob', byRole: 'agent' },
+    });
+    expect(w.notifier.of(c.id, 'transfer.requested')).toEqual([
+      expect.objectContaining({ recipients: [{ kind: 'agent', id: 'bob' }] }),
+    ]);
+    expect(accepted.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      consultants: [],
+      allocation: { agentId: 'bob' },
+    });
     expect([await w.used('alice'), await w.used('bob')]).toEqual([0, 1]);
     // agent-to-agent: the requester is told once (the original agent is also the one who asked)
-    expect(w.notifier.of(c.id, 'transfer.accepted')).toEqual([expect.objectContaining({ recipients: [{ kind: 'agent', id: 'alice' }] })]);
+    expect(w.notifier.of(c.id, 'transfer.accepted')).toEqual([
+      expect.objectContaining({ recipients: [{ kind: 'agent', id: 'alice' }] }),
+    ]);
 
     // Act (X-3): the former primary no longer can, the receiver transfers on
-    await w.refused(agent('alice'), c.id, { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } }, ForbiddenActionError);
+    await w.refused(
+      agent('alice'),
+      c.id,
+      { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } },
+      ForbiddenActionError,
+    );
     const again = await w.act(agent('bob'), c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'alice' } });
     const back = await w.act(agent('alice'), c.id, { type: 'accept' });
 
@@ -561,12 +710,18 @@ describe('X-1..X-3, T-12: agent consult and transfer', () => {
     const r = await w.act(agent('bob'), c.id, { type: 'reject' });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice', allocation: { agentId: 'alice' } });
+    expect(r.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      allocation: { agentId: 'alice' },
+    });
     expect(r.conversation.pendingTransfer).toBeUndefined();
     expect([await w.used('alice'), await w.used('bob')]).toEqual([1, 0]);
     expect(w.notifier.of(c.id, 'transfer.rejected')).toHaveLength(1);
     // the original agent can transfer again after a rejection
-    expect((await w.act(agent('alice'), c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } })).rule).toBe('X-3');
+    expect(
+      (await w.act(agent('alice'), c.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } })).rule,
+    ).toBe('X-3');
   });
 
   it('X-3 / C-5: a receiver without the capacity cannot accept (409); the transfer stays pending', async () => {
@@ -591,8 +746,17 @@ describe('X-1..X-3, T-12: agent consult and transfer', () => {
     const r = await w.act(agent('alice'), c.id, { type: 'consult', agentId: 'bob' });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice', consultants: ['bob'], allocation: { agentId: 'alice' } });
-    expect(r.event).toMatchObject({ action: 'consult', reason: 'X-2: consultant added', details: { consultant: 'bob' } });
+    expect(r.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+      consultants: ['bob'],
+      allocation: { agentId: 'alice' },
+    });
+    expect(r.event).toMatchObject({
+      action: 'consult',
+      reason: 'X-2: consultant added',
+      details: { consultant: 'bob' },
+    });
     expect([await w.used('alice'), await w.used('bob')]).toEqual([1, 0]);
   });
 
@@ -600,7 +764,14 @@ describe('X-1..X-3, T-12: agent consult and transfer', () => {
     // Prepare
     const w = await world();
     await w.f.addAgent('erin', { default: 3 }, ['q2']);
-    await w.f.store.putAgent({ org: w.f.org, id: 'robo', name: 'robo', queues: ['q1'], bot: true, capacity: { default: 10 } });
+    await w.f.store.putAgent({
+      org: w.f.org,
+      id: 'robo',
+      name: 'robo',
+      queues: ['q1'],
+      bot: true,
+      capacity: { default: 10 },
+    });
     await w.f.addAgent('carl', { default: 3 });
     await w.f.addAgent('full', { default: 1 });
     for (const id of ['erin', 'robo', 'carl', 'full']) await signIn(w.deps, w.f.org, id);
@@ -610,9 +781,13 @@ describe('X-1..X-3, T-12: agent consult and transfer', () => {
     await w.act(agent('alice'), c.id, { type: 'consult', agentId: 'bob' });
 
     // Act + Assess
-    expect((await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'erin' }, ForbiddenActionError)).message).toMatch(/^X-2: .*queue q1/);
+    expect(
+      (await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'erin' }, ForbiddenActionError)).message,
+    ).toMatch(/^X-2: .*queue q1/);
     await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'robo' }, ForbiddenActionError);
-    expect((await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'carl' }, ForbiddenActionError)).message).toMatch(/^X-2: agent carl is Away/);
+    expect(
+      (await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'carl' }, ForbiddenActionError)).message,
+    ).toMatch(/^X-2: agent carl is Away/);
     await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'full' }, CapacityExceededError);
     await w.refused(agent('alice'), c.id, { type: 'consult', agentId: 'bob' }, ValidationError);
   });
@@ -627,11 +802,19 @@ describe('X-1..X-3, T-12: agent consult and transfer', () => {
 
     // Act
     const a = await w.act(agent('alice'), toAgent.id, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } });
-    const e = await w.act(agent('alice'), toExternal.id, { type: 'transfer', target: { kind: 'external', number: '+14255550199' } });
+    const e = await w.act(agent('alice'), toExternal.id, {
+      type: 'transfer',
+      target: { kind: 'external', number: '+14255550199' },
+    });
     const q = await w.act(agent('alice'), toQueue.id, { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } });
 
     // Assess
-    expect(a.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: true, allocation: { agentId: 'bob' } });
+    expect(a.conversation).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'bob',
+      accepted: true,
+      allocation: { agentId: 'bob' },
+    });
     expect(a.conversation.pendingTransfer).toBeUndefined();
     expect(a.rule).toBe('T-12');
     expect(e.conversation).toMatchObject({ status: 'Active', primaryAgentId: '+14255550199', primaryKind: 'external' });
@@ -663,7 +846,14 @@ describe('S-5: force close', () => {
       // Assess
       expect(r.conversation).toMatchObject({ status: 'Closed', statusReason: 'ended by supervisor' });
       expect(r.conversation.allocation).toBeUndefined();
-      expect(r.event).toMatchObject({ action: 'force-close', role: 'supervisor', actor: 'sue', from: before.status, to: 'Closed', reason: 'S-5: ended by supervisor' });
+      expect(r.event).toMatchObject({
+        action: 'force-close',
+        role: 'supervisor',
+        actor: 'sue',
+        from: before.status,
+        to: 'Closed',
+        reason: 'S-5: ended by supervisor',
+      });
       expect(w.notifier.of(c.id, 'conversation.force-closed')).toHaveLength(1);
     }
     expect(await ledgerOf(w.f, 'alice')).toMatchObject({ pools: { default: { used: 0 } }, allocated: {} });
@@ -755,7 +945,14 @@ describe('M-1..M-5: messaging sessions', () => {
   async function sessionWorld() {
     const w = await world();
     await w.f.setWorkstream('record', { capacity: { pool: 'email', units: 1 } });
-    await w.f.store.putAgent({ org: w.f.org, id: 'alice', name: 'alice', queues: ['q1'], bot: false, capacity: { default: 3, email: 2 } });
+    await w.f.store.putAgent({
+      org: w.f.org,
+      id: 'alice',
+      name: 'alice',
+      queues: ['q1'],
+      bot: false,
+      capacity: { default: 3, email: 2 },
+    });
     const record = await w.start('record', 'alice');
     const sms = await w.start('sms', 'alice');
     expect([await w.used('alice'), await w.used('alice', 'email')]).toEqual([1, 1]);
@@ -779,8 +976,19 @@ describe('M-1..M-5: messaging sessions', () => {
       ticket: { id: sms.ticket.id, channel: 'email', status: 'open' },
     });
     expect(stored.allocation).toBeUndefined();
-    expect(r.event).toMatchObject({ action: 'end-session', role: 'agent', actor: 'alice', from: 'Active', to: 'Active', reason: 'M-2: session ended by agent', details: { released: 'alice/default/1' } });
-    expect(await ledgerOf(w.f, 'alice')).toMatchObject({ pools: { default: { used: 0 }, email: { max: 2, used: 1 } }, allocated: { email: 1 } });
+    expect(r.event).toMatchObject({
+      action: 'end-session',
+      role: 'agent',
+      actor: 'alice',
+      from: 'Active',
+      to: 'Active',
+      reason: 'M-2: session ended by agent',
+      details: { released: 'alice/default/1' },
+    });
+    expect(await ledgerOf(w.f, 'alice')).toMatchObject({
+      pools: { default: { used: 0 }, email: { max: 2, used: 1 } },
+      allocated: { email: 1 },
+    });
     expect((await w.f.conversation(record.id)).allocation).toMatchObject({ pool: 'email', units: 1 });
   });
 
@@ -793,7 +1001,11 @@ describe('M-1..M-5: messaging sessions', () => {
     const r = await w.act(agent('alice'), sms.id, { type: 'end-session' });
 
     // Assess
-    expect(r.conversation).toMatchObject({ status: 'Waiting', session: { status: 'ended', endReason: 'ended-by-agent' }, ticket: { channel: 'email' } });
+    expect(r.conversation).toMatchObject({
+      status: 'Waiting',
+      session: { status: 'ended', endReason: 'ended-by-agent' },
+      ticket: { channel: 'email' },
+    });
     expect(await w.used('alice')).toBe(0);
     expect(await w.used('alice', 'email')).toBe(1);
   });
@@ -825,7 +1037,13 @@ describe('M-1..M-5: messaging sessions', () => {
     await w.act(agent('alice'), sms.id, { type: 'end-session' });
 
     // Act
-    const note = await addNote(w.deps, w.f.store, { org: w.f.org, conversationId: sms.id, authorId: 'alice', authorRole: 'agent', text: 'customer will email the invoice' });
+    const note = await addNote(w.deps, w.f.store, {
+      org: w.f.org,
+      conversationId: sms.id,
+      authorId: 'alice',
+      authorRole: 'agent',
+      text: 'customer will email the invoice',
+    });
     const notes = await listNotes(w.deps, w.f.store, w.f.org, sms.id);
 
     // Assess
@@ -839,17 +1057,31 @@ describe('M-1..M-5: messaging sessions', () => {
     await w.act(agent('alice'), sms.id, { type: 'end-session' });
 
     // Act
-    const r = await handleCustomerEvent(w.deps, w.f.org, w.f.channelId('sms'), { eventId: ulid(), type: 'message.received', threadId: sms.threadId, message: { text: 'one more thing' } });
+    const r = await handleCustomerEvent(w.deps, w.f.org, w.f.channelId('sms'), {
+      eventId: ulid(),
+      type: 'message.received',
+      threadId: sms.threadId,
+      message: { text: 'one more thing' },
+    });
 
     // Assess
     expect(r.outcome).toBe('created');
     const next = (r as { conversation: Conversation }).conversation;
     expect(next.id).not.toBe(sms.id);
     expect(next.ticket.id).not.toBe(sms.ticket.id);
-    expect(next).toMatchObject({ status: 'Open', threadId: sms.threadId, session: { status: 'active' }, ticket: { channel: 'messaging' } });
+    expect(next).toMatchObject({
+      status: 'Open',
+      threadId: sms.threadId,
+      session: { status: 'active' },
+      ticket: { channel: 'messaging' },
+    });
     expect(await w.f.store.getThreadConversationId(w.f.org, w.f.channelId('sms'), sms.threadId)).toBe(next.id);
     // the old conversation is untouched
-    expect(await w.f.conversation(sms.id)).toMatchObject({ status: 'Active', session: { status: 'ended' }, ticket: { channel: 'email' } });
+    expect(await w.f.conversation(sms.id)).toMatchObject({
+      status: 'Active',
+      session: { status: 'ended' },
+      ticket: { channel: 'email' },
+    });
   });
 
   it('M-5: ending the session publishes nothing to the customer (no trigger configured)', async () => {
@@ -861,7 +1093,11 @@ describe('M-1..M-5: messaging sessions', () => {
 
     // Assess
     expect(w.notifier.of(sms.id)).toEqual([]);
-    expect((await w.f.store.listDueTimers(new Date('2100-01-01'), 1000)).filter((t) => t.conversationId === sms.id && (t.kind === 'notify' || t.kind === 'trigger'))).toEqual([]);
+    expect(
+      (await w.f.store.listDueTimers(new Date('2100-01-01'), 1000)).filter(
+        (t) => t.conversationId === sms.id && (t.kind === 'notify' || t.kind === 'trigger'),
+      ),
+    ).toEqual([]);
   });
 
   it('M-3 / E-2: a trigger on "session end reason changed to ended-by-agent" sends a survey to the customer and reassigns the ticket to q2', async () => {
@@ -890,17 +1126,40 @@ describe('M-1..M-5: messaging sessions', () => {
     ]);
     // ... and the ticket went Open in q2, the agent's messaging capacity released once
     const stored = await w.f.conversation(sms.id);
-    expect(stored).toMatchObject({ status: 'Open', queueId: 'q2', session: { status: 'ended', endReason: 'ended-by-agent' }, ticket: { channel: 'email' } });
+    expect(stored).toMatchObject({
+      status: 'Open',
+      queueId: 'q2',
+      session: { status: 'ended', endReason: 'ended-by-agent' },
+      ticket: { channel: 'email' },
+    });
     expect(stored.primaryAgentId).toBeUndefined();
-    expect(await lastEvent(w, sms.id)).toMatchObject({ action: 'reassign', role: 'system', actor: 'trigger', from: 'Active', to: 'Open', reason: 'M-3: reassigned by trigger', details: { toQueue: 'q2' } });
+    expect(await lastEvent(w, sms.id)).toMatchObject({
+      action: 'reassign',
+      role: 'system',
+      actor: 'trigger',
+      from: 'Active',
+      to: 'Open',
+      reason: 'M-3: reassigned by trigger',
+      details: { toQueue: 'q2' },
+    });
     expect(await ledgerOf(w.f, 'alice')).toMatchObject({ pools: { default: { used: 0 }, email: { used: 1 } } });
   });
 
   it('M-3: a trigger on another end reason, or another event, does nothing', async () => {
     // Prepare
     const { w, sms } = await sessionWorld();
-    await w.f.store.putTrigger({ org: w.f.org, id: 'other-reason', when: { event: 'end-session', field: 'session.endReason', changedTo: 'ended-by-customer' }, then: [{ type: 'send-survey' }] });
-    await w.f.store.putTrigger({ org: w.f.org, id: 'other-event', when: { event: 'end', field: 'session.endReason', changedTo: 'ended-by-agent' }, then: [{ type: 'reassign', queueId: 'q2' }] });
+    await w.f.store.putTrigger({
+      org: w.f.org,
+      id: 'other-reason',
+      when: { event: 'end-session', field: 'session.endReason', changedTo: 'ended-by-customer' },
+      then: [{ type: 'send-survey' }],
+    });
+    await w.f.store.putTrigger({
+      org: w.f.org,
+      id: 'other-event',
+      when: { event: 'end', field: 'session.endReason', changedTo: 'ended-by-agent' },
+      then: [{ type: 'reassign', queueId: 'q2' }],
+    });
 
     // Act
     await w.act(agent('alice'), sms.id, { type: 'end-session' });

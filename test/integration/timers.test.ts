@@ -34,10 +34,17 @@ const END_OF_TIME = new Date('2999-01-01T00:00:00.000Z');
 /** large enough that other orgs' earlier items in the shared table cannot push ours out of a listing */
 const LISTING_LIMIT = 10_000;
 
-const act = (f: Fixture, actor: Actor, c: Conversation, action: Action, deps: EngineDeps = f.deps): Promise<Conversation> =>
+const act = (
+  f: Fixture,
+  actor: Actor,
+  c: Conversation,
+  action: Action,
+  deps: EngineDeps = f.deps,
+): Promise<Conversation> =>
   performAction(deps, { org: f.org, conversationId: c.id, actor, action }).then((r) => r.conversation);
 
-const used = async (f: Fixture, agentId = 'alice'): Promise<number | undefined> => (await ledgerOf(f, agentId)).pools.default?.used;
+const used = async (f: Fixture, agentId = 'alice'): Promise<number | undefined> =>
+  (await ledgerOf(f, agentId)).pools.default?.used;
 
 /** The outbox items of this fixture's org (optionally of one conversation or agent), due or not. */
 async function outbox(f: Fixture, subject: { conversationId?: string; agentId?: string } = {}): Promise<DueTimer[]> {
@@ -51,7 +58,11 @@ async function outbox(f: Fixture, subject: { conversationId?: string; agentId?: 
 }
 
 /** The one outbox item of a kind for a subject (fails the test if there is not exactly one). */
-async function onlyTimer(f: Fixture, kind: TimerRequest['kind'], subject: { conversationId?: string; agentId?: string }): Promise<DueTimer> {
+async function onlyTimer(
+  f: Fixture,
+  kind: TimerRequest['kind'],
+  subject: { conversationId?: string; agentId?: string },
+): Promise<DueTimer> {
   const items = (await outbox(f, subject)).filter((t) => t.kind === kind);
   expect(items, `${kind} outbox items for ${JSON.stringify(subject)}`).toHaveLength(1);
   return items[0] as DueTimer;
@@ -59,7 +70,8 @@ async function onlyTimer(f: Fixture, kind: TimerRequest['kind'], subject: { conv
 
 /** The same outbox, seen by one org only (see the file comment). */
 const orgOutbox = (f: Fixture): TimerStore => ({
-  listDueTimers: async (until, limit) => (await f.store.listDueTimers(until, LISTING_LIMIT)).filter((t) => t.org === f.org).slice(0, limit),
+  listDueTimers: async (until, limit) =>
+    (await f.store.listDueTimers(until, LISTING_LIMIT)).filter((t) => t.org === f.org).slice(0, limit),
   deleteTimer: (org, name) => f.store.deleteTimer(org, name),
 });
 
@@ -75,7 +87,8 @@ async function snapshot(f: Fixture, c: Conversation) {
   };
 }
 
-const eventsOf = async (f: Fixture, c: Conversation, action: string) => (await f.store.listEvents(f.org, c.id)).filter((e) => e.action === action);
+const eventsOf = async (f: Fixture, c: Conversation, action: string) =>
+  (await f.store.listEvents(f.org, c.id)).filter((e) => e.action === action);
 
 /** Prepare: an org whose agent alice (3 units in q1) has picked a conversation of the kind. */
 async function activeFor(kind: ChannelKind, options: FixtureOptions = {}): Promise<{ f: Fixture; c: Conversation }> {
@@ -96,10 +109,18 @@ async function connectedWithChat(options: FixtureOptions = {}): Promise<{ f: Fix
 
 let messages = 0;
 const customerWrites = (f: Fixture, c: Conversation) =>
-  handleCustomerEvent(f.deps, f.org, f.channelId(c.channelKind), { eventId: `m${++messages}`, type: 'message.received', threadId: c.threadId, message: { text: 'hello again' } });
+  handleCustomerEvent(f.deps, f.org, f.channelId(c.channelKind), {
+    eventId: `m${++messages}`,
+    type: 'message.received',
+    threadId: c.threadId,
+    message: { text: 'hello again' },
+  });
 
 /** A store whose commit goes through `around` (fault injection on the one write path). */
-function storeWithCommit(store: Fixture['store'], around: (commit: ConversationStore['commit']) => ConversationStore['commit']): Fixture['store'] {
+function storeWithCommit(
+  store: Fixture['store'],
+  around: (commit: ConversationStore['commit']) => ConversationStore['commit'],
+): Fixture['store'] {
   const commit = around((writes, options) => store.commit(writes, options));
   return new Proxy(store, {
     get(target, prop) {
@@ -124,7 +145,13 @@ describe('TM-1 / C-3: the wrap-up release timer', () => {
     const items = await outbox(f, { conversationId: c.id });
     expect(items).toEqual([
       {
-        name: timerName({ kind: 'wrapup-release', org: f.org, conversationId: c.id, version: wrap.version, at: '2026-03-02T09:05:00.000Z' }),
+        name: timerName({
+          kind: 'wrapup-release',
+          org: f.org,
+          conversationId: c.id,
+          version: wrap.version,
+          at: '2026-03-02T09:05:00.000Z',
+        }),
         kind: 'wrapup-release',
         org: f.org,
         conversationId: c.id,
@@ -143,7 +170,9 @@ describe('TM-1 / C-3: the wrap-up release timer', () => {
     // Act + Assess: at the due time it releases the pool, once, and the item is gone
     f.clock.advance(1);
     const fired = await sweep(f);
-    expect(fired).toEqual([expect.objectContaining({ kind: 'wrapup-release', conversationId: c.id, outcome: 'applied' })]);
+    expect(fired).toEqual([
+      expect.objectContaining({ kind: 'wrapup-release', conversationId: c.id, outcome: 'applied' }),
+    ]);
     expect(await used(f)).toBe(0);
     expect(await f.store.listAllocations(f.org, 'alice')).toEqual([]);
     const after = await f.conversation(c.id);
@@ -172,7 +201,9 @@ describe('TM-1 / C-3: the wrap-up release timer', () => {
 
     // Assess: it was re-armed, so an outbox item must still be there for the sweeper ...
     expect(early.outcome).toBe('re-armed');
-    expect(await outbox(f, { conversationId: c.id }), 'the re-armed wrap-up timer is still in the outbox').toHaveLength(1);
+    expect(await outbox(f, { conversationId: c.id }), 'the re-armed wrap-up timer is still in the outbox').toHaveLength(
+      1,
+    );
     // ... and once due, the capacity is released (C-3)
     f.clock.advance(60);
     await sweep(f);
@@ -283,7 +314,9 @@ describe('TM-5: timers fire at least once, possibly late or twice; a stale timer
     const fired = await sweep(f);
 
     // Assess
-    expect(fired).toEqual([expect.objectContaining({ kind: 'offer-expiry', conversationId: offered.id, outcome: 'applied' })]);
+    expect(fired).toEqual([
+      expect.objectContaining({ kind: 'offer-expiry', conversationId: offered.id, outcome: 'applied' }),
+    ]);
     const after = await f.conversation(offered.id);
     expect(after.status).toBe('Open');
     expect(after.primaryAgentId).toBeUndefined();
@@ -305,7 +338,9 @@ describe('TM-5: timers fire at least once, possibly late or twice; a stale timer
     expect(fired).toEqual([expect.objectContaining({ kind: 'inactivity-timeout', outcome: 'applied' })]);
     const closed = await f.conversation(c.id);
     expect(closed).toMatchObject({ status: 'Closed', version: waiting.version + 1 });
-    expect(await eventsOf(f, c, 'inactivity-timeout')).toEqual([expect.objectContaining({ from: 'Waiting', to: 'Closed', reason: expect.stringMatching(/^T-8/) })]);
+    expect(await eventsOf(f, c, 'inactivity-timeout')).toEqual([
+      expect.objectContaining({ from: 'Waiting', to: 'Closed', reason: expect.stringMatching(/^T-8/) }),
+    ]);
     expect(await outbox(f, { conversationId: c.id })).toEqual([]);
 
     // Act + Assess: the scheduler's own (even later) delivery of the same timer changes nothing
@@ -332,7 +367,9 @@ describe('TM-5: timers fire at least once, possibly late or twice; a stale timer
     const atTen = await sweep(f);
 
     // Assess: not closed early
-    expect(atTen).toEqual([expect.objectContaining({ name: first.name, outcome: expect.stringMatching(/^(re-armed|stale)$/) })]);
+    expect(atTen).toEqual([
+      expect.objectContaining({ name: first.name, outcome: expect.stringMatching(/^(re-armed|stale)$/) }),
+    ]);
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Waiting', version: again.version });
     expect((await outbox(f, { conversationId: c.id })).map((t) => t.at)).toEqual(['2026-03-02T10:30:00.000Z']);
 
@@ -421,7 +458,9 @@ describe('TM-3 / T-4a: the agent reconnect timeout', () => {
     expect(open.primaryAgentId).toBeUndefined();
     expect(open.allocation).toBeUndefined();
     expect(await used(f)).toBe(0);
-    expect(await eventsOf(f, c, 'reconnect-timeout')).toEqual([expect.objectContaining({ from: 'Active', to: 'Open', reason: expect.stringMatching(/^T-4a/) })]);
+    expect(await eventsOf(f, c, 'reconnect-timeout')).toEqual([
+      expect.objectContaining({ from: 'Active', to: 'Open', reason: expect.stringMatching(/^T-4a/) }),
+    ]);
   });
 });
 
@@ -429,7 +468,9 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
   it('TM-1 / TM-5: a scheduler that fails after the commit: End still succeeds, the outbox item exists, the sweeper applies it', async () => {
     // Prepare
     const { f, c } = await activeFor('chat', { wrapUp: 5 });
-    const schedule = vi.fn<Scheduler['schedule']>().mockRejectedValue(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const schedule = vi
+      .fn<Scheduler['schedule']>()
+      .mockRejectedValue(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const warn = vi.fn();
     const deps: EngineDeps = { ...f.deps, scheduler: { schedule }, log: { warn } };
 
@@ -439,9 +480,19 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
     // Assess: the action succeeded, the scheduler was asked once and failed, the item is in the outbox
     expect(wrap.status).toBe('WrapUp');
     expect(schedule).toHaveBeenCalledTimes(1);
-    expect(schedule.mock.calls[0]?.[0]).toEqual([{ kind: 'wrapup-release', org: f.org, conversationId: c.id, version: wrap.version, at: '2026-03-02T09:05:00.000Z' }]);
+    expect(schedule.mock.calls[0]?.[0]).toEqual([
+      {
+        kind: 'wrapup-release',
+        org: f.org,
+        conversationId: c.id,
+        version: wrap.version,
+        at: '2026-03-02T09:05:00.000Z',
+      },
+    ]);
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(await onlyTimer(f, 'wrapup-release', { conversationId: c.id })).toMatchObject({ at: '2026-03-02T09:05:00.000Z' });
+    expect(await onlyTimer(f, 'wrapup-release', { conversationId: c.id })).toMatchObject({
+      at: '2026-03-02T09:05:00.000Z',
+    });
 
     // Act + Assess: the sweeper fires it when due
     f.clock.advance(300);
@@ -469,7 +520,10 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
     expect(schedule).not.toHaveBeenCalled();
     const wrap = await f.conversation(c.id);
     expect(wrap.status).toBe('WrapUp');
-    expect(await onlyTimer(f, 'wrapup-release', { conversationId: c.id })).toMatchObject({ version: wrap.version, at: '2026-03-02T09:05:00.000Z' });
+    expect(await onlyTimer(f, 'wrapup-release', { conversationId: c.id })).toMatchObject({
+      version: wrap.version,
+      at: '2026-03-02T09:05:00.000Z',
+    });
 
     // Act + Assess: a healthy sweeper fires it once due
     f.clock.advance(300);
@@ -529,7 +583,13 @@ describe('P-4 / TM-4: the presence grace', () => {
     const agent = await f.store.getAgent(f.org, 'alice');
     expect(agent).toMatchObject({ connected: false, presenceOverride: 'Away' });
     const timer = await onlyTimer(f, 'presence-grace', { agentId: 'alice' });
-    expect(timer).toMatchObject({ kind: 'presence-grace', org: f.org, agentId: 'alice', version: agent?.connectionEpoch, at: addSeconds(disconnectedAt, PRESENCE_GRACE_SECONDS) });
+    expect(timer).toMatchObject({
+      kind: 'presence-grace',
+      org: f.org,
+      agentId: 'alice',
+      version: agent?.connectionEpoch,
+      at: addSeconds(disconnectedAt, PRESENCE_GRACE_SECONDS),
+    });
     expect(timer.at).toBe('2026-03-02T09:02:30.000Z');
 
     // Act: back within the grace; the timer fires anyway

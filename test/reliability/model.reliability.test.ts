@@ -4,7 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { stripStorage } from '../../functions/adapters/dynamodb/items.js';
 import { presenceOf } from '../../functions/domain/presence.js';
-import { DEFAULT_SETTINGS, modeOf, STATUSES, type Agent, type ChannelKind, type Conversation, type HistoryEvent, type Mode, type OrgSettings, type Presence, type Status, type WrapUpBlockPolicy, type Workstream } from '../../functions/domain/model.js';
+import {
+  DEFAULT_SETTINGS,
+  modeOf,
+  STATUSES,
+  type Agent,
+  type ChannelKind,
+  type Conversation,
+  type HistoryEvent,
+  type Mode,
+  type OrgSettings,
+  type Presence,
+  type Status,
+  type WrapUpBlockPolicy,
+  type Workstream,
+} from '../../functions/domain/model.js';
 import type { AllocationRecord } from '../../functions/ports/conversation-store.js';
 import type { DueTimer } from '../../functions/ports/timer-store.js';
 import type { CustomerEvent, CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
@@ -53,7 +67,11 @@ const TOTAL_STEPS = Number(process.env.RELIABILITY_STEPS ?? 400);
  * The small run inside `npm test` (and CI) uses a fixed seed, so CI is reproducible; the full run
  * (`npm run test:reliability`) draws new seeds each time, unless RELIABILITY_SEED is given.
  */
-const SEED: number | undefined = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : process.env.RELIABILITY_STEPS ? undefined : 20261121;
+const SEED: number | undefined = process.env.RELIABILITY_SEED
+  ? Number(process.env.RELIABILITY_SEED)
+  : process.env.RELIABILITY_STEPS
+    ? undefined
+    : 20261121;
 const STEPS_PER_RUN = Math.min(TOTAL_STEPS, Number(process.env.RELIABILITY_STEPS_PER_RUN ?? 100));
 const RUNS = Math.max(1, Math.ceil(TOTAL_STEPS / STEPS_PER_RUN));
 const SECRET = 'reliability-secret-0123456789';
@@ -89,7 +107,13 @@ type AgentAct =
   | { a: 'transfer-agent'; to: number }
   | { a: 'transfer-external' }
   | { a: 'consult'; to: number };
-type SupAct = { s: 'assign-agent'; to: number; override: boolean } | { s: 'assign-queue'; q: 'q1' | 'q2' } | { s: 'force-close' } | { s: 'transfer'; to: number } | { s: 'join' } | { s: 'monitor' };
+type SupAct =
+  | { s: 'assign-agent'; to: number; override: boolean }
+  | { s: 'assign-queue'; q: 'q1' | 'q2' }
+  | { s: 'force-close' }
+  | { s: 'transfer'; to: number }
+  | { s: 'join' }
+  | { s: 'monitor' };
 interface Target {
   conv: number;
   /** pick among conversations whose status the action can apply to (so runs go deep) */
@@ -98,7 +122,8 @@ interface Target {
 /** Idempotency-Key: none; the client retries; sends twice at once; or the first call crashes after its commit and the client retries */
 type ActOp = { t: 'act'; who: Who; act: AgentAct; idem: 'none' | 'retry' | 'parallel' | 'crash-retry' } & Target;
 type EvSpec = { ch: number; th: number; type: CustomerEventType; billing: boolean };
-type Delivery = 'single' | 'dup-http' | 'dup-late' | 'dup-old' | 'reorder' | 'batch' | 'crash-after' | 'crash-before' | 'lost-batch';
+type Delivery =
+  'single' | 'dup-http' | 'dup-late' | 'dup-old' | 'reorder' | 'batch' | 'crash-after' | 'crash-before' | 'lost-batch';
 type Op =
   | ActOp
   | ({ t: 'sup'; act: SupAct } & Target)
@@ -120,10 +145,17 @@ const wsArb: fc.Arbitrary<WsConfig> = fc.record({
   push: fc.boolean(),
 });
 const setupArb: fc.Arbitrary<Setup> = fc.record({
-  agents: fc.array(fc.record({ max: fc.integer({ min: 1, max: 4 }), q2: fc.boolean(), signedIn: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) }), {
-    minLength: 3,
-    maxLength: 6,
-  }),
+  agents: fc.array(
+    fc.record({
+      max: fc.integer({ min: 1, max: 4 }),
+      q2: fc.boolean(),
+      signedIn: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    }),
+    {
+      minLength: 3,
+      maxLength: 6,
+    },
+  ),
   ws: fc.record({ chat: wsArb, voice: wsArb, sms: wsArb, record: wsArb }),
   threads: fc.integer({ min: 2, max: 4 }),
   initial: fc.array(fc.record({ ch: fc.nat(3), th: fc.nat(3), billing: fc.boolean() }), { minLength: 3, maxLength: 6 }),
@@ -137,15 +169,26 @@ const agentActArb: fc.Arbitrary<AgentAct> = fc.oneof(
   w8(2, fc.constantFrom<AgentAct>({ a: 'release' }, { a: 'reject' }, { a: 'resume' }, { a: 'resolve' })),
   w8(1, fc.constant<AgentAct>({ a: 'end-session' })),
   w8(1, fc.constantFrom<AgentAct>({ a: 'transfer-queue', q: 'q1' }, { a: 'transfer-queue', q: 'q2' })),
-  w8(2, fc.nat(5).map((to): AgentAct => ({ a: 'transfer-agent', to }))),
+  w8(
+    2,
+    fc.nat(5).map((to): AgentAct => ({ a: 'transfer-agent', to })),
+  ),
   w8(1, fc.constant<AgentAct>({ a: 'transfer-external' })),
-  w8(1, fc.nat(5).map((to): AgentAct => ({ a: 'consult', to }))),
+  w8(
+    1,
+    fc.nat(5).map((to): AgentAct => ({ a: 'consult', to })),
+  ),
 );
 const actOpArb: fc.Arbitrary<ActOp> = fc.record({
   t: fc.constant('act' as const),
   who: fc.oneof(w8(5, fc.constant<Who>('primary')), w8(1, fc.constant<Who>('receiver')), w8(3, fc.nat(5))),
   act: agentActArb,
-  idem: fc.oneof(w8(12, fc.constant('none' as const)), w8(1, fc.constant('retry' as const)), w8(1, fc.constant('parallel' as const)), w8(1, fc.constant('crash-retry' as const))),
+  idem: fc.oneof(
+    w8(12, fc.constant('none' as const)),
+    w8(1, fc.constant('retry' as const)),
+    w8(1, fc.constant('parallel' as const)),
+    w8(1, fc.constant('crash-retry' as const)),
+  ),
   ...targetArb,
 });
 const supOpArb: fc.Arbitrary<Op> = fc.record({
@@ -175,9 +218,20 @@ const evTypeArb = fc.oneof(
   w8(2, fc.constant<CustomerEventType>('customer.disconnected')),
   w8(1, fc.constant<CustomerEventType>('customer.reconnected')),
 );
-const evArb: fc.Arbitrary<EvSpec> = fc.record({ ch: fc.nat(3), th: fc.nat(3), type: evTypeArb, billing: fc.oneof(w8(4, fc.constant(false)), w8(1, fc.constant(true))) });
+const evArb: fc.Arbitrary<EvSpec> = fc.record({
+  ch: fc.nat(3),
+  th: fc.nat(3),
+  type: evTypeArb,
+  billing: fc.oneof(w8(4, fc.constant(false)), w8(1, fc.constant(true))),
+});
 const hookOpArb = (deliveries: fc.Arbitrary<Delivery>): fc.Arbitrary<Op> =>
-  fc.record({ t: fc.constant('hook' as const), delivery: deliveries, events: fc.array(evArb, { minLength: 3, maxLength: 8 }), pick: fc.nat(1000), crashAt: fc.integer({ min: 1, max: 4 }) });
+  fc.record({
+    t: fc.constant('hook' as const),
+    delivery: deliveries,
+    events: fc.array(evArb, { minLength: 3, maxLength: 8 }),
+    pick: fc.nat(1000),
+    crashAt: fc.integer({ min: 1, max: 4 }),
+  });
 const deliveryArb = fc.oneof(
   w8(6, fc.constant<Delivery>('single')),
   w8(2, fc.constantFrom<Delivery>('dup-http', 'dup-late', 'dup-old')),
@@ -188,10 +242,18 @@ const deliveryArb = fc.oneof(
 const clockOpArb: fc.Arbitrary<Op> = fc.record({
   t: fc.constant('clock' as const),
   // around the deadlines: offers (60 s), reconnect (120 s), grace (150 s), wrap-up (1-2 min), inactivity (600 s)
-  seconds: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 40, max: 200 }), fc.integer({ min: 200, max: 700 })),
+  seconds: fc.oneof(
+    fc.integer({ min: 1, max: 40 }),
+    fc.integer({ min: 40, max: 200 }),
+    fc.integer({ min: 200, max: 700 }),
+  ),
   crash: fc.oneof(w8(5, fc.constant(false)), w8(1, fc.constant(true))),
 });
-const timerOpArb: fc.Arbitrary<Op> = fc.record({ t: fc.constant('timer' as const), mode: fc.constantFrom('double' as const, 'stash' as const, 'stale' as const, 'stale' as const), pick: fc.nat(1000) });
+const timerOpArb: fc.Arbitrary<Op> = fc.record({
+  t: fc.constant('timer' as const),
+  mode: fc.constantFrom('double' as const, 'stash' as const, 'stale' as const, 'stale' as const),
+  pick: fc.nat(1000),
+});
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   w8(10, actOpArb),
   w8(2, supOpArb),
@@ -213,8 +275,24 @@ const raceOpArb: fc.Arbitrary<Op> = fc.oneof(
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   w8(14, opArb),
   w8(3, fc.record({ t: fc.constant('race' as const), ops: fc.array(raceOpArb, { minLength: 2, maxLength: 3 }) })),
-  w8(3, fc.record({ t: fc.constant('interpose' as const), first: actOpArb, second: raceOpArb, on: fc.constantFrom('conversation' as const, 'pool' as const) })),
-  w8(2, fc.record({ t: fc.constant('interpose-event' as const), conv: fc.nat(40), type: evTypeArb, second: fc.oneof(w8(4, agentActArb), w8(1, fc.constant<SupAct>({ s: 'force-close' }))) })),
+  w8(
+    3,
+    fc.record({
+      t: fc.constant('interpose' as const),
+      first: actOpArb,
+      second: raceOpArb,
+      on: fc.constantFrom('conversation' as const, 'pool' as const),
+    }),
+  ),
+  w8(
+    2,
+    fc.record({
+      t: fc.constant('interpose-event' as const),
+      conv: fc.nat(40),
+      type: evTypeArb,
+      second: fc.oneof(w8(4, agentActArb), w8(1, fc.constant<SupAct>({ s: 'force-close' }))),
+    }),
+  ),
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -277,7 +355,9 @@ async function snapshot(w: World): Promise<Snap> {
     const items = [...(convParts[i] ?? [])].sort((a, b) => String(a.SK).localeCompare(String(b.SK)));
     const conv = items.find((x) => x.SK === 'CONV');
     if (!conv) throw new Error(`conversation ${id} is gone`);
-    const events = items.filter((x) => String(x.SK).startsWith(keys.eventPrefix)).map((x) => stripStorage<HistoryEvent>(x));
+    const events = items
+      .filter((x) => String(x.SK).startsWith(keys.eventPrefix))
+      .map((x) => stripStorage<HistoryEvent>(x));
     convs.set(id, { c: stripStorage<Conversation>(conv), events, raw: JSON.stringify(items) });
   });
   const agents = new Map<string, AgentView>();
@@ -286,18 +366,27 @@ async function snapshot(w: World): Promise<Snap> {
     const profile = items.find((x) => x.SK === 'AGENT');
     if (!profile) throw new Error(`agent ${id} is gone`);
     const pools: AgentView['pools'] = {};
-    for (const x of items.filter((y) => String(y.SK).startsWith('AGENT#POOL#'))) pools[String(x.pool)] = { max: Number(x.max), used: Number(x.used), free: Number(x.free) };
-    const allocations = items.filter((x) => String(x.SK).startsWith(keys.allocationPrefix)).map((x) => stripStorage<AllocationRecord>(x));
+    for (const x of items.filter((y) => String(y.SK).startsWith('AGENT#POOL#')))
+      pools[String(x.pool)] = { max: Number(x.max), used: Number(x.used), free: Number(x.free) };
+    const allocations = items
+      .filter((x) => String(x.SK).startsWith(keys.allocationPrefix))
+      .map((x) => stripStorage<AllocationRecord>(x));
     agents.set(id, { agent: stripStorage<Omit<Agent, 'pools'>>(profile), pools, allocations });
   });
   const threads = new Map<string, string | undefined>();
-  w.threadKeys.forEach((t, i) => threads.set(threadKey(t.channelId, t.threadId), threadItems[i]?.conversationId as string | undefined));
+  w.threadKeys.forEach((t, i) =>
+    threads.set(threadKey(t.channelId, t.threadId), threadItems[i]?.conversationId as string | undefined),
+  );
   return { convs, agents, threads, now: w.rig.clock.now().getTime() };
 }
 
 /** The whole org as one string: a step that must change nothing compares these. */
 const fingerprint = (s: Snap): string =>
-  JSON.stringify([[...s.convs.entries()].map(([id, v]) => [id, v.raw]), [...s.agents.entries()].map(([id, v]) => [id, v.agent, v.pools, v.allocations]), [...s.threads.entries()]]);
+  JSON.stringify([
+    [...s.convs.entries()].map(([id, v]) => [id, v.raw]),
+    [...s.agents.entries()].map(([id, v]) => [id, v.agent, v.pools, v.allocations]),
+    [...s.threads.entries()],
+  ]);
 
 // ---------------------------------------------------------------------------------------------------
 // The SPEC: legal edges (T-1..T-12, R-3, S-2..S-5, M-2, X-2, X-3, C-3), independent of transitions.ts
@@ -330,7 +419,9 @@ function legalEdges(kind: ChannelKind): Set<string> {
     'force-close:WrapUp>Closed',
   ]);
   if (kind !== 'record') for (const st of ['Active', 'WrapUp']) e.add(`monitor:${st}>${st}`).add(`join:${st}>${st}`); // S-2
-  if (live) for (const a of ['customer-ended', 'customer-disconnected']) e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`).add(`${a}:Active>Closed`); // T-2, T-3b/c, T-6b, T-12
+  if (live)
+    for (const a of ['customer-ended', 'customer-disconnected'])
+      e.add(`${a}:Open>Closed`).add(`${a}:Active>WrapUp`).add(`${a}:Active>Closed`); // T-2, T-3b/c, T-6b, T-12
   if (kind === 'chat') e.add('close:Active>Open'); // T-4d
   if (persistent) {
     e.add('close:Active>Waiting'); // T-5
@@ -352,16 +443,22 @@ const EDGES = new Map<ChannelKind, Set<string>>(KINDS.map((k) => [k, legalEdges(
 
 type ThreadState = { status: Status; mode: Mode; accepted: boolean; external: boolean } | 'none';
 
-function customerEffect(st: ThreadState, type: CustomerEventType, mode: Mode): { events: number; convs: number; next: ThreadState } {
+function customerEffect(
+  st: ThreadState,
+  type: CustomerEventType,
+  mode: Mode,
+): { events: number; convs: number; next: ThreadState } {
   const unaccepted: ThreadState = { status: 'Open', mode, accepted: false, external: false };
   if (st === 'none') {
-    if (type === 'conversation.started' || type === 'message.received') return { events: 1, convs: 1, next: unaccepted };
+    if (type === 'conversation.started' || type === 'message.received')
+      return { events: 1, convs: 1, next: unaccepted };
     return { events: 0, convs: 0, next: st };
   }
   if (type === 'message.received' && st.status === 'Waiting') return { events: 1, convs: 0, next: unaccepted };
   if ((type === 'customer.ended' || type === 'customer.disconnected') && st.mode === 'live') {
     if (st.status === 'Open') return { events: 1, convs: 0, next: 'none' };
-    if (st.status === 'Active') return { events: 1, convs: 0, next: st.accepted && !st.external ? { ...st, status: 'WrapUp' } : 'none' };
+    if (st.status === 'Active')
+      return { events: 1, convs: 0, next: st.accepted && !st.external ? { ...st, status: 'WrapUp' } : 'none' };
   }
   return { events: 0, convs: 0, next: st };
 }
@@ -394,19 +491,23 @@ const check = (ok: boolean, message: string): void => {
   if (!ok) throw new Violation(message);
 };
 
-const wsOf = (w: World, c: Pick<Conversation, 'channelKind'>): Workstream => (w.channels.find((x) => x.kind === c.channelKind) as { ws: Workstream }).ws;
+const wsOf = (w: World, c: Pick<Conversation, 'channelKind'>): Workstream =>
+  (w.channels.find((x) => x.kind === c.channelKind) as { ws: Workstream }).ws;
 
 function checkInvariants(w: World, s: Snap): void {
   const allocationsByConv = new Map<string, AllocationRecord[]>();
   for (const v of s.agents.values()) {
-    for (const a of v.allocations) allocationsByConv.set(a.conversationId, [...(allocationsByConv.get(a.conversationId) ?? []), a]);
+    for (const a of v.allocations)
+      allocationsByConv.set(a.conversationId, [...(allocationsByConv.get(a.conversationId) ?? []), a]);
   }
   // S-3: units an override assignment put over the maximum, still held
   const overUnits = new Map<string, number>();
   for (const [id, v] of s.convs) {
     const a = v.c.allocation;
     if (!a) continue;
-    const allocating = [...v.events].reverse().find((e) => e.details?.allocated === `${a.agentId}/${a.pool}/${a.units}` && e.at === a.since);
+    const allocating = [...v.events]
+      .reverse()
+      .find((e) => e.details?.allocated === `${a.agentId}/${a.pool}/${a.units}` && e.at === a.since);
     if (allocating?.action === 'assign' && Number(allocating.details?.unitsOverCapacity ?? 0) > 0) {
       overUnits.set(`${a.agentId}/${a.pool}`, (overUnits.get(`${a.agentId}/${a.pool}`) ?? 0) + a.units);
     }
@@ -421,11 +522,16 @@ function checkInvariants(w: World, s: Snap): void {
       check(p.used >= 0, `C-5: ${agentId}/${pool} used ${p.used} < 0`);
       check(p.used <= p.max + over, `C-5: ${agentId}/${pool} used ${p.used} > max ${p.max} (+${over} override units)`);
       check(p.free === p.max - p.used, `C-5: ${agentId}/${pool} free ${p.free} != max ${p.max} - used ${p.used}`);
-      check(p.used === (held[pool] ?? 0), `RL-3: ${agentId}/${pool} used ${p.used} != allocations ${held[pool] ?? 0} ${JSON.stringify(v.allocations)}`);
+      check(
+        p.used === (held[pool] ?? 0),
+        `RL-3: ${agentId}/${pool} used ${p.used} != allocations ${held[pool] ?? 0} ${JSON.stringify(v.allocations)}`,
+      );
     }
-    for (const pool of Object.keys(held)) check(v.pools[pool] !== undefined, `RL-3: ${agentId} holds units in an unknown pool ${pool}`);
+    for (const pool of Object.keys(held))
+      check(v.pools[pool] !== undefined, `RL-3: ${agentId} holds units in an unknown pool ${pool}`);
   }
-  for (const id of allocationsByConv.keys()) check(s.convs.has(id), `C-6: an allocation for an unknown conversation ${id}`);
+  for (const id of allocationsByConv.keys())
+    check(s.convs.has(id), `C-6: an allocation for an unknown conversation ${id}`);
 
   const byThread = new Map<string, Conversation[]>();
   for (const [id, { c, events, raw }] of s.convs) {
@@ -435,51 +541,84 @@ function checkInvariants(w: World, s: Snap): void {
     check((STATUSES as readonly string[]).includes(c.status), `L-1: ${where} has an unknown status`);
     check(c.mode === modeOf(c.channelKind), `L-1: ${where} mode ${c.mode}`);
     if (c.status === 'Waiting') check(c.mode === 'persistent', `L-2: Waiting on ${where}`);
-    if (c.status === 'Open') check(c.primaryAgentId === undefined, `L-2: Open ${where} has a primary ${c.primaryAgentId}`);
-    if (c.status === 'Active' || c.status === 'WrapUp') check(c.primaryAgentId !== undefined, `L-2: ${where} has no primary`);
+    if (c.status === 'Open')
+      check(c.primaryAgentId === undefined, `L-2: Open ${where} has a primary ${c.primaryAgentId}`);
+    if (c.status === 'Active' || c.status === 'WrapUp')
+      check(c.primaryAgentId !== undefined, `L-2: ${where} has no primary`);
     // X-3 / S-4: a pending transfer belongs to the current assignment of an Active or Waiting conversation
     if (c.pendingTransfer) {
-      check(c.status === 'Active' || c.status === 'Waiting', `X-3: ${c.status} ${where} keeps a pending transfer ${JSON.stringify(c.pendingTransfer)}`);
-      check(c.pendingTransfer.from === c.primaryAgentId && c.pendingTransfer.to !== c.primaryAgentId, `X-3: ${where} (primary ${c.primaryAgentId}) keeps a pending transfer of another assignment ${JSON.stringify(c.pendingTransfer)}`);
+      check(
+        c.status === 'Active' || c.status === 'Waiting',
+        `X-3: ${c.status} ${where} keeps a pending transfer ${JSON.stringify(c.pendingTransfer)}`,
+      );
+      check(
+        c.pendingTransfer.from === c.primaryAgentId && c.pendingTransfer.to !== c.primaryAgentId,
+        `X-3: ${where} (primary ${c.primaryAgentId}) keeps a pending transfer of another assignment ${JSON.stringify(c.pendingTransfer)}`,
+      );
     }
 
     // C-2 / C-3 / C-6: who holds capacity for this conversation, mirrored on the conversation
     const held = allocationsByConv.get(id) ?? [];
     check(held.length <= 1, `C-6: ${where} has ${held.length} allocations`);
     const h = held[0];
-    check(JSON.stringify(c.allocation ? [c.allocation.agentId, c.allocation.pool, c.allocation.units, c.allocation.since] : null) === JSON.stringify(h ? [h.agentId, h.pool, h.units, h.since] : null), `C-6: ${where} says ${JSON.stringify(c.allocation)}, allocation items ${JSON.stringify(held)}`);
+    check(
+      JSON.stringify(
+        c.allocation ? [c.allocation.agentId, c.allocation.pool, c.allocation.units, c.allocation.since] : null,
+      ) === JSON.stringify(h ? [h.agentId, h.pool, h.units, h.since] : null),
+      `C-6: ${where} says ${JSON.stringify(c.allocation)}, allocation items ${JSON.stringify(held)}`,
+    );
     const agentPrimary = c.primaryKind !== 'external' && c.primaryAgentId !== undefined;
     if (c.status === 'Active' && agentPrimary && c.session.status === 'active') {
-      check(h?.agentId === c.primaryAgentId, `C-2: Active ${where} must hold the primary's capacity, holds ${JSON.stringify(held)}`);
+      check(
+        h?.agentId === c.primaryAgentId,
+        `C-2: Active ${where} must hold the primary's capacity, holds ${JSON.stringify(held)}`,
+      );
     } else if (c.status === 'Active') {
       if (h) check(h.agentId === c.primaryAgentId, `C-2: ${where} holds capacity of ${h.agentId}, not of its primary`);
     } else if (c.status === 'WrapUp') {
-      if (h) check(h.agentId === c.primaryAgentId, `C-3: WrapUp ${where} holds capacity of ${h.agentId}, not of its primary`);
+      if (h)
+        check(
+          h.agentId === c.primaryAgentId,
+          `C-3: WrapUp ${where} holds capacity of ${h.agentId}, not of its primary`,
+        );
       if (ws.wrapUp.blockCapacity === 'never') check(!h, `C-3: never-policy WrapUp ${where} holds capacity`);
     } else {
       check(!h, `C-2: ${c.status} ${where} holds capacity ${JSON.stringify(held)}`);
     }
-    if (h) check(h.units === ws.capacity.units && h.pool === ws.capacity.pool, `C-1: ${where} holds ${h.units} ${h.pool}`);
-    if (c.wrapUpReleaseAt) check(c.status === 'WrapUp' && !!c.allocation, `C-3: ${where} has a wrap-up release time without a held block`);
+    if (h)
+      check(h.units === ws.capacity.units && h.pool === ws.capacity.pool, `C-1: ${where} holds ${h.units} ${h.pool}`);
+    if (c.wrapUpReleaseAt)
+      check(c.status === 'WrapUp' && !!c.allocation, `C-3: ${where} has a wrap-up release time without a held block`);
 
     // E-1: one event per version, in order, chained, in time order, each a SPEC edge (T-13); T-11
     check(
-      JSON.stringify(events.map((e) => [e.seq, e.version])) === JSON.stringify(Array.from({ length: c.version }, (_, i) => [i + 1, i + 1])),
+      JSON.stringify(events.map((e) => [e.seq, e.version])) ===
+        JSON.stringify(Array.from({ length: c.version }, (_, i) => [i + 1, i + 1])),
       `E-1: ${where} history ${JSON.stringify(events.map((e) => e.seq))} is not 1..${c.version}`,
     );
     const edges = EDGES.get(c.channelKind) as Set<string>;
     events.forEach((e, i) => {
       const prev = events[i - 1];
       check(e.conversationId === id && e.org === w.org, `E-1: ${where} event ${e.seq} belongs elsewhere`);
-      check(e.from === (prev ? prev.to : null), `E-1: ${where} event ${e.seq} starts at ${e.from}, the previous ended at ${prev?.to ?? null}`);
-      check(!prev || prev.at <= e.at, `E-1: ${where} event ${e.seq} at ${e.at} is before event ${prev?.seq} at ${prev?.at}`);
-      check(edges.has(`${e.action}:${e.from}>${e.to}`), `T-13: ${where} event ${e.seq} ${e.action}:${e.from}>${e.to} is not a SPEC transition`);
+      check(
+        e.from === (prev ? prev.to : null),
+        `E-1: ${where} event ${e.seq} starts at ${e.from}, the previous ended at ${prev?.to ?? null}`,
+      );
+      check(
+        !prev || prev.at <= e.at,
+        `E-1: ${where} event ${e.seq} at ${e.at} is before event ${prev?.seq} at ${prev?.at}`,
+      );
+      check(
+        edges.has(`${e.action}:${e.from}>${e.to}`),
+        `T-13: ${where} event ${e.seq} ${e.action}:${e.from}>${e.to} is not a SPEC transition`,
+      );
     });
     check(events.at(-1)?.to === c.status, `E-1: ${where} last event ends at ${events.at(-1)?.to}`);
 
     // T-11
     const closed = w.closed.get(id);
-    if (closed !== undefined) check(closed === raw, `T-11: ${where} changed after it was Closed:\nbefore ${closed}\nafter  ${raw}`);
+    if (closed !== undefined)
+      check(closed === raw, `T-11: ${where} changed after it was Closed:\nbefore ${closed}\nafter  ${raw}`);
     else if (c.status === 'Closed') w.closed.set(id, raw);
 
     const tk = threadKey(c.channelId, c.threadId);
@@ -487,14 +626,23 @@ function checkInvariants(w: World, s: Snap): void {
   }
   // the thread points at its newest conversation
   for (const [tk, list] of byThread) {
-    const newest = [...list].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)).at(-1) as Conversation;
-    check(s.threads.get(tk) === newest.id, `thread ${tk} points at ${s.threads.get(tk)}, its newest conversation is ${newest.id}`);
+    const newest = [...list]
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+      .at(-1) as Conversation;
+    check(
+      s.threads.get(tk) === newest.id,
+      `thread ${tk} points at ${s.threads.get(tk)}, its newest conversation is ${newest.id}`,
+    );
   }
   const depth = w.rig.depth();
-  check(depth.ingest === 0 && depth.dlq === 0, `RL-1: messages left in the ingestion queue or its DLQ: ${JSON.stringify(depth)}`);
+  check(
+    depth.ingest === 0 && depth.dlq === 0,
+    `RL-1: messages left in the ingestion queue or its DLQ: ${JSON.stringify(depth)}`,
+  );
 }
 
-const historyText = (events: readonly HistoryEvent[]): string => events.map((e) => `v${e.version} ${e.at.slice(11, 19)} ${e.actor} ${e.action} ${e.from}>${e.to}`).join('; ');
+const historyText = (events: readonly HistoryEvent[]): string =>
+  events.map((e) => `v${e.version} ${e.at.slice(11, 19)} ${e.actor} ${e.action} ${e.from}>${e.to}`).join('; ');
 
 /** TM-1..TM-3, R-3: after the clock moved and the outbox was swept, nothing is overdue. */
 function checkDeadlines(w: World, s: Snap, settings: OrgSettings): void {
@@ -502,30 +650,60 @@ function checkDeadlines(w: World, s: Snap, settings: OrgSettings): void {
   const sec = (iso: string, plus: number): number => Date.parse(iso) + plus * 1000;
   for (const [id, { c, events }] of s.convs) {
     const where = `${id} (${c.channelKind}, ${c.status}, v${c.version})`;
-    if (c.status === 'WrapUp' && c.allocation && c.wrapUpReleaseAt) check(Date.parse(c.wrapUpReleaseAt) > now, `TM-1 / C-3: ${where} still blocks capacity after ${c.wrapUpReleaseAt}`);
-    if (c.status === 'Waiting') check(sec(c.statusSince, INACTIVITY_SECONDS) > now, `TM-2 / T-8: ${where} is Waiting since ${c.statusSince}, past the inactivity timeout`);
+    if (c.status === 'WrapUp' && c.allocation && c.wrapUpReleaseAt)
+      check(
+        Date.parse(c.wrapUpReleaseAt) > now,
+        `TM-1 / C-3: ${where} still blocks capacity after ${c.wrapUpReleaseAt}`,
+      );
+    if (c.status === 'Waiting')
+      check(
+        sec(c.statusSince, INACTIVITY_SECONDS) > now,
+        `TM-2 / T-8: ${where} is Waiting since ${c.statusSince}, past the inactivity timeout`,
+      );
     if (c.status === 'Active' && c.accepted === false) {
-      const offer = [...events].reverse().find((e) => e.to === 'Active' && (e.action === 'offer' || e.action === 'assign'));
-      if (offer?.action === 'offer') check(sec(offer.at, OFFER_SECONDS) > now, `R-3: ${where} offer of ${offer.at} not answered nor expired (now ${new Date(now).toISOString()}); history ${historyText(events)}`);
+      const offer = [...events]
+        .reverse()
+        .find((e) => e.to === 'Active' && (e.action === 'offer' || e.action === 'assign'));
+      if (offer?.action === 'offer')
+        check(
+          sec(offer.at, OFFER_SECONDS) > now,
+          `R-3: ${where} offer of ${offer.at} not answered nor expired (now ${new Date(now).toISOString()}); history ${historyText(events)}`,
+        );
     }
     if (c.status === 'Active' && c.primaryKind !== 'external' && c.primaryAgentId) {
       const agent = s.agents.get(c.primaryAgentId)?.agent;
       // the assignment began before the disconnect (a conservative start: the last event into Active or within it)
       const since = [...events].reverse().find((e) => e.to === 'Active')?.at ?? c.statusSince;
       if (agent && agent.connected === false && agent.disconnectedAt && since < agent.disconnectedAt) {
-        check(sec(agent.disconnectedAt, RECONNECT_SECONDS) > now, `TM-3 / T-4a: ${where}: ${agent.id} disconnected at ${agent.disconnectedAt} and did not reconnect, the conversation is still theirs`);
+        check(
+          sec(agent.disconnectedAt, RECONNECT_SECONDS) > now,
+          `TM-3 / T-4a: ${where}: ${agent.id} disconnected at ${agent.disconnectedAt} and did not reconnect, the conversation is still theirs`,
+        );
       }
     }
     // R-3: a push conversation Open for longer than the dispatch retry, while an agent could take it
     const ws = wsOf(w, c);
-    if (c.status === 'Open' && ws.distribution === 'push' && sec(c.statusSince, DISPATCH_RETRY_SECONDS + 1) <= now && w.lastCrashAt + (DISPATCH_RETRY_SECONDS + 1) * 1000 <= now) {
+    if (
+      c.status === 'Open' &&
+      ws.distribution === 'push' &&
+      sec(c.statusSince, DISPATCH_RETRY_SECONDS + 1) <= now &&
+      w.lastCrashAt + (DISPATCH_RETRY_SECONDS + 1) * 1000 <= now
+    ) {
       for (const [agentId, v] of s.agents) {
-        const agent: Agent = { ...v.agent, pools: Object.fromEntries(Object.entries(v.pools).map(([n, p]) => [n, { name: n, max: p.max, used: p.used }])) } as Agent;
+        const agent: Agent = {
+          ...v.agent,
+          pools: Object.fromEntries(
+            Object.entries(v.pools).map(([n, p]) => [n, { name: n, max: p.max, used: p.used }]),
+          ),
+        } as Agent;
         if (!agent.signedIn || !agent.connected || !agent.queues.includes(c.queueId)) continue;
         const presence = presenceOf(agent, settings, new Date(now)).presence;
         const pool = agent.pools[ws.capacity.pool];
         if (!ws.allowedPresences.includes(presence) || !pool || pool.used + ws.capacity.units > pool.max) continue;
-        check(false, `R-3: push ${where} in ${c.queueId} is Open since ${c.statusSince}, while ${agentId} (${presence}, ${pool.used}/${pool.max}) could take it${c.declinedBy?.includes(agentId) ? ` (declined it before: ${c.declinedBy.join(',')})` : ''}`);
+        check(
+          false,
+          `R-3: push ${where} in ${c.queueId} is Open since ${c.statusSince}, while ${agentId} (${presence}, ${pool.used}/${pool.max}) could take it${c.declinedBy?.includes(agentId) ? ` (declined it before: ${c.declinedBy.join(',')})` : ''}`,
+        );
       }
     }
   }
@@ -539,15 +717,25 @@ const pick = <T>(list: readonly T[], i: number): T => list[i % list.length] as T
 function expectHttp(r: HttpResult, what: string): HttpResult {
   check(r.status < 500, `no 5xx: ${what} answered ${r.status} ${r.raw}`);
   if (r.status >= 400) {
-    check(r.contentType.startsWith('application/problem+json'), `RL-4: ${what} ${r.status} is not problem+json: ${r.contentType}`);
-    check(r.body.status === r.status && typeof r.body.detail === 'string', `RL-4: ${what} ${r.status} problem body ${r.raw}`);
+    check(
+      r.contentType.startsWith('application/problem+json'),
+      `RL-4: ${what} ${r.status} is not problem+json: ${r.contentType}`,
+    );
+    check(
+      r.body.status === r.status && typeof r.body.detail === 'string',
+      `RL-4: ${what} ${r.status} problem body ${r.raw}`,
+    );
   }
   return r;
 }
 
 /** JSON with sorted keys: the same answer, whatever order its keys were stored in */
 const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
 
 const agentClaims = (w: World, id: string): Claims => ({ org: w.org, sub: id, roles: ['agent'] });
 const supClaims = (w: World): Claims => ({ org: w.org, sub: 'sup', roles: ['supervisor'] });
@@ -594,7 +782,9 @@ function targetOf(w: World, s: Snap, op: ActOp | Extract<Op, { t: 'sup' }>): Con
 function actorOf(w: World, op: ActOp, c: Conversation): string {
   if (typeof op.who === 'number') return pick(w.agents, op.who);
   if (op.who === 'receiver' && c.pendingTransfer?.to) return c.pendingTransfer.to;
-  return c.primaryKind !== 'external' && c.primaryAgentId && w.agents.includes(c.primaryAgentId) ? c.primaryAgentId : pick(w.agents, op.conv);
+  return c.primaryKind !== 'external' && c.primaryAgentId && w.agents.includes(c.primaryAgentId)
+    ? c.primaryAgentId
+    : pick(w.agents, op.conv);
 }
 
 function actionRequest(w: World, act: AgentAct): { name: string; body?: unknown } {
@@ -612,7 +802,14 @@ function actionRequest(w: World, act: AgentAct): { name: string; body?: unknown 
   }
 }
 
-const actionCall = (w: World, claims: Claims, conversationId: string, name: string, body: unknown, key?: string): Promise<HttpResult> =>
+const actionCall = (
+  w: World,
+  claims: Claims,
+  conversationId: string,
+  name: string,
+  body: unknown,
+  key?: string,
+): Promise<HttpResult> =>
   w.rig.http('conversations', 'POST /v1/conversations/{id}/actions/{action}', {
     params: { id: conversationId, action: name },
     claims,
@@ -664,7 +861,11 @@ async function postEvent(w: World, a: Accepted, times = 1): Promise<void> {
   const raw = JSON.stringify(a.event);
   const posts = await Promise.all(
     Array.from({ length: times }, () =>
-      w.rig.http('webhooks', 'POST /v1/webhooks/{channelId}', { params: { channelId: a.channelId }, body: raw, headers: { 'x-signature': signBody(SECRET, raw), 'content-type': 'application/json' } }),
+      w.rig.http('webhooks', 'POST /v1/webhooks/{channelId}', {
+        params: { channelId: a.channelId },
+        body: raw,
+        headers: { 'x-signature': signBody(SECRET, raw), 'content-type': 'application/json' },
+      }),
     ),
   );
   for (const r of posts) {
@@ -690,7 +891,12 @@ function newEvent(w: World, e: EvSpec): Accepted {
 
 async function runHook(w: World, before: Snap, op: Extract<Op, { t: 'hook' }>, alone: boolean): Promise<StepReport> {
   const label = `webhook ${op.delivery}`;
-  const report = (newEvents: Accepted[], extra: Partial<StepReport> = {}): StepReport => ({ label, newEvents, model: alone ? 'exact' : 'bounded', ...extra });
+  const report = (newEvents: Accepted[], extra: Partial<StepReport> = {}): StepReport => ({
+    label,
+    newEvents,
+    model: alone ? 'exact' : 'bounded',
+    ...extra,
+  });
   const first = op.events[0] as EvSpec;
   switch (alone ? op.delivery : 'single') {
     case 'single': {
@@ -726,7 +932,8 @@ async function runHook(w: World, before: Snap, op: Extract<Op, { t: 'hook' }>, a
       const old = [...w.accepted.values()];
       if (!old.length) return runHook(w, before, { ...op, delivery: 'single' }, alone);
       const a = pick(old, op.pick);
-      const mutated: CustomerEvent = op.pick % 3 === 0 ? { ...a.event, type: first.type === a.event.type ? 'customer.ended' : first.type } : a.event;
+      const mutated: CustomerEvent =
+        op.pick % 3 === 0 ? { ...a.event, type: first.type === a.event.type ? 'customer.ended' : first.type } : a.event;
       if (op.pick % 2 === 0) await w.rig.redeliver(w.org, a.channelId, mutated);
       else await postEvent(w, { ...a, event: mutated });
       await w.rig.consume();
@@ -755,7 +962,12 @@ async function runHook(w: World, before: Snap, op: Extract<Op, { t: 'hook' }>, a
       for (const a of events) await postEvent(w, a);
       const options =
         op.delivery === 'crash-after' || op.delivery === 'crash-before'
-          ? { crash: { at: Math.min(op.crashAt, events.length), where: op.delivery === 'crash-after' ? ('after' as const) : ('before' as const) } }
+          ? {
+              crash: {
+                at: Math.min(op.crashAt, events.length),
+                where: op.delivery === 'crash-after' ? ('after' as const) : ('before' as const),
+              },
+            }
           : op.delivery === 'lost-batch'
             ? { loseFirstResponse: true }
             : {};
@@ -784,25 +996,47 @@ async function runAct(w: World, s: Snap, given: ActOp, alone: boolean): Promise<
     const r = expectHttp(await actionCall(w, claims, c.id, name, body), label);
     stats.http++;
     if (r.status >= 400) stats.http4xx++;
-    return { label: `${label} -> ${r.status}${r.status >= 400 ? ` ${String(r.body.detail)}` : ''}`, newEvents: [], model: 'none' };
+    return {
+      label: `${label} -> ${r.status}${r.status >= 400 ? ` ${String(r.body.detail)}` : ''}`,
+      newEvents: [],
+      model: 'none',
+    };
   }
   const key = `k-${ulid()}`;
   if (op.idem === 'crash-retry') {
     // the first call commits, then its Lambda dies before answering; the client retries with the same key
     const type = name === 'transfer' || name === 'consult' ? name : op.act.a;
-    const hook = w.rig.faults.add({ match: (writes) => writes.some((x) => x.type === 'event' && x.event.conversationId === c.id && x.event.actor === agentId && x.event.action === type), crash: 'after' });
+    const hook = w.rig.faults.add({
+      match: (writes) =>
+        writes.some(
+          (x) =>
+            x.type === 'event' &&
+            x.event.conversationId === c.id &&
+            x.event.actor === agentId &&
+            x.event.action === type,
+        ),
+      crash: 'after',
+    });
     const a = await actionCall(w, claims, c.id, name, body, key);
     const crashed = w.rig.faults.take(hook);
     if (crashed) check(a.status === 500, `${label}: the injected crash answered ${a.status}`);
     else expectHttp(a, `${label} [Idempotency-Key]`);
-    const b = expectHttp(await actionCall(w, claims, c.id, name, body, key), `${label} [Idempotency-Key retry after a crash]`);
+    const b = expectHttp(
+      await actionCall(w, claims, c.id, name, body, key),
+      `${label} [Idempotency-Key retry after a crash]`,
+    );
     stats.idempotentRetries++;
     stats.http += 2;
     if (crashed) {
       stats.crashedActions++;
       w.lastCrashAt = w.rig.clock.now().getTime();
     }
-    return { label: `${label} [key crash-retry] -> ${a.status}${crashed ? ' (crashed after commit)' : ''}/${b.status}`, newEvents: [], model: 'none', atMostOnce: { conversationId: c.id, actor: agentId, action: type } };
+    return {
+      label: `${label} [key crash-retry] -> ${a.status}${crashed ? ' (crashed after commit)' : ''}/${b.status}`,
+      newEvents: [],
+      model: 'none',
+      atMostOnce: { conversationId: c.id, actor: agentId, action: type },
+    };
   }
   // a client retry with the same Idempotency-Key: in turn, or at once
   const results =
@@ -813,10 +1047,23 @@ async function runAct(w: World, s: Snap, given: ActOp, alone: boolean): Promise<
   stats.http += 2;
   results.forEach((r) => expectHttp(r, `${label} [Idempotency-Key]`));
   const [a, b] = results as [HttpResult, HttpResult];
-  if (op.idem === 'retry' && a.status === 200) check(b.status === 200 && canonical(b.body) === canonical(a.body), `Idempotency-Key: the retry of ${label} answered ${b.status} ${b.raw}, the first ${a.raw}`);
-  if (a.status === 200 && b.status === 200) check(canonical(a.body) === canonical(b.body), `Idempotency-Key: two answers for one key on ${label}: ${a.raw} / ${b.raw}`);
+  if (op.idem === 'retry' && a.status === 200)
+    check(
+      b.status === 200 && canonical(b.body) === canonical(a.body),
+      `Idempotency-Key: the retry of ${label} answered ${b.status} ${b.raw}, the first ${a.raw}`,
+    );
+  if (a.status === 200 && b.status === 200)
+    check(
+      canonical(a.body) === canonical(b.body),
+      `Idempotency-Key: two answers for one key on ${label}: ${a.raw} / ${b.raw}`,
+    );
   const type = name === 'transfer' || name === 'consult' ? name : op.act.a;
-  return { label: `${label} [key ${op.idem}] -> ${a.status}/${b.status}`, newEvents: [], model: 'none', atMostOnce: { conversationId: c.id, actor: agentId, action: type } };
+  return {
+    label: `${label} [key ${op.idem}] -> ${a.status}/${b.status}`,
+    newEvents: [],
+    model: 'none',
+    atMostOnce: { conversationId: c.id, actor: agentId, action: type },
+  };
 }
 
 async function runSup(w: World, s: Snap, op: Extract<Op, { t: 'sup' }>): Promise<StepReport> {
@@ -835,7 +1082,11 @@ async function runSup(w: World, s: Snap, op: Extract<Op, { t: 'sup' }>): Promise
   const r = expectHttp(await actionCall(w, supClaims(w), c.id, name, body), label);
   stats.http++;
   if (r.status >= 400) stats.http4xx++;
-  return { label: `${label} -> ${r.status}${r.status >= 400 ? ` ${String(r.body.detail)}` : ''}`, newEvents: [], model: 'none' };
+  return {
+    label: `${label} -> ${r.status}${r.status >= 400 ? ` ${String(r.body.detail)}` : ''}`,
+    newEvents: [],
+    model: 'none',
+  };
 }
 
 async function runState(w: World, op: Extract<Op, { t: 'state' }>): Promise<StepReport> {
@@ -849,7 +1100,10 @@ async function runState(w: World, op: Extract<Op, { t: 'state' }>): Promise<Step
         : op.what === 'connect' || op.what === 'disconnect'
           ? ['POST /v1/agents/me/connection', { connected: op.what === 'connect' }]
           : ['PUT /v1/agents/me/presence', { presence: op.what }];
-  const r = expectHttp(await w.rig.http('agents', routeKey, { claims, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }), `${agentId} ${op.what}`);
+  const r = expectHttp(
+    await w.rig.http('agents', routeKey, { claims, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }),
+    `${agentId} ${op.what}`,
+  );
   stats.http++;
   check(r.status === 200, `${agentId} ${op.what} answered ${r.status} ${r.raw}`);
   return { label: `${agentId} ${op.what} -> ${r.status}`, newEvents: [], model: 'none' };
@@ -862,7 +1116,13 @@ const TIMER_ACTIONS: Partial<Record<DueTimer['kind'], string>> = {
   'offer-expiry': 'offer-expired',
 };
 /** EventBridge Scheduler delivers these (the others are run after the commit or swept) */
-const PRECISE = new Set<DueTimer['kind']>(['wrapup-release', 'inactivity-timeout', 'reconnect-timeout', 'offer-expiry', 'presence-grace']);
+const PRECISE = new Set<DueTimer['kind']>([
+  'wrapup-release',
+  'inactivity-timeout',
+  'reconnect-timeout',
+  'offer-expiry',
+  'presence-grace',
+]);
 
 /** TM-5: a timer whose subject moved on (by the facts it was armed for) must change nothing. */
 function strictlyStale(s: Snap, t: DueTimer): boolean {
@@ -876,7 +1136,13 @@ function strictlyStale(s: Snap, t: DueTimer): boolean {
     case 'inactivity-timeout':
       return !c || c.status !== 'Waiting' || Date.parse(c.statusSince) + INACTIVITY_SECONDS * 1000 > s.now;
     case 'reconnect-timeout':
-      return !agent || agent.connected !== false || (agent.connectionEpoch ?? 0) !== t.version || c?.status !== 'Active' || c.primaryAgentId !== t.agentId;
+      return (
+        !agent ||
+        agent.connected !== false ||
+        (agent.connectionEpoch ?? 0) !== t.version ||
+        c?.status !== 'Active' ||
+        c.primaryAgentId !== t.agentId
+      );
     case 'presence-grace':
       return !agent || agent.connected !== false || (agent.connectionEpoch ?? 0) !== t.version;
     default:
@@ -892,7 +1158,10 @@ async function fireTwice(w: World, timers: DueTimer[]): Promise<void> {
     precise.length ? w.rig.timersBatch(precise.flatMap((t) => [t, t])) : Promise.resolve({ batchItemFailures: [] }),
     ...others.flatMap((t) => [fireTimer(w.rig.deps, t), fireTimer(w.rig.deps, t)]),
   ]);
-  check((res?.batchItemFailures ?? []).length === 0, `TM-5: the timers consumer failed records: ${JSON.stringify(res?.batchItemFailures)}`);
+  check(
+    (res?.batchItemFailures ?? []).length === 0,
+    `TM-5: the timers consumer failed records: ${JSON.stringify(res?.batchItemFailures)}`,
+  );
   for (const t of others) await w.rig.store.deleteTimer(t.org, t.name);
   stats.timersFired += timers.length * 2;
 }
@@ -911,11 +1180,19 @@ async function runTimer(w: World, s: Snap, op: Extract<Op, { t: 'timer' }>): Pro
     const precise = due.filter((t) => PRECISE.has(t.kind));
     if (precise.length) {
       const res = await w.rig.timersBatch(precise);
-      check(res.batchItemFailures.length === 0, `TM-5: the timers consumer failed a stale timer: ${JSON.stringify(res.batchItemFailures)}`);
+      check(
+        res.batchItemFailures.length === 0,
+        `TM-5: the timers consumer failed a stale timer: ${JSON.stringify(res.batchItemFailures)}`,
+      );
     }
     for (const t of due.filter((x) => !PRECISE.has(x.kind))) await fireTimer(w.rig.deps, t);
     stats.staleFires += due.length;
-    return { label: `stale timers ${due.map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}`).join(', ')}${strict ? ' (strictly stale)' : ''}`, newEvents: [], model: 'none', unchanged: strict };
+    return {
+      label: `stale timers ${due.map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}`).join(', ')}${strict ? ' (strictly stale)' : ''}`,
+      newEvents: [],
+      model: 'none',
+      unchanged: strict,
+    };
   }
   // double: what is due fires twice at once; if nothing is due yet, the clock goes to the next timer first
   let box = (await w.rig.outbox(w.org)).filter((t) => t.kind !== 'notify' && t.kind !== 'trigger');
@@ -927,11 +1204,22 @@ async function runTimer(w: World, s: Snap, op: Extract<Op, { t: 'timer' }>): Pro
   }
   box = box.filter((t) => Date.parse(t.at) <= now);
   if (!box.length) return { label: 'double fire (nothing armed)', newEvents: [], model: 'none' };
-  const chosen = [pick(box, op.pick), pick(box, op.pick + 1), pick(box, op.pick + 2)].filter((t, i, l) => l.indexOf(t) === i);
+  const chosen = [pick(box, op.pick), pick(box, op.pick + 1), pick(box, op.pick + 2)].filter(
+    (t, i, l) => l.indexOf(t) === i,
+  );
   await fireTwice(w, chosen);
   stats.doubleFires += chosen.length;
-  const doubleFired = chosen.flatMap((t) => (t.conversationId && TIMER_ACTIONS[t.kind] ? [{ conversationId: t.conversationId, action: TIMER_ACTIONS[t.kind] as string }] : []));
-  return { label: `double fire ${chosen.map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}`).join(', ')}`, newEvents: [], model: 'none', doubleFired };
+  const doubleFired = chosen.flatMap((t) =>
+    t.conversationId && TIMER_ACTIONS[t.kind]
+      ? [{ conversationId: t.conversationId, action: TIMER_ACTIONS[t.kind] as string }]
+      : [],
+  );
+  return {
+    label: `double fire ${chosen.map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}`).join(', ')}`,
+    newEvents: [],
+    model: 'none',
+    doubleFired,
+  };
 }
 
 async function runOp(w: World, s: Snap, op: Op, alone: boolean): Promise<StepReport> {
@@ -945,7 +1233,13 @@ async function runOp(w: World, s: Snap, op: Op, alone: boolean): Promise<StepRep
     case 'hook':
       return runHook(w, s, op, alone);
     case 'clock': {
-      const hook = op.crash ? w.rig.faults.add({ match: (writes) => writes.some((x) => x.type === 'event' && x.event.role === 'system' && x.event.org === w.org), crash: 'after' }) : undefined;
+      const hook = op.crash
+        ? w.rig.faults.add({
+            match: (writes) =>
+              writes.some((x) => x.type === 'event' && x.event.role === 'system' && x.event.org === w.org),
+            crash: 'after',
+          })
+        : undefined;
       const fired = await w.rig.advance(op.seconds);
       if (hook && w.rig.faults.take(hook)) {
         stats.crashedTimers++;
@@ -953,7 +1247,17 @@ async function runOp(w: World, s: Snap, op: Op, alone: boolean): Promise<StepRep
       }
       stats.sweeps++;
       stats.timersFired += fired.length;
-      return { label: `clock +${op.seconds}s, fired ${fired.filter((f) => f.org === w.org).map((f) => `${f.kind}:${f.outcome}`).join(' ') || 'nothing'}`, newEvents: [], model: 'none', swept: true };
+      return {
+        label: `clock +${op.seconds}s, fired ${
+          fired
+            .filter((f) => f.org === w.org)
+            .map((f) => `${f.kind}:${f.outcome}`)
+            .join(' ') || 'nothing'
+        }`,
+        newEvents: [],
+        model: 'none',
+        swept: true,
+      };
     }
     case 'timer':
       return runTimer(w, s, op);
@@ -1000,14 +1304,18 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
   }
   if (step.t === 'interpose-event') {
     stats.interposedEvents++;
-    const open = w.convIds.map((id) => s.convs.get(id)?.c).filter((c): c is Conversation => !!c && c.status !== 'Closed');
+    const open = w.convIds
+      .map((id) => s.convs.get(id)?.c)
+      .filter((c): c is Conversation => !!c && c.status !== 'Closed');
     if (!open.length) return { label: 'interpose-event (no conversation)', newEvents: [], model: 'none' };
     const c = pick(open, step.conv);
     const ch = w.channels.findIndex((x) => x.id === c.channelId);
     const a = newEvent(w, { ch, th: Number(c.threadId.slice(2)), type: step.type, billing: false });
     let second: StepReport | undefined;
     const op: Op =
-      's' in step.second ? { t: 'sup', act: step.second, conv: w.convIds.indexOf(c.id), aim: false } : { t: 'act', who: 'primary', act: step.second, idem: 'none', conv: 0, aim: false };
+      's' in step.second
+        ? { t: 'sup', act: step.second, conv: w.convIds.indexOf(c.id), aim: false }
+        : { t: 'act', who: 'primary', act: step.second, idem: 'none', conv: 0, aim: false };
     const only = { ...s, convs: new Map([[c.id, s.convs.get(c.id) as ConvView]]) };
     const hook = w.rig.faults.add({
       match: (writes) => writes.some((x) => x.type === 'receipt'),
@@ -1018,7 +1326,11 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
     await postEvent(w, a);
     await w.rig.consume();
     if (w.rig.faults.take(hook)) stats.interposedEventsHit++;
-    return { label: `interpose-event ${a.event.type} on ${c.id} (${c.channelKind} ${c.status}) <- [${second?.label ?? 'not reached'}]`, newEvents: [a], model: 'bounded' };
+    return {
+      label: `interpose-event ${a.event.type} on ${c.id} (${c.channelKind} ${c.status}) <- [${second?.label ?? 'not reached'}]`,
+      newEvents: [a],
+      model: 'bounded',
+    };
   }
   return runOp(w, s, step, true);
 }
@@ -1029,7 +1341,11 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
 async function discover(w: World, events: readonly Accepted[]): Promise<void> {
   const threads = new Map(events.map((a) => [threadKey(a.channelId, a.threadId), a]));
   for (const a of threads.values()) {
-    const page = await w.rig.store.listConversations(w.org, { channelId: a.channelId, threadId: a.threadId }, { limit: 100 });
+    const page = await w.rig.store.listConversations(
+      w.org,
+      { channelId: a.channelId, threadId: a.threadId },
+      { limit: 100 },
+    );
     for (const c of page.items) if (!w.convIds.includes(c.id)) w.convIds.push(c.id);
   }
 }
@@ -1041,10 +1357,18 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
 
   // RL-1: every accepted event applied (its receipt exists), each thread changed by what the model says
   const fresh = report.newEvents.filter((a) => !w.accepted.has(`${a.channelId}#${a.event.eventId}`));
-  const receipts = await Promise.all(fresh.map((a) => item(w.rig.doc, w.rig.tableName, keys.receipt(w.org, `${a.channelId}#${a.event.eventId}`))));
-  fresh.forEach((a, i) => check(receipts[i] !== undefined, `RL-1: accepted event ${a.event.eventId} (${a.event.type}) has no receipt: never applied`));
+  const receipts = await Promise.all(
+    fresh.map((a) => item(w.rig.doc, w.rig.tableName, keys.receipt(w.org, `${a.channelId}#${a.event.eventId}`))),
+  );
+  fresh.forEach((a, i) =>
+    check(
+      receipts[i] !== undefined,
+      `RL-1: accepted event ${a.event.eventId} (${a.event.type}) has no receipt: never applied`,
+    ),
+  );
   const byThread = new Map<string, Accepted[]>();
-  for (const a of fresh) byThread.set(threadKey(a.channelId, a.threadId), [...(byThread.get(threadKey(a.channelId, a.threadId)) ?? []), a]);
+  for (const a of fresh)
+    byThread.set(threadKey(a.channelId, a.threadId), [...(byThread.get(threadKey(a.channelId, a.threadId)) ?? []), a]);
   for (const [tk, list] of byThread) {
     const { channelId, threadId } = list[0] as Accepted;
     const mode = modeOf((w.channels.find((c) => c.id === channelId) as { kind: Kind }).kind);
@@ -1062,27 +1386,55 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
     const what = `RL-1: thread ${tk} after ${list.map((a) => `${a.event.type}(${a.event.eventId})`).join(', ')} from ${JSON.stringify(threadState(before, channelId, threadId))}`;
     if (report.model === 'exact') {
       check(x.convs - b.convs === convs, `${what}: ${x.convs - b.convs} new conversation(s), expected ${convs}`);
-      check(x.events - b.events === events, `${what}: ${x.events - b.events} new customer history event(s), expected ${events}`);
+      check(
+        x.events - b.events === events,
+        `${what}: ${x.events - b.events} new customer history event(s), expected ${events}`,
+      );
     } else {
-      check(x.convs - b.convs <= list.length && x.events - b.events <= list.length, `${what}: more effects than distinct events (${x.convs - b.convs} conversations, ${x.events - b.events} events)`);
+      check(
+        x.convs - b.convs <= list.length && x.events - b.events <= list.length,
+        `${what}: more effects than distinct events (${x.convs - b.convs} conversations, ${x.events - b.events} events)`,
+      );
     }
   }
   for (const a of fresh) w.accepted.set(`${a.channelId}#${a.event.eventId}`, a);
   if (!report.newEvents.length && report.model !== 'none') {
     // nothing new was accepted: customer history must not have grown
-    for (const t of w.threadKeys) check(customerEventsOn(after, t.channelId, t.threadId).events === customerEventsOn(before, t.channelId, t.threadId).events, `RL-1: customer history of ${threadKey(t.channelId, t.threadId)} grew without a new event`);
+    for (const t of w.threadKeys)
+      check(
+        customerEventsOn(after, t.channelId, t.threadId).events ===
+          customerEventsOn(before, t.channelId, t.threadId).events,
+        `RL-1: customer history of ${threadKey(t.channelId, t.threadId)} grew without a new event`,
+      );
   }
-  if (report.unchanged) check(fingerprint(after) === fingerprint(before), `RL-1 / TM-5: ${report.label} must change nothing, but the org changed`);
+  if (report.unchanged)
+    check(
+      fingerprint(after) === fingerprint(before),
+      `RL-1 / TM-5: ${report.label} must change nothing, but the org changed`,
+    );
   for (const d of report.doubleFired ?? []) {
-    const n = (after.convs.get(d.conversationId)?.events.length ?? 0) - (before.convs.get(d.conversationId)?.events.length ?? 0);
-    const applied = n > 0 ? (after.convs.get(d.conversationId)?.events ?? []).slice(-n).filter((e) => e.action === d.action).length : 0;
-    check(applied <= 1, `TM-5: ${d.action} fired twice applied ${applied} times on ${d.conversationId}: ${historyText(after.convs.get(d.conversationId)?.events ?? [])}`);
+    const n =
+      (after.convs.get(d.conversationId)?.events.length ?? 0) -
+      (before.convs.get(d.conversationId)?.events.length ?? 0);
+    const applied =
+      n > 0
+        ? (after.convs.get(d.conversationId)?.events ?? []).slice(-n).filter((e) => e.action === d.action).length
+        : 0;
+    check(
+      applied <= 1,
+      `TM-5: ${d.action} fired twice applied ${applied} times on ${d.conversationId}: ${historyText(after.convs.get(d.conversationId)?.events ?? [])}`,
+    );
   }
   if (report.atMostOnce) {
     const { conversationId, actor, action } = report.atMostOnce;
-    const added = (after.convs.get(conversationId)?.events ?? []).slice(before.convs.get(conversationId)?.events.length ?? 0);
+    const added = (after.convs.get(conversationId)?.events ?? []).slice(
+      before.convs.get(conversationId)?.events.length ?? 0,
+    );
     const applied = added.filter((e) => e.actor === actor && e.action === action);
-    check(applied.length <= 1, `API Idempotency-Key: ${actor} ${action} on ${conversationId} applied ${applied.length} times for one key: ${historyText(applied)}`);
+    check(
+      applied.length <= 1,
+      `API Idempotency-Key: ${actor} ${action} on ${conversationId} applied ${applied.length} times for one key: ${historyText(applied)}`,
+    );
   }
   if (report.swept) checkDeadlines(w, after, settings);
   return after;
@@ -1096,7 +1448,15 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
   const { store } = rig;
   await store.putQueue({ org, id: 'q1', name: 'Queue 1' });
   await store.putQueue({ org, id: 'q2', name: 'Queue 2' });
-  const settings: OrgSettings = { org, ...DEFAULT_SETTINGS, supervisorMonitor: true, supervisorAssign: true, supervisorTransfer: true, forceClose: true, agentEndMessagingSession: true };
+  const settings: OrgSettings = {
+    org,
+    ...DEFAULT_SETTINGS,
+    supervisorMonitor: true,
+    supervisorAssign: true,
+    supervisorTransfer: true,
+    forceClose: true,
+    agentEndMessagingSession: true,
+  };
   await store.putSettings(settings);
   const channels: World['channels'] = [];
   for (const kind of KINDS) {
@@ -1122,13 +1482,47 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
     channels.push({ kind, id, ws });
   }
   const agents = setup.agents.map((_, i) => `a${i}`);
-  await Promise.all(setup.agents.map((a, i) => store.putAgent({ org, id: `a${i}`, name: `Agent ${i}`, queues: a.q2 ? ['q1', 'q2'] : ['q1'], bot: false, capacity: { default: a.max } })));
-  const threadKeys = channels.flatMap((c) => Array.from({ length: setup.threads }, (_, i) => ({ channelId: c.id, threadId: `th${i}` })));
-  const w: World = { rig, run, org, setup, agents, channels, threadKeys, convIds: [], closed: new Map(), accepted: new Map(), stash: [], seq: 0, trace: [], lastCrashAt: 0 };
-  for (const [i, a] of setup.agents.entries()) if (a.signedIn) await runState(w, { t: 'state', agent: i, what: 'sign-in' });
+  await Promise.all(
+    setup.agents.map((a, i) =>
+      store.putAgent({
+        org,
+        id: `a${i}`,
+        name: `Agent ${i}`,
+        queues: a.q2 ? ['q1', 'q2'] : ['q1'],
+        bot: false,
+        capacity: { default: a.max },
+      }),
+    ),
+  );
+  const threadKeys = channels.flatMap((c) =>
+    Array.from({ length: setup.threads }, (_, i) => ({ channelId: c.id, threadId: `th${i}` })),
+  );
+  const w: World = {
+    rig,
+    run,
+    org,
+    setup,
+    agents,
+    channels,
+    threadKeys,
+    convIds: [],
+    closed: new Map(),
+    accepted: new Map(),
+    stash: [],
+    seq: 0,
+    trace: [],
+    lastCrashAt: 0,
+  };
+  for (const [i, a] of setup.agents.entries())
+    if (a.signedIn) await runState(w, { t: 'state', agent: i, what: 'sign-in' });
   let before = await snapshot(w);
   for (const e of setup.initial) {
-    const report = await runHook(w, before, { t: 'hook', delivery: 'single', events: [{ ...e, type: 'conversation.started' }], pick: 0, crashAt: 1 }, true);
+    const report = await runHook(
+      w,
+      before,
+      { t: 'hook', delivery: 'single', events: [{ ...e, type: 'conversation.started' }], pick: 0, crashAt: 1 },
+      true,
+    );
     before = await assess(w, before, report, settings);
   }
   w.trace.push(`setup: ${JSON.stringify(setup)}`);
@@ -1142,15 +1536,24 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
     }
   } catch (err) {
     const tail = w.trace.slice(-40).join('\n  ');
-    const box = (await rig.outbox(org)).map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}@${t.at.slice(11, 19)}`).join(', ');
+    const box = (await rig.outbox(org))
+      .map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}@${t.at.slice(11, 19)}`)
+      .join(', ');
     // the push routing index (GSI5 entries beside each queue), for R-3 findings
     const index = (await Promise.all(['q1', 'q2'].map((q) => partition(rig.doc, rig.tableName, keys.queue(org, q).PK))))
       .flat()
       .filter((x) => String(x.SK).startsWith('AVAIL#'))
-      .map((x) => `${String(x.queueId)}/${String(x.agentId)} free ${String(x.free)}${x.GSI5PK ? '' : ' (not routable)'}`)
+      .map(
+        (x) => `${String(x.queueId)}/${String(x.agentId)} free ${String(x.free)}${x.GSI5PK ? '' : ' (not routable)'}`,
+      )
       .join(', ');
     const agentsNow = (await snapshot(w).catch(() => undefined))?.agents;
-    const agentText = [...(agentsNow?.values() ?? [])].map((v) => `${v.agent.id} ${JSON.stringify({ ...v.pools.default, signedIn: v.agent.signedIn, connected: v.agent.connected, override: v.agent.presenceOverride, queues: v.agent.queues })}`).join('; ');
+    const agentText = [...(agentsNow?.values() ?? [])]
+      .map(
+        (v) =>
+          `${v.agent.id} ${JSON.stringify({ ...v.pools.default, signedIn: v.agent.signedIn, connected: v.agent.connected, override: v.agent.presenceOverride, queues: v.agent.queues })}`,
+      )
+      .join('; ');
     throw new Error(
       `${err instanceof Error ? err.message : String(err)}\norg ${org}, run ${run}, now ${rig.clock.now().toISOString()}, outbox [${box}]\nindex [${index}]\nagents ${agentText}\ntrace (last 40):\n  ${tail}`,
       { cause: err },
@@ -1178,11 +1581,19 @@ describe('reliability: model-based randomized run with injected faults', () => {
       const started = Date.now();
       let run = 0;
       await fc.assert(
-        fc.asyncProperty(setupArb, fc.array(stepArb, { minLength: STEPS_PER_RUN, maxLength: STEPS_PER_RUN }), async (setup, steps) => {
-          stats.runs++;
-          await runScenario(rig, ++run, setup, steps);
-        }),
-        { numRuns: RUNS, endOnFailure: process.env.RELIABILITY_SHRINK !== '1', ...(SEED !== undefined ? { seed: SEED } : {}) },
+        fc.asyncProperty(
+          setupArb,
+          fc.array(stepArb, { minLength: STEPS_PER_RUN, maxLength: STEPS_PER_RUN }),
+          async (setup, steps) => {
+            stats.runs++;
+            await runScenario(rig, ++run, setup, steps);
+          },
+        ),
+        {
+          numRuns: RUNS,
+          endOnFailure: process.env.RELIABILITY_SHRINK !== '1',
+          ...(SEED !== undefined ? { seed: SEED } : {}),
+        },
       );
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`reliability: ${stats.steps} steps, ${stats.runs} runs in ${seconds}s`);

@@ -29,7 +29,13 @@ interface Org {
   chat: string;
   sign: (agentId: string, what: 'sign-in' | 'sign-out') => Promise<void>;
   connection: (agentId: string, connected: boolean) => Promise<void>;
-  action: (agentId: string, id: string, name: string, body?: unknown, roles?: string[]) => Promise<{ status: number; body: Record<string, unknown> }>;
+  action: (
+    agentId: string,
+    id: string,
+    name: string,
+    body?: unknown,
+    roles?: string[],
+  ) => Promise<{ status: number; body: Record<string, unknown> }>;
   presence: (agentId: string, presence: string) => Promise<void>;
   webhook: (event: CustomerEvent) => Promise<{ status: number; raw: string }>;
   start: (threadId: string) => Promise<Conversation>;
@@ -43,7 +49,13 @@ async function pushOrg(agents: Record<string, number | { max: number; queues: st
   const { store } = rig;
   await store.putQueue({ org, id: 'q1', name: 'Queue 1' });
   await store.putQueue({ org, id: 'q2', name: 'Queue 2' });
-  await store.putSettings({ org, ...DEFAULT_SETTINGS, supervisorMonitor: true, supervisorAssign: true, forceClose: true });
+  await store.putSettings({
+    org,
+    ...DEFAULT_SETTINGS,
+    supervisorMonitor: true,
+    supervisorAssign: true,
+    forceClose: true,
+  });
   const ws: Workstream = {
     org,
     id: 'ws-chat',
@@ -70,10 +82,16 @@ async function pushOrg(agents: Record<string, number | { max: number; queues: st
     org,
     chat,
     async sign(agentId, what) {
-      expect((await rig.http('agents', `POST /v1/agents/me/${what}`, { claims: { org, sub: agentId, roles: ['agent'] } })).status).toBe(200);
+      expect(
+        (await rig.http('agents', `POST /v1/agents/me/${what}`, { claims: { org, sub: agentId, roles: ['agent'] } }))
+          .status,
+      ).toBe(200);
     },
     async connection(agentId, connected) {
-      const r = await rig.http('agents', 'POST /v1/agents/me/connection', { claims: { org, sub: agentId, roles: ['agent'] }, body: JSON.stringify({ connected }) });
+      const r = await rig.http('agents', 'POST /v1/agents/me/connection', {
+        claims: { org, sub: agentId, roles: ['agent'] },
+        body: JSON.stringify({ connected }),
+      });
       expect(r.status).toBe(200);
     },
     async action(agentId, id, name, body, roles = ['agent']) {
@@ -85,16 +103,25 @@ async function pushOrg(agents: Record<string, number | { max: number; queues: st
       return { status: r.status, body: r.body };
     },
     async presence(agentId, presence) {
-      const r = await rig.http('agents', 'PUT /v1/agents/me/presence', { claims: { org, sub: agentId, roles: ['agent'] }, body: JSON.stringify({ presence }) });
+      const r = await rig.http('agents', 'PUT /v1/agents/me/presence', {
+        claims: { org, sub: agentId, roles: ['agent'] },
+        body: JSON.stringify({ presence }),
+      });
       expect(r.status).toBe(200);
     },
     async webhook(event) {
       const raw = JSON.stringify(event);
-      const r = await rig.http('webhooks', 'POST /v1/webhooks/{channelId}', { params: { channelId: chat }, body: raw, headers: { 'x-signature': signBody(SECRET, raw) } });
+      const r = await rig.http('webhooks', 'POST /v1/webhooks/{channelId}', {
+        params: { channelId: chat },
+        body: raw,
+        headers: { 'x-signature': signBody(SECRET, raw) },
+      });
       return { status: r.status, raw: r.raw };
     },
     async start(threadId) {
-      expect((await o.webhook({ eventId: `start-${threadId}`, type: 'conversation.started', threadId })).status).toBe(202);
+      expect((await o.webhook({ eventId: `start-${threadId}`, type: 'conversation.started', threadId })).status).toBe(
+        202,
+      );
       await rig.consume();
       const page = await rig.store.listConversations(org, { channelId: chat, threadId }, { limit: 10 });
       return page.items[0] as Conversation;
@@ -110,7 +137,8 @@ async function pushOrg(agents: Record<string, number | { max: number; queues: st
   return o;
 }
 
-const history = async (o: Org, id: string): Promise<string[]> => (await rig.store.listEvents(o.org, id)).map((e) => `${e.actor} ${e.action} ${e.from}>${e.to}`);
+const history = async (o: Org, id: string): Promise<string[]> =>
+  (await rig.store.listEvents(o.org, id)).map((e) => `${e.actor} ${e.action} ${e.from}>${e.to}`);
 
 describe('bugs found by the reliability suite', () => {
   it('TM-5 bug "duplicate offer-expiry expires the next offer": an offer-expiry timer fired twice at once expires the offer routing made after the first firing', async () => {
@@ -220,7 +248,12 @@ describe('bugs found by the reliability suite: routing after a queue move', () =
     await rig.advance(31);
 
     // Assess: R-3: push routing offers each Open conversation to an eligible agent: alice, in q2
-    expect(await o.get(c.id)).toMatchObject({ status: 'Active', queueId: 'q2', primaryAgentId: 'alice', accepted: false });
+    expect(await o.get(c.id)).toMatchObject({
+      status: 'Active',
+      queueId: 'q2',
+      primaryAgentId: 'alice',
+      accepted: false,
+    });
   });
 });
 
@@ -252,8 +285,21 @@ describe('bugs found by the reliability suite: the availability index', () => {
     const agent = await store.getAgent(o.org, 'alice');
     expect(agent?.pools.default).toMatchObject({ used: 1, max: 2 });
     // a customer writes on the push SMS channel; the outbox retries the dispatch later on
-    const raw = JSON.stringify({ eventId: 'sms-1', type: 'message.received', threadId: 't-z', message: { text: 'hi' } });
-    expect((await rig.http('webhooks', 'POST /v1/webhooks/{channelId}', { params: { channelId: sms }, body: raw, headers: { 'x-signature': signBody(SECRET, raw) } })).status).toBe(202);
+    const raw = JSON.stringify({
+      eventId: 'sms-1',
+      type: 'message.received',
+      threadId: 't-z',
+      message: { text: 'hi' },
+    });
+    expect(
+      (
+        await rig.http('webhooks', 'POST /v1/webhooks/{channelId}', {
+          params: { channelId: sms },
+          body: raw,
+          headers: { 'x-signature': signBody(SECRET, raw) },
+        })
+      ).status,
+    ).toBe(202);
     await rig.consume();
     await rig.advance(31);
 
@@ -270,10 +316,17 @@ describe('bugs found by the reliability suite: API retries', () => {
     const c = await o.start('t-idem');
     expect((await o.action('alice', c.id, 'accept')).status).toBe(200);
     const end = (key: string) =>
-      rig.http('conversations', 'POST /v1/conversations/{id}/actions/{action}', { params: { id: c.id, action: 'end' }, claims: { org: o.org, sub: 'alice', roles: ['agent'] }, headers: { 'idempotency-key': key } });
+      rig.http('conversations', 'POST /v1/conversations/{id}/actions/{action}', {
+        params: { id: c.id, action: 'end' },
+        claims: { org: o.org, sub: 'alice', roles: ['agent'] },
+        headers: { 'idempotency-key': key },
+      });
 
     // Act: End (T-3a) commits, then the function crashes before it answers; the client retries with the same key
-    rig.faults.add({ match: (writes) => writes.some((w) => w.type === 'event' && w.event.action === 'end'), crash: 'after' });
+    rig.faults.add({
+      match: (writes) => writes.some((w) => w.type === 'event' && w.event.action === 'end'),
+      crash: 'after',
+    });
     const first = await end('end-once');
     rig.faults.clear();
     const retry = await end('end-once');
@@ -292,7 +345,12 @@ describe('bugs found by the webhook fuzzer', () => {
     const o = await pushOrg({});
     const events: CustomerEvent[] = [
       { eventId: 'emoji-1', type: 'conversation.started', threadId: 't-emoji-😀', message: { text: 'hello 😀' } },
-      { eventId: 'nonchar-1', type: 'conversation.started', threadId: 't-nonchar', message: { text: 'odd \uFFFF\uFFFE end' } },
+      {
+        eventId: 'nonchar-1',
+        type: 'conversation.started',
+        threadId: 't-nonchar',
+        message: { text: 'odd \uFFFF\uFFFE end' },
+      },
     ];
 
     // Act
@@ -320,23 +378,37 @@ describe('bugs found by the webhook fuzzer', () => {
 
     // Assess: refused as malformed (400), or kept apart: never 5xx, and thread t-\ud800's chat is not touched by t-\udc00
     for (const r of [started, ended]) expect([202, 400]).toContain(r.status);
-    const mine = (await rig.store.listConversations(o.org, { channelId: o.chat, threadId: 't-\ud800' }, { limit: 10 })).items;
-    expect(mine.every((c) => c.threadId === 't-\ud800'), 'stored with the thread id the channel sent').toBe(true);
-    expect(mine.filter((c) => c.status === 'Closed'), 'closed by another thread').toEqual([]);
+    const mine = (await rig.store.listConversations(o.org, { channelId: o.chat, threadId: 't-\ud800' }, { limit: 10 }))
+      .items;
+    expect(
+      mine.every((c) => c.threadId === 't-\ud800'),
+      'stored with the thread id the channel sent',
+    ).toBe(true);
+    expect(
+      mine.filter((c) => c.status === 'Closed'),
+      'closed by another thread',
+    ).toEqual([]);
   });
 
   it('RL-4 bug "the local server resets the connection instead of answering 413": a body over 256 KiB gets a problem+json 413', async () => {
     // Prepare: the local runtime's HTTP server with the webhook route
     const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
     const server = createLocalHttpServer({
-      routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({ route, handler: ROUTE_GROUPS.webhooks.handler as unknown as LambdaHttpHandler })),
+      routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({
+        route,
+        handler: ROUTE_GROUPS.webhooks.handler as unknown as LambdaHttpHandler,
+      })),
       jwtSecret: 'unused',
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     const { port } = server.address() as AddressInfo;
     try {
       // Act
-      const res = await fetch(`http://127.0.0.1:${port}/v1/webhooks/some-channel`, { method: 'POST', body: 'x'.repeat(300 * 1024), headers: { 'x-signature': 'sha256=00' } }).catch((err: unknown) => err);
+      const res = await fetch(`http://127.0.0.1:${port}/v1/webhooks/some-channel`, {
+        method: 'POST',
+        body: 'x'.repeat(300 * 1024),
+        headers: { 'x-signature': 'sha256=00' },
+      }).catch((err: unknown) => err);
 
       // Assess
       expect(res, 'an answer, not a connection reset').toBeInstanceOf(Response);

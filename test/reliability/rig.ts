@@ -1,6 +1,20 @@
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import { QueryCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { ulid } from 'ulid';
 import { inject } from 'vitest';
@@ -154,13 +168,27 @@ export interface Rig {
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
   fauxqs: FauxqsServer;
-  queues: { ingest: { url: string; arn: string; name: string }; ingestDlq: { url: string; name: string }; outbound: { url: string } };
+  queues: {
+    ingest: { url: string; arn: string; name: string };
+    ingestDlq: { url: string; name: string };
+    outbound: { url: string };
+  };
   faults: Faults;
   /** SendMessage calls the engine's own SQS client made (the webhook handler's), since the start */
   sqsSends: () => number;
   /** DynamoDB write calls (anything but Get/Query/Scan/BatchGet) the engine's store made, since the start */
   dynamoWrites: () => number;
-  http(group: 'conversations' | 'agents' | 'webhooks' | 'admin' | 'queues', routeKey: string, req: { params?: Record<string, string>; claims?: Claims; body?: string; headers?: Record<string, string>; isBase64Encoded?: boolean }): Promise<HttpResult>;
+  http(
+    group: 'conversations' | 'agents' | 'webhooks' | 'admin' | 'queues',
+    routeKey: string,
+    req: {
+      params?: Record<string, string>;
+      claims?: Claims;
+      body?: string;
+      headers?: Record<string, string>;
+      isBase64Encoded?: boolean;
+    },
+  ): Promise<HttpResult>;
   consume(options?: ConsumeOptions): Promise<ConsumeReport>;
   /** puts an event on the ingestion queue as the webhook does, but past SQS's deduplication (a late redelivery) */
   redeliver(org: string, channelId: string, event: CustomerEvent): Promise<void>;
@@ -236,8 +264,10 @@ export async function startRig(): Promise<Rig> {
   // Handler modules read their configuration lazily, after the variables above exist.
   const { configureRuntime, getRuntime } = await import('../../functions/handlers/runtime.js');
   const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
-  const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js')).handler as unknown as SqsHandler;
-  const timersHandler = (await import('../../functions/handlers/sqs/timers.handler.js')).handler as unknown as SqsHandler;
+  const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js'))
+    .handler as unknown as SqsHandler;
+  const timersHandler = (await import('../../functions/handlers/sqs/timers.handler.js'))
+    .handler as unknown as SqsHandler;
   const { sweepDueTimers } = await import('../../functions/use-cases/timers.use-case.js');
 
   const clock = new ManualClock();
@@ -255,14 +285,20 @@ export async function startRig(): Promise<Rig> {
     return sqsSend(cmd, ...rest);
   };
   let writes = 0;
-  const engineDoc = (runtime.store as unknown as { doc: { send: (cmd: unknown, ...rest: unknown[]) => Promise<unknown> } }).doc;
+  const engineDoc = (
+    runtime.store as unknown as { doc: { send: (cmd: unknown, ...rest: unknown[]) => Promise<unknown> } }
+  ).doc;
   const docSend = engineDoc.send.bind(engineDoc);
   engineDoc.send = (cmd, ...rest) => {
     if (WRITE_COMMANDS.test((cmd as object).constructor.name)) writes++;
     return docSend(cmd, ...rest);
   };
 
-  const sqs = new SQSClient({ region: 'us-east-1', endpoint: fauxqs.address, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const sqs = new SQSClient({
+    region: 'us-east-1',
+    endpoint: fauxqs.address,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const doc = createDocumentClient({ endpoint });
 
   const http: Rig['http'] = async (group, routeKey, req) => {
@@ -302,7 +338,16 @@ export async function startRig(): Promise<Rig> {
   };
 
   const receive = async (): Promise<Message[]> =>
-    (await sqs.send(new ReceiveMessageCommand({ QueueUrl: ingest.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }))).Messages ?? [];
+    (
+      await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: ingest.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      )
+    ).Messages ?? [];
 
   const consume: Rig['consume'] = async (options = {}) => {
     const report: ConsumeReport = { invocations: 0, records: 0, failures: 0 };
@@ -319,7 +364,9 @@ export async function startRig(): Promise<Rig> {
         continue;
       }
       // the n-th record transaction of this invocation (a receipt is in every one of them)
-      const hook = crash ? faults.add({ match: (w) => w.some((x) => x.type === 'receipt'), nth: crash.at, crash: crash.where }) : undefined;
+      const hook = crash
+        ? faults.add({ match: (w) => w.some((x) => x.type === 'receipt'), nth: crash.at, crash: crash.where })
+        : undefined;
       const event: SQSEvent = { Records: messages.map((m) => toRecord(m, ingest.queueArn)) };
       report.invocations++;
       report.records += messages.length;
@@ -328,18 +375,32 @@ export async function startRig(): Promise<Rig> {
         faults.take(hook);
         crash = undefined;
       }
-      const failed = new Set(lose ? messages.map((m) => m.MessageId ?? '') : (res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      const failed = new Set(
+        lose ? messages.map((m) => m.MessageId ?? '') : (res?.batchItemFailures ?? []).map((f) => f.itemIdentifier),
+      );
       lose = false;
       report.failures += failed.size;
       const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
       const back = messages.filter((m) => failed.has(m.MessageId ?? ''));
       if (done.length) {
-        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: ingest.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: ingest.queueUrl,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+          }),
+        );
       }
       if (back.length) {
         // their visibility timeout elapses: they come back, in order within their group
         await sqs.send(
-          new ChangeMessageVisibilityBatchCommand({ QueueUrl: ingest.queueUrl, Entries: back.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 })) }),
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: ingest.queueUrl,
+            Entries: back.map((m, i) => ({
+              Id: String(i),
+              ReceiptHandle: m.ReceiptHandle ?? '',
+              VisibilityTimeout: 0,
+            })),
+          }),
         );
       }
     }
@@ -357,7 +418,14 @@ export async function startRig(): Promise<Rig> {
   const { toQueueMessage } = await import('../../functions/use-cases/ingest-webhook.use-case.js');
   const redeliver: Rig['redeliver'] = async (org, channelId, event) => {
     const m = toQueueMessage(org, channelId, event, clock.now());
-    await sqs.send(new SendMessageCommand({ QueueUrl: ingest.queueUrl, MessageBody: m.body, MessageGroupId: m.groupId, MessageDeduplicationId: `redelivery-${ulid()}` }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: ingest.queueUrl,
+        MessageBody: m.body,
+        MessageGroupId: m.groupId,
+        MessageDeduplicationId: `redelivery-${ulid()}`,
+      }),
+    );
   };
 
   const advance: Rig['advance'] = async (seconds) => {
@@ -374,7 +442,10 @@ export async function startRig(): Promise<Rig> {
   const timersBatch: Rig['timersBatch'] = async (timers) => {
     const event: SQSEvent = {
       Records: timers.map((t) => ({
-        ...toRecord({ MessageId: `timer-${++timerMessages}`, ReceiptHandle: `rh-${timerMessages}`, Body: JSON.stringify(t) }, 'arn:aws:sqs:us-east-1:000000000000:timers'),
+        ...toRecord(
+          { MessageId: `timer-${++timerMessages}`, ReceiptHandle: `rh-${timerMessages}`, Body: JSON.stringify(t) },
+          'arn:aws:sqs:us-east-1:000000000000:timers',
+        ),
       })),
     };
     return timersHandler(event, lambdaContext('rig-timers'));
@@ -389,7 +460,11 @@ export async function startRig(): Promise<Rig> {
     doc,
     sqs,
     fauxqs,
-    queues: { ingest: { url: ingest.queueUrl, arn: ingest.queueArn, name: 'ingest.fifo' }, ingestDlq: { url: dlq.queueUrl, name: 'ingest-dlq.fifo' }, outbound: { url: outbound.queueUrl } },
+    queues: {
+      ingest: { url: ingest.queueUrl, arn: ingest.queueArn, name: 'ingest.fifo' },
+      ingestDlq: { url: dlq.queueUrl, name: 'ingest-dlq.fifo' },
+      outbound: { url: outbound.queueUrl },
+    },
     faults,
     sqsSends: () => sends,
     dynamoWrites: () => writes,
@@ -409,17 +484,33 @@ export async function startRig(): Promise<Rig> {
 }
 
 /** Every item of one partition, consistently read (a conversation with its history; an agent with its pools and allocations). */
-export async function partition(doc: DynamoDBDocumentClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
+export async function partition(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  pk: string,
+): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await doc.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey: start }));
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
   } while (start);
   return items;
 }
 
-export async function item(doc: DynamoDBDocumentClient, tableName: string, key: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {
+export async function item(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  key: { PK: string; SK: string },
+): Promise<Record<string, unknown> | undefined> {
   return (await doc.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item;
 }

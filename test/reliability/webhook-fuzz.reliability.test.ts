@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET, type LambdaHttpHandler } from '../../bin/local/http-server.js';
+import {
+  createLocalHttpServer,
+  DEFAULT_LOCAL_JWT_SECRET,
+  type LambdaHttpHandler,
+} from '../../bin/local/http-server.js';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { DEFAULT_SETTINGS, type Workstream } from '../../functions/domain/model.js';
 import { CUSTOMER_EVENT_TYPES, type CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
@@ -32,7 +36,11 @@ import { item, startRig, type HttpResult, type Rig } from './rig.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 300);
 /** a fixed seed for the small run in `npm test` (reproducible CI); new seeds for `npm run test:reliability` */
-const FUZZ_SEED: number | undefined = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : process.env.FUZZ_CASES ? undefined : 20261121;
+const FUZZ_SEED: number | undefined = process.env.FUZZ_SEED
+  ? Number(process.env.FUZZ_SEED)
+  : process.env.FUZZ_CASES
+    ? undefined
+    : 20261121;
 const SECRET = 'fuzz-secret-0123456789abcdef';
 const MAX_LOCAL_BODY = 256 * 1024;
 
@@ -44,7 +52,22 @@ const anyChar = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...'abcXYZ019 _-.:#/\\"\'{}[]') },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }).map((n) => String.fromCharCode(n)) },
-  { weight: 1, arbitrary: fc.constantFrom('\u2028', '\u2029', '\uFEFF', '\u0000', '😀', 'é', '中', '\u202E', '\uFFFF', '\uFFFE', '\uFFFD') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '\u2028',
+      '\u2029',
+      '\uFEFF',
+      '\u0000',
+      '😀',
+      'é',
+      '中',
+      '\u202E',
+      '\uFFFF',
+      '\uFFFE',
+      '\uFFFD',
+    ),
+  },
 );
 /** well-formed text of min..max UTF-16 code units (the unit zod's max counts) */
 const text = (min: number, max: number): fc.Arbitrary<string> =>
@@ -55,7 +78,9 @@ const text = (min: number, max: number): fc.Arbitrary<string> =>
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((n) => String.fromCharCode(n));
 const idText = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
 const eventIdText = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,100}$/);
-const isoDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString());
+const isoDate = fc
+  .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true })
+  .map((d) => d.toISOString());
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -67,7 +92,15 @@ const validEvent: fc.Arbitrary<Record<string, Json>> = fc.record(
     threadId: fc.oneof(text(1, 40), text(200, 256)),
     occurredAt: isoDate,
     customer: fc.record(
-      { id: idText, phone: fc.oneof(fc.constantFrom('+14255550100', '(425) 555-0100', '0612345678', '+33 6 12 34 56 78'), text(0, 256)), email: fc.oneof(fc.constant('Ann@Example.COM'), text(0, 256)), name: text(0, 256) },
+      {
+        id: idText,
+        phone: fc.oneof(
+          fc.constantFrom('+14255550100', '(425) 555-0100', '0612345678', '+33 6 12 34 56 78'),
+          text(0, 256),
+        ),
+        email: fc.oneof(fc.constant('Ann@Example.COM'), text(0, 256)),
+        name: text(0, 256),
+      },
       { requiredKeys: [] },
     ),
     context: fc.dictionary(text(1, 100), text(0, 200), { maxKeys: 8 }),
@@ -76,28 +109,94 @@ const validEvent: fc.Arbitrary<Record<string, Json>> = fc.record(
   { requiredKeys: ['eventId', 'type', 'threadId'] },
 ) as fc.Arbitrary<Record<string, Json>>;
 
-const wrongType: fc.Arbitrary<Json> = fc.oneof<fc.Arbitrary<Json>[]>(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.constant<Json>([]), fc.constant<Json>({}), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+const wrongType: fc.Arbitrary<Json> = fc.oneof<fc.Arbitrary<Json>[]>(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double(),
+  fc.constant<Json>([]),
+  fc.constant<Json>({}),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+);
 
 /** One thing broken, so the schema must refuse it (400) when the signature is right. */
 type Mutation =
   | { m: 'missing'; field: 'eventId' | 'type' | 'threadId' }
-  | { m: 'wrong-type'; field: 'eventId' | 'type' | 'threadId' | 'occurredAt' | 'customer' | 'context' | 'message'; value: Json }
+  | {
+      m: 'wrong-type';
+      field: 'eventId' | 'type' | 'threadId' | 'occurredAt' | 'customer' | 'context' | 'message';
+      value: Json;
+    }
   | { m: 'extra'; where: 'top' | 'customer' | 'message'; key: string }
-  | { m: 'too-long'; field: 'eventId' | 'threadId' | 'text' | 'context-key' | 'context-value' | 'context-size' | 'customer-name' | 'customer-id'; n: number }
+  | {
+      m: 'too-long';
+      field:
+        | 'eventId'
+        | 'threadId'
+        | 'text'
+        | 'context-key'
+        | 'context-value'
+        | 'context-size'
+        | 'customer-name'
+        | 'customer-id';
+      n: number;
+    }
   | { m: 'bad-value'; field: 'type' | 'eventId' | 'threadId' | 'occurredAt' | 'customer-id' }
   /** not well-formed Unicode (JSON may carry "\\ud800"): refused, or kept exactly as sent; never mixed up with another string */
   | { m: 'lone-surrogate'; field: 'threadId' | 'text' | 'name' | 'context'; unit: string };
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ m: fc.constant('missing' as const), field: fc.constantFrom('eventId' as const, 'type' as const, 'threadId' as const) }),
-  fc.record({ m: fc.constant('wrong-type' as const), field: fc.constantFrom('eventId' as const, 'type' as const, 'threadId' as const, 'occurredAt' as const, 'customer' as const, 'context' as const, 'message' as const), value: wrongType }),
-  fc.record({ m: fc.constant('extra' as const), where: fc.constantFrom('top' as const, 'customer' as const, 'message' as const), key: text(1, 20) }),
+  fc.record({
+    m: fc.constant('missing' as const),
+    field: fc.constantFrom('eventId' as const, 'type' as const, 'threadId' as const),
+  }),
+  fc.record({
+    m: fc.constant('wrong-type' as const),
+    field: fc.constantFrom(
+      'eventId' as const,
+      'type' as const,
+      'threadId' as const,
+      'occurredAt' as const,
+      'customer' as const,
+      'context' as const,
+      'message' as const,
+    ),
+    value: wrongType,
+  }),
+  fc.record({
+    m: fc.constant('extra' as const),
+    where: fc.constantFrom('top' as const, 'customer' as const, 'message' as const),
+    key: text(1, 20),
+  }),
   fc.record({
     m: fc.constant('too-long' as const),
-    field: fc.constantFrom('eventId' as const, 'threadId' as const, 'text' as const, 'context-key' as const, 'context-value' as const, 'context-size' as const, 'customer-name' as const, 'customer-id' as const),
+    field: fc.constantFrom(
+      'eventId' as const,
+      'threadId' as const,
+      'text' as const,
+      'context-key' as const,
+      'context-value' as const,
+      'context-size' as const,
+      'customer-name' as const,
+      'customer-id' as const,
+    ),
     n: fc.integer({ min: 1, max: 3_000 }),
   }),
-  fc.record({ m: fc.constant('bad-value' as const), field: fc.constantFrom('type' as const, 'eventId' as const, 'threadId' as const, 'occurredAt' as const, 'customer-id' as const) }),
-  fc.record({ m: fc.constant('lone-surrogate' as const), field: fc.constantFrom('threadId' as const, 'text' as const, 'name' as const, 'context' as const), unit: loneSurrogate }),
+  fc.record({
+    m: fc.constant('bad-value' as const),
+    field: fc.constantFrom(
+      'type' as const,
+      'eventId' as const,
+      'threadId' as const,
+      'occurredAt' as const,
+      'customer-id' as const,
+    ),
+  }),
+  fc.record({
+    m: fc.constant('lone-surrogate' as const),
+    field: fc.constantFrom('threadId' as const, 'text' as const, 'name' as const, 'context' as const),
+    unit: loneSurrogate,
+  }),
 );
 
 const KNOWN_TOP = new Set(['eventId', 'type', 'threadId', 'occurredAt', 'customer', 'context', 'message']);
@@ -112,8 +211,14 @@ function mutate(e: Record<string, Json>, x: Mutation): Record<string, Json> | un
     case 'wrong-type': {
       // an object of strings can be a valid customer, context or message: only shapes that cannot be
       const obj = x.value !== null && typeof x.value === 'object' && !Array.isArray(x.value) ? x.value : undefined;
-      if (obj && (x.field === 'context' || (x.field === 'customer' && Object.keys(obj).every((k) => ['id', 'phone', 'email', 'name'].includes(k))))) return undefined;
-      if (obj && x.field === 'message' && Object.keys(obj).every((k) => k === 'text') && typeof obj.text === 'string') return undefined;
+      if (
+        obj &&
+        (x.field === 'context' ||
+          (x.field === 'customer' && Object.keys(obj).every((k) => ['id', 'phone', 'email', 'name'].includes(k))))
+      )
+        return undefined;
+      if (obj && x.field === 'message' && Object.keys(obj).every((k) => k === 'text') && typeof obj.text === 'string')
+        return undefined;
       out[x.field] = x.value;
       return out;
     }
@@ -124,8 +229,13 @@ function mutate(e: Record<string, Json>, x: Mutation): Record<string, Json> | un
         Object.defineProperty(out, x.key, { value: 'surprise', enumerable: true, configurable: true, writable: true });
         return out;
       }
-      if (x.key === 'id' || x.key === 'phone' || x.key === 'email' || x.key === 'name' || x.key === 'text') return undefined;
-      out[x.where] = { ...(x.where === 'message' ? { text: 'hi' } : {}), ...((out[x.where] as Record<string, Json> | undefined) ?? {}), [x.key]: 'surprise' };
+      if (x.key === 'id' || x.key === 'phone' || x.key === 'email' || x.key === 'name' || x.key === 'text')
+        return undefined;
+      out[x.where] = {
+        ...(x.where === 'message' ? { text: 'hi' } : {}),
+        ...((out[x.where] as Record<string, Json> | undefined) ?? {}),
+        [x.key]: 'surprise',
+      };
       return out;
     }
     case 'too-long': {
@@ -135,7 +245,8 @@ function mutate(e: Record<string, Json>, x: Mutation): Record<string, Json> | un
       if (x.field === 'text') out.message = { text: long(10_000) };
       if (x.field === 'context-key') out.context = { [long(100)]: 'v' };
       if (x.field === 'context-value') out.context = { k: long(1_000) };
-      if (x.field === 'context-size') out.context = Object.fromEntries(Array.from({ length: 51 + (x.n % 200) }, (_, i) => [`k${i}`, 'v']));
+      if (x.field === 'context-size')
+        out.context = Object.fromEntries(Array.from({ length: 51 + (x.n % 200) }, (_, i) => [`k${i}`, 'v']));
       if (x.field === 'customer-name') out.customer = { name: long(256) };
       if (x.field === 'customer-id') out.customer = { id: long(64) };
       return out;
@@ -171,7 +282,9 @@ function layout(v: Json, l: Layout): string {
     case 'pretty':
       return JSON.stringify(v, null, 2);
     case 'reversed':
-      return v !== null && typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(Object.fromEntries(Object.entries(v).reverse())) : JSON.stringify(v);
+      return v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? JSON.stringify(Object.fromEntries(Object.entries(v).reverse()))
+        : JSON.stringify(v);
     case 'padded': {
       const s = JSON.stringify(v);
       return `${' \n\t\r'.repeat(Math.ceil(l.pad / 8)).slice(0, l.pad / 2)}${s}${' '.repeat(l.pad / 2)}`;
@@ -190,34 +303,99 @@ type Body =
   | { kind: 'replay' };
 const bodyArb: fc.Arbitrary<Body> = fc.oneof(
   { weight: 25, arbitrary: fc.record({ kind: fc.constant('valid' as const), event: validEvent, layout: layoutArb }) },
-  { weight: 30, arbitrary: fc.record({ kind: fc.constant('mutated' as const), event: validEvent, mutation: mutationArb, layout: layoutArb }) },
-  { weight: 12, arbitrary: fc.record({ kind: fc.constant('json' as const), value: fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json> }) },
+  {
+    weight: 30,
+    arbitrary: fc.record({
+      kind: fc.constant('mutated' as const),
+      event: validEvent,
+      mutation: mutationArb,
+      layout: layoutArb,
+    }),
+  },
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      kind: fc.constant('json' as const),
+      value: fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json>,
+    }),
+  },
   {
     weight: 15,
     arbitrary: fc.record({
       kind: fc.constant('not-json' as const),
       raw: fc.oneof(
         text(0, 200),
-        fc.constantFrom('', ' ', '{', '{"eventId":', 'null,', '{"a":1}}', "{'eventId':'x'}", '\uFEFF{}', 'NaN', 'undefined', '{"eventId":"x",}', '[1,2', '0x10'),
+        fc.constantFrom(
+          '',
+          ' ',
+          '{',
+          '{"eventId":',
+          'null,',
+          '{"a":1}}',
+          "{'eventId':'x'}",
+          '\uFEFF{}',
+          'NaN',
+          'undefined',
+          '{"eventId":"x",}',
+          '[1,2',
+          '0x10',
+        ),
         fc.integer({ min: 1_000, max: 300_000 }).map((n) => 'Z'.repeat(n)),
       ),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('nested' as const), depth: fc.integer({ min: 10, max: 100_000 }), array: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('nested' as const),
+      depth: fc.integer({ min: 10, max: 100_000 }),
+      array: fc.boolean(),
+    }),
+  },
   { weight: 5, arbitrary: fc.constant({ kind: 'replay' as const }) },
 );
 
-type Sig = 'valid' | 'valid-upper' | 'valid-padded' | 'missing' | 'empty' | 'wrong-secret' | 'truncated' | 'no-scheme' | 'scheme-case' | 'other-body' | 'not-hex' | 'several' | 'garbage' | 'huge';
+type Sig =
+  | 'valid'
+  | 'valid-upper'
+  | 'valid-padded'
+  | 'missing'
+  | 'empty'
+  | 'wrong-secret'
+  | 'truncated'
+  | 'no-scheme'
+  | 'scheme-case'
+  | 'other-body'
+  | 'not-hex'
+  | 'several'
+  | 'garbage'
+  | 'huge';
 const VALID_SIGS: ReadonlySet<Sig> = new Set(['valid', 'valid-upper', 'valid-padded']);
-const sigArb: fc.Arbitrary<{ sig: Sig; garbage: string; headerName: 'x-signature' | 'X-Signature' | 'X-SIGNATURE' }> = fc.record({
-  sig: fc.oneof(
-    { weight: 50, arbitrary: fc.constant<Sig>('valid') },
-    { weight: 5, arbitrary: fc.constantFrom<Sig>('valid-upper', 'valid-padded') },
-    { weight: 40, arbitrary: fc.constantFrom<Sig>('missing', 'empty', 'wrong-secret', 'truncated', 'no-scheme', 'scheme-case', 'other-body', 'not-hex', 'several', 'garbage', 'huge') },
-  ),
-  garbage: text(0, 80),
-  headerName: fc.constantFrom('x-signature' as const, 'X-Signature' as const, 'X-SIGNATURE' as const),
-});
+const sigArb: fc.Arbitrary<{ sig: Sig; garbage: string; headerName: 'x-signature' | 'X-Signature' | 'X-SIGNATURE' }> =
+  fc.record({
+    sig: fc.oneof(
+      { weight: 50, arbitrary: fc.constant<Sig>('valid') },
+      { weight: 5, arbitrary: fc.constantFrom<Sig>('valid-upper', 'valid-padded') },
+      {
+        weight: 40,
+        arbitrary: fc.constantFrom<Sig>(
+          'missing',
+          'empty',
+          'wrong-secret',
+          'truncated',
+          'no-scheme',
+          'scheme-case',
+          'other-body',
+          'not-hex',
+          'several',
+          'garbage',
+          'huge',
+        ),
+      },
+    ),
+    garbage: text(0, 80),
+    headerName: fc.constantFrom('x-signature' as const, 'X-Signature' as const, 'X-SIGNATURE' as const),
+  });
 
 type ChannelChoice = 'chat' | 'sms' | 'unknown' | 'malformed' | 'other-org';
 interface Case {
@@ -228,10 +406,17 @@ interface Case {
   contentType: string | null;
 }
 const caseArb: fc.Arbitrary<Case> = fc.record({
-  channel: fc.oneof({ weight: 12, arbitrary: fc.constantFrom<ChannelChoice>('chat', 'sms') }, { weight: 1, arbitrary: fc.constantFrom<ChannelChoice>('unknown', 'malformed', 'other-org') }),
+  channel: fc.oneof(
+    { weight: 12, arbitrary: fc.constantFrom<ChannelChoice>('chat', 'sms') },
+    { weight: 1, arbitrary: fc.constantFrom<ChannelChoice>('unknown', 'malformed', 'other-org') },
+  ),
   body: bodyArb,
   sig: sigArb,
-  transport: fc.oneof({ weight: 14, arbitrary: fc.constant('lambda' as const) }, { weight: 2, arbitrary: fc.constant('lambda-base64' as const) }, { weight: 3, arbitrary: fc.constant('http' as const) }),
+  transport: fc.oneof(
+    { weight: 14, arbitrary: fc.constant('lambda' as const) },
+    { weight: 2, arbitrary: fc.constant('lambda-base64' as const) },
+    { weight: 3, arbitrary: fc.constant('http' as const) },
+  ),
   contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', null),
 });
 
@@ -301,18 +486,42 @@ let valid = 0;
 function prepare(env: Env, c: Case): Prepared {
   const channel = c.channel;
   const channelId =
-    c.channel === 'unknown' ? `nope-${ulid().toLowerCase()}` : c.channel === 'malformed' ? 'bad id/..%2F#x' : c.channel === 'other-org' ? env.channels['other-org'] : env.channels[c.channel];
+    c.channel === 'unknown'
+      ? `nope-${ulid().toLowerCase()}`
+      : c.channel === 'malformed'
+        ? 'bad id/..%2F#x'
+        : c.channel === 'other-org'
+          ? env.channels['other-org']
+          : env.channels[c.channel];
   switch (c.body.kind) {
     case 'valid': {
       // unique event ids, so each valid case is a new event
       const event = { ...c.body.event, eventId: `v${++valid}.${String(c.body.event.eventId)}`.slice(0, 128) };
-      return { channel, channelId, raw: layout(event, c.body.layout), expect: 'accept', event: event as unknown as Prepared['event'] };
+      return {
+        channel,
+        channelId,
+        raw: layout(event, c.body.layout),
+        expect: 'accept',
+        event: event as unknown as Prepared['event'],
+      };
     }
     case 'mutated': {
       const base = { ...c.body.event, eventId: `m${++valid}.${String(c.body.event.eventId)}`.slice(0, 128) };
       const broken = mutate(base, c.body.mutation);
-      if (!broken) return { channel, channelId, raw: layout(base, c.body.layout), expect: 'accept', event: base as unknown as Prepared['event'] };
-      return { channel, channelId, raw: layout(broken, c.body.layout), expect: c.body.mutation.m === 'lone-surrogate' ? 'any' : 'refuse-400' };
+      if (!broken)
+        return {
+          channel,
+          channelId,
+          raw: layout(base, c.body.layout),
+          expect: 'accept',
+          event: base as unknown as Prepared['event'],
+        };
+      return {
+        channel,
+        channelId,
+        raw: layout(broken, c.body.layout),
+        expect: c.body.mutation.m === 'lone-surrogate' ? 'any' : 'refuse-400',
+      };
     }
     case 'json':
       return { channel, channelId, raw: JSON.stringify(c.body.value), expect: 'any' };
@@ -320,12 +529,25 @@ function prepare(env: Env, c: Case): Prepared {
       return { channel, channelId, raw: c.body.raw, expect: isJson(c.body.raw) ? 'any' : 'refuse-400' };
     case 'nested': {
       const [open, close] = c.body.array ? ['[', ']'] : ['{"a":', '}'];
-      return { channel, channelId, raw: `${open.repeat(c.body.depth)}1${close.repeat(c.body.depth)}`, expect: 'refuse-400' };
+      return {
+        channel,
+        channelId,
+        raw: `${open.repeat(c.body.depth)}1${close.repeat(c.body.depth)}`,
+        expect: 'refuse-400',
+      };
     }
     case 'replay': {
-      const prev = env.accepted.length ? env.accepted[env.accepted.length - 1 - (env.cases % env.accepted.length)] : undefined;
+      const prev = env.accepted.length
+        ? env.accepted[env.accepted.length - 1 - (env.cases % env.accepted.length)]
+        : undefined;
       if (!prev) return { channel, channelId, raw: '{}', expect: 'refuse-400' };
-      return { channel: prev.channelId === env.channels.chat ? 'chat' : 'sms', channelId: prev.channelId, raw: prev.raw, expect: 'accept', event: JSON.parse(prev.raw) as Prepared['event'] };
+      return {
+        channel: prev.channelId === env.channels.chat ? 'chat' : 'sms',
+        channelId: prev.channelId,
+        raw: prev.raw,
+        expect: 'accept',
+        event: JSON.parse(prev.raw) as Prepared['event'],
+      };
     }
   }
 }
@@ -340,9 +562,16 @@ const isJson = (s: string): boolean => {
 };
 
 async function send(env: Env, c: Case, p: Prepared, signature: string | undefined): Promise<HttpResult> {
-  const headers: Record<string, string> = { ...(signature !== undefined ? { [c.sig.headerName]: signature } : {}), ...(c.contentType ? { 'content-type': c.contentType } : {}) };
+  const headers: Record<string, string> = {
+    ...(signature !== undefined ? { [c.sig.headerName]: signature } : {}),
+    ...(c.contentType ? { 'content-type': c.contentType } : {}),
+  };
   if (c.transport === 'http') {
-    const res = await fetch(`${env.url}/v1/webhooks/${encodeURIComponent(p.channelId)}`, { method: 'POST', headers, body: p.raw });
+    const res = await fetch(`${env.url}/v1/webhooks/${encodeURIComponent(p.channelId)}`, {
+      method: 'POST',
+      headers,
+      body: p.raw,
+    });
     const raw = await res.text();
     let body: Record<string, unknown>;
     try {
@@ -383,7 +612,12 @@ async function runCase(env: Env, c: Case): Promise<void> {
   if (r.status >= 400) {
     expect(queued, `${what} -> ${r.status} but queued a message`).toBe(0);
     expect(r.contentType, `${what} -> ${r.status}`).toMatch(/^application\/problem\+json/);
-    expect(r.body, `${what} -> ${r.status}`).toMatchObject({ status: r.status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(r.body, `${what} -> ${r.status}`).toMatchObject({
+      status: r.status,
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
   } else {
     expect(r.status, what).toBe(202);
     expect(r.body, what).toEqual({ accepted: true });
@@ -402,7 +636,10 @@ async function runCase(env: Env, c: Case): Promise<void> {
   if (r.status === 202) {
     env.accepted.push({ channelId: p.channelId, raw: p.raw });
     const event = (p.event ?? (JSON.parse(p.raw) as Prepared['event'])) as NonNullable<Prepared['event']>;
-    env.applied.push({ channelId: p.channelId, event: { eventId: event.eventId, type: event.type, threadId: event.threadId } });
+    env.applied.push({
+      channelId: p.channelId,
+      event: { eventId: event.eventId, type: event.type, threadId: event.threadId },
+    });
   }
 }
 
@@ -416,8 +653,12 @@ async function consumeAndCheck(env: Env, from: number): Promise<void> {
   expect(report.failures, `the consumer failed ${report.failures} accepted record(s)`).toBe(0);
   expect(env.rig.depth()).toEqual({ ingest: 0, dlq: 0 });
   const batch = env.applied.slice(from);
-  const receipts = await Promise.all(batch.map((a) => item(env.rig.doc, env.rig.tableName, keys.receipt(env.org, `${a.channelId}#${a.event.eventId}`))));
-  batch.forEach((a, i) => expect(receipts[i], `RL-1: accepted ${a.event.type} ${a.event.eventId} was never applied`).toBeDefined());
+  const receipts = await Promise.all(
+    batch.map((a) => item(env.rig.doc, env.rig.tableName, keys.receipt(env.org, `${a.channelId}#${a.event.eventId}`))),
+  );
+  batch.forEach((a, i) =>
+    expect(receipts[i], `RL-1: accepted ${a.event.type} ${a.event.eventId} was never applied`).toBeDefined(),
+  );
 }
 
 async function checkConversations(env: Env): Promise<void> {
@@ -433,17 +674,30 @@ async function checkConversations(env: Env): Promise<void> {
     if (!t.open && (a.event.type === 'conversation.started' || a.event.type === 'message.received')) {
       t.open = true;
       t.conversations++;
-    } else if (t.open && a.channelId === env.channels.chat && (a.event.type === 'customer.ended' || a.event.type === 'customer.disconnected')) {
+    } else if (
+      t.open &&
+      a.channelId === env.channels.chat &&
+      (a.event.type === 'customer.ended' || a.event.type === 'customer.disconnected')
+    ) {
       t.open = false;
     }
   }
   for (const t of threads.values()) {
-    const page = await env.rig.store.listConversations(env.org, { channelId: t.channelId, threadId: t.threadId }, { limit: 100 });
+    const page = await env.rig.store.listConversations(
+      env.org,
+      { channelId: t.channelId, threadId: t.threadId },
+      { limit: 100 },
+    );
     const what = `thread ${JSON.stringify(t.threadId)} on ${t.channelId}`;
     // a thread is the very string the channel sent: another thread's events never land on it
-    expect(page.items.map((c) => c.threadId), `thread ids stored for ${what}`).toEqual(page.items.map(() => t.threadId));
+    expect(
+      page.items.map((c) => c.threadId),
+      `thread ids stored for ${what}`,
+    ).toEqual(page.items.map(() => t.threadId));
     expect(page.items.length, `RL-1: conversations of ${what}`).toBe(t.conversations);
-    expect(page.items.filter((c) => c.status !== 'Closed').length, `open conversations of ${what}`).toBe(t.open ? 1 : 0);
+    expect(page.items.filter((c) => c.status !== 'Closed').length, `open conversations of ${what}`).toBe(
+      t.open ? 1 : 0,
+    );
   }
   let total = 0;
   let cursor: string | undefined;
@@ -452,7 +706,9 @@ async function checkConversations(env: Env): Promise<void> {
     total += page.items.length;
     cursor = page.nextCursor;
   } while (cursor);
-  expect(total, 'every conversation of the org comes from an accepted event').toBe([...threads.values()].reduce((n, t) => n + t.conversations, 0));
+  expect(total, 'every conversation of the org comes from an accepted event').toBe(
+    [...threads.values()].reduce((n, t) => n + t.conversations, 0),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -486,16 +742,31 @@ beforeAll(async () => {
       distribution: 'pick',
     };
     await rig.store.putWorkstream(ws);
-    await rig.store.putChannel({ org: o, id: `${o}-${kind}`, kind, workstreamId: ws.id }, o === org ? SECRET : `${SECRET}-theirs`);
+    await rig.store.putChannel(
+      { org: o, id: `${o}-${kind}`, kind, workstreamId: ws.id },
+      o === org ? SECRET : `${SECRET}-theirs`,
+    );
   }
   const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
   server = createLocalHttpServer({
-    routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({ route, handler: ROUTE_GROUPS.webhooks.handler as unknown as LambdaHttpHandler })),
+    routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({
+      route,
+      handler: ROUTE_GROUPS.webhooks.handler as unknown as LambdaHttpHandler,
+    })),
     jwtSecret: DEFAULT_LOCAL_JWT_SECRET,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const addr = server.address() as AddressInfo;
-  env = { rig, org, channels: { chat: `${org}-chat`, sms: `${org}-sms`, 'other-org': `${other}-chat` }, url: `http://127.0.0.1:${addr.port}`, accepted: [], applied: [], counts: {}, cases: 0 };
+  env = {
+    rig,
+    org,
+    channels: { chat: `${org}-chat`, sms: `${org}-sms`, 'other-org': `${other}-chat` },
+    url: `http://127.0.0.1:${addr.port}`,
+    accepted: [],
+    applied: [],
+    counts: {},
+    cases: 0,
+  };
 });
 afterAll(async () => {
   server?.closeAllConnections();
@@ -522,7 +793,9 @@ describe('webhook fuzzer', () => {
       );
       await consumeAndCheck(env, consumedFrom);
       await checkConversations(env);
-      console.log(`fuzz: ${env.cases} cases in ${((Date.now() - started) / 1000).toFixed(1)}s; statuses ${JSON.stringify(env.counts)}; ${env.applied.length} accepted`);
+      console.log(
+        `fuzz: ${env.cases} cases in ${((Date.now() - started) / 1000).toFixed(1)}s; statuses ${JSON.stringify(env.counts)}; ${env.applied.length} accepted`,
+      );
       expect(env.cases).toBe(CASES);
     },
     CASES * 500 + 120_000,

@@ -13,12 +13,17 @@ export interface HttpResult<T = Record<string, unknown>> {
 /** A local runtime (the same one `npm start` runs) on the run's DynamoDB Local. */
 export async function startRuntime(options: Parameters<typeof startLocalRuntime>[0] = {}): Promise<LocalRuntime> {
   // its own table: a runtime's sweeper fires every due timer of its table on its own virtual clock
-  return startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName: `e2e-${ulid().toLowerCase()}`, ...options });
+  return startLocalRuntime({
+    dynamoEndpoint: inject('dynamoEndpoint'),
+    tableName: `e2e-${ulid().toLowerCase()}`,
+    ...options,
+  });
 }
 
 export const uniqueOrg = (): string => `e2e-${ulid().toLowerCase()}`;
 
-export const token = (org: string, sub: string, roles: string[]): Promise<string> => signLocalToken({ org, sub, roles });
+export const token = (org: string, sub: string, roles: string[]): Promise<string> =>
+  signLocalToken({ org, sub, roles });
 
 export class Api {
   constructor(
@@ -30,10 +35,19 @@ export class Api {
     return new Api(this.url, bearer);
   }
 
-  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult<T>> {
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: { ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -48,7 +62,8 @@ export class Api {
 
   get = <T = Record<string, unknown>>(path: string) => this.call<T>('GET', path);
   put = <T = Record<string, unknown>>(path: string, body: unknown) => this.call<T>('PUT', path, body);
-  post = <T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) => this.call<T>('POST', path, body, headers);
+  post = <T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) =>
+    this.call<T>('POST', path, body, headers);
 
   /** POST a webhook signed with the channel secret (X-Signature: sha256=<hex>) */
   webhook(channelId: string, event: unknown, secret: string, signature?: string): Promise<HttpResult> {

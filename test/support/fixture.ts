@@ -3,7 +3,13 @@ import { ulid } from 'ulid';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
 import { ulidIds } from '../../functions/adapters/system-clock.js';
-import type { ChannelKind, Conversation, Presence, WrapUpBlockPolicy, Workstream } from '../../functions/domain/model.js';
+import type {
+  ChannelKind,
+  Conversation,
+  Presence,
+  WrapUpBlockPolicy,
+  Workstream,
+} from '../../functions/domain/model.js';
 import { CHANNEL_MODES } from '../../functions/domain/model.js';
 import type { Clock } from '../../functions/ports/clock.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
@@ -24,7 +30,10 @@ export class TestClock implements Clock {
 let sharedStore: DynamoConversationStore | undefined;
 /** The store on the run's DynamoDB Local (started by global setup; never mocked). */
 export function testStore(): DynamoConversationStore {
-  sharedStore ??= new DynamoConversationStore(createDocumentClient({ endpoint: inject('dynamoEndpoint'), maxAttempts: 3 }), inject('tableName'));
+  sharedStore ??= new DynamoConversationStore(
+    createDocumentClient({ endpoint: inject('dynamoEndpoint'), maxAttempts: 3 }),
+    inject('tableName'),
+  );
   return sharedStore;
 }
 
@@ -85,9 +94,14 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     clock,
     deps,
     channelId: (kind) => `${org}-${kind}`,
-    addAgent: (id, capacity = { default: 3 }, queues = ['q1']) => store.putAgent({ org, id, name: id, queues, bot: false, capacity }),
+    addAgent: (id, capacity = { default: 3 }, queues = ['q1']) =>
+      store.putAgent({ org, id, name: id, queues, bot: false, capacity }),
     async start(kind, threadId = `t${++thread}`) {
-      const r = await handleCustomerEvent(deps, org, `${org}-${kind}`, { eventId: ulid(), type: 'conversation.started', threadId });
+      const r = await handleCustomerEvent(deps, org, `${org}-${kind}`, {
+        eventId: ulid(),
+        type: 'conversation.started',
+        threadId,
+      });
       if (r.outcome !== 'created') throw new Error(`expected a new conversation, got ${r.outcome}`);
       return r.conversation;
     },
@@ -106,7 +120,10 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
 }
 
 /** RL-3: every pool's `used` equals the sum of the agent's live allocations in that pool. */
-export async function ledgerOf(f: Fixture, agentId: string): Promise<{ pools: Record<string, { max: number; used: number }>; allocated: Record<string, number> }> {
+export async function ledgerOf(
+  f: Fixture,
+  agentId: string,
+): Promise<{ pools: Record<string, { max: number; used: number }>; allocated: Record<string, number> }> {
   const agent = await f.store.getAgent(f.org, agentId);
   const allocations = await f.store.listAllocations(f.org, agentId);
   const allocated: Record<string, number> = {};

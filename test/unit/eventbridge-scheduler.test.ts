@@ -1,7 +1,16 @@
-import { ConflictException, CreateScheduleCommand, SchedulerClient, ValidationException } from '@aws-sdk/client-scheduler';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  SchedulerClient,
+  ValidationException,
+} from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createScheduleInput, EventBridgeScheduler, type EventBridgeSchedulerConfig } from '../../functions/adapters/eventbridge-scheduler.js';
+import {
+  createScheduleInput,
+  EventBridgeScheduler,
+  type EventBridgeSchedulerConfig,
+} from '../../functions/adapters/eventbridge-scheduler.js';
 import { timerName } from '../../functions/domain/timers.js';
 import type { TimerRequest } from '../../functions/domain/writes.js';
 
@@ -18,7 +27,13 @@ const CFG: EventBridgeSchedulerConfig = {
   deadLetterArn: 'arn:aws:sqs:eu-west-1:111122223333:engine-timers-dlq',
 };
 
-const WRAP_UP: TimerRequest = { kind: 'wrapup-release', org: 'acme', conversationId: '01JNQ4W5Z8K3M2P7R9T1V6X0YB', version: 4, at: '2026-03-02T09:05:00.000Z' };
+const WRAP_UP: TimerRequest = {
+  kind: 'wrapup-release',
+  org: 'acme',
+  conversationId: '01JNQ4W5Z8K3M2P7R9T1V6X0YB',
+  version: 4,
+  at: '2026-03-02T09:05:00.000Z',
+};
 
 const NAME_RULE = /^[0-9a-zA-Z\-_.]+$/;
 
@@ -33,7 +48,9 @@ beforeEach(() => {
 describe('EventBridge Scheduler adapter (ARCHITECTURE "Timers")', () => {
   it('TM-1 / C-3: a wrap-up release timer becomes exactly this one-time CreateSchedule request', async () => {
     // Prepare
-    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:111122223333:schedule/engine-timers/x' });
+    scheduler
+      .on(CreateScheduleCommand)
+      .resolves({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:111122223333:schedule/engine-timers/x' });
     const name = 'wrapup-release.01JNQ4W5Z8K3M2P7R9T1V6X0YB.v4.1772442300';
 
     // Act
@@ -69,7 +86,14 @@ describe('EventBridge Scheduler adapter (ARCHITECTURE "Timers")', () => {
     const timers: TimerRequest[] = [
       WRAP_UP,
       { kind: 'presence-grace', org: 'acme', agentId: longAgent, version: 12, at: '2026-03-02T09:02:30.000Z' },
-      { kind: 'reconnect-timeout', org: 'acme', conversationId: WRAP_UP.conversationId as string, agentId: longAgent, version: 7, at: '2026-03-02T09:02:00.000Z' },
+      {
+        kind: 'reconnect-timeout',
+        org: 'acme',
+        conversationId: WRAP_UP.conversationId as string,
+        agentId: longAgent,
+        version: 7,
+        at: '2026-03-02T09:02:00.000Z',
+      },
       { kind: 'presence-grace', org: 'acme', agentId: 'alice@example.com', version: 3, at: '2026-03-02T09:02:30.000Z' },
     ];
 
@@ -90,7 +114,13 @@ describe('EventBridge Scheduler adapter (ARCHITECTURE "Timers")', () => {
 
   it('TM-5 / RL-6: the same agent timer in two orgs gets two schedules (names are unique across the shared schedule group)', () => {
     // Prepare: agent ids are per org; both orgs have an "alice" who disconnects at the same second
-    const grace = (org: string): TimerRequest => ({ kind: 'presence-grace', org, agentId: 'alice', version: 2, at: '2026-03-02T09:02:30.000Z' });
+    const grace = (org: string): TimerRequest => ({
+      kind: 'presence-grace',
+      org,
+      agentId: 'alice',
+      version: 2,
+      at: '2026-03-02T09:02:30.000Z',
+    });
 
     // Act
     const [a, b] = [timerName(grace('org-a')), timerName(grace('org-b'))];
@@ -101,20 +131,35 @@ describe('EventBridge Scheduler adapter (ARCHITECTURE "Timers")', () => {
 
   it('TM-5: ConflictException (the same timer armed twice) is success; any other error propagates', async () => {
     // Prepare
-    scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'Schedule already exists', Message: 'Schedule already exists', $metadata: {} }));
+    scheduler.on(CreateScheduleCommand).rejects(
+      new ConflictException({
+        message: 'Schedule already exists',
+        Message: 'Schedule already exists',
+        $metadata: {},
+      }),
+    );
     const other: TimerRequest = { ...WRAP_UP, version: 5, at: '2026-03-02T09:06:00.000Z' };
 
     // Act + Assess: both timers are attempted; the conflict is swallowed
     await expect(adapter.schedule([WRAP_UP, other])).resolves.toBeUndefined();
-    expect(scheduler.commandCalls(CreateScheduleCommand).map((c) => c.args[0].input.Name)).toEqual([timerName(WRAP_UP), timerName(other)]);
+    expect(scheduler.commandCalls(CreateScheduleCommand).map((c) => c.args[0].input.Name)).toEqual([
+      timerName(WRAP_UP),
+      timerName(other),
+    ]);
 
     // Act + Assess: anything else reaches the caller (armTimers logs it; the outbox keeps the timer)
     scheduler.reset();
-    const invalid = new ValidationException({ message: 'The role cannot be assumed', Message: 'The role cannot be assumed', $metadata: {} });
+    const invalid = new ValidationException({
+      message: 'The role cannot be assumed',
+      Message: 'The role cannot be assumed',
+      $metadata: {},
+    });
     scheduler.on(CreateScheduleCommand).rejects(invalid);
     await expect(adapter.schedule([WRAP_UP])).rejects.toBe(invalid);
     scheduler.reset();
-    scheduler.on(CreateScheduleCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     await expect(adapter.schedule([WRAP_UP])).rejects.toThrow('Rate exceeded');
   });
 });

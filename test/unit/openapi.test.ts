@@ -44,7 +44,12 @@ interface DocumentedOperation {
 }
 
 const operations: DocumentedOperation[] = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
-  HTTP_METHODS.filter((m) => item[m] !== undefined).map((m) => ({ key: `${m.toUpperCase()} ${path}`, path, method: m, op: item[m] as Operation })),
+  HTTP_METHODS.filter((m) => item[m] !== undefined).map((m) => ({
+    key: `${m.toUpperCase()} ${path}`,
+    path,
+    method: m,
+    op: item[m] as Operation,
+  })),
 );
 const documented = new Map(operations.map((o) => [o.key, o]));
 const routes = new Map(ALL_ROUTES.map((r) => [routeKey(r), r]));
@@ -63,7 +68,10 @@ describe('openapi.yaml', () => {
 
   it('documents no route that ALL_ROUTES lacks (except x-local-only ones)', () => {
     const extra = operations.filter((o) => o.op['x-local-only'] !== true && !routes.has(o.key)).map((o) => o.key);
-    expect(extra, `operations in openapi.yaml but not in ALL_ROUTES (mark local-only ones x-local-only: true):${list(extra)}`).toEqual([]);
+    expect(
+      extra,
+      `operations in openapi.yaml but not in ALL_ROUTES (mark local-only ones x-local-only: true):${list(extra)}`,
+    ).toEqual([]);
   });
 
   it('declares bearerAuth on jwt routes and no security on public ones', () => {
@@ -73,8 +81,15 @@ describe('openapi.yaml', () => {
       const o = documented.get(routeKey(r));
       if (!o) return [];
       const security = o.op.security;
-      const ok = r.auth === 'jwt' ? security !== undefined && security.some((s) => 'bearerAuth' in s) : Array.isArray(security) && security.length === 0;
-      return ok ? [] : [`${routeKey(r)} (auth ${r.auth}; expected ${r.auth === 'jwt' ? 'security: [{ bearerAuth: [] }]' : 'security: []'}, got ${JSON.stringify(security)})`];
+      const ok =
+        r.auth === 'jwt'
+          ? security !== undefined && security.some((s) => 'bearerAuth' in s)
+          : Array.isArray(security) && security.length === 0;
+      return ok
+        ? []
+        : [
+            `${routeKey(r)} (auth ${r.auth}; expected ${r.auth === 'jwt' ? 'security: [{ bearerAuth: [] }]' : 'security: []'}, got ${JSON.stringify(security)})`,
+          ];
     });
     expect(wrong, `operations whose security differs from ALL_ROUTES:${list(wrong)}`).toEqual([]);
   });
@@ -84,10 +99,14 @@ describe('openapi.yaml', () => {
       const o = documented.get(routeKey(r));
       if (!o) return [];
       const problems: string[] = [];
-      if (!o.op.tags?.includes(r.group)) problems.push(`${routeKey(r)}: tags ${JSON.stringify(o.op.tags)} lack the group "${r.group}"`);
+      if (!o.op.tags?.includes(r.group))
+        problems.push(`${routeKey(r)}: tags ${JSON.stringify(o.op.tags)} lack the group "${r.group}"`);
       const roles = [...(r.roles ?? [])].sort();
       const documentedRoles = [...(o.op['x-roles'] ?? [])].sort();
-      if (JSON.stringify(roles) !== JSON.stringify(documentedRoles)) problems.push(`${routeKey(r)}: x-roles ${JSON.stringify(documentedRoles)}, ALL_ROUTES roles ${JSON.stringify(roles)}`);
+      if (JSON.stringify(roles) !== JSON.stringify(documentedRoles))
+        problems.push(
+          `${routeKey(r)}: x-roles ${JSON.stringify(documentedRoles)}, ALL_ROUTES roles ${JSON.stringify(roles)}`,
+        );
       return problems;
     });
     expect(wrong, `operations out of step with ALL_ROUTES:${list(wrong)}`).toEqual([]);
@@ -97,16 +116,27 @@ describe('openapi.yaml', () => {
     const ids = operations.map((o) => o.op.operationId);
     const missing = operations.filter((o) => !o.op.operationId).map((o) => o.key);
     const duplicated = ids.filter((id, i) => id !== undefined && ids.indexOf(id) !== i).map(String);
-    expect([...missing, ...duplicated], `operations without or with a duplicated operationId:${list([...missing, ...duplicated])}`).toEqual([]);
+    expect(
+      [...missing, ...duplicated],
+      `operations without or with a duplicated operationId:${list([...missing, ...duplicated])}`,
+    ).toEqual([]);
   });
 
   it('lists the conversation actions of ACTIONS', () => {
     const path = '/v1/conversations/{id}/actions/{action}';
     const item = doc.paths[path] ?? {};
-    const params = [...((item.parameters as Parameter[] | undefined) ?? []), ...(((item.post as { parameters?: Parameter[] } | undefined)?.parameters) ?? [])];
+    const params = [
+      ...((item.parameters as Parameter[] | undefined) ?? []),
+      ...((item.post as { parameters?: Parameter[] } | undefined)?.parameters ?? []),
+    ];
     const resolved = params.map((p) => {
       const ref = (p as { $ref?: string }).$ref;
-      return ref ? (ref.slice(2).split('/').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc) as Parameter) : p;
+      return ref
+        ? (ref
+            .slice(2)
+            .split('/')
+            .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc) as Parameter)
+        : p;
     });
     const action = resolved.find((p) => p.in === 'path' && p.name === 'action');
     expect([...(action?.schema?.enum ?? [])].sort(), `the action enum of ${path}`).toEqual([...ACTIONS].sort());

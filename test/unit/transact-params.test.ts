@@ -166,7 +166,14 @@ const allocationPut = (agentId: string, units: number) => ({
 describe('buildTransaction: pick (T-1)', () => {
   it('T-1, C-2, C-5, E-1: a pick is one transaction of conversation Put, event Put, pool consume and allocation Put', () => {
     // Prepare
-    const decision = decide({ conversation: openChat(), actor: ALICE, action: { type: 'accept' }, workstream: workstream(), agent: agent('alice', 1), now: NOW });
+    const decision = decide({
+      conversation: openChat(),
+      actor: ALICE,
+      action: { type: 'accept' },
+      workstream: workstream(),
+      agent: agent('alice', 1),
+      now: NOW,
+    });
 
     // Act
     const params = buildTransaction(TABLE, decision.writes);
@@ -284,7 +291,14 @@ describe('buildTransaction: end under each wrap-up policy (C-3)', () => {
     },
   });
   const end = (policy: WrapUpBlockPolicy) =>
-    decide({ conversation: activeFor('chat'), actor: ALICE, action: { type: 'end' }, workstream: workstream(policy), agent: agent('alice', 2), now: NOW });
+    decide({
+      conversation: activeFor('chat'),
+      actor: ALICE,
+      action: { type: 'end' },
+      workstream: workstream(policy),
+      agent: agent('alice', 2),
+      now: NOW,
+    });
 
   it("T-3a, C-3: policy 'always' holds the capacity: no allocation or pool write, the allocation stays on the conversation", () => {
     // Prepare
@@ -296,7 +310,13 @@ describe('buildTransaction: end under each wrap-up policy (C-3)', () => {
     // Assess
     expect(params).toStrictEqual({
       TransactItems: [
-        { Put: { TableName: TABLE, Item: wrapUpItem({ allocation: { agentId: 'alice', pool: 'default', units: 2, since: ENTERED } }), ...expectVersionAndStatus(4, 'Active') } },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: wrapUpItem({ allocation: { agentId: 'alice', pool: 'default', units: 2, since: ENTERED } }),
+            ...expectVersionAndStatus(4, 'Active'),
+          },
+        },
         endEvent({ wrapUpPolicy: 'always' }),
       ],
     });
@@ -365,7 +385,9 @@ describe('buildTransaction: end under each wrap-up policy (C-3)', () => {
         },
       ],
     });
-    expect(decision.timers).toStrictEqual([{ kind: 'wrapup-release', org: 'acme', conversationId: 'conv1', version: 5, at: '2026-03-02T09:05:00.000Z' }]);
+    expect(decision.timers).toStrictEqual([
+      { kind: 'wrapup-release', org: 'acme', conversationId: 'conv1', version: 5, at: '2026-03-02T09:05:00.000Z' },
+    ]);
   });
 });
 
@@ -569,7 +591,14 @@ describe('buildTransaction: transfers', () => {
 describe('toTransactItem: single writes', () => {
   it('S-3, C-5: an override pool consume drops the capacity condition (it may exceed the maximum) and expects `used` as read, so the units over are exact', () => {
     // Prepare
-    const write: Write = { type: 'pool-consume', org: 'acme', agentId: 'alice', pool: 'default', units: 3, override: { expectUsed: 2 } };
+    const write: Write = {
+      type: 'pool-consume',
+      org: 'acme',
+      agentId: 'alice',
+      pool: 'default',
+      units: 3,
+      override: { expectUsed: 2 },
+    };
 
     // Act
     const item = toTransactItem(TABLE, write);
@@ -610,7 +639,14 @@ describe('toTransactItem: single writes', () => {
     expect(item).toStrictEqual({
       Put: {
         TableName: TABLE,
-        Item: { PK: 'ORG#acme#RECEIPT#ch-chat#evt-42', SK: 'RECEIPT', type: 'receipt', org: 'acme', key: 'ch-chat#evt-42', expiresAt: 1_772_500_000 },
+        Item: {
+          PK: 'ORG#acme#RECEIPT#ch-chat#evt-42',
+          SK: 'RECEIPT',
+          type: 'receipt',
+          org: 'acme',
+          key: 'ch-chat#evt-42',
+          expiresAt: 1_772_500_000,
+        },
         ConditionExpression: 'attribute_not_exists(PK)',
       },
     });
@@ -621,7 +657,14 @@ describe('toTransactItem: single writes', () => {
     const conversation = openChat();
     const writes: Write[] = [
       { type: 'conversation', item: conversation, expect: 'absent' },
-      { type: 'thread', org: 'acme', channelId: 'ch-chat', threadId: 'th1', conversationId: 'conv1', previous: 'conv0' },
+      {
+        type: 'thread',
+        org: 'acme',
+        channelId: 'ch-chat',
+        threadId: 'th1',
+        conversationId: 'conv1',
+        previous: 'conv0',
+      },
       { type: 'thread', org: 'acme', channelId: 'ch-chat', threadId: 'th1', conversationId: 'conv1', previous: null },
     ];
 
@@ -648,7 +691,15 @@ describe('toTransactItem: single writes', () => {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     });
-    const threadItem = { PK: 'ORG#acme#THREAD#ch-chat#th1', SK: 'THREAD', type: 'thread', org: 'acme', channelId: 'ch-chat', threadId: 'th1', conversationId: 'conv1' };
+    const threadItem = {
+      PK: 'ORG#acme#THREAD#ch-chat#th1',
+      SK: 'THREAD',
+      type: 'thread',
+      org: 'acme',
+      channelId: 'ch-chat',
+      threadId: 'th1',
+      conversationId: 'conv1',
+    };
     expect(moveThread).toStrictEqual({
       Put: {
         TableName: TABLE,
@@ -658,13 +709,22 @@ describe('toTransactItem: single writes', () => {
         ExpressionAttributeValues: { ':previous': 'conv0' },
       },
     });
-    expect(newThread).toStrictEqual({ Put: { TableName: TABLE, Item: threadItem, ConditionExpression: 'attribute_not_exists(PK)' } });
+    expect(newThread).toStrictEqual({
+      Put: { TableName: TABLE, Item: threadItem, ConditionExpression: 'attribute_not_exists(PK)' },
+    });
   });
 });
 
 describe('buildTransaction: idempotency token', () => {
   const writes = (): Write[] =>
-    decide({ conversation: openChat(), actor: ALICE, action: { type: 'accept' }, workstream: workstream(), agent: agent('alice'), now: NOW }).writes;
+    decide({
+      conversation: openChat(),
+      actor: ALICE,
+      action: { type: 'accept' },
+      workstream: workstream(),
+      agent: agent('alice'),
+      now: NOW,
+    }).writes;
 
   it('RL-1: a given idempotency token becomes the ClientRequestToken', () => {
     // Prepare

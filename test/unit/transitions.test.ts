@@ -1,8 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { canTake, isValidWrapUpPolicy, remaining, unitsOver, wrapUpEffect } from '../../functions/domain/capacity.js';
 import { decide, findRule, type DecideInput } from '../../functions/domain/decide.js';
-import { CapacityExceededError, ForbiddenActionError, TransitionConflictError, ValidationError } from '../../functions/domain/errors.js';
-import { CHANNEL_MODES, STATUSES, modeOf, type Actor, type ActorRole, type Agent, type ChannelKind, type Conversation, type Mode, type Status, type WrapUpBlockPolicy, type Workstream } from '../../functions/domain/model.js';
+import {
+  CapacityExceededError,
+  ForbiddenActionError,
+  TransitionConflictError,
+  ValidationError,
+} from '../../functions/domain/errors.js';
+import {
+  CHANNEL_MODES,
+  STATUSES,
+  modeOf,
+  type Actor,
+  type ActorRole,
+  type Agent,
+  type ChannelKind,
+  type Conversation,
+  type Mode,
+  type Status,
+  type WrapUpBlockPolicy,
+  type Workstream,
+} from '../../functions/domain/model.js';
 import { routeQueue } from '../../functions/domain/routing.js';
 import { TRANSITIONS, type Action, type ActionType, type TransitionRule } from '../../functions/domain/transitions.js';
 import type { Decision, Write } from '../../functions/domain/writes.js';
@@ -22,7 +40,13 @@ const BOB: Actor = { role: 'agent', id: 'bob' };
 const CUSTOMER: Actor = { role: 'customer', id: 'cust1' };
 const SYSTEM: Actor = { role: 'system', id: 'timer' };
 const SUPERVISOR: Actor = { role: 'supervisor', id: 'sue' };
-const ACTORS: Record<ActorRole, Actor> = { agent: ALICE, customer: CUSTOMER, system: SYSTEM, supervisor: SUPERVISOR, admin: { role: 'admin', id: 'root' } };
+const ACTORS: Record<ActorRole, Actor> = {
+  agent: ALICE,
+  customer: CUSTOMER,
+  system: SYSTEM,
+  supervisor: SUPERVISOR,
+  admin: { role: 'admin', id: 'root' },
+};
 
 const workstream = (kind: ChannelKind, patch: Partial<Workstream> = {}): Workstream => ({
   org: 'acme',
@@ -79,7 +103,11 @@ const conversation = (kind: ChannelKind, status: Status, patch: Partial<Conversa
 
 const PENDING: Partial<Conversation> = { accepted: false };
 /** after a voice transfer to an external number (T-12): the external party is primary, nothing held */
-const EXTERNAL: Partial<Conversation> = { primaryAgentId: '+14255550100', primaryKind: 'external', allocation: undefined };
+const EXTERNAL: Partial<Conversation> = {
+  primaryAgentId: '+14255550100',
+  primaryKind: 'external',
+  allocation: undefined,
+};
 
 const input = (c: Conversation, actor: Actor, action: Action, extra: Partial<DecideInput> = {}): DecideInput => ({
   conversation: c,
@@ -92,9 +120,11 @@ const input = (c: Conversation, actor: Actor, action: Action, extra: Partial<Dec
 });
 
 /** The capacity writes of a decision (everything after the conversation and event writes). */
-const capacityTypes = (d: Decision): string[] => d.writes.filter((w) => w.type !== 'conversation' && w.type !== 'event' && w.type !== 'timer').map((w) => w.type);
+const capacityTypes = (d: Decision): string[] =>
+  d.writes.filter((w) => w.type !== 'conversation' && w.type !== 'event' && w.type !== 'timer').map((w) => w.type);
 /** TM-1..TM-5: every timer the decision asks for is also written to the outbox in the same transaction */
-const timerWrites = (d: Decision) => d.writes.filter((w) => w.type === 'timer').map((w) => (w.type === 'timer' ? w.timer : undefined));
+const timerWrites = (d: Decision) =>
+  d.writes.filter((w) => w.type === 'timer').map((w) => (w.type === 'timer' ? w.timer : undefined));
 
 const RELEASE = ['allocation-delete', 'pool-release'];
 const ALLOCATE = ['pool-consume', 'allocation-put'];
@@ -142,62 +172,628 @@ const TO_Q2: Action = { type: 'transfer', target: { kind: 'queue', queueId: 'q2'
 /** Allowed transitions per mode and kind, with the status, primary agent and capacity writes each must give. */
 const ALLOWED: AllowedCase[] = [
   // live: chat
-  { title: 'T-1, R-4: an agent picks an Open chat of their queue', kind: 'chat', from: 'Open', actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-1, R-3: the offered agent accepts a pending chat assignment (capacity already reserved)', kind: 'chat', from: 'Active', conv: PENDING, actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'R-3: push routing offers an Open chat to an agent, reserving their capacity, not yet accepted', kind: 'chat', from: 'Open', actor: SYSTEM, action: { type: 'offer', agentId: 'bob' }, extra: { targetAgent: agent('bob') }, rule: 'R-3', to: 'Active', primary: 'bob', accepted: false, capacity: ['pool-consume', 'allocation-put'] },
-  { title: 'R-3: the offered agent rejects, the chat goes back Open and the reservation is released', kind: 'chat', from: 'Active', conv: PENDING, actor: ALICE, action: { type: 'reject' }, rule: 'R-3', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'R-3: an expired offer goes back Open and the reservation is released', kind: 'chat', from: 'Active', conv: PENDING, actor: SYSTEM, action: { type: 'offer-expired' }, rule: 'R-3', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-2: the customer ends an Open chat', kind: 'chat', from: 'Open', actor: CUSTOMER, action: { type: 'customer-ended' }, rule: 'T-2', to: 'Closed', primary: undefined, capacity: [] },
-  { title: 'T-2: the customer disconnects from an Open chat', kind: 'chat', from: 'Open', actor: CUSTOMER, action: { type: 'customer-disconnected' }, rule: 'T-2', to: 'Closed', primary: undefined, capacity: [] },
-  { title: "T-3a, C-3: the agent ends an Active chat (policy 'always': capacity held)", kind: 'chat', from: 'Active', actor: ALICE, action: { type: 'end' }, rule: 'T-3a', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-3b: the customer ends an Active chat in the widget', kind: 'chat', from: 'Active', actor: CUSTOMER, action: { type: 'customer-ended' }, rule: 'T-3b', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-3c: the customer of an Active chat is disconnected', kind: 'chat', from: 'Active', actor: CUSTOMER, action: { type: 'customer-disconnected' }, rule: 'T-3c', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-4a, C-4: the agent does not reconnect in time, the chat goes Open', kind: 'chat', from: 'Active', actor: SYSTEM, action: { type: 'reconnect-timeout' }, rule: 'T-4a', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-4b, C-4: the agent releases the chat to its queue', kind: 'chat', from: 'Active', actor: ALICE, action: { type: 'release' }, rule: 'T-4b', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-4c, C-4, X-4: the agent transfers the chat to another queue', kind: 'chat', from: 'Active', actor: ALICE, action: TO_Q2, rule: 'T-4c', to: 'Open', primary: undefined, capacity: RELEASE, queueId: 'q2' },
-  { title: 'T-4d, C-4: the agent closes the session (X) of an Active live chat', kind: 'chat', from: 'Active', actor: ALICE, action: { type: 'close' }, rule: 'T-4d', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-6b: the customer ends a chat before the agent accepted it', kind: 'chat', from: 'Active', conv: PENDING, actor: CUSTOMER, action: { type: 'customer-ended' }, rule: 'T-6b', to: 'Closed', primary: undefined, capacity: RELEASE },
-  { title: 'T-6b: the customer disconnects before the agent accepted the chat', kind: 'chat', from: 'Active', conv: PENDING, actor: CUSTOMER, action: { type: 'customer-disconnected' }, rule: 'T-6b', to: 'Closed', primary: undefined, capacity: RELEASE },
-  { title: 'T-7, C-3: End in WrapUp closes the chat and releases the held capacity', kind: 'chat', from: 'WrapUp', actor: ALICE, action: { type: 'end' }, rule: 'T-7', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
-  { title: 'T-7, C-3: X in WrapUp closes the chat and releases the held capacity', kind: 'chat', from: 'WrapUp', actor: ALICE, action: { type: 'close' }, rule: 'T-7', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
-  { title: 'C-3, TM-1: the wrap-up block timer releases the chat capacity and stays WrapUp', kind: 'chat', from: 'WrapUp', conv: { wrapUpReleaseAt: AT }, actor: SYSTEM, action: { type: 'wrapup-release' }, rule: 'C-3', to: 'WrapUp', primary: 'alice', accepted: true, capacity: RELEASE },
+  {
+    title: 'T-1, R-4: an agent picks an Open chat of their queue',
+    kind: 'chat',
+    from: 'Open',
+    actor: ALICE,
+    action: { type: 'accept' },
+    rule: 'T-1',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-1, R-3: the offered agent accepts a pending chat assignment (capacity already reserved)',
+    kind: 'chat',
+    from: 'Active',
+    conv: PENDING,
+    actor: ALICE,
+    action: { type: 'accept' },
+    rule: 'T-1',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'R-3: push routing offers an Open chat to an agent, reserving their capacity, not yet accepted',
+    kind: 'chat',
+    from: 'Open',
+    actor: SYSTEM,
+    action: { type: 'offer', agentId: 'bob' },
+    extra: { targetAgent: agent('bob') },
+    rule: 'R-3',
+    to: 'Active',
+    primary: 'bob',
+    accepted: false,
+    capacity: ['pool-consume', 'allocation-put'],
+  },
+  {
+    title: 'R-3: the offered agent rejects, the chat goes back Open and the reservation is released',
+    kind: 'chat',
+    from: 'Active',
+    conv: PENDING,
+    actor: ALICE,
+    action: { type: 'reject' },
+    rule: 'R-3',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'R-3: an expired offer goes back Open and the reservation is released',
+    kind: 'chat',
+    from: 'Active',
+    conv: PENDING,
+    actor: SYSTEM,
+    action: { type: 'offer-expired' },
+    rule: 'R-3',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-2: the customer ends an Open chat',
+    kind: 'chat',
+    from: 'Open',
+    actor: CUSTOMER,
+    action: { type: 'customer-ended' },
+    rule: 'T-2',
+    to: 'Closed',
+    primary: undefined,
+    capacity: [],
+  },
+  {
+    title: 'T-2: the customer disconnects from an Open chat',
+    kind: 'chat',
+    from: 'Open',
+    actor: CUSTOMER,
+    action: { type: 'customer-disconnected' },
+    rule: 'T-2',
+    to: 'Closed',
+    primary: undefined,
+    capacity: [],
+  },
+  {
+    title: "T-3a, C-3: the agent ends an Active chat (policy 'always': capacity held)",
+    kind: 'chat',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-3a',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-3b: the customer ends an Active chat in the widget',
+    kind: 'chat',
+    from: 'Active',
+    actor: CUSTOMER,
+    action: { type: 'customer-ended' },
+    rule: 'T-3b',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-3c: the customer of an Active chat is disconnected',
+    kind: 'chat',
+    from: 'Active',
+    actor: CUSTOMER,
+    action: { type: 'customer-disconnected' },
+    rule: 'T-3c',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-4a, C-4: the agent does not reconnect in time, the chat goes Open',
+    kind: 'chat',
+    from: 'Active',
+    actor: SYSTEM,
+    action: { type: 'reconnect-timeout' },
+    rule: 'T-4a',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-4b, C-4: the agent releases the chat to its queue',
+    kind: 'chat',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'release' },
+    rule: 'T-4b',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-4c, C-4, X-4: the agent transfers the chat to another queue',
+    kind: 'chat',
+    from: 'Active',
+    actor: ALICE,
+    action: TO_Q2,
+    rule: 'T-4c',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+    queueId: 'q2',
+  },
+  {
+    title: 'T-4d, C-4: the agent closes the session (X) of an Active live chat',
+    kind: 'chat',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'close' },
+    rule: 'T-4d',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-6b: the customer ends a chat before the agent accepted it',
+    kind: 'chat',
+    from: 'Active',
+    conv: PENDING,
+    actor: CUSTOMER,
+    action: { type: 'customer-ended' },
+    rule: 'T-6b',
+    to: 'Closed',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-6b: the customer disconnects before the agent accepted the chat',
+    kind: 'chat',
+    from: 'Active',
+    conv: PENDING,
+    actor: CUSTOMER,
+    action: { type: 'customer-disconnected' },
+    rule: 'T-6b',
+    to: 'Closed',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-7, C-3: End in WrapUp closes the chat and releases the held capacity',
+    kind: 'chat',
+    from: 'WrapUp',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-7',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-7, C-3: X in WrapUp closes the chat and releases the held capacity',
+    kind: 'chat',
+    from: 'WrapUp',
+    actor: ALICE,
+    action: { type: 'close' },
+    rule: 'T-7',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'C-3, TM-1: the wrap-up block timer releases the chat capacity and stays WrapUp',
+    kind: 'chat',
+    from: 'WrapUp',
+    conv: { wrapUpReleaseAt: AT },
+    actor: SYSTEM,
+    action: { type: 'wrapup-release' },
+    rule: 'C-3',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
   // live: voice
-  { title: 'T-1: an agent picks an Open call', kind: 'voice', from: 'Open', actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-2: the caller hangs up before assignment', kind: 'voice', from: 'Open', actor: CUSTOMER, action: { type: 'customer-disconnected' }, rule: 'T-2', to: 'Closed', primary: undefined, capacity: [] },
-  { title: 'T-3a: the agent ends an Active call', kind: 'voice', from: 'Active', actor: ALICE, action: { type: 'end' }, rule: 'T-3a', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-3c: the caller is disconnected from an Active call', kind: 'voice', from: 'Active', actor: CUSTOMER, action: { type: 'customer-disconnected' }, rule: 'T-3c', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-4b: the agent releases the call to its queue', kind: 'voice', from: 'Active', actor: ALICE, action: { type: 'release' }, rule: 'T-4b', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-12, T-4c, C-4: a voice transfer to another queue goes Open in that queue, capacity released', kind: 'voice', from: 'Active', actor: ALICE, action: TO_Q2, rule: 'T-4c', to: 'Open', primary: undefined, capacity: RELEASE, queueId: 'q2' },
-  { title: 'T-12, C-4: a voice transfer to an agent stays Active with the receiver as primary, capacity moved', kind: 'voice', from: 'Active', actor: ALICE, action: { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } }, extra: { targetAgent: agent('bob') }, rule: 'T-12', to: 'Active', primary: 'bob', accepted: true, capacity: [...RELEASE, ...ALLOCATE] },
-  { title: 'T-12, C-4: a voice transfer to an external number stays Active with the number as primary, capacity released', kind: 'voice', from: 'Active', actor: ALICE, action: { type: 'transfer', target: { kind: 'external', number: '+33612345678' } }, rule: 'T-12', to: 'Active', primary: '+33612345678', accepted: true, capacity: RELEASE },
-  { title: 'T-6b: the caller hangs up before the agent accepted the call', kind: 'voice', from: 'Active', conv: PENDING, actor: CUSTOMER, action: { type: 'customer-disconnected' }, rule: 'T-6b', to: 'Closed', primary: undefined, capacity: RELEASE },
-  { title: 'T-7: End in WrapUp closes the call', kind: 'voice', from: 'WrapUp', actor: ALICE, action: { type: 'end' }, rule: 'T-7', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
+  {
+    title: 'T-1: an agent picks an Open call',
+    kind: 'voice',
+    from: 'Open',
+    actor: ALICE,
+    action: { type: 'accept' },
+    rule: 'T-1',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-2: the caller hangs up before assignment',
+    kind: 'voice',
+    from: 'Open',
+    actor: CUSTOMER,
+    action: { type: 'customer-disconnected' },
+    rule: 'T-2',
+    to: 'Closed',
+    primary: undefined,
+    capacity: [],
+  },
+  {
+    title: 'T-3a: the agent ends an Active call',
+    kind: 'voice',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-3a',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-3c: the caller is disconnected from an Active call',
+    kind: 'voice',
+    from: 'Active',
+    actor: CUSTOMER,
+    action: { type: 'customer-disconnected' },
+    rule: 'T-3c',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-4b: the agent releases the call to its queue',
+    kind: 'voice',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'release' },
+    rule: 'T-4b',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-12, T-4c, C-4: a voice transfer to another queue goes Open in that queue, capacity released',
+    kind: 'voice',
+    from: 'Active',
+    actor: ALICE,
+    action: TO_Q2,
+    rule: 'T-4c',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+    queueId: 'q2',
+  },
+  {
+    title: 'T-12, C-4: a voice transfer to an agent stays Active with the receiver as primary, capacity moved',
+    kind: 'voice',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } },
+    extra: { targetAgent: agent('bob') },
+    rule: 'T-12',
+    to: 'Active',
+    primary: 'bob',
+    accepted: true,
+    capacity: [...RELEASE, ...ALLOCATE],
+  },
+  {
+    title:
+      'T-12, C-4: a voice transfer to an external number stays Active with the number as primary, capacity released',
+    kind: 'voice',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'transfer', target: { kind: 'external', number: '+33612345678' } },
+    rule: 'T-12',
+    to: 'Active',
+    primary: '+33612345678',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-6b: the caller hangs up before the agent accepted the call',
+    kind: 'voice',
+    from: 'Active',
+    conv: PENDING,
+    actor: CUSTOMER,
+    action: { type: 'customer-disconnected' },
+    rule: 'T-6b',
+    to: 'Closed',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-7: End in WrapUp closes the call',
+    kind: 'voice',
+    from: 'WrapUp',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-7',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
   // persistent: sms
-  { title: 'T-1: an agent picks an Open SMS conversation', kind: 'sms', from: 'Open', actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-3a: the agent ends an Active SMS conversation', kind: 'sms', from: 'Active', actor: ALICE, action: { type: 'end' }, rule: 'T-3a', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-4a: the agent does not reconnect in time on SMS', kind: 'sms', from: 'Active', actor: SYSTEM, action: { type: 'reconnect-timeout' }, rule: 'T-4a', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-4b: the agent releases an SMS conversation', kind: 'sms', from: 'Active', actor: ALICE, action: { type: 'release' }, rule: 'T-4b', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-4c: the agent transfers an SMS conversation to another queue', kind: 'sms', from: 'Active', actor: ALICE, action: TO_Q2, rule: 'T-4c', to: 'Open', primary: undefined, capacity: RELEASE, queueId: 'q2' },
-  { title: 'T-5, C-2: X on an Active SMS conversation parks it Waiting, primary kept, capacity released', kind: 'sms', from: 'Active', actor: ALICE, action: { type: 'close' }, rule: 'T-5', to: 'Waiting', primary: 'alice', accepted: true, capacity: RELEASE },
-  { title: 'T-7: X in WrapUp closes an SMS conversation', kind: 'sms', from: 'WrapUp', actor: ALICE, action: { type: 'close' }, rule: 'T-7', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
-  { title: 'T-8: the inactivity timeout closes a Waiting SMS conversation', kind: 'sms', from: 'Waiting', actor: SYSTEM, action: { type: 'inactivity-timeout' }, rule: 'T-8', to: 'Closed', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-9, C-2: the agent resumes a Waiting SMS conversation, capacity reserved again', kind: 'sms', from: 'Waiting', actor: ALICE, action: { type: 'resume' }, rule: 'T-9', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-10: the customer writes again on a Waiting SMS conversation, it goes Open without a primary', kind: 'sms', from: 'Waiting', actor: CUSTOMER, action: { type: 'customer-message' }, rule: 'T-10', to: 'Open', primary: undefined, capacity: [] },
-  { title: 'C-3: the wrap-up block timer releases SMS capacity', kind: 'sms', from: 'WrapUp', actor: SYSTEM, action: { type: 'wrapup-release' }, conv: { wrapUpReleaseAt: ENTERED }, rule: 'C-3', to: 'WrapUp', primary: 'alice', accepted: true, capacity: RELEASE },
+  {
+    title: 'T-1: an agent picks an Open SMS conversation',
+    kind: 'sms',
+    from: 'Open',
+    actor: ALICE,
+    action: { type: 'accept' },
+    rule: 'T-1',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-3a: the agent ends an Active SMS conversation',
+    kind: 'sms',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-3a',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-4a: the agent does not reconnect in time on SMS',
+    kind: 'sms',
+    from: 'Active',
+    actor: SYSTEM,
+    action: { type: 'reconnect-timeout' },
+    rule: 'T-4a',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-4b: the agent releases an SMS conversation',
+    kind: 'sms',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'release' },
+    rule: 'T-4b',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-4c: the agent transfers an SMS conversation to another queue',
+    kind: 'sms',
+    from: 'Active',
+    actor: ALICE,
+    action: TO_Q2,
+    rule: 'T-4c',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+    queueId: 'q2',
+  },
+  {
+    title: 'T-5, C-2: X on an Active SMS conversation parks it Waiting, primary kept, capacity released',
+    kind: 'sms',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'close' },
+    rule: 'T-5',
+    to: 'Waiting',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-7: X in WrapUp closes an SMS conversation',
+    kind: 'sms',
+    from: 'WrapUp',
+    actor: ALICE,
+    action: { type: 'close' },
+    rule: 'T-7',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-8: the inactivity timeout closes a Waiting SMS conversation',
+    kind: 'sms',
+    from: 'Waiting',
+    actor: SYSTEM,
+    action: { type: 'inactivity-timeout' },
+    rule: 'T-8',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-9, C-2: the agent resumes a Waiting SMS conversation, capacity reserved again',
+    kind: 'sms',
+    from: 'Waiting',
+    actor: ALICE,
+    action: { type: 'resume' },
+    rule: 'T-9',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-10: the customer writes again on a Waiting SMS conversation, it goes Open without a primary',
+    kind: 'sms',
+    from: 'Waiting',
+    actor: CUSTOMER,
+    action: { type: 'customer-message' },
+    rule: 'T-10',
+    to: 'Open',
+    primary: undefined,
+    capacity: [],
+  },
+  {
+    title: 'C-3: the wrap-up block timer releases SMS capacity',
+    kind: 'sms',
+    from: 'WrapUp',
+    actor: SYSTEM,
+    action: { type: 'wrapup-release' },
+    conv: { wrapUpReleaseAt: ENTERED },
+    rule: 'C-3',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
   // persistent: whatsapp
-  { title: 'T-1: an agent picks an Open WhatsApp conversation', kind: 'whatsapp', from: 'Open', actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-5: X on an Active WhatsApp conversation parks it Waiting', kind: 'whatsapp', from: 'Active', actor: ALICE, action: { type: 'close' }, rule: 'T-5', to: 'Waiting', primary: 'alice', accepted: true, capacity: RELEASE },
-  { title: 'T-8: the inactivity timeout closes a Waiting WhatsApp conversation', kind: 'whatsapp', from: 'Waiting', actor: SYSTEM, action: { type: 'inactivity-timeout' }, rule: 'T-8', to: 'Closed', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-9: the agent resumes a Waiting WhatsApp conversation', kind: 'whatsapp', from: 'Waiting', actor: ALICE, action: { type: 'resume' }, rule: 'T-9', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-10: the customer writes again on a Waiting WhatsApp conversation', kind: 'whatsapp', from: 'Waiting', actor: CUSTOMER, action: { type: 'customer-message' }, rule: 'T-10', to: 'Open', primary: undefined, capacity: [] },
-  { title: 'T-7: End in WrapUp closes a WhatsApp conversation', kind: 'whatsapp', from: 'WrapUp', actor: ALICE, action: { type: 'end' }, rule: 'T-7', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
+  {
+    title: 'T-1: an agent picks an Open WhatsApp conversation',
+    kind: 'whatsapp',
+    from: 'Open',
+    actor: ALICE,
+    action: { type: 'accept' },
+    rule: 'T-1',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-5: X on an Active WhatsApp conversation parks it Waiting',
+    kind: 'whatsapp',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'close' },
+    rule: 'T-5',
+    to: 'Waiting',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-8: the inactivity timeout closes a Waiting WhatsApp conversation',
+    kind: 'whatsapp',
+    from: 'Waiting',
+    actor: SYSTEM,
+    action: { type: 'inactivity-timeout' },
+    rule: 'T-8',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-9: the agent resumes a Waiting WhatsApp conversation',
+    kind: 'whatsapp',
+    from: 'Waiting',
+    actor: ALICE,
+    action: { type: 'resume' },
+    rule: 'T-9',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-10: the customer writes again on a Waiting WhatsApp conversation',
+    kind: 'whatsapp',
+    from: 'Waiting',
+    actor: CUSTOMER,
+    action: { type: 'customer-message' },
+    rule: 'T-10',
+    to: 'Open',
+    primary: undefined,
+    capacity: [],
+  },
+  {
+    title: 'T-7: End in WrapUp closes a WhatsApp conversation',
+    kind: 'whatsapp',
+    from: 'WrapUp',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-7',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
   // record
-  { title: 'T-1: an agent picks an Open record', kind: 'record', from: 'Open', actor: ALICE, action: { type: 'accept' }, rule: 'T-1', to: 'Active', primary: 'alice', accepted: true, capacity: ALLOCATE },
-  { title: 'T-3a: the agent ends an Active record', kind: 'record', from: 'Active', actor: ALICE, action: { type: 'end' }, rule: 'T-3a', to: 'WrapUp', primary: 'alice', accepted: true, capacity: [] },
-  { title: 'T-4b: the agent releases a record to its queue', kind: 'record', from: 'Active', actor: ALICE, action: { type: 'release' }, rule: 'T-4b', to: 'Open', primary: undefined, capacity: RELEASE },
-  { title: 'T-4c: the agent transfers a record to another queue', kind: 'record', from: 'Active', actor: ALICE, action: TO_Q2, rule: 'T-4c', to: 'Open', primary: undefined, capacity: RELEASE, queueId: 'q2' },
-  { title: 'T-6a: the agent resolves a record, it closes and the capacity is released', kind: 'record', from: 'Active', actor: ALICE, action: { type: 'resolve' }, rule: 'T-6a', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
-  { title: 'T-7: End in WrapUp closes a record', kind: 'record', from: 'WrapUp', actor: ALICE, action: { type: 'end' }, rule: 'T-7', to: 'Closed', primary: 'alice', accepted: true, capacity: RELEASE },
+  {
+    title: 'T-1: an agent picks an Open record',
+    kind: 'record',
+    from: 'Open',
+    actor: ALICE,
+    action: { type: 'accept' },
+    rule: 'T-1',
+    to: 'Active',
+    primary: 'alice',
+    accepted: true,
+    capacity: ALLOCATE,
+  },
+  {
+    title: 'T-3a: the agent ends an Active record',
+    kind: 'record',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-3a',
+    to: 'WrapUp',
+    primary: 'alice',
+    accepted: true,
+    capacity: [],
+  },
+  {
+    title: 'T-4b: the agent releases a record to its queue',
+    kind: 'record',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'release' },
+    rule: 'T-4b',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-4c: the agent transfers a record to another queue',
+    kind: 'record',
+    from: 'Active',
+    actor: ALICE,
+    action: TO_Q2,
+    rule: 'T-4c',
+    to: 'Open',
+    primary: undefined,
+    capacity: RELEASE,
+    queueId: 'q2',
+  },
+  {
+    title: 'T-6a: the agent resolves a record, it closes and the capacity is released',
+    kind: 'record',
+    from: 'Active',
+    actor: ALICE,
+    action: { type: 'resolve' },
+    rule: 'T-6a',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
+  {
+    title: 'T-7: End in WrapUp closes a record',
+    kind: 'record',
+    from: 'WrapUp',
+    actor: ALICE,
+    action: { type: 'end' },
+    rule: 'T-7',
+    to: 'Closed',
+    primary: 'alice',
+    accepted: true,
+    capacity: RELEASE,
+  },
 ];
 
 const decideCase = (k: AllowedCase): { before: Conversation; decision: Decision } => {
@@ -221,7 +817,9 @@ describe('decide(): allowed transitions per mode and kind', () => {
     expect(capacityTypes(d)).toStrictEqual(k.capacity);
     expect(d.conversation.queueId).toBe(k.queueId ?? 'q1');
     // C-6, C-7: the conversation mirrors its allocation item: present exactly when it still holds one
-    const holds = k.capacity.includes('allocation-put') || (before.allocation !== undefined && !k.capacity.includes('allocation-delete'));
+    const holds =
+      k.capacity.includes('allocation-put') ||
+      (before.allocation !== undefined && !k.capacity.includes('allocation-delete'));
     expect(d.conversation.allocation !== undefined).toBe(holds);
   });
 });
@@ -233,12 +831,27 @@ describe('decide(): details of allowed transitions', () => {
     const alice: Agent = { ...agent('alice'), pools: { chat: { name: 'chat', max: 4, used: 1 } } };
 
     // Act
-    const d = decide({ conversation: conversation('chat', 'Open'), actor: ALICE, action: { type: 'accept' }, workstream: ws, agent: alice, now: NOW });
+    const d = decide({
+      conversation: conversation('chat', 'Open'),
+      actor: ALICE,
+      action: { type: 'accept' },
+      workstream: ws,
+      agent: alice,
+      now: NOW,
+    });
 
     // Assess
     expect(d.writes.slice(2)).toStrictEqual<Write[]>([
       { type: 'pool-consume', org: 'acme', agentId: 'alice', pool: 'chat', units: 2 },
-      { type: 'allocation-put', org: 'acme', agentId: 'alice', conversationId: 'conv1', pool: 'chat', units: 2, since: AT },
+      {
+        type: 'allocation-put',
+        org: 'acme',
+        agentId: 'alice',
+        conversationId: 'conv1',
+        pool: 'chat',
+        units: 2,
+        since: AT,
+      },
     ]);
     expect(d.conversation.allocation).toStrictEqual({ agentId: 'alice', pool: 'chat', units: 2, since: AT });
     expect(d.conversation.statusSince).toBe(AT);
@@ -263,10 +876,14 @@ describe('decide(): details of allowed transitions', () => {
     const c = conversation('sms', 'Active');
 
     // Act
-    const d = decide(input(c, ALICE, { type: 'close' }, { workstream: workstream('sms', { waitingInactivityTimeoutSeconds: 900 }) }));
+    const d = decide(
+      input(c, ALICE, { type: 'close' }, { workstream: workstream('sms', { waitingInactivityTimeoutSeconds: 900 }) }),
+    );
 
     // Assess
-    expect(d.timers).toStrictEqual([{ kind: 'inactivity-timeout', org: 'acme', conversationId: 'conv1', version: 8, at: '2026-03-02T09:15:00.000Z' }]);
+    expect(d.timers).toStrictEqual([
+      { kind: 'inactivity-timeout', org: 'acme', conversationId: 'conv1', version: 8, at: '2026-03-02T09:15:00.000Z' },
+    ]);
   });
 
   it('R-3: an offer asks for an offer-expiry timer (workstream timeout, 60 s by default)', () => {
@@ -275,11 +892,26 @@ describe('decide(): details of allowed transitions', () => {
 
     // Act
     const byDefault = decide(input(c, SYSTEM, { type: 'offer', agentId: 'bob' }, { targetAgent: agent('bob') }));
-    const configured = decide(input(c, SYSTEM, { type: 'offer', agentId: 'bob' }, { targetAgent: agent('bob'), workstream: workstream('chat', { offerTimeoutSeconds: 30 }) }));
+    const configured = decide(
+      input(
+        c,
+        SYSTEM,
+        { type: 'offer', agentId: 'bob' },
+        { targetAgent: agent('bob'), workstream: workstream('chat', { offerTimeoutSeconds: 30 }) },
+      ),
+    );
 
     // Assess
     expect(byDefault.timers).toStrictEqual([
-      { kind: 'offer-expiry', org: 'acme', conversationId: 'conv1', agentId: 'bob', version: 8, at: '2026-03-02T09:01:00.000Z', subjectSince: byDefault.conversation.statusSince },
+      {
+        kind: 'offer-expiry',
+        org: 'acme',
+        conversationId: 'conv1',
+        agentId: 'bob',
+        version: 8,
+        at: '2026-03-02T09:01:00.000Z',
+        subjectSince: byDefault.conversation.statusSince,
+      },
     ]);
     expect(configured.timers.map((t) => t.at)).toStrictEqual(['2026-03-02T09:00:30.000Z']);
   });
@@ -298,7 +930,14 @@ describe('decide(): details of allowed transitions', () => {
 
   it('T-12, X-3: after a voice transfer the receiver is primary and can transfer in turn; the original agent no longer can', () => {
     // Prepare
-    const first = decide(input(conversation('voice', 'Active'), ALICE, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } }, { targetAgent: agent('bob') }));
+    const first = decide(
+      input(
+        conversation('voice', 'Active'),
+        ALICE,
+        { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } },
+        { targetAgent: agent('bob') },
+      ),
+    );
 
     // Act
     const second = decide(input(first.conversation, BOB, TO_Q2, { agent: agent('bob', { used: 1 }) }));
@@ -315,7 +954,9 @@ describe('decide(): details of allowed transitions', () => {
 
   it('T-7, C-3: closing after the wrap-up block was already released writes no capacity change (released exactly once)', () => {
     // Prepare
-    const released = decide(input(conversation('chat', 'WrapUp', { wrapUpReleaseAt: AT }), SYSTEM, { type: 'wrapup-release' }));
+    const released = decide(
+      input(conversation('chat', 'WrapUp', { wrapUpReleaseAt: AT }), SYSTEM, { type: 'wrapup-release' }),
+    );
 
     // Act
     const closed = decide(input(released.conversation, ALICE, { type: 'end' }, { agent: agent('alice') }));
@@ -330,7 +971,14 @@ describe('decide(): details of allowed transitions', () => {
 
 describe('decide(): wrap-up policies (C-3)', () => {
   const end = (blockCapacity: WrapUpBlockPolicy): Decision =>
-    decide(input(conversation('chat', 'Active'), ALICE, { type: 'end' }, { workstream: workstream('chat', { wrapUp: { blockCapacity } }) }));
+    decide(
+      input(
+        conversation('chat', 'Active'),
+        ALICE,
+        { type: 'end' },
+        { workstream: workstream('chat', { wrapUp: { blockCapacity } }) },
+      ),
+    );
 
   it("C-3: 'always' holds the capacity until Closed: no capacity write, no timer", () => {
     // Act
@@ -443,7 +1091,9 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     { type: 'reassign', queueId: 'q2' },
   ];
   const CASES = (['chat', 'voice', 'sms', 'record'] as const).flatMap((kind) =>
-    ACTION_TYPES.flatMap((action) => Object.values(ACTORS).map((actor) => [kind, action.type, actor.role, action, actor] as const)),
+    ACTION_TYPES.flatMap((action) =>
+      Object.values(ACTORS).map((actor) => [kind, action.type, actor.role, action, actor] as const),
+    ),
   );
 
   it('T-11: the action list above covers every action type of the table', () => {
@@ -454,44 +1104,189 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     expect([...new Set(TRANSITIONS.map((r) => r.action))].filter((a) => !listed.has(a))).toStrictEqual([]);
   });
 
-  it.each(CASES)('T-11: on a Closed %s conversation, %s by the %s is refused with a conflict naming Closed', (kind, _type, _role, action, actor) => {
-    // Prepare
-    const c = conversation(kind, 'Closed');
-    const snapshot = structuredClone(c);
+  it.each(CASES)(
+    'T-11: on a Closed %s conversation, %s by the %s is refused with a conflict naming Closed',
+    (kind, _type, _role, action, actor) => {
+      // Prepare
+      const c = conversation(kind, 'Closed');
+      const snapshot = structuredClone(c);
 
-    // Act
-    const err = refusal(() => decide(input(c, actor, action, { targetAgent: agent('bob') })));
+      // Act
+      const err = refusal(() => decide(input(c, actor, action, { targetAgent: agent('bob') })));
 
-    // Assess
-    expect(err).toBeInstanceOf(TransitionConflictError);
-    expect((err as TransitionConflictError).currentStatus).toBe('Closed');
-    expect((err as TransitionConflictError).kind).toBe('conflict');
-    expect(c).toStrictEqual(snapshot);
-  });
+      // Assess
+      expect(err).toBeInstanceOf(TransitionConflictError);
+      expect((err as TransitionConflictError).currentStatus).toBe('Closed');
+      expect((err as TransitionConflictError).kind).toBe('conflict');
+      expect(c).toStrictEqual(snapshot);
+    },
+  );
 
-  const CONFLICTS: { title: string; kind: ChannelKind; status: Status; conv?: Partial<Conversation>; actor: Actor; action: Action }[] = [
-    { title: 'T-13, T-4d: close (X) on an Active voice call is refused', kind: 'voice', status: 'Active', actor: ALICE, action: { type: 'close' } },
-    { title: 'T-13, T-5: close (X) on an Active record is refused', kind: 'record', status: 'Active', actor: ALICE, action: { type: 'close' } },
-    { title: 'T-13, T-6a: resolve on an Active chat is refused (records only)', kind: 'chat', status: 'Active', actor: ALICE, action: { type: 'resolve' } },
-    { title: 'T-13, T-6a: resolve on an Active SMS conversation is refused', kind: 'sms', status: 'Active', actor: ALICE, action: { type: 'resolve' } },
-    { title: 'T-13, T-9: resume on an Active chat is refused', kind: 'chat', status: 'Active', actor: ALICE, action: { type: 'resume' } },
-    { title: 'T-13, T-9: resume on an Active SMS conversation is refused (Waiting only)', kind: 'sms', status: 'Active', actor: ALICE, action: { type: 'resume' } },
-    { title: 'T-13, T-10: a customer message on an Active live chat is refused', kind: 'chat', status: 'Active', actor: CUSTOMER, action: { type: 'customer-message' } },
-    { title: 'T-13, T-10: a customer message on an Open voice call is refused', kind: 'voice', status: 'Open', actor: CUSTOMER, action: { type: 'customer-message' } },
-    { title: 'T-13: end on an Open chat is refused', kind: 'chat', status: 'Open', actor: ALICE, action: { type: 'end' } },
-    { title: 'T-13: end on a Waiting SMS conversation is refused', kind: 'sms', status: 'Waiting', actor: ALICE, action: { type: 'end' } },
-    { title: 'T-13, R-3: end on a chat whose offer is not accepted yet is refused', kind: 'chat', status: 'Active', conv: PENDING, actor: ALICE, action: { type: 'end' } },
-    { title: 'T-13, R-3: transfer on a chat whose offer is not accepted yet is refused', kind: 'chat', status: 'Active', conv: PENDING, actor: ALICE, action: TO_Q2 },
-    { title: 'T-13, T-1: accept on an accepted Active chat is refused', kind: 'chat', status: 'Active', actor: ALICE, action: { type: 'accept' } },
-    { title: 'T-13, R-3: reject on an accepted Active chat is refused', kind: 'chat', status: 'Active', actor: ALICE, action: { type: 'reject' } },
-    { title: 'T-13, T-2: the customer ending an Open SMS conversation is refused (live only)', kind: 'sms', status: 'Open', actor: CUSTOMER, action: { type: 'customer-ended' } },
-    { title: 'T-13, T-3b: the customer ending an Active SMS conversation is refused (live only)', kind: 'sms', status: 'Active', actor: CUSTOMER, action: { type: 'customer-ended' } },
-    { title: 'T-13, T-8: the inactivity timeout on an Active SMS conversation is refused', kind: 'sms', status: 'Active', actor: SYSTEM, action: { type: 'inactivity-timeout' } },
-    { title: 'T-13, T-12: transfer to an external number on a chat is refused (voice only)', kind: 'chat', status: 'Active', actor: ALICE, action: { type: 'transfer', target: { kind: 'external', number: '+33612345678' } } },
-    { title: 'T-13, T-7: close on an Open chat is refused', kind: 'chat', status: 'Open', actor: ALICE, action: { type: 'close' } },
-    { title: 'T-13, C-3: the wrap-up release timer on an Active chat is refused', kind: 'chat', status: 'Active', actor: SYSTEM, action: { type: 'wrapup-release' } },
-    { title: 'T-13, C-3, C-6: a second wrap-up release (nothing held any more) is refused', kind: 'chat', status: 'WrapUp', conv: { allocation: undefined }, actor: SYSTEM, action: { type: 'wrapup-release' } },
-    { title: 'T-13, T-1: accept on a WrapUp chat is refused', kind: 'chat', status: 'WrapUp', actor: ALICE, action: { type: 'accept' } },
+  const CONFLICTS: {
+    title: string;
+    kind: ChannelKind;
+    status: Status;
+    conv?: Partial<Conversation>;
+    actor: Actor;
+    action: Action;
+  }[] = [
+    {
+      title: 'T-13, T-4d: close (X) on an Active voice call is refused',
+      kind: 'voice',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'close' },
+    },
+    {
+      title: 'T-13, T-5: close (X) on an Active record is refused',
+      kind: 'record',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'close' },
+    },
+    {
+      title: 'T-13, T-6a: resolve on an Active chat is refused (records only)',
+      kind: 'chat',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'resolve' },
+    },
+    {
+      title: 'T-13, T-6a: resolve on an Active SMS conversation is refused',
+      kind: 'sms',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'resolve' },
+    },
+    {
+      title: 'T-13, T-9: resume on an Active chat is refused',
+      kind: 'chat',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'resume' },
+    },
+    {
+      title: 'T-13, T-9: resume on an Active SMS conversation is refused (Waiting only)',
+      kind: 'sms',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'resume' },
+    },
+    {
+      title: 'T-13, T-10: a customer message on an Active live chat is refused',
+      kind: 'chat',
+      status: 'Active',
+      actor: CUSTOMER,
+      action: { type: 'customer-message' },
+    },
+    {
+      title: 'T-13, T-10: a customer message on an Open voice call is refused',
+      kind: 'voice',
+      status: 'Open',
+      actor: CUSTOMER,
+      action: { type: 'customer-message' },
+    },
+    {
+      title: 'T-13: end on an Open chat is refused',
+      kind: 'chat',
+      status: 'Open',
+      actor: ALICE,
+      action: { type: 'end' },
+    },
+    {
+      title: 'T-13: end on a Waiting SMS conversation is refused',
+      kind: 'sms',
+      status: 'Waiting',
+      actor: ALICE,
+      action: { type: 'end' },
+    },
+    {
+      title: 'T-13, R-3: end on a chat whose offer is not accepted yet is refused',
+      kind: 'chat',
+      status: 'Active',
+      conv: PENDING,
+      actor: ALICE,
+      action: { type: 'end' },
+    },
+    {
+      title: 'T-13, R-3: transfer on a chat whose offer is not accepted yet is refused',
+      kind: 'chat',
+      status: 'Active',
+      conv: PENDING,
+      actor: ALICE,
+      action: TO_Q2,
+    },
+    {
+      title: 'T-13, T-1: accept on an accepted Active chat is refused',
+      kind: 'chat',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'accept' },
+    },
+    {
+      title: 'T-13, R-3: reject on an accepted Active chat is refused',
+      kind: 'chat',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'reject' },
+    },
+    {
+      title: 'T-13, T-2: the customer ending an Open SMS conversation is refused (live only)',
+      kind: 'sms',
+      status: 'Open',
+      actor: CUSTOMER,
+      action: { type: 'customer-ended' },
+    },
+    {
+      title: 'T-13, T-3b: the customer ending an Active SMS conversation is refused (live only)',
+      kind: 'sms',
+      status: 'Active',
+      actor: CUSTOMER,
+      action: { type: 'customer-ended' },
+    },
+    {
+      title: 'T-13, T-8: the inactivity timeout on an Active SMS conversation is refused',
+      kind: 'sms',
+      status: 'Active',
+      actor: SYSTEM,
+      action: { type: 'inactivity-timeout' },
+    },
+    {
+      title: 'T-13, T-12: transfer to an external number on a chat is refused (voice only)',
+      kind: 'chat',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'transfer', target: { kind: 'external', number: '+33612345678' } },
+    },
+    {
+      title: 'T-13, T-7: close on an Open chat is refused',
+      kind: 'chat',
+      status: 'Open',
+      actor: ALICE,
+      action: { type: 'close' },
+    },
+    {
+      title: 'T-13, C-3: the wrap-up release timer on an Active chat is refused',
+      kind: 'chat',
+      status: 'Active',
+      actor: SYSTEM,
+      action: { type: 'wrapup-release' },
+    },
+    {
+      title: 'T-13, C-3, C-6: a second wrap-up release (nothing held any more) is refused',
+      kind: 'chat',
+      status: 'WrapUp',
+      conv: { allocation: undefined },
+      actor: SYSTEM,
+      action: { type: 'wrapup-release' },
+    },
+    {
+      title: 'T-13, T-1: accept on a WrapUp chat is refused',
+      kind: 'chat',
+      status: 'WrapUp',
+      actor: ALICE,
+      action: { type: 'accept' },
+    },
   ];
 
   it.each(CONFLICTS.map((k) => [k.title, k] as const))('%s', (_title, k) => {
@@ -517,27 +1312,118 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     expect((err as Error).message).toContain('Active');
   });
 
-  const FORBIDDEN: { title: string; kind: ChannelKind; status: Status; conv?: Partial<Conversation>; actor: Actor; action: Action; agentQueues?: string[] }[] = [
-    { title: 'T-13, X-1: a non-primary agent ends an Active chat', kind: 'chat', status: 'Active', actor: BOB, action: { type: 'end' } },
-    { title: 'T-13, X-1: a non-primary agent transfers an Active chat', kind: 'chat', status: 'Active', actor: BOB, action: TO_Q2 },
-    { title: 'T-13: a non-primary agent closes a WrapUp chat', kind: 'chat', status: 'WrapUp', actor: BOB, action: { type: 'close' } },
-    { title: 'T-13, T-9: a non-primary agent resumes a Waiting SMS conversation', kind: 'sms', status: 'Waiting', actor: BOB, action: { type: 'resume' } },
-    { title: 'T-13, R-3: another agent accepts an offer made to alice', kind: 'chat', status: 'Active', conv: PENDING, actor: BOB, action: { type: 'accept' } },
-    { title: 'T-13, R-4: an agent who is not a member of the queue picks an Open chat', kind: 'chat', status: 'Open', actor: BOB, action: { type: 'accept' }, agentQueues: ['q2'] },
-    { title: 'T-13: a customer tries to accept an Open chat', kind: 'chat', status: 'Open', actor: CUSTOMER, action: { type: 'accept' } },
-    { title: 'T-13: a supervisor tries to end an Active chat (no supervisor row)', kind: 'chat', status: 'Active', actor: SUPERVISOR, action: { type: 'end' } },
-    { title: 'T-13: an agent fires the reconnect timeout (system only)', kind: 'chat', status: 'Active', actor: ALICE, action: { type: 'reconnect-timeout' } },
-    { title: 'T-13: the customer fires the inactivity timeout (system only)', kind: 'sms', status: 'Waiting', actor: CUSTOMER, action: { type: 'inactivity-timeout' } },
-    { title: 'T-13: an agent sends a customer message on a Waiting SMS conversation', kind: 'sms', status: 'Waiting', actor: ALICE, action: { type: 'customer-message' } },
-    { title: 'T-13, T-12: after an external transfer the original agent is no longer primary', kind: 'voice', status: 'Active', conv: { primaryAgentId: '+33612345678', primaryKind: 'external', allocation: undefined }, actor: ALICE, action: { type: 'end' } },
-    { title: 'T-13, T-12: an agent whose id equals the external number is not the primary', kind: 'voice', status: 'Active', conv: { primaryAgentId: 'alice', primaryKind: 'external', allocation: undefined }, actor: ALICE, action: { type: 'end' } },
+  const FORBIDDEN: {
+    title: string;
+    kind: ChannelKind;
+    status: Status;
+    conv?: Partial<Conversation>;
+    actor: Actor;
+    action: Action;
+    agentQueues?: string[];
+  }[] = [
+    {
+      title: 'T-13, X-1: a non-primary agent ends an Active chat',
+      kind: 'chat',
+      status: 'Active',
+      actor: BOB,
+      action: { type: 'end' },
+    },
+    {
+      title: 'T-13, X-1: a non-primary agent transfers an Active chat',
+      kind: 'chat',
+      status: 'Active',
+      actor: BOB,
+      action: TO_Q2,
+    },
+    {
+      title: 'T-13: a non-primary agent closes a WrapUp chat',
+      kind: 'chat',
+      status: 'WrapUp',
+      actor: BOB,
+      action: { type: 'close' },
+    },
+    {
+      title: 'T-13, T-9: a non-primary agent resumes a Waiting SMS conversation',
+      kind: 'sms',
+      status: 'Waiting',
+      actor: BOB,
+      action: { type: 'resume' },
+    },
+    {
+      title: 'T-13, R-3: another agent accepts an offer made to alice',
+      kind: 'chat',
+      status: 'Active',
+      conv: PENDING,
+      actor: BOB,
+      action: { type: 'accept' },
+    },
+    {
+      title: 'T-13, R-4: an agent who is not a member of the queue picks an Open chat',
+      kind: 'chat',
+      status: 'Open',
+      actor: BOB,
+      action: { type: 'accept' },
+      agentQueues: ['q2'],
+    },
+    {
+      title: 'T-13: a customer tries to accept an Open chat',
+      kind: 'chat',
+      status: 'Open',
+      actor: CUSTOMER,
+      action: { type: 'accept' },
+    },
+    {
+      title: 'T-13: a supervisor tries to end an Active chat (no supervisor row)',
+      kind: 'chat',
+      status: 'Active',
+      actor: SUPERVISOR,
+      action: { type: 'end' },
+    },
+    {
+      title: 'T-13: an agent fires the reconnect timeout (system only)',
+      kind: 'chat',
+      status: 'Active',
+      actor: ALICE,
+      action: { type: 'reconnect-timeout' },
+    },
+    {
+      title: 'T-13: the customer fires the inactivity timeout (system only)',
+      kind: 'sms',
+      status: 'Waiting',
+      actor: CUSTOMER,
+      action: { type: 'inactivity-timeout' },
+    },
+    {
+      title: 'T-13: an agent sends a customer message on a Waiting SMS conversation',
+      kind: 'sms',
+      status: 'Waiting',
+      actor: ALICE,
+      action: { type: 'customer-message' },
+    },
+    {
+      title: 'T-13, T-12: after an external transfer the original agent is no longer primary',
+      kind: 'voice',
+      status: 'Active',
+      conv: { primaryAgentId: '+33612345678', primaryKind: 'external', allocation: undefined },
+      actor: ALICE,
+      action: { type: 'end' },
+    },
+    {
+      title: 'T-13, T-12: an agent whose id equals the external number is not the primary',
+      kind: 'voice',
+      status: 'Active',
+      conv: { primaryAgentId: 'alice', primaryKind: 'external', allocation: undefined },
+      actor: ALICE,
+      action: { type: 'end' },
+    },
   ];
 
   it.each(FORBIDDEN.map((k) => [k.title, k] as const))('%s: forbidden, naming the current status', (_title, k) => {
     // Prepare
     const c = conversation(k.kind, k.status, k.conv);
     const snapshot = structuredClone(c);
-    const extra: Partial<DecideInput> = k.actor.role === 'agent' ? { agent: agent(k.actor.id, { queues: k.agentQueues ?? ['q1'] }) } : {};
+    const extra: Partial<DecideInput> =
+      k.actor.role === 'agent' ? { agent: agent(k.actor.id, { queues: k.agentQueues ?? ['q1'] }) } : {};
 
     // Act
     const err = refusal(() => decide(input(c, k.actor, k.action, extra)));
@@ -559,7 +1445,11 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
 
   it('T-4c: a transfer to the current queue is a validation error', () => {
     // Act
-    const err = refusal(() => decide(input(conversation('chat', 'Active'), ALICE, { type: 'transfer', target: { kind: 'queue', queueId: 'q1' } })));
+    const err = refusal(() =>
+      decide(
+        input(conversation('chat', 'Active'), ALICE, { type: 'transfer', target: { kind: 'queue', queueId: 'q1' } }),
+      ),
+    );
 
     // Assess
     expect(err).toBeInstanceOf(ValidationError);
@@ -568,7 +1458,16 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
 
   it('T-12: a voice transfer to the current primary is a validation error', () => {
     // Act
-    const err = refusal(() => decide(input(conversation('voice', 'Active'), ALICE, { type: 'transfer', target: { kind: 'agent', agentId: 'alice' } }, { targetAgent: agent('alice', { used: 1 }) })));
+    const err = refusal(() =>
+      decide(
+        input(
+          conversation('voice', 'Active'),
+          ALICE,
+          { type: 'transfer', target: { kind: 'agent', agentId: 'alice' } },
+          { targetAgent: agent('alice', { used: 1 }) },
+        ),
+      ),
+    );
 
     // Assess
     expect(err).toBeInstanceOf(ValidationError);
@@ -576,8 +1475,21 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
 
   it('T-12: a voice transfer whose loaded receiver is not the named agent is a validation error', () => {
     // Act
-    const missing = refusal(() => decide(input(conversation('voice', 'Active'), ALICE, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } })));
-    const mismatched = refusal(() => decide(input(conversation('voice', 'Active'), ALICE, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } }, { targetAgent: agent('carol') })));
+    const missing = refusal(() =>
+      decide(
+        input(conversation('voice', 'Active'), ALICE, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } }),
+      ),
+    );
+    const mismatched = refusal(() =>
+      decide(
+        input(
+          conversation('voice', 'Active'),
+          ALICE,
+          { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } },
+          { targetAgent: agent('carol') },
+        ),
+      ),
+    );
 
     // Assess
     expect(missing).toBeInstanceOf(ValidationError);
@@ -604,8 +1516,12 @@ describe('decide(): capacity pre-check (C-5)', () => {
     const c = conversation('chat', 'Open');
 
     // Act
-    const fits = decide(input(c, ALICE, { type: 'accept' }, { workstream: ws, agent: agent('alice', { max: 3, used: 1 }) }));
-    const over = refusal(() => decide(input(c, ALICE, { type: 'accept' }, { workstream: ws, agent: agent('alice', { max: 3, used: 2 }) })));
+    const fits = decide(
+      input(c, ALICE, { type: 'accept' }, { workstream: ws, agent: agent('alice', { max: 3, used: 1 }) }),
+    );
+    const over = refusal(() =>
+      decide(input(c, ALICE, { type: 'accept' }, { workstream: ws, agent: agent('alice', { max: 3, used: 2 }) })),
+    );
 
     // Assess
     expect(fits.conversation.status).toBe('Active');
@@ -617,7 +1533,9 @@ describe('decide(): capacity pre-check (C-5)', () => {
     const ws = workstream('chat', { capacity: { pool: 'chat', units: 1 } });
 
     // Act
-    const err = refusal(() => decide(input(conversation('chat', 'Open'), ALICE, { type: 'accept' }, { workstream: ws })));
+    const err = refusal(() =>
+      decide(input(conversation('chat', 'Open'), ALICE, { type: 'accept' }, { workstream: ws })),
+    );
 
     // Assess
     expect(err).toBeInstanceOf(CapacityExceededError);
@@ -626,7 +1544,16 @@ describe('decide(): capacity pre-check (C-5)', () => {
 
   it('C-5, T-9: resuming a Waiting conversation with a full pool is refused naming Waiting', () => {
     // Act
-    const err = refusal(() => decide(input(conversation('sms', 'Waiting'), ALICE, { type: 'resume' }, { agent: agent('alice', { max: 2, used: 2 }) })));
+    const err = refusal(() =>
+      decide(
+        input(
+          conversation('sms', 'Waiting'),
+          ALICE,
+          { type: 'resume' },
+          { agent: agent('alice', { max: 2, used: 2 }) },
+        ),
+      ),
+    );
 
     // Assess
     expect(err).toBeInstanceOf(CapacityExceededError);
@@ -636,7 +1563,14 @@ describe('decide(): capacity pre-check (C-5)', () => {
   it('C-5, T-12: a voice transfer to an agent without remaining capacity is refused naming Active', () => {
     // Act
     const err = refusal(() =>
-      decide(input(conversation('voice', 'Active'), ALICE, { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } }, { targetAgent: agent('bob', { max: 1, used: 1 }) })),
+      decide(
+        input(
+          conversation('voice', 'Active'),
+          ALICE,
+          { type: 'transfer', target: { kind: 'agent', agentId: 'bob' } },
+          { targetAgent: agent('bob', { max: 1, used: 1 }) },
+        ),
+      ),
     );
 
     // Assess
@@ -646,7 +1580,16 @@ describe('decide(): capacity pre-check (C-5)', () => {
 
   it('C-5, R-3: an offer to an agent without remaining capacity is refused', () => {
     // Act
-    const err = refusal(() => decide(input(conversation('chat', 'Open'), SYSTEM, { type: 'offer', agentId: 'bob' }, { targetAgent: agent('bob', { max: 1, used: 1 }) })));
+    const err = refusal(() =>
+      decide(
+        input(
+          conversation('chat', 'Open'),
+          SYSTEM,
+          { type: 'offer', agentId: 'bob' },
+          { targetAgent: agent('bob', { max: 1, used: 1 }) },
+        ),
+      ),
+    );
 
     // Assess
     expect(err).toBeInstanceOf(CapacityExceededError);
@@ -656,7 +1599,11 @@ describe('decide(): capacity pre-check (C-5)', () => {
 describe('capacity math (C-5, C-7)', () => {
   it('C-7: remaining() is maximum minus used units', () => {
     // Act
-    const values = [remaining({ name: 'default', max: 3, used: 1 }), remaining({ name: 'default', max: 3, used: 0 }), remaining({ name: 'default', max: 3, used: 3 })];
+    const values = [
+      remaining({ name: 'default', max: 3, used: 1 }),
+      remaining({ name: 'default', max: 3, used: 0 }),
+      remaining({ name: 'default', max: 3, used: 3 }),
+    ];
 
     // Assess
     expect(values).toStrictEqual([2, 3, 0]);
@@ -738,7 +1685,11 @@ describe('routeQueue() (R-1)', () => {
     });
 
     // Act
-    const routes = [routeQueue(odd, {}), routeQueue(odd, { missing: undefined, unrelated: 'y' }), routeQueue(workstream('chat'), { anything: 'z' })];
+    const routes = [
+      routeQueue(odd, {}),
+      routeQueue(odd, { missing: undefined, unrelated: 'y' }),
+      routeQueue(workstream('chat'), { anything: 'z' }),
+    ];
 
     // Assess
     expect(routes).toStrictEqual([
@@ -765,7 +1716,11 @@ describe('history events (E-1)', () => {
     // Assess
     const events = d.writes.filter((w) => w.type === 'event');
     expect(events).toStrictEqual([{ type: 'event', event: d.event }]);
-    expect(d.writes[0]).toStrictEqual({ type: 'conversation', item: d.conversation, expect: { version: before.version, status: before.status } });
+    expect(d.writes[0]).toStrictEqual({
+      type: 'conversation',
+      item: d.conversation,
+      expect: { version: before.version, status: before.status },
+    });
     expect(d.event).toMatchObject({
       org: 'acme',
       conversationId: 'conv1',
@@ -796,28 +1751,43 @@ describe('the transition table itself (TRANSITIONS)', () => {
       return { type, target: { kind: 'queue', queueId: 'q2' } };
     }
     if (type === 'offer' || type === 'consult') return { type, agentId: 'bob' };
-    if (type === 'assign') return rule.target === 'queue' ? { type, target: { kind: 'queue', queueId: 'q2' } } : { type, target: { kind: 'agent', agentId: 'bob' } };
+    if (type === 'assign')
+      return rule.target === 'queue'
+        ? { type, target: { kind: 'queue', queueId: 'q2' } }
+        : { type, target: { kind: 'agent', agentId: 'bob' } };
     if (type === 'reassign') return { type, queueId: 'q2' };
     return { type } as Action;
   };
 
   /** Every (rule, channel kind) the rule applies to: its kinds, or one representative kind per mode. */
   const ROWS = TRANSITIONS.flatMap((rule, index) =>
-    rule.modes.flatMap((mode) => (rule.kinds ?? [KIND_OF[mode]]).filter((kind) => CHANNEL_MODES[kind] === mode).map((kind) => [`#${index} ${rule.id} ${rule.action} ${rule.from}->${rule.to}`, kind, rule] as const)),
+    rule.modes.flatMap((mode) =>
+      (rule.kinds ?? [KIND_OF[mode]])
+        .filter((kind) => CHANNEL_MODES[kind] === mode)
+        .map((kind) => [`#${index} ${rule.id} ${rule.action} ${rule.from}->${rule.to}`, kind, rule] as const),
+    ),
   );
 
   it.each(ROWS)('T-1..T-12, C-3, R-3: row %s is reachable on %s and decide() applies it', (_name, kind, rule) => {
     // Prepare
     // a pending transfer (X-3, S-4) waits for bob, who is then the actor
-    const pending = rule.pending ? { pendingTransfer: { to: 'bob', by: 'alice', byRole: 'agent' as const, from: 'alice', at: ENTERED } } : {};
+    const pending = rule.pending
+      ? { pendingTransfer: { to: 'bob', by: 'alice', byRole: 'agent' as const, from: 'alice', at: ENTERED } }
+      : {};
     // a minutes wrap-up policy that fell due (C-3)
     const due = rule.action === 'wrapup-release' ? { wrapUpReleaseAt: ENTERED } : {};
-    const c = conversation(kind, rule.from, { ...(rule.offer === 'pending' ? PENDING : {}), ...(rule.party === 'external' ? EXTERNAL : {}), ...pending, ...due });
+    const c = conversation(kind, rule.from, {
+      ...(rule.offer === 'pending' ? PENDING : {}),
+      ...(rule.party === 'external' ? EXTERNAL : {}),
+      ...pending,
+      ...due,
+    });
     const actor = rule.who === 'transfer-receiver' ? BOB : ACTORS[rule.role];
     const action = actionFor(rule);
     // bob, signed in and Available, is the target of offers, transfers, assignments and consults
     const bob = { ...agent('bob'), signedIn: true };
-    const targetAgent = rule.target === 'agent' || rule.action === 'offer' || rule.action === 'consult' ? { targetAgent: bob } : {};
+    const targetAgent =
+      rule.target === 'agent' || rule.action === 'offer' || rule.action === 'consult' ? { targetAgent: bob } : {};
     const ws = workstream(kind, { wrapUp: { blockCapacity: 'never' } });
 
     // Act
@@ -866,10 +1836,17 @@ describe('the transition table itself (TRANSITIONS)', () => {
 
   it('C-2: every rule into Active reserves or keeps capacity, and every rule into Open, Waiting or Closed holds none afterwards', () => {
     // Act
-    const intoActiveWithoutCapacity = TRANSITIONS.filter((r) => r.to === 'Active' && r.from !== 'Active' && !['allocate', 'move-to-target'].includes(r.capacity));
+    const intoActiveWithoutCapacity = TRANSITIONS.filter(
+      (r) => r.to === 'Active' && r.from !== 'Active' && !['allocate', 'move-to-target'].includes(r.capacity),
+    );
     // An external primary (T-12) holds nothing, so its rows have nothing to release.
     const leavingWithCapacity = TRANSITIONS.filter(
-      (r) => ['Open', 'Waiting', 'Closed'].includes(r.to) && r.from !== 'Open' && r.from !== 'Waiting' && r.party !== 'external' && r.capacity !== 'release',
+      (r) =>
+        ['Open', 'Waiting', 'Closed'].includes(r.to) &&
+        r.from !== 'Open' &&
+        r.from !== 'Waiting' &&
+        r.party !== 'external' &&
+        r.capacity !== 'release',
     );
 
     // Assess
@@ -891,14 +1868,22 @@ describe('the transition table itself (TRANSITIONS)', () => {
       a.action === b.action &&
       a.role === b.role &&
       a.from === b.from &&
-      a.modes.some((m) => b.modes.includes(m) && (a.kinds === undefined || b.kinds === undefined || a.kinds.some((k) => b.kinds?.includes(k)))) &&
+      a.modes.some(
+        (m) =>
+          b.modes.includes(m) &&
+          (a.kinds === undefined || b.kinds === undefined || a.kinds.some((k) => b.kinds?.includes(k))),
+      ) &&
       (a.target === undefined || b.target === undefined || a.target === b.target) &&
       (a.offer === undefined || b.offer === undefined || a.offer === b.offer) &&
       (a.party === undefined || b.party === undefined || a.party === b.party) &&
       (a.pending === undefined || b.pending === undefined || a.pending === b.pending);
 
     // Act
-    const pairs = TRANSITIONS.flatMap((a, i) => TRANSITIONS.slice(i + 1).filter((b) => overlaps(a, b)).map((b) => `${a.id}/${b.id} ${a.action} from ${a.from}`));
+    const pairs = TRANSITIONS.flatMap((a, i) =>
+      TRANSITIONS.slice(i + 1)
+        .filter((b) => overlaps(a, b))
+        .map((b) => `${a.id}/${b.id} ${a.action} from ${a.from}`),
+    );
 
     // Assess
     expect(pairs).toStrictEqual([]);

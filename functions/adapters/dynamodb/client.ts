@@ -2,7 +2,9 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** A document client; `endpoint` points at DynamoDB Local in tests and in `npm start`. */
-export function createDocumentClient(options: { endpoint?: string; region?: string; maxAttempts?: number } = {}): DynamoDBDocumentClient {
+export function createDocumentClient(
+  options: { endpoint?: string; region?: string; maxAttempts?: number } = {},
+): DynamoDBDocumentClient {
   const config: DynamoDBClientConfig = {
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),

@@ -14,7 +14,18 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { routableFree } from '../../domain/presence.js';
-import { DEFAULT_SETTINGS, stateOf, type Agent, type Channel, type Contact, type Conversation, type HistoryEvent, type OrgSettings, type Pool, type Workstream } from '../../domain/model.js';
+import {
+  DEFAULT_SETTINGS,
+  stateOf,
+  type Agent,
+  type Channel,
+  type Contact,
+  type Conversation,
+  type HistoryEvent,
+  type OrgSettings,
+  type Pool,
+  type Workstream,
+} from '../../domain/model.js';
 import type { Write } from '../../domain/writes.js';
 import {
   CommitConflict,
@@ -25,12 +36,27 @@ import {
   type QueueConfig,
   type WriteFailure,
 } from '../../ports/conversation-store.js';
-import { STATUS_ORDER, type ChannelRegistration, type ConversationFilter, type Page, type PageRequest, type ReadStore } from '../../ports/read-store.js';
+import {
+  STATUS_ORDER,
+  type ChannelRegistration,
+  type ConversationFilter,
+  type Page,
+  type PageRequest,
+  type ReadStore,
+} from '../../ports/read-store.js';
 import { stripStorage } from './items.js';
 import type { DueTimer, TimerStore } from '../../ports/timer-store.js';
 import type { Trigger } from '../../domain/triggers.js';
 import type { Note } from '../../ports/read-store.js';
-import { availabilityBound, availabilityIndexKeys, availabilityPartition, indexPartition, keys, TIMER_SHARDS, timerPartition } from './keys.js';
+import {
+  availabilityBound,
+  availabilityIndexKeys,
+  availabilityPartition,
+  indexPartition,
+  keys,
+  TIMER_SHARDS,
+  timerPartition,
+} from './keys.js';
 import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';
 import { buildTransaction } from './transact.js';
 
@@ -64,7 +90,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }));
+      const out = await this.doc.send(
+        new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }),
+      );
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
@@ -133,7 +161,8 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'TransactionCanceledException') {
-        const reasons = ((err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []) as CancellationReason[];
+        const reasons = ((err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ??
+          []) as CancellationReason[];
         const failures: WriteFailure[] = [];
         reasons.forEach((r, i) => {
           const write = writes[i];
@@ -143,7 +172,11 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
         });
         throw new CommitConflict(failures, { cause: err });
       }
-      if (name === 'IdempotentParameterMismatchException' || name === 'TransactionInProgressException' || name === 'TransactionConflictException') {
+      if (
+        name === 'IdempotentParameterMismatchException' ||
+        name === 'TransactionInProgressException' ||
+        name === 'TransactionConflictException'
+      ) {
         throw new CommitConflict([], { cause: err });
       }
       throw err;
@@ -151,7 +184,12 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   }
 
   async putWorkstream(ws: Workstream): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.workstream(ws.org, ws.id), type: 'workstream', ...ws } }));
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...keys.workstream(ws.org, ws.id), type: 'workstream', ...ws },
+      }),
+    );
   }
 
   async putQueue(q: QueueConfig): Promise<void> {
@@ -175,7 +213,13 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
             {
               Put: {
                 TableName: this.tableName,
-                Item: { ...keys.channelRegistration(ch.id), type: 'channel-registration', org: ch.org, channelId: ch.id, secret },
+                Item: {
+                  ...keys.channelRegistration(ch.id),
+                  type: 'channel-registration',
+                  org: ch.org,
+                  channelId: ch.id,
+                  secret,
+                },
                 ConditionExpression: 'attribute_not_exists(PK) OR #org = :org',
                 ExpressionAttributeNames: { '#org': 'org' },
                 ExpressionAttributeValues: { ':org': ch.org },
@@ -195,7 +239,10 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   async putAgent(agent: AgentConfig): Promise<void> {
     const { capacity, org, id } = agent;
     const existing = await this.getAgent(org, id);
-    const maxima: Record<string, number> = { ...Object.fromEntries(Object.keys(existing?.pools ?? {}).map((p) => [p, 0])), ...capacity };
+    const maxima: Record<string, number> = {
+      ...Object.fromEntries(Object.keys(existing?.pools ?? {}).map((p) => [p, 0])),
+      ...capacity,
+    };
     const dropped = (existing?.queues ?? []).filter((q) => !agent.queues.includes(q));
     await this.doc.send(
       new TransactWriteCommand({
@@ -206,21 +253,58 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
               Key: keys.agent(org, id),
               UpdateExpression:
                 'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero), GSI3PK = :agents, GSI3SK = :id',
-              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#id': 'id', '#name': 'name', '#queues': 'queues', '#bot': 'bot', '#epoch': 'connectionEpoch', '#sv': 'stateVersion' },
-              ExpressionAttributeValues: { ':type': 'agent', ':org': org, ':id': id, ':name': agent.name, ':queues': agent.queues, ':bot': agent.bot, ':zero': 0, ':agents': indexPartition.agents(org) },
+              ExpressionAttributeNames: {
+                '#type': 'type',
+                '#org': 'org',
+                '#id': 'id',
+                '#name': 'name',
+                '#queues': 'queues',
+                '#bot': 'bot',
+                '#epoch': 'connectionEpoch',
+                '#sv': 'stateVersion',
+              },
+              ExpressionAttributeValues: {
+                ':type': 'agent',
+                ':org': org,
+                ':id': id,
+                ':name': agent.name,
+                ':queues': agent.queues,
+                ':bot': agent.bot,
+                ':zero': 0,
+                ':agents': indexPartition.agents(org),
+              },
             },
           },
           ...Object.entries(maxima).map(([pool, max]) => ({
             Update: {
               TableName: this.tableName,
               Key: keys.pool(org, id, pool),
-              UpdateExpression: 'SET #type = :type, #org = :org, #agentId = :agentId, #pool = :pool, #max = :max, #used = if_not_exists(#used, :zero), #free = :max - if_not_exists(#used, :zero)',
-              ExpressionAttributeNames: { '#type': 'type', '#org': 'org', '#agentId': 'agentId', '#pool': 'pool', '#max': 'max', '#used': 'used', '#free': 'free' },
-              ExpressionAttributeValues: { ':type': 'pool', ':org': org, ':agentId': id, ':pool': pool, ':max': max, ':zero': 0 },
+              UpdateExpression:
+                'SET #type = :type, #org = :org, #agentId = :agentId, #pool = :pool, #max = :max, #used = if_not_exists(#used, :zero), #free = :max - if_not_exists(#used, :zero)',
+              ExpressionAttributeNames: {
+                '#type': 'type',
+                '#org': 'org',
+                '#agentId': 'agentId',
+                '#pool': 'pool',
+                '#max': 'max',
+                '#used': 'used',
+                '#free': 'free',
+              },
+              ExpressionAttributeValues: {
+                ':type': 'pool',
+                ':org': org,
+                ':agentId': id,
+                ':pool': pool,
+                ':max': max,
+                ':zero': 0,
+              },
             },
           })),
           ...agent.queues.map((queueId) => ({
-            Put: { TableName: this.tableName, Item: { ...keys.member(org, queueId, id), type: 'member', org, queueId, agentId: id } },
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.member(org, queueId, id), type: 'member', org, queueId, agentId: id },
+            },
           })),
           ...dropped.map((queueId) => ({ Delete: { TableName: this.tableName, Key: keys.member(org, queueId, id) } })),
         ],
@@ -229,7 +313,11 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     // Leaving a queue removes the agent's availability there; the rest is recomputed (R-5).
     const deletes = dropped.flatMap((q) => Object.keys(maxima).map((pool) => keys.availability(org, q, pool, id)));
     for (let i = 0; i < deletes.length; i += 25) {
-      await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: deletes.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })) } }));
+      await this.doc.send(
+        new BatchWriteCommand({
+          RequestItems: { [this.tableName]: deletes.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })) },
+        }),
+      );
     }
     await this.refreshAvailability(org, id, new Date(Date.now()));
   }
@@ -283,13 +371,23 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   }
 
   /** R-3: routable agents of a queue with at least `units` free in the pool, most remaining first, then idle longest. */
-  async availableAgents(org: string, queueId: string, pool: string, units: number, limit: number, after?: Record<string, unknown>): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }> {
+  async availableAgents(
+    org: string,
+    queueId: string,
+    pool: string,
+    units: number,
+    limit: number,
+    after?: Record<string, unknown>,
+  ): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }> {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: 'GSI5',
         KeyConditionExpression: 'GSI5PK = :pk AND GSI5SK < :bound',
-        ExpressionAttributeValues: { ':pk': availabilityPartition(org, queueId, pool), ':bound': availabilityBound(units) },
+        ExpressionAttributeValues: {
+          ':pk': availabilityPartition(org, queueId, pool),
+          ':bound': availabilityBound(units),
+        },
         Limit: limit,
         ...(after ? { ExclusiveStartKey: after } : {}),
       }),
@@ -325,7 +423,12 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.agent(org, id),
-          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : ''].join(' ').trim(),
+          UpdateExpression: [
+            set.length ? `SET ${set.join(', ')}` : '',
+            remove.length ? `REMOVE ${remove.join(', ')}` : '',
+          ]
+            .join(' ')
+            .trim(),
           ConditionExpression: 'attribute_exists(PK)',
           ExpressionAttributeNames: names,
           ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
@@ -339,23 +442,38 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
 
   /** The org's agent ids (GSI3 partition of agent profiles): for org-wide refreshes only, never per decision. */
   async listAgentIds(org: string): Promise<string[]> {
-    const items = await this.queryAll({ IndexName: 'GSI3', KeyConditionExpression: 'GSI3PK = :pk', ExpressionAttributeValues: { ':pk': indexPartition.agents(org) } });
+    const items = await this.queryAll({
+      IndexName: 'GSI3',
+      KeyConditionExpression: 'GSI3PK = :pk',
+      ExpressionAttributeValues: { ':pk': indexPartition.agents(org) },
+    });
     return items.map((i) => String(i.id));
   }
 
   // ---- triggers (M-3) and internal notes (E-3) ----
 
   async listTriggers(org: string): Promise<Trigger[]> {
-    const items = await this.queryAll({ KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': keys.triggersPartition(org) } });
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': keys.triggersPartition(org) },
+    });
     return items.map((i) => stripStorage<Trigger>(i));
   }
 
   async putTrigger(t: Trigger): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.trigger(t.org, t.id), type: 'trigger', ...t } }));
+    await this.doc.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...keys.trigger(t.org, t.id), type: 'trigger', ...t } }),
+    );
   }
 
   async addNote(note: Note): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.note(note.org, note.conversationId, note.id), type: 'note', ...note }, ConditionExpression: 'attribute_not_exists(PK)' }));
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...keys.note(note.org, note.conversationId, note.id), type: 'note', ...note },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
   }
 
   async listNotes(org: string, conversationId: string): Promise<Note[]> {
@@ -401,7 +519,11 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   }
 
   listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>> {
-    return this.pagedQuery(org, { index: 'GSI1', partitions: [indexPartition.queueStatus(org, queueId, 'Open')], filter: {} }, page);
+    return this.pagedQuery(
+      org,
+      { index: 'GSI1', partitions: [indexPartition.queueStatus(org, queueId, 'Open')], filter: {} },
+      page,
+    );
   }
 
   async listWorkItems(org: string, agentId: string): Promise<Conversation[]> {
@@ -426,23 +548,45 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   }
 
   async putSettings(settings: OrgSettings): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.settings(settings.org), type: 'settings', ...settings } }));
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...keys.settings(settings.org), type: 'settings', ...settings },
+      }),
+    );
   }
 
   /** The contact and its identification lookups (R-6) in one transaction; lookups of old values go. */
   async putContact(contact: Contact, lookups: { phone?: string; email?: string }): Promise<void> {
-    const before = await this.get<Contact & { lookups?: { phone?: string; email?: string } }>(keys.contact(contact.org, contact.id));
+    const before = await this.get<Contact & { lookups?: { phone?: string; email?: string } }>(
+      keys.contact(contact.org, contact.id),
+    );
     const old = before?.lookups ?? {};
     const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
-      { Put: { TableName: this.tableName, Item: { ...keys.contact(contact.org, contact.id), type: 'contact', ...contact, lookups } } },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...keys.contact(contact.org, contact.id), type: 'contact', ...contact, lookups },
+        },
+      },
     ];
     for (const field of ['phone', 'email'] as const) {
       const prev = old[field];
       const next = lookups[field];
-      if (prev && prev !== next) items.push({ Delete: { TableName: this.tableName, Key: keys.lookup(contact.org, field, prev, contact.id) } });
+      if (prev && prev !== next)
+        items.push({ Delete: { TableName: this.tableName, Key: keys.lookup(contact.org, field, prev, contact.id) } });
       if (next) {
         items.push({
-          Put: { TableName: this.tableName, Item: { ...keys.lookup(contact.org, field, next, contact.id), type: 'lookup', org: contact.org, contactId: contact.id, kind: contact.kind } },
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...keys.lookup(contact.org, field, next, contact.id),
+              type: 'lookup',
+              org: contact.org,
+              contactId: contact.id,
+              kind: contact.kind,
+            },
+          },
         });
       }
     }
@@ -450,8 +594,15 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   }
 
   /** R-6: the contacts and accounts whose normalized phone or email is `value` (a key read, not a scan). */
-  async findContacts(org: string, field: 'phone' | 'email', value: string): Promise<{ id: string; kind: 'contact' | 'account' }[]> {
-    const items = await this.queryAll({ KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': keys.lookupPartition(org, field, value) } });
+  async findContacts(
+    org: string,
+    field: 'phone' | 'email',
+    value: string,
+  ): Promise<{ id: string; kind: 'contact' | 'account' }[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': keys.lookupPartition(org, field, value) },
+    });
     return items.map((i) => ({ id: String(i.contactId), kind: i.kind === 'account' ? 'account' : 'contact' }));
   }
 
@@ -505,14 +656,22 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
       if (!k) p += 1;
     }
     const more = p < plan.partitions.length;
-    return { items, ...(more ? { nextCursor: encodeCursor({ p, ...(k ? { k: k as Record<string, string> } : {}) }) } : {}) };
+    return {
+      items,
+      ...(more ? { nextCursor: encodeCursor({ p, ...(k ? { k: k as Record<string, string> } : {}) }) } : {}),
+    };
   }
 }
 
 /** What an agent's availability entries are made of: equal signatures, equal entries. */
 function availabilitySignature(agent: Agent, settings: OrgSettings, now: Date): string {
   const routable = routableFree(agent, settings, now);
-  return JSON.stringify([agent.queues, Object.keys(agent.pools).sort(), routable?.free ?? null, routable ? (agent.idleSince ?? '') : null]);
+  return JSON.stringify([
+    agent.queues,
+    Object.keys(agent.pools).sort(),
+    routable?.free ?? null,
+    routable ? (agent.idleSince ?? '') : null,
+  ]);
 }
 
 interface QueryPlan {
@@ -526,17 +685,36 @@ interface QueryPlan {
 export function conversationQueryPlan(org: string, f: ConversationFilter): QueryPlan {
   const statuses = f.status ? [f.status] : STATUS_ORDER;
   if (f.threadId) {
-    if (!f.channelId) throw new ValidationError('threadId needs channelId', [{ field: 'channelId', message: 'is required with threadId' }]);
-    return { index: 'GSI4', partitions: [indexPartition.thread(org, f.channelId, f.threadId)], filter: { status: f.status, queueId: f.queueId, primaryAgentId: f.agentId } as QueryPlan['filter'] };
+    if (!f.channelId)
+      throw new ValidationError('threadId needs channelId', [
+        { field: 'channelId', message: 'is required with threadId' },
+      ]);
+    return {
+      index: 'GSI4',
+      partitions: [indexPartition.thread(org, f.channelId, f.threadId)],
+      filter: { status: f.status, queueId: f.queueId, primaryAgentId: f.agentId } as QueryPlan['filter'],
+    };
   }
   if (f.agentId) {
     const states = f.status ? [stateOf(f.status)] : (['open', 'closed'] as const);
-    return { index: 'GSI2', partitions: states.map((s) => indexPartition.agentState(org, f.agentId as string, s)), filter: { status: f.status, queueId: f.queueId, channelId: f.channelId } };
+    return {
+      index: 'GSI2',
+      partitions: states.map((s) => indexPartition.agentState(org, f.agentId as string, s)),
+      filter: { status: f.status, queueId: f.queueId, channelId: f.channelId },
+    };
   }
   if (f.queueId) {
-    return { index: 'GSI1', partitions: statuses.map((s) => indexPartition.queueStatus(org, f.queueId as string, s)), filter: { channelId: f.channelId } };
+    return {
+      index: 'GSI1',
+      partitions: statuses.map((s) => indexPartition.queueStatus(org, f.queueId as string, s)),
+      filter: { channelId: f.channelId },
+    };
   }
-  return { index: 'GSI3', partitions: statuses.map((s) => indexPartition.status(org, s)), filter: { channelId: f.channelId } };
+  return {
+    index: 'GSI3',
+    partitions: statuses.map((s) => indexPartition.status(org, s)),
+    filter: { channelId: f.channelId },
+  };
 }
 
 const cursorSchema = z.object({ p: z.number().int().min(0), k: z.record(z.string(), z.string()).optional() }).strict();
@@ -545,9 +723,15 @@ function encodeCursor(c: z.infer<typeof cursorSchema>): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
-function decodeCursor(cursor: string | undefined, org: string, partitions: readonly string[], index: IndexDefinition): { p: number; k?: Record<string, unknown> } {
+function decodeCursor(
+  cursor: string | undefined,
+  org: string,
+  partitions: readonly string[],
+  index: IndexDefinition,
+): { p: number; k?: Record<string, unknown> } {
   if (cursor === undefined) return { p: 0 };
-  const invalid = () => new ValidationError('invalid cursor', [{ field: 'cursor', message: 'is not a cursor this list returned' }]);
+  const invalid = () =>
+    new ValidationError('invalid cursor', [{ field: 'cursor', message: 'is not a cursor this list returned' }]);
   let parsed: z.infer<typeof cursorSchema>;
   try {
     parsed = cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
@@ -561,7 +745,8 @@ function decodeCursor(cursor: string | undefined, org: string, partitions: reado
     const expected = new Set(['PK', 'SK', index.partitionKey, index.sortKey]);
     const names = Object.keys(parsed.k);
     if (names.length !== expected.size || names.some((n) => !expected.has(n))) throw invalid();
-    if (parsed.k[index.partitionKey] !== partitions[parsed.p] || !String(parsed.k.PK).startsWith(`ORG#${org}#`)) throw invalid();
+    if (parsed.k[index.partitionKey] !== partitions[parsed.p] || !String(parsed.k.PK).startsWith(`ORG#${org}#`))
+      throw invalid();
   }
   return parsed;
 }

@@ -14,38 +14,62 @@ const pad = (n: number): string => n.toString().padStart(10, '0');
 export const keys = {
   conversation: (o: string, id: string): Key => ({ PK: `${org(o)}#CONV#${id}`, SK: 'CONV' }),
   /** history events live beside their conversation, sorted by version (E-1) */
-  event: (o: string, conversationId: string, version: number): Key => ({ PK: `${org(o)}#CONV#${conversationId}`, SK: `EV#${pad(version)}` }),
+  event: (o: string, conversationId: string, version: number): Key => ({
+    PK: `${org(o)}#CONV#${conversationId}`,
+    SK: `EV#${pad(version)}`,
+  }),
   eventPrefix: 'EV#',
   /** the agent profile and its pools share a partition and an SK prefix, so one query reads both */
   agent: (o: string, id: string): Key => ({ PK: `${org(o)}#AGENT#${id}`, SK: 'AGENT' }),
   agentPrefix: 'AGENT',
-  pool: (o: string, agentId: string, pool: string): Key => ({ PK: `${org(o)}#AGENT#${agentId}`, SK: `AGENT#POOL#${pool}` }),
+  pool: (o: string, agentId: string, pool: string): Key => ({
+    PK: `${org(o)}#AGENT#${agentId}`,
+    SK: `AGENT#POOL#${pool}`,
+  }),
   /** one allocation item per agent x conversation (C-6) */
-  allocation: (o: string, agentId: string, conversationId: string): Key => ({ PK: `${org(o)}#AGENT#${agentId}`, SK: `ALLOC#${conversationId}` }),
+  allocation: (o: string, agentId: string, conversationId: string): Key => ({
+    PK: `${org(o)}#AGENT#${agentId}`,
+    SK: `ALLOC#${conversationId}`,
+  }),
   allocationPrefix: 'ALLOC#',
   queue: (o: string, id: string): Key => ({ PK: `${org(o)}#QUEUE#${id}`, SK: 'QUEUE' }),
   workstream: (o: string, id: string): Key => ({ PK: `${org(o)}#WS#${id}`, SK: 'WS' }),
   channel: (o: string, id: string): Key => ({ PK: `${org(o)}#CHANNEL#${id}`, SK: 'CHANNEL' }),
   settings: (o: string): Key => ({ PK: `${org(o)}#SETTINGS`, SK: 'SETTINGS' }),
   /** a channel thread's current conversation */
-  thread: (o: string, channelId: string, threadId: string): Key => ({ PK: `${org(o)}#THREAD#${channelId}#${threadId}`, SK: 'THREAD' }),
+  thread: (o: string, channelId: string, threadId: string): Key => ({
+    PK: `${org(o)}#THREAD#${channelId}#${threadId}`,
+    SK: 'THREAD',
+  }),
   /** RL-1: an inbound event already applied (expires with the table's TTL) */
   receipt: (o: string, key: string): Key => ({ PK: `${org(o)}#RECEIPT#${key}`, SK: 'RECEIPT' }),
   /** queue membership, so the agents of a queue are read without touching other queues' agents */
-  member: (o: string, queueId: string, agentId: string): Key => ({ PK: `${org(o)}#QUEUE#${queueId}`, SK: `MEMBER#${agentId}` }),
+  member: (o: string, queueId: string, agentId: string): Key => ({
+    PK: `${org(o)}#QUEUE#${queueId}`,
+    SK: `MEMBER#${agentId}`,
+  }),
   memberPrefix: 'MEMBER#',
   /** the transactional timer outbox (ARCHITECTURE Timers) */
   timer: (o: string, name: string): Key => ({ PK: `${org(o)}#TIMER#${name}`, SK: 'TIMER' }),
   /** R-3: one availability entry per queue x pool x agent, beside the queue's members */
-  availability: (o: string, queueId: string, pool: string, agentId: string): Key => ({ PK: `${org(o)}#QUEUE#${queueId}`, SK: `AVAIL#${pool}#${agentId}` }),
+  availability: (o: string, queueId: string, pool: string, agentId: string): Key => ({
+    PK: `${org(o)}#QUEUE#${queueId}`,
+    SK: `AVAIL#${pool}#${agentId}`,
+  }),
   /** R-6: identification lookups (a normalized phone or email -> the contacts and accounts holding it) */
-  lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({ PK: `${org(o)}#LOOKUP#${field}#${value}`, SK: `CONTACT#${contactId}` }),
+  lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({
+    PK: `${org(o)}#LOOKUP#${field}#${value}`,
+    SK: `CONTACT#${contactId}`,
+  }),
   lookupPartition: (o: string, field: 'phone' | 'email', value: string): string => `${org(o)}#LOOKUP#${field}#${value}`,
   /** M-3: the org's triggers in one partition (read by actions that can fire them) */
   trigger: (o: string, id: string): Key => ({ PK: `${org(o)}#TRIGGERS`, SK: `TRIGGER#${id}` }),
   triggersPartition: (o: string): string => `${org(o)}#TRIGGERS`,
   /** E-3: internal notes beside their conversation */
-  note: (o: string, conversationId: string, id: string): Key => ({ PK: `${org(o)}#CONV#${conversationId}`, SK: `NOTE#${id}` }),
+  note: (o: string, conversationId: string, id: string): Key => ({
+    PK: `${org(o)}#CONV#${conversationId}`,
+    SK: `NOTE#${id}`,
+  }),
   notePrefix: 'NOTE#',
   contact: (o: string, id: string): Key => ({ PK: `${org(o)}#CONTACT#${id}`, SK: 'CONTACT' }),
   /**
@@ -80,7 +104,9 @@ export const conversationIndexKeys = (c: {
   return {
     GSI1PK: `${org(c.org)}#QUEUE#${c.queueId}#${c.status}`,
     GSI1SK: `${c.statusSince}#${c.id}`,
-    ...(c.primaryAgentId && c.primaryKind !== 'external' ? { GSI2PK: `${org(c.org)}#AGENT#${c.primaryAgentId}#${state}`, GSI2SK: byCreation } : {}),
+    ...(c.primaryAgentId && c.primaryKind !== 'external'
+      ? { GSI2PK: `${org(c.org)}#AGENT#${c.primaryAgentId}#${state}`, GSI2SK: byCreation }
+      : {}),
     GSI3PK: `${org(c.org)}#STATUS#${c.status}`,
     GSI3SK: byCreation,
     GSI4PK: `${org(c.org)}#THREAD#${c.channelId}#${c.threadId}`,
@@ -124,14 +150,23 @@ export const timerPartition = (shard: number): string => `TIMERS#${shard}`;
  * entries of one partition whatever the number of agents.
  */
 export const AVAILABILITY_MAX = 999_999;
-const inv = (free: number): string => (AVAILABILITY_MAX - Math.min(Math.max(free, 0), AVAILABILITY_MAX)).toString().padStart(6, '0');
+const inv = (free: number): string =>
+  (AVAILABILITY_MAX - Math.min(Math.max(free, 0), AVAILABILITY_MAX)).toString().padStart(6, '0');
 
-export const availabilityIndexKeys = (o: string, queueId: string, pool: string, agentId: string, free: number, idleSince: string): Record<string, string> => ({
+export const availabilityIndexKeys = (
+  o: string,
+  queueId: string,
+  pool: string,
+  agentId: string,
+  free: number,
+  idleSince: string,
+): Record<string, string> => ({
   GSI5PK: availabilityPartition(o, queueId, pool),
   GSI5SK: `${inv(free)}#${idleSince}#${agentId}`,
 });
 
-export const availabilityPartition = (o: string, queueId: string, pool: string): string => `${org(o)}#AVAIL#${queueId}#${pool}`;
+export const availabilityPartition = (o: string, queueId: string, pool: string): string =>
+  `${org(o)}#AVAIL#${queueId}#${pool}`;
 
 /** Sort keys strictly below this bound belong to agents with at least `units` free. */
 export const availabilityBound = (units: number): string => (AVAILABILITY_MAX - units + 1).toString().padStart(6, '0');

@@ -29,7 +29,11 @@ export type IndexName = (typeof TABLE_DEFINITION.globalSecondaryIndexes)[number]
 /** CreateTable input (on-demand, every index projecting ALL) for DynamoDB Local. */
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const d = TABLE_DEFINITION;
-  const attrs = new Set<string>([d.partitionKey, d.sortKey, ...d.globalSecondaryIndexes.flatMap((g) => [g.partitionKey, g.sortKey])]);
+  const attrs = new Set<string>([
+    d.partitionKey,
+    d.sortKey,
+    ...d.globalSecondaryIndexes.flatMap((g) => [g.partitionKey, g.sortKey]),
+  ]);
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',

@@ -64,9 +64,14 @@ export function toTransactItem(table: string, w: Write): TransactItem {
           Key: keys.pool(w.org, w.agentId, w.pool),
           UpdateExpression: 'SET #used = #used + :units, #free = #free - :units',
           // S-3 override: no capacity condition, but `used` as read, so the reported units over are exact
-          ConditionExpression: w.override ? 'attribute_exists(PK) AND #used = :expectUsed' : 'attribute_exists(PK) AND #free >= :units',
+          ConditionExpression: w.override
+            ? 'attribute_exists(PK) AND #used = :expectUsed'
+            : 'attribute_exists(PK) AND #free >= :units',
           ExpressionAttributeNames: { '#used': 'used', '#free': 'free' },
-          ExpressionAttributeValues: { ':units': w.units, ...(w.override ? { ':expectUsed': w.override.expectUsed } : {}) },
+          ExpressionAttributeValues: {
+            ':units': w.units,
+            ...(w.override ? { ':expectUsed': w.override.expectUsed } : {}),
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       };
@@ -116,12 +121,23 @@ export function toTransactItem(table: string, w: Write): TransactItem {
         },
       };
     case 'member-check':
-      return { ConditionCheck: { TableName: table, Key: keys.member(w.org, w.queueId, w.agentId), ConditionExpression: 'attribute_exists(PK)' } };
+      return {
+        ConditionCheck: {
+          TableName: table,
+          Key: keys.member(w.org, w.queueId, w.agentId),
+          ConditionExpression: 'attribute_exists(PK)',
+        },
+      };
     case 'timer':
       return { Put: { TableName: table, Item: timerItem(w.timer) } };
     case 'agent-state': {
       const names: Record<string, string> = { '#epoch': 'connectionEpoch', '#sv': 'stateVersion' };
-      const values: Record<string, unknown> = { ':expectEpoch': w.expectEpoch, ':zero': 0, ':one': 1, ...(w.bumpEpoch ? { ':nextEpoch': w.expectEpoch + 1 } : {}) };
+      const values: Record<string, unknown> = {
+        ':expectEpoch': w.expectEpoch,
+        ':zero': 0,
+        ':one': 1,
+        ...(w.bumpEpoch ? { ':nextEpoch': w.expectEpoch + 1 } : {}),
+      };
       // every presence-affecting change moves stateVersion, which an offer in flight checks
       const sets = [...(w.bumpEpoch ? ['#epoch = :nextEpoch'] : []), '#sv = if_not_exists(#sv, :zero) + :one'];
       for (const [k, v] of Object.entries(w.set)) {
@@ -134,7 +150,12 @@ export function toTransactItem(table: string, w: Write): TransactItem {
         Update: {
           TableName: table,
           Key: keys.agent(w.org, w.agentId),
-          UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', w.remove.length ? `REMOVE ${w.remove.map((k) => `#${k}`).join(', ')}` : ''].join(' ').trim(),
+          UpdateExpression: [
+            sets.length ? `SET ${sets.join(', ')}` : '',
+            w.remove.length ? `REMOVE ${w.remove.map((k) => `#${k}`).join(', ')}` : '',
+          ]
+            .join(' ')
+            .trim(),
           ConditionExpression: 'attribute_exists(PK) AND #epoch = :expectEpoch',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -153,7 +174,11 @@ export function toTransactItem(table: string, w: Write): TransactItem {
   }
 }
 
-export function buildTransaction(table: string, writes: readonly Write[], idempotencyToken?: string): TransactWriteCommandInput {
+export function buildTransaction(
+  table: string,
+  writes: readonly Write[],
+  idempotencyToken?: string,
+): TransactWriteCommandInput {
   return {
     TransactItems: writes.map((w) => toTransactItem(table, w)),
     ...(idempotencyToken ? { ClientRequestToken: idempotencyToken } : {}),

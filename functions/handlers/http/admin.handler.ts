@@ -1,8 +1,23 @@
 import type { Channel, ChannelKind, Contact } from '../../domain/model.js';
-import { configureAgent, configureChannel, configureContact, configureSettings, configureTrigger, configureWorkstream } from '../../use-cases/admin.use-case.js';
+import {
+  configureAgent,
+  configureChannel,
+  configureContact,
+  configureSettings,
+  configureTrigger,
+  configureWorkstream,
+} from '../../use-cases/admin.use-case.js';
 import { getRuntime } from '../runtime.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
-import { agentBody, channelBody, contactBody, queueBody, settingsBody, triggerBody, workstreamBody } from './schemas.js';
+import {
+  agentBody,
+  channelBody,
+  contactBody,
+  queueBody,
+  settingsBody,
+  triggerBody,
+  workstreamBody,
+} from './schemas.js';
 import { agentView } from './views.js';
 
 /** Admin configuration: PUT creates or replaces, GET reads (role admin). */
@@ -34,14 +49,16 @@ export const adminRoutes: Route[] = [
     method: 'PUT',
     path: '/v1/admin/workstreams/{id}',
     summary: 'Create or replace a workstream',
-    handle: async ({ claims, params, json }) => ok(await configureWorkstream(store(), claims.org, params.id as string, parse(workstreamBody, json))),
+    handle: async ({ claims, params, json }) =>
+      ok(await configureWorkstream(store(), claims.org, params.id as string, parse(workstreamBody, json))),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/workstreams/{id}',
     summary: 'Read a workstream',
-    handle: async ({ claims, params }) => ok(await found(store().getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
+    handle: async ({ claims, params }) =>
+      ok(await found(store().getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
   },
   {
     ...admin,
@@ -59,7 +76,8 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/queues/{id}',
     summary: 'Read a queue',
-    handle: async ({ claims, params }) => ok(await found(store().getQueue(claims.org, params.id as string), 'queue', params.id)),
+    handle: async ({ claims, params }) =>
+      ok(await found(store().getQueue(claims.org, params.id as string), 'queue', params.id)),
   },
   {
     ...admin,
@@ -68,7 +86,9 @@ export const adminRoutes: Route[] = [
     summary: 'Create or replace a channel (its webhook secret is write-only)',
     async handle({ claims, params, json }) {
       const body = parse(channelBody, json);
-      return ok(await configureChannel(store(), claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }));
+      return ok(
+        await configureChannel(store(), claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
+      );
     },
   },
   {
@@ -76,7 +96,8 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/channels/{id}',
     summary: 'Read a channel (without its secret)',
-    handle: async ({ claims, params }) => ok(await found<Channel>(store().getChannel(claims.org, params.id as string), 'channel', params.id)),
+    handle: async ({ claims, params }) =>
+      ok(await found<Channel>(store().getChannel(claims.org, params.id as string), 'channel', params.id)),
   },
   {
     ...admin,
@@ -95,7 +116,8 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/contacts/{id}',
     summary: 'Read a contact or account',
-    handle: async ({ claims, params }) => ok(await found(store().getContact(claims.org, params.id as string), 'contact', params.id)),
+    handle: async ({ claims, params }) =>
+      ok(await found(store().getContact(claims.org, params.id as string), 'contact', params.id)),
   },
   {
     ...admin,
@@ -115,7 +137,14 @@ export const adminRoutes: Route[] = [
     async handle({ claims, params, json }) {
       const body = parse(agentBody, json);
       const id = params.id as string;
-      await configureAgent(getRuntime().deps, store(), { org: claims.org, id, name: body.name, queues: body.queues, bot: body.bot ?? false, capacity: body.capacity });
+      await configureAgent(getRuntime().deps, store(), {
+        org: claims.org,
+        id,
+        name: body.name,
+        queues: body.queues,
+        bot: body.bot ?? false,
+        capacity: body.capacity,
+      });
       const agent = await found(store().getAgent(claims.org, id), 'agent', id);
       return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
     },

@@ -10,7 +10,10 @@ const self = { auth: 'jwt', roles: ['agent'] } as const;
 const rt = () => getRuntime();
 
 async function viewOf(claims: Claims, id: string): Promise<RouteResponse> {
-  const [agent, settings] = await Promise.all([found(rt().store.getAgent(claims.org, id), 'agent', id), rt().store.getSettings(claims.org)]);
+  const [agent, settings] = await Promise.all([
+    found(rt().store.getAgent(claims.org, id), 'agent', id),
+    rt().store.getSettings(claims.org),
+  ]);
   return ok(agentView(agent, settings, rt().deps.clock.now()));
 }
 
@@ -33,7 +36,8 @@ export const agentRoutes: Route[] = [
     method: 'GET',
     path: '/v1/agents/me/work-items',
     summary: "The caller's Active, WrapUp and Waiting conversations",
-    handle: async ({ claims }) => ok({ items: (await rt().store.listWorkItems(claims.org, claims.sub)).map(conversationView) }),
+    handle: async ({ claims }) =>
+      ok({ items: (await rt().store.listWorkItems(claims.org, claims.sub)).map(conversationView) }),
   },
   {
     ...self,

@@ -19,7 +19,11 @@ export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A
  */
 const rolesClaim = z.preprocess((v) => {
   if (Array.isArray(v)) return v;
-  if (typeof v === 'string') return v.replace(/^\[|\]$/g, '').split(/[\s,]+/).filter(Boolean);
+  if (typeof v === 'string')
+    return v
+      .replace(/^\[|\]$/g, '')
+      .split(/[\s,]+/)
+      .filter(Boolean);
   return v;
 }, z.array(z.string()));
 

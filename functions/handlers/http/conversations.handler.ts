@@ -7,16 +7,51 @@ import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { getRuntime } from '../runtime.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import { idempotent } from './idempotency.js';
-import { assignBody, consultBody, emptyBody, idempotencyKeyHeader, listQuery, noteBody, transferBody } from './schemas.js';
+import {
+  assignBody,
+  consultBody,
+  emptyBody,
+  idempotencyKeyHeader,
+  listQuery,
+  noteBody,
+  transferBody,
+} from './schemas.js';
 import { conversationView, eventView } from './views.js';
 
 const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
 const store = () => getRuntime().store;
 
 /** API.md's actions. */
-export const ACTIONS = ['accept', 'reject', 'end', 'close', 'release', 'transfer', 'consult', 'resolve', 'resume', 'end-session', 'monitor', 'join', 'assign', 'force-close'] as const;
+export const ACTIONS = [
+  'accept',
+  'reject',
+  'end',
+  'close',
+  'release',
+  'transfer',
+  'consult',
+  'resolve',
+  'resume',
+  'end-session',
+  'monitor',
+  'join',
+  'assign',
+  'force-close',
+] as const;
 const actionParam = z.enum(ACTIONS);
-const PLAIN = ['accept', 'reject', 'end', 'close', 'release', 'resolve', 'resume', 'monitor', 'join', 'force-close', 'end-session'] as const;
+const PLAIN = [
+  'accept',
+  'reject',
+  'end',
+  'close',
+  'release',
+  'resolve',
+  'resume',
+  'monitor',
+  'join',
+  'force-close',
+  'end-session',
+] as const;
 type Plain = (typeof PLAIN)[number];
 
 function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
@@ -36,14 +71,19 @@ function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
     case 'assign': {
       const b = parse(assignBody, json);
       const override = b.override === true ? { override: true } : {};
-      return 'agentId' in b ? { type: 'assign', target: { kind: 'agent', agentId: b.agentId }, ...override } : { type: 'assign', target: { kind: 'queue', queueId: b.queueId }, ...override };
+      return 'agentId' in b
+        ? { type: 'assign', target: { kind: 'agent', agentId: b.agentId }, ...override }
+        : { type: 'assign', target: { kind: 'queue', queueId: b.queueId }, ...override };
     }
     default:
       throw new ValidationError(`unknown action ${name}`);
   }
 }
 
-const result = (r: ActionResult): Record<string, unknown> => ({ ...conversationView(r.conversation), ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}) });
+const result = (r: ActionResult): Record<string, unknown> => ({
+  ...conversationView(r.conversation),
+  ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
+});
 
 const runAction = idempotent(async (req) => {
   const [conversationId, name] = req.target.split('/') as [string, (typeof ACTIONS)[number]];
@@ -66,7 +106,12 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations/{id}',
     summary: 'Read a conversation',
-    handle: async ({ claims, params }) => ok(conversationView(await found(store().getConversation(claims.org, params.id as string), 'conversation', params.id))),
+    handle: async ({ claims, params }) =>
+      ok(
+        conversationView(
+          await found(store().getConversation(claims.org, params.id as string), 'conversation', params.id),
+        ),
+      ),
   },
   {
     ...anyRole,
@@ -87,10 +132,18 @@ export const conversationRoutes: Route[] = [
     async handle({ claims, query }) {
       const q = parse(listQuery, query, 'query');
       const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
-      if (!supervisor && q.agentId && q.agentId !== claims.sub) throw new ForbiddenActionError('an agent can list only their own conversations');
+      if (!supervisor && q.agentId && q.agentId !== claims.sub)
+        throw new ForbiddenActionError('an agent can list only their own conversations');
       const { limit, cursor, ...filter } = q;
-      const page = await store().listConversations(claims.org, supervisor ? filter : { ...filter, agentId: claims.sub }, { limit, ...(cursor ? { cursor } : {}) });
-      return ok({ items: page.items.map(conversationView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+      const page = await store().listConversations(
+        claims.org,
+        supervisor ? filter : { ...filter, agentId: claims.sub },
+        { limit, ...(cursor ? { cursor } : {}) },
+      );
+      return ok({
+        items: page.items.map(conversationView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
     },
   },
   {
@@ -98,7 +151,8 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
     summary: 'Agents a consult may add (X-2)',
-    handle: async ({ claims, params }) => ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }) =>
+      ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
@@ -106,7 +160,8 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
     summary: 'Internal notes, visible to agents and supervisors only (E-3)',
-    handle: async ({ claims, params }) => ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }) =>
+      ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
@@ -117,7 +172,16 @@ export const conversationRoutes: Route[] = [
     async handle({ claims, params, json }) {
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
-      return ok(await addNote(getRuntime().deps, getRuntime().store, { org: claims.org, conversationId: params.id as string, authorId: claims.sub, authorRole: role, text }), 201);
+      return ok(
+        await addNote(getRuntime().deps, getRuntime().store, {
+          org: claims.org,
+          conversationId: params.id as string,
+          authorId: claims.sub,
+          authorRole: role,
+          text,
+        }),
+        201,
+      );
     },
   },
   {
@@ -144,7 +208,12 @@ export const conversationRoutes: Route[] = [
         );
       }
       const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
-      return ok(await runAction({ org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles }, context));
+      return ok(
+        await runAction(
+          { org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles },
+          context,
+        ),
+      );
     },
   },
 ];

@@ -45,7 +45,11 @@ export const routeKey = (r: Pick<Route, 'method' | 'path'>): string => `${r.meth
 /** Parses with a schema; failures are 400 with the field errors (RL-4). */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where = ''): z.infer<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw new ValidationError(`the request ${where || 'body'} is not valid`, zodFieldErrors(r.error, where === 'body' ? '' : where));
+  if (!r.success)
+    throw new ValidationError(
+      `the request ${where || 'body'} is not valid`,
+      zodFieldErrors(r.error, where === 'body' ? '' : where),
+    );
   return r.data;
 }
 
@@ -68,7 +72,10 @@ export function httpGroup(routes: readonly Route[]) {
     if (!route) throw new NotFoundError('route', event.routeKey);
     const params: Record<string, string> = {};
     for (const [k, v] of Object.entries(event.pathParameters ?? {})) params[k] = parse(idSchema, v ?? '', `path.${k}`);
-    const claims = route.auth === 'jwt' ? claimsFrom((event.requestContext as { authorizer?: { jwt?: { claims?: unknown } } }).authorizer?.jwt?.claims) : { sub: '', org: '', roles: [] };
+    const claims =
+      route.auth === 'jwt'
+        ? claimsFrom((event.requestContext as { authorizer?: { jwt?: { claims?: unknown } } }).authorizer?.jwt?.claims)
+        : { sub: '', org: '', roles: [] };
     if (route.auth === 'jwt' && route.roles) requireRole(claims, ...route.roles);
     const rawBody = rawBodyOf(event);
     let json: unknown;
@@ -76,14 +83,23 @@ export function httpGroup(routes: readonly Route[]) {
       json = parseJsonBody(rawBody);
     }
     logger.appendKeys({ org: claims.org || undefined, route: event.routeKey, conversationId: params.id });
-    const res = await route.handle({ claims, params, query: event.queryStringParameters ?? {}, headers: lowerHeaders(event.headers), rawBody, json, context });
+    const res = await route.handle({
+      claims,
+      params,
+      query: event.queryStringParameters ?? {},
+      headers: lowerHeaders(event.headers),
+      rawBody,
+      json,
+      context,
+    });
     return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
   };
   return middy(base)
     .use(observability())
     .use({
       after: async (request) => {
-        if (request.event.routeKey.includes('/actions/') && request.response?.statusCode === 200) metrics.addMetric('Transitions', MetricUnit.Count, 1);
+        if (request.event.routeKey.includes('/actions/') && request.response?.statusCode === 200)
+          metrics.addMetric('Transitions', MetricUnit.Count, 1);
       },
       onError: async (request) => {
         const p = toProblem(request.error);
@@ -112,6 +128,9 @@ export function parseJsonBody(rawBody: string): unknown {
     throw new ValidationError('the body is not valid JSON', [{ field: '(body)', message: 'malformed JSON' }]);
   }
   const bad = firstMalformedString(json);
-  if (bad) throw new ValidationError('the body nests too deep or has a string that is not well-formed Unicode', [{ field: bad, message: 'nested deeper than 32 levels, or contains a lone surrogate' }]);
+  if (bad)
+    throw new ValidationError('the body nests too deep or has a string that is not well-formed Unicode', [
+      { field: bad, message: 'nested deeper than 32 levels, or contains a lone surrogate' },
+    ]);
   return json;
 }

@@ -25,7 +25,9 @@ function persistenceStore(): DynamoDBPersistenceLayer {
     tableName: requiredEnv('IDEMPOTENCY_TABLE_NAME'),
     awsSdkV3Client: new DynamoDBClient({
       region: process.env.AWS_REGION ?? 'us-east-1',
-      ...(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+      ...(process.env.DYNAMODB_ENDPOINT
+        ? { endpoint: process.env.DYNAMODB_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+        : {}),
     }),
   });
   return persistence;

@@ -38,20 +38,27 @@ export interface Problem {
 }
 
 export const zodFieldErrors = (err: ZodError, prefix = ''): FieldError[] =>
-  err.issues.map((i) => ({ field: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: i.message }));
+  err.issues.map((i) => ({
+    field: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
+    message: i.message,
+  }));
 
 /** Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing internal. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
   if (err instanceof IdempotencyAlreadyInProgressError) {
-    return problem(409, 'a request with this Idempotency-Key is still in progress', { type: 'idempotency-in-progress' });
+    return problem(409, 'a request with this Idempotency-Key is still in progress', {
+      type: 'idempotency-in-progress',
+    });
   }
   if (err instanceof IdempotencyValidationError) {
     return problem(409, 'this Idempotency-Key was used with a different request', { type: 'idempotency-key-reused' });
   }
   if (err instanceof DomainError) {
     const status = STATUS[err.kind];
-    const extra: Record<string, unknown> = { type: err.name.replace(/Error$/, '').replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase()) };
+    const extra: Record<string, unknown> = {
+      type: err.name.replace(/Error$/, '').replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase()),
+    };
     const current = (err as { currentStatus?: string }).currentStatus;
     if (current) extra.currentStatus = current;
     if (err instanceof ValidationError) extra.errors = err.errors;

@@ -16,7 +16,10 @@ export const queueRoutes: Route[] = [
       await found(store.getQueue(claims.org, id), 'queue', id);
       const { limit, cursor } = parse(pageQuery, query, 'query');
       const page = await store.listOpenItems(claims.org, id, { limit, ...(cursor ? { cursor } : {}) });
-      return ok({ items: page.items.map(conversationView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+      return ok({
+        items: page.items.map(conversationView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
     },
   },
 ];

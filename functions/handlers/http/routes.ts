@@ -22,6 +22,6 @@ export const ROUTE_GROUPS = {
 
 export type RouteGroup = keyof typeof ROUTE_GROUPS;
 
-export const ALL_ROUTES: readonly (Route & { group: RouteGroup })[] = Object.entries(ROUTE_GROUPS).flatMap(([group, g]) =>
-  g.routes.map((r) => ({ ...r, group: group as RouteGroup })),
+export const ALL_ROUTES: readonly (Route & { group: RouteGroup })[] = Object.entries(ROUTE_GROUPS).flatMap(
+  ([group, g]) => g.routes.map((r) => ({ ...r, group: group as RouteGroup })),
 );

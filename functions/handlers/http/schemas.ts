@@ -18,7 +18,10 @@ export const settingsBody = z
     forceClose: z.boolean(),
     agentEndMessagingSession: z.boolean(),
     defaultPresence: presence.optional(),
-    defaultPhoneRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 region such as US').optional(),
+    defaultPhoneRegion: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 region such as US')
+      .optional(),
   })
   .strict();
 
@@ -33,11 +36,23 @@ export const workstreamBody = z
     allowedPresences: z.array(presence).min(1),
     wrapUp: z
       .object({
-        blockCapacity: z.union([z.enum(['always', 'never']), z.number()]).refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60'),
+        blockCapacity: z
+          .union([z.enum(['always', 'never']), z.number()])
+          .refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60'),
       })
       .strict(),
-    waitingInactivityTimeoutSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
-    agentReconnectTimeoutSeconds: z.number().int().min(10).max(24 * 3600).optional(),
+    waitingInactivityTimeoutSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .optional(),
+    agentReconnectTimeoutSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(24 * 3600)
+      .optional(),
     offerTimeoutSeconds: z.number().int().min(5).max(3600).optional(),
     routingRules: z
       .array(
@@ -83,7 +98,9 @@ export const agentBody = z
   .object({
     name,
     queues: z.array(idSchema).max(40),
-    capacity: z.record(idSchema, z.number().int().min(0).max(1000)).refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
+    capacity: z
+      .record(idSchema, z.number().int().min(0).max(1000))
+      .refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
     bot: z.boolean().optional(),
   })
   .strict();
@@ -113,9 +130,13 @@ export const listQuery = z
   })
   .strict();
 
-export const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().max(2048).optional() }).strict();
+export const pageQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().max(2048).optional() })
+  .strict();
 
-export const idempotencyKeyHeader = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9_.:-]');
+export const idempotencyKeyHeader = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9_.:-]');
 
 const shortText = z.string().max(256);
 export const webhookEvent = z
@@ -124,9 +145,23 @@ export const webhookEvent = z
     type: z.enum(CUSTOMER_EVENT_TYPES),
     threadId: z.string().min(1).max(256),
     occurredAt: z.iso.datetime({ offset: true }).optional(),
-    customer: z.object({ id: idSchema.optional(), phone: shortText.optional(), email: shortText.optional(), name: shortText.optional() }).strict().optional(),
-    context: z.record(z.string().min(1).max(100), z.string().max(1000)).refine((c) => Object.keys(c).length <= 50, 'at most 50 variables').optional(),
-    message: z.object({ text: z.string().max(10_000) }).strict().optional(),
+    customer: z
+      .object({
+        id: idSchema.optional(),
+        phone: shortText.optional(),
+        email: shortText.optional(),
+        name: shortText.optional(),
+      })
+      .strict()
+      .optional(),
+    context: z
+      .record(z.string().min(1).max(100), z.string().max(1000))
+      .refine((c) => Object.keys(c).length <= 50, 'at most 50 variables')
+      .optional(),
+    message: z
+      .object({ text: z.string().max(10_000) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -144,7 +179,16 @@ export const noteBody = z.object({ text: z.string().trim().min(1).max(10_000) })
 /** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */
 export const triggerBody = z
   .object({
-    when: z.object({ event: z.enum(TRIGGER_EVENT_NAMES), field: z.string().regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason').max(100), changedTo: z.string().max(200) }).strict(),
+    when: z
+      .object({
+        event: z.enum(TRIGGER_EVENT_NAMES),
+        field: z
+          .string()
+          .regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason')
+          .max(100),
+        changedTo: z.string().max(200),
+      })
+      .strict(),
     then: z
       .array(
         z.union([

@@ -24,7 +24,9 @@ export function conversationView(c: Conversation): Record<string, unknown> {
     ...(c.pendingTransfer ? { pendingTransfer: c.pendingTransfer } : {}),
     session: c.session,
     ticket: c.ticket,
-    ...(c.allocation ? { capacity: { agentId: c.allocation.agentId, pool: c.allocation.pool, units: c.allocation.units } } : {}),
+    ...(c.allocation
+      ? { capacity: { agentId: c.allocation.agentId, pool: c.allocation.pool, units: c.allocation.units } }
+      : {}),
     ...(c.wrapUpReleaseAt ? { wrapUpReleaseAt: c.wrapUpReleaseAt } : {}),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,

@@ -20,10 +20,18 @@ export const webhookRoutes: Route[] = [
       const { store, sqs, deps } = getRuntime();
       const channelId = params.channelId as string;
       const reg = await channelRegistration(store, channelId);
-      if (!signatureMatches(reg.secret, rawBody, headers['x-signature'])) throw new UnauthorizedError('missing or wrong X-Signature');
+      if (!signatureMatches(reg.secret, rawBody, headers['x-signature']))
+        throw new UnauthorizedError('missing or wrong X-Signature');
       const event = parse(webhookEvent, parseJsonBody(rawBody));
       const m = toQueueMessage(reg.org, channelId, event, deps.clock.now());
-      await sqs.send(new SendMessageCommand({ QueueUrl: requiredEnv('INGEST_QUEUE_URL'), MessageBody: m.body, MessageGroupId: m.groupId, MessageDeduplicationId: m.deduplicationId }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: requiredEnv('INGEST_QUEUE_URL'),
+          MessageBody: m.body,
+          MessageGroupId: m.groupId,
+          MessageDeduplicationId: m.deduplicationId,
+        }),
+      );
       return ok({ accepted: true }, 202);
     },
   },

@@ -18,5 +18,4 @@ export const handler = middy(async (): Promise<{ fired: number }> => {
     logger.info('sweeper fired timers', { count: fired.length, timers: fired.map((f) => f.name) });
   }
   return { fired: fired.length };
-})
-  .use(observability());
+}).use(observability());

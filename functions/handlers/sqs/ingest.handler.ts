@@ -17,7 +17,8 @@ const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receive
 async function applyRecord(record: SQSRecord): Promise<void> {
   const msg = ingestMessage.parse(JSON.parse(record.body));
   const outcome = await handleCustomerEvent(getRuntime().deps, msg.org, msg.channelId, msg.event);
-  if (outcome.outcome === 'created' || outcome.outcome === 'transitioned') metrics.addMetric('Transitions', MetricUnit.Count, 1);
+  if (outcome.outcome === 'created' || outcome.outcome === 'transitioned')
+    metrics.addMetric('Transitions', MetricUnit.Count, 1);
   logger.info('channel event applied', {
     org: msg.org,
     channelId: msg.channelId,
@@ -32,6 +33,9 @@ async function applyRecord(record: SQSRecord): Promise<void> {
 const processor = new SqsFifoPartialProcessorAsync();
 
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  processPartialResponse(event, applyRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false }),
-)
-  .use(observability());
+  processPartialResponse(event, applyRecord, processor, {
+    context,
+    skipGroupOnError: true,
+    throwOnFullBatchFailure: false,
+  }),
+).use(observability());

@@ -33,5 +33,4 @@ const processor = new BatchProcessor(EventType.SQS);
 
 export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
   processPartialResponse(event, applyTimer, processor, { context, throwOnFullBatchFailure: false }),
-)
-  .use(observability());
+).use(observability());
