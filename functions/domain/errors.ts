@@ -4,10 +4,23 @@ import type { Status } from './model.js';
  * One error hierarchy for the whole engine. Handlers map these to problem+json in one place;
  * the `kind` decides the HTTP status, so nothing outside this file invents status codes.
  */
-export type ErrorKind = 'validation' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'not-implemented';
+export type ErrorKind =
+  | 'validation'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'precondition-failed'
+  | 'unprocessable'
+  | 'not-implemented';
 
+/**
+ * `type` is the problem+json type (`urn:problem:<type>`): an explicit, stable string per error class,
+ * part of the HTTP contract, never derived from a class name (renaming a class must not change it).
+ */
 export abstract class DomainError extends Error {
   abstract readonly kind: ErrorKind;
+  abstract readonly type: string;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -21,6 +34,7 @@ export interface FieldError {
 
 export class ValidationError extends DomainError {
   readonly kind = 'validation';
+  readonly type = 'validation';
   constructor(
     message: string,
     readonly errors: FieldError[] = [],
@@ -31,6 +45,7 @@ export class ValidationError extends DomainError {
 
 export class NotFoundError extends DomainError {
   readonly kind = 'not-found';
+  readonly type = 'not-found';
   constructor(
     readonly entity: string,
     readonly id: string,
@@ -42,6 +57,7 @@ export class NotFoundError extends DomainError {
 /** T-13 / RL-2: the action is not allowed from the current status (or lost a race). */
 export class TransitionConflictError extends DomainError {
   readonly kind = 'conflict';
+  readonly type = 'transition-conflict';
   constructor(
     readonly currentStatus: Status,
     message: string,
@@ -54,6 +70,7 @@ export class TransitionConflictError extends DomainError {
 /** C-5: the agent's pool cannot take the units. */
 export class CapacityExceededError extends DomainError {
   readonly kind = 'conflict';
+  readonly type = 'capacity-exceeded';
   constructor(
     readonly currentStatus: Status,
     readonly agentId: string,
@@ -67,6 +84,7 @@ export class CapacityExceededError extends DomainError {
 /** T-13: the actor may not perform this action (not the primary, not a member, wrong role). */
 export class ForbiddenActionError extends DomainError {
   readonly kind = 'forbidden';
+  readonly type = 'forbidden-action';
   constructor(
     message: string,
     readonly currentStatus?: Status,
@@ -77,14 +95,40 @@ export class ForbiddenActionError extends DomainError {
 
 export class NotImplementedError extends DomainError {
   readonly kind = 'not-implemented';
+  readonly type = 'not-implemented';
 }
 
 /** 409 that is not a transition: an id taken by another tenant, an idempotency key in flight. */
 export class ConflictError extends DomainError {
   readonly kind = 'conflict';
+  readonly type = 'conflict';
 }
 
 /** RL-1: this inbound event (or request) was already applied. */
 export class DuplicateRequestError extends DomainError {
   readonly kind = 'conflict';
+  readonly type = 'duplicate-request';
+}
+
+/**
+ * RL-2: the change lost every retry to concurrent changes. Not a refusal by the rules: the same request
+ * may succeed if sent again (409, retryable). A customer event that ends here goes back to its queue.
+ */
+export class RaceLostError extends DomainError {
+  readonly kind = 'conflict';
+  readonly type = 'race-lost';
+  readonly retryable = true;
+  constructor(
+    readonly currentStatus: Status,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An Idempotency-Key already used for another action or body (IETF Idempotency-Key draft: 422). */
+export class IdempotencyKeyReusedError extends DomainError {
+  readonly kind = 'unprocessable';
+  readonly type = 'idempotency-key-reused';
 }

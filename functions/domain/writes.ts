@@ -37,11 +37,23 @@ export type Write =
       previous: string | null;
     }
   /** RL-1: proof that an inbound event was applied, written with its effect so it applies once */
-  | { type: 'receipt'; org: string; key: string; expiresAt: number }
+  | {
+      type: 'receipt';
+      org: string;
+      key: string;
+      expiresAt: number;
+      /** Idempotency-Key receipts: what the request was (to refuse the key's reuse) and its first result */
+      fingerprint?: string;
+      result?: Record<string, unknown>;
+    }
   /** the transactional timer outbox: the timer exists iff the change that armed it committed */
   | { type: 'timer'; timer: TimerRequest }
   /** the offered agent got work now (idle tie-break), and their presence did not change since read */
   | { type: 'agent-assigned'; org: string; agentId: string; expectStateVersion: number; at: string }
+  /** the configuration the change was decided on is still the current one ('' = never written) */
+  | { type: 'config-current'; org: string; entity: 'workstream' | 'settings'; id: string; version: string }
+  /** the queue a change moves the conversation to exists (T-4c, S-3, M-3 reassign) */
+  | { type: 'queue-exists'; org: string; queueId: string }
   /** the agent is still a member of the queue when the offer commits */
   | { type: 'member-check'; org: string; queueId: string; agentId: string }
   /** agent connection and presence state, moved only from the epoch it was read at; a connection change bumps the epoch */

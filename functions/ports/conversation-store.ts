@@ -1,6 +1,7 @@
 import type { Agent, Channel, Contact, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { Write } from '../domain/writes.js';
+import type { DueTimer } from './timer-store.js';
 
 export interface AllocationRecord {
   org: string;
@@ -17,6 +18,34 @@ export type AgentConfig = Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot'> 
 export type AgentStatePatch = {
   [K in 'presenceOverride' | 'signedIn' | 'connected' | 'disconnectedAt' | 'idleSince']?: Agent[K] | null;
 };
+
+/** A configuration item with the configVersion it was read at ('' when the item or its version is absent). */
+export interface Versioned<T> {
+  value: T;
+  version: string;
+}
+
+export interface ActionReadRequest {
+  conversationId: string;
+  /** agents to read, each with the pools the decision may need */
+  agents: { id: string; pools: readonly string[] }[];
+  receiptKey?: string;
+  settings?: boolean;
+}
+
+export interface ActionReadResult {
+  conversation?: Conversation;
+  /** by id; each agent's `pools` holds only the pools asked for that exist */
+  agents: Record<string, Agent | undefined>;
+  receipt?: StoredReceipt;
+  settings?: Versioned<OrgSettings>;
+}
+
+export interface StoredReceipt {
+  key: string;
+  fingerprint?: string;
+  result?: Record<string, unknown>;
+}
 
 export interface QueueConfig {
   org: string;
@@ -83,13 +112,21 @@ export interface ConversationStore {
   ): Promise<{ id: string; kind: 'contact' | 'account' }[]>;
   /** removes an outbox item once it has been run */
   deleteTimer(org: string, name: string): Promise<void>;
+  /** the outbox item as it stands (undefined once it ran and was deleted) */
+  getTimer(org: string, name: string): Promise<DueTimer | undefined>;
   /** M-3 */
   listTriggers(org: string): Promise<Trigger[]>;
   /** RL-1: whether an inbound event's receipt exists */
   hasReceipt(org: string, key: string): Promise<boolean>;
+  /** an Idempotency-Key receipt: the request's fingerprint and its first result */
+  getReceipt(org: string, key: string): Promise<StoredReceipt | undefined>;
+  /** one round trip for an action's decision (BatchGetItem) */
+  readActionState(org: string, req: ActionReadRequest): Promise<ActionReadResult>;
+  getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined>;
+  getSettingsVersioned(org: string): Promise<Versioned<OrgSettings>>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;
   /** Commits all writes in ONE transaction, or none (throws CommitConflict). */
-  commit(writes: readonly Write[], options?: { idempotencyToken?: string }): Promise<void>;
+  commit(writes: readonly Write[]): Promise<void>;
 
   putWorkstream(ws: Workstream): Promise<void>;
   putQueue(q: QueueConfig): Promise<void>;

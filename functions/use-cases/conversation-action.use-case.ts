@@ -1,18 +1,23 @@
+import { createHash } from 'node:crypto';
 import { decide } from '../domain/decide.js';
 import {
   CapacityExceededError,
   ConflictError,
+  DomainError,
   DuplicateRequestError,
   ForbiddenActionError,
+  IdempotencyKeyReusedError,
   NotFoundError,
+  RaceLostError,
   TransitionConflictError,
 } from '../domain/errors.js';
-import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings } from '../domain/model.js';
+import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
 import { TRIGGER_EVENTS, triggerTimers } from '../domain/triggers.js';
 import { targetAgentOf, targetQueueOf, type Action } from '../domain/transitions.js';
-import type { Write } from '../domain/writes.js';
-import type { CommitConflict } from '../ports/conversation-store.js';
-import { armTimers, requestToken, retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
+import type { Decision, Write } from '../domain/writes.js';
+import type { CommitConflict, StoredReceipt, Versioned } from '../ports/conversation-store.js';
+import { configCacheOf } from './config-cache.js';
+import { armTimers, retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
 
 export interface ActionCommand {
   org: string;
@@ -22,8 +27,10 @@ export interface ActionCommand {
   /** with a role-picking actor: the caller's agent id, read alongside the conversation */
   actorAgentId?: string;
   action: Action;
-  /** the client's Idempotency-Key: becomes the transaction's ClientRequestToken */
+  /** the client's Idempotency-Key, scoped to the caller: its receipt commits with the change */
   idempotencyKey?: string;
+  /** the authenticated caller (API `sub`), whatever role they act in: the owner of the Idempotency-Key */
+  callerId?: string;
   /** writes that must commit with the change, such as an inbound event's receipt (RL-1) */
   extraWrites?: readonly Write[];
   /**
@@ -68,144 +75,294 @@ function gateOf(
   }
 }
 
-/**
- * Every conversation action (agent, customer, timer): load -> decide -> commit in one transaction
- * -> arm timers. Refusals are the domain's typed errors; lost races are re-decided on fresh state.
- */
-export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promise<ActionResult> {
-  const { store } = deps;
-  const load = async (): Promise<Conversation> => {
-    const c = await store.getConversation(cmd.org, cmd.conversationId);
-    if (!c) throw new NotFoundError('conversation', cmd.conversationId);
-    return c;
-  };
-  const loadAgent = async (id: string): Promise<Agent> => {
-    const a = await store.getAgent(cmd.org, id);
-    if (!a) throw new NotFoundError('agent', id);
-    return a;
-  };
+/** Actions that read org settings: S-1 / M-2 gates, and presence checks on a target agent. */
+const READS_SETTINGS = new Set<Action['type']>(['monitor', 'join', 'assign', 'force-close', 'end-session', 'transfer']);
 
-  const toQueue = targetQueueOf(cmd.action);
-  if (toQueue !== undefined && !(await store.getQueue(cmd.org, toQueue))) throw new NotFoundError('queue', toQueue);
-
-  const keyReceiptKey = cmd.idempotencyKey
-    ? `idem#${cmd.conversationId}#${cmd.action.type}#${requestToken([typeof cmd.actor === 'function' ? (cmd.actorAgentId ?? '') : cmd.actor.id, cmd.idempotencyKey])}`
-    : undefined;
-  if (keyReceiptKey && (await store.hasReceipt(cmd.org, keyReceiptKey))) return replay();
-
-  const attempt = async (): Promise<ActionResult> => {
-    // Independent reads go out together: the acting agent (known, or the caller's id when the role is
-    // picked after the conversation is read) with the conversation; then the workstream, the target
-    // agent and the settings (only for gated or targeted actions).
-    const agentId =
-      typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
-    const [conversation, prefetched] = await Promise.all([
-      load(),
-      agentId ? store.getAgent(cmd.org, agentId) : undefined,
-    ]);
-    const moved = cmd.guard?.(conversation);
-    if (moved) throw new TransitionConflictError(conversation.status, `TM-5: ${moved}`);
-    const actor = typeof cmd.actor === 'function' ? cmd.actor(conversation) : cmd.actor;
-    const gate = gateOf(cmd.action, actor);
-    const targetId = targetAgentOf(cmd.action);
-    const [workstream, settings, targetAgent] = await Promise.all([
-      store.getWorkstream(cmd.org, conversation.workstreamId),
-      gate || targetId ? store.getSettings(cmd.org) : undefined,
-      targetId ? loadAgent(targetId) : undefined,
-    ]);
-    if (!workstream) throw new NotFoundError('workstream', conversation.workstreamId);
-    if (gate && settings && !settings[gate]) {
-      throw new ForbiddenActionError(`S-1: the org setting ${gate} is off`, conversation.status);
-    }
-    const agent =
-      actor.role === 'agent'
-        ? prefetched?.id === actor.id
-          ? prefetched
-          : await store.getAgent(cmd.org, actor.id)
-        : undefined;
-    const decision = decide({
-      conversation,
-      actor,
-      action: cmd.action,
-      workstream,
-      ...(agent ? { agent } : {}),
-      ...(targetAgent ? { targetAgent } : {}),
-      ...(settings ? { settings } : {}),
-      now: deps.clock.now(),
-    });
-    // M-3: the org's triggers listening to this event add their outbox items to the same transaction
-    const triggered = TRIGGER_EVENTS.has(decision.event.action)
-      ? triggerTimers(
-          await store.listTriggers(cmd.org),
-          decision.event.action,
-          conversation,
-          decision.conversation,
-          decision.event.at,
-        )
-      : [];
-    if (triggered.length) {
-      decision.timers.push(...triggered);
-      decision.writes.push(...triggered.map((timer): Write => ({ type: 'timer', timer })));
-    }
-    const token = cmd.idempotencyKey
-      ? requestToken([cmd.org, cmd.conversationId, cmd.idempotencyKey, conversation.version])
-      : undefined;
-    // The key's receipt commits with the change: a retry after the function died between the commit
-    // and its answer finds it and replays instead of applying the action to the new state.
-    const keyReceipt: Write[] = keyReceiptKey
-      ? [
-          {
-            type: 'receipt',
-            org: cmd.org,
-            key: keyReceiptKey,
-            expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS,
-          },
-        ]
-      : [];
-    try {
-      await store.commit(
-        [...decision.writes, ...(cmd.extraWrites ?? []), ...keyReceipt],
-        token ? { idempotencyToken: token } : {},
-      );
-    } catch (err) {
-      throw classify(err, conversation);
-    }
-    await armTimers(deps, decision.timers);
-    await runAfterCommit(deps, decision);
-    return {
-      conversation: decision.conversation,
-      event: decision.event,
-      rule: decision.rule,
-      ...(decision.unitsOverCapacity !== undefined ? { unitsOverCapacity: decision.unitsOverCapacity } : {}),
-    };
-  };
-
-  /** the action with this key already committed: answer with the conversation as it stands */
-  async function replay(): Promise<ActionResult> {
-    const conversation = await load();
-    const events = await store.listEvents(cmd.org, cmd.conversationId);
-    return { conversation, event: events.at(-1) as HistoryEvent, rule: 'idempotent-replay' };
-  }
-
-  try {
-    return await retryOnConflict(deps, attempt, async (last: CommitConflict) => {
-      const current = await load();
-      throw new TransitionConflictError(
-        current.status,
-        `RL-2: ${cmd.action.type} lost a race with a concurrent change; the conversation is now ${current.status}`,
-        {
-          cause: last,
-        },
-      );
-    });
-  } catch (err) {
-    if (keyReceiptKey && err instanceof DuplicateRequestError) return replay();
-    throw err;
-  }
+/** What one decision is made on, read in one round trip when the configuration is cached. */
+interface ActionState {
+  conversation: Conversation;
+  workstream: Versioned<Workstream>;
+  settings?: Versioned<OrgSettings>;
+  agents: Record<string, Agent | undefined>;
+  receipt?: StoredReceipt;
 }
 
-/** How long an Idempotency-Key's receipt is kept (as Powertools keeps the first result). */
+/**
+ * Every conversation action (agent, customer, timer): read (one BatchGetItem with configuration
+ * warm) -> decide (pure domain) -> commit ONE transaction -> answer. The transaction carries, as
+ * conditions, everything the decision assumed: the conversation's version and status, capacity,
+ * membership, the target queue's existence and the configuration versions (R-5). Refusals are the
+ * domain's typed errors; a lost race is decided again on fresh state, and one that keeps losing is
+ * a RaceLostError (409, retryable).
+ */
+export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promise<ActionResult> {
+  const keyed = cmd.idempotencyKey ? keyedRequest(cmd, cmd.idempotencyKey) : undefined;
+  return retryOnConflict(
+    deps,
+    (n) => attemptAction(deps, cmd, keyed, n),
+    async (last: CommitConflict) => {
+      const current = await deps.store.getConversation(cmd.org, cmd.conversationId);
+      throw new RaceLostError(
+        current?.status ?? 'Open',
+        `RL-2: ${cmd.action.type} lost repeated races with concurrent changes; the conversation is now ${current?.status}; retry`,
+        { cause: last },
+      );
+    },
+  );
+}
+
+async function attemptAction(
+  deps: EngineDeps,
+  cmd: ActionCommand,
+  keyed: KeyedRequest | undefined,
+  attempt: number,
+): Promise<ActionResult> {
+  const fresh = attempt > 1;
+  const state = await readActionState(deps, cmd, keyed, fresh);
+  if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
+  const { conversation } = state;
+  const moved = cmd.guard?.(conversation);
+  if (moved) throw new TransitionConflictError(conversation.status, `TM-5: ${moved}`);
+  let decided: { actor: Actor; decision: Decision };
+  try {
+    decided = decideAs(deps, cmd, state);
+  } catch (err) {
+    // R-5: a refusal is a decision too: one made on cached configuration is made again on a fresh read
+    if (!fresh && err instanceof DomainError) return attemptAction(deps, cmd, keyed, attempt + 1);
+    throw err;
+  }
+  const { decision } = decided;
+  await addTriggers(deps, cmd.org, conversation, decision);
+  const receipt = keyed ? [keyReceipt(deps, keyed, decision)] : [];
+  try {
+    await deps.store.commit([...decision.writes, ...assumptions(cmd, state), ...(cmd.extraWrites ?? []), ...receipt]);
+  } catch (err) {
+    throw onCommitFailure(deps, err, cmd, state);
+  }
+  await armTimers(deps, decision.timers);
+  await runAfterCommit(deps, decision);
+  return resultOf(decision);
+}
+
+/** Who acts, the S-1 / M-2 gate, then the pure decision. */
+function decideAs(deps: EngineDeps, cmd: ActionCommand, state: ActionState): { actor: Actor; decision: Decision } {
+  const { conversation } = state;
+  const actor = typeof cmd.actor === 'function' ? cmd.actor(conversation) : cmd.actor;
+  const gate = gateOf(cmd.action, actor);
+  if (gate && state.settings && !state.settings.value[gate]) {
+    throw new ForbiddenActionError(`S-1: the org setting ${gate} is off`, conversation.status);
+  }
+  return { actor, decision: decideOn(deps, cmd, state, actor) };
+}
+
+function decideOn(deps: EngineDeps, cmd: ActionCommand, state: ActionState, actor: Actor): Decision {
+  const agent = actor.role === 'agent' ? state.agents[actor.id] : undefined;
+  const targetId = targetAgentOf(cmd.action);
+  if (targetId && !state.agents[targetId]) throw new NotFoundError('agent', targetId);
+  const targetAgent = targetId ? state.agents[targetId] : undefined;
+  return decide({
+    conversation: state.conversation,
+    actor,
+    action: cmd.action,
+    workstream: state.workstream.value,
+    ...(agent ? { agent } : {}),
+    ...(targetAgent ? { targetAgent } : {}),
+    ...(state.settings ? { settings: state.settings.value } : {}),
+    now: deps.clock.now(),
+  });
+}
+
+/** M-3: the org's triggers listening to this event add their outbox items to the same transaction. */
+async function addTriggers(deps: EngineDeps, org: string, before: Conversation, decision: Decision): Promise<void> {
+  if (!TRIGGER_EVENTS.has(decision.event.action)) return;
+  const triggered = triggerTimers(
+    await deps.store.listTriggers(org),
+    decision.event.action,
+    before,
+    decision.conversation,
+    decision.event.at,
+  );
+  decision.timers.push(...triggered);
+  decision.writes.push(...triggered.map((timer): Write => ({ type: 'timer', timer })));
+}
+
+/** The facts the decision assumed that it does not write: proven by conditions in the same transaction. */
+function assumptions(cmd: ActionCommand, state: ActionState): Write[] {
+  const org = cmd.org;
+  const toQueue = targetQueueOf(cmd.action);
+  return [
+    {
+      type: 'config-current',
+      org,
+      entity: 'workstream',
+      id: state.workstream.value.id,
+      version: state.workstream.version,
+    },
+    ...(state.settings
+      ? [{ type: 'config-current', org, entity: 'settings', id: org, version: state.settings.version } as const]
+      : []),
+    ...(toQueue !== undefined ? [{ type: 'queue-exists', org, queueId: toQueue } as const] : []),
+  ];
+}
+
+/**
+ * The first round trip reads the conversation, the agents (with the pools of the org's known
+ * workstreams), the key's receipt and uncached settings together. Only a cold cache (a workstream
+ * not seen yet, or a pool it did not know) costs a second one.
+ */
+async function readActionState(
+  deps: EngineDeps,
+  cmd: ActionCommand,
+  keyed: KeyedRequest | undefined,
+  fresh: boolean,
+): Promise<ActionState> {
+  const cache = configCacheOf(deps);
+  const actorId =
+    typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
+  const agentIds = [...new Set([actorId, targetAgentOf(cmd.action)].filter((a): a is string => !!a))];
+  const wantsSettings = READS_SETTINGS.has(cmd.action.type) || targetAgentOf(cmd.action) !== undefined;
+  const cachedSettings = wantsSettings && !fresh ? cache.get('settings', cmd.org, cmd.org) : undefined;
+  const pools = [...cache.poolNamesOf(cmd.org)];
+  const read = await deps.store.readActionState(cmd.org, {
+    conversationId: cmd.conversationId,
+    agents: agentIds.map((id) => ({ id, pools })),
+    ...(keyed ? { receiptKey: keyed.receiptKey } : {}),
+    settings: wantsSettings && !cachedSettings,
+  });
+  const conversation = read.conversation;
+  if (!conversation) throw new NotFoundError('conversation', cmd.conversationId);
+  if (read.settings) cache.set('settings', cmd.org, cmd.org, read.settings);
+  const settings = cachedSettings ?? read.settings;
+  const workstream = await workstreamOf(deps, cmd.org, conversation.workstreamId, fresh);
+  const agents = await withPool(deps, cmd.org, read.agents, workstream.value.capacity.pool, pools);
+  return {
+    conversation,
+    workstream,
+    agents,
+    ...(settings ? { settings } : {}),
+    ...(read.receipt ? { receipt: read.receipt } : {}),
+  };
+}
+
+/** The cached workstream, or a fresh read (cold cache, or a retry after a failed config check). */
+export async function workstreamOf(
+  deps: EngineDeps,
+  org: string,
+  id: string,
+  fresh = false,
+): Promise<Versioned<Workstream>> {
+  const cache = configCacheOf(deps);
+  const cached = fresh ? undefined : cache.get('workstream', org, id);
+  if (cached) return cached;
+  const read = await deps.store.getWorkstreamVersioned(org, id);
+  if (!read) throw new NotFoundError('workstream', id);
+  cache.set('workstream', org, id, read);
+  return read;
+}
+
+/** Agents read without the workstream's pool (it was not known yet): read again, whole. */
+async function withPool(
+  deps: EngineDeps,
+  org: string,
+  agents: Record<string, Agent | undefined>,
+  pool: string,
+  asked: readonly string[],
+): Promise<Record<string, Agent | undefined>> {
+  if (asked.includes(pool)) return agents;
+  const ids = Object.keys(agents);
+  const whole = await Promise.all(ids.map((id) => deps.store.getAgent(org, id)));
+  return Object.fromEntries(ids.map((id, i) => [id, whole[i]]));
+}
+
+/**
+ * A cancelled transaction: a failed configuration check drops the cached entry and decides again;
+ * a missing target queue is 404; the rest is classified (capacity is final, races are retried).
+ */
+function onCommitFailure(deps: EngineDeps, err: unknown, cmd: ActionCommand, state: ActionState): unknown {
+  const conflict = err as CommitConflict;
+  if (conflict?.name !== 'CommitConflict') return err;
+  const failed = (type: Write['type']): boolean =>
+    conflict.failures.some((f) => f.write.type === type && f.code === 'ConditionalCheckFailed');
+  if (failed('config-current')) {
+    const cache = configCacheOf(deps);
+    cache.drop('workstream', cmd.org, state.workstream.value.id);
+    cache.drop('settings', cmd.org, cmd.org);
+    return conflict;
+  }
+  const toQueue = targetQueueOf(cmd.action);
+  if (toQueue !== undefined && failed('queue-exists') && !failed('conversation')) {
+    return new NotFoundError('queue', toQueue);
+  }
+  // another request with the same Idempotency-Key committed first: the retry reads its receipt
+  if (conflict.failures.some((f) => f.write.type === 'receipt' && isKeyReceipt(f.write.key))) return conflict;
+  return classify(err, state.conversation);
+}
+
+const resultOf = (decision: Decision): ActionResult => ({
+  conversation: decision.conversation,
+  event: decision.event,
+  rule: decision.rule,
+  ...(decision.unitsOverCapacity !== undefined ? { unitsOverCapacity: decision.unitsOverCapacity } : {}),
+});
+
+// ---- Idempotency-Key (IETF draft): one receipt, committed with the change, replayed on a retry ----
+
+/** How long an Idempotency-Key's receipt is kept (expired by the table's TTL). */
 export const IDEMPOTENCY_RECEIPT_TTL_SECONDS = 24 * 3600;
+
+interface KeyedRequest {
+  receiptKey: string;
+  /** what the request asks: the same key for another conversation, action or body is refused (422) */
+  fingerprint: string;
+}
+
+const KEY_RECEIPT_PREFIX = 'idem#';
+const isKeyReceipt = (key: string): boolean => key.startsWith(KEY_RECEIPT_PREFIX);
+
+/** The key is the caller's own: scoped to org (the receipt's partition) and the acting user. */
+function keyedRequest(cmd: ActionCommand, key: string): KeyedRequest {
+  const caller = cmd.callerId ?? (typeof cmd.actor === 'function' ? (cmd.actorAgentId ?? '') : cmd.actor.id);
+  return {
+    receiptKey: `${KEY_RECEIPT_PREFIX}${createHash('sha256').update(`${caller}\u0000${key}`).digest('base64url')}`,
+    fingerprint: createHash('sha256')
+      .update(JSON.stringify([cmd.conversationId, canonical(cmd.action)]))
+      .digest('base64url'),
+  };
+}
+
+/** JSON with sorted keys, so the same action is the same fingerprint whatever the body's key order. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  }
+  return v;
+}
+
+function keyReceipt(deps: EngineDeps, keyed: KeyedRequest, decision: Decision): Write {
+  return {
+    type: 'receipt',
+    org: decision.conversation.org,
+    key: keyed.receiptKey,
+    expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS,
+    fingerprint: keyed.fingerprint,
+    result: resultOf(decision) as unknown as Record<string, unknown>,
+  };
+}
+
+/** The key was used before: the same request gets the first result again; another request is 422. */
+function replayReceipt(receipt: StoredReceipt, keyed: KeyedRequest): ActionResult {
+  if (receipt.fingerprint !== keyed.fingerprint || !receipt.result) {
+    throw new IdempotencyKeyReusedError(
+      'this Idempotency-Key was already used for a different request (another conversation, action or body)',
+    );
+  }
+  return receipt.result as unknown as ActionResult;
+}
 
 /**
  * A failed capacity condition is final (C-5) unless the conversation itself also moved, in which

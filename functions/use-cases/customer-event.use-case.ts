@@ -1,5 +1,5 @@
 import { openConversation } from '../domain/decide.js';
-import { DomainError, DuplicateRequestError, NotFoundError, TransitionConflictError } from '../domain/errors.js';
+import { DomainError, DuplicateRequestError, NotFoundError, RaceLostError } from '../domain/errors.js';
 import type { Contact, Conversation } from '../domain/model.js';
 import { normalizeEmail, pickIdentified, toE164 } from '../domain/identification.js';
 import { routeQueue, routingVariables } from '../domain/routing.js';
@@ -82,7 +82,9 @@ export async function handleCustomerEvent(
       });
       return { outcome: 'transitioned', conversation: r.conversation, rule: r.rule };
     } catch (err) {
-      if (err instanceof DuplicateRequestError) throw err;
+      // RL-1 duplicates are answered by the caller; a lost race is not a refusal: the event goes back to
+      // its queue and is applied on redelivery (never recorded as ignored, never dropped)
+      if (err instanceof DuplicateRequestError || err instanceof RaceLostError) throw err;
       // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
       if (err instanceof DomainError && err.kind !== 'not-found')
         return ignore({ outcome: 'ignored', conversationId: current.id, reason: err.message });
@@ -150,7 +152,7 @@ export async function handleCustomerEvent(
       return { outcome: 'created' as const, conversation: decision.conversation };
     },
     async () => {
-      throw new TransitionConflictError(
+      throw new RaceLostError(
         'Open',
         `RL-2: could not apply ${event.type} on thread ${event.threadId} after repeated races`,
       );

@@ -1,5 +1,5 @@
 import { canTake } from '../domain/capacity.js';
-import { ConflictError, DomainError, TransitionConflictError } from '../domain/errors.js';
+import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
 import { performAction } from './conversation-action.use-case.js';
@@ -65,6 +65,7 @@ async function tryOffer(
     });
     return 'offered';
   } catch (err) {
+    if (err instanceof RaceLostError) throw err;
     if (err instanceof TransitionConflictError) return 'conversation-gone';
     if (err instanceof ConflictError || (err instanceof DomainError && err.kind !== 'not-found')) {
       await deps.store.refreshAvailability(c.org, agentId, now);

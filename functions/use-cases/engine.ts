@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, IdGenerator } from '../ports/clock.js';
 import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
 import type { Decision, TimerRequest } from '../domain/writes.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
+import type { ConfigCache } from './config-cache.js';
 
 /** What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests. */
 export interface EngineDeps {
@@ -14,6 +14,8 @@ export interface EngineDeps {
   scheduler?: Scheduler;
   /** E-2: the outbound queue */
   notifier?: Notifier;
+  /** configuration cached across requests, proven current by each transaction */
+  config?: ConfigCache;
   /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
   maxAttempts?: number;
   log?: { warn(message: string, data?: Record<string, unknown>): void };
@@ -83,7 +85,3 @@ export async function retryOnConflict<T>(
   }
   return onExhausted(last as CommitConflict);
 }
-
-/** ClientRequestToken (<= 36 chars) for one decision: the same client key on the same version. */
-export const requestToken = (parts: readonly (string | number)[]): string =>
-  createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 36);

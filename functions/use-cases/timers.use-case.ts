@@ -1,4 +1,4 @@
-import { DomainError } from '../domain/errors.js';
+import { DomainError, RaceLostError } from '../domain/errors.js';
 import type { Actor, Conversation } from '../domain/model.js';
 import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
@@ -54,7 +54,8 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status}` };
     } catch (err) {
       // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
-      if (err instanceof DomainError) return stale(err.message);
+      // a lost race is no refusal: the timer stays in the outbox and fires again (TM-5 re-checks then)
+      if (err instanceof DomainError && !(err instanceof RaceLostError)) return stale(err.message);
       throw err;
     }
   };
@@ -164,6 +165,8 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
           conversationId: timer.conversationId as string,
           actor: { role: 'system', id: 'trigger' },
           action: { type: 'reassign', queueId: a.queueId },
+          // TM-5: only the conversation as the triggering change left it (a second fire changes nothing)
+          guard: (x) => (x.version === timer.version ? undefined : 'the conversation changed after the trigger'),
         });
         return {
           ...base,
@@ -171,7 +174,8 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
           detail: `${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}`,
         };
       } catch (err) {
-        if (err instanceof DomainError) return stale(err.message);
+        // a lost race is no refusal: the timer stays in the outbox and fires again (TM-5 re-checks then)
+        if (err instanceof DomainError && !(err instanceof RaceLostError)) return stale(err.message);
         throw err;
       }
     }

@@ -167,7 +167,7 @@ describe('Idempotency-Key on conversation actions', () => {
     expect((await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body.primaryAgentId).toBe('alice');
   });
 
-  it('Idempotency-Key: the same key with a different transfer body is 409; with the same body it replays', async () => {
+  it('Idempotency-Key: the same key with a different transfer body is 422 (IETF Idempotency-Key draft) and changes nothing; with the same body it replays', async () => {
     // Prepare: alice's Active conversation, transferred to q2 with a key (T-4c)
     const o = await setupOrg(api);
     const alice = await o.agent('alice');
@@ -183,11 +183,11 @@ describe('Idempotency-Key on conversation actions', () => {
     const replay = await alice.post<Conv>(`/v1/conversations/${c.id}/actions/transfer`, { queueId: 'q2' }, key);
 
     // Assess
-    expect(changed.status).toBe(409);
+    expect(changed.status).toBe(422);
     expect(changed.contentType).toMatch(/^application\/problem\+json/);
     expect(changed.body).toMatchObject({
-      status: 409,
-      type: expect.any(String),
+      status: 422,
+      type: 'urn:problem:idempotency-key-reused',
       title: expect.any(String),
       detail: expect.any(String),
     });

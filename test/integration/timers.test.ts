@@ -121,7 +121,7 @@ function storeWithCommit(
   store: Fixture['store'],
   around: (commit: ConversationStore['commit']) => ConversationStore['commit'],
 ): Fixture['store'] {
-  const commit = around((writes, options) => store.commit(writes, options));
+  const commit = around((writes) => store.commit(writes));
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'commit') return commit;
@@ -506,8 +506,8 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
     const { f, c } = await activeFor('chat', { wrapUp: 5 });
     const schedule = vi.fn<Scheduler['schedule']>().mockResolvedValue();
     const crash = new Error('Lambda runtime exited right after TransactWriteItems');
-    const store = storeWithCommit(f.store, (commit) => async (writes, options) => {
-      await commit(writes, options);
+    const store = storeWithCommit(f.store, (commit) => async (writes) => {
+      await commit(writes);
       throw crash;
     });
     const crashing: EngineDeps = { ...f.deps, store, scheduler: { schedule } };
@@ -537,12 +537,12 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
     const { f, c } = await activeFor('chat', { wrapUp: 5 });
     const schedule = vi.fn<Scheduler['schedule']>().mockResolvedValue();
     let raced = false;
-    const store = storeWithCommit(f.store, (commit) => async (writes, options) => {
+    const store = storeWithCommit(f.store, (commit) => async (writes) => {
       if (!raced && writes.some((w) => w.type === 'timer')) {
         raced = true;
         await act(f, alice, c, { type: 'release' });
       }
-      return commit(writes, options);
+      return commit(writes);
     });
     const racing: EngineDeps = { ...f.deps, store, scheduler: { schedule } };
 

@@ -100,7 +100,7 @@ export class Faults {
 
   install(store: DynamoConversationStore): void {
     const original = store.commit.bind(store);
-    store.commit = async (writes, options) => {
+    store.commit = async (writes) => {
       const i = this.hooks.findIndex((h) => h.match(writes) && ++h.seen >= (h.nth ?? 1));
       const hook = i >= 0 ? this.hooks.splice(i, 1)[0] : undefined;
       if (hook?.before) {
@@ -111,7 +111,7 @@ export class Faults {
         this.fired.crashBefore++;
         throw new InjectedCrash('before');
       }
-      await original(writes, options);
+      await original(writes);
       if (hook?.crash === 'after') {
         this.fired.crashAfter++;
         throw new InjectedCrash('after');

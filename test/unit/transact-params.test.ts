@@ -715,39 +715,80 @@ describe('toTransactItem: single writes', () => {
   });
 });
 
-describe('buildTransaction: idempotency token', () => {
-  const writes = (): Write[] =>
-    decide({
-      conversation: openChat(),
-      actor: ALICE,
-      action: { type: 'accept' },
-      workstream: workstream(),
-      agent: agent('alice'),
-      now: NOW,
-    }).writes;
-
-  it('RL-1: a given idempotency token becomes the ClientRequestToken', () => {
-    // Prepare
-    const token = 'a'.repeat(36);
-
+describe('toTransactItem: the facts a decision assumed (conditions it does not write)', () => {
+  it('R-5: a workstream decided on at configVersion v is a ConditionCheck on that version', () => {
     // Act
-    const params = buildTransaction(TABLE, writes(), token);
+    const item = toTransactItem(TABLE, {
+      type: 'config-current',
+      org: 'acme',
+      entity: 'workstream',
+      id: 'ws-chat',
+      version: '01J',
+    });
 
     // Assess
-    expect(params.ClientRequestToken).toBe(token);
-    expect(params.TransactItems).toHaveLength(4);
+    expect(item).toStrictEqual({
+      ConditionCheck: {
+        TableName: TABLE,
+        Key: { PK: 'ORG#acme#WS#ws-chat', SK: 'WS' },
+        ConditionExpression: '#cv = :cv',
+        ExpressionAttributeNames: { '#cv': 'configVersion' },
+        ExpressionAttributeValues: { ':cv': '01J' },
+      },
+    });
   });
 
-  it('RL-1: without a token (absent or empty) there is no ClientRequestToken key at all', () => {
-    // Prepare
-    const w = writes();
-
+  it('R-5: default settings (never written) are proven by the absence of a configVersion', () => {
     // Act
-    const withoutToken = buildTransaction(TABLE, w);
-    const emptyToken = buildTransaction(TABLE, w, '');
+    const item = toTransactItem(TABLE, {
+      type: 'config-current',
+      org: 'acme',
+      entity: 'settings',
+      id: 'acme',
+      version: '',
+    });
 
     // Assess
-    expect(Object.keys(withoutToken)).toStrictEqual(['TransactItems']);
-    expect(Object.keys(emptyToken)).toStrictEqual(['TransactItems']);
+    expect(item).toStrictEqual({
+      ConditionCheck: {
+        TableName: TABLE,
+        Key: { PK: 'ORG#acme#SETTINGS', SK: 'SETTINGS' },
+        ConditionExpression: 'attribute_not_exists(#cv)',
+        ExpressionAttributeNames: { '#cv': 'configVersion' },
+      },
+    });
+  });
+
+  it('T-4c: the target queue of a transfer must exist when the transfer commits', () => {
+    // Act
+    const item = toTransactItem(TABLE, { type: 'queue-exists', org: 'acme', queueId: 'q2' });
+
+    // Assess
+    expect(item).toStrictEqual({
+      ConditionCheck: {
+        TableName: TABLE,
+        Key: { PK: 'ORG#acme#QUEUE#q2', SK: 'QUEUE' },
+        ConditionExpression: 'attribute_exists(PK)',
+      },
+    });
+  });
+
+  it('the transaction carries no ClientRequestToken: the Idempotency-Key receipt inside it is the one mechanism', () => {
+    // Act
+    const params = buildTransaction(
+      TABLE,
+      decide({
+        conversation: openChat(),
+        actor: ALICE,
+        action: { type: 'accept' },
+        workstream: workstream(),
+        agent: agent('alice'),
+        now: NOW,
+      }).writes,
+    );
+
+    // Assess
+    expect(Object.keys(params)).toStrictEqual(['TransactItems']);
+    expect(params.TransactItems).toHaveLength(4);
   });
 });

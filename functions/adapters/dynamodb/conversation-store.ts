@@ -1,5 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   BatchWriteCommand,
   DeleteCommand,
   GetCommand,
@@ -11,6 +13,8 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ulid } from 'ulid';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { routableFree } from '../../domain/presence.js';
@@ -29,11 +33,15 @@ import {
 import type { Write } from '../../domain/writes.js';
 import {
   CommitConflict,
+  type ActionReadRequest,
+  type ActionReadResult,
+  type Versioned,
   type AgentConfig,
   type AgentStatePatch,
   type AllocationRecord,
   type ConversationStore,
   type QueueConfig,
+  type StoredReceipt,
   type WriteFailure,
 } from '../../ports/conversation-store.js';
 import {
@@ -54,6 +62,7 @@ import {
   availabilityPartition,
   indexPartition,
   keys,
+  type Key,
   TIMER_SHARDS,
   timerPartition,
 } from './keys.js';
@@ -132,6 +141,79 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     return { ...stripStorage<Omit<Agent, 'pools'>>(profile), pools };
   }
 
+  /**
+   * Everything an action decides on, in ONE BatchGetItem (consistent reads): the conversation, the
+   * acting and target agents with the pools asked for, an Idempotency-Key receipt, and the org
+   * settings when they are not cached. Unprocessed keys are asked again (DynamoDB's own contract).
+   */
+  async readActionState(org: string, req: ActionReadRequest): Promise<ActionReadResult> {
+    const wanted: Key[] = [keys.conversation(org, req.conversationId)];
+    for (const a of req.agents) {
+      wanted.push(keys.agent(org, a.id), ...a.pools.map((p) => keys.pool(org, a.id, p)));
+    }
+    if (req.receiptKey) wanted.push(keys.receipt(org, req.receiptKey));
+    if (req.settings) wanted.push(keys.settings(org));
+    const unique = [...new Map(wanted.map((k) => [`${k.PK}\u0000${k.SK}`, k])).values()];
+    const items = await this.batchGet(unique);
+    const byKey = new Map(items.map((i) => [`${String(i.PK)}\u0000${String(i.SK)}`, i]));
+    const at = (k: Key): Record<string, unknown> | undefined => byKey.get(`${k.PK}\u0000${k.SK}`);
+    const agents: Record<string, Agent | undefined> = {};
+    for (const a of req.agents) {
+      const profile = at(keys.agent(org, a.id));
+      if (!profile) continue;
+      const pools: Record<string, Pool> = {};
+      for (const name of a.pools) {
+        const i = at(keys.pool(org, a.id, name));
+        if (i) pools[name] = { name, max: Number(i.max), used: Number(i.used) };
+      }
+      agents[a.id] = { ...stripStorage<Omit<Agent, 'pools'>>(profile), pools };
+    }
+    const conversation = at(keys.conversation(org, req.conversationId));
+    const receipt = req.receiptKey ? at(keys.receipt(org, req.receiptKey)) : undefined;
+    return {
+      ...(conversation ? { conversation: stripStorage<Conversation>(conversation) } : {}),
+      agents,
+      ...(receipt ? { receipt: stripStorage<StoredReceipt>(receipt) } : {}),
+      ...(req.settings ? { settings: versionedSettings(org, at(keys.settings(org))) } : {}),
+    };
+  }
+
+  private async batchGet(wanted: readonly Key[]): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (let i = 0; i < wanted.length; i += 100) {
+      let pending: Record<string, unknown>[] | undefined = wanted.slice(i, i + 100) as unknown as Record<
+        string,
+        unknown
+      >[];
+      for (let round = 0; pending?.length; round++) {
+        if (round > 0) await sleep(Math.min(500, 20 * 2 ** round));
+        const res: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        out.push(...(res.Responses?.[this.tableName] ?? []));
+        pending = res.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return out;
+  }
+
+  /** The workstream with its configVersion, for the config cache. */
+  async getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.workstream(org, id), ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    return { value: stripStorage<Workstream>(out.Item), version: String(out.Item.configVersion ?? '') };
+  }
+
+  /** The org settings (defaults when never set) with their configVersion, for the config cache. */
+  async getSettingsVersioned(org: string): Promise<Versioned<OrgSettings>> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.settings(org), ConsistentRead: true }),
+    );
+    return versionedSettings(org, out.Item);
+  }
+
   async getThreadConversationId(org: string, channelId: string, threadId: string): Promise<string | undefined> {
     const t = await this.get<{ conversationId: string }>(keys.thread(org, channelId, threadId));
     return t?.conversationId;
@@ -155,9 +237,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     return items.map((i) => stripStorage<AllocationRecord>(i));
   }
 
-  async commit(writes: readonly Write[], options: { idempotencyToken?: string } = {}): Promise<void> {
+  async commit(writes: readonly Write[]): Promise<void> {
     try {
-      await this.doc.send(new TransactWriteCommand(buildTransaction(this.tableName, writes, options.idempotencyToken)));
+      await this.doc.send(new TransactWriteCommand(buildTransaction(this.tableName, writes)));
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'TransactionCanceledException') {
@@ -187,7 +269,8 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keys.workstream(ws.org, ws.id), type: 'workstream', ...ws },
+        // a new configVersion on every write: cached copies decided on the old one fail their check (R-5)
+        Item: { ...keys.workstream(ws.org, ws.id), type: 'workstream', ...ws, configVersion: ulid() },
       }),
     );
   }
@@ -508,6 +591,10 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
       .slice(0, limit);
   }
 
+  getTimer(org: string, name: string): Promise<DueTimer | undefined> {
+    return this.get<DueTimer>(keys.timer(org, name));
+  }
+
   async deleteTimer(org: string, name: string): Promise<void> {
     await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: keys.timer(org, name) }));
   }
@@ -551,7 +638,7 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keys.settings(settings.org), type: 'settings', ...settings },
+        Item: { ...keys.settings(settings.org), type: 'settings', ...settings, configVersion: ulid() },
       }),
     );
   }
@@ -615,6 +702,10 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
 
   getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined> {
     return this.get<ChannelRegistration>(keys.channelRegistration(channelId));
+  }
+
+  getReceipt(org: string, key: string): Promise<StoredReceipt | undefined> {
+    return this.get<StoredReceipt>(keys.receipt(org, key));
   }
 
   async hasReceipt(org: string, key: string): Promise<boolean> {
@@ -749,4 +840,9 @@ function decodeCursor(
       throw invalid();
   }
   return parsed;
+}
+
+function versionedSettings(org: string, item: Record<string, unknown> | undefined): Versioned<OrgSettings> {
+  if (!item) return { value: { org, ...DEFAULT_SETTINGS }, version: '' };
+  return { value: stripStorage<OrgSettings>(item), version: String(item.configVersion ?? '') };
 }

@@ -18,6 +18,7 @@ const STORAGE_ATTRS = new Set([
   'GSI4PK',
   'GSI4SK',
   'expiresAt',
+  'configVersion',
 ]);
 
 export const stripStorage = <T>(item: Record<string, unknown>): T =>

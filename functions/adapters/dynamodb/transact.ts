@@ -128,6 +128,27 @@ export function toTransactItem(table: string, w: Write): TransactItem {
           ConditionExpression: 'attribute_exists(PK)',
         },
       };
+    case 'config-current': {
+      const key = w.entity === 'workstream' ? keys.workstream(w.org, w.id) : keys.settings(w.org);
+      return {
+        ConditionCheck: {
+          TableName: table,
+          Key: key,
+          ...(w.version === ''
+            ? { ConditionExpression: 'attribute_not_exists(#cv)' }
+            : { ConditionExpression: '#cv = :cv', ExpressionAttributeValues: { ':cv': w.version } }),
+          ExpressionAttributeNames: { '#cv': 'configVersion' },
+        },
+      };
+    }
+    case 'queue-exists':
+      return {
+        ConditionCheck: {
+          TableName: table,
+          Key: keys.queue(w.org, w.queueId),
+          ConditionExpression: 'attribute_exists(PK)',
+        },
+      };
     case 'timer':
       return { Put: { TableName: table, Item: timerItem(w.timer) } };
     case 'agent-state': {
@@ -167,20 +188,25 @@ export function toTransactItem(table: string, w: Write): TransactItem {
       return {
         Put: {
           TableName: table,
-          Item: { ...keys.receipt(w.org, w.key), type: 'receipt', org: w.org, key: w.key, expiresAt: w.expiresAt },
+          Item: {
+            ...keys.receipt(w.org, w.key),
+            type: 'receipt',
+            org: w.org,
+            key: w.key,
+            expiresAt: w.expiresAt,
+            ...(w.fingerprint !== undefined ? { fingerprint: w.fingerprint, result: w.result } : {}),
+          },
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       };
   }
 }
 
-export function buildTransaction(
-  table: string,
-  writes: readonly Write[],
-  idempotencyToken?: string,
-): TransactWriteCommandInput {
-  return {
-    TransactItems: writes.map((w) => toTransactItem(table, w)),
-    ...(idempotencyToken ? { ClientRequestToken: idempotencyToken } : {}),
-  };
+/**
+ * No ClientRequestToken: an Idempotency-Key's receipt is a conditioned item of the same transaction,
+ * so a retried request replays its first result; and a retried transaction that already committed
+ * fails its version condition and is decided again on the committed state.
+ */
+export function buildTransaction(table: string, writes: readonly Write[]): TransactWriteCommandInput {
+  return { TransactItems: writes.map((w) => toTransactItem(table, w)) };
 }

@@ -6,7 +6,6 @@ import { apiActor, performAction, type ActionResult } from '../../use-cases/conv
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { getRuntime } from '../runtime.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
-import { idempotent } from './idempotency.js';
 import {
   assignBody,
   consultBody,
@@ -83,21 +82,6 @@ function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
 const result = (r: ActionResult): Record<string, unknown> => ({
   ...conversationView(r.conversation),
   ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
-});
-
-const runAction = idempotent(async (req) => {
-  const [conversationId, name] = req.target.split('/') as [string, (typeof ACTIONS)[number]];
-  const action = toAction(name, req.body);
-  return result(
-    await performAction(getRuntime().deps, {
-      org: req.org,
-      conversationId,
-      actor: apiActor(req.sub, req.roles, action),
-      ...(req.roles.includes('agent') ? { actorAgentId: req.sub } : {}),
-      action,
-      idempotencyKey: req.key,
-    }),
-  );
 });
 
 export const conversationRoutes: Route[] = [
@@ -189,29 +173,22 @@ export const conversationRoutes: Route[] = [
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
     summary: 'Apply an action to a conversation (Idempotency-Key supported)',
-    async handle({ claims, params, json, headers, context }) {
+    async handle({ claims, params, json, headers }) {
       const name = parse(actionParam, params.action, 'path.action');
-      const target = `${params.id as string}/${name}`;
       const keyHeader = headers['idempotency-key'];
-      if (keyHeader === undefined) {
-        const action = toAction(name, json);
-        return ok(
-          result(
-            await performAction(getRuntime().deps, {
-              org: claims.org,
-              conversationId: params.id as string,
-              actor: apiActor(claims.sub, claims.roles, action),
-              ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
-              action,
-            }),
-          ),
-        );
-      }
-      const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
+      const key =
+        keyHeader === undefined ? undefined : parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
+      const action = toAction(name, json);
       return ok(
-        await runAction(
-          { org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles },
-          context,
+        result(
+          await performAction(getRuntime().deps, {
+            org: claims.org,
+            conversationId: params.id as string,
+            actor: apiActor(claims.sub, claims.roles, action),
+            ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
+            action,
+            ...(key ? { idempotencyKey: key, callerId: claims.sub } : {}),
+          }),
         ),
       );
     },

@@ -1,4 +1,3 @@
-import { IdempotencyAlreadyInProgressError, IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ZodError } from 'zod';
 import { DomainError, ValidationError, type ErrorKind, type FieldError } from '../../domain/errors.js';
@@ -6,6 +5,7 @@ import { DomainError, ValidationError, type ErrorKind, type FieldError } from '.
 /** 401 for missing or bad credentials and webhook signatures (RL-5). */
 export class UnauthorizedError extends DomainError {
   readonly kind = 'unauthorized';
+  readonly type = 'unauthorized';
 }
 
 const STATUS: Record<ErrorKind, number> = {
@@ -14,6 +14,8 @@ const STATUS: Record<ErrorKind, number> = {
   forbidden: 403,
   'not-found': 404,
   conflict: 409,
+  'precondition-failed': 412,
+  unprocessable: 422,
   'not-implemented': 501,
 };
 
@@ -23,6 +25,8 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not found',
   409: 'Conflict',
+  412: 'Precondition failed',
+  422: 'Unprocessable request',
   500: 'Internal error',
   501: 'Not implemented',
 };
@@ -46,19 +50,10 @@ export const zodFieldErrors = (err: ZodError, prefix = ''): FieldError[] =>
 /** Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing internal. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
-  if (err instanceof IdempotencyAlreadyInProgressError) {
-    return problem(409, 'a request with this Idempotency-Key is still in progress', {
-      type: 'idempotency-in-progress',
-    });
-  }
-  if (err instanceof IdempotencyValidationError) {
-    return problem(409, 'this Idempotency-Key was used with a different request', { type: 'idempotency-key-reused' });
-  }
   if (err instanceof DomainError) {
     const status = STATUS[err.kind];
-    const extra: Record<string, unknown> = {
-      type: err.name.replace(/Error$/, '').replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase()),
-    };
+    const extra: Record<string, unknown> = { type: err.type };
+    if ((err as { retryable?: boolean }).retryable) extra.retryable = true;
     const current = (err as { currentStatus?: string }).currentStatus;
     if (current) extra.currentStatus = current;
     if (err instanceof ValidationError) extra.errors = err.errors;

@@ -1,0 +1,71 @@
+import type { OrgSettings, Workstream } from '../domain/model.js';
+import type { Versioned } from '../ports/conversation-store.js';
+
+/**
+ * Configuration kept in memory between requests of one execution environment. An entry is only a
+ * guess: every transaction decided on it carries a `config-current` condition on the item's
+ * `configVersion` (written anew by every admin PUT), so a decision made on stale configuration
+ * never commits. It is cancelled, the entry is dropped, and the change is decided again on a fresh
+ * read. R-5 ("a configuration change applies to the next decision") therefore holds exactly, with
+ * no time window, whatever the cache holds.
+ */
+
+export type ConfigEntity = 'workstream' | 'settings';
+
+interface Entries {
+  workstream: Versioned<Workstream>;
+  settings: Versioned<OrgSettings>;
+}
+
+/** Bounded so a container serving many orgs keeps memory flat (oldest entries go first). */
+const MAX_ENTRIES = 5_000;
+
+export class ConfigCache {
+  private readonly entries = new Map<string, Versioned<unknown>>();
+  /** pool names of the org's workstreams seen so far: read with the acting agent in the first round trip */
+  private readonly pools = new Map<string, Set<string>>();
+
+  private static key(entity: ConfigEntity, org: string, id: string): string {
+    return `${entity}\u0000${org}\u0000${id}`;
+  }
+
+  get<E extends ConfigEntity>(entity: E, org: string, id: string): Entries[E] | undefined {
+    return this.entries.get(ConfigCache.key(entity, org, id)) as Entries[E] | undefined;
+  }
+
+  set<E extends ConfigEntity>(entity: E, org: string, id: string, entry: Entries[E]): void {
+    const key = ConfigCache.key(entity, org, id);
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+    if (entity === 'workstream') this.poolNamesOf(org).add((entry.value as Workstream).capacity.pool);
+  }
+
+  drop(entity: ConfigEntity, org: string, id: string): void {
+    this.entries.delete(ConfigCache.key(entity, org, id));
+  }
+
+  /** The pools an action of this org is likely to need (the org's known workstreams' pools, and `default`). */
+  poolNamesOf(org: string): Set<string> {
+    let names = this.pools.get(org);
+    if (!names) {
+      names = new Set(['default']);
+      if (this.pools.size >= MAX_ENTRIES) this.pools.delete(this.pools.keys().next().value as string);
+      this.pools.set(org, names);
+    }
+    return names;
+  }
+}
+
+const caches = new WeakMap<object, ConfigCache>();
+
+/** The engine's cache (one per execution environment), created with the engine's dependencies. */
+export function configCacheOf(deps: { config?: ConfigCache; store: object }): ConfigCache {
+  if (deps.config) return deps.config;
+  let cache = caches.get(deps.store);
+  if (!cache) {
+    cache = new ConfigCache();
+    caches.set(deps.store, cache);
+  }
+  return cache;
+}

@@ -1,0 +1,173 @@
+import { inject, describe, expect, it } from 'vitest';
+import { ulid } from 'ulid';
+import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
+import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import { ulidIds } from '../../functions/adapters/system-clock.js';
+import { RaceLostError } from '../../functions/domain/errors.js';
+import type { Actor } from '../../functions/domain/model.js';
+import { CommitConflict } from '../../functions/ports/conversation-store.js';
+import { ConfigCache } from '../../functions/use-cases/config-cache.js';
+import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
+import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
+import type { EngineDeps } from '../../functions/use-cases/engine.js';
+import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
+
+const alice: Actor = { role: 'agent', id: 'alice' };
+
+/** A store on its own client, counting every DynamoDB request it sends by command name. */
+function countingStore(): { store: DynamoConversationStore; sent: string[] } {
+  const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  const sent: string[] = [];
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  return { store: new DynamoConversationStore(doc, inject('tableName')), sent };
+}
+
+/** The engine's request path alone: read, decide, commit (no after-commit work wired in). */
+const requestPath = (f: Fixture, store: DynamoConversationStore, config = new ConfigCache()): EngineDeps => ({
+  store,
+  clock: f.clock,
+  ids: ulidIds,
+  config,
+});
+
+describe('the request path: read, decide, one transaction', () => {
+  it('an accept by a signed-in agent of 3 queues, configuration warm, is one BatchGetItem and one TransactWriteItems', async () => {
+    // Prepare: alice is signed in and a member of three queues; the workstream and settings were read once
+    const f = await makeFixture();
+    await f.store.putQueue({ org: f.org, id: 'q3', name: 'Queue 3' });
+    await f.addAgent('alice', { default: 3 }, ['q1', 'q2', 'q3']);
+    await f.store.updateAgentState(f.org, 'alice', { signedIn: true, connected: true });
+    const { store, sent } = countingStore();
+    const deps = requestPath(f, store);
+    const warm = await f.start('chat');
+    await performAction(deps, { org: f.org, conversationId: warm.id, actor: alice, action: { type: 'accept' } });
+    const c = await f.start('chat');
+    sent.length = 0;
+
+    // Act
+    const r = await performAction(deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } });
+
+    // Assess
+    expect(r.conversation).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+  });
+
+  it('R-5: a cached workstream changed by an admin applies to the very next decision (no time window, no sleep)', async () => {
+    // Prepare: the chat workstream blocks capacity in wrap-up ('always'); one end decided on it warms the cache
+    const f = await makeFixture({ wrapUp: 'always' });
+    await f.addAgent('alice');
+    const deps = requestPath(f, f.store);
+    const first = await f.start('chat');
+    await performAction(deps, { org: f.org, conversationId: first.id, actor: alice, action: { type: 'accept' } });
+    await performAction(deps, { org: f.org, conversationId: first.id, actor: alice, action: { type: 'end' } });
+    expect((await ledgerOf(f, 'alice')).pools.default?.used).toBe(1);
+    const c = await f.start('chat');
+    await performAction(deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } });
+
+    // Act: the admin changes the policy to 'never' (release on entering WrapUp), then alice ends c
+    await f.setWorkstream('chat', { wrapUp: { blockCapacity: 'never' } });
+    const ended = await performAction(deps, {
+      org: f.org,
+      conversationId: c.id,
+      actor: alice,
+      action: { type: 'end' },
+    });
+
+    // Assess: decided on the new policy: c released its unit at once (C-3), the first still holds its own
+    expect(ended.conversation).toMatchObject({ status: 'WrapUp' });
+    expect(ended.conversation.allocation).toBeUndefined();
+    expect((await ledgerOf(f, 'alice')).pools.default?.used).toBe(1);
+  });
+
+  it('R-5: org settings cached as "forceClose off" refuse, then apply at once when turned on', async () => {
+    // Prepare
+    const f = await makeFixture();
+    const deps = requestPath(f, f.store);
+    const supervisor: Actor = { role: 'supervisor', id: 'sue' };
+    const c = await f.start('chat');
+    const off = await performAction(deps, {
+      org: f.org,
+      conversationId: c.id,
+      actor: supervisor,
+      action: { type: 'force-close' },
+    }).catch((e: unknown) => e);
+    expect(String(off)).toMatch(/forceClose is off/);
+
+    // Act
+    await f.store.putSettings({
+      org: f.org,
+      supervisorMonitor: false,
+      supervisorAssign: false,
+      supervisorTransfer: false,
+      forceClose: true,
+      agentEndMessagingSession: false,
+    });
+    const r = await performAction(deps, {
+      org: f.org,
+      conversationId: c.id,
+      actor: supervisor,
+      action: { type: 'force-close' },
+    });
+
+    // Assess
+    expect(r.conversation.status).toBe('Closed');
+  });
+});
+
+describe('typed outcomes', () => {
+  it('RL-2: a change that keeps losing races is a RaceLostError naming the current status (409, retryable)', async () => {
+    // Prepare: every transaction is cancelled by a concurrent writer
+    const f = await makeFixture();
+    await f.addAgent('alice');
+    const c = await f.start('chat');
+    const losing = Object.create(f.store) as DynamoConversationStore;
+    losing.commit = async () => {
+      throw new CommitConflict([]);
+    };
+
+    // Act
+    const err = await performAction(
+      { store: losing, clock: f.clock, ids: ulidIds, maxAttempts: 3 },
+      { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } },
+    ).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(RaceLostError);
+    expect(err).toMatchObject({ currentStatus: 'Open', type: 'race-lost', retryable: true });
+    expect((await f.conversation(c.id)).status).toBe('Open');
+  });
+
+  it('RL-1 / RL-2: a customer event that loses its races throws (back to SQS), writes no receipt, and applies on redelivery', async () => {
+    // Prepare: an Active chat; the customer's End loses every race on the first delivery
+    const f = await makeFixture();
+    await f.addAgent('alice');
+    const c = await f.start('chat', 'thread-race');
+    await performAction(f.deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } });
+    const losing = Object.create(f.store) as DynamoConversationStore;
+    losing.commit = async () => {
+      throw new CommitConflict([]);
+    };
+    const event = { eventId: ulid(), type: 'customer.ended' as const, threadId: 'thread-race' };
+
+    // Act
+    const first = await handleCustomerEvent(
+      { store: losing, clock: f.clock, ids: ulidIds, maxAttempts: 3 },
+      f.org,
+      f.channelId('chat'),
+      event,
+    ).catch((e: unknown) => e);
+    const redelivered = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), event);
+
+    // Assess: never recorded as ignored; the redelivery applies T-3b once
+    expect(first).toBeInstanceOf(RaceLostError);
+    expect(redelivered).toMatchObject({ outcome: 'transitioned', conversation: { status: 'WrapUp' } });
+    const ends = (await f.store.listEvents(f.org, c.id)).filter((e) => e.action === 'customer-ended');
+    expect(ends).toHaveLength(1);
+  });
+});
