@@ -112,8 +112,8 @@ export async function configureAgent(deps: EngineDeps, store: Store, input: Agen
     input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })),
   );
   if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
+  // the agent's and pools' changes reach the availability index and dispatch through the stream
   await store.putAgent(input);
-  await afterPresenceChange(deps, input.org, input.id);
 }
 
 /**

@@ -3,17 +3,18 @@ import type { Agent, Presence } from '../domain/model.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
 import { dispatchAgent } from './dispatch.use-case.js';
-import { armTimers, retryOnConflict, type EngineDeps } from './engine.js';
+import { retryOnConflict, type EngineDeps } from './engine.js';
 
 /** P-3: a manual presence lasts until the agent signs out or goes inactive. */
 export async function setPresence(deps: EngineDeps, org: string, agentId: string, presence: Presence): Promise<void> {
   await deps.store.updateAgentState(org, agentId, { presenceOverride: presence });
-  await afterPresenceChange(deps, org, agentId);
 }
 
 /**
  * R-3: a presence change moves the agent in (or out of) the availability index, and an agent who
- * can now take work is offered the oldest eligible Open conversation at once.
+ * can now take work is offered the oldest eligible Open conversation at once. A committed change to
+ * the agent causes this through the stream; this is for changes of computed presence that write
+ * nothing (the P-4 grace running out, a new org default presence).
  */
 export async function afterPresenceChange(deps: EngineDeps, org: string, agentId: string): Promise<void> {
   await deps.store.refreshAvailability(org, agentId, deps.clock.now());
@@ -40,25 +41,22 @@ async function changeAgentState(
     epoch: number,
   ) => Promise<{ set: Write & { type: 'agent-state' }; timers: TimerRequest[] } | null>,
 ): Promise<void> {
-  const timers = await retryOnConflict(
+  await retryOnConflict(
     deps,
     async () => {
       const agent = await loadAgent(deps, org, agentId);
       const p = await plan(agent, agent.connectionEpoch ?? 0);
-      if (!p) return [];
+      if (!p) return;
       // One transaction holds at most 100 items: the state and the first timers go together; an agent
       // with more Active conversations than that gets the rest in follow-up writes.
       const writes = p.timers.map((timer): Write => ({ type: 'timer', timer }));
       await deps.store.commit([p.set, ...writes.slice(0, 99)]);
       for (let i = 99; i < writes.length; i += 100) await deps.store.commit(writes.slice(i, i + 100));
-      return p.timers;
     },
     async (last) => {
       throw last;
     },
   );
-  await armTimers(deps, timers);
-  await afterPresenceChange(deps, org, agentId);
 }
 
 const state = (

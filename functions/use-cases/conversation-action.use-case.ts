@@ -17,7 +17,7 @@ import { targetAgentOf, targetQueueOf, type Action } from '../domain/transitions
 import type { Decision, Write } from '../domain/writes.js';
 import type { CommitConflict, StoredReceipt, Versioned } from '../ports/conversation-store.js';
 import { configCacheOf } from './config-cache.js';
-import { armTimers, retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
+import { retryOnConflict, type EngineDeps } from './engine.js';
 
 export interface ActionCommand {
   org: string;
@@ -139,8 +139,7 @@ async function attemptAction(
   } catch (err) {
     throw onCommitFailure(deps, err, cmd, state);
   }
-  await armTimers(deps, decision.timers);
-  await runAfterCommit(deps, decision);
+  // availability, dispatch, schedules and notifications follow from the committed change (the stream)
   return resultOf(decision);
 }
 

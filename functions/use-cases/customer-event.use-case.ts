@@ -6,7 +6,7 @@ import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
 import { classify, performAction } from './conversation-action.use-case.js';
-import { retryOnConflict, runAfterCommit, type EngineDeps } from './engine.js';
+import { retryOnConflict, type EngineDeps } from './engine.js';
 
 export const CUSTOMER_EVENT_TYPES = [
   'conversation.started',
@@ -148,7 +148,6 @@ export async function handleCustomerEvent(
       } catch (err) {
         throw classify(err);
       }
-      await runAfterCommit(deps, decision);
       return { outcome: 'created' as const, conversation: decision.conversation };
     },
     async () => {

@@ -7,7 +7,7 @@ import type { DueTimer, TimerStore } from '../ports/timer-store.js';
 import { performAction } from './conversation-action.use-case.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import { dispatchAgent, dispatchConversation } from './dispatch.use-case.js';
-import { armTimers, type EngineDeps } from './engine.js';
+import type { EngineDeps } from './engine.js';
 
 export type TimerOutcome = 'applied' | 'stale' | 're-armed';
 
@@ -61,8 +61,8 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
   };
   /** the same fact, due later: a new outbox item (a new name), committed before this one is deleted */
   const rearm = async (next: TimerRequest, why: string): Promise<FiredTimer> => {
+    // the rewritten outbox item gets its precise trigger from the stream, like any other
     await deps.store.commit([{ type: 'timer', timer: next }]);
-    await armTimers(deps, [next]);
     return {
       ...base,
       outcome: 're-armed',
@@ -203,7 +203,7 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
       } catch {
         return stale('the agent changed state meanwhile');
       }
-      await afterPresenceChange(deps, timer.org, agent.id);
+      // the cleared override is a committed change: the stream refreshes and dispatches the agent
       return { ...base, outcome: 'applied', detail: 'manual presence cleared after the grace' };
     }
   }

@@ -402,7 +402,7 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
         }),
       );
     }
-    await this.refreshAvailability(org, id, new Date(Date.now()));
+    // the rest of the index follows from the committed agent and pool changes (the stream)
   }
 
   /**

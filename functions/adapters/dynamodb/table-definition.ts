@@ -15,6 +15,8 @@ export const TABLE_DEFINITION = {
   sortKey: 'SK',
   /** attribute holding an epoch-seconds expiry, for items kept only for a while (idempotency records) */
   timeToLiveAttribute: 'expiresAt',
+  /** the stream the follow-ups are driven by: every committed change, with the item before and after */
+  streamViewType: 'NEW_AND_OLD_IMAGES',
   globalSecondaryIndexes: [
     { indexName: 'GSI1', partitionKey: 'GSI1PK', sortKey: 'GSI1SK' },
     { indexName: 'GSI2', partitionKey: 'GSI2PK', sortKey: 'GSI2SK' },
@@ -37,6 +39,7 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
+    StreamSpecification: { StreamEnabled: true, StreamViewType: d.streamViewType },
     AttributeDefinitions: [...attrs].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
     KeySchema: [
       { AttributeName: d.partitionKey, KeyType: 'HASH' },

@@ -1,0 +1,73 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { Conversation } from '../domain/model.js';
+import type { DueTimer } from '../ports/timer-store.js';
+
+/**
+ * A committed change, as the table's stream reports it (NEW_AND_OLD_IMAGES): the item before and
+ * after one write. Follow-ups are derived from these, never from what a request meant to do, so
+ * whatever committed, and only that, has its consequences.
+ */
+export type Change =
+  | { kind: 'conversation'; before?: Conversation; after?: Conversation }
+  | { kind: 'pool'; org: string; agentId: string; freeBefore?: number; freeAfter?: number }
+  | { kind: 'agent'; org: string; agentId: string; before?: Record<string, unknown>; after?: Record<string, unknown> }
+  | { kind: 'timer'; timer: DueTimer; removed: boolean };
+
+/** A change with the stream position it came from (reported back when its follow-up fails). */
+export interface PositionedChange {
+  sequenceNumber: string;
+  change: Change;
+}
+
+type Image = Record<string, AttributeValue> | undefined;
+
+const plain = (image: Image): Record<string, unknown> | undefined =>
+  image ? unmarshall(image as Parameters<typeof unmarshall>[0]) : undefined;
+
+/** Item types whose changes cause follow-ups; every other item (events, receipts, notes...) causes none. */
+export const FOLLOWED_TYPES = ['conversation', 'pool', 'agent', 'timer'] as const;
+
+export function changeOf(record: DynamoDBRecord): Change | undefined {
+  const before = plain(record.dynamodb?.OldImage as Image);
+  const after = plain(record.dynamodb?.NewImage as Image);
+  const item = after ?? before;
+  switch (item?.type) {
+    case 'conversation':
+      return {
+        kind: 'conversation',
+        ...(before ? { before: before as unknown as Conversation } : {}),
+        ...(after ? { after: after as unknown as Conversation } : {}),
+      };
+    case 'pool':
+      return {
+        kind: 'pool',
+        org: String(item.org),
+        agentId: String(item.agentId),
+        ...(before ? { freeBefore: Number(before.free) } : {}),
+        ...(after ? { freeAfter: Number(after.free) } : {}),
+      };
+    case 'agent':
+      return {
+        kind: 'agent',
+        org: String(item.org),
+        agentId: String(item.id),
+        ...(before ? { before } : {}),
+        ...(after ? { after } : {}),
+      };
+    case 'timer':
+      return { kind: 'timer', timer: item as unknown as DueTimer, removed: !after };
+    default:
+      return undefined;
+  }
+}
+
+export function changesOf(records: readonly DynamoDBRecord[]): PositionedChange[] {
+  const out: PositionedChange[] = [];
+  for (const r of records) {
+    const change = changeOf(r);
+    if (change) out.push({ sequenceNumber: r.dynamodb?.SequenceNumber ?? '', change });
+  }
+  return out;
+}

@@ -1,0 +1,21 @@
+import type { DueTimer } from '../ports/timer-store.js';
+import { IMMEDIATE_KINDS, type EngineDeps } from '../use-cases/engine.js';
+import { fireTimer } from '../use-cases/timers.use-case.js';
+
+/**
+ * An outbox item was committed. Notifications (E-2) and trigger actions (M-3) run now and leave the
+ * outbox; timers get their precise trigger from the scheduler (the item stays: the sweeper fires it
+ * if the schedule never does). Dispatch retries need neither: the sweeper fires them when due.
+ */
+export async function runOutboxItem(deps: EngineDeps, timer: DueTimer): Promise<void> {
+  if (IMMEDIATE_KINDS.has(timer.kind)) {
+    // a redelivered record of an item that already ran (and was deleted) does nothing
+    const current = await deps.store.getTimer(timer.org, timer.name);
+    if (!current) return;
+    const fired = await fireTimer(deps, current);
+    if (!fired.keep) await deps.store.deleteTimer(timer.org, timer.name);
+    return;
+  }
+  if (timer.kind === 'dispatch' || !deps.scheduler) return;
+  await deps.scheduler.schedule([timer]);
+}

@@ -1,0 +1,80 @@
+import type { DueTimer } from '../ports/timer-store.js';
+import type { Change, PositionedChange } from './changes.js';
+
+/**
+ * What a batch of committed changes causes, each task once per batch however many records ask for
+ * it (an agent whose pool moved five times is refreshed once):
+ * - `agent`: rewrite the agent's availability entries (R-3 index), then, when the change may have
+ *   made room (capacity freed, signed in, presence or queues changed), offer them waiting work.
+ * - `conversation`: a conversation that entered Open (or moved queue while Open) is offered (R-3).
+ * - `outbox`: a timer item was written: ask the scheduler for its precise trigger, or run it now
+ *   (notifications, trigger actions).
+ */
+export type Task =
+  | { kind: 'agent'; org: string; agentId: string; dispatch: boolean }
+  | { kind: 'conversation'; org: string; conversationId: string }
+  | { kind: 'outbox'; timer: DueTimer };
+
+export interface PlannedTask {
+  task: Task;
+  /** the first stream record that asked for it: where the stream resumes if the task fails */
+  sequenceNumber: string;
+}
+
+/** Agent attributes that can turn an agent routable: a change to one of them offers waiting work. */
+const ROUTING_ATTRIBUTES = ['signedIn', 'connected', 'presenceOverride', 'queues'] as const;
+/** ...and those that only move the agent inside the index (the idle tie-break). */
+const INDEX_ATTRIBUTES = [...ROUTING_ATTRIBUTES, 'idleSince', 'disconnectedAt'] as const;
+
+const differs = (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined, k: string): boolean =>
+  JSON.stringify(a?.[k]) !== JSON.stringify(b?.[k]);
+
+function taskOf(change: Change): Task | undefined {
+  switch (change.kind) {
+    case 'pool': {
+      if (change.freeAfter === change.freeBefore) return undefined;
+      const freed = (change.freeAfter ?? 0) > (change.freeBefore ?? 0);
+      return { kind: 'agent', org: change.org, agentId: change.agentId, dispatch: freed };
+    }
+    case 'agent': {
+      if (!change.after) return undefined;
+      if (!INDEX_ATTRIBUTES.some((k) => differs(change.before, change.after, k))) return undefined;
+      const dispatch = ROUTING_ATTRIBUTES.some((k) => differs(change.before, change.after, k));
+      return { kind: 'agent', org: change.org, agentId: change.agentId, dispatch };
+    }
+    case 'conversation': {
+      const { before, after } = change;
+      if (after?.status !== 'Open') return undefined;
+      if (before?.status === 'Open' && before.queueId === after.queueId) return undefined;
+      return { kind: 'conversation', org: after.org, conversationId: after.id };
+    }
+    case 'timer':
+      return change.removed ? undefined : { kind: 'outbox', timer: change.timer };
+  }
+}
+
+const taskKey = (t: Task): string =>
+  t.kind === 'agent'
+    ? `agent|${t.org}|${t.agentId}`
+    : t.kind === 'conversation'
+      ? `conversation|${t.org}|${t.conversationId}`
+      : `outbox|${t.timer.org}|${t.timer.name}`;
+
+/**
+ * The batch's tasks in the order they run: agents' index entries first (so a conversation offered
+ * next sees every agent whose change committed before it), then conversations, then the outbox.
+ */
+export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask[] {
+  const tasks = new Map<string, PlannedTask>();
+  for (const { change, sequenceNumber } of changes) {
+    const task = taskOf(change);
+    if (!task) continue;
+    const key = taskKey(task);
+    const seen = tasks.get(key);
+    if (!seen) tasks.set(key, { task, sequenceNumber });
+    else if (task.kind === 'agent' && seen.task.kind === 'agent' && task.dispatch) seen.task.dispatch = true;
+    else if (task.kind === 'outbox') seen.task = task; // the latest write of the item is what is due
+  }
+  const rank = { agent: 0, conversation: 1, outbox: 2 } as const;
+  return [...tasks.values()].sort((a, b) => rank[a.task.kind] - rank[b.task.kind]);
+}
