@@ -43,6 +43,54 @@ const pendingMatches = (rule: TransitionRule, c: Conversation): boolean =>
 const isPrimary = (c: Conversation, actor: Actor): boolean =>
   c.primaryKind !== 'external' && c.primaryAgentId !== undefined && c.primaryAgentId === actor.id;
 
+type WhoCheck = (rule: TransitionRule, c: Conversation, actor: Actor, action: Action, agent?: Agent) => void;
+
+/** Keyed by `TransitionRule.who`: the acting agent's standing in the conversation the rule asks for. */
+const WHO_CHECKS: Record<NonNullable<TransitionRule['who']>, WhoCheck> = {
+  primary: (_rule, c, actor, action) => {
+    if (!isPrimary(c, actor))
+      throw new ForbiddenActionError(`T-13: only the primary agent may ${action.type} this conversation`, c.status);
+  },
+  // R-4
+  'queue-member': (_rule, c, actor, _action, agent) => {
+    if (!(agent?.queues.includes(c.queueId) ?? false))
+      throw new ForbiddenActionError(`R-4: agent ${actor.id} is not a member of queue ${c.queueId}`, c.status);
+  },
+  // X-3 / S-4
+  'transfer-receiver': (rule, c, actor, action) => {
+    if (c.pendingTransfer?.to !== actor.id)
+      throw new ForbiddenActionError(
+        `${rule.id}: only the receiver of the pending transfer may ${action.type} it`,
+        c.status,
+      );
+  },
+  // S-2
+  'not-primary': (rule, c, actor, action) => {
+    if (c.primaryAgentId === actor.id)
+      throw new ForbiddenActionError(
+        `${rule.id}: a supervisor cannot ${action.type} a conversation assigned to them`,
+        c.status,
+      );
+  },
+};
+
+/**
+ * T-13: no rule for the actor's role. The role may take this action elsewhere (another status, mode or
+ * channel): a conflict with this conversation's state. A role that never takes it is forbidden.
+ */
+function refuseRole(c: Conversation, actor: Actor, action: Action): never {
+  const target = action.type === 'transfer' || action.type === 'assign' ? action.target.kind : undefined;
+  const roleEverDoes = TRANSITIONS.some(
+    (r) => r.action === action.type && r.role === actor.role && (r.target === undefined || r.target === target),
+  );
+  if (roleEverDoes)
+    throw new TransitionConflictError(
+      c.status,
+      `T-13: a ${actor.role} cannot ${action.type} a ${c.status} ${c.channelKind} conversation`,
+    );
+  throw new ForbiddenActionError(`T-13: a ${actor.role} may not ${action.type} this conversation`, c.status);
+}
+
 /** Finds the one rule that allows this action, or throws the refusal T-13 / T-11 ask for. */
 export function findRule(c: Conversation, actor: Actor, action: Action, agent?: Agent): TransitionRule {
   if (c.status === 'Closed') {
@@ -70,39 +118,8 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
       `T-13: ${action.type} is not allowed on a ${c.status}${offer} ${c.channelKind} conversation`,
     );
   }
-  const rule = shaped.find((r) => r.role === actor.role);
-  if (!rule) {
-    // The role may take this action elsewhere (another status, mode or channel): a conflict with
-    // this conversation's state. A role that never takes it is forbidden.
-    const target = action.type === 'transfer' || action.type === 'assign' ? action.target.kind : undefined;
-    const roleEverDoes = TRANSITIONS.some(
-      (r) => r.action === action.type && r.role === actor.role && (r.target === undefined || r.target === target),
-    );
-    if (roleEverDoes)
-      throw new TransitionConflictError(
-        c.status,
-        `T-13: a ${actor.role} cannot ${action.type} a ${c.status} ${c.channelKind} conversation`,
-      );
-    throw new ForbiddenActionError(`T-13: a ${actor.role} may not ${action.type} this conversation`, c.status);
-  }
-  if (rule.who === 'primary' && !isPrimary(c, actor)) {
-    throw new ForbiddenActionError(`T-13: only the primary agent may ${action.type} this conversation`, c.status);
-  }
-  if (rule.who === 'queue-member' && !(agent?.queues.includes(c.queueId) ?? false)) {
-    throw new ForbiddenActionError(`R-4: agent ${actor.id} is not a member of queue ${c.queueId}`, c.status);
-  }
-  if (rule.who === 'transfer-receiver' && c.pendingTransfer?.to !== actor.id) {
-    throw new ForbiddenActionError(
-      `${rule.id}: only the receiver of the pending transfer may ${action.type} it`,
-      c.status,
-    );
-  }
-  if (rule.who === 'not-primary' && c.primaryAgentId === actor.id) {
-    throw new ForbiddenActionError(
-      `${rule.id}: a supervisor cannot ${action.type} a conversation assigned to them`,
-      c.status,
-    );
-  }
+  const rule = shaped.find((r) => r.role === actor.role) ?? refuseRole(c, actor, action);
+  if (rule.who) WHO_CHECKS[rule.who](rule, c, actor, action, agent);
   return rule;
 }
 
