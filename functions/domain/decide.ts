@@ -236,15 +236,14 @@ export interface OpenInput {
   now: Date;
 }
 
-/** A new conversation enters Open in its routed queue, with its session and ticket (M-1). */
-export function openConversation(input: OpenInput): Decision {
-  const at = input.now.toISOString();
-  const conversation: Conversation = {
+function openedConversation(input: OpenInput, at: string): Conversation {
+  const mode = modeOf(input.channel.kind);
+  return {
     org: input.org,
     id: input.id,
     channelId: input.channel.id,
     channelKind: input.channel.kind,
-    mode: modeOf(input.channel.kind),
+    mode,
     threadId: input.threadId,
     status: 'Open',
     statusReason: input.reason,
@@ -253,29 +252,18 @@ export function openConversation(input: OpenInput): Decision {
     ...(input.customerId ? { customerId: input.customerId } : {}),
     consultants: [],
     session: { status: 'active' },
-    ticket: {
-      id: input.ticketId,
-      channel: modeOf(input.channel.kind) === 'persistent' ? 'messaging' : input.channel.kind,
-      status: 'open',
-    },
+    // a persistent channel's ticket is a messaging ticket whatever the channel (M-2 may turn it to email)
+    ticket: { id: input.ticketId, channel: mode === 'persistent' ? 'messaging' : input.channel.kind, status: 'open' },
     statusSince: at,
     createdAt: at,
     updatedAt: at,
     version: 1,
   };
-  const timers: TimerRequest[] =
-    input.workstream.distribution === 'push'
-      ? [
-          {
-            kind: 'dispatch',
-            org: input.org,
-            conversationId: input.id,
-            version: 1,
-            at: addSeconds(input.now, DISPATCH_RETRY_SECONDS),
-          },
-        ]
-      : [];
-  const event: HistoryEvent = {
+}
+
+/** E-1: the first event of a conversation, which has no status before it. */
+function createdEvent(input: OpenInput, at: string): HistoryEvent {
+  return {
     org: input.org,
     conversationId: input.id,
     seq: 1,
@@ -289,6 +277,26 @@ export function openConversation(input: OpenInput): Decision {
     version: 1,
     details: { queueId: input.queueId },
   };
+}
+
+/** A new conversation enters Open in its routed queue, with its session and ticket (M-1). */
+export function openConversation(input: OpenInput): Decision {
+  const at = input.now.toISOString();
+  const conversation = openedConversation(input, at);
+  // R-3 safety net, as in decide(): the outbox dispatches if the commit's own dispatch does not happen
+  const timers: TimerRequest[] =
+    input.workstream.distribution === 'push'
+      ? [
+          {
+            kind: 'dispatch',
+            org: input.org,
+            conversationId: input.id,
+            version: 1,
+            at: addSeconds(input.now, DISPATCH_RETRY_SECONDS),
+          },
+        ]
+      : [];
+  const event = createdEvent(input, at);
   return {
     rule: 'R-1',
     conversation,
