@@ -24,7 +24,23 @@ export interface PositionedChange {
 type Image = Record<string, AttributeValue> | undefined;
 
 const plain = (image: Image): Record<string, unknown> | undefined =>
-  image ? unmarshall(image as Parameters<typeof unmarshall>[0]) : undefined;
+  image ? unmarshall(defined(image) as Parameters<typeof unmarshall>[0]) : undefined;
+
+/**
+ * Drops attribute values that hold no value. A map key such as `__proto__` (customer-supplied
+ * context) can arrive that way from a stream reader that parses records into plain objects; no
+ * follow-up reads such attributes, and one odd key must not make a whole change unreadable.
+ */
+function defined(image: Record<string, AttributeValue>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(image)) {
+    if (!v || typeof v !== 'object' || Object.keys(v).length === 0) continue;
+    if ('M' in v && v.M) out[k] = { M: defined(v.M) };
+    else if ('L' in v && v.L) out[k] = { L: v.L.filter((x) => x && Object.keys(x).length > 0) };
+    else out[k] = v;
+  }
+  return out;
+}
 
 /** Item types whose changes cause follow-ups; every other item (events, receipts, notes...) causes none. */
 export const FOLLOWED_TYPES = ['conversation', 'pool', 'agent', 'timer'] as const;
@@ -56,8 +72,11 @@ export function changeOf(record: DynamoDBRecord): Change | undefined {
         ...(before ? { before } : {}),
         ...(after ? { after } : {}),
       };
-    case 'timer':
-      return { kind: 'timer', timer: item as unknown as DueTimer, removed: !after };
+    case 'timer': {
+      // the outbox item without its storage attributes: the timer as the change armed it, and its name
+      const { PK: _pk, SK: _sk, type: _type, GSI3PK: _gpk, GSI3SK: _gsk, expiresAt: _exp, ...timer } = item;
+      return { kind: 'timer', timer: timer as unknown as DueTimer, removed: !after };
+    }
     default:
       return undefined;
   }

@@ -5,9 +5,12 @@ import { fireTimer } from '../use-cases/timers.use-case.js';
 /**
  * An outbox item was committed. Notifications (E-2) and trigger actions (M-3) run now and leave the
  * outbox; timers get their precise trigger from the scheduler (the item stays: the sweeper fires it
- * if the schedule never does). Dispatch retries need neither: the sweeper fires them when due.
+ * if the schedule never does, so a scheduler fault is logged, not retried). Dispatch retries need
+ * neither: the sweeper fires them when due.
  */
 export async function runOutboxItem(deps: EngineDeps, timer: DueTimer): Promise<void> {
+  // without an outbound queue (a deployment or test without one) notifications wait in the outbox
+  if (timer.kind === 'notify' && !deps.notifier) return;
   if (IMMEDIATE_KINDS.has(timer.kind)) {
     // a redelivered record of an item that already ran (and was deleted) does nothing
     const current = await deps.store.getTimer(timer.org, timer.name);
@@ -17,5 +20,14 @@ export async function runOutboxItem(deps: EngineDeps, timer: DueTimer): Promise<
     return;
   }
   if (timer.kind === 'dispatch' || !deps.scheduler) return;
-  await deps.scheduler.schedule([timer]);
+  try {
+    const { name: _name, ...request } = timer;
+    await deps.scheduler.schedule([request]);
+  } catch (err) {
+    // not retried from the stream: the committed outbox item is the record, and the sweeper fires it
+    deps.log?.warn('scheduler unavailable; the sweeper will fire this timer from the outbox', {
+      timer: timer.name,
+      error: String(err),
+    });
+  }
 }

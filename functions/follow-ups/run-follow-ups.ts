@@ -12,6 +12,7 @@ export interface FollowUpResult {
   tasks: number;
   /** the first stream record of every task that failed: the batch item failures to report */
   failed: string[];
+  errors: { task: Task; error: unknown }[];
 }
 
 /**
@@ -26,36 +27,45 @@ export interface FollowUpResult {
 export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBRecord[]): Promise<FollowUpResult> {
   const planned = planFollowUps(changesOf(records));
   const failed: string[] = [];
-  for (const stage of ['agent', 'conversation', 'outbox'] as const) {
-    const tasks = planned.filter((p) => p.task.kind === stage);
-    await eachLimited(tasks, CONCURRENCY, async (p: PlannedTask) => {
+  const errors: FollowUpResult['errors'] = [];
+  const failedTask = new Set<PlannedTask>();
+  const stage = async (tasks: PlannedTask[], run: (t: Task) => Promise<void>): Promise<void> =>
+    eachLimited(tasks, CONCURRENCY, async (p) => {
+      if (failedTask.has(p)) return;
       try {
-        await runTask(deps, p.task);
+        await run(p.task);
       } catch (err) {
+        failedTask.add(p);
         failed.push(p.sequenceNumber);
+        errors.push({ task: p.task, error: err });
         deps.log?.warn('follow-up failed; the stream delivers its change again', { task: p.task, error: String(err) });
       }
     });
-  }
-  return { tasks: planned.length, failed };
+  const agents = planned.filter((p) => p.task.kind === 'agent');
+  // first every moved agent's index entries; then conversations that entered Open are offered
+  // to the best eligible agent; then agents who made room take what still waits. An Open
+  // conversation committed before an agent's listing is found by it, and one committed after finds
+  // that agent's entry when it is dispatched itself: the two can never miss each other.
+  await stage(agents, (t) => refresh(deps, t));
+  await stage(
+    planned.filter((p) => p.task.kind === 'conversation'),
+    (t) =>
+      t.kind === 'conversation' ? dispatchConversation(deps, t.org, t.conversationId).then(() => undefined) : none(),
+  );
+  await stage(agents, (t) =>
+    t.kind === 'agent' && t.dispatch ? dispatchAgent(deps, t.org, t.agentId).then(() => undefined) : none(),
+  );
+  await stage(
+    planned.filter((p) => p.task.kind === 'outbox'),
+    (t) => (t.kind === 'outbox' ? runOutboxItem(deps, t.timer) : none()),
+  );
+  return { tasks: planned.length, failed, errors };
 }
 
-async function runTask(deps: EngineDeps, task: Task): Promise<void> {
-  switch (task.kind) {
-    case 'agent':
-      // the index first, then the backlog: an Open conversation committed before this listing is
-      // found here, and one committed after it finds this agent's entry when it is dispatched itself
-      await deps.store.refreshAvailability(task.org, task.agentId, deps.clock.now());
-      if (task.dispatch) await dispatchAgent(deps, task.org, task.agentId);
-      return;
-    case 'conversation':
-      await dispatchConversation(deps, task.org, task.conversationId);
-      return;
-    case 'outbox':
-      await runOutboxItem(deps, task.timer);
-      return;
-  }
-}
+const none = async (): Promise<void> => undefined;
+
+const refresh = (deps: EngineDeps, t: Task): Promise<void> =>
+  t.kind === 'agent' ? deps.store.refreshAvailability(t.org, t.agentId, deps.clock.now()) : none();
 
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

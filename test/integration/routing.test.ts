@@ -20,7 +20,7 @@ import {
 } from '../../functions/use-cases/customer-event.use-case.js';
 import { dispatchAgent, dispatchConversation } from '../../functions/use-cases/dispatch.use-case.js';
 import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
-import { makeFixture, type Fixture, type FixtureOptions } from '../support/fixture.js';
+import { makeFixture, testStore, type Fixture, type FixtureOptions } from '../support/fixture.js';
 
 /**
  * Routing (R-1), identification (R-6), push distribution (R-2, R-3, R-5) and pick (R-4) through the
@@ -593,21 +593,35 @@ describe('R-2: only eligible agents are offered work', () => {
   });
 
   it('R-2: an agent whose presence changed without an index refresh is re-checked fresh and skipped (the index is only a candidate list)', async () => {
-    // Prepare: alice (most capacity) is in the index; her override lands without refreshing it
+    // Prepare: alice (most capacity) is in the index; her override lands and its follow-ups (the index
+    // refresh) have not run yet when a conversation is dispatched: the plain store, no settling
     const f = await pushFixture({ allowedPresences: ['Available'] });
     await signedIn(f, 'alice', { default: 5 });
     await signedIn(f, 'bob', { default: 1 });
-    await f.store.updateAgentState(f.org, 'alice', { presenceOverride: 'Away' });
+    const lagging = { ...f.deps, store: testStore() };
+    await lagging.store.updateAgentState(f.org, 'alice', { presenceOverride: 'Away' });
     expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([
       'alice',
       'bob',
     ]);
+    const started = await handleCustomerEvent(lagging, f.org, f.channelId('chat'), {
+      eventId: ulid(),
+      type: 'conversation.started',
+      threadId: `rt-${++threads}`,
+    });
+    if (started.outcome !== 'created') throw new Error(started.outcome);
+    const c = started.conversation;
 
     // Act
-    const c = await customerStarts(f, 'chat');
+    await dispatchConversation(lagging, f.org, c.id);
 
-    // Assess: bob got it; alice's index entry was healed
+    // Assess: bob got it; alice's index entry was healed by the dispatch itself (bob's follow-ups, not run
+    // yet, still list him), and once the follow-ups ran nobody is left with room
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: false });
+    expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([
+      'bob',
+    ]);
+    await f.settle();
     expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([]);
     expect(await usedOf(f, 'alice')).toBe(0);
   });

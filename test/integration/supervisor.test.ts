@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
-import { ulidIds } from '../../functions/adapters/system-clock.js';
 import {
   CapacityExceededError,
   type DomainError,
@@ -13,7 +12,6 @@ import type { Action } from '../../functions/domain/transitions.js';
 import type { Notifier } from '../../functions/ports/notifier.js';
 import { setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { apiActor, performAction, type ActionResult } from '../../functions/use-cases/conversation-action.use-case.js';
-import { createEngine } from '../../functions/use-cases/create-engine.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { addNote, listNotes } from '../../functions/use-cases/notes.use-case.js';
@@ -70,9 +68,9 @@ interface World {
  * both signed in (Available), and an engine whose notifications are collected.
  */
 async function world(): Promise<World> {
-  const f = await makeFixture();
   const notifier = new CollectingNotifier();
-  const deps = createEngine({ store: f.store, clock: f.clock, ids: ulidIds, notifier });
+  const f = await makeFixture({ notifier });
+  const deps = f.deps;
   await f.store.putSettings({ org: f.org, ...ALL_ON });
   await f.addAgent('alice', { default: 3 });
   await f.addAgent('bob', { default: 2 }, ['q1', 'q2']);

@@ -466,13 +466,13 @@ describe('TM-3 / T-4a: the agent reconnect timeout', () => {
 
 describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault after the commit loses no timer)', () => {
   it('TM-1 / TM-5: a scheduler that fails after the commit: End still succeeds, the outbox item exists, the sweeper applies it', async () => {
-    // Prepare
-    const { f, c } = await activeFor('chat', { wrapUp: 5 });
+    // Prepare: the engine's scheduler (asked by the stream's follow-ups) is throttled
     const schedule = vi
       .fn<Scheduler['schedule']>()
       .mockRejectedValue(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const warn = vi.fn();
-    const deps: EngineDeps = { ...f.deps, scheduler: { schedule }, log: { warn } };
+    const { f, c } = await activeFor('chat', { wrapUp: 5, scheduler: { schedule }, log: { warn } });
+    const deps: EngineDeps = f.deps;
 
     // Act
     const wrap = await act(f, alice, c, { type: 'end' }, deps);

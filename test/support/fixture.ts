@@ -12,9 +12,12 @@ import type {
 } from '../../functions/domain/model.js';
 import { CHANNEL_MODES } from '../../functions/domain/model.js';
 import type { Clock } from '../../functions/ports/clock.js';
+import type { Notifier } from '../../functions/ports/notifier.js';
+import type { Scheduler } from '../../functions/ports/scheduler.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { createEngine } from '../../functions/use-cases/create-engine.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
+import { followUpsOf, settlingAfterWrites } from './follow-ups.js';
 
 /** A clock the test moves by hand (the Clock port). */
 export class TestClock implements Clock {
@@ -38,6 +41,12 @@ export function testStore(): DynamoConversationStore {
 }
 
 export interface FixtureOptions {
+  /** 'manual': follow-ups run only when the test calls `settle()` (default: after every write) */
+  settle?: 'auto' | 'manual';
+  /** what the engine (its follow-ups included) publishes to and schedules with */
+  notifier?: Notifier;
+  scheduler?: Scheduler;
+  log?: EngineDeps['log'];
   wrapUp?: WrapUpBlockPolicy;
   units?: number;
   allowedPresences?: Presence[];
@@ -48,6 +57,8 @@ export interface Fixture {
   store: DynamoConversationStore;
   clock: TestClock;
   deps: EngineDeps;
+  /** runs the follow-ups of every change committed so far (from the stream) until none are left */
+  settle(): Promise<void>;
   /** one channel per kind, each with its own workstream (`ws-<kind>`), all routed to queue `q1` */
   channelId(kind: ChannelKind): string;
   addAgent(id: string, capacity?: Record<string, number>, queues?: string[]): Promise<void>;
@@ -62,9 +73,18 @@ const KINDS: ChannelKind[] = ['chat', 'voice', 'sms', 'whatsapp', 'record'];
 /** A fresh org (unique id: tests share one table and stay isolated by org, as tenants do). */
 export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture> {
   const org = `org-${ulid().toLowerCase()}`;
-  const store = testStore();
   const clock = new TestClock();
-  const deps: EngineDeps = createEngine({ store, clock, ids: ulidIds });
+  // follow-ups come from the table's stream, run to completion after each write of the test's org
+  const followUps = await followUpsOf(org, () => deps);
+  const store = options.settle === 'manual' ? testStore() : settlingAfterWrites(testStore(), followUps.settle);
+  const deps: EngineDeps = createEngine({
+    store,
+    clock,
+    ids: ulidIds,
+    ...(options.notifier ? { notifier: options.notifier } : {}),
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
   const workstreams = new Map<ChannelKind, Workstream>();
   await store.putQueue({ org, id: 'q1', name: 'Queue 1' });
   await store.putQueue({ org, id: 'q2', name: 'Queue 2' });
@@ -93,6 +113,7 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     store,
     clock,
     deps,
+    settle: followUps.settle,
     channelId: (kind) => `${org}-${kind}`,
     addAgent: (id, capacity = { default: 3 }, queues = ['q1']) =>
       store.putAgent({ org, id, name: id, queues, bot: false, capacity }),

@@ -3,11 +3,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { inject } from 'vitest';
 import { StreamReader } from '../../bin/local/stream-poller.js';
 import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
-import type { Write } from '../../functions/domain/writes.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 
-const orgOf = (r: DynamoDBRecord): unknown =>
-  (r.dynamodb?.NewImage?.org ?? r.dynamodb?.OldImage?.org)?.S;
+const orgOf = (r: DynamoDBRecord): unknown => (r.dynamodb?.NewImage?.org ?? r.dynamodb?.OldImage?.org)?.S;
 
 /**
  * The follow-ups of one org's committed changes, driven from the test table's real stream by the
@@ -24,7 +22,7 @@ export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<
     return running;
   };
   const drain = async (): Promise<void> => {
-    for (let quiet = 0; quiet < 2; ) {
+    for (let quiet = 0; quiet < 2;) {
       const records = (await reader.read()).flatMap((b) => b.records).filter((r) => orgOf(r) === org);
       if (!records.length) {
         quiet++;
@@ -41,9 +39,11 @@ export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<
 async function runUntilDone(deps: EngineDeps, records: DynamoDBRecord[]): Promise<void> {
   let pending = records;
   for (let attempt = 1; pending.length; attempt++) {
-    const { failed } = await runFollowUps(deps, pending);
+    const { failed, errors } = await runFollowUps(deps, pending);
     if (!failed.length) return;
-    if (attempt >= 5) throw new Error(`follow-ups keep failing at stream records ${failed.join(', ')}`);
+    if (attempt >= 5) {
+      throw new Error(`follow-ups keep failing: ${errors.map((e) => `${JSON.stringify(e.task)}: ${String(e.error)}`)}`);
+    }
     const first = pending.findIndex((r) => failed.includes(r.dynamodb?.SequenceNumber ?? ''));
     pending = pending.slice(Math.max(0, first));
   }
@@ -51,25 +51,26 @@ async function runUntilDone(deps: EngineDeps, records: DynamoDBRecord[]): Promis
 
 const inFollowUps = new AsyncLocalStorage<boolean>();
 
+/** The store's writes that can cause follow-ups (a transaction, an agent's configuration or state). */
+const WRITES_WITH_FOLLOW_UPS = new Set<PropertyKey>(['commit', 'putAgent', 'updateAgentState']);
+
 /**
- * A store whose commits are followed by `settle()` (not the ones follow-ups make themselves), so a
+ * A store whose writes are followed by `settle()` (not the ones follow-ups make themselves), so a
  * use case called by a test returns with the consequences of its change already applied from the
  * stream. Tests of the follow-ups' own timing use the plain store and call `settle()` themselves.
  */
-export function settlingAfterCommit<S extends { commit(writes: readonly Write[]): Promise<void> }>(
-  store: S,
-  settle: () => Promise<void>,
-): S {
+export function settlingAfterWrites<S extends object>(store: S, settle: () => Promise<void>): S {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'commit') {
-        return async (writes: readonly Write[]) => {
-          await target.commit(writes);
-          if (!inFollowUps.getStore()) await settle();
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const method = (value as (...a: unknown[]) => Promise<unknown>).bind(target);
+      if (!WRITES_WITH_FOLLOW_UPS.has(prop)) return method;
+      return async (...args: unknown[]) => {
+        const result = await method(...args);
+        if (!inFollowUps.getStore()) await settle();
+        return result;
+      };
     },
   });
 }
