@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
 import { consultCandidates } from '../../use-cases/reads.use-case.js';
 import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { getRuntime } from '../runtime.js';
+import '../zod-messages.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import { idempotent } from './idempotency.js';
 import {

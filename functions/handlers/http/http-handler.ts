@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { firstMalformedString } from '../../use-cases/ingest-webhook.use-case.js';
 import { logger, metrics, observability } from '../runtime.js';
@@ -43,7 +43,7 @@ export interface Route {
 export const routeKey = (r: Pick<Route, 'method' | 'path'>): string => `${r.method} ${r.path}`;
 
 /** Parses with a schema; failures are 400 with the field errors (RL-4). */
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where = ''): z.infer<S> {
+export function parse<S extends z.ZodMiniType>(schema: S, value: unknown, where = ''): z.infer<S> {
   const r = schema.safeParse(value);
   if (!r.success)
     throw new ValidationError(

@@ -1,6 +1,7 @@
 import { IdempotencyAlreadyInProgressError, IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ZodError } from 'zod';
+// the error class only: zod/mini's `z.core` namespace would bring all of zod's core into the bundle
+import { $ZodError } from 'zod/v4/core';
 import { DomainError, ValidationError, type ErrorKind, type FieldError } from '../../domain/errors.js';
 
 /** 401 for missing or bad credentials and webhook signatures (RL-5). */
@@ -37,7 +38,8 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-export const zodFieldErrors = (err: ZodError, prefix = ''): FieldError[] =>
+/** A zod error's issues as field errors: `path.to.field` (after `prefix`), or `(body)` for the whole value. */
+export const zodFieldErrors = (err: $ZodError, prefix = ''): FieldError[] =>
   err.issues.map((i) => ({
     field: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
     message: i.message,
@@ -45,7 +47,7 @@ export const zodFieldErrors = (err: ZodError, prefix = ''): FieldError[] =>
 
 /** Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing internal. */
 export function toProblem(err: unknown): Problem {
-  if (err instanceof ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
+  if (err instanceof $ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
   if (err instanceof IdempotencyAlreadyInProgressError) {
     return problem(409, 'a request with this Idempotency-Key is still in progress', {
       type: 'idempotency-in-progress',
