@@ -1,8 +1,33 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
+import { DomainError } from '../../domain/errors.js';
 import { requiredEnv } from '../runtime.js';
+
+/** 409 `urn:problem:idempotency-in-progress`: a repeat while the first request is still running. */
+export class IdempotencyInProgressError extends DomainError {
+  readonly kind = 'conflict';
+}
+
+/** 409 `urn:problem:idempotency-key-reused`: a repeat with another body. */
+export class IdempotencyKeyReusedError extends DomainError {
+  readonly kind = 'conflict';
+}
+
+/** Powertools' refusals as our errors, so problem.ts needs no Powertools import (and no other bundle has it). */
+function asDomainError(err: unknown): unknown {
+  if (err instanceof IdempotencyAlreadyInProgressError)
+    return new IdempotencyInProgressError('a request with this Idempotency-Key is still in progress', { cause: err });
+  if (err instanceof IdempotencyValidationError)
+    return new IdempotencyKeyReusedError('this Idempotency-Key was used with a different request', { cause: err });
+  return err;
+}
 
 export interface IdempotentRequest {
   org: string;
@@ -36,7 +61,7 @@ function persistenceStore(): DynamoDBPersistenceLayer {
 /**
  * `Idempotency-Key` with Powertools idempotency: the key is scoped to org, caller and target, the
  * first successful result is returned for a repeat, a repeat with another body is refused, and a
- * repeat while the first is running is refused (both 409 in problem.ts).
+ * repeat while the first is running is refused (both 409).
  */
 export function idempotent<T>(fn: Fn<T>): (req: IdempotentRequest, context: Context) => Promise<T> {
   let wrapped: Fn<T> | undefined;
@@ -48,6 +73,8 @@ export function idempotent<T>(fn: Fn<T>): (req: IdempotentRequest, context: Cont
   return (req, context) => {
     wrapped ??= makeIdempotent(fn, { persistenceStore: persistenceStore(), config });
     config.registerLambdaContext(context);
-    return wrapped(req);
+    return wrapped(req).catch((err: unknown) => {
+      throw asDomainError(err);
+    });
   };
 }

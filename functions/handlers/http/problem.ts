@@ -1,4 +1,3 @@
-import { IdempotencyAlreadyInProgressError, IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 // the error class only: zod/mini's `z.core` namespace would bring all of zod's core into the bundle
 import { $ZodError } from 'zod/v4/core';
@@ -45,17 +44,13 @@ export const zodFieldErrors = (err: $ZodError, prefix = ''): FieldError[] =>
     message: i.message,
   }));
 
-/** Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing internal. */
+/**
+ * Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing
+ * internal. The type is the error's name in kebab case: `IdempotencyKeyReusedError` ->
+ * `urn:problem:idempotency-key-reused`.
+ */
 export function toProblem(err: unknown): Problem {
   if (err instanceof $ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
-  if (err instanceof IdempotencyAlreadyInProgressError) {
-    return problem(409, 'a request with this Idempotency-Key is still in progress', {
-      type: 'idempotency-in-progress',
-    });
-  }
-  if (err instanceof IdempotencyValidationError) {
-    return problem(409, 'this Idempotency-Key was used with a different request', { type: 'idempotency-key-reused' });
-  }
   if (err instanceof DomainError) {
     const status = STATUS[err.kind];
     const extra: Record<string, unknown> = {
