@@ -106,7 +106,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}',
-    summary: 'Read a conversation',
     handle: async ({ claims, params }) =>
       ok(
         conversationView(
@@ -118,7 +117,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/events',
-    summary: 'The conversation history, oldest first (E-1)',
     async handle({ claims, params }) {
       const id = params.id as string;
       await found(store().getConversation(claims.org, id), 'conversation', id);
@@ -129,7 +127,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations',
-    summary: 'List conversations by status, queue, agent, channel or thread (an agent sees their own)',
     async handle({ claims, query }) {
       const q = parse(listQuery, query, 'query');
       const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
@@ -151,7 +148,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
-    summary: 'Agents a consult may add (X-2)',
     handle: async ({ claims, params }) =>
       ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
@@ -160,7 +156,6 @@ export const conversationRoutes: Route[] = [
     roles: ['agent', 'supervisor'],
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
-    summary: 'Internal notes, visible to agents and supervisors only (E-3)',
     handle: async ({ claims, params }) =>
       ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
@@ -169,7 +164,6 @@ export const conversationRoutes: Route[] = [
     roles: ['agent', 'supervisor'],
     method: 'POST',
     path: '/v1/conversations/{id}/notes',
-    summary: 'Add an internal note (E-3; still works after the messaging session ended, M-2)',
     async handle({ claims, params, json }) {
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
@@ -189,7 +183,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
-    summary: 'Apply an action to a conversation (Idempotency-Key supported)',
     async handle({ claims, params, json, headers, context }) {
       const name = parse(actionParam, params.action, 'path.action');
       const target = `${params.id as string}/${name}`;
