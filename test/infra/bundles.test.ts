@@ -44,7 +44,7 @@ describe('Lambda bundles', () => {
     }
   });
 
-  it('load in a plain Node.js process and export a handler; the health bundle answers GET /health', () => {
+  it('load in a plain Node.js process and export a handler; the health bundle answers GET /health, and problem+json for others', () => {
     // A child process, not vitest's module runner: exactly what the Lambda runtime does with a bundle.
     const script = `
       const dirs = JSON.parse(process.argv[1]);
@@ -55,6 +55,8 @@ describe('Lambda bundles', () => {
         if (id.startsWith('HttpHealth')) {
           const res = await mod.handler({ routeKey: 'GET /health', rawPath: '/health', headers: {}, requestContext: {} }, { functionName: 'health', awsRequestId: 'test' });
           out.health = { statusCode: res.statusCode, body: JSON.parse(res.body) };
+          const missing = await mod.handler({ routeKey: 'GET /nope', rawPath: '/nope', headers: {}, requestContext: {} }, { functionName: 'health', awsRequestId: 'test' });
+          out.missing = { statusCode: missing.statusCode, body: JSON.parse(missing.body) };
         }
       }
       process.stdout.write(JSON.stringify(out));`;
@@ -69,5 +71,7 @@ describe('Lambda bundles', () => {
     const out = JSON.parse(stdout) as Record<string, unknown>;
     for (const b of bundles) expect(out[b.id], b.id).toBe('function');
     expect(out.health).toEqual({ statusCode: 200, body: { ok: true } });
+    // minified, yet the problem type still comes from the error's class name (keepNames)
+    expect(out.missing).toMatchObject({ statusCode: 404, body: { type: 'urn:problem:not-found', status: 404 } });
   });
 });
