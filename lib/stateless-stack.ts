@@ -3,7 +3,8 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { ALL_ROUTES, ROUTE_GROUPS, type RouteGroup } from '../functions/handlers/http/routes.js';
+// data only: the handlers (functions/handlers/http/routes.ts) are never loaded by the stack
+import { ROUTE_GROUPS, ROUTES, type RouteGroup } from '../functions/handlers/http/route-table.js';
 import { CONSUMER_TIMEOUT, type EngineConfig } from './config.js';
 import { EngineFunction, HTTP_TIMEOUT } from './constructs/engine-function.js';
 import { EngineHttpApi } from './constructs/engine-http-api.js';
@@ -63,8 +64,8 @@ export class StatelessStack extends Stack {
         .schedulesTimers(this.timers)
         .sendsTo(data.outbound.queue, 'OUTBOUND_QUEUE_URL');
 
-    // ---- HTTP: one function per route group of the registry, each with its own access ----
-    // A Record over RouteGroup: a new group in routes.ts does not compile until it is wired here.
+    // ---- HTTP: one function per route group of the route table, each with its own access ----
+    // A Record over RouteGroup: a new group in route-table.ts does not compile until it is wired here.
     const httpAccess: Record<RouteGroup, (f: EngineFunction) => EngineFunction> = {
       health: (f) => f,
       admin: (f) => engine(f, TableAccess.admin),
@@ -77,11 +78,10 @@ export class StatelessStack extends Stack {
           .sendsTo(data.ingest.queue, 'INGEST_QUEUE_URL'),
     };
     const http = Object.fromEntries(
-      (Object.keys(ROUTE_GROUPS) as RouteGroup[]).map((group) => {
-        const g = ROUTE_GROUPS[group];
+      ROUTE_GROUPS.map((group) => {
         const name = `Http${group[0]!.toUpperCase()}${group.slice(1)}`;
-        const description = `HTTP ${group} routes (functions/handlers/http/${g.module}.handler.ts)`;
-        return [group, httpAccess[group](fn(name, `http/${g.module}`, description, HTTP_TIMEOUT))];
+        const description = `HTTP ${group} routes (functions/handlers/http/${group}.handler.ts)`;
+        return [group, httpAccess[group](fn(name, `http/${group}`, description, HTTP_TIMEOUT))];
       }),
     ) as Record<RouteGroup, EngineFunction>;
 
@@ -110,8 +110,8 @@ export class StatelessStack extends Stack {
     // ---- API ----
     this.httpApi = new EngineHttpApi(this, 'Http', {
       stage: config.stage,
-      // the local-only /_local/clock is not in the registry, so it is never deployed
-      routes: ALL_ROUTES,
+      // the local-only /_local/clock is not in the route table, so it is never deployed
+      routes: ROUTES,
       functions: Object.fromEntries(Object.entries(http).map(([g, f]) => [g, f.fn])),
       jwtIssuer: config.jwtIssuer,
       jwtAudience: config.jwtAudience,

@@ -5,7 +5,13 @@ import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource, type SqsEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  LogLevel,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+  type BundlingOptions,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -13,7 +19,32 @@ import { SERVICE_NAME } from '../config.js';
 import { IDEMPOTENCY_ACTIONS, isWrite, type TableAccess } from './table-access.js';
 import type { TimerScheduling } from './timer-scheduling.js';
 
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The entry of a handler module (`http/admin`, `sqs/ingest`): functions/handlers/<handler>.handler.ts */
+export const handlerEntry = (handler: string): string => `${PROJECT_ROOT}functions/handlers/${handler}.handler.ts`;
+
+/**
+ * How every function is bundled, locally by esbuild: ESM for Node.js 24, minified, a linked source
+ * map without the sources, the AWS SDK inside. test/infra/bundle-floor.ts builds with the same
+ * options (and checks that it reproduces these bundles byte for byte).
+ */
+export const BUNDLING: BundlingOptions = {
+  forceDockerBundling: false,
+  format: OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins
+  banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
+  // Class names may be minified: problem types are explicit strings on each error class, never names.
+  minify: true,
+  sourceMap: true,
+  sourceMapMode: SourceMapMode.DEFAULT,
+  sourcesContent: false,
+  // the SDK versions the tests ran with, not whatever the runtime ships this month
+  bundleAwsSDK: true,
+  logLevel: LogLevel.ERROR,
+};
 
 export interface EngineFunctionProps {
   /** the handler module under functions/handlers, without `.handler.ts`: `http/admin`, `sqs/ingest` */
@@ -55,7 +86,7 @@ export class EngineFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     this.fn = new NodejsFunction(this, 'Function', {
-      entry: `${PROJECT_ROOT}functions/handlers/${props.handler}.handler.ts`,
+      entry: handlerEntry(props.handler),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
@@ -76,21 +107,7 @@ export class EngineFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies inside an ESM bundle still call require() for Node built-ins
-        banner: "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        // the SDK versions the tests ran with, not whatever the runtime ships this month
-        bundleAwsSDK: true,
-        logLevel: LogLevel.ERROR,
-      },
+      bundling: BUNDLING,
     });
 
     Validations.of(this.role).acknowledge({

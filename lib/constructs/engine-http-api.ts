@@ -13,14 +13,10 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { RouteSpec } from '../../functions/handlers/http/route-table.js';
 
-export interface ApiRoute {
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
-  path: string;
-  auth: 'jwt' | 'none';
-  /** the handler group whose function serves the route */
-  group: string;
-}
+/** A route of functions/handlers/http/route-table.ts; `group` names the function that serves it. */
+export type ApiRoute = Pick<RouteSpec, 'method' | 'path' | 'auth' | 'group'>;
 
 export interface EngineHttpApiProps {
   stage: string;
@@ -56,7 +52,7 @@ export const ACCESS_LOG_FORMAT = `{${[
 ].join(',')}}`;
 
 /**
- * The HTTP API (API Gateway v2): one route per entry of the route registry, each integrated with its
+ * The HTTP API (API Gateway v2): one route per entry of the route table, each integrated with its
  * group's function (payload format 2.0, whose `routeKey` the handlers dispatch on). JWT routes use
  * the JWT authorizer; the public ones (health, signed webhooks) none. The $default stage has
  * access logs and throttling.

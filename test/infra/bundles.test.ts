@@ -1,10 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '../../functions/handlers/http/route-table.js';
 import { buildEngineApp } from '../../lib/app.js';
+import {
+  BUDGET_RATIO,
+  FUNCTION_DEPENDENCIES,
+  HEALTH_BUDGET_BYTES,
+  floorBytes,
+  handlerBytes,
+  type Dependency,
+  type FunctionName,
+} from './bundle-floor.js';
 
 /**
  * The Lambda bundles as `cdk synth` makes them (local esbuild, ESM, minified, source maps), loaded
@@ -20,12 +30,33 @@ const app = new App({
 });
 const { stateless } = buildEngineApp(app);
 const assembly = app.synth();
-const template = assembly.getStackByName(stateless.stackName).template as {
-  Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
-};
+interface Resource {
+  Type: string;
+  Metadata?: Record<string, string>;
+  Properties?: { Environment?: { Variables?: Record<string, unknown> }; FunctionName?: { Ref?: string } };
+}
+const template = assembly.getStackByName(stateless.stackName).template as { Resources: Record<string, Resource> };
 const bundles = Object.entries(template.Resources)
   .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
   .map(([id, r]) => ({ id, dir: join(outdir, r.Metadata!['aws:asset:path']!) }));
+
+/** The stack's functions by construct id (HttpAdmin, IngestConsumer, ...), with their bundles. */
+const functions = Object.entries(stateless.functions).map(([name, f]) => {
+  const id = stateless.getLogicalId(f.fn.node.defaultChild as CfnElement);
+  const resource = template.Resources[id]!;
+  const dir = join(outdir, resource.Metadata!['aws:asset:path']!);
+  return {
+    name: name as FunctionName,
+    id,
+    dir,
+    /** size of the bundle's main file */
+    bytes: statSync(join(dir, 'index.mjs')).size,
+    env: Object.keys(resource.Properties?.Environment?.Variables ?? {}),
+    consumesQueue: Object.values(template.Resources).some(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties?.FunctionName?.Ref === id,
+    ),
+  };
+});
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -44,7 +75,7 @@ describe('Lambda bundles', () => {
     }
   });
 
-  it('load in a plain Node.js process and export a handler; the health bundle answers GET /health', () => {
+  it('load in a plain Node.js process and export a handler; the health bundle answers GET /health, and problem+json for others', () => {
     // A child process, not vitest's module runner: exactly what the Lambda runtime does with a bundle.
     const script = `
       const dirs = JSON.parse(process.argv[1]);
@@ -55,6 +86,8 @@ describe('Lambda bundles', () => {
         if (id.startsWith('HttpHealth')) {
           const res = await mod.handler({ routeKey: 'GET /health', rawPath: '/health', headers: {}, requestContext: {} }, { functionName: 'health', awsRequestId: 'test' });
           out.health = { statusCode: res.statusCode, body: JSON.parse(res.body) };
+          const missing = await mod.handler({ routeKey: 'GET /nope', rawPath: '/nope', headers: {}, requestContext: {} }, { functionName: 'health', awsRequestId: 'test' });
+          out.missing = { statusCode: missing.statusCode, body: JSON.parse(missing.body) };
         }
       }
       process.stdout.write(JSON.stringify(out));`;
@@ -69,5 +102,98 @@ describe('Lambda bundles', () => {
     const out = JSON.parse(stdout) as Record<string, unknown>;
     for (const b of bundles) expect(out[b.id], b.id).toBe('function');
     expect(out.health).toEqual({ statusCode: 200, body: { ok: true } });
+    // minified (class names too), the problem type is still the error's explicit type
+    expect(out.missing).toMatchObject({ statusCode: 404, body: { type: 'urn:problem:not-found', status: 404 } });
+  });
+});
+
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+describe('bundle budgets', () => {
+  const floors = new Map<FunctionName, number>();
+
+  beforeAll(async () => {
+    for (const f of functions) {
+      const deps: readonly Dependency[] = FUNCTION_DEPENDENCIES[f.name] ?? [];
+      if (deps.length) floors.set(f.name, await floorBytes(deps));
+    }
+    const rows = functions.map((f) => {
+      const floor = floors.get(f.name);
+      const budget = floor === undefined ? HEALTH_BUDGET_BYTES : BUDGET_RATIO * floor;
+      return [
+        f.name,
+        kib(f.bytes),
+        floor === undefined ? '-' : kib(floor),
+        floor === undefined ? '-' : `${(f.bytes / floor).toFixed(2)}x`,
+        kib(budget),
+        f.bytes <= budget ? 'ok' : 'OVER',
+      ];
+    });
+    const table = [['function', 'size', 'floor', 'ratio', 'budget', ''], ...rows];
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+    console.log(
+      `Lambda bundles (index.mjs) against their floors (SDK clients + Powertools only), budget ${BUDGET_RATIO}x:\n` +
+        table
+          .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+          .join('\n'),
+    );
+  }, 120_000);
+
+  it('declare the dependencies of every function of the stack, and of no other', () => {
+    expect(functions.map((f) => f.name).sort()).toEqual(Object.keys(FUNCTION_DEPENDENCIES).sort());
+  });
+
+  it('declare the SDK clients and Powertools utilities the stack wires each function for', () => {
+    // what the stack grants (and configures) implies a client; a declaration without the grant is as wrong
+    const wired = (f: (typeof functions)[number]): Partial<Record<Dependency, boolean>> => ({
+      dynamodb: f.env.includes('TABLE_NAME'),
+      scheduler: f.env.includes('SCHEDULE_GROUP_NAME'),
+      sqs: f.env.some((k) => k.endsWith('_QUEUE_URL')),
+      idempotency: f.env.includes('IDEMPOTENCY_TABLE_NAME'),
+      batch: f.consumesQueue,
+    });
+    for (const f of functions) {
+      const declared: readonly Dependency[] = FUNCTION_DEPENDENCIES[f.name];
+      const expected = Object.fromEntries(Object.keys(wired(f)).map((d) => [d, declared.includes(d as Dependency)]));
+      expect(wired(f), f.name).toEqual(expected);
+    }
+  });
+
+  it("are built with the stack's esbuild options: rebuilding a handler gives its bundle byte for byte", async () => {
+    for (const [name, handler] of [
+      ['HttpHealth', 'http/health'],
+      ['HttpQueues', 'http/queues'],
+    ] as const) {
+      expect(await handlerBytes(handler), name).toBe(functions.find((f) => f.name === name)!.bytes);
+    }
+  });
+
+  it("hold each HTTP group to its own routes: no bundle has another group's paths", () => {
+    for (const f of functions.filter((x) => x.name.startsWith('Http'))) {
+      const code = readFileSync(join(f.dir, 'index.mjs'), 'utf8');
+      const group = f.name.slice(4).toLowerCase();
+      const foreign = ROUTES.filter(
+        (r) => r.group !== group && new RegExp(`["'\`]${r.path.replace(/[{}]/g, '\\$&')}["'\`]`).test(code),
+      );
+      expect(
+        foreign.map((r) => `${r.method} ${r.path} (${r.group})`),
+        f.name,
+      ).toEqual([]);
+    }
+  });
+
+  it.each(functions.map((f) => f.name))('%s stays within its budget', (name) => {
+    const f = functions.find((x) => x.name === name)!;
+    const floor = floors.get(name);
+    if (floor === undefined) {
+      expect(f.bytes, `${name}: ${kib(f.bytes)}, budget ${kib(HEALTH_BUDGET_BYTES)}`).toBeLessThanOrEqual(
+        HEALTH_BUDGET_BYTES,
+      );
+    } else {
+      expect(
+        f.bytes,
+        `${name}: ${kib(f.bytes)} is ${(f.bytes / floor).toFixed(2)}x its floor of ${kib(floor)} (budget ${BUDGET_RATIO}x)`,
+      ).toBeLessThanOrEqual(BUDGET_RATIO * floor);
+    }
   });
 });

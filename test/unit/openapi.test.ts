@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ACTIONS } from '../../functions/handlers/http/conversations.handler.js';
-import { routeKey } from '../../functions/handlers/http/http-handler.js';
-import { ALL_ROUTES } from '../../functions/handlers/http/routes.js';
+import { ROUTES, routeKey } from '../../functions/handlers/http/route-table.js';
 
 /**
- * openapi.yaml and ALL_ROUTES (the list API Gateway, the CDK stack and the local server use) must
- * describe the same routes, both ways, with the same authentication.
+ * openapi.yaml and ROUTES (route-table.ts: the list the CDK stack declares in API Gateway, and
+ * which the handlers implement) must describe the same routes, both ways, with the same
+ * authentication.
  */
 
 type SecurityRequirement = Record<string, string[]>;
@@ -52,7 +52,7 @@ const operations: DocumentedOperation[] = Object.entries(doc.paths ?? {}).flatMa
   })),
 );
 const documented = new Map(operations.map((o) => [o.key, o]));
-const routes = new Map(ALL_ROUTES.map((r) => [routeKey(r), r]));
+const routes = new Map(ROUTES.map((r) => [routeKey(r), r]));
 
 const list = (keys: readonly string[]): string => keys.map((k) => `\n  - ${k}`).join('');
 
@@ -61,23 +61,23 @@ describe('openapi.yaml', () => {
     expect(doc.openapi, 'the openapi field').toMatch(/^3\.1\.\d+$/);
   });
 
-  it('documents every route of ALL_ROUTES with the same method', () => {
+  it('documents every route of ROUTES with the same method', () => {
     const missing = [...routes.keys()].filter((k) => !documented.has(k));
-    expect(missing, `routes in ALL_ROUTES but not in openapi.yaml:${list(missing)}`).toEqual([]);
+    expect(missing, `routes in ROUTES but not in openapi.yaml:${list(missing)}`).toEqual([]);
   });
 
-  it('documents no route that ALL_ROUTES lacks (except x-local-only ones)', () => {
+  it('documents no route that ROUTES lacks (except x-local-only ones)', () => {
     const extra = operations.filter((o) => o.op['x-local-only'] !== true && !routes.has(o.key)).map((o) => o.key);
     expect(
       extra,
-      `operations in openapi.yaml but not in ALL_ROUTES (mark local-only ones x-local-only: true):${list(extra)}`,
+      `operations in openapi.yaml but not in ROUTES (mark local-only ones x-local-only: true):${list(extra)}`,
     ).toEqual([]);
   });
 
   it('declares bearerAuth on jwt routes and no security on public ones', () => {
     const scheme = doc.components?.securitySchemes?.bearerAuth;
     expect(scheme, 'components.securitySchemes.bearerAuth').toMatchObject({ type: 'http', scheme: 'bearer' });
-    const wrong = ALL_ROUTES.flatMap((r) => {
+    const wrong = ROUTES.flatMap((r) => {
       const o = documented.get(routeKey(r));
       if (!o) return [];
       const security = o.op.security;
@@ -91,11 +91,11 @@ describe('openapi.yaml', () => {
             `${routeKey(r)} (auth ${r.auth}; expected ${r.auth === 'jwt' ? 'security: [{ bearerAuth: [] }]' : 'security: []'}, got ${JSON.stringify(security)})`,
           ];
     });
-    expect(wrong, `operations whose security differs from ALL_ROUTES:${list(wrong)}`).toEqual([]);
+    expect(wrong, `operations whose security differs from ROUTES:${list(wrong)}`).toEqual([]);
   });
 
   it('tags each operation with its route group and lists the same roles', () => {
-    const wrong = ALL_ROUTES.flatMap((r) => {
+    const wrong = ROUTES.flatMap((r) => {
       const o = documented.get(routeKey(r));
       if (!o) return [];
       const problems: string[] = [];
@@ -105,11 +105,11 @@ describe('openapi.yaml', () => {
       const documentedRoles = [...(o.op['x-roles'] ?? [])].sort();
       if (JSON.stringify(roles) !== JSON.stringify(documentedRoles))
         problems.push(
-          `${routeKey(r)}: x-roles ${JSON.stringify(documentedRoles)}, ALL_ROUTES roles ${JSON.stringify(roles)}`,
+          `${routeKey(r)}: x-roles ${JSON.stringify(documentedRoles)}, ROUTES roles ${JSON.stringify(roles)}`,
         );
       return problems;
     });
-    expect(wrong, `operations out of step with ALL_ROUTES:${list(wrong)}`).toEqual([]);
+    expect(wrong, `operations out of step with ROUTES:${list(wrong)}`).toEqual([]);
   });
 
   it('gives each operation a unique operationId', () => {

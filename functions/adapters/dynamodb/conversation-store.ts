@@ -15,7 +15,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { routableFree } from '../../domain/presence.js';
 import {
@@ -808,7 +808,10 @@ export function conversationQueryPlan(org: string, f: ConversationFilter): Query
   };
 }
 
-const cursorSchema = z.object({ p: z.number().int().min(0), k: z.record(z.string(), z.string()).optional() }).strict();
+const cursorSchema = z.strictObject({
+  p: z.int().check(z.minimum(0)),
+  k: z.optional(z.record(z.string(), z.string())),
+});
 
 function encodeCursor(c: z.infer<typeof cursorSchema>): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');

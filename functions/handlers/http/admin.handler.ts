@@ -29,7 +29,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'PUT',
     path: '/v1/admin/settings',
-    summary: 'Replace the org settings',
     async handle({ claims, json }) {
       const body = parse(settingsBody, json);
       const settings = { org: claims.org, ...body };
@@ -41,14 +40,12 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/settings',
-    summary: 'Read the org settings',
     handle: async ({ claims }) => ok(await store().getSettings(claims.org)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/workstreams/{id}',
-    summary: 'Create or replace a workstream',
     handle: async ({ claims, params, json }) =>
       ok(await configureWorkstream(store(), claims.org, params.id as string, parse(workstreamBody, json))),
   },
@@ -56,7 +53,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/workstreams/{id}',
-    summary: 'Read a workstream',
     handle: async ({ claims, params }) =>
       ok(await found(store().getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
   },
@@ -64,7 +60,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'PUT',
     path: '/v1/admin/queues/{id}',
-    summary: 'Create or replace a queue',
     async handle({ claims, params, json }) {
       const q = { org: claims.org, id: params.id as string, ...parse(queueBody, json) };
       await store().putQueue(q);
@@ -75,7 +70,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/queues/{id}',
-    summary: 'Read a queue',
     handle: async ({ claims, params }) =>
       ok(await found(store().getQueue(claims.org, params.id as string), 'queue', params.id)),
   },
@@ -83,7 +77,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'PUT',
     path: '/v1/admin/channels/{id}',
-    summary: 'Create or replace a channel (its webhook secret is write-only)',
     async handle({ claims, params, json }) {
       const body = parse(channelBody, json);
       return ok(
@@ -95,7 +88,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/channels/{id}',
-    summary: 'Read a channel (without its secret)',
     handle: async ({ claims, params }) =>
       ok(await found<Channel>(store().getChannel(claims.org, params.id as string), 'channel', params.id)),
   },
@@ -103,7 +95,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'PUT',
     path: '/v1/admin/contacts/{id}',
-    summary: 'Create or replace a contact or account (R-6)',
     async handle({ claims, params, json }) {
       const body = parse(contactBody, json);
       const contact: Contact = { org: claims.org, id: params.id as string, ...body, attributes: body.attributes ?? {} };
@@ -115,7 +106,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/contacts/{id}',
-    summary: 'Read a contact or account',
     handle: async ({ claims, params }) =>
       ok(await found(store().getContact(claims.org, params.id as string), 'contact', params.id)),
   },
@@ -123,7 +113,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/agents/{id}',
-    summary: 'Read an agent configuration, presence and capacity',
     async handle({ claims, params }) {
       const agent = await found(store().getAgent(claims.org, params.id as string), 'agent', params.id);
       return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
@@ -133,7 +122,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'PUT',
     path: '/v1/admin/agents/{id}',
-    summary: 'Create or replace an agent (queues, capacity pools)',
     async handle({ claims, params, json }) {
       const body = parse(agentBody, json);
       const id = params.id as string;
@@ -153,7 +141,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'PUT',
     path: '/v1/admin/triggers/{id}',
-    summary: 'Create or replace a trigger { when: { event, field, changedTo }, then: [actions] } (M-3)',
     async handle({ claims, params, json }) {
       const trigger = { org: claims.org, id: params.id as string, ...parse(triggerBody, json) };
       await configureTrigger(store(), trigger);
@@ -164,7 +151,6 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/triggers',
-    summary: "List the org's triggers (M-3)",
     handle: async ({ claims }) => ok({ items: await store().listTriggers(claims.org) }),
   },
 ];

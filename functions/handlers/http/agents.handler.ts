@@ -23,7 +23,6 @@ export const agentRoutes: Route[] = [
     roles: ['agent', 'supervisor', 'admin'],
     method: 'GET',
     path: '/v1/agents/{id}',
-    summary: 'Read an agent: presence, its source, capacity per pool (`me` for oneself)',
     async handle({ claims, params }) {
       const id = params.id === 'me' ? claims.sub : (params.id as string);
       const elevated = claims.roles.includes('supervisor') || claims.roles.includes('admin');
@@ -35,7 +34,6 @@ export const agentRoutes: Route[] = [
     ...self,
     method: 'GET',
     path: '/v1/agents/me/work-items',
-    summary: "The caller's Active, WrapUp and Waiting conversations",
     handle: async ({ claims }) =>
       ok({ items: (await rt().store.listWorkItems(claims.org, claims.sub)).map(conversationView) }),
   },
@@ -43,7 +41,6 @@ export const agentRoutes: Route[] = [
     ...self,
     method: 'PUT',
     path: '/v1/agents/me/presence',
-    summary: 'Set presence by hand (P-3)',
     async handle({ claims, json }) {
       await setPresence(rt().deps, claims.org, claims.sub, parse(presenceBody, json).presence);
       return viewOf(claims, claims.sub);
@@ -53,7 +50,6 @@ export const agentRoutes: Route[] = [
     ...self,
     method: 'POST',
     path: '/v1/agents/me/sign-in',
-    summary: 'Sign in',
     async handle({ claims, json }) {
       parse(emptyBody, json);
       await signIn(rt().deps, claims.org, claims.sub);
@@ -64,7 +60,6 @@ export const agentRoutes: Route[] = [
     ...self,
     method: 'POST',
     path: '/v1/agents/me/sign-out',
-    summary: 'Sign out (clears a manual presence, P-3)',
     async handle({ claims, json }) {
       parse(emptyBody, json);
       await signOut(rt().deps, claims.org, claims.sub);
@@ -75,7 +70,6 @@ export const agentRoutes: Route[] = [
     ...self,
     method: 'POST',
     path: '/v1/agents/me/connection',
-    summary: 'Report a disconnect or reconnect (P-4, T-4a)',
     async handle({ claims, json }) {
       await setConnection(rt().deps, claims.org, claims.sub, parse(connectionBody, json).connected);
       return viewOf(claims, claims.sub);

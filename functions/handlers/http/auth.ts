@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ForbiddenActionError } from '../../domain/errors.js';
+import '../zod-messages.js';
 import { UnauthorizedError } from './problem.js';
 
 export const ROLES = ['agent', 'supervisor', 'admin'] as const;
@@ -11,21 +12,24 @@ export interface Claims {
   roles: Role[];
 }
 
-export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A-Za-z0-9_-]{1,64}');
+export const idSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A-Za-z0-9_-]{1,64}'));
 
 /**
  * API Gateway's JWT authorizer hands array claims over as strings such as "[agent supervisor]";
  * the local server hands real arrays. Both mean the same roles.
  */
-const rolesClaim = z.preprocess((v) => {
-  if (Array.isArray(v)) return v;
-  if (typeof v === 'string')
-    return v
-      .replace(/^\[|\]$/g, '')
-      .split(/[\s,]+/)
-      .filter(Boolean);
-  return v;
-}, z.array(z.string()));
+const rolesClaim = z.pipe(
+  z.transform((v: unknown) => {
+    if (Array.isArray(v)) return v as unknown[];
+    if (typeof v === 'string')
+      return v
+        .replace(/^\[|\]$/g, '')
+        .split(/[\s,]+/)
+        .filter(Boolean);
+    return v;
+  }),
+  z.array(z.string()),
+);
 
 const claimsSchema = z.object({ sub: idSchema, org: idSchema, roles: rolesClaim });
 

@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
 import { consultCandidates } from '../../use-cases/reads.use-case.js';
 import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { getRuntime } from '../runtime.js';
+import '../zod-messages.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   assignBody,
@@ -89,7 +90,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}',
-    summary: 'Read a conversation',
     handle: async ({ claims, params }) =>
       ok(
         conversationView(
@@ -101,7 +101,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/events',
-    summary: 'The conversation history, oldest first (E-1)',
     async handle({ claims, params }) {
       const id = params.id as string;
       await found(store().getConversation(claims.org, id), 'conversation', id);
@@ -112,7 +111,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations',
-    summary: 'List conversations by status, queue, agent, channel or thread (an agent sees their own)',
     async handle({ claims, query }) {
       const q = parse(listQuery, query, 'query');
       const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
@@ -134,7 +132,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
-    summary: 'Agents a consult may add (X-2)',
     handle: async ({ claims, params }) =>
       ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
@@ -143,7 +140,6 @@ export const conversationRoutes: Route[] = [
     roles: ['agent', 'supervisor'],
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
-    summary: 'Internal notes, visible to agents and supervisors only (E-3)',
     handle: async ({ claims, params }) =>
       ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
   },
@@ -152,7 +148,6 @@ export const conversationRoutes: Route[] = [
     roles: ['agent', 'supervisor'],
     method: 'POST',
     path: '/v1/conversations/{id}/notes',
-    summary: 'Add an internal note (E-3; still works after the messaging session ended, M-2)',
     async handle({ claims, params, json }) {
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
@@ -172,7 +167,6 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
-    summary: 'Apply an action to a conversation (Idempotency-Key supported)',
     async handle({ claims, params, json, headers }) {
       const name = parse(actionParam, params.action, 'path.action');
       const keyHeader = headers['idempotency-key'];

@@ -1,14 +1,16 @@
 import middy from '@middy/core';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { firstMalformedString } from '../../use-cases/ingest-webhook.use-case.js';
 import { logger, metrics, observability } from '../runtime.js';
 import { claimsFrom, idSchema, requireRole, type Claims, type Role } from './auth.js';
 import { problemResponse, toProblem, zodFieldErrors } from './problem.js';
+// types only: the route table's data stays out of the bundles
+import type { RouteSpec } from './route-table.js';
 
-export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+export type { Method } from './route-table.js';
 
 export interface RouteRequest {
   claims: Claims;
@@ -26,24 +28,24 @@ export interface RouteResponse {
   body: unknown;
 }
 
-export interface Route {
-  method: Method;
-  /** API Gateway route path, e.g. /v1/conversations/{id} */
-  path: string;
-  /** jwt: claims required; none: public (health, webhooks, which check their own signature) */
-  auth: 'jwt' | 'none';
+/**
+ * A route's implementation, in its group's handler module. Method, path, auth and roles repeat the
+ * route's entry in route-table.ts (API Gateway enforces that one, the handler this one); a unit test
+ * keeps the two equal, so the bundle needs no table and the stack no handler.
+ */
+export interface Route extends Pick<RouteSpec, 'method' | 'path' | 'auth'> {
   /** any of these roles (jwt routes) */
   roles?: readonly Role[];
-  summary: string;
   /** false: the handler reads `rawBody` itself (webhooks verify the signature before parsing) */
   parseJson?: boolean;
   handle(req: RouteRequest): Promise<RouteResponse>;
 }
 
+/** API Gateway's routeKey of a route, which the handlers dispatch on: `GET /v1/conversations/{id}`. */
 export const routeKey = (r: Pick<Route, 'method' | 'path'>): string => `${r.method} ${r.path}`;
 
 /** Parses with a schema; failures are 400 with the field errors (RL-4). */
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where = ''): z.infer<S> {
+export function parse<S extends z.ZodMiniType>(schema: S, value: unknown, where = ''): z.infer<S> {
   const r = schema.safeParse(value);
   if (!r.success)
     throw new ValidationError(

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ZodError } from 'zod';
+// the error class only: zod/mini's `z.core` namespace would bring all of zod's core into the bundle
+import { $ZodError } from 'zod/v4/core';
 import { DomainError, ValidationError, type ErrorKind, type FieldError } from '../../domain/errors.js';
 
 /** 401 for missing or bad credentials and webhook signatures (RL-5). */
@@ -41,15 +42,19 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-export const zodFieldErrors = (err: ZodError, prefix = ''): FieldError[] =>
+/** A zod error's issues as field errors: `path.to.field` (after `prefix`), or `(body)` for the whole value. */
+export const zodFieldErrors = (err: $ZodError, prefix = ''): FieldError[] =>
   err.issues.map((i) => ({
     field: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
     message: i.message,
   }));
 
-/** Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing internal. */
+/**
+ * Every error becomes problem+json here, and only here. Unknown errors are 500 and say nothing
+ * internal. The type is each error class's own explicit `type` (`urn:problem:<type>`).
+ */
 export function toProblem(err: unknown): Problem {
-  if (err instanceof ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
+  if (err instanceof $ZodError) return toProblem(new ValidationError('the request is not valid', zodFieldErrors(err)));
   if (err instanceof DomainError) {
     const status = STATUS[err.kind];
     const extra: Record<string, unknown> = { type: err.type };

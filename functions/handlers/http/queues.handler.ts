@@ -9,7 +9,6 @@ export const queueRoutes: Route[] = [
     roles: ['agent', 'supervisor', 'admin'],
     method: 'GET',
     path: '/v1/queues/{id}/open-items',
-    summary: 'Open conversations of a queue, oldest first (R-4 pick list)',
     async handle({ claims, params, query }) {
       const { store } = getRuntime();
       const id = params.id as string;

@@ -4,12 +4,16 @@ import { conversationRoutes, handler as conversations } from './conversations.ha
 import { healthRoutes, handler as health } from './health.handler.js';
 import type { Route } from './http-handler.js';
 import { queueRoutes, handler as queues } from './queues.handler.js';
+import type { RouteGroup } from './route-table.js';
 import { webhookRoutes, handler as webhooks } from './webhooks.handler.js';
 
+export type { RouteGroup } from './route-table.js';
+
 /**
- * Every HTTP route, by handler group. One Lambda per group in AWS (the CDK stack reads this list to
- * declare API Gateway routes); the local server dispatches with the same list; openapi.yaml is
- * checked against it.
+ * Every HTTP handler group with its route implementations, for the processes that serve all
+ * groups at once: the local server and the test rigs. It imports every handler, so nothing that
+ * is bundled or deployed may import it: each Lambda's entry is its own `<group>.handler.ts`, and
+ * the CDK stack reads the data-only route-table.ts.
  */
 export const ROUTE_GROUPS = {
   health: { module: 'health', routes: healthRoutes, handler: health },
@@ -18,10 +22,4 @@ export const ROUTE_GROUPS = {
   agents: { module: 'agents', routes: agentRoutes, handler: agents },
   queues: { module: 'queues', routes: queueRoutes, handler: queues },
   webhooks: { module: 'webhooks', routes: webhookRoutes, handler: webhooks },
-} as const satisfies Record<string, { module: string; routes: Route[]; handler: unknown }>;
-
-export type RouteGroup = keyof typeof ROUTE_GROUPS;
-
-export const ALL_ROUTES: readonly (Route & { group: RouteGroup })[] = Object.entries(ROUTE_GROUPS).flatMap(
-  ([group, g]) => g.routes.map((r) => ({ ...r, group: group as RouteGroup })),
-);
+} as const satisfies Record<RouteGroup, { module: string; routes: Route[]; handler: unknown }>;

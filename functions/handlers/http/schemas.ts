@@ -1,202 +1,181 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { isValidWrapUpPolicy } from '../../domain/capacity.js';
 import { CHANNEL_KINDS, MODES, PRESENCES, STATUSES } from '../../domain/model.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import { CUSTOMER_EVENT_TYPES } from '../../use-cases/customer-event.use-case.js';
+import '../zod-messages.js';
 import { idSchema } from './auth.js';
 
-/** Zod schemas for every body and query of API.md. Unknown fields are refused, so typos surface as 400. */
+/**
+ * Zod (zod/mini, tree-shakable) schemas for every body and query of API.md. Unknown fields are
+ * refused, so typos surface as 400.
+ */
 
 const presence = z.enum(PRESENCES);
-const name = z.string().trim().min(1).max(200);
+const name = z.string().check(z.trim(), z.minLength(1), z.maxLength(200));
 
-export const settingsBody = z
-  .object({
-    supervisorMonitor: z.boolean(),
-    supervisorAssign: z.boolean(),
-    supervisorTransfer: z.boolean(),
-    forceClose: z.boolean(),
-    agentEndMessagingSession: z.boolean(),
-    defaultPresence: presence.optional(),
-    defaultPhoneRegion: z
-      .string()
-      .regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 region such as US')
-      .optional(),
-  })
-  .strict();
+export const settingsBody = z.strictObject({
+  supervisorMonitor: z.boolean(),
+  supervisorAssign: z.boolean(),
+  supervisorTransfer: z.boolean(),
+  forceClose: z.boolean(),
+  agentEndMessagingSession: z.boolean(),
+  defaultPresence: z.optional(presence),
+  defaultPhoneRegion: z.optional(
+    z.string().check(z.regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 region such as US')),
+  ),
+});
 
 /** R-1: a context variable by name, or an identified contact's attribute as `contact.<name>` */
-const routingField = z.string().min(1).max(100);
+const routingField = z.string().check(z.minLength(1), z.maxLength(100));
 
-export const workstreamBody = z
-  .object({
-    name,
-    mode: z.enum(MODES),
-    capacity: z.object({ pool: idSchema.optional(), units: z.number().int().min(1).max(1000) }).strict(),
-    allowedPresences: z.array(presence).min(1),
-    wrapUp: z
-      .object({
-        blockCapacity: z
-          .union([z.enum(['always', 'never']), z.number()])
-          .refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60'),
-      })
-      .strict(),
-    waitingInactivityTimeoutSeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(30 * 24 * 3600)
-      .optional(),
-    agentReconnectTimeoutSeconds: z
-      .number()
-      .int()
-      .min(10)
-      .max(24 * 3600)
-      .optional(),
-    offerTimeoutSeconds: z.number().int().min(5).max(3600).optional(),
-    routingRules: z
+export const workstreamBody = z.strictObject({
+  name,
+  mode: z.enum(MODES),
+  capacity: z.strictObject({
+    pool: z.optional(idSchema),
+    units: z.int().check(z.minimum(1), z.maximum(1000)),
+  }),
+  allowedPresences: z.array(presence).check(z.minLength(1)),
+  wrapUp: z.strictObject({
+    blockCapacity: z
+      .union([z.enum(['always', 'never']), z.number()])
+      .check(z.refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60')),
+  }),
+  waitingInactivityTimeoutSeconds: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 24 * 3600))),
+  agentReconnectTimeoutSeconds: z.optional(z.int().check(z.minimum(10), z.maximum(24 * 3600))),
+  offerTimeoutSeconds: z.optional(z.int().check(z.minimum(5), z.maximum(3600))),
+  routingRules: z.optional(
+    z
       .array(
-        z
-          .object({
-            when: z.union([
-              z.object({ field: routingField, equals: z.string().max(500) }).strict(),
-              z.object({ field: routingField, in: z.array(z.string().max(500)).min(1).max(100) }).strict(),
-              z.object({ field: routingField, exists: z.boolean() }).strict(),
-            ]),
-            queueId: idSchema,
-          })
-          .strict(),
+        z.strictObject({
+          when: z.union([
+            z.strictObject({ field: routingField, equals: z.string().check(z.maxLength(500)) }),
+            z.strictObject({
+              field: routingField,
+              in: z.array(z.string().check(z.maxLength(500))).check(z.minLength(1), z.maxLength(100)),
+            }),
+            z.strictObject({ field: routingField, exists: z.boolean() }),
+          ]),
+          queueId: idSchema,
+        }),
       )
-      .max(100)
-      .optional(),
-    defaultQueueId: idSchema,
-    distribution: z.enum(['push', 'pick']).optional(),
-  })
-  .strict();
+      .check(z.maxLength(100)),
+  ),
+  defaultQueueId: idSchema,
+  distribution: z.optional(z.enum(['push', 'pick'])),
+});
 
-export const queueBody = z.object({ name }).strict();
+export const queueBody = z.strictObject({ name });
 
-export const channelBody = z
-  .object({
-    kind: z.enum(CHANNEL_KINDS as [string, ...string[]]),
-    workstreamId: idSchema,
-    secret: z.string().min(16, 'must be at least 16 characters').max(256),
-  })
-  .strict();
+export const channelBody = z.strictObject({
+  kind: z.enum(CHANNEL_KINDS as [string, ...string[]]),
+  workstreamId: idSchema,
+  secret: z.string().check(z.minLength(16, 'must be at least 16 characters'), z.maxLength(256)),
+});
 
-export const contactBody = z
-  .object({
-    kind: z.enum(['contact', 'account']),
-    name,
-    phone: z.string().max(40).optional(),
-    email: z.email().max(254).optional(),
-    attributes: z.record(z.string().min(1).max(100), z.string().max(500)).optional(),
-  })
-  .strict();
+export const contactBody = z.strictObject({
+  kind: z.enum(['contact', 'account']),
+  name,
+  phone: z.optional(z.string().check(z.maxLength(40))),
+  email: z.optional(z.email().check(z.maxLength(254))),
+  attributes: z.optional(
+    z.record(z.string().check(z.minLength(1), z.maxLength(100)), z.string().check(z.maxLength(500))),
+  ),
+});
 
-export const agentBody = z
-  .object({
-    name,
-    queues: z.array(idSchema).max(40),
-    capacity: z
-      .record(idSchema, z.number().int().min(0).max(1000))
-      .refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
-    bot: z.boolean().optional(),
-  })
-  .strict();
+export const agentBody = z.strictObject({
+  name,
+  queues: z.array(idSchema).check(z.maxLength(40)),
+  capacity: z
+    .record(idSchema, z.int().check(z.minimum(0), z.maximum(1000)))
+    .check(z.refine((c) => Object.keys(c).length <= 10, 'at most 10 pools')),
+  bot: z.optional(z.boolean()),
+});
 
-export const presenceBody = z.object({ presence }).strict();
-export const connectionBody = z.object({ connected: z.boolean() }).strict();
+export const presenceBody = z.strictObject({ presence });
+export const connectionBody = z.strictObject({ connected: z.boolean() });
 
-const e164ish = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 number such as +14255550100');
+const e164ish = z.string().check(z.regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 number such as +14255550100'));
 export const transferBody = z.union([
-  z.object({ queueId: idSchema }).strict(),
-  z.object({ agentId: idSchema }).strict(),
-  z.object({ externalNumber: e164ish }).strict(),
+  z.strictObject({ queueId: idSchema }),
+  z.strictObject({ agentId: idSchema }),
+  z.strictObject({ externalNumber: e164ish }),
 ]);
 
 /** actions and routes that take no body accept none, or `{}` */
-export const emptyBody = z.object({}, { error: 'this request takes no body (or {})' }).strict().optional();
+export const emptyBody = z.optional(z.strictObject({}, { error: 'this request takes no body (or {})' }));
 
-export const listQuery = z
-  .object({
-    status: z.enum(STATUSES).optional(),
-    queueId: idSchema.optional(),
-    agentId: idSchema.optional(),
-    channelId: idSchema.optional(),
-    threadId: z.string().min(1).max(256).optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    cursor: z.string().max(2048).optional(),
-  })
-  .strict();
+const limit = z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50);
+const cursor = z.optional(z.string().check(z.maxLength(2048)));
 
-export const pageQuery = z
-  .object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().max(2048).optional() })
-  .strict();
+export const listQuery = z.strictObject({
+  status: z.optional(z.enum(STATUSES)),
+  queueId: z.optional(idSchema),
+  agentId: z.optional(idSchema),
+  channelId: z.optional(idSchema),
+  threadId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  limit,
+  cursor,
+});
 
-export const idempotencyKeyHeader = z
-  .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9_.:-]');
+export const pageQuery = z.strictObject({ limit, cursor });
 
-const shortText = z.string().max(256);
-export const webhookEvent = z
-  .object({
-    eventId: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9_.:-]'),
-    type: z.enum(CUSTOMER_EVENT_TYPES),
-    threadId: z.string().min(1).max(256),
-    occurredAt: z.iso.datetime({ offset: true }).optional(),
-    customer: z
-      .object({
-        id: idSchema.optional(),
-        phone: shortText.optional(),
-        email: shortText.optional(),
-        name: shortText.optional(),
-      })
-      .strict()
-      .optional(),
-    context: z
-      .record(z.string().min(1).max(100), z.string().max(1000))
-      .refine((c) => Object.keys(c).length <= 50, 'at most 50 variables')
-      .optional(),
-    message: z
-      .object({ text: z.string().max(10_000) })
-      .strict()
-      .optional(),
-  })
-  .strict();
+const token = () =>
+  z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9_.:-]'));
+export const idempotencyKeyHeader = token();
 
-export const consultBody = z.object({ agentId: idSchema }).strict();
+const shortText = z.string().check(z.maxLength(256));
+export const webhookEvent = z.strictObject({
+  eventId: token(),
+  type: z.enum(CUSTOMER_EVENT_TYPES),
+  threadId: z.string().check(z.minLength(1), z.maxLength(256)),
+  occurredAt: z.optional(z.iso.datetime({ offset: true })),
+  customer: z.optional(
+    z.strictObject({
+      id: z.optional(idSchema),
+      phone: z.optional(shortText),
+      email: z.optional(shortText),
+      name: z.optional(shortText),
+    }),
+  ),
+  context: z.optional(
+    z
+      .record(z.string().check(z.minLength(1), z.maxLength(100)), z.string().check(z.maxLength(1000)))
+      .check(z.refine((c) => Object.keys(c).length <= 50, 'at most 50 variables')),
+  ),
+  message: z.optional(z.strictObject({ text: z.string().check(z.maxLength(10_000)) })),
+});
+
+export const consultBody = z.strictObject({ agentId: idSchema });
 
 /** S-3: an agent or another queue; `override` passes over presence and capacity */
 export const assignBody = z.union([
-  z.object({ agentId: idSchema, override: z.boolean().optional() }).strict(),
-  z.object({ queueId: idSchema, override: z.boolean().optional() }).strict(),
+  z.strictObject({ agentId: idSchema, override: z.optional(z.boolean()) }),
+  z.strictObject({ queueId: idSchema, override: z.optional(z.boolean()) }),
 ]);
 
 /** E-3 */
-export const noteBody = z.object({ text: z.string().trim().min(1).max(10_000) }).strict();
+export const noteBody = z.strictObject({ text: z.string().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
 
 /** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */
-export const triggerBody = z
-  .object({
-    when: z
-      .object({
-        event: z.enum(TRIGGER_EVENT_NAMES),
-        field: z
-          .string()
-          .regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason')
-          .max(100),
-        changedTo: z.string().max(200),
-      })
-      .strict(),
-    then: z
-      .array(
-        z.union([
-          z.object({ type: z.literal('send-survey'), text: z.string().max(2000).optional() }).strict(),
-          z.object({ type: z.literal('reassign'), queueId: idSchema }).strict(),
-        ]),
-      )
-      .min(1)
-      .max(10),
-  })
-  .strict();
+export const triggerBody = z.strictObject({
+  when: z.strictObject({
+    event: z.enum(TRIGGER_EVENT_NAMES),
+    field: z
+      .string()
+      .check(
+        z.regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason'),
+        z.maxLength(100),
+      ),
+    changedTo: z.string().check(z.maxLength(200)),
+  }),
+  then: z
+    .array(
+      z.union([
+        z.strictObject({ type: z.literal('send-survey'), text: z.optional(z.string().check(z.maxLength(2000))) }),
+        z.strictObject({ type: z.literal('reassign'), queueId: idSchema }),
+      ]),
+    )
+    .check(z.minLength(1), z.maxLength(10)),
+});

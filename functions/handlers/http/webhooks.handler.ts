@@ -15,7 +15,6 @@ export const webhookRoutes: Route[] = [
     parseJson: false,
     method: 'POST',
     path: '/v1/webhooks/{channelId}',
-    summary: 'Receive a channel event (signed with the channel secret)',
     async handle({ params, headers, rawBody }) {
       const { store, sqs, deps } = getRuntime();
       const channelId = params.channelId as string;

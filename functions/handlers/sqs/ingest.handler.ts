@@ -2,10 +2,11 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { handleCustomerEvent } from '../../use-cases/customer-event.use-case.js';
 import { webhookEvent } from '../http/schemas.js';
 import { getRuntime, logger, metrics, observability } from '../runtime.js';
+import '../zod-messages.js';
 
 const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receivedAt: z.string(), event: webhookEvent });
 

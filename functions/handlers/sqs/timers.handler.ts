@@ -2,21 +2,22 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { TIMER_KINDS } from '../../domain/writes.js';
 import { fireTimer } from '../../use-cases/timers.use-case.js';
 import { getRuntime, logger, metrics, observability } from '../runtime.js';
+import '../zod-messages.js';
 
 const dueTimer = z.object({
-  name: z.string().min(1).max(64),
+  name: z.string().check(z.minLength(1), z.maxLength(64)),
   kind: z.enum(TIMER_KINDS),
-  org: z.string().min(1),
-  conversationId: z.string().optional(),
-  agentId: z.string().optional(),
-  version: z.number().int(),
+  org: z.string().check(z.minLength(1)),
+  conversationId: z.optional(z.string()),
+  agentId: z.optional(z.string()),
+  version: z.int(),
   at: z.string(),
-  key: z.string().optional(),
-  subjectSince: z.string().optional(),
+  key: z.optional(z.string()),
+  subjectSince: z.optional(z.string()),
 });
 
 /** EventBridge Scheduler delivers each timer to the timers queue; this applies it (TM-5 safe). */

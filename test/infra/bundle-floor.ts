@@ -1,0 +1,179 @@
+import { build, type BuildOptions } from 'esbuild';
+import { OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { BUNDLING, PROJECT_ROOT, handlerEntry } from '../../lib/constructs/engine-function.js';
+
+/**
+ * Bundle floors: how small a function's bundle could be. A floor is a bundle of only the AWS SDK
+ * clients and Powertools utilities the function uses, built with the functions' own esbuild
+ * options; everything above it is our code and the rest of our dependencies (middy, zod, ...).
+ * test/infra/bundles.test.ts holds each bundle to BUDGET_RATIO x its floor; the benchmark can reuse
+ * the same list and builder.
+ */
+
+/** What a function can use from the SDK and Powertools: the modules and the exports it imports from them. */
+export const DEPENDENCIES = {
+  /** the document client over the DynamoDB client, with the commands the store sends */
+  dynamodb: {
+    '@aws-sdk/client-dynamodb': ['DynamoDBClient'],
+    '@aws-sdk/lib-dynamodb': [
+      'DynamoDBDocumentClient',
+      'BatchWriteCommand',
+      'DeleteCommand',
+      'GetCommand',
+      'PutCommand',
+      'QueryCommand',
+      'TransactWriteCommand',
+      'UpdateCommand',
+    ],
+    '@aws-sdk/util-dynamodb': ['unmarshall'],
+  },
+  /** outbound notifications, webhook events to the ingestion queue */
+  sqs: { '@aws-sdk/client-sqs': ['SQSClient', 'SendMessageCommand'] },
+  /** timers as one-time EventBridge schedules */
+  scheduler: { '@aws-sdk/client-scheduler': ['SchedulerClient', 'CreateScheduleCommand'] },
+  logger: {
+    '@aws-lambda-powertools/logger': ['Logger'],
+    '@aws-lambda-powertools/logger/middleware': ['injectLambdaContext'],
+  },
+  metrics: {
+    '@aws-lambda-powertools/metrics': ['Metrics', 'MetricUnit'],
+    '@aws-lambda-powertools/metrics/middleware': ['logMetrics'],
+  },
+  tracer: {
+    '@aws-lambda-powertools/tracer': ['Tracer'],
+    '@aws-lambda-powertools/tracer/middleware': ['captureLambdaHandler'],
+  },
+  /** partial batch responses of the SQS consumers (FIFO for ingestion, standard for timers) */
+  batch: {
+    '@aws-lambda-powertools/batch': [
+      'BatchProcessor',
+      'EventType',
+      'SqsFifoPartialProcessorAsync',
+      'processPartialResponse',
+    ],
+  },
+  /** Idempotency-Key records in their own table */
+  idempotency: {
+    '@aws-lambda-powertools/idempotency': [
+      'IdempotencyAlreadyInProgressError',
+      'IdempotencyConfig',
+      'IdempotencyValidationError',
+      'makeIdempotent',
+    ],
+    '@aws-lambda-powertools/idempotency/dynamodb': ['DynamoDBPersistenceLayer'],
+  },
+} as const satisfies Record<string, Record<string, readonly string[]>>;
+
+export type Dependency = keyof typeof DEPENDENCIES;
+
+const POWERTOOLS = ['logger', 'metrics', 'tracer'] as const satisfies readonly Dependency[];
+/** decide -> commit -> arm timers -> notify (the stack's `engine(...)` wiring) */
+const ENGINE = ['dynamodb', 'scheduler', 'sqs', ...POWERTOOLS] as const satisfies readonly Dependency[];
+
+/**
+ * What each function uses, by its construct id in the stateless stack: the one place that says it.
+ * bundles.test.ts checks it against the stack (TABLE_NAME means dynamodb, SCHEDULE_GROUP_NAME
+ * scheduler, a *_QUEUE_URL sqs, IDEMPOTENCY_TABLE_NAME idempotency, an SQS event source batch).
+ */
+export const FUNCTION_DEPENDENCIES = {
+  /** touches nothing: held to an absolute budget instead (HEALTH_BUDGET_BYTES) */
+  HttpHealth: [],
+  HttpAdmin: ENGINE,
+  HttpConversations: [...ENGINE, 'idempotency'],
+  HttpAgents: ENGINE,
+  HttpQueues: ['dynamodb', ...POWERTOOLS],
+  HttpWebhooks: ['dynamodb', 'sqs', ...POWERTOOLS],
+  IngestConsumer: [...ENGINE, 'batch'],
+  TimersConsumer: [...ENGINE, 'batch'],
+  Sweeper: ENGINE,
+} as const satisfies Record<string, readonly Dependency[]>;
+
+export type FunctionName = keyof typeof FUNCTION_DEPENDENCIES;
+
+/** A bundle may be at most this many times its floor. */
+export const BUDGET_RATIO = 1.25;
+/** The health bundle has no floor (it uses neither the SDK nor Powertools): at most 64 KiB. */
+export const HEALTH_BUDGET_BYTES = 64 * 1024;
+
+/** The esbuild options of the NodejsFunction bundling (lib/constructs/engine-function.ts BUNDLING). */
+export function esbuildOptions(): BuildOptions {
+  const known = new Set([
+    'forceDockerBundling',
+    'format',
+    'target',
+    'mainFields',
+    'banner',
+    'minify',
+    'keepNames',
+    'sourceMap',
+    'sourceMapMode',
+    'sourcesContent',
+    'bundleAwsSDK',
+    'logLevel',
+  ]);
+  const unknown = Object.keys(BUNDLING).filter((k) => !known.has(k));
+  // a new bundling option must be mirrored here, or the floors stop being comparable
+  if (unknown.length)
+    throw new Error(`bundle-floor.ts does not translate the bundling option(s) ${unknown.join(', ')}`);
+  if (BUNDLING.bundleAwsSDK !== true) throw new Error('floors assume the AWS SDK is bundled (bundleAwsSDK: true)');
+  const sourceMapMode = BUNDLING.sourceMapMode ?? SourceMapMode.DEFAULT;
+  return {
+    bundle: true,
+    platform: 'node',
+    absWorkingDir: PROJECT_ROOT,
+    target: BUNDLING.target ?? 'node24',
+    format: BUNDLING.format === OutputFormat.ESM ? 'esm' : 'cjs',
+    ...(BUNDLING.mainFields ? { mainFields: [...BUNDLING.mainFields] } : {}),
+    ...(BUNDLING.banner ? { banner: { js: BUNDLING.banner } } : {}),
+    minify: BUNDLING.minify ?? false,
+    keepNames: BUNDLING.keepNames ?? false,
+    sourcemap: BUNDLING.sourceMap ? (sourceMapMode === SourceMapMode.DEFAULT ? true : sourceMapMode) : false,
+    sourcesContent: BUNDLING.sourcesContent ?? true,
+    logLevel: 'error',
+  };
+}
+
+/** The entry file of a floor: every export of `deps` re-exported, so none is tree-shaken away. */
+export function floorSource(deps: readonly Dependency[]): string {
+  const modules = new Map<string, Set<string>>();
+  for (const d of deps)
+    for (const [module, names] of Object.entries(DEPENDENCIES[d])) {
+      const set = modules.get(module) ?? new Set<string>();
+      for (const n of names) set.add(n);
+      modules.set(module, set);
+    }
+  let i = 0;
+  return [...modules]
+    .map(([module, names]) => `export { ${[...names].map((n) => `${n} as _${i++}`).join(', ')} } from '${module}';`)
+    .join('\n');
+}
+
+/** The size in bytes of the main file (index.mjs) esbuild writes for these options. */
+async function bundleBytes(options: BuildOptions): Promise<number> {
+  const outfile = `${PROJECT_ROOT}cdk.out/floor/index.${options.format === 'esm' ? 'mjs' : 'js'}`;
+  const result = await build({ ...options, outfile, write: false });
+  const main = result.outputFiles.find((f) => f.path === outfile);
+  if (!main) throw new Error(`esbuild wrote no ${outfile}`);
+  return main.contents.byteLength;
+}
+
+const floors = new Map<string, Promise<number>>();
+
+/** The floor of a set of dependencies, in bytes (built once per set). */
+export function floorBytes(deps: readonly Dependency[]): Promise<number> {
+  const key = [...new Set(deps)].sort().join(',');
+  let f = floors.get(key);
+  if (!f) {
+    f = bundleBytes({
+      ...esbuildOptions(),
+      stdin: { contents: floorSource(deps), resolveDir: PROJECT_ROOT, loader: 'js' },
+    });
+    floors.set(key, f);
+  }
+  return f;
+}
+
+/** A handler module (`http/queues`) bundled as its function is, in bytes: to check that these options are the stack's. */
+export function handlerBytes(handler: string): Promise<number> {
+  return bundleBytes({ ...esbuildOptions(), entryPoints: [handlerEntry(handler)] });
+}
