@@ -152,7 +152,10 @@ export interface StreamPollerOptions {
  * item failures (the shard resumes at the first failed record, after a backoff), and gives up on a
  * record that failed every attempt (kept in `deadLetters`) to go on with the rest.
  */
-export async function startStreamPoller(handler: StreamLambdaHandler, options: StreamPollerOptions): Promise<StreamPoller> {
+export async function startStreamPoller(
+  handler: StreamLambdaHandler,
+  options: StreamPollerOptions,
+): Promise<StreamPoller> {
   const name = options.name ?? 'follow-ups';
   const idleMs = options.idleMs ?? 25;
   const maxAttempts = options.maxAttempts ?? 8;
@@ -168,7 +171,13 @@ export async function startStreamPoller(handler: StreamLambdaHandler, options: S
     let pending = records;
     for (let attempt = 1; pending.length && running; attempt++) {
       const failedAt = await failedRecord(pending);
-      const index = failedAt === undefined ? pending.length : Math.max(0, pending.findIndex((r) => seq(r) === failedAt));
+      const index =
+        failedAt === undefined
+          ? pending.length
+          : Math.max(
+              0,
+              pending.findIndex((r) => seq(r) === failedAt),
+            );
       reader.checkpoint(shardId, index > 0 ? seq(pending[index - 1]) : undefined);
       pending = pending.slice(index);
       if (!pending.length) return;

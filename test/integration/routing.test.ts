@@ -618,9 +618,7 @@ describe('R-2: only eligible agents are offered work', () => {
     // Assess: bob got it; alice's index entry was healed by the dispatch itself (bob's follow-ups, not run
     // yet, still list him), and once the follow-ups ran nobody is left with room
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: false });
-    expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([
-      'bob',
-    ]);
+    expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual(['bob']);
     await f.settle();
     expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([]);
     expect(await usedOf(f, 'alice')).toBe(0);
