@@ -7,7 +7,15 @@ import {
   configureTrigger,
   configureWorkstream,
 } from '../../use-cases/admin.use-case.js';
-import { getRuntime } from '../runtime.js';
+import { readConfig } from '../../config.js';
+import { fromEnvironment } from '../lambda.js';
+import {
+  createEngineRuntime,
+  ENGINE_CAPABILITIES,
+  type EngineConfig,
+  type EngineOverrides,
+  type EngineRuntime,
+} from '../wiring/engine.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   agentBody,
@@ -22,18 +30,17 @@ import { agentView } from './views.js';
 
 /** Admin configuration: PUT creates or replaces, GET reads (role admin). */
 const admin = { auth: 'jwt', roles: ['admin'] } as const;
-const store = () => getRuntime().store;
 
-export const adminRoutes: Route[] = [
+export const adminRoutes: Route<EngineRuntime>[] = [
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/settings',
     summary: 'Replace the org settings',
-    async handle({ claims, json }) {
+    async handle({ claims, json }, rt) {
       const body = parse(settingsBody, json);
       const settings = { org: claims.org, ...body };
-      await configureSettings(getRuntime().deps, store(), settings);
+      await configureSettings(rt.deps, rt.store, settings);
       return ok(settings);
     },
   },
@@ -42,32 +49,32 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/settings',
     summary: 'Read the org settings',
-    handle: async ({ claims }) => ok(await store().getSettings(claims.org)),
+    handle: async ({ claims }, rt) => ok(await rt.store.getSettings(claims.org)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/workstreams/{id}',
     summary: 'Create or replace a workstream',
-    handle: async ({ claims, params, json }) =>
-      ok(await configureWorkstream(store(), claims.org, params.id as string, parse(workstreamBody, json))),
+    handle: async ({ claims, params, json }, rt) =>
+      ok(await configureWorkstream(rt.store, claims.org, params.id as string, parse(workstreamBody, json))),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/workstreams/{id}',
     summary: 'Read a workstream',
-    handle: async ({ claims, params }) =>
-      ok(await found(store().getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found(rt.store.getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/queues/{id}',
     summary: 'Create or replace a queue',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const q = { org: claims.org, id: params.id as string, ...parse(queueBody, json) };
-      await store().putQueue(q);
+      await rt.store.putQueue(q);
       return ok(q);
     },
   },
@@ -76,18 +83,18 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/queues/{id}',
     summary: 'Read a queue',
-    handle: async ({ claims, params }) =>
-      ok(await found(store().getQueue(claims.org, params.id as string), 'queue', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found(rt.store.getQueue(claims.org, params.id as string), 'queue', params.id)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/channels/{id}',
     summary: 'Create or replace a channel (its webhook secret is write-only)',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const body = parse(channelBody, json);
       return ok(
-        await configureChannel(store(), claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
+        await configureChannel(rt.store, claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
       );
     },
   },
@@ -96,18 +103,18 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/channels/{id}',
     summary: 'Read a channel (without its secret)',
-    handle: async ({ claims, params }) =>
-      ok(await found<Channel>(store().getChannel(claims.org, params.id as string), 'channel', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found<Channel>(rt.store.getChannel(claims.org, params.id as string), 'channel', params.id)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/contacts/{id}',
     summary: 'Create or replace a contact or account (R-6)',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const body = parse(contactBody, json);
       const contact: Contact = { org: claims.org, id: params.id as string, ...body, attributes: body.attributes ?? {} };
-      await configureContact(store(), contact);
+      await configureContact(rt.store, contact);
       return ok(contact);
     },
   },
@@ -116,17 +123,17 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/contacts/{id}',
     summary: 'Read a contact or account',
-    handle: async ({ claims, params }) =>
-      ok(await found(store().getContact(claims.org, params.id as string), 'contact', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found(rt.store.getContact(claims.org, params.id as string), 'contact', params.id)),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/agents/{id}',
     summary: 'Read an agent configuration, presence and capacity',
-    async handle({ claims, params }) {
-      const agent = await found(store().getAgent(claims.org, params.id as string), 'agent', params.id);
-      return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
+    async handle({ claims, params }, rt) {
+      const agent = await found(rt.store.getAgent(claims.org, params.id as string), 'agent', params.id);
+      return ok(agentView(agent, await rt.store.getSettings(claims.org), rt.deps.clock.now()));
     },
   },
   {
@@ -134,10 +141,10 @@ export const adminRoutes: Route[] = [
     method: 'PUT',
     path: '/v1/admin/agents/{id}',
     summary: 'Create or replace an agent (queues, capacity pools)',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const body = parse(agentBody, json);
       const id = params.id as string;
-      await configureAgent(getRuntime().deps, store(), {
+      await configureAgent(rt.deps, rt.store, {
         org: claims.org,
         id,
         name: body.name,
@@ -145,8 +152,8 @@ export const adminRoutes: Route[] = [
         bot: body.bot ?? false,
         capacity: body.capacity,
       });
-      const agent = await found(store().getAgent(claims.org, id), 'agent', id);
-      return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
+      const agent = await found(rt.store.getAgent(claims.org, id), 'agent', id);
+      return ok(agentView(agent, await rt.store.getSettings(claims.org), rt.deps.clock.now()));
     },
   },
   {
@@ -154,9 +161,9 @@ export const adminRoutes: Route[] = [
     method: 'PUT',
     path: '/v1/admin/triggers/{id}',
     summary: 'Create or replace a trigger { when: { event, field, changedTo }, then: [actions] } (M-3)',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const trigger = { org: claims.org, id: params.id as string, ...parse(triggerBody, json) };
-      await configureTrigger(store(), trigger);
+      await configureTrigger(rt.store, trigger);
       return ok(trigger);
     },
   },
@@ -165,8 +172,14 @@ export const adminRoutes: Route[] = [
     method: 'GET',
     path: '/v1/admin/triggers',
     summary: "List the org's triggers (M-3)",
-    handle: async ({ claims }) => ok({ items: await store().listTriggers(claims.org) }),
+    handle: async ({ claims }, rt) => ok({ items: await rt.store.listTriggers(claims.org) }),
   },
 ];
 
-export const handler = httpGroup(adminRoutes);
+/** DynamoDB, and the engine's scheduler and notifier: configuring an agent or the settings may dispatch work. */
+export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
+  const rt = createEngineRuntime(config, overrides);
+  return httpGroup(adminRoutes, rt, rt.obs);
+}
+
+export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));

@@ -1,12 +1,21 @@
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
 import { consultCandidates } from '../../use-cases/reads.use-case.js';
 import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
-import { getRuntime } from '../runtime.js';
+import { readConfig, type ConfigFor } from '../../config.js';
+import { fromEnvironment } from '../lambda.js';
+import {
+  createEngineRuntime,
+  ENGINE_CAPABILITIES,
+  type EngineConfig,
+  type EngineOverrides,
+  type EngineRuntime,
+} from '../wiring/engine.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
-import { idempotent } from './idempotency.js';
+import { idempotent, type IdempotentRequest } from './idempotency.js';
 import {
   assignBody,
   consultBody,
@@ -19,7 +28,6 @@ import {
 import { conversationView, eventView } from './views.js';
 
 const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
-const store = () => getRuntime().store;
 
 /** API.md's actions. */
 export const ACTIONS = [
@@ -85,11 +93,12 @@ const result = (r: ActionResult): Record<string, unknown> => ({
   ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
 });
 
-const runAction = idempotent(async (req) => {
+/** An action under an Idempotency-Key (run through Powertools idempotency, see createHandler). */
+async function keyedAction(rt: EngineRuntime, req: IdempotentRequest): Promise<Record<string, unknown>> {
   const [conversationId, name] = req.target.split('/') as [string, (typeof ACTIONS)[number]];
   const action = toAction(name, req.body);
   return result(
-    await performAction(getRuntime().deps, {
+    await performAction(rt.deps, {
       org: req.org,
       conversationId,
       actor: apiActor(req.sub, req.roles, action),
@@ -98,18 +107,22 @@ const runAction = idempotent(async (req) => {
       idempotencyKey: req.key,
     }),
   );
-});
+}
 
-export const conversationRoutes: Route[] = [
+type ConversationsRuntime = EngineRuntime & {
+  runAction: (req: IdempotentRequest, context: Context) => Promise<Record<string, unknown>>;
+};
+
+export const conversationRoutes: Route<ConversationsRuntime>[] = [
   {
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}',
     summary: 'Read a conversation',
-    handle: async ({ claims, params }) =>
+    handle: async ({ claims, params }, rt) =>
       ok(
         conversationView(
-          await found(store().getConversation(claims.org, params.id as string), 'conversation', params.id),
+          await found(rt.store.getConversation(claims.org, params.id as string), 'conversation', params.id),
         ),
       ),
   },
@@ -118,10 +131,10 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/events',
     summary: 'The conversation history, oldest first (E-1)',
-    async handle({ claims, params }) {
+    async handle({ claims, params }, rt) {
       const id = params.id as string;
-      await found(store().getConversation(claims.org, id), 'conversation', id);
-      return ok({ items: (await store().listEvents(claims.org, id)).map(eventView) });
+      await found(rt.store.getConversation(claims.org, id), 'conversation', id);
+      return ok({ items: (await rt.store.listEvents(claims.org, id)).map(eventView) });
     },
   },
   {
@@ -129,13 +142,13 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations',
     summary: 'List conversations by status, queue, agent, channel or thread (an agent sees their own)',
-    async handle({ claims, query }) {
+    async handle({ claims, query }, rt) {
       const q = parse(listQuery, query, 'query');
       const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
       if (!supervisor && q.agentId && q.agentId !== claims.sub)
         throw new ForbiddenActionError('an agent can list only their own conversations');
       const { limit, cursor, ...filter } = q;
-      const page = await store().listConversations(
+      const page = await rt.store.listConversations(
         claims.org,
         supervisor ? filter : { ...filter, agentId: claims.sub },
         { limit, ...(cursor ? { cursor } : {}) },
@@ -151,8 +164,8 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
     summary: 'Agents a consult may add (X-2)',
-    handle: async ({ claims, params }) =>
-      ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }, rt) =>
+      ok({ items: await consultCandidates(rt.deps, rt.store, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
@@ -160,8 +173,8 @@ export const conversationRoutes: Route[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
     summary: 'Internal notes, visible to agents and supervisors only (E-3)',
-    handle: async ({ claims, params }) =>
-      ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }, rt) =>
+      ok({ items: await listNotes(rt.deps, rt.store, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
@@ -169,11 +182,11 @@ export const conversationRoutes: Route[] = [
     method: 'POST',
     path: '/v1/conversations/{id}/notes',
     summary: 'Add an internal note (E-3; still works after the messaging session ended, M-2)',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
       return ok(
-        await addNote(getRuntime().deps, getRuntime().store, {
+        await addNote(rt.deps, rt.store, {
           org: claims.org,
           conversationId: params.id as string,
           authorId: claims.sub,
@@ -189,7 +202,7 @@ export const conversationRoutes: Route[] = [
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
     summary: 'Apply an action to a conversation (Idempotency-Key supported)',
-    async handle({ claims, params, json, headers, context }) {
+    async handle({ claims, params, json, headers, context }, rt) {
       const name = parse(actionParam, params.action, 'path.action');
       const target = `${params.id as string}/${name}`;
       const keyHeader = headers['idempotency-key'];
@@ -197,7 +210,7 @@ export const conversationRoutes: Route[] = [
         const action = toAction(name, json);
         return ok(
           result(
-            await performAction(getRuntime().deps, {
+            await performAction(rt.deps, {
               org: claims.org,
               conversationId: params.id as string,
               actor: apiActor(claims.sub, claims.roles, action),
@@ -209,7 +222,7 @@ export const conversationRoutes: Route[] = [
       }
       const key = parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
       return ok(
-        await runAction(
+        await rt.runAction(
           { org: claims.org, sub: claims.sub, target, key, body: json ?? {}, roles: claims.roles },
           context,
         ),
@@ -218,4 +231,16 @@ export const conversationRoutes: Route[] = [
   },
 ];
 
-export const handler = httpGroup(conversationRoutes);
+/** The engine (DynamoDB, scheduler, notifier) and the idempotency table of Idempotency-Key. */
+export type ConversationsConfig = EngineConfig & ConfigFor<'idempotencyTable'>;
+
+export function createHandler(config: ConversationsConfig, overrides: EngineOverrides = {}) {
+  const engine = createEngineRuntime(config, overrides);
+  const rt: ConversationsRuntime = {
+    ...engine,
+    runAction: idempotent((req) => keyedAction(engine, req), config.idempotencyTable),
+  };
+  return httpGroup(conversationRoutes, rt, engine.obs);
+}
+
+export const handler = fromEnvironment(() => createHandler(readConfig([...ENGINE_CAPABILITIES, 'idempotencyTable'])));
