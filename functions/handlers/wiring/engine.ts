@@ -14,9 +14,10 @@ import { createSqsClient } from './sqs.js';
 
 /**
  * What a function that changes conversations or agents needs: decide -> commit (DynamoDB) -> arm
- * timers (EventBridge Scheduler) -> notify (the outbound queue). In AWS the stack gives these
- * functions all four capabilities; without `scheduler` the sweeper alone fires timers from the
- * outbox, without `outboundQueue` notifications stay in the outbox.
+ * timers (EventBridge Scheduler) -> notify (the outbound queue). The Lambda entries read all four
+ * from the environment (the stack sets them; a missing one fails the cold start). A config object
+ * may leave out `scheduler` (the sweeper alone fires timers from the outbox; the local runtime passes
+ * its own scheduler as an override) or `outboundQueue` (notifications then stay in the outbox).
  */
 export const ENGINE_CAPABILITIES = ['observability', 'dynamodb', 'scheduler', 'outboundQueue'] as const;
 
@@ -30,7 +31,6 @@ export interface EngineOverrides {
   store?: DynamoConversationStore;
   /** the SQS client of the notifier */
   sqs?: SQSClient;
-  observability?: Observability;
 }
 
 export interface EngineRuntime {
@@ -40,7 +40,7 @@ export interface EngineRuntime {
 }
 
 export function createEngineRuntime(config: EngineConfig, overrides: EngineOverrides = {}): EngineRuntime {
-  const obs = overrides.observability ?? createObservability(config.observability);
+  const obs = createObservability(config.observability);
   const store = overrides.store ?? createStore(config.dynamodb);
   const timers = overrides.scheduler ?? (config.scheduler ? createEventBridgeScheduler(config.scheduler) : undefined);
   const outbound = config.outboundQueue;
