@@ -20,6 +20,17 @@ export default tseslint.config(
     },
   },
   {
+    // The environment is read in one place (functions/config.ts): handlers get config objects.
+    files: ['functions/**'],
+    ignores: ['functions/config.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read the environment in functions/config.ts only.' },
+      ],
+    },
+  },
+  {
     // The wall clock is allowed only where the Clock port is implemented, and in tests/tools.
     files: ['functions/adapters/**', 'test/**', 'bin/**', 'scripts/**', 'lib/**'],
     rules: { 'no-restricted-syntax': 'off' },

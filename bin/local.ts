@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { readConfig } from '../functions/config.js';
+import { TABLE_NAME_LOCAL } from './local/names.js';
 import { startLocalRuntime } from './local/runtime.js';
 import { seedDemo } from './local/seed.js';
 
@@ -6,18 +8,34 @@ import { seedDemo } from './local/seed.js';
  * `npm start`: the whole engine on this machine. Options:
  *   --data DIR   keep DynamoDB Local's data in DIR (in memory otherwise)
  *   --seed       create a demo org and print its channel secrets and tokens
- * PORT (default 3000), LOCAL_JWT_SECRET (default local-dev-secret).
+ * PORT (default 3000), LOCAL_JWT_SECRET (default local-dev-secret). DYNAMODB_ENDPOINT: use that
+ * DynamoDB (DynamoDB Local or compatible) instead of starting DynamoDB Local, with the table
+ * TABLE_NAME (default contact-center-engine), created there if missing.
  */
 const { values } = parseArgs({ options: { data: { type: 'string' }, seed: { type: 'boolean', default: false } } });
 const port = Number(process.env.PORT ?? 3000);
+// DYNAMODB_ENDPOINT and TABLE_NAME validated as the functions validate them
+const existing = process.env.DYNAMODB_ENDPOINT
+  ? readConfig(['dynamodb'], { TABLE_NAME: TABLE_NAME_LOCAL, ...process.env }).dynamodb
+  : undefined;
+if (existing && values.data) {
+  console.error('--data is for the DynamoDB Local that npm start starts; with DYNAMODB_ENDPOINT it starts none');
+  process.exit(2);
+}
 
 const started = Date.now();
-const rt = await startLocalRuntime({ port, ...(values.data ? { dataDir: values.data } : {}) });
+const rt = await startLocalRuntime({
+  port,
+  ...(values.data ? { dataDir: values.data } : {}),
+  ...(existing ? { dynamoEndpoint: existing.endpoint, tableName: existing.tableName } : {}),
+});
 let stopping = false;
 const shutdown = async (signal: string): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping (HTTP server, SQS pollers, fauxqs, DynamoDB Local)...`);
+  console.log(
+    `\n${signal}: stopping (HTTP server, SQS pollers, fauxqs${rt.startedDynamoLocal ? ', DynamoDB Local' : ''})...`,
+  );
   await rt.stop();
   process.exit(0);
 };
@@ -25,9 +43,10 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 console.log(`Contact-center engine (local) listening on ${rt.url}`);
-console.log(
-  `  DynamoDB Local ${rt.dynamoEndpoint}${values.data ? ` (data in ${values.data})` : ' (in memory)'}; SQS (fauxqs) ${rt.sqsEndpoint}`,
-);
+const dynamo = rt.startedDynamoLocal
+  ? `DynamoDB Local ${rt.dynamoEndpoint}${values.data ? ` (data in ${values.data})` : ' (in memory)'}`
+  : `DynamoDB ${rt.dynamoEndpoint} (DYNAMODB_ENDPOINT)`;
+console.log(`  ${dynamo}, table ${rt.config.dynamodb.tableName}; SQS (fauxqs) ${rt.sqsEndpoint}`);
 if (values.seed) {
   const seed = await seedDemo(rt.url);
   console.log(`\nDemo org "${seed.org}":`);

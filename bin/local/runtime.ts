@@ -2,8 +2,18 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { z } from 'zod';
 import { LocalScheduler, VirtualClock } from '../../functions/adapters/local-scheduler.js';
+import type { Config, LogLevel } from '../../functions/config.js';
+import * as admin from '../../functions/handlers/http/admin.handler.js';
+import * as agents from '../../functions/handlers/http/agents.handler.js';
+import * as conversations from '../../functions/handlers/http/conversations.handler.js';
+import * as health from '../../functions/handlers/http/health.handler.js';
 import { problem, zodFieldErrors } from '../../functions/handlers/http/problem.js';
-import type { FiredTimer } from '../../functions/use-cases/timers.use-case.js';
+import * as queues from '../../functions/handlers/http/queues.handler.js';
+import { ROUTE_GROUPS, type RouteGroup } from '../../functions/handlers/http/routes.js';
+import * as webhooks from '../../functions/handlers/http/webhooks.handler.js';
+import * as ingestConsumer from '../../functions/handlers/sqs/ingest.handler.js';
+import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
+import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 import type { AddressInfo } from 'node:net';
 import { IDEMPOTENCY_TABLE_NAME_LOCAL, TABLE_NAME_LOCAL } from './names.js';
 import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from './dynamodb-local.js';
@@ -20,7 +30,11 @@ export interface LocalRuntimeOptions {
   host?: string;
   /** persist DynamoDB Local's data in this folder (in memory otherwise) */
   dataDir?: string;
-  /** reuse a running DynamoDB Local (tests share the one started by global setup) */
+  /**
+   * use this DynamoDB (DynamoDB Local or compatible) instead of starting DynamoDB Local: tests share
+   * the one global setup started; `npm start` takes it from DYNAMODB_ENDPOINT. The tables are
+   * created there if missing.
+   */
   dynamoEndpoint?: string;
   jwtSecret?: string;
   /** receives this many times before a message goes to the DLQ */
@@ -30,7 +44,14 @@ export interface LocalRuntimeOptions {
   tickMs?: number;
   /** table names (tests give each runtime its own: its sweeper fires every due timer of its table) */
   tableName?: string;
+  /** Powertools' log level of the handlers (default: POWERTOOLS_LOG_LEVEL if set, WARN otherwise) */
+  logLevel?: LogLevel;
+  /** concurrent ingestion batches, one FIFO group each (default 10, see sqs-poller.ts) */
+  ingestConcurrency?: number;
 }
+
+/** What the local runtime hands every handler factory: AWS's configuration, pointing at the local stack. */
+export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper'>;
 
 const clockBody = z
   .object({
@@ -44,6 +65,9 @@ const clockBody = z
 export interface LocalRuntime {
   url: string;
   dynamoEndpoint: string;
+  /** false when it runs on a DynamoDB it was given (`dynamoEndpoint`) */
+  startedDynamoLocal: boolean;
+  config: LocalConfig;
   sqsEndpoint: string;
   queues: {
     ingest: { url: string; arn: string };
@@ -72,6 +96,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
   try {
     let dynamoEndpoint = options.dynamoEndpoint;
+    const startedDynamoLocal = !dynamoEndpoint;
     if (!dynamoEndpoint) {
       const ddb = await startDynamoLocal(options.dataDir ? { dataDir: options.dataDir } : {});
       stops.push(ddb.stop);
@@ -97,34 +122,40 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
 
     const outbound = fauxqs.createQueue('outbound');
-    Object.assign(process.env, {
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      TABLE_NAME: tableName,
-      IDEMPOTENCY_TABLE_NAME: idempotencyTableName,
-      DYNAMODB_ENDPOINT: dynamoEndpoint,
-      SQS_ENDPOINT: fauxqs.address,
-      INGEST_QUEUE_URL: ingest.queueUrl,
-      OUTBOUND_QUEUE_URL: outbound.queueUrl,
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    const region = 'us-east-1';
+    const config: LocalConfig = {
       // no CloudWatch or X-Ray here: EMF metrics and traces are AWS-only
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_TRACE_ENABLED: 'false',
-    });
-    // Handler modules read their configuration lazily, after the variables above exist.
-    const { configureRuntime, getRuntime } = await import('../../functions/handlers/runtime.js');
-    const { sweepDueTimers } = await import('../../functions/use-cases/timers.use-case.js');
+      observability: {
+        serviceName: 'contact-center-engine',
+        metricsNamespace: 'ContactCenterEngine',
+        metrics: false,
+        tracing: false,
+        ...(options.logLevel
+          ? { logLevel: options.logLevel }
+          : process.env.POWERTOOLS_LOG_LEVEL
+            ? {}
+            : { logLevel: 'WARN' }),
+      },
+      dynamodb: { region, tableName, endpoint: dynamoEndpoint },
+      idempotencyTable: { region, tableName: idempotencyTableName, endpoint: dynamoEndpoint },
+      ingestQueue: { region, url: ingest.queueUrl, endpoint: fauxqs.address },
+      outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
+    };
     const clock = new VirtualClock();
     // One sweep at a time: the ticker, the scheduler's wake-ups and /_local/clock queue behind each other.
     let sweeping: Promise<FiredTimer[]> = Promise.resolve([]);
     const sweep = (): Promise<FiredTimer[]> => {
-      sweeping = sweeping.catch(() => []).then(() => sweepDueTimers(getRuntime().deps, getRuntime().store));
+      sweeping = sweeping.catch(() => []).then(() => sweepDueTimers(engine.deps, engine.store));
       return sweeping;
     };
     const scheduler = new LocalScheduler(
       clock,
       () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)),
     );
-    configureRuntime({ clock, scheduler });
+    // the handlers' EventBridge Scheduler is the local scheduler, on the virtual clock
+    const overrides = { clock, scheduler };
+    // the sweeper's work, without its grace: what the Sweeper Lambda does, on the virtual clock
+    const engine = createEngineRuntime(config, overrides);
     const ticker = setInterval(
       () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)),
       options.tickMs ?? 1000,
@@ -141,20 +172,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const fired = await sweep();
       return { now: clock.now().toISOString(), fired };
     };
-    const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
-    const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js')).handler;
-    const routes = [];
-    for (const group of Object.values(ROUTE_GROUPS)) {
-      for (const route of group.routes) routes.push({ route, handler: group.handler as LambdaHttpHandler });
-    }
+    // Each group's handler from its factory, as each Lambda builds its own from its environment.
+    const httpHandlers: Record<RouteGroup, LambdaHttpHandler> = {
+      health: health.createHandler(config),
+      admin: admin.createHandler(config, overrides),
+      conversations: conversations.createHandler(config, overrides),
+      agents: agents.createHandler(config, overrides),
+      queues: queues.createHandler(config),
+      webhooks: webhooks.createHandler(config, { clock }),
+    };
+    const routes = (Object.keys(ROUTE_GROUPS) as RouteGroup[]).flatMap((group) =>
+      ROUTE_GROUPS[group].routes.map((route) => ({ route, handler: httpHandlers[group] })),
+    );
 
     const sqs = new SQSClient({
-      region: 'us-east-1',
+      region,
       endpoint: fauxqs.address,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     stops.push(async () => sqs.destroy());
-    const poller: Poller = startPoller(sqs, { url: ingest.queueUrl, arn: ingest.queueArn }, ingestHandler, 'ingest');
+    const poller: Poller = startPoller(
+      sqs,
+      { url: ingest.queueUrl, arn: ingest.queueArn },
+      ingestConsumer.createHandler(config, overrides),
+      'ingest',
+      { concurrency: options.ingestConcurrency ?? 10 },
+    );
     stops.push(() => poller.stop());
 
     const local: Record<string, LocalEndpoint> = {
@@ -191,6 +234,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     return {
       url: `http://${addr.address}:${addr.port}`,
       dynamoEndpoint,
+      startedDynamoLocal,
+      config,
       sqsEndpoint: fauxqs.address,
       queues: {
         ingest: { url: ingest.queueUrl, arn: ingest.queueArn },

@@ -167,16 +167,17 @@ async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number
   return (performance.now() - t0) / 1000;
 }
 {
-  Object.assign(process.env, {
-    TABLE_NAME: TABLE,
-    IDEMPOTENCY_TABLE_NAME: `${TABLE}-idempotency`,
-    DYNAMODB_ENDPOINT: ddb.endpoint,
-    INGEST_QUEUE_URL: 'unused',
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
+  const { createHandler } = await import('../../functions/handlers/http/conversations.handler.js');
+  const handler = createHandler({
+    observability: {
+      serviceName: 'contact-center-engine',
+      metricsNamespace: 'ContactCenterEngine',
+      metrics: false,
+      tracing: false,
+      logLevel: 'ERROR',
+    },
+    dynamodb: { region: 'us-east-1', tableName: TABLE, endpoint: ddb.endpoint },
   });
-  const { handler } = await import('../../functions/handlers/http/conversations.handler.js');
   const { lambdaContext } = await import('../../bin/local/http-server.js');
   const { org, ws } = await setupOrg();
   const agents = Array.from({ length: 40 }, (_, i) => `a${i}`);

@@ -19,13 +19,15 @@ import {
 /**
  * The Lambda bundles as `cdk synth` makes them (local esbuild, ESM, minified, source maps), loaded
  * the way the Node.js 24 runtime loads them: `import()` of index.mjs, then the `handler` export.
- * A bundle that synthesizes but cannot start (a CommonJS require in ESM, a missing module) fails
- * here instead of at the first cold start.
+ * A bundle that synthesizes but cannot start (a CommonJS require in ESM, a missing module, a
+ * variable its config needs that the stack does not give it) fails here instead of at the first
+ * cold start.
  */
 const outdir = mkdtempSync(join(tmpdir(), 'engine-bundles-'));
-process.env.CDK_VALIDATION = 'false';
 const app = new App({
   outdir,
+  // CDK's CloudFormation schema validation runs in `npm run synth`; not again here
+  builtinCloudFormationValidation: false,
   context: { stage: 'test', 'aws:cdk:bundling-stacks': ['**'], 'aws:cdk:enable-asset-metadata': true },
 });
 const { stateless } = buildEngineApp(app);
@@ -36,9 +38,18 @@ interface Resource {
   Properties?: { Environment?: { Variables?: Record<string, unknown> }; FunctionName?: { Ref?: string } };
 }
 const template = assembly.getStackByName(stateless.stackName).template as { Resources: Record<string, Resource> };
+/** The function's environment as the stack declares it; values CloudFormation resolves at deploy time get a placeholder URL. */
+const environmentOf = (variables: Record<string, unknown> = {}): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : `https://deploy-time.invalid/${k}`]),
+  );
 const bundles = Object.entries(template.Resources)
   .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
-  .map(([id, r]) => ({ id, dir: join(outdir, r.Metadata!['aws:asset:path']!) }));
+  .map(([id, r]) => ({
+    id,
+    dir: join(outdir, r.Metadata!['aws:asset:path']!),
+    env: environmentOf(r.Properties?.Environment?.Variables),
+  }));
 
 /** The stack's functions by construct id (HttpAdmin, IngestConsumer, ...), with their bundles. */
 const functions = Object.entries(stateless.functions).map(([name, f]) => {
@@ -194,6 +205,46 @@ describe('bundle budgets', () => {
         f.bytes,
         `${name}: ${kib(f.bytes)} is ${(f.bytes / floor).toFixed(2)}x its floor of ${kib(floor)} (budget ${BUDGET_RATIO}x)`,
       ).toBeLessThanOrEqual(BUDGET_RATIO * floor);
+    }
+  });
+
+  it('start with the environment the stack gives them, and fail naming a missing variable without it', () => {
+    // Each bundle in its own process, as Lambda runs it. With the stack's variables: an HTTP function
+    // answers a route it does not have with 404, a consumer an empty batch with no failures (so its
+    // config was read and its clients built; the sweeper would scan the table, so it is only built
+    // without them). With none: every function but health fails, naming the first variable it needs.
+    const script = `
+      const [dir, id] = process.argv.slice(1);
+      const mod = await import(new URL('file://' + dir + '/index.mjs').href);
+      const context = { functionName: id, awsRequestId: 'test', getRemainingTimeInMillis: () => 10000 };
+      const event = id.startsWith('Http')
+        ? { routeKey: 'GET /not-a-route', rawPath: '/not-a-route', headers: {}, requestContext: {} }
+        : { Records: [] };
+      try {
+        const res = await mod.handler(event, context);
+        process.stdout.write(JSON.stringify({ ok: res.statusCode ?? res }));
+      } catch (err) {
+        process.stdout.write(JSON.stringify({ error: String(err.message) }));
+      }`;
+    const run = (b: (typeof bundles)[number], env: Record<string, string>): { ok?: unknown; error?: string } =>
+      JSON.parse(
+        execFileSync(process.execPath, ['--input-type=module', '-e', script, b.dir, b.id], {
+          env: { PATH: process.env.PATH, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_TRACE_ENABLED: 'false', ...env },
+          encoding: 'utf8',
+          // Powertools' "no application metrics to publish" warning: not this test's business
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      ) as { ok?: unknown; error?: string };
+    for (const b of bundles) {
+      if (!b.id.startsWith('Sweeper')) {
+        expect(run(b, { AWS_REGION: 'us-east-1', ...b.env }), `${b.id} with the stack's environment`).toEqual({
+          ok: b.id.startsWith('Http') ? 404 : { batchItemFailures: [] },
+        });
+      }
+      if (b.id.startsWith('HttpHealth')) continue;
+      expect(run(b, {}).error, `${b.id} without its environment`).toContain(
+        'environment variable TABLE_NAME is required',
+      );
     }
   });
 });

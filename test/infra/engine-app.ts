@@ -17,8 +17,8 @@ export interface SynthesizedEngine extends EngineApp {
  * so an unacknowledged finding fails these tests as it fails the synth.
  */
 export function synthEngine(context: Record<string, unknown> = {}): SynthesizedEngine {
-  process.env.CDK_VALIDATION = 'false';
   const app = new App({
+    builtinCloudFormationValidation: false,
     context: { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong', ...context },
   });
   const engine = buildEngineApp(app);

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalHttpServer, type LambdaHttpHandler } from '../../bin/local/http-server.js';
+import { createLocalHttpServer } from '../../bin/local/http-server.js';
 import { DEFAULT_SETTINGS, type Conversation, type Workstream } from '../../functions/domain/model.js';
 import type { DueTimer } from '../../functions/ports/timer-store.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
@@ -394,10 +394,7 @@ describe('bugs found by the webhook fuzzer', () => {
     // Prepare: the local runtime's HTTP server with the webhook route
     const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
     const server = createLocalHttpServer({
-      routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({
-        route,
-        handler: ROUTE_GROUPS.webhooks.handler as unknown as LambdaHttpHandler,
-      })),
+      routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({ route, handler: rig.handlers.webhooks })),
       jwtSecret: 'unused',
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -21,13 +21,23 @@ import { inject } from 'vitest';
 import { ensureIdempotencyTable, ensureTable } from '../../bin/local/dynamodb-local.js';
 import { lambdaContext } from '../../bin/local/http-server.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import type { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import * as admin from '../../functions/handlers/http/admin.handler.js';
+import * as agents from '../../functions/handlers/http/agents.handler.js';
+import * as conversations from '../../functions/handlers/http/conversations.handler.js';
+import * as queues from '../../functions/handlers/http/queues.handler.js';
+import * as webhooks from '../../functions/handlers/http/webhooks.handler.js';
+import * as ingestConsumer from '../../functions/handlers/sqs/ingest.handler.js';
+import * as timersConsumer from '../../functions/handlers/sqs/timers.handler.js';
+import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
+import { createSqsClient } from '../../functions/handlers/wiring/sqs.js';
 import type { Clock } from '../../functions/ports/clock.js';
 import type { DueTimer } from '../../functions/ports/timer-store.js';
 import type { Write } from '../../functions/domain/writes.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
-import type { FiredTimer } from '../../functions/use-cases/timers.use-case.js';
+import { toQueueMessage } from '../../functions/use-cases/ingest-webhook.use-case.js';
+import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 
 /**
  * The reliability rig: the engine's real handler modules (HTTP groups, the FIFO ingest consumer, the
@@ -92,31 +102,29 @@ export class InjectedCrash extends Error {
   }
 }
 
-/** Wraps the runtime store's commit (the instance every use case and handler shares). */
+/** Hooks around the rig store's commit (the instance every use case and handler shares). */
 export class Faults {
   private hooks: (CommitHook & { seen: number })[] = [];
   /** hooks that fired, by kind */
   fired = { before: 0, crashAfter: 0, crashBefore: 0 };
 
-  install(store: DynamoConversationStore): void {
-    const original = store.commit.bind(store);
-    store.commit = async (writes) => {
-      const i = this.hooks.findIndex((h) => h.match(writes) && ++h.seen >= (h.nth ?? 1));
-      const hook = i >= 0 ? this.hooks.splice(i, 1)[0] : undefined;
-      if (hook?.before) {
-        this.fired.before++;
-        await hook.before();
-      }
-      if (hook?.crash === 'before') {
-        this.fired.crashBefore++;
-        throw new InjectedCrash('before');
-      }
-      await original(writes);
-      if (hook?.crash === 'after') {
-        this.fired.crashAfter++;
-        throw new InjectedCrash('after');
-      }
-    };
+  /** runs `commit` (the transaction of `writes`) with the first armed hook that matches it */
+  async around(writes: readonly Write[], commit: () => Promise<void>): Promise<void> {
+    const i = this.hooks.findIndex((h) => h.match(writes) && ++h.seen >= (h.nth ?? 1));
+    const hook = i >= 0 ? this.hooks.splice(i, 1)[0] : undefined;
+    if (hook?.before) {
+      this.fired.before++;
+      await hook.before();
+    }
+    if (hook?.crash === 'before') {
+      this.fired.crashBefore++;
+      throw new InjectedCrash('before');
+    }
+    await commit();
+    if (hook?.crash === 'after') {
+      this.fired.crashAfter++;
+      throw new InjectedCrash('after');
+    }
   }
 
   /** arms a hook; `take(handle)` later says whether it fired */
@@ -142,7 +150,26 @@ export class Faults {
   }
 }
 
-type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+/** The engine's store, with the faults around every commit. */
+class FaultyStore extends DynamoConversationStore {
+  constructor(
+    doc: DynamoDBDocumentClient,
+    tableName: string,
+    private readonly faults: Faults,
+  ) {
+    super(doc, tableName);
+  }
+
+  override commit(writes: readonly Write[]): Promise<void> {
+    return this.faults.around(writes, () => super.commit(writes));
+  }
+}
+
+export type HttpGroup = 'conversations' | 'agents' | 'webhooks' | 'admin' | 'queues';
+export type HttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 export interface ConsumeOptions {
@@ -174,12 +201,14 @@ export interface Rig {
     outbound: { url: string };
   };
   faults: Faults;
+  /** each HTTP group's handler, from its factory (what `http()` calls; a local HTTP server can serve them) */
+  handlers: Record<HttpGroup, HttpHandler>;
   /** SendMessage calls the engine's own SQS client made (the webhook handler's), since the start */
   sqsSends: () => number;
   /** DynamoDB write calls (anything but Get/Query/Scan/BatchGet) the engine's store made, since the start */
   dynamoWrites: () => number;
   http(
-    group: 'conversations' | 'agents' | 'webhooks' | 'admin' | 'queues',
+    group: HttpGroup,
     routeKey: string,
     req: {
       params?: Record<string, string>;
@@ -246,53 +275,58 @@ export async function startRig(): Promise<Rig> {
     },
   });
   const outbound = fauxqs.createQueue('outbound');
-  Object.assign(process.env, {
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    TABLE_NAME: tableName,
-    IDEMPOTENCY_TABLE_NAME: `${tableName}-idempotency`,
-    DYNAMODB_ENDPOINT: endpoint,
-    SQS_ENDPOINT: fauxqs.address,
-    INGEST_QUEUE_URL: ingest.queueUrl,
-    OUTBOUND_QUEUE_URL: outbound.queueUrl,
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'CRITICAL',
+  const region = 'us-east-1';
+  // what the local runtime hands the handler factories; no scheduler: the outbox is the schedule, and
+  // only advance() (the sweeper) or a test fires it
+  const config = {
     // as the local runtime: no EMF metrics, no X-Ray
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
-  });
-  delete process.env.SCHEDULE_GROUP_NAME;
-
-  // Handler modules read their configuration lazily, after the variables above exist.
-  const { configureRuntime, getRuntime } = await import('../../functions/handlers/runtime.js');
-  const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
-  const ingestHandler = (await import('../../functions/handlers/sqs/ingest.handler.js'))
-    .handler as unknown as SqsHandler;
-  const timersHandler = (await import('../../functions/handlers/sqs/timers.handler.js'))
-    .handler as unknown as SqsHandler;
-  const { sweepDueTimers } = await import('../../functions/use-cases/timers.use-case.js');
-
-  const clock = new ManualClock();
-  // no scheduler: the outbox is the schedule, and only advance() (the sweeper) or a test fires it
-  configureRuntime({ clock });
-  const runtime = getRuntime();
-  const faults = new Faults();
-  faults.install(runtime.store);
-
-  let sends = 0;
-  const engineSqs = runtime.sqs as unknown as { send: (cmd: unknown, ...rest: unknown[]) => Promise<unknown> };
-  const sqsSend = engineSqs.send.bind(engineSqs);
-  engineSqs.send = (cmd, ...rest) => {
-    if (cmd instanceof SendMessageCommand) sends++;
-    return sqsSend(cmd, ...rest);
+    observability: {
+      serviceName: 'contact-center-engine',
+      metricsNamespace: 'ContactCenterEngine',
+      metrics: false,
+      tracing: false,
+      ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'CRITICAL' as const }),
+    },
+    dynamodb: { region, tableName, endpoint },
+    idempotencyTable: { region, tableName: `${tableName}-idempotency`, endpoint },
+    ingestQueue: { region, url: ingest.queueUrl, endpoint: fauxqs.address },
+    outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
   };
+
+  // The engine's own clients, instrumented through the SDK's middleware stack: every handler shares
+  // this store (with the faults around its commit) and this SQS client (webhook enqueue, notifier).
   let writes = 0;
-  const engineDoc = (
-    runtime.store as unknown as { doc: { send: (cmd: unknown, ...rest: unknown[]) => Promise<unknown> } }
-  ).doc;
-  const docSend = engineDoc.send.bind(engineDoc);
-  engineDoc.send = (cmd, ...rest) => {
-    if (WRITE_COMMANDS.test((cmd as object).constructor.name)) writes++;
-    return docSend(cmd, ...rest);
+  const engineDoc = createDocumentClient({ endpoint });
+  engineDoc.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (WRITE_COMMANDS.test(String(context.commandName))) writes++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'rigCountWrites' },
+  );
+  let sends = 0;
+  const engineSqs = createSqsClient(config.ingestQueue);
+  engineSqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'SendMessageCommand') sends++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'rigCountSends' },
+  );
+  const faults = new Faults();
+  const store = new FaultyStore(engineDoc, tableName, faults);
+  const clock = new ManualClock();
+  const overrides = { clock, store, sqs: engineSqs };
+  const runtime = createEngineRuntime(config, overrides);
+  const handlers: Record<HttpGroup, HttpHandler> = {
+    admin: admin.createHandler(config, overrides),
+    agents: agents.createHandler(config, overrides),
+    conversations: conversations.createHandler(config, overrides),
+    queues: queues.createHandler(config, { store }),
+    webhooks: webhooks.createHandler(config, overrides),
   };
+  const ingestHandler = ingestConsumer.createHandler(config, overrides) as SqsHandler;
+  const timersHandler = timersConsumer.createHandler(config, overrides) as SqsHandler;
 
   const sqs = new SQSClient({
     region: 'us-east-1',
@@ -326,7 +360,7 @@ export async function startRig(): Promise<Rig> {
         ...(req.claims ? { authorizer: { jwt: { claims: req.claims, scopes: [] } } } : {}),
       },
     } as unknown as APIGatewayProxyEventV2;
-    const out = await (ROUTE_GROUPS[group].handler as unknown as HttpHandler)(event, lambdaContext(`rig-${group}`));
+    const out = await handlers[group](event, lambdaContext(`rig-${group}`));
     const raw = out.body ?? '';
     let body: Record<string, unknown>;
     try {
@@ -415,7 +449,6 @@ export async function startRig(): Promise<Rig> {
     return { ingest: count('ingest.fifo'), dlq: count('ingest-dlq.fifo') };
   };
 
-  const { toQueueMessage } = await import('../../functions/use-cases/ingest-webhook.use-case.js');
   const redeliver: Rig['redeliver'] = async (org, channelId, event) => {
     const m = toQueueMessage(org, channelId, event, clock.now());
     await sqs.send(
@@ -466,6 +499,7 @@ export async function startRig(): Promise<Rig> {
       outbound: { url: outbound.queueUrl },
     },
     faults,
+    handlers,
     sqsSends: () => sends,
     dynamoWrites: () => writes,
     http,

@@ -3,11 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createLocalHttpServer,
-  DEFAULT_LOCAL_JWT_SECRET,
-  type LambdaHttpHandler,
-} from '../../bin/local/http-server.js';
+import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET } from '../../bin/local/http-server.js';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { DEFAULT_SETTINGS, type Workstream } from '../../functions/domain/model.js';
 import { CUSTOMER_EVENT_TYPES, type CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
@@ -749,10 +745,7 @@ beforeAll(async () => {
   }
   const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
   server = createLocalHttpServer({
-    routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({
-      route,
-      handler: ROUTE_GROUPS.webhooks.handler as unknown as LambdaHttpHandler,
-    })),
+    routes: ROUTE_GROUPS.webhooks.routes.map((route) => ({ route, handler: rig.handlers.webhooks })),
     jwtSecret: DEFAULT_LOCAL_JWT_SECRET,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -1,12 +1,12 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-/** A document client; `endpoint` points at DynamoDB Local in tests and in `npm start`. */
+/** A document client; `endpoint` points at DynamoDB Local in tests and in `npm start` (region from the config). */
 export function createDocumentClient(
   options: { endpoint?: string; region?: string; maxAttempts?: number } = {},
 ): DynamoDBDocumentClient {
   const config: DynamoDBClientConfig = {
-    region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    region: options.region ?? 'us-east-1',
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
   };
   if (options.endpoint) {

@@ -7,7 +7,15 @@ import {
   configureTrigger,
   configureWorkstream,
 } from '../../use-cases/admin.use-case.js';
-import { getRuntime } from '../runtime.js';
+import { readConfig } from '../../config.js';
+import { fromEnvironment } from '../lambda.js';
+import {
+  createEngineRuntime,
+  ENGINE_CAPABILITIES,
+  type EngineConfig,
+  type EngineOverrides,
+  type EngineRuntime,
+} from '../wiring/engine.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   agentBody,
@@ -22,17 +30,16 @@ import { agentView } from './views.js';
 
 /** Admin configuration: PUT creates or replaces, GET reads (role admin). */
 const admin = { auth: 'jwt', roles: ['admin'] } as const;
-const store = () => getRuntime().store;
 
-export const adminRoutes: Route[] = [
+export const adminRoutes: Route<EngineRuntime>[] = [
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/settings',
-    async handle({ claims, json }) {
+    async handle({ claims, json }, rt) {
       const body = parse(settingsBody, json);
       const settings = { org: claims.org, ...body };
-      await configureSettings(getRuntime().deps, store(), settings);
+      await configureSettings(rt.deps, rt.store, settings);
       return ok(settings);
     },
   },
@@ -40,29 +47,29 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/settings',
-    handle: async ({ claims }) => ok(await store().getSettings(claims.org)),
+    handle: async ({ claims }, rt) => ok(await rt.store.getSettings(claims.org)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/workstreams/{id}',
-    handle: async ({ claims, params, json }) =>
-      ok(await configureWorkstream(store(), claims.org, params.id as string, parse(workstreamBody, json))),
+    handle: async ({ claims, params, json }, rt) =>
+      ok(await configureWorkstream(rt.store, claims.org, params.id as string, parse(workstreamBody, json))),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/workstreams/{id}',
-    handle: async ({ claims, params }) =>
-      ok(await found(store().getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found(rt.store.getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/queues/{id}',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const q = { org: claims.org, id: params.id as string, ...parse(queueBody, json) };
-      await store().putQueue(q);
+      await rt.store.putQueue(q);
       return ok(q);
     },
   },
@@ -70,17 +77,17 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/queues/{id}',
-    handle: async ({ claims, params }) =>
-      ok(await found(store().getQueue(claims.org, params.id as string), 'queue', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found(rt.store.getQueue(claims.org, params.id as string), 'queue', params.id)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/channels/{id}',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const body = parse(channelBody, json);
       return ok(
-        await configureChannel(store(), claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
+        await configureChannel(rt.store, claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
       );
     },
   },
@@ -88,17 +95,17 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/channels/{id}',
-    handle: async ({ claims, params }) =>
-      ok(await found<Channel>(store().getChannel(claims.org, params.id as string), 'channel', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found<Channel>(rt.store.getChannel(claims.org, params.id as string), 'channel', params.id)),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/contacts/{id}',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const body = parse(contactBody, json);
       const contact: Contact = { org: claims.org, id: params.id as string, ...body, attributes: body.attributes ?? {} };
-      await configureContact(store(), contact);
+      await configureContact(rt.store, contact);
       return ok(contact);
     },
   },
@@ -106,26 +113,26 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/contacts/{id}',
-    handle: async ({ claims, params }) =>
-      ok(await found(store().getContact(claims.org, params.id as string), 'contact', params.id)),
+    handle: async ({ claims, params }, rt) =>
+      ok(await found(rt.store.getContact(claims.org, params.id as string), 'contact', params.id)),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/agents/{id}',
-    async handle({ claims, params }) {
-      const agent = await found(store().getAgent(claims.org, params.id as string), 'agent', params.id);
-      return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
+    async handle({ claims, params }, rt) {
+      const agent = await found(rt.store.getAgent(claims.org, params.id as string), 'agent', params.id);
+      return ok(agentView(agent, await rt.store.getSettings(claims.org), rt.deps.clock.now()));
     },
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/agents/{id}',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const body = parse(agentBody, json);
       const id = params.id as string;
-      await configureAgent(getRuntime().deps, store(), {
+      await configureAgent(rt.deps, rt.store, {
         org: claims.org,
         id,
         name: body.name,
@@ -133,17 +140,17 @@ export const adminRoutes: Route[] = [
         bot: body.bot ?? false,
         capacity: body.capacity,
       });
-      const agent = await found(store().getAgent(claims.org, id), 'agent', id);
-      return ok(agentView(agent, await store().getSettings(claims.org), getRuntime().deps.clock.now()));
+      const agent = await found(rt.store.getAgent(claims.org, id), 'agent', id);
+      return ok(agentView(agent, await rt.store.getSettings(claims.org), rt.deps.clock.now()));
     },
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/triggers/{id}',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const trigger = { org: claims.org, id: params.id as string, ...parse(triggerBody, json) };
-      await configureTrigger(store(), trigger);
+      await configureTrigger(rt.store, trigger);
       return ok(trigger);
     },
   },
@@ -151,8 +158,14 @@ export const adminRoutes: Route[] = [
     ...admin,
     method: 'GET',
     path: '/v1/admin/triggers',
-    handle: async ({ claims }) => ok({ items: await store().listTriggers(claims.org) }),
+    handle: async ({ claims }, rt) => ok({ items: await rt.store.listTriggers(claims.org) }),
   },
 ];
 
-export const handler = httpGroup(adminRoutes);
+/** DynamoDB, and the engine's scheduler and notifier: configuring an agent or the settings may dispatch work. */
+export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
+  const rt = createEngineRuntime(config, overrides);
+  return httpGroup(adminRoutes, rt, rt.obs);
+}
+
+export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));

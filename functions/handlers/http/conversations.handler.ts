@@ -1,11 +1,19 @@
 import * as z from 'zod/mini';
+import '../zod-messages.js';
 import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
 import { consultCandidates } from '../../use-cases/reads.use-case.js';
 import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
-import { getRuntime } from '../runtime.js';
-import '../zod-messages.js';
+import { readConfig } from '../../config.js';
+import { fromEnvironment } from '../lambda.js';
+import {
+  createEngineRuntime,
+  ENGINE_CAPABILITIES,
+  type EngineConfig,
+  type EngineOverrides,
+  type EngineRuntime,
+} from '../wiring/engine.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   assignBody,
@@ -19,7 +27,6 @@ import {
 import { conversationView, eventView } from './views.js';
 
 const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
-const store = () => getRuntime().store;
 
 /** API.md's actions. */
 export const ACTIONS = [
@@ -85,15 +92,17 @@ const result = (r: ActionResult): Record<string, unknown> => ({
   ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
 });
 
-export const conversationRoutes: Route[] = [
+type ConversationsRuntime = EngineRuntime;
+
+export const conversationRoutes: Route<ConversationsRuntime>[] = [
   {
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}',
-    handle: async ({ claims, params }) =>
+    handle: async ({ claims, params }, rt) =>
       ok(
         conversationView(
-          await found(store().getConversation(claims.org, params.id as string), 'conversation', params.id),
+          await found(rt.store.getConversation(claims.org, params.id as string), 'conversation', params.id),
         ),
       ),
   },
@@ -101,23 +110,23 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/events',
-    async handle({ claims, params }) {
+    async handle({ claims, params }, rt) {
       const id = params.id as string;
-      await found(store().getConversation(claims.org, id), 'conversation', id);
-      return ok({ items: (await store().listEvents(claims.org, id)).map(eventView) });
+      await found(rt.store.getConversation(claims.org, id), 'conversation', id);
+      return ok({ items: (await rt.store.listEvents(claims.org, id)).map(eventView) });
     },
   },
   {
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations',
-    async handle({ claims, query }) {
+    async handle({ claims, query }, rt) {
       const q = parse(listQuery, query, 'query');
       const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
       if (!supervisor && q.agentId && q.agentId !== claims.sub)
         throw new ForbiddenActionError('an agent can list only their own conversations');
       const { limit, cursor, ...filter } = q;
-      const page = await store().listConversations(
+      const page = await rt.store.listConversations(
         claims.org,
         supervisor ? filter : { ...filter, agentId: claims.sub },
         { limit, ...(cursor ? { cursor } : {}) },
@@ -132,27 +141,27 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
-    handle: async ({ claims, params }) =>
-      ok({ items: await consultCandidates(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }, rt) =>
+      ok({ items: await consultCandidates(rt.deps, rt.store, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
     roles: ['agent', 'supervisor'],
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
-    handle: async ({ claims, params }) =>
-      ok({ items: await listNotes(getRuntime().deps, getRuntime().store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }, rt) =>
+      ok({ items: await listNotes(rt.deps, rt.store, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
     roles: ['agent', 'supervisor'],
     method: 'POST',
     path: '/v1/conversations/{id}/notes',
-    async handle({ claims, params, json }) {
+    async handle({ claims, params, json }, rt) {
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
       return ok(
-        await addNote(getRuntime().deps, getRuntime().store, {
+        await addNote(rt.deps, rt.store, {
           org: claims.org,
           conversationId: params.id as string,
           authorId: claims.sub,
@@ -167,7 +176,7 @@ export const conversationRoutes: Route[] = [
     ...anyRole,
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
-    async handle({ claims, params, json, headers }) {
+    async handle({ claims, params, json, headers }, rt) {
       const name = parse(actionParam, params.action, 'path.action');
       const keyHeader = headers['idempotency-key'];
       const key =
@@ -175,12 +184,13 @@ export const conversationRoutes: Route[] = [
       const action = toAction(name, json);
       return ok(
         result(
-          await performAction(getRuntime().deps, {
+          await performAction(rt.deps, {
             org: claims.org,
             conversationId: params.id as string,
             actor: apiActor(claims.sub, claims.roles, action),
             ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
             action,
+            // the Idempotency-Key's receipt commits with the change (one mechanism, no extra table)
             ...(key ? { idempotencyKey: key, callerId: claims.sub } : {}),
           }),
         ),
@@ -189,4 +199,10 @@ export const conversationRoutes: Route[] = [
   },
 ];
 
-export const handler = httpGroup(conversationRoutes);
+/** The engine: DynamoDB, scheduler, notifier. */
+export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
+  const rt: ConversationsRuntime = createEngineRuntime(config, overrides);
+  return httpGroup(conversationRoutes, rt, rt.obs);
+}
+
+export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));

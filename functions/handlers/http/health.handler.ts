@@ -20,15 +20,18 @@ export const handler = middy(
   async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const route = healthRoutes.find((r) => `${r.method} ${r.path}` === event.routeKey);
     if (!route) throw new NotFoundError('route', event.routeKey);
-    const res = await route.handle({
-      claims: NO_CLAIMS,
-      params: {},
-      query: {},
-      headers: {},
-      rawBody: '',
-      json: undefined,
-      context,
-    });
+    const res = await route.handle(
+      {
+        claims: NO_CLAIMS,
+        params: {},
+        query: {},
+        headers: {},
+        rawBody: '',
+        json: undefined,
+        context,
+      },
+      undefined,
+    );
     return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
   },
 ).use({
@@ -39,3 +42,6 @@ export const handler = middy(
     request.response = problemResponse(p);
   },
 });
+
+/** The same handler for the local runtime, which builds every group from its configuration. */
+export const createHandler = (_config?: unknown): typeof handler => handler;

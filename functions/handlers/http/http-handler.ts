@@ -1,10 +1,9 @@
 import middy from '@middy/core';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as z from 'zod/mini';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { firstMalformedString } from '../../use-cases/ingest-webhook.use-case.js';
-import { logger, metrics, observability } from '../runtime.js';
+import { observability, type Observability } from '../observability.js';
 import { claimsFrom, idSchema, requireRole, type Claims, type Role } from './auth.js';
 import { problemResponse, toProblem, zodFieldErrors } from './problem.js';
 // types only: the route table's data stays out of the bundles
@@ -31,14 +30,15 @@ export interface RouteResponse {
 /**
  * A route's implementation, in its group's handler module. Method, path, auth and roles repeat the
  * route's entry in route-table.ts (API Gateway enforces that one, the handler this one); a unit test
- * keeps the two equal, so the bundle needs no table and the stack no handler.
+ * keeps the two equal, so the bundle needs no table and the stack no handler. `R`: what the group's
+ * handlers use (its store, the engine's dependencies...), built by its handler factory.
  */
-export interface Route extends Pick<RouteSpec, 'method' | 'path' | 'auth'> {
+export interface Route<R = unknown> extends Pick<RouteSpec, 'method' | 'path' | 'auth'> {
   /** any of these roles (jwt routes) */
   roles?: readonly Role[];
   /** false: the handler reads `rawBody` itself (webhooks verify the signature before parsing) */
   parseJson?: boolean;
-  handle(req: RouteRequest): Promise<RouteResponse>;
+  handle(req: RouteRequest, rt: R): Promise<RouteResponse>;
 }
 
 /** API Gateway's routeKey of a route, which the handlers dispatch on: `GET /v1/conversations/{id}`. */
@@ -64,10 +64,12 @@ function rawBodyOf(event: APIGatewayProxyEventV2): string {
 }
 
 /**
- * One Lambda handler for a group of routes, dispatched on API Gateway's routeKey. Middleware first:
- * logging context, then problem+json for every error (the one place errors become HTTP).
+ * One Lambda handler for a group of routes, dispatched on API Gateway's routeKey, each route called
+ * with `rt`. Middleware first: logging context, then problem+json for every error (the one place
+ * errors become HTTP).
  */
-export function httpGroup(routes: readonly Route[]) {
+export function httpGroup<R>(routes: readonly Route<R>[], rt: R, obs: Observability) {
+  const { logger } = obs;
   const table = new Map(routes.map((r) => [routeKey(r), r]));
   const base = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const route = table.get(event.routeKey);
@@ -85,28 +87,31 @@ export function httpGroup(routes: readonly Route[]) {
       json = parseJsonBody(rawBody);
     }
     logger.appendKeys({ org: claims.org || undefined, route: event.routeKey, conversationId: params.id });
-    const res = await route.handle({
-      claims,
-      params,
-      query: event.queryStringParameters ?? {},
-      headers: lowerHeaders(event.headers),
-      rawBody,
-      json,
-      context,
-    });
+    const res = await route.handle(
+      {
+        claims,
+        params,
+        query: event.queryStringParameters ?? {},
+        headers: lowerHeaders(event.headers),
+        rawBody,
+        json,
+        context,
+      },
+      rt,
+    );
     return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
   };
   return middy(base)
-    .use(observability())
+    .use(observability(obs))
     .use({
       after: async (request) => {
         if (request.event.routeKey.includes('/actions/') && request.response?.statusCode === 200)
-          metrics.addMetric('Transitions', MetricUnit.Count, 1);
+          obs.count('Transitions');
       },
       onError: async (request) => {
         const p = toProblem(request.error);
         if (p.status >= 500 && p.status !== 501) logger.error('request failed', { error: request.error as Error });
-        if (p.status === 409) metrics.addMetric('Conflicts', MetricUnit.Count, 1);
+        if (p.status === 409) obs.count('Conflicts');
         request.response = problemResponse(p);
       },
     });

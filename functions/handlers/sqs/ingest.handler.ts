@@ -1,12 +1,20 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
+import '../zod-messages.js';
 import { handleCustomerEvent } from '../../use-cases/customer-event.use-case.js';
 import { webhookEvent } from '../http/schemas.js';
-import { getRuntime, logger, metrics, observability } from '../runtime.js';
-import '../zod-messages.js';
+import { readConfig } from '../../config.js';
+import { fromEnvironment } from '../lambda.js';
+import { observability } from '../observability.js';
+import {
+  createEngineRuntime,
+  ENGINE_CAPABILITIES,
+  type EngineConfig,
+  type EngineOverrides,
+  type EngineRuntime,
+} from '../wiring/engine.js';
 
 const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receivedAt: z.string(), event: webhookEvent });
 
@@ -15,12 +23,11 @@ const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receive
  * this batch (they come back, in order, with it); other threads go on. After maxReceiveCount the
  * queue moves a record to its DLQ: nothing is dropped silently.
  */
-async function applyRecord(record: SQSRecord): Promise<void> {
+async function applyRecord({ deps, obs }: EngineRuntime, record: SQSRecord): Promise<void> {
   const msg = ingestMessage.parse(JSON.parse(record.body));
-  const outcome = await handleCustomerEvent(getRuntime().deps, msg.org, msg.channelId, msg.event);
-  if (outcome.outcome === 'created' || outcome.outcome === 'transitioned')
-    metrics.addMetric('Transitions', MetricUnit.Count, 1);
-  logger.info('channel event applied', {
+  const outcome = await handleCustomerEvent(deps, msg.org, msg.channelId, msg.event);
+  if (outcome.outcome === 'created' || outcome.outcome === 'transitioned') obs.count('Transitions');
+  obs.logger.info('channel event applied', {
     org: msg.org,
     channelId: msg.channelId,
     eventId: msg.event.eventId,
@@ -31,12 +38,17 @@ async function applyRecord(record: SQSRecord): Promise<void> {
   });
 }
 
-const processor = new SqsFifoPartialProcessorAsync();
+/** The engine: DynamoDB, the scheduler and the notifier (a customer event may arm timers and notify). */
+export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
+  const rt = createEngineRuntime(config, overrides);
+  const processor = new SqsFifoPartialProcessorAsync();
+  return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, (record: SQSRecord) => applyRecord(rt, record), processor, {
+      context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    }),
+  ).use(observability(rt.obs));
+}
 
-export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  processPartialResponse(event, applyRecord, processor, {
-    context,
-    skipGroupOnError: true,
-    throwOnFullBatchFailure: false,
-  }),
-).use(observability());
+export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));

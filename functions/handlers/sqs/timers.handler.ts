@@ -1,12 +1,20 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
+import '../zod-messages.js';
 import { TIMER_KINDS } from '../../domain/writes.js';
 import { fireTimer } from '../../use-cases/timers.use-case.js';
-import { getRuntime, logger, metrics, observability } from '../runtime.js';
-import '../zod-messages.js';
+import { readConfig } from '../../config.js';
+import { fromEnvironment } from '../lambda.js';
+import { observability } from '../observability.js';
+import {
+  createEngineRuntime,
+  ENGINE_CAPABILITIES,
+  type EngineConfig,
+  type EngineOverrides,
+  type EngineRuntime,
+} from '../wiring/engine.js';
 
 const dueTimer = z.object({
   name: z.string().check(z.minLength(1), z.maxLength(64)),
@@ -21,17 +29,24 @@ const dueTimer = z.object({
 });
 
 /** EventBridge Scheduler delivers each timer to the timers queue; this applies it (TM-5 safe). */
-async function applyTimer(record: SQSRecord): Promise<void> {
+async function applyTimer({ deps, store, obs }: EngineRuntime, record: SQSRecord): Promise<void> {
   const timer = dueTimer.parse(JSON.parse(record.body));
-  const { deps, store } = getRuntime();
   const fired = await fireTimer(deps, timer);
   if (!fired.keep) await store.deleteTimer(timer.org, timer.name);
-  metrics.addMetric('TimerFires', MetricUnit.Count, 1);
-  logger.info('timer fired', { ...fired });
+  obs.count('TimerFires');
+  obs.logger.info('timer fired', { ...fired });
 }
 
-const processor = new BatchProcessor(EventType.SQS);
+/** The engine: DynamoDB, the scheduler (a timer may re-arm) and the notifier. */
+export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
+  const rt = createEngineRuntime(config, overrides);
+  const processor = new BatchProcessor(EventType.SQS);
+  return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, (record: SQSRecord) => applyTimer(rt, record), processor, {
+      context,
+      throwOnFullBatchFailure: false,
+    }),
+  ).use(observability(rt.obs));
+}
 
-export const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  processPartialResponse(event, applyTimer, processor, { context, throwOnFullBatchFailure: false }),
-).use(observability());
+export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));

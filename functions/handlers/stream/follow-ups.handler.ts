@@ -1,8 +1,10 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { readConfig } from '../../config.js';
 import { runFollowUps } from '../../follow-ups/run-follow-ups.js';
-import { getRuntime, logger, metrics, observability } from '../runtime.js';
+import { fromEnvironment } from '../lambda.js';
+import { observability } from '../observability.js';
+import { createEngineRuntime, ENGINE_CAPABILITIES, type EngineConfig, type EngineOverrides } from '../wiring/engine.js';
 
 /**
  * The table's stream consumer (event source mapping with ReportBatchItemFailures): runs what the
@@ -10,12 +12,19 @@ import { getRuntime, logger, metrics, observability } from '../runtime.js';
  * there; after the mapping's retries a record goes to the on-failure destination, and the outbox's
  * dispatch timers and the sweeper still cover what it would have done.
  */
-export const handler = middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-  const result = await runFollowUps(getRuntime().deps, event.Records);
-  metrics.addMetric('FollowUps', MetricUnit.Count, result.tasks);
-  if (result.failed.length) {
-    metrics.addMetric('FollowUpFailures', MetricUnit.Count, result.failed.length);
-    logger.warn('follow-ups failed; their records will be delivered again', { failed: result.failed });
-  }
-  return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
-}).use(observability());
+export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
+  const rt = createEngineRuntime(config, overrides);
+  return middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const result = await runFollowUps(rt.deps, event.Records);
+    rt.obs.count('FollowUps', result.tasks);
+    if (result.failed.length) {
+      rt.obs.count('FollowUpFailures', result.failed.length);
+      rt.obs.logger.warn('follow-ups failed; their records will be delivered again', {
+        errors: result.errors.map((e) => ({ task: e.task, error: String(e.error) })),
+      });
+    }
+    return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  }).use(observability(rt.obs));
+}
+
+export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));
