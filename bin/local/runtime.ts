@@ -12,11 +12,12 @@ import * as queues from '../../functions/handlers/http/queues.handler.js';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/handlers/http/routes.js';
 import * as webhooks from '../../functions/handlers/http/webhooks.handler.js';
 import * as ingestConsumer from '../../functions/handlers/sqs/ingest.handler.js';
+import * as followUps from '../../functions/handlers/stream/follow-ups.handler.js';
 import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
 import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 import type { AddressInfo } from 'node:net';
-import { IDEMPOTENCY_TABLE_NAME_LOCAL, TABLE_NAME_LOCAL } from './names.js';
-import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from './dynamodb-local.js';
+import { TABLE_NAME_LOCAL } from './names.js';
+import { ensureTable, startDynamoLocal } from './dynamodb-local.js';
 import {
   createLocalHttpServer,
   DEFAULT_LOCAL_JWT_SECRET,
@@ -24,6 +25,7 @@ import {
   type LocalEndpoint,
 } from './http-server.js';
 import { startPoller, type Poller } from './sqs-poller.js';
+import { startStreamPoller } from './stream-poller.js';
 
 export interface LocalRuntimeOptions {
   port?: number;
@@ -51,7 +53,7 @@ export interface LocalRuntimeOptions {
 }
 
 /** What the local runtime hands every handler factory: AWS's configuration, pointing at the local stack. */
-export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper'>;
+export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper' | 'idempotencyTable'>;
 
 const clockBody = z
   .object({
@@ -78,8 +80,15 @@ export interface LocalRuntime {
   clock: VirtualClock;
   /** moves the virtual clock and fires every timer that falls due (what POST /_local/clock does) */
   advance(seconds: number): Promise<{ now: string; fired: FiredTimer[] }>;
-  /** waits until the ingestion queue has nothing visible left to deliver */
+  /**
+   * waits until the ingestion queue has nothing visible left to deliver, and the follow-ups of every
+   * change committed so far (from the table's stream) have run
+   */
   drain(): Promise<void>;
+  /** waits until the stream consumer has run the follow-ups of every change committed so far */
+  settle(): Promise<void>;
+  /** stream records whose follow-ups failed every retry (Lambda's on-failure destination) */
+  streamDeadLetters: readonly unknown[];
   stop(): Promise<void>;
 }
 
@@ -103,9 +112,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dynamoEndpoint = ddb.endpoint;
     }
     const tableName = options.tableName ?? TABLE_NAME_LOCAL;
-    const idempotencyTableName = options.tableName ? `${options.tableName}-idempotency` : IDEMPOTENCY_TABLE_NAME_LOCAL;
     await ensureTable(dynamoEndpoint, tableName);
-    await ensureIdempotencyTable(dynamoEndpoint, idempotencyTableName);
 
     const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
     stops.push(() => fauxqs.stop());
@@ -137,7 +144,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             : { logLevel: 'WARN' }),
       },
       dynamodb: { region, tableName, endpoint: dynamoEndpoint },
-      idempotencyTable: { region, tableName: idempotencyTableName, endpoint: dynamoEndpoint },
       ingestQueue: { region, url: ingest.queueUrl, endpoint: fauxqs.address },
       outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
     };
@@ -156,6 +162,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const overrides = { clock, scheduler };
     // the sweeper's work, without its grace: what the Sweeper Lambda does, on the virtual clock
     const engine = createEngineRuntime(config, overrides);
+    // the table's stream drives the follow-ups, as the FollowUps Lambda's event source mapping does
+    const stream = await startStreamPoller(followUps.createHandler(config, overrides), {
+      endpoint: dynamoEndpoint,
+      tableName,
+    });
+    stops.push(() => stream.stop());
     const ticker = setInterval(
       () => void sweep().catch((e: unknown) => console.error('timer sweep failed', e)),
       options.tickMs ?? 1000,
@@ -170,6 +182,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       clock.advance(seconds);
       await sweeping.catch(() => undefined);
       const fired = await sweep();
+      // what the fired timers committed has its follow-ups (offers, notifications) before the answer
+      await stream.settle();
       return { now: clock.now().toISOString(), fired };
     };
     // Each group's handler from its factory, as each Lambda builds its own from its environment.
@@ -245,7 +259,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sqs,
       clock,
       advance,
-      drain: () => poller.drain(),
+      drain: async () => {
+        await poller.drain();
+        await stream.settle();
+      },
+      settle: () => stream.settle(),
+      streamDeadLetters: stream.deadLetters,
       stop,
     };
   } catch (err) {

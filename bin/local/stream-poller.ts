@@ -166,42 +166,14 @@ export async function startStreamPoller(
   /** completed rounds in a row that found nothing */
   let quietRounds = 0;
 
-  /** Lambda's retry semantics: the batch from its first failed record, again, until it passes or gives up. */
   const deliver = async ({ shardId, records }: ShardBatch): Promise<void> => {
-    let pending = records;
-    for (let attempt = 1; pending.length && running; attempt++) {
-      const failedAt = await failedRecord(pending);
-      const index =
-        failedAt === undefined
-          ? pending.length
-          : Math.max(
-              0,
-              pending.findIndex((r) => seq(r) === failedAt),
-            );
-      reader.checkpoint(shardId, index > 0 ? seq(pending[index - 1]) : undefined);
-      pending = pending.slice(index);
-      if (!pending.length) return;
-      if (attempt >= maxAttempts) {
-        console.error(`[${name}] a stream record failed ${attempt} times; giving up on it`, seq(pending[0]));
-        deadLetters.push(pending[0] as DynamoDBRecord);
-        reader.checkpoint(shardId, seq(pending[0]));
-        pending = pending.slice(1);
-        attempt = 0;
-        continue;
-      }
-      await sleep(Math.min(1000, 20 * 2 ** attempt));
-    }
-  };
-
-  const failedRecord = async (batch: DynamoDBRecord[]): Promise<string | undefined> => {
-    try {
-      const res = await handler({ Records: batch }, lambdaContext(name));
-      const failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      return batch.find((r) => failed.has(seq(r)))?.dynamodb?.SequenceNumber;
-    } catch (err) {
-      console.error(`[${name}] handler threw; the batch will be retried`, err);
-      return seq(batch[0]);
-    }
+    const given = await deliverStreamBatch(handler, records, {
+      name,
+      maxAttempts,
+      running: () => running,
+      checkpoint: (sequenceNumber) => reader.checkpoint(shardId, sequenceNumber),
+    });
+    deadLetters.push(...given);
   };
 
   const loop = (async () => {
@@ -238,6 +210,73 @@ export async function startStreamPoller(
 }
 
 const seq = (r: DynamoDBRecord | undefined): string => r?.dynamodb?.SequenceNumber ?? '';
+
+export interface DeliveryOptions {
+  name?: string;
+  /** attempts of one batch before its first failed record is given up (Lambda's MaximumRetryAttempts + 1) */
+  maxAttempts?: number;
+  /** pause before attempt n (default: 20 ms doubling, at most 1 s) */
+  backoffMs?: (attempt: number) => number;
+  running?: () => boolean;
+  /** every record up to this one is done */
+  checkpoint?: (sequenceNumber: string) => void;
+}
+
+/**
+ * Lambda's retry semantics for one shard's batch: the handler gets the batch; from the first record
+ * it reports failed (or the whole batch, if it throws), the rest is delivered again after a backoff,
+ * until it passes or that record has failed every attempt: it is then given up (returned) and the
+ * rest goes on. Records before a failure are never delivered again; records after it are.
+ */
+export async function deliverStreamBatch(
+  handler: StreamLambdaHandler,
+  records: DynamoDBRecord[],
+  options: DeliveryOptions = {},
+): Promise<DynamoDBRecord[]> {
+  const name = options.name ?? 'follow-ups';
+  const maxAttempts = options.maxAttempts ?? 8;
+  const backoff = options.backoffMs ?? ((n: number) => Math.min(1000, 20 * 2 ** n));
+  const given: DynamoDBRecord[] = [];
+  let pending = records;
+  for (let attempt = 1; pending.length && (options.running?.() ?? true); attempt++) {
+    const failedAt = await failedRecord(handler, pending, name);
+    const index =
+      failedAt === undefined
+        ? pending.length
+        : Math.max(
+            0,
+            pending.findIndex((r) => seq(r) === failedAt),
+          );
+    if (index > 0) options.checkpoint?.(seq(pending[index - 1]));
+    pending = pending.slice(index);
+    if (!pending.length) break;
+    if (attempt >= maxAttempts) {
+      console.error(`[${name}] a stream record failed ${attempt} times; giving up on it`, seq(pending[0]));
+      given.push(pending[0] as DynamoDBRecord);
+      options.checkpoint?.(seq(pending[0]));
+      pending = pending.slice(1);
+      attempt = 0;
+      continue;
+    }
+    await sleep(backoff(attempt));
+  }
+  return given;
+}
+
+async function failedRecord(
+  handler: StreamLambdaHandler,
+  batch: DynamoDBRecord[],
+  name: string,
+): Promise<string | undefined> {
+  try {
+    const res = await handler({ Records: batch }, lambdaContext(name));
+    const failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    return batch.find((r) => failed.has(seq(r)))?.dynamodb?.SequenceNumber;
+  } catch (err) {
+    console.error(`[${name}] handler threw; the batch will be delivered again`, err);
+    return seq(batch[0]);
+  }
+}
 
 async function latestStreamArn(endpoint: string, tableName: string): Promise<string> {
   const ddb = new DynamoDBClient({

@@ -43,6 +43,7 @@ describe('push distribution over HTTP', () => {
     const bob = await o.agent('bob'); // 2 units
     await alice.post('/v1/agents/me/sign-in');
     await bob.post('/v1/agents/me/sign-in');
+    await rt.settle(); // their availability entries are written (the sign-ins' follow-ups)
 
     const c = await customerStarts(o);
     const offered = await eventually(async () => {
@@ -52,6 +53,7 @@ describe('push distribution over HTTP', () => {
     expect(offered).toMatchObject({ primaryAgentId: 'alice', accepted: false });
 
     expect((await alice.post<Conv>(`/v1/conversations/${c.id}/actions/reject`)).status).toBe(200);
+    await rt.settle(); // the reject's follow-ups: the conversation back in Open is offered again
     expect((await o.admin.get<Conv>(`/v1/conversations/${c.id}`)).body).toMatchObject({
       status: 'Active',
       primaryAgentId: 'bob',

@@ -69,10 +69,18 @@ const putAgent = (
   capacity: Record<string, number>,
   bot = false,
 ): Promise<AgentView> =>
-  ok(o.admin.put<AgentView>(`/v1/admin/agents/${id}`, { name: id, queues, capacity, ...(bot ? { bot } : {}) }));
+  ok(o.admin.put<AgentView>(`/v1/admin/agents/${id}`, { name: id, queues, capacity, ...(bot ? { bot } : {}) })).then(
+    afterFollowUps,
+  );
 
 async function signIn(o: DemoOrg, id: string): Promise<AgentView> {
-  return ok((await o.agent(id)).post<AgentView>('/v1/agents/me/sign-in'));
+  return afterFollowUps(await ok((await o.agent(id)).post<AgentView>('/v1/agents/me/sign-in')));
+}
+
+/** A response, once the follow-ups of the change it made (index refresh, dispatch) ran from the stream. */
+async function afterFollowUps<T>(response: T): Promise<T> {
+  await rt.settle();
+  return response;
 }
 
 const agentView = (o: DemoOrg, id: string): Promise<AgentView> => ok(o.admin.get<AgentView>(`/v1/agents/${id}`));
@@ -109,14 +117,14 @@ const activeOf = (o: DemoOrg, id: string): Promise<Conv> =>
     return c.status === 'Active' ? c : undefined;
   });
 
-/** Waits until the ingestion consumer has finished everything sent so far (after-commit dispatch included). */
+/** Waits until the ingestion consumer has finished everything sent so far, and the stream's follow-ups too. */
 const settled = (): Promise<void> => rt.drain();
 
 const actionsOf = async (o: DemoOrg, id: string): Promise<string[]> =>
   (await ok(o.admin.get<{ items: { action: string }[] }>(`/v1/conversations/${id}/events`))).items.map((e) => e.action);
 
 async function act(as: Api, id: string, action: string): Promise<Conv> {
-  return ok(as.post<Conv>(`/v1/conversations/${id}/actions/${action}`));
+  return afterFollowUps(await ok(as.post<Conv>(`/v1/conversations/${id}/actions/${action}`)));
 }
 
 describe('R-6 / R-1: identification over webhooks', () => {
@@ -297,7 +305,9 @@ describe('presence (P-2, P-3, P-5)', () => {
     expect(await actionsOf(o, c.id)).toEqual(['created']);
 
     // Act 2: alice sets Available by hand (the override beats the default)
-    expect(await ok(alice.put<AgentView>('/v1/agents/me/presence', { presence: 'Available' }))).toMatchObject({
+    expect(
+      await afterFollowUps(await ok(alice.put<AgentView>('/v1/agents/me/presence', { presence: 'Available' }))),
+    ).toMatchObject({
       presence: 'Available',
       presenceSource: 'manual',
     });
@@ -313,11 +323,11 @@ describe('push distribution (R-2, R-3, R-5) and pick (R-4)', () => {
     const o = await setupOrg(api);
     await pushChat(o, { allowedPresences: ['Available'] });
     await signIn(o, 'alice');
-    await ok((await o.agent('alice')).put('/v1/agents/me/presence', { presence: 'Away' }));
+    await afterFollowUps(await ok((await o.agent('alice')).put('/v1/agents/me/presence', { presence: 'Away' })));
     await putAgent(o, 'carl', ['q2'], { default: 5 });
     await signIn(o, 'carl');
     await signIn(o, 'bob');
-    await ok((await o.agent('bob')).post('/v1/agents/me/sign-out'));
+    await afterFollowUps(await ok((await o.agent('bob')).post('/v1/agents/me/sign-out')));
     await putAgent(o, 'dana', ['q1'], { default: 1 }); // never signs in
 
     // Act
@@ -412,8 +422,10 @@ describe('push distribution (R-2, R-3, R-5) and pick (R-4)', () => {
     // Act
     const updated = await putAgent(o, 'alice', ['q1', 'q2'], { default: 3 });
 
-    // Assess
-    expect(updated).toMatchObject({ capacity: { default: { max: 3, used: 1 } } });
+    // Assess: the answer shows the new configuration; the offer its follow-ups made (from the stream, before
+    // putAgent above returned) holds one of her units
+    expect(updated).toMatchObject({ capacity: { default: { max: 3 } } });
+    expect(await agentView(o, 'alice')).toMatchObject({ capacity: { default: { max: 3, used: 1 } } });
     expect(await conversation(o, c.id)).toMatchObject({
       status: 'Active',
       primaryAgentId: 'alice',

@@ -157,10 +157,12 @@ describe('bugs found by the reliability suite', () => {
       match: (writes) => writes.some((w) => w.type === 'event' && w.event.action === 'offer-expired'),
       before: async () => {
         first = await fireTimer(rig.deps, timer);
+        await rig.settle(); // its follow-ups (routing offers bob) from the stream, before the second commits
       },
     });
     const second = await fireTimer(rig.deps, timer);
     rig.faults.clear();
+    await rig.settle();
 
     // Assess: the first firing expired alice's offer and bob was offered it; the second, about the v2 offer,
     // must change nothing (TM-5): bob's offer made a moment ago must stand.
@@ -188,10 +190,12 @@ describe('bugs found by the reliability suite', () => {
       match: (writes) => writes.some((w) => w.type === 'event' && w.event.action === 'reconnect-timeout'),
       before: async () => {
         first = await fireTimer(rig.deps, timer);
+        await rig.settle(); // its follow-ups (routing offers bob) from the stream, before the second commits
       },
     });
     const second = await fireTimer(rig.deps, timer);
     rig.faults.clear();
+    await rig.settle();
 
     // Assess: one T-4a; bob's new offer is not withdrawn by the stale second firing
     expect(first?.outcome).toBe('applied');

@@ -18,7 +18,8 @@ import type {
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { ulid } from 'ulid';
 import { inject } from 'vitest';
-import { ensureIdempotencyTable, ensureTable } from '../../bin/local/dynamodb-local.js';
+import { ensureTable } from '../../bin/local/dynamodb-local.js';
+import { deliverStreamBatch, StreamReader, type StreamLambdaHandler } from '../../bin/local/stream-poller.js';
 import { lambdaContext } from '../../bin/local/http-server.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
@@ -29,6 +30,7 @@ import * as queues from '../../functions/handlers/http/queues.handler.js';
 import * as webhooks from '../../functions/handlers/http/webhooks.handler.js';
 import * as ingestConsumer from '../../functions/handlers/sqs/ingest.handler.js';
 import * as timersConsumer from '../../functions/handlers/sqs/timers.handler.js';
+import * as followUps from '../../functions/handlers/stream/follow-ups.handler.js';
 import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
 import { createSqsClient } from '../../functions/handlers/wiring/sqs.js';
 import type { Clock } from '../../functions/ports/clock.js';
@@ -223,8 +225,17 @@ export interface Rig {
   redeliver(org: string, channelId: string, event: CustomerEvent): Promise<void>;
   /** messages in the ingestion queue and its DLQ (visible, in flight, delayed) */
   depth(): { ingest: number; dlq: number };
-  /** rt.advance(): moves the virtual clock and sweeps the outbox */
+  /** rt.advance(): moves the virtual clock and sweeps the outbox (then settles the stream) */
   advance(seconds: number): Promise<FiredTimer[]>;
+  /**
+   * The table stream's event source mapping, step by step: reads what the engine committed and hands
+   * it, shard batch by shard batch, to the follow-ups Lambda handler until nothing is left. `http`,
+   * `consume`, `advance` and `timersBatch` settle before they return, so a check after a step sees the
+   * step's follow-ups done. A record that fails every retry is a finding: settle throws.
+   */
+  settle(): Promise<void>;
+  /** the next `crashes` follow-up invocations run, then die (their batch is delivered again: redelivered records) */
+  streamFaults: { crashes: number; fired: number };
   /** outbox items of an org (due or not) */
   outbox(org: string): Promise<DueTimer[]>;
   /** the timers consumer (EventBridge Scheduler deliveries), with these timers as one batch */
@@ -262,7 +273,6 @@ export async function startRig(): Promise<Rig> {
   const endpoint = inject('dynamoEndpoint');
   const tableName = `rel-${ulid().toLowerCase()}`;
   await ensureTable(endpoint, tableName);
-  await ensureIdempotencyTable(endpoint, `${tableName}-idempotency`);
 
   const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
   const dlq = fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
@@ -288,7 +298,6 @@ export async function startRig(): Promise<Rig> {
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'CRITICAL' as const }),
     },
     dynamodb: { region, tableName, endpoint },
-    idempotencyTable: { region, tableName: `${tableName}-idempotency`, endpoint },
     ingestQueue: { region, url: ingest.queueUrl, endpoint: fauxqs.address },
     outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
   };
@@ -326,6 +335,38 @@ export async function startRig(): Promise<Rig> {
     webhooks: webhooks.createHandler(config, overrides),
   };
   const ingestHandler = ingestConsumer.createHandler(config, overrides) as SqsHandler;
+  const followUpsHandler = followUps.createHandler(config, overrides) as StreamLambdaHandler;
+  const streamFaults = { crashes: 0, fired: 0 };
+  const crashingFollowUps: StreamLambdaHandler = async (event, context) => {
+    const res = await followUpsHandler(event, context);
+    if (streamFaults.crashes > 0) {
+      streamFaults.crashes--;
+      streamFaults.fired++;
+      throw new Error('injected crash of the follow-ups consumer after its work');
+    }
+    return res;
+  };
+  const reader = await new StreamReader(endpoint, tableName, 1000).open();
+  const settle = async (): Promise<void> => {
+    for (let quiet = 0; quiet < 2;) {
+      const batches = await reader.read();
+      if (!batches.length) {
+        quiet++;
+        continue;
+      }
+      quiet = 0;
+      for (const b of batches) {
+        const given = await deliverStreamBatch(crashingFollowUps, b.records, {
+          name: 'rig-follow-ups',
+          maxAttempts: 10,
+          backoffMs: () => 0,
+          checkpoint: (n) => reader.checkpoint(b.shardId, n),
+        });
+        if (given.length)
+          throw new Error(`follow-ups gave up on stream records ${given.map((r) => r.dynamodb?.SequenceNumber)}`);
+      }
+    }
+  };
   const timersHandler = timersConsumer.createHandler(config, overrides) as SqsHandler;
 
   const sqs = new SQSClient({
@@ -361,6 +402,7 @@ export async function startRig(): Promise<Rig> {
       },
     } as unknown as APIGatewayProxyEventV2;
     const out = await handlers[group](event, lambdaContext(`rig-${group}`));
+    await settle();
     const raw = out.body ?? '';
     let body: Record<string, unknown>;
     try {
@@ -440,6 +482,11 @@ export async function startRig(): Promise<Rig> {
     }
     throw new Error(`the ingestion queue did not drain: records keep failing (${JSON.stringify(depthOf())})`);
   };
+  const consumeAndSettle: Rig['consume'] = async (options) => {
+    const report = await consume(options);
+    await settle();
+    return report;
+  };
 
   const depthOf = (): { ingest: number; dlq: number } => {
     const count = (name: string): number => {
@@ -463,7 +510,9 @@ export async function startRig(): Promise<Rig> {
 
   const advance: Rig['advance'] = async (seconds) => {
     clock.advance(seconds);
-    return sweepDueTimers(runtime.deps, runtime.store);
+    const fired = await sweepDueTimers(runtime.deps, runtime.store);
+    await settle();
+    return fired;
   };
 
   const outbox: Rig['outbox'] = async (org) => {
@@ -481,7 +530,9 @@ export async function startRig(): Promise<Rig> {
         ),
       })),
     };
-    return timersHandler(event, lambdaContext('rig-timers'));
+    const res = await timersHandler(event, lambdaContext('rig-timers'));
+    await settle();
+    return res;
   };
 
   return {
@@ -503,13 +554,16 @@ export async function startRig(): Promise<Rig> {
     sqsSends: () => sends,
     dynamoWrites: () => writes,
     http,
-    consume,
+    consume: consumeAndSettle,
     redeliver,
     depth: depthOf,
     advance,
+    settle,
+    streamFaults,
     outbox,
     timersBatch,
     async stop() {
+      reader.close();
       sqs.destroy();
       doc.destroy();
       await fauxqs.stop();

@@ -17,7 +17,7 @@ import type { Scheduler } from '../../functions/ports/scheduler.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { createEngine } from '../../functions/use-cases/create-engine.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
-import { followUpsOf, settlingAfterWrites } from './follow-ups.js';
+import { followUpsOf, settlingAfterWrites, type FollowUpsDriver } from './follow-ups.js';
 
 /** A clock the test moves by hand (the Clock port). */
 export class TestClock implements Clock {
@@ -59,6 +59,8 @@ export interface Fixture {
   deps: EngineDeps;
   /** runs the follow-ups of every change committed so far (from the stream) until none are left */
   settle(): Promise<void>;
+  /** the stream records of this org's changes whose follow-ups have not run, taken from the stream */
+  takePending: FollowUpsDriver['takePending'];
   /** one channel per kind, each with its own workstream (`ws-<kind>`), all routed to queue `q1` */
   channelId(kind: ChannelKind): string;
   addAgent(id: string, capacity?: Record<string, number>, queues?: string[]): Promise<void>;
@@ -114,6 +116,7 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
     clock,
     deps,
     settle: followUps.settle,
+    takePending: followUps.takePending,
     channelId: (kind) => `${org}-${kind}`,
     addAgent: (id, capacity = { default: 3 }, queues = ['q1']) =>
       store.putAgent({ org, id, name: id, queues, bot: false, capacity }),

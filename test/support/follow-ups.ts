@@ -13,7 +13,13 @@ const orgOf = (r: DynamoDBRecord): unknown => (r.dynamodb?.NewImage?.org ?? r.dy
  * runs every follow-up the org's changes caused (and those their own commits caused), so a test
  * decides when follow-ups happen, and asserts on them afterwards.
  */
-export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<{ settle(): Promise<void> }> {
+export interface FollowUpsDriver {
+  settle(): Promise<void>;
+  /** the org's stream records not handled yet, taken (settle will not run them) */
+  takePending(): Promise<DynamoDBRecord[]>;
+}
+
+export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<FollowUpsDriver> {
   const reader = await new StreamReader(inject('dynamoEndpoint'), inject('tableName'), 1000).open();
   // one settle at a time: concurrent callers queue behind it (the stream is read in order)
   let running: Promise<void> = Promise.resolve();
@@ -21,9 +27,20 @@ export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<
     running = running.catch(() => undefined).then(() => inFollowUps.run(true, drain));
     return running;
   };
+  const read = async (): Promise<DynamoDBRecord[]> =>
+    (await reader.read()).flatMap((b) => b.records).filter((r) => orgOf(r) === org);
+  const takePending = async (): Promise<DynamoDBRecord[]> => {
+    const out: DynamoDBRecord[] = [];
+    for (let quiet = 0; quiet < 2;) {
+      const records = await read();
+      quiet = records.length ? 0 : quiet + 1;
+      out.push(...records);
+    }
+    return out;
+  };
   const drain = async (): Promise<void> => {
     for (let quiet = 0; quiet < 2;) {
-      const records = (await reader.read()).flatMap((b) => b.records).filter((r) => orgOf(r) === org);
+      const records = await read();
       if (!records.length) {
         quiet++;
         continue;
@@ -32,7 +49,7 @@ export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<
       await runUntilDone(deps(), records);
     }
   };
-  return { settle };
+  return { settle, takePending };
 }
 
 /** A batch with failures is delivered again from its first failed record, as the stream would (bounded). */

@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { ulid } from 'ulid';
+import type { Actor, Conversation } from '../../functions/domain/model.js';
+import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
+import { signIn, signOut } from '../../functions/use-cases/agent-presence.use-case.js';
+import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
+import type { EngineDeps } from '../../functions/use-cases/engine.js';
+import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
+
+/**
+ * Follow-ups from the table's stream, with the test deciding when they run (`settle: 'manual'`):
+ * the R-3 race between an agent signing in and a push conversation being created, in every order
+ * of the two commits and their follow-ups, and redelivered stream records.
+ */
+
+let threads = 0;
+async function customerStarts(f: Fixture, deps: EngineDeps = f.deps): Promise<Conversation> {
+  const r = await handleCustomerEvent(deps, f.org, f.channelId('chat'), {
+    eventId: ulid(),
+    type: 'conversation.started',
+    threadId: `fu-${++threads}`,
+  });
+  if (r.outcome !== 'created') throw new Error(`expected a new conversation, got ${r.outcome}`);
+  return r.conversation;
+}
+
+async function pushOrg(): Promise<Fixture> {
+  const f = await makeFixture({ settle: 'manual' });
+  await f.setWorkstream('chat', { distribution: 'push' });
+  return f;
+}
+
+type Interleaving = (f: Fixture, agentId: string) => Promise<Conversation>;
+
+/** The two commits and their follow-ups, in each order the stream and the two requests can take. */
+const INTERLEAVINGS: Record<string, Interleaving> = {
+  'sign-in, its follow-ups, then the conversation and its follow-ups': async (f, a) => {
+    await signIn(f.deps, f.org, a);
+    await f.settle();
+    const c = await customerStarts(f);
+    await f.settle();
+    return c;
+  },
+  'the conversation, its follow-ups, then the sign-in and its follow-ups': async (f, a) => {
+    const c = await customerStarts(f);
+    await f.settle();
+    await signIn(f.deps, f.org, a);
+    await f.settle();
+    return c;
+  },
+  'both commits (sign-in first), then every follow-up in stream order': async (f, a) => {
+    await signIn(f.deps, f.org, a);
+    const c = await customerStarts(f);
+    await f.settle();
+    return c;
+  },
+  'both commits (conversation first), then every follow-up in stream order': async (f, a) => {
+    const c = await customerStarts(f);
+    await signIn(f.deps, f.org, a);
+    await f.settle();
+    return c;
+  },
+  'both commits at once, then the follow-ups': async (f, a) => {
+    const [c] = await Promise.all([customerStarts(f), signIn(f.deps, f.org, a)]);
+    await f.settle();
+    return c;
+  },
+  "the agent's backlog is read before the conversation commits (and its dispatch runs before her follow-up ends)":
+    async (f, a) => {
+      await signIn(f.deps, f.org, a);
+      let created: Conversation | undefined;
+      // the conversation commits (and its own follow-up, the dispatch, runs) in the middle of the
+      // agent's follow-up: after her availability entry was written, before her backlog is read
+      const racing: EngineDeps = {
+        ...f.deps,
+        store: new Proxy(f.deps.store, {
+          get(target, prop, receiver) {
+            const v = Reflect.get(target, prop, receiver) as unknown;
+            if (prop !== 'listOpenItems' || typeof v !== 'function')
+              return typeof v === 'function' ? v.bind(target) : v;
+            return async (...args: unknown[]) => {
+              const listed = await (v as (...x: unknown[]) => Promise<unknown>).apply(target, args);
+              if (!created) {
+                created = await customerStarts(f);
+                // the conversation's own follow-ups, from its stream records, run to the end meanwhile
+                await settleWith(f, f.deps);
+              }
+              return listed; // as read before the conversation existed
+            };
+          },
+        }),
+      };
+      await settleWith(f, racing);
+      await f.settle();
+      if (!created) throw new Error('the agent follow-up never listed her backlog');
+      return created;
+    },
+};
+
+/** Runs the pending follow-ups of the fixture's org with other dependencies (an instrumented store). */
+async function settleWith(f: Fixture, deps: EngineDeps): Promise<void> {
+  const { failed, errors } = await runFollowUps(deps, await f.takePending());
+  if (failed.length) throw new Error(`follow-ups failed: ${errors.map((e) => String(e.error)).join('; ')}`);
+}
+
+describe('R-3: an agent signing in while a push conversation is created (follow-ups from the stream)', () => {
+  for (const [name, run] of Object.entries(INTERLEAVINGS)) {
+    it(`R-3: ${name}: the conversation is offered to her, every time`, async () => {
+      // Prepare: one org; each round a new agent (the only one signed in) and a new conversation
+      const f = await pushOrg();
+      const rounds = 34;
+      for (let i = 0; i < rounds; i++) {
+        const agentId = `a${i}`;
+        await f.addAgent(agentId, { default: 1 });
+        await f.settle();
+
+        // Act
+        const c = await run(f, agentId);
+
+        // Assess: offered to her (R-3), once, with her one unit reserved (C-5, RL-3)
+        expect(await f.conversation(c.id), `round ${i}`).toMatchObject({
+          status: 'Active',
+          primaryAgentId: agentId,
+          accepted: false,
+        });
+        const offers = (await f.store.listEvents(f.org, c.id)).filter((e) => e.action === 'offer');
+        expect(offers, `round ${i}`).toHaveLength(1);
+        expect((await ledgerOf(f, agentId)).pools.default?.used).toBe(1);
+        await signOut(f.deps, f.org, agentId);
+        await f.settle();
+      }
+    });
+  }
+});
+
+describe('redelivered stream records (at-least-once delivery)', () => {
+  it('C-6 / RL-3 / R-3: the same records delivered three times make one offer and reserve capacity once', async () => {
+    // Prepare: alice signed in; a push conversation created, its follow-ups not run yet
+    const f = await pushOrg();
+    const alice: Actor = { role: 'agent', id: 'alice' };
+    await f.addAgent(alice.id, { default: 2 });
+    await signIn(f.deps, f.org, alice.id);
+    await f.settle();
+    const c = await customerStarts(f);
+    const records = await f.takePending();
+
+    // Act: the stream hands the same batch over three times (a consumer that died after its work, twice)
+    for (let n = 0; n < 3; n++) await runFollowUps(f.deps, records);
+    await f.settle();
+
+    // Assess
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+    expect((await f.store.listEvents(f.org, c.id)).filter((e) => e.action === 'offer')).toHaveLength(1);
+    const ledger = await ledgerOf(f, 'alice');
+    expect(ledger.pools.default?.used).toBe(1);
+    expect(ledger.allocated.default).toBe(1);
+  });
+
+  it('a follow-up that fails is reported by the first record that asked for it (the shard resumes there)', async () => {
+    // Prepare: a push conversation whose dispatch cannot read its workstream (a transient fault)
+    const f = await pushOrg();
+    const c = await customerStarts(f);
+    const records = await f.takePending();
+    const failing: EngineDeps = {
+      ...f.deps,
+      store: new Proxy(f.deps.store, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (prop === 'getConversation') return async () => Promise.reject(new Error('throttled'));
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      }),
+    };
+
+    // Act
+    const result = await runFollowUps(failing, records);
+
+    // Assess: reported by the sequence number of the conversation's record, which a redelivery retries
+    const created = records.find(
+      (r) => r.dynamodb?.NewImage?.id?.S === c.id && r.dynamodb?.NewImage?.type?.S === 'conversation',
+    );
+    expect(result.failed).toEqual([created?.dynamodb?.SequenceNumber]);
+    expect(result.errors[0]?.task).toMatchObject({ kind: 'conversation', conversationId: c.id });
+  });
+});
