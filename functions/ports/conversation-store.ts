@@ -41,6 +41,24 @@ export interface ActionReadResult {
   settings?: Versioned<OrgSettings>;
 }
 
+export interface EventReadRequest {
+  channelId: string;
+  receiptKey: string;
+  threadId: string;
+  /** read the channel (not cached) */
+  channel?: boolean;
+  /** read the org settings (not cached) */
+  settings?: boolean;
+}
+
+export interface EventReadResult {
+  /** RL-1: this event's receipt exists: it was applied before */
+  duplicate: boolean;
+  threadConversationId?: string;
+  channel?: Versioned<Channel>;
+  settings?: Versioned<OrgSettings>;
+}
+
 export interface StoredReceipt {
   key: string;
   fingerprint?: string;
@@ -122,6 +140,8 @@ export interface ConversationStore {
   getReceipt(org: string, key: string): Promise<StoredReceipt | undefined>;
   /** one round trip for an action's decision (BatchGetItem) */
   readActionState(org: string, req: ActionReadRequest): Promise<ActionReadResult>;
+  /** one round trip for a channel event's decision (BatchGetItem) */
+  readEventState(org: string, req: EventReadRequest): Promise<EventReadResult>;
   getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined>;
   getSettingsVersioned(org: string): Promise<Versioned<OrgSettings>>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;

@@ -1,4 +1,4 @@
-import type { OrgSettings, Workstream } from '../domain/model.js';
+import type { Channel, OrgSettings, Workstream } from '../domain/model.js';
 import type { Versioned } from '../ports/conversation-store.js';
 
 /**
@@ -10,11 +10,12 @@ import type { Versioned } from '../ports/conversation-store.js';
  * no time window, whatever the cache holds.
  */
 
-export type ConfigEntity = 'workstream' | 'settings';
+export type ConfigEntity = 'workstream' | 'settings' | 'channel';
 
 interface Entries {
   workstream: Versioned<Workstream>;
   settings: Versioned<OrgSettings>;
+  channel: Versioned<Channel>;
 }
 
 /** Bounded so a container serving many orgs keeps memory flat (oldest entries go first). */

@@ -1,11 +1,13 @@
 import { openConversation } from '../domain/decide.js';
 import { DomainError, DuplicateRequestError, NotFoundError, RaceLostError } from '../domain/errors.js';
-import type { Contact, Conversation } from '../domain/model.js';
+import type { Actor, Channel, Contact, Conversation, OrgSettings } from '../domain/model.js';
 import { normalizeEmail, pickIdentified, toE164 } from '../domain/identification.js';
 import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
-import { classify, performAction } from './conversation-action.use-case.js';
+import type { CommitConflict, Versioned } from '../ports/conversation-store.js';
+import { configCacheOf } from './config-cache.js';
+import { classify, performAction, workstreamOf } from './conversation-action.use-case.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';
 
 export const CUSTOMER_EVENT_TYPES = [
@@ -47,9 +49,21 @@ const CUSTOMER_ACTIONS: Partial<Record<CustomerEventType, Action['type']>> = {
 const isCurrent = (c: Conversation | undefined): c is Conversation =>
   !!c && c.status !== 'Closed' && c.session.status === 'active';
 
+/** What a channel event is decided on: one BatchGetItem with the channel and settings warm. */
+interface EventState {
+  duplicate: boolean;
+  channel: Versioned<Channel>;
+  settings?: Versioned<OrgSettings>;
+  threadConversationId?: string;
+}
+
 /**
  * Applies one channel event: maps the thread to its current conversation, starts a new one when
  * there is none (R-1 routing), or applies the customer's transition (T-2, T-3b, T-3c, T-6b, T-10).
+ * The same lean path as an action: one round trip of reads (the receipt, the thread, uncached
+ * configuration; the thread's conversation when it has one), the decision, one transaction that
+ * proves the configuration it used. A lost race is decided again on fresh state; one that keeps
+ * losing throws (the message goes back to its queue), it is never recorded as ignored.
  */
 export async function handleCustomerEvent(
   deps: EngineDeps,
@@ -57,112 +71,197 @@ export async function handleCustomerEvent(
   channelId: string,
   event: CustomerEvent,
 ): Promise<CustomerEventOutcome> {
-  const { store } = deps;
-  const channel = await store.getChannel(org, channelId);
-  if (!channel) throw new NotFoundError('channel', channelId);
-  const customer = { role: 'customer' as const, id: event.customer?.id ?? `thread:${event.threadId}` };
   // RL-1: the receipt commits in the same transaction as the event's effect, so it applies once.
   const receiptKey = `${channelId}#${event.eventId}`;
-  if (await store.hasReceipt(org, receiptKey)) return { outcome: 'duplicate' };
   const receipt: Write = {
     type: 'receipt',
     org,
     key: receiptKey,
     expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + RECEIPT_TTL_SECONDS,
   };
-
-  const apply = async (current: Conversation, type: Action['type']): Promise<CustomerEventOutcome> => {
-    try {
-      const r = await performAction(deps, {
-        org,
-        conversationId: current.id,
-        actor: customer,
-        action: { type } as Action,
-        extraWrites: [receipt],
-      });
-      return { outcome: 'transitioned', conversation: r.conversation, rule: r.rule };
-    } catch (err) {
-      // RL-1 duplicates are answered by the caller; a lost race is not a refusal: the event goes back to
-      // its queue and is applied on redelivery (never recorded as ignored, never dropped)
-      if (err instanceof DuplicateRequestError || err instanceof RaceLostError) throw err;
-      // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
-      if (err instanceof DomainError && err.kind !== 'not-found')
-        return ignore({ outcome: 'ignored', conversationId: current.id, reason: err.message });
-      throw err;
-    }
+  const attempt = async (n: number): Promise<CustomerEventOutcome> => {
+    const state = await readEventState(deps, org, channelId, receiptKey, event, n > 1);
+    if (state.duplicate) return { outcome: 'duplicate' };
+    const current = state.threadConversationId
+      ? await deps.store.getConversation(org, state.threadConversationId)
+      : undefined;
+    return applyEvent(deps, { org, event, receipt, state, ...(current ? { current } : {}) });
   };
-  const ignore = async (outcome: CustomerEventOutcome): Promise<CustomerEventOutcome> => {
-    try {
-      await store.commit([receipt]);
-    } catch (err) {
-      throw classify(err);
-    }
-    return outcome;
-  };
-
-  const run = retryOnConflict<CustomerEventOutcome>(
-    deps,
-    async () => {
-      const currentId = await store.getThreadConversationId(org, channelId, event.threadId);
-      const current = currentId ? await store.getConversation(org, currentId) : undefined;
-      const action = CUSTOMER_ACTIONS[event.type];
-      if (action)
-        return isCurrent(current)
-          ? apply(current, action)
-          : ignore({ outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
-      if (event.type === 'customer.reconnected')
-        return ignore({
-          outcome: 'ignored',
-          ...(current ? { conversationId: current.id } : {}),
-          reason: 'reconnection changes no status',
-        });
-      if (isCurrent(current)) {
-        if (event.type === 'message.received' && current.status === 'Waiting')
-          return apply(current, 'customer-message');
-        return ignore({
-          outcome: 'ignored',
-          conversationId: current.id,
-          reason: `thread already has a ${current.status} conversation`,
-        });
-      }
-      const workstream = await store.getWorkstream(org, channel.workstreamId);
-      if (!workstream) throw new NotFoundError('workstream', channel.workstreamId);
-      const identified = await identifyCustomer(deps, org, event.customer);
-      const route = routeQueue(workstream, routingVariables(event.context, identified?.attributes));
-      const decision = openConversation({
-        org,
-        id: deps.ids.newId(),
-        ticketId: deps.ids.newId(),
-        channel,
-        workstream,
-        threadId: event.threadId,
-        queueId: route.queueId,
-        ...(identified ? { customerId: identified.id } : {}),
-        actor: customer,
-        previousConversationId: currentId ?? null,
-        reason: route.rule === null ? 'R-1: default queue' : `R-1: routing rule ${route.rule + 1}`,
-        now: deps.clock.now(),
-      });
-      try {
-        await store.commit([...decision.writes, receipt]);
-      } catch (err) {
-        throw classify(err);
-      }
-      return { outcome: 'created' as const, conversation: decision.conversation };
-    },
-    async () => {
+  try {
+    return await retryOnConflict<CustomerEventOutcome>(deps, attempt, async () => {
       throw new RaceLostError(
         'Open',
         `RL-2: could not apply ${event.type} on thread ${event.threadId} after repeated races`,
       );
-    },
-  );
-  try {
-    return await run;
+    });
   } catch (err) {
     if (err instanceof DuplicateRequestError) return { outcome: 'duplicate' };
     throw err;
   }
+}
+
+interface EventContext {
+  org: string;
+  event: CustomerEvent;
+  receipt: Write;
+  state: EventState;
+  current?: Conversation;
+}
+
+/** The event's effect on the thread's current conversation, or a new conversation. */
+async function applyEvent(deps: EngineDeps, ctx: EventContext): Promise<CustomerEventOutcome> {
+  const { event, current } = ctx;
+  const action = CUSTOMER_ACTIONS[event.type];
+  if (action) {
+    return isCurrent(current)
+      ? transition(deps, ctx, current, action)
+      : ignore(deps, ctx, { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
+  }
+  if (event.type === 'customer.reconnected') {
+    return ignore(deps, ctx, {
+      outcome: 'ignored',
+      ...(current ? { conversationId: current.id } : {}),
+      reason: 'reconnection changes no status',
+    });
+  }
+  if (!isCurrent(current)) return startConversation(deps, ctx);
+  if (event.type === 'message.received' && current.status === 'Waiting') {
+    return transition(deps, ctx, current, 'customer-message');
+  }
+  return ignore(deps, ctx, {
+    outcome: 'ignored',
+    conversationId: current.id,
+    reason: `thread already has a ${current.status} conversation`,
+  });
+}
+
+async function transition(
+  deps: EngineDeps,
+  ctx: EventContext,
+  current: Conversation,
+  type: Action['type'],
+): Promise<CustomerEventOutcome> {
+  const customer = customerOf(ctx.event);
+  try {
+    const r = await performAction(deps, {
+      org: ctx.org,
+      conversationId: current.id,
+      actor: customer,
+      action: { type } as Action,
+      extraWrites: [ctx.receipt],
+    });
+    return { outcome: 'transitioned', conversation: r.conversation, rule: r.rule };
+  } catch (err) {
+    // RL-1 duplicates are answered by the caller; a lost race is not a refusal: the event goes back to
+    // its queue and is applied on redelivery (never recorded as ignored, never dropped)
+    if (err instanceof DuplicateRequestError || err instanceof RaceLostError) throw err;
+    // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
+    if (err instanceof DomainError && err.kind !== 'not-found') {
+      return ignore(deps, ctx, { outcome: 'ignored', conversationId: current.id, reason: err.message });
+    }
+    throw err;
+  }
+}
+
+async function ignore(
+  deps: EngineDeps,
+  ctx: EventContext,
+  outcome: CustomerEventOutcome,
+): Promise<CustomerEventOutcome> {
+  try {
+    await deps.store.commit([ctx.receipt]);
+  } catch (err) {
+    throw classify(err);
+  }
+  return outcome;
+}
+
+/** R-1 routing and a new conversation, committed with the receipt and the configuration it was decided on. */
+async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<CustomerEventOutcome> {
+  const { org, event, state } = ctx;
+  const channel = state.channel.value;
+  const workstream = await workstreamOf(deps, org, channel.workstreamId, false);
+  const identified = await identifyCustomer(deps, org, event.customer, state.settings?.value);
+  const route = routeQueue(workstream.value, routingVariables(event.context, identified?.attributes));
+  const decision = openConversation({
+    org,
+    id: deps.ids.newId(),
+    ticketId: deps.ids.newId(),
+    channel,
+    workstream: workstream.value,
+    threadId: event.threadId,
+    queueId: route.queueId,
+    ...(identified ? { customerId: identified.id } : {}),
+    actor: customerOf(event),
+    previousConversationId: state.threadConversationId ?? null,
+    reason: route.rule === null ? 'R-1: default queue' : `R-1: routing rule ${route.rule + 1}`,
+    now: deps.clock.now(),
+  });
+  const proofs: Write[] = [
+    { type: 'config-current', org, entity: 'channel', id: channel.id, version: state.channel.version },
+    { type: 'config-current', org, entity: 'workstream', id: workstream.value.id, version: workstream.version },
+    ...(event.customer && state.settings
+      ? [{ type: 'config-current', org, entity: 'settings', id: org, version: state.settings.version } as const]
+      : []),
+  ];
+  try {
+    await deps.store.commit([...decision.writes, ctx.receipt, ...proofs]);
+  } catch (err) {
+    throw onConfigStale(deps, org, err, [channel.id, workstream.value.id]) ?? classify(err);
+  }
+  return { outcome: 'created' as const, conversation: decision.conversation };
+}
+
+/** A failed configuration check: the cached entries go and the event is decided again (R-5). */
+function onConfigStale(deps: EngineDeps, org: string, err: unknown, [channelId, workstreamId]: string[]): unknown {
+  const conflict = err as CommitConflict;
+  if (conflict?.name !== 'CommitConflict') return undefined;
+  if (!conflict.failures.some((f) => f.write.type === 'config-current' && f.code === 'ConditionalCheckFailed')) {
+    return undefined;
+  }
+  const cache = configCacheOf(deps);
+  cache.drop('channel', org, channelId as string);
+  cache.drop('workstream', org, workstreamId as string);
+  cache.drop('settings', org, org);
+  return conflict;
+}
+
+const customerOf = (event: CustomerEvent): Actor => ({
+  role: 'customer',
+  id: event.customer?.id ?? `thread:${event.threadId}`,
+});
+
+/** The event's reads in one round trip; configuration from the cache unless `fresh` (a retry). */
+async function readEventState(
+  deps: EngineDeps,
+  org: string,
+  channelId: string,
+  receiptKey: string,
+  event: CustomerEvent,
+  fresh: boolean,
+): Promise<EventState> {
+  const cache = configCacheOf(deps);
+  const cachedChannel = fresh ? undefined : cache.get('channel', org, channelId);
+  const wantsSettings = !!(event.customer?.phone || event.customer?.email);
+  const cachedSettings = wantsSettings && !fresh ? cache.get('settings', org, org) : undefined;
+  const read = await deps.store.readEventState(org, {
+    channelId,
+    receiptKey,
+    threadId: event.threadId,
+    channel: !cachedChannel,
+    settings: wantsSettings && !cachedSettings,
+  });
+  const channel = cachedChannel ?? read.channel;
+  if (!channel) throw new NotFoundError('channel', channelId);
+  if (read.channel) cache.set('channel', org, channelId, read.channel);
+  if (read.settings) cache.set('settings', org, org, read.settings);
+  const settings = cachedSettings ?? read.settings;
+  return {
+    duplicate: read.duplicate,
+    channel,
+    ...(settings ? { settings } : {}),
+    ...(read.threadConversationId ? { threadConversationId: read.threadConversationId } : {}),
+  };
 }
 
 /**
@@ -174,9 +273,10 @@ export async function identifyCustomer(
   deps: EngineDeps,
   org: string,
   customer: CustomerEvent['customer'],
+  known?: OrgSettings,
 ): Promise<Contact | undefined> {
   if (!customer) return undefined;
-  const settings = await deps.store.getSettings(org);
+  const settings = known ?? (await deps.store.getSettings(org));
   const phone = toE164(customer.phone, settings.defaultPhoneRegion);
   const email = normalizeEmail(customer.email);
   const lists = await Promise.all([

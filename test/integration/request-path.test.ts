@@ -58,6 +58,49 @@ describe('the request path: read, decide, one transaction', () => {
     expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
   });
 
+  it('a new conversation from a channel event, configuration warm, is one BatchGetItem and one TransactWriteItems', async () => {
+    // Prepare: one event of the channel warmed the channel and workstream
+    const f = await makeFixture();
+    const { store, sent } = countingStore();
+    const deps = requestPath(f, store);
+    const start = (threadId: string) =>
+      handleCustomerEvent(deps, f.org, f.channelId('chat'), {
+        eventId: ulid(),
+        type: 'conversation.started',
+        threadId,
+      });
+    await start('warm-up');
+    sent.length = 0;
+
+    // Act
+    const r = await start('fresh-thread');
+
+    // Assess
+    expect(r).toMatchObject({ outcome: 'created', conversation: { status: 'Open', threadId: 'fresh-thread' } });
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+  });
+
+  it('R-5 / R-1: a routing rule added to a cached workstream routes the very next conversation', async () => {
+    // Prepare: the chat workstream (no rules, default q1) is cached by a first conversation
+    const f = await makeFixture();
+    const deps = requestPath(f, f.store);
+    const start = (threadId: string) =>
+      handleCustomerEvent(deps, f.org, f.channelId('chat'), {
+        eventId: ulid(),
+        type: 'conversation.started',
+        threadId,
+        context: { topic: 'billing' },
+      });
+    expect(await start('before')).toMatchObject({ conversation: { queueId: 'q1' } });
+
+    // Act
+    await f.setWorkstream('chat', { routingRules: [{ when: { field: 'topic', equals: 'billing' }, queueId: 'q2' }] });
+    const after = await start('after');
+
+    // Assess
+    expect(after).toMatchObject({ outcome: 'created', conversation: { queueId: 'q2' } });
+  });
+
   it('R-5: a cached workstream changed by an admin applies to the very next decision (no time window, no sleep)', async () => {
     // Prepare: the chat workstream blocks capacity in wrap-up ('always'); one end decided on it warms the cache
     const f = await makeFixture({ wrapUp: 'always' });

@@ -35,6 +35,8 @@ import {
   CommitConflict,
   type ActionReadRequest,
   type ActionReadResult,
+  type EventReadRequest,
+  type EventReadResult,
   type Versioned,
   type AgentConfig,
   type AgentStatePatch,
@@ -197,6 +199,28 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     return out;
   }
 
+  /**
+   * What a channel event is decided on, in ONE BatchGetItem: its receipt (RL-1), the thread's current
+   * conversation id, and the channel and settings when they are not cached.
+   */
+  async readEventState(org: string, req: EventReadRequest): Promise<EventReadResult> {
+    const wanted: Key[] = [keys.receipt(org, req.receiptKey), keys.thread(org, req.channelId, req.threadId)];
+    if (req.channel) wanted.push(keys.channel(org, req.channelId));
+    if (req.settings) wanted.push(keys.settings(org));
+    const items = await this.batchGet(wanted);
+    const at = (k: Key): Record<string, unknown> | undefined => items.find((i) => i.PK === k.PK && i.SK === k.SK);
+    const thread = at(keys.thread(org, req.channelId, req.threadId));
+    const channel = req.channel ? at(keys.channel(org, req.channelId)) : undefined;
+    return {
+      duplicate: at(keys.receipt(org, req.receiptKey)) !== undefined,
+      ...(thread ? { threadConversationId: String(thread.conversationId) } : {}),
+      ...(channel
+        ? { channel: { value: stripStorage<Channel>(channel), version: String(channel.configVersion ?? '') } }
+        : {}),
+      ...(req.settings ? { settings: versionedSettings(org, at(keys.settings(org))) } : {}),
+    };
+  }
+
   /** The workstream with its configVersion, for the config cache. */
   async getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined> {
     const out = await this.doc.send(
@@ -292,7 +316,12 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.tableName, Item: { ...keys.channel(ch.org, ch.id), type: 'channel', ...ch } } },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...keys.channel(ch.org, ch.id), type: 'channel', ...ch, configVersion: ulid() },
+              },
+            },
             {
               Put: {
                 TableName: this.tableName,

@@ -129,7 +129,12 @@ export function toTransactItem(table: string, w: Write): TransactItem {
         },
       };
     case 'config-current': {
-      const key = w.entity === 'workstream' ? keys.workstream(w.org, w.id) : keys.settings(w.org);
+      const key =
+        w.entity === 'workstream'
+          ? keys.workstream(w.org, w.id)
+          : w.entity === 'channel'
+            ? keys.channel(w.org, w.id)
+            : keys.settings(w.org);
       return {
         ConditionCheck: {
           TableName: table,
