@@ -259,6 +259,16 @@ export async function workstreamOf(
   return read;
 }
 
+/** The cached org settings, or a fresh read. */
+export async function settingsOf(deps: EngineDeps, org: string, fresh = false): Promise<Versioned<OrgSettings>> {
+  const cache = configCacheOf(deps);
+  const cached = fresh ? undefined : cache.get('settings', org, org);
+  if (cached) return cached;
+  const read = await deps.store.getSettingsVersioned(org);
+  cache.set('settings', org, org, read);
+  return read;
+}
+
 /** Agents read without the workstream's pool (it was not known yet): read again, whole. */
 async function withPool(
   deps: EngineDeps,

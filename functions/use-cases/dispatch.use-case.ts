@@ -2,7 +2,7 @@ import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
-import { performAction } from './conversation-action.use-case.js';
+import { performAction, settingsOf, workstreamOf } from './conversation-action.use-case.js';
 import type { EngineDeps } from './engine.js';
 
 /**
@@ -14,6 +14,19 @@ import type { EngineDeps } from './engine.js';
  */
 
 const ROUTER: Actor = { role: 'system', id: 'router' };
+
+/**
+ * Candidates are chosen on cached configuration; the offer's own transaction proves it current
+ * (performAction's config-current checks), so a stale entry costs a retry, never a wrong offer (R-5).
+ */
+const cachedWorkstream = (deps: EngineDeps, org: string, id: string, fresh: boolean): Promise<Workstream | undefined> =>
+  workstreamOf(deps, org, id, fresh).then(
+    (w) => w.value,
+    (err: unknown) => {
+      if (err instanceof DomainError && err.kind === 'not-found') return undefined;
+      throw err;
+    },
+  );
 const PAGE = 5;
 const MAX_PAGES = 4;
 
@@ -80,12 +93,16 @@ export async function dispatchConversation(
   deps: EngineDeps,
   org: string,
   conversationId: string,
+  fresh = false,
 ): Promise<{ offeredTo?: string }> {
   const c = await deps.store.getConversation(org, conversationId);
   if (c?.status !== 'Open') return {};
-  const ws = await deps.store.getWorkstream(org, c.workstreamId);
-  if (ws?.distribution !== 'push') return {};
-  const settings = await deps.store.getSettings(org);
+  // no offer made on cached configuration is a decision too: it is made again on a fresh read
+  const nothing = (): Promise<{ offeredTo?: string }> =>
+    fresh ? Promise.resolve({}) : dispatchConversation(deps, org, conversationId, true);
+  const ws = await cachedWorkstream(deps, org, c.workstreamId, fresh);
+  if (ws?.distribution !== 'push') return nothing();
+  const settings = (await settingsOf(deps, org, fresh)).value;
   const declined = c.declinedBy ?? [];
   const skipped = new Set<string>();
   let after: Record<string, unknown> | undefined;
@@ -117,7 +134,7 @@ export async function dispatchConversation(
     if (r === 'offered') return { offeredTo: agentId };
     if (r === 'conversation-gone') return {};
   }
-  return {};
+  return nothing();
 }
 
 /** How far back one queue's Open items are read for an agent's dispatch (pick items may share the queue). */
@@ -149,16 +166,27 @@ async function oldestOpen(
  * R-3: an agent freed capacity, signed in or became Available: offer them the oldest Open
  * conversations of their queues they are eligible for, while they have room.
  */
-export async function dispatchAgent(deps: EngineDeps, org: string, agentId: string): Promise<{ offered: string[] }> {
+export async function dispatchAgent(
+  deps: EngineDeps,
+  org: string,
+  agentId: string,
+  fresh = false,
+): Promise<{ offered: string[] }> {
+  const offered = await offerBacklog(deps, org, agentId, fresh);
+  // no offer made on cached configuration is made again on a fresh read
+  return offered.length || fresh ? { offered } : dispatchAgent(deps, org, agentId, true);
+}
+
+async function offerBacklog(deps: EngineDeps, org: string, agentId: string, fresh: boolean): Promise<string[]> {
   const offered: string[] = [];
   const workstreams = new Map<string, Workstream | undefined>();
-  const settings = await deps.store.getSettings(org);
+  const settings = (await settingsOf(deps, org, fresh)).value;
   for (let round = 0; round < 50; round++) {
     const agent = await deps.store.getAgent(org, agentId);
     if (!agent || !routableFree(agent, settings, deps.clock.now())) break;
     const isPush = async (c: Conversation): Promise<boolean> => {
       if (!workstreams.has(c.workstreamId))
-        workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
+        workstreams.set(c.workstreamId, await cachedWorkstream(deps, org, c.workstreamId, fresh));
       return workstreams.get(c.workstreamId)?.distribution === 'push';
     };
     const open = (await Promise.all(agent.queues.map((q) => oldestOpen(deps, org, q, isPush)))).flat();
@@ -172,7 +200,7 @@ export async function dispatchAgent(deps: EngineDeps, org: string, agentId: stri
     let progressed = false;
     for (const c of open) {
       if (!workstreams.has(c.workstreamId))
-        workstreams.set(c.workstreamId, await deps.store.getWorkstream(org, c.workstreamId));
+        workstreams.set(c.workstreamId, await cachedWorkstream(deps, org, c.workstreamId, fresh));
       const ws = workstreams.get(c.workstreamId);
       if (ws?.distribution !== 'push') continue;
       if (!isEligible(agent, c, ws, settings, deps.clock.now())) continue;
@@ -182,9 +210,9 @@ export async function dispatchAgent(deps: EngineDeps, org: string, agentId: stri
         progressed = true;
         break;
       }
-      if (r === 'agent-unfit') return { offered };
+      if (r === 'agent-unfit') return offered;
     }
     if (!progressed) break;
   }
-  return { offered };
+  return offered;
 }
