@@ -69,7 +69,8 @@ export class StatelessStack extends Stack {
     const httpAccess: Record<RouteGroup, (f: EngineFunction) => EngineFunction> = {
       health: (f) => f,
       admin: (f) => engine(f, TableAccess.admin),
-      conversations: (f) => engine(f).useIdempotencyTable(data.idempotencyTable, data.dataKey),
+      // Idempotency-Key receipts are items of the table, committed with the change
+      conversations: (f) => engine(f),
       agents: (f) => engine(f),
       queues: (f) => f.useTable(data.table, data.dataKey, TableAccess.queueReads),
       webhooks: (f) =>

@@ -16,7 +16,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '../config.js';
-import { IDEMPOTENCY_ACTIONS, isWrite, type TableAccess } from './table-access.js';
+import { isWrite, type TableAccess } from './table-access.js';
 import type { TimerScheduling } from './timer-scheduling.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -141,16 +141,6 @@ export class EngineFunction extends Construct {
     }
     this.grantTableKey(key, access.actions.some(isWrite));
     this.fn.addEnvironment('TABLE_NAME', table.tableName);
-    return this;
-  }
-
-  /** Powertools idempotency records (Idempotency-Key): sets IDEMPOTENCY_TABLE_NAME. */
-  useIdempotencyTable(table: ITable, key: IKey): this {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: [...IDEMPOTENCY_ACTIONS], resources: [table.tableArn] }),
-    );
-    this.grantTableKey(key, true);
-    this.fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', table.tableName);
     return this;
   }
 

@@ -66,12 +66,4 @@ export const TableAccess = {
   },
 } as const satisfies Record<string, TableAccess>;
 
-/** Powertools idempotency's persistence layer (get, conditional put, update, delete of its records). */
-export const IDEMPOTENCY_ACTIONS: readonly DynamoAction[] = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-];
-
 export const isWrite = (a: DynamoAction): boolean => WRITE.includes(a);

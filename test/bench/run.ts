@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ulid } from 'ulid';
-import { ensureIdempotencyTable, ensureTable, startDynamoLocal } from '../../bin/local/dynamodb-local.js';
+import { ensureTable, startDynamoLocal } from '../../bin/local/dynamodb-local.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
 import { availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
@@ -44,7 +44,6 @@ const results: Record<string, unknown> = { startedAt: new Date().toISOString(), 
 log('starting DynamoDB Local');
 const ddb = await startDynamoLocal();
 await ensureTable(ddb.endpoint, TABLE);
-await ensureIdempotencyTable(ddb.endpoint, `${TABLE}-idempotency`);
 const doc = createDocumentClient({ endpoint: ddb.endpoint });
 const meter: Meter = instrument(doc);
 const store = new DynamoConversationStore(doc, TABLE);
@@ -354,7 +353,6 @@ for (const [name, entry] of Object.entries(entries)) {
       Array.from({ length: 5 }, () =>
         timeNode(nodeBin, ['--input-type=module', '-e', `await import(${JSON.stringify(outfile)})`], {
           TABLE_NAME: 't',
-          IDEMPOTENCY_TABLE_NAME: 't',
           INGEST_QUEUE_URL: 'u',
           AWS_REGION: 'us-east-1',
         }),

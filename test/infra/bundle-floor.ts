@@ -52,16 +52,6 @@ export const DEPENDENCIES = {
       'processPartialResponse',
     ],
   },
-  /** Idempotency-Key records in their own table */
-  idempotency: {
-    '@aws-lambda-powertools/idempotency': [
-      'IdempotencyAlreadyInProgressError',
-      'IdempotencyConfig',
-      'IdempotencyValidationError',
-      'makeIdempotent',
-    ],
-    '@aws-lambda-powertools/idempotency/dynamodb': ['DynamoDBPersistenceLayer'],
-  },
 } as const satisfies Record<string, Record<string, readonly string[]>>;
 
 export type Dependency = keyof typeof DEPENDENCIES;
@@ -73,13 +63,13 @@ const ENGINE = ['dynamodb', 'scheduler', 'sqs', ...POWERTOOLS] as const satisfie
 /**
  * What each function uses, by its construct id in the stateless stack: the one place that says it.
  * bundles.test.ts checks it against the stack (TABLE_NAME means dynamodb, SCHEDULE_GROUP_NAME
- * scheduler, a *_QUEUE_URL sqs, IDEMPOTENCY_TABLE_NAME idempotency, an SQS event source batch).
+ * scheduler, a *_QUEUE_URL sqs, an SQS event source batch).
  */
 export const FUNCTION_DEPENDENCIES = {
   /** touches nothing: held to an absolute budget instead (HEALTH_BUDGET_BYTES) */
   HttpHealth: [],
   HttpAdmin: ENGINE,
-  HttpConversations: [...ENGINE, 'idempotency'],
+  HttpConversations: ENGINE,
   HttpAgents: ENGINE,
   HttpQueues: ['dynamodb', ...POWERTOOLS],
   HttpWebhooks: ['dynamodb', 'sqs', ...POWERTOOLS],

@@ -160,7 +160,6 @@ describe('bundle budgets', () => {
       dynamodb: f.env.includes('TABLE_NAME'),
       scheduler: f.env.includes('SCHEDULE_GROUP_NAME'),
       sqs: f.env.some((k) => k.endsWith('_QUEUE_URL')),
-      idempotency: f.env.includes('IDEMPOTENCY_TABLE_NAME'),
       batch: f.consumesQueue,
     });
     for (const f of functions) {

@@ -73,6 +73,8 @@ describe('cdk-nag AwsSolutions', () => {
       { id: 'AwsSolutions-APIG4', path: `${stage}-Stateless/Http/PostV1WebhooksChannelId` },
       // the schedule DLQ is a DLQ (of schedules created at run time)
       { id: 'AwsSolutions-SQS3', path: `${stage}-Stateful/SchedulerDlq` },
+      // the follow-ups DLQ is a DLQ (the stream event source mapping's on-failure destination)
+      { id: 'AwsSolutions-SQS3', path: `${stage}-Stateful/FollowUpsDlq` },
       // X-Ray's two actions support no resource-level permission
       ...ALL_ROLES.map((r) => ({ id: 'AwsSolutions-IAM5[Resource::*]', path: `${stage}-Stateless/${r}/Role` })),
       // CreateSchedule on the engine's group: schedule names are made at run time

@@ -4,11 +4,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  createIdempotencyTableInput,
-  createTableInput,
-  TABLE_DEFINITION,
-} from '../../functions/adapters/dynamodb/table-definition.js';
+import { createTableInput, TABLE_DEFINITION } from '../../functions/adapters/dynamodb/table-definition.js';
 import { CONSUMER_TIMEOUT, MAX_RECEIVE_COUNT } from '../../lib/config.js';
 import {
   actionsOf,
@@ -92,14 +88,31 @@ describe('stateful stack: the table from the shared definition', () => {
     prod.statefulTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('prod keeps its data: deletion protection, RETAIN on tables and key, termination protection', () => {
-    for (const id of [logicalId(prod.stateful.table), logicalId(prod.stateful.idempotencyTable)]) {
-      expect(prod.statefulTemplate.toJSON().Resources[id]).toMatchObject({
-        DeletionPolicy: 'Retain',
-        UpdateReplacePolicy: 'Retain',
-        Properties: { DeletionProtectionEnabled: true },
-      });
-    }
+  it('streams every change with both images, the view type of the shared definition', () => {
+    expect(TABLE_DEFINITION.streamViewType).toBe('NEW_AND_OLD_IMAGES');
+    prod.statefulTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: expected.KeySchema,
+      StreamSpecification: { StreamViewType: TABLE_DEFINITION.streamViewType },
+    });
+    expect(props.StreamSpecification).toEqual({ StreamViewType: expected.StreamSpecification!.StreamViewType });
+  });
+
+  it('is the only table: Idempotency-Key receipts are items of it (no Powertools idempotency table)', () => {
+    prod.statefulTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+    dev.statefulTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+    expect(JSON.stringify(prod.statefulTemplate.toJSON())).not.toMatch(/idempotency/i);
+    for (const f of functionsOf(prod.statelessTemplate))
+      expect(Object.keys((f.props.Environment as { Variables: object }).Variables), f.id).not.toContain(
+        'IDEMPOTENCY_TABLE_NAME',
+      );
+  });
+
+  it('prod keeps its data: deletion protection, RETAIN on the table and key, termination protection', () => {
+    expect(prod.statefulTemplate.toJSON().Resources[logicalId(prod.stateful.table)]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
     expect(prod.statefulTemplate.toJSON().Resources[logicalId(prod.stateful.dataKey)]).toMatchObject({
       DeletionPolicy: 'Retain',
     });
@@ -116,16 +129,6 @@ describe('stateful stack: the table from the shared definition', () => {
     expect(kept.statefulTemplate.toJSON().Resources[logicalId(kept.stateful.table)]).toMatchObject({
       DeletionPolicy: 'Retain',
       Properties: { DeletionProtectionEnabled: true },
-    });
-  });
-
-  it('the idempotency table has the Powertools schema (id key, expiration TTL), PITR and the data key', () => {
-    const expectedIdem = createIdempotencyTableInput('x');
-    prod.statefulTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: expectedIdem.KeySchema,
-      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
-      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
     });
   });
 });
@@ -158,13 +161,18 @@ describe('stateful stack: queues', () => {
     expect(q(prod.stateful.schedulerDlq).FifoQueue).toBeUndefined();
   });
 
+  it("the follow-ups DLQ (the stream mapping's on-failure destination) is a standard queue keeping 14 days", () => {
+    expect(q(prod.stateful.followUpsDlq)).toMatchObject({ MessageRetentionPeriod: 14 * 24 * 3600 });
+    expect(q(prod.stateful.followUpsDlq).FifoQueue).toBeUndefined();
+  });
+
   it('consumer queues hide a message six times as long as the consumer may run', () => {
     for (const c of [prod.stateful.ingest.queue, prod.stateful.timers.queue])
       expect(q(c).VisibilityTimeout).toBe(CONSUMER_TIMEOUT.toSeconds() * 6);
   });
 
   it('every queue is encrypted (SQS-managed SSE) and refuses plain HTTP', () => {
-    expect(Object.keys(queues)).toHaveLength(7);
+    expect(Object.keys(queues)).toHaveLength(8);
     for (const [id, queue] of Object.entries(queues)) {
       expect((queue.Properties as Record<string, unknown>).SqsManagedSseEnabled, id).toBe(true);
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -188,6 +196,7 @@ describe('stateful stack: queues', () => {
       'TimersDlqArn',
       'OutboundDlqArn',
       'SchedulerDlqArn',
+      'FollowUpsDlqArn',
     ])
       t.hasOutput(o, {});
   });
@@ -255,7 +264,6 @@ describe('stateless stack: functions', () => {
       'OUTBOUND_QUEUE_URL',
     ];
     for (const name of ENGINE_FUNCTIONS) expect(env(name), name).toEqual(expect.arrayContaining(engine));
-    expect(env('HttpConversations')).toContain('IDEMPOTENCY_TABLE_NAME');
     expect(env('HttpWebhooks')).toEqual(expect.arrayContaining(['TABLE_NAME', 'INGEST_QUEUE_URL']));
     expect(env('HttpWebhooks')).not.toContain('SCHEDULE_GROUP_NAME');
     expect(env('HttpQueues')).not.toContain('OUTBOUND_QUEUE_URL');
@@ -340,18 +348,12 @@ describe('stateless stack: least privilege', () => {
     }
   });
 
-  it('the data key only through DynamoDB; only the conversations function reaches the idempotency table', () => {
+  it('the data key only through DynamoDB', () => {
     for (const name of allFunctionNames) {
       for (const s of stmts(name).filter((x) => actionsOf(x).some((a) => a.startsWith('kms:')))) {
         expect(s.Condition, name).toMatchObject({ StringEquals: { 'kms:ViaService': expect.anything() } });
         expect(referencedId(s.Resource, prod.statefulTemplate)).toBe(logicalId(prod.stateful.dataKey));
       }
-      const idem = stmts(name).some((s) =>
-        resourcesOf(s).some(
-          (r) => referencedId(r, prod.statefulTemplate) === logicalId(prod.stateful.idempotencyTable),
-        ),
-      );
-      expect(idem, name).toBe(name === 'HttpConversations');
     }
   });
 });
@@ -521,7 +523,7 @@ describe('stateless stack: observability', () => {
 
   it('alarms on visible messages in every DLQ, to the alarm topic', () => {
     const dlqs = Object.values(prod.stateful.deadLetterQueues).map(logicalId);
-    expect(dlqs).toHaveLength(4);
+    expect(dlqs).toHaveLength(5);
     const watched = alarms
       .filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Namespace === 'AWS/SQS')
       .map((a) => {
