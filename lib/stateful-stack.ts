@@ -31,7 +31,7 @@ export interface QueueWithDlq {
  * encrypts the table. The stateless stack can be destroyed and redeployed freely.
  */
 export class StatefulStack extends Stack {
-  /** customer-managed key of the table (and its stream): only roles granted it can read items, channel secrets included */
+  /** customer-managed key of the table and its stream: only roles granted it can read items, channel secrets included */
   readonly dataKey: Key;
   /** the single table, with its stream (every committed change, for the follow-ups consumer) */
   readonly table: Table;
@@ -57,7 +57,7 @@ export class StatefulStack extends Stack {
     const removalPolicy = props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     this.dataKey = new Key(this, 'DataKey', {
-      description: `contact-center-engine ${props.stage}: DynamoDB table and its stream (conversations, channel secrets, receipts)`,
+      description: `contact-center-engine ${props.stage}: DynamoDB table and stream (conversations, channel secrets)`,
       alias: `alias/contact-center-engine/${props.stage}/data`,
       enableKeyRotation: true,
       // a deleted key would make the table and its PITR backups unreadable

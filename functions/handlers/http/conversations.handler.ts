@@ -199,7 +199,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
   },
 ];
 
-/** The engine on DynamoDB only (Idempotency-Key receipts included); what an action causes follows from the table's stream. */
+/** DynamoDB only (Idempotency-Key receipts are items of the table): what an action causes follows from the stream. */
 export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
   const rt: ConversationsRuntime = createTableEngineRuntime(config, overrides);
   return httpGroup(conversationRoutes, rt, rt.obs);
