@@ -66,15 +66,6 @@ export interface SweeperConfig {
   graceSeconds: number;
 }
 
-/** The Powertools idempotency records (Idempotency-Key on actions). */
-export interface IdempotencyTableConfig {
-  region: string;
-  /** IDEMPOTENCY_TABLE_NAME */
-  tableName: string;
-  /** DYNAMODB_ENDPOINT */
-  endpoint?: string;
-}
-
 /** One capability: the variables it reads (a zod/mini object shape) and the typed config they make. */
 interface Reader<T> {
   readonly shape: Readonly<Record<string, z.ZodMiniType>>;
@@ -103,7 +94,6 @@ export interface Config {
   outboundQueue: QueueConfig;
   scheduler: SchedulerConfig;
   sweeper: SweeperConfig;
-  idempotencyTable: IdempotencyTableConfig;
 }
 
 export type Capability = keyof Config;
@@ -163,14 +153,6 @@ const CAPABILITIES: { [K in Capability]: Reader<Config[K]> } = {
       ),
     },
     (e): SweeperConfig => ({ graceSeconds: e.SWEEPER_GRACE_SECONDS }),
-  ),
-  idempotencyTable: capability(
-    { AWS_REGION: region, IDEMPOTENCY_TABLE_NAME: required, DYNAMODB_ENDPOINT: optionalUrl },
-    (e): IdempotencyTableConfig => ({
-      region: e.AWS_REGION,
-      tableName: e.IDEMPOTENCY_TABLE_NAME,
-      ...endpoint(e.DYNAMODB_ENDPOINT),
-    }),
   ),
 };
 

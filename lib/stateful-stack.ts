@@ -1,9 +1,16 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { IDEMPOTENCY_TABLE_DEFINITION, TABLE_DEFINITION } from '../functions/adapters/dynamodb/table-definition.js';
+import { TABLE_DEFINITION } from '../functions/adapters/dynamodb/table-definition.js';
 import { CONSUMER_VISIBILITY_TIMEOUT, MAX_RECEIVE_COUNT } from './config.js';
 
 export interface StatefulStackProps extends StackProps {
@@ -19,15 +26,15 @@ export interface QueueWithDlq {
 }
 
 /**
- * What must outlive any deployment of the code: the single table (from the shared definition), the
- * idempotency table, the queues with messages in flight and their dead-letter queues, and the key
- * that encrypts the tables. The stateless stack can be destroyed and redeployed freely.
+ * What must outlive any deployment of the code: the single table (from the shared definition) and
+ * its stream, the queues with messages in flight and their dead-letter queues, and the key that
+ * encrypts the table. The stateless stack can be destroyed and redeployed freely.
  */
 export class StatefulStack extends Stack {
-  /** customer-managed key of both tables: only roles granted it can read items, channel secrets included */
+  /** customer-managed key of the table and its stream: only roles granted it can read items, channel secrets included */
   readonly dataKey: Key;
+  /** the single table, with its stream (every committed change, for the follow-ups consumer) */
   readonly table: Table;
-  readonly idempotencyTable: Table;
   /** FIFO: channel events, grouped by thread, for the ingest consumer */
   readonly ingest: QueueWithDlq;
   /** standard: EventBridge Scheduler delivers due timers here */
@@ -36,6 +43,12 @@ export class StatefulStack extends Stack {
   readonly outbound: QueueWithDlq;
   /** standard (Scheduler accepts no FIFO DLQ): deliveries Scheduler gave up on after its retries */
   readonly schedulerDlq: Queue;
+  /**
+   * standard: the on-failure destination of the follow-ups' stream event source mapping. Each message
+   * names the shard and sequence range of a batch Lambda gave up on (retries exhausted or too old),
+   * not the records themselves.
+   */
+  readonly followUpsDlq: Queue;
   /** every DLQ, by name, for alarms and the dashboard */
   readonly deadLetterQueues: Record<string, Queue>;
 
@@ -44,7 +57,7 @@ export class StatefulStack extends Stack {
     const removalPolicy = props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     this.dataKey = new Key(this, 'DataKey', {
-      description: `contact-center-engine ${props.stage}: DynamoDB tables (conversations, channel secrets, idempotency records)`,
+      description: `contact-center-engine ${props.stage}: DynamoDB table and stream (conversations, channel secrets)`,
       alias: `alias/contact-center-engine/${props.stage}/data`,
       enableKeyRotation: true,
       // a deleted key would make the table and its PITR backups unreadable
@@ -55,19 +68,18 @@ export class StatefulStack extends Stack {
     // AWS::DynamoDB::Table rather than TableV2 (a global table): TableV2 cannot render a
     // customer-managed key in an environment-agnostic stack, and these stacks stay agnostic.
     const d = TABLE_DEFINITION;
-    const tableProps = {
+    this.table = new Table(this, 'Table', {
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.dataKey,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.retainData,
       removalPolicy,
-    };
-    this.table = new Table(this, 'Table', {
-      ...tableProps,
       partitionKey: { name: d.partitionKey, type: AttributeType.STRING },
       sortKey: { name: d.sortKey, type: AttributeType.STRING },
       timeToLiveAttribute: d.timeToLiveAttribute,
+      // the follow-ups are driven by it (encrypted with the table's key)
+      stream: StreamViewType[d.streamViewType],
     });
     for (const g of d.globalSecondaryIndexes) {
       this.table.addGlobalSecondaryIndex({
@@ -77,12 +89,6 @@ export class StatefulStack extends Stack {
         projectionType: ProjectionType.ALL,
       });
     }
-
-    this.idempotencyTable = new Table(this, 'IdempotencyTable', {
-      ...tableProps,
-      partitionKey: { name: IDEMPOTENCY_TABLE_DEFINITION.partitionKey, type: AttributeType.STRING },
-      timeToLiveAttribute: IDEMPOTENCY_TABLE_DEFINITION.timeToLiveAttribute,
-    });
 
     this.ingest = this.queueWithDlq('Ingest', { fifo: true, highThroughput: true, removalPolicy });
     this.timers = this.queueWithDlq('Timers', { fifo: false, removalPolicy });
@@ -99,11 +105,22 @@ export class StatefulStack extends Stack {
         'This queue is itself a dead-letter queue: the DeadLetterConfig of the one-time EventBridge Scheduler schedules the engine creates at run time (CreateSchedule), so no queue in the template names it as its DLQ.',
     });
 
+    this.followUpsDlq = new Queue(this, 'FollowUpsDlq', {
+      ...baseQueueProps(removalPolicy),
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.followUpsDlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself a dead-letter queue: the on-failure destination (DestinationConfig.OnFailure) of the follow-ups function's DynamoDB stream event source mapping in the stateless stack, which no queue's RedrivePolicy names.",
+    });
+
     this.deadLetterQueues = {
       IngestDlq: this.ingest.dlq,
       TimersDlq: this.timers.dlq,
       OutboundDlq: this.outbound.dlq,
       SchedulerDlq: this.schedulerDlq,
+      FollowUpsDlq: this.followUpsDlq,
     };
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
@@ -116,7 +133,10 @@ export class StatefulStack extends Stack {
     for (const [name, q] of Object.entries(this.deadLetterQueues)) {
       new CfnOutput(this, `${name}Arn`, {
         value: q.queueArn,
-        description: `aws sqs start-message-move-task --source-arn <this> (see README, Deploy)`,
+        description:
+          q === this.followUpsDlq
+            ? 'stream batches the follow-ups gave up on (shard and sequence range); the sweeper covers their timers'
+            : `aws sqs start-message-move-task --source-arn <this> (see README, Deploy)`,
       });
     }
   }

@@ -1,9 +1,11 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-// data only: the handlers (functions/handlers/http/routes.ts) are never loaded by the stack
+// data only: the handlers (functions/handlers/http/routes.ts, functions/follow-ups) are never loaded by the stack
+import { FOLLOWED_TYPES } from '../functions/follow-ups/followed-types.js';
 import { ROUTE_GROUPS, ROUTES, type RouteGroup } from '../functions/handlers/http/route-table.js';
 import { CONSUMER_TIMEOUT, type EngineConfig } from './config.js';
 import { EngineFunction, HTTP_TIMEOUT } from './constructs/engine-function.js';
@@ -22,9 +24,13 @@ export interface StatelessStackProps extends StackProps {
 const SWEEPER_RATE = Duration.minutes(1);
 const SWEEPER_GRACE_SECONDS = 120;
 
+/** The stream's records older than this are not followed up but reported to the follow-ups DLQ. */
+const FOLLOW_UPS_MAX_RECORD_AGE = Duration.hours(1);
+
 /**
  * The code and its wiring, replaceable at will: one function per handler group, the HTTP API, the
- * queue consumers, the timer scheduling (group + execution role) and the sweeper, and monitoring.
+ * queue consumers, the table's stream consumer (follow-ups), the timer scheduling (group +
+ * execution role) and the sweeper, and monitoring.
  */
 export class StatelessStack extends Stack {
   readonly functions: Record<string, EngineFunction> = {};
@@ -57,19 +63,21 @@ export class StatelessStack extends Stack {
       deadLetterQueue: data.schedulerDlq,
     });
 
-    /** decide -> commit -> arm timers -> notify: every function that changes conversations or agents */
+    /**
+     * decide -> commit: every function that changes conversations or agents. What a commit causes
+     * (schedules, notifications, dispatch) follows from the table's stream, in the follow-ups
+     * function: only it creates schedules, and only it and the sweeper send notifications.
+     */
     const engine = (f: EngineFunction, access = TableAccess.engine): EngineFunction =>
-      f
-        .useTable(data.table, data.dataKey, access)
-        .schedulesTimers(this.timers)
-        .sendsTo(data.outbound.queue, 'OUTBOUND_QUEUE_URL');
+      f.useTable(data.table, data.dataKey, access);
 
     // ---- HTTP: one function per route group of the route table, each with its own access ----
     // A Record over RouteGroup: a new group in route-table.ts does not compile until it is wired here.
     const httpAccess: Record<RouteGroup, (f: EngineFunction) => EngineFunction> = {
       health: (f) => f,
       admin: (f) => engine(f, TableAccess.admin),
-      conversations: (f) => engine(f).useIdempotencyTable(data.idempotencyTable, data.dataKey),
+      // Idempotency-Key receipts are items of the table, committed with the change
+      conversations: (f) => engine(f),
       agents: (f) => engine(f),
       queues: (f) => f.useTable(data.table, data.dataKey, TableAccess.queueReads),
       webhooks: (f) =>
@@ -85,7 +93,7 @@ export class StatelessStack extends Stack {
       }),
     ) as Record<RouteGroup, EngineFunction>;
 
-    // ---- queue consumers and the sweeper ----
+    // ---- queue consumers, the stream consumer and the sweeper ----
     const ingest = engine(
       fn('IngestConsumer', 'sqs/ingest', 'applies channel events in per-thread order', CONSUMER_TIMEOUT),
     ).consumes(data.ingest.queue, { batchSize: 10 });
@@ -95,9 +103,41 @@ export class StatelessStack extends Stack {
       batchSize: 10,
       maxBatchingWindow: Duration.seconds(0),
     });
+    // A committed outbox item gets its schedule, a notification or trigger action runs, the index and
+    // dispatch follow the change: the one function that creates schedules.
+    const followUps = engine(
+      fn('FollowUps', 'stream/follow-ups', "runs what the table's committed changes cause", CONSUMER_TIMEOUT),
+    )
+      .schedulesTimers(this.timers)
+      .sendsTo(data.outbound.queue, 'OUTBOUND_QUEUE_URL')
+      .consumesStream(data.table, data.dataKey, {
+        // TRIM_HORIZON: a new or replaced mapping starts at the oldest record the stream keeps, so no
+        // commit misses its follow-ups; replaying some is harmless (each reads current state, TM-5).
+        // LATEST would skip every change committed before the mapping was (re)created.
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        // latency first (dispatch p99 < 1 s): invoke as soon as a shard has records
+        maxBatchingWindow: Duration.seconds(0),
+        retryAttempts: 10,
+        // past an hour a follow-up is late anyway: the record is reported to the DLQ (alarm), and the
+        // outbox's timers and the sweeper cover its work
+        maxRecordAge: FOLLOW_UPS_MAX_RECORD_AGE,
+        // 4 batches per shard at once. Lambda keeps each partition key's records in order whatever
+        // the factor; the follow-ups would not need it (each reads current state), but a failing or
+        // slow batch then holds back a quarter of a shard's keys, not all of them, while hot items
+        // (an agent's pool, a queue) see few concurrent writers.
+        parallelizationFactor: 4,
+        onFailure: data.followUpsDlq,
+        // only changes of items that cause follow-ups (functions/follow-ups/changes.ts), written or removed
+        filters: (['NewImage', 'OldImage'] as const).map((image) =>
+          FilterCriteria.filter({ dynamodb: { [image]: { type: { S: FilterRule.or(...FOLLOWED_TYPES) } } } }),
+        ),
+      });
+    // Notifications and trigger actions left in the outbox: it fires every kind; a timer it re-arms is
+    // a table write whose schedule the follow-ups create.
     const sweeper = engine(
       fn('Sweeper', 'scheduler/sweeper', 'fires outbox timers whose schedule never delivered', Duration.seconds(50)),
-    );
+    ).sendsTo(data.outbound.queue, 'OUTBOUND_QUEUE_URL');
     sweeper.fn.addEnvironment('SWEEPER_GRACE_SECONDS', String(SWEEPER_GRACE_SECONDS));
     new Rule(this, 'SweeperSchedule', {
       description: 'runs the timer sweeper every minute',
@@ -137,6 +177,7 @@ export class StatelessStack extends Stack {
       ),
       deadLetterQueues: data.deadLetterQueues,
       workQueues: { IngestQueue: data.ingest.queue, TimersQueue: data.timers.queue },
+      streamConsumers: { FollowUps: followUps.fn },
       logs: { ingest: ingest.logGroup, timers: timersConsumer.logGroup, sweeper: sweeper.logGroup },
     });
 

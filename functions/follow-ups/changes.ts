@@ -42,8 +42,7 @@ function defined(image: Record<string, AttributeValue>): Record<string, Attribut
   return out;
 }
 
-/** Item types whose changes cause follow-ups; every other item (events, receipts, notes...) causes none. */
-export const FOLLOWED_TYPES = ['conversation', 'pool', 'agent', 'timer'] as const;
+export { FOLLOWED_TYPES } from './followed-types.js';
 
 export function changeOf(record: DynamoDBRecord): Change | undefined {
   const before = plain(record.dynamodb?.OldImage as Image);

@@ -3,8 +3,8 @@ import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource, type SqsEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Architecture, LoggingFormat, Runtime, Tracing, type StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq, SqsEventSource, type SqsEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
 import {
   LogLevel,
   NodejsFunction,
@@ -16,7 +16,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '../config.js';
-import { IDEMPOTENCY_ACTIONS, isWrite, type TableAccess } from './table-access.js';
+import { isWrite, type TableAccess } from './table-access.js';
 import type { TimerScheduling } from './timer-scheduling.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -60,10 +60,27 @@ export interface EngineFunctionProps {
   environment?: Record<string, string>;
 }
 
+/** How a function reads the table's stream (each a required choice: no unbounded default). */
+export interface StreamSourceOptions {
+  startingPosition: StartingPosition;
+  batchSize: number;
+  maxBatchingWindow: Duration;
+  /** retries of a failing batch (halved each time: bisectBatchOnError) before it goes to `onFailure` */
+  retryAttempts: number;
+  /** records older than this are not processed but sent to `onFailure` */
+  maxRecordAge: Duration;
+  /** concurrent batches per shard (1-10); records of one partition key stay in order */
+  parallelizationFactor: number;
+  /** the SQS queue the mapping sends a description of each batch it gave up on */
+  onFailure: IQueue;
+  /** Lambda event filter patterns (FilterCriteria.filter): records matching none never invoke the function */
+  filters: { [key: string]: unknown }[];
+}
+
 /**
  * One Lambda per handler module: Node.js 24 on arm64, bundled locally by esbuild (ESM, minified,
  * source maps), X-Ray tracing, JSON logs to its own log group, Powertools configured through the
- * environment. Its role starts empty: every `use...`/`sendsTo`/`consumes` call grants one
+ * environment. Its role starts empty: every `use...`/`sendsTo`/`consumes...` call grants one
  * resource and sets the env var the handler reads for it, so a permission never exists without
  * the configuration that uses it, and the other way round.
  */
@@ -71,6 +88,8 @@ export class EngineFunction extends Construct {
   readonly fn: NodejsFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
+  /** the table keys already granted, and whether for writes too */
+  private readonly keyGrants = new Map<IKey, boolean>();
 
   constructor(scope: Construct, id: string, props: EngineFunctionProps) {
     super(scope, id);
@@ -144,16 +163,6 @@ export class EngineFunction extends Construct {
     return this;
   }
 
-  /** Powertools idempotency records (Idempotency-Key): sets IDEMPOTENCY_TABLE_NAME. */
-  useIdempotencyTable(table: ITable, key: IKey): this {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: [...IDEMPOTENCY_ACTIONS], resources: [table.tableArn] }),
-    );
-    this.grantTableKey(key, true);
-    this.fn.addEnvironment('IDEMPOTENCY_TABLE_NAME', table.tableName);
-    return this;
-  }
-
   /** SendMessage to `queue`; its URL in `envName`. */
   sendsTo(queue: IQueue, envName: string): this {
     queue.grantSendMessages(this.fn);
@@ -164,6 +173,40 @@ export class EngineFunction extends Construct {
   /** An SQS event source that reports partial batch failures (the handlers return batchItemFailures). */
   consumes(queue: IQueue, options: Omit<SqsEventSourceProps, 'reportBatchItemFailures'> = {}): this {
     this.fn.addEventSource(new SqsEventSource(queue, { ...options, reportBatchItemFailures: true }));
+    return this;
+  }
+
+  /**
+   * The table's stream as an event source: a DynamoDB event source mapping that reports partial
+   * batch failures and bisects a failing batch. Rather than DynamoEventSource, whose bind grants
+   * dynamodb:ListStreams on "*" and the table key without kms:ViaService, the role gets the four
+   * stream actions on this stream's ARN only, and the table key through DynamoDB (stream records
+   * are encrypted with it), before the mapping is created (Lambda checks them then).
+   */
+  consumesStream(table: ITable, key: IKey, options: StreamSourceOptions): this {
+    const streamArn = table.tableStreamArn;
+    if (!streamArn) throw new Error(`${this.node.path}: the table ${table.node.path} has no stream`);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'dynamodb:DescribeStream',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:ListStreams',
+        ],
+        resources: [streamArn],
+      }),
+    );
+    this.grantTableKey(key, false);
+    const { onFailure, ...o } = options;
+    const mapping = this.fn.addEventSourceMapping('TableStream', {
+      ...o,
+      eventSourceArn: streamArn,
+      reportBatchItemFailures: true,
+      bisectBatchOnError: true,
+      onFailure: new SqsDlq(onFailure),
+    });
+    mapping.node.addDependency(this.role);
     return this;
   }
 
@@ -199,6 +242,10 @@ export class EngineFunction extends Construct {
    * function cannot decrypt anything with it directly.
    */
   private grantTableKey(key: IKey, write: boolean): void {
+    // once per key: a table's readers and writers and its stream's consumer share the one statement
+    const granted = this.keyGrants.get(key);
+    if (granted === true || granted === write) return;
+    this.keyGrants.set(key, write);
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['kms:Decrypt', 'kms:DescribeKey', ...(write ? ['kms:Encrypt', 'kms:GenerateDataKey'] : [])],

@@ -32,15 +32,20 @@ export interface MonitoringProps {
   deadLetterQueues: Record<string, IQueue>;
   /** queues whose oldest message should not wait long (a stuck consumer) */
   workQueues: Record<string, IQueue>;
+  /** functions reading a stream, whose iterator age (how far behind the newest record they are) should stay low */
+  streamConsumers: Record<string, IFunction>;
   /** log groups of the ingest consumer, the timers consumer and the sweeper */
   logs: { ingest: ILogGroup; timers: ILogGroup; sweeper: ILogGroup };
 }
 
 const MINUTE = Duration.minutes(1);
+/** A stream consumer this far behind (IteratorAge, ms) is stuck or throttled: follow-ups should take under a second. */
+const ITERATOR_AGE_ALARM_MS = 60_000;
 
 /**
- * Alarms (every DLQ, every function's errors, API 5xx, queue backlog) to an SNS topic, a dashboard
- * of the engine's vital signs, and a Logs Insights query that follows one conversation.
+ * Alarms (every DLQ, every function's errors, API 5xx, queue backlog, stream iterator age) to an SNS
+ * topic, a dashboard of the engine's vital signs, and a Logs Insights query that follows one
+ * conversation.
  *
  * The business metrics come from the structured logs the handlers already write (metric filters),
  * so they exist from the first deployment: transitions (successful action requests, channel events
@@ -112,6 +117,14 @@ export class Monitoring extends Construct {
         q.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum' }),
         300,
         5,
+      );
+    }
+    for (const [name, fn] of Object.entries(props.streamConsumers)) {
+      alarm(
+        `${name}IteratorAge`,
+        `${name}: the newest records it read were over ${ITERATOR_AGE_ALARM_MS / 1000} s old (failing batches retried, throttled, or too slow): follow-ups are late.`,
+        iteratorAge(fn),
+        ITERATOR_AGE_ALARM_MS,
       );
     }
     for (const [name, f] of Object.entries(props.functions)) {
@@ -251,6 +264,11 @@ export class Monitoring extends Construct {
           q.metricApproximateAgeOfOldestMessage({ period: MINUTE, statistic: 'Maximum', label: n }),
         ),
       }),
+      new GraphWidget({
+        ...wide,
+        title: 'Stream iterator age (ms)',
+        left: Object.entries(props.streamConsumers).map(([n, fn]) => iteratorAge(fn).with({ label: n })),
+      }),
     );
 
     // ---- one conversation's trail across every function and the access log ----
@@ -276,4 +294,9 @@ export class Monitoring extends Construct {
       logGroups: [props.accessLogs, ...Object.values(props.functions).map((f) => f.logGroup)],
     });
   }
+}
+
+/** How old the last record of a stream batch was when the function got it (milliseconds), at its worst per minute. */
+function iteratorAge(fn: IFunction): Metric {
+  return fn.metric('IteratorAge', { period: MINUTE, statistic: 'Maximum' });
 }

@@ -49,9 +49,10 @@ export const TableAccess = {
   /** queues: the queue item and its open items (GSI1) */
   queueReads: { actions: READ, indexes: ['GSI1'], deny: { actions: READ, partitions: [CHANNEL_REGISTRATIONS] } },
   /**
-   * The engine (decide -> one transaction -> after-commit work such as availability refresh and
-   * push dispatch): reads on the table and every index, item writes. Used by the conversation,
-   * agent and consumer functions; channel registrations are out of bounds.
+   * The engine (decide -> one transaction; and the follow-ups of a commit: availability refresh,
+   * push dispatch, outbox items): reads on the table and every index, item writes. Used by the
+   * conversation and agent functions, the queue and stream consumers and the sweeper; channel
+   * registrations are out of bounds.
    */
   engine: {
     actions: [...READ, ...WRITE],
@@ -65,13 +66,5 @@ export const TableAccess = {
     deny: { actions: READ, partitions: [CHANNEL_REGISTRATIONS] },
   },
 } as const satisfies Record<string, TableAccess>;
-
-/** Powertools idempotency's persistence layer (get, conditional put, update, delete of its records). */
-export const IDEMPOTENCY_ACTIONS: readonly DynamoAction[] = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-];
 
 export const isWrite = (a: DynamoAction): boolean => WRITE.includes(a);

@@ -353,7 +353,6 @@ for (const [name, entry] of Object.entries(entries)) {
       Array.from({ length: 5 }, () =>
         timeNode(nodeBin, ['--input-type=module', '-e', `await import(${JSON.stringify(outfile)})`], {
           TABLE_NAME: 't',
-          IDEMPOTENCY_TABLE_NAME: 't',
           INGEST_QUEUE_URL: 'u',
           AWS_REGION: 'us-east-1',
         }),

@@ -52,40 +52,43 @@ export const DEPENDENCIES = {
       'processPartialResponse',
     ],
   },
-  /** Idempotency-Key records in their own table */
-  idempotency: {
-    '@aws-lambda-powertools/idempotency': [
-      'IdempotencyAlreadyInProgressError',
-      'IdempotencyConfig',
-      'IdempotencyValidationError',
-      'makeIdempotent',
-    ],
-    '@aws-lambda-powertools/idempotency/dynamodb': ['DynamoDBPersistenceLayer'],
-  },
 } as const satisfies Record<string, Record<string, readonly string[]>>;
 
 export type Dependency = keyof typeof DEPENDENCIES;
 
+/**
+ * A string each SDK client's code holds (its service's protocol name, which minification keeps):
+ * a bundle holds it if and only if the client is inside.
+ */
+export const CLIENT_MARKERS = {
+  scheduler: 'AWSChronosService',
+  sqs: 'AmazonSQS',
+} as const satisfies Partial<Record<Dependency, string>>;
+
 const POWERTOOLS = ['logger', 'metrics', 'tracer'] as const satisfies readonly Dependency[];
-/** decide -> commit -> arm timers -> notify (the stack's `engine(...)` wiring) */
-const ENGINE = ['dynamodb', 'scheduler', 'sqs', ...POWERTOOLS] as const satisfies readonly Dependency[];
+/** decide -> commit on the table (the request path: TABLE_ONLY_CAPABILITIES) */
+const TABLE = ['dynamodb', ...POWERTOOLS] as const satisfies readonly Dependency[];
 
 /**
  * What each function uses, by its construct id in the stateless stack: the one place that says it.
  * bundles.test.ts checks it against the stack (TABLE_NAME means dynamodb, SCHEDULE_GROUP_NAME
- * scheduler, a *_QUEUE_URL sqs, IDEMPOTENCY_TABLE_NAME idempotency, an SQS event source batch).
+ * scheduler, a *_QUEUE_URL sqs, an SQS event source batch) and that no bundle carries an SDK
+ * client it does not declare.
  */
 export const FUNCTION_DEPENDENCIES = {
   /** touches nothing: held to an absolute budget instead (HEALTH_BUDGET_BYTES) */
   HttpHealth: [],
-  HttpAdmin: ENGINE,
-  HttpConversations: [...ENGINE, 'idempotency'],
-  HttpAgents: ENGINE,
-  HttpQueues: ['dynamodb', ...POWERTOOLS],
-  HttpWebhooks: ['dynamodb', 'sqs', ...POWERTOOLS],
-  IngestConsumer: [...ENGINE, 'batch'],
-  TimersConsumer: [...ENGINE, 'batch'],
-  Sweeper: ENGINE,
+  HttpAdmin: TABLE,
+  HttpConversations: TABLE,
+  HttpAgents: TABLE,
+  HttpQueues: TABLE,
+  HttpWebhooks: [...TABLE, 'sqs'],
+  IngestConsumer: [...TABLE, 'batch'],
+  TimersConsumer: [...TABLE, 'batch'],
+  /** what a commit causes: schedules, notifications (its partial batch response needs no Powertools batch) */
+  FollowUps: [...TABLE, 'scheduler', 'sqs'],
+  /** notifications and trigger actions left in the outbox; no schedules */
+  Sweeper: [...TABLE, 'sqs'],
 } as const satisfies Record<string, readonly Dependency[]>;
 
 export type FunctionName = keyof typeof FUNCTION_DEPENDENCIES;
@@ -148,13 +151,25 @@ export function floorSource(deps: readonly Dependency[]): string {
     .join('\n');
 }
 
-/** The size in bytes of the main file (index.mjs) esbuild writes for these options. */
-async function bundleBytes(options: BuildOptions): Promise<number> {
+/** The main file (index.mjs) esbuild writes for these options. */
+async function bundleMain(options: BuildOptions): Promise<Uint8Array> {
   const outfile = `${PROJECT_ROOT}cdk.out/floor/index.${options.format === 'esm' ? 'mjs' : 'js'}`;
   const result = await build({ ...options, outfile, write: false });
   const main = result.outputFiles.find((f) => f.path === outfile);
   if (!main) throw new Error(`esbuild wrote no ${outfile}`);
-  return main.contents.byteLength;
+  return main.contents;
+}
+
+/** The size in bytes of the main file (index.mjs) esbuild writes for these options. */
+const bundleBytes = async (options: BuildOptions): Promise<number> => (await bundleMain(options)).byteLength;
+
+/** The code of a floor (to check what marks a client: CLIENT_MARKERS). */
+export async function floorCode(deps: readonly Dependency[]): Promise<string> {
+  const main = await bundleMain({
+    ...esbuildOptions(),
+    stdin: { contents: floorSource(deps), resolveDir: PROJECT_ROOT, loader: 'js' },
+  });
+  return new TextDecoder().decode(main);
 }
 
 const floors = new Map<string, Promise<number>>();

@@ -51,8 +51,20 @@ function acknowledgements(): { path: string; id: string; reason: string }[] {
 }
 
 const stage = 'ContactCenterEngine-prod';
-const ENGINE_ROLES = ['HttpAdmin', 'HttpConversations', 'HttpAgents', 'IngestConsumer', 'TimersConsumer', 'Sweeper'];
-const ALL_ROLES = [...ENGINE_ROLES, 'HttpHealth', 'HttpQueues', 'HttpWebhooks'];
+/** the one function that creates schedules: what a commit causes follows from the table's stream */
+const SCHEDULING_ROLES = ['FollowUps'];
+const ALL_ROLES = [
+  ...SCHEDULING_ROLES,
+  'HttpAdmin',
+  'HttpConversations',
+  'HttpAgents',
+  'IngestConsumer',
+  'TimersConsumer',
+  'Sweeper',
+  'HttpHealth',
+  'HttpQueues',
+  'HttpWebhooks',
+];
 const SCHEDULES =
   'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/contact-center-engine-prod-timers/*]';
 
@@ -73,10 +85,12 @@ describe('cdk-nag AwsSolutions', () => {
       { id: 'AwsSolutions-APIG4', path: `${stage}-Stateless/Http/PostV1WebhooksChannelId` },
       // the schedule DLQ is a DLQ (of schedules created at run time)
       { id: 'AwsSolutions-SQS3', path: `${stage}-Stateful/SchedulerDlq` },
+      // the follow-ups DLQ is a DLQ (the stream event source mapping's on-failure destination)
+      { id: 'AwsSolutions-SQS3', path: `${stage}-Stateful/FollowUpsDlq` },
       // X-Ray's two actions support no resource-level permission
       ...ALL_ROLES.map((r) => ({ id: 'AwsSolutions-IAM5[Resource::*]', path: `${stage}-Stateless/${r}/Role` })),
       // CreateSchedule on the engine's group: schedule names are made at run time
-      ...ENGINE_ROLES.map((r) => ({ id: SCHEDULES, path: `${stage}-Stateless/${r}/Role` })),
+      ...SCHEDULING_ROLES.map((r) => ({ id: SCHEDULES, path: `${stage}-Stateless/${r}/Role` })),
     ];
     const actual = acknowledgements().map(({ id, path }) => ({ id, path }));
     const key = (a: { id: string; path: string }) => `${a.path} ${a.id}`;

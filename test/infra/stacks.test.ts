@@ -4,11 +4,8 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  createIdempotencyTableInput,
-  createTableInput,
-  TABLE_DEFINITION,
-} from '../../functions/adapters/dynamodb/table-definition.js';
+import { createTableInput, TABLE_DEFINITION } from '../../functions/adapters/dynamodb/table-definition.js';
+import { FOLLOWED_TYPES } from '../../functions/follow-ups/followed-types.js';
 import { CONSUMER_TIMEOUT, MAX_RECEIVE_COUNT } from '../../lib/config.js';
 import {
   actionsOf,
@@ -48,14 +45,21 @@ const dynamoActions = (s: Statement[]): string[] =>
     .flatMap(actionsOf)
     .filter((a) => a.startsWith('dynamodb:'));
 
+/** every function that reads and writes conversations and agents (TableAccess.engine or admin) */
 const ENGINE_FUNCTIONS = [
   'HttpAdmin',
   'HttpConversations',
   'HttpAgents',
   'IngestConsumer',
   'TimersConsumer',
+  'FollowUps',
   'Sweeper',
 ];
+/** what follows a commit is the stream consumer's: only it creates schedules */
+const SCHEDULING_FUNCTIONS = ['FollowUps'];
+/** notifications: the follow-ups publish them, the sweeper those left in the outbox */
+const NOTIFYING_FUNCTIONS = ['FollowUps', 'Sweeper'];
+const SCHEDULER_ENV = ['SCHEDULE_GROUP_NAME', 'TIMERS_QUEUE_ARN', 'SCHEDULER_ROLE_ARN', 'SCHEDULER_DLQ_ARN'];
 
 describe('stateful stack: the table from the shared definition', () => {
   const expected = createTableInput('x');
@@ -92,14 +96,31 @@ describe('stateful stack: the table from the shared definition', () => {
     prod.statefulTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('prod keeps its data: deletion protection, RETAIN on tables and key, termination protection', () => {
-    for (const id of [logicalId(prod.stateful.table), logicalId(prod.stateful.idempotencyTable)]) {
-      expect(prod.statefulTemplate.toJSON().Resources[id]).toMatchObject({
-        DeletionPolicy: 'Retain',
-        UpdateReplacePolicy: 'Retain',
-        Properties: { DeletionProtectionEnabled: true },
-      });
-    }
+  it('streams every change with both images, the view type of the shared definition', () => {
+    expect(TABLE_DEFINITION.streamViewType).toBe('NEW_AND_OLD_IMAGES');
+    prod.statefulTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: expected.KeySchema,
+      StreamSpecification: { StreamViewType: TABLE_DEFINITION.streamViewType },
+    });
+    expect(props.StreamSpecification).toEqual({ StreamViewType: expected.StreamSpecification!.StreamViewType });
+  });
+
+  it('is the only table: Idempotency-Key receipts are items of it (no Powertools idempotency table)', () => {
+    prod.statefulTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+    dev.statefulTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+    expect(JSON.stringify(prod.statefulTemplate.toJSON())).not.toMatch(/idempotency/i);
+    for (const f of functionsOf(prod.statelessTemplate))
+      expect(Object.keys((f.props.Environment as { Variables: object }).Variables), f.id).not.toContain(
+        'IDEMPOTENCY_TABLE_NAME',
+      );
+  });
+
+  it('prod keeps its data: deletion protection, RETAIN on the table and key, termination protection', () => {
+    expect(prod.statefulTemplate.toJSON().Resources[logicalId(prod.stateful.table)]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { DeletionProtectionEnabled: true },
+    });
     expect(prod.statefulTemplate.toJSON().Resources[logicalId(prod.stateful.dataKey)]).toMatchObject({
       DeletionPolicy: 'Retain',
     });
@@ -116,16 +137,6 @@ describe('stateful stack: the table from the shared definition', () => {
     expect(kept.statefulTemplate.toJSON().Resources[logicalId(kept.stateful.table)]).toMatchObject({
       DeletionPolicy: 'Retain',
       Properties: { DeletionProtectionEnabled: true },
-    });
-  });
-
-  it('the idempotency table has the Powertools schema (id key, expiration TTL), PITR and the data key', () => {
-    const expectedIdem = createIdempotencyTableInput('x');
-    prod.statefulTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: expectedIdem.KeySchema,
-      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
-      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
     });
   });
 });
@@ -158,13 +169,18 @@ describe('stateful stack: queues', () => {
     expect(q(prod.stateful.schedulerDlq).FifoQueue).toBeUndefined();
   });
 
+  it("the follow-ups DLQ (the stream mapping's on-failure destination) is a standard queue keeping 14 days", () => {
+    expect(q(prod.stateful.followUpsDlq)).toMatchObject({ MessageRetentionPeriod: 14 * 24 * 3600 });
+    expect(q(prod.stateful.followUpsDlq).FifoQueue).toBeUndefined();
+  });
+
   it('consumer queues hide a message six times as long as the consumer may run', () => {
     for (const c of [prod.stateful.ingest.queue, prod.stateful.timers.queue])
       expect(q(c).VisibilityTimeout).toBe(CONSUMER_TIMEOUT.toSeconds() * 6);
   });
 
   it('every queue is encrypted (SQS-managed SSE) and refuses plain HTTP', () => {
-    expect(Object.keys(queues)).toHaveLength(7);
+    expect(Object.keys(queues)).toHaveLength(8);
     for (const [id, queue] of Object.entries(queues)) {
       expect((queue.Properties as Record<string, unknown>).SqsManagedSseEnabled, id).toBe(true);
       t.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -188,6 +204,7 @@ describe('stateful stack: queues', () => {
       'TimersDlqArn',
       'OutboundDlqArn',
       'SchedulerDlqArn',
+      'FollowUpsDlqArn',
     ])
       t.hasOutput(o, {});
   });
@@ -196,8 +213,9 @@ describe('stateful stack: queues', () => {
 describe('stateless stack: functions', () => {
   const fns = functionsOf(prod.statelessTemplate);
 
-  it('one function per route group, plus the ingest consumer, the timers consumer and the sweeper', () => {
+  it('one function per route group, plus the ingest consumer, the timers consumer, the follow-ups and the sweeper', () => {
     expect(Object.keys(prod.stateless.functions).sort()).toEqual([
+      'FollowUps',
       'HttpAdmin',
       'HttpAgents',
       'HttpConversations',
@@ -208,7 +226,7 @@ describe('stateless stack: functions', () => {
       'Sweeper',
       'TimersConsumer',
     ]);
-    expect(fns).toHaveLength(9);
+    expect(fns).toHaveLength(10);
   });
 
   it('every function: nodejs24.x on arm64, X-Ray, JSON logs to its own group, Powertools settings', () => {
@@ -246,16 +264,12 @@ describe('stateless stack: functions', () => {
   it('handlers get the env vars runtime.ts reads, and only what they use', () => {
     const env = (name: string) =>
       Object.keys((fns.find((f) => f.id === fnId(name))!.props.Environment as { Variables: object }).Variables);
-    const engine = [
-      'TABLE_NAME',
-      'SCHEDULE_GROUP_NAME',
-      'TIMERS_QUEUE_ARN',
-      'SCHEDULER_ROLE_ARN',
-      'SCHEDULER_DLQ_ARN',
-      'OUTBOUND_QUEUE_URL',
-    ];
-    for (const name of ENGINE_FUNCTIONS) expect(env(name), name).toEqual(expect.arrayContaining(engine));
-    expect(env('HttpConversations')).toContain('IDEMPOTENCY_TABLE_NAME');
+    for (const name of ENGINE_FUNCTIONS) expect(env(name), name).toContain('TABLE_NAME');
+    for (const name of Object.keys(prod.stateless.functions)) {
+      const scheduler = SCHEDULER_ENV.filter((v) => env(name).includes(v));
+      expect(scheduler, name).toEqual(SCHEDULING_FUNCTIONS.includes(name) ? SCHEDULER_ENV : []);
+      expect(env(name).includes('OUTBOUND_QUEUE_URL'), name).toBe(NOTIFYING_FUNCTIONS.includes(name));
+    }
     expect(env('HttpWebhooks')).toEqual(expect.arrayContaining(['TABLE_NAME', 'INGEST_QUEUE_URL']));
     expect(env('HttpWebhooks')).not.toContain('SCHEDULE_GROUP_NAME');
     expect(env('HttpQueues')).not.toContain('OUTBOUND_QUEUE_URL');
@@ -277,6 +291,44 @@ describe('stateless stack: functions', () => {
       expect(props.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
       expect(referencedId(props.EventSourceArn, prod.statefulTemplate)).toBe(logicalId(queue));
     }
+  });
+
+  it("the follow-ups read the table's stream: partial failures, bisect, bounded retries and age, a DLQ, only followed types", () => {
+    const t = prod.statelessTemplate;
+    const mappings = t.findResources('AWS::Lambda::EventSourceMapping', {
+      Properties: { FunctionName: { Ref: fnId('FollowUps') } },
+    });
+    expect(Object.keys(mappings)).toHaveLength(1);
+    const props = Object.values(mappings)[0]!.Properties as Record<string, unknown>;
+    expect(exportedValue(prod.statefulTemplate, props.EventSourceArn)).toEqual({
+      'Fn::GetAtt': [logicalId(prod.stateful.table), 'StreamArn'],
+    });
+    const images = (image: string) => JSON.stringify({ dynamodb: { [image]: { type: { S: [...FOLLOWED_TYPES] } } } });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('FollowUps') },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 0,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 3600,
+      ParallelizationFactor: 4,
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+      // a record whose new image (written) or old image (removed) is of a followed type
+      FilterCriteria: { Filters: [{ Pattern: images('NewImage') }, { Pattern: images('OldImage') }] },
+    });
+    const destination = (props.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination;
+    expect(referencedId(destination, prod.statefulTemplate)).toBe(logicalId(prod.stateful.followUpsDlq));
+    // the role's grants exist before Lambda checks them at the mapping's creation
+    expect(Object.values(mappings)[0]!.DependsOn).toEqual(
+      expect.arrayContaining([roleId('FollowUps'), expect.stringMatching(/^FollowUpsRoleDefaultPolicy/)]),
+    );
+    expect(
+      Object.keys(t.findResources('AWS::Lambda::EventSourceMapping')).filter((id) =>
+        JSON.stringify(t.toJSON().Resources[id]).includes('StreamArn'),
+      ),
+    ).toHaveLength(1);
   });
 
   it('the sweeper runs every minute, without retries of its own (the next minute is the retry)', () => {
@@ -340,18 +392,66 @@ describe('stateless stack: least privilege', () => {
     }
   });
 
-  it('the data key only through DynamoDB; only the conversations function reaches the idempotency table', () => {
+  it('the data key only through DynamoDB, in one statement per function', () => {
     for (const name of allFunctionNames) {
-      for (const s of stmts(name).filter((x) => actionsOf(x).some((a) => a.startsWith('kms:')))) {
+      const kms = stmts(name).filter((x) => actionsOf(x).some((a) => a.startsWith('kms:')));
+      expect(kms.length, name).toBeLessThanOrEqual(1);
+      for (const s of kms) {
         expect(s.Condition, name).toMatchObject({ StringEquals: { 'kms:ViaService': expect.anything() } });
         expect(referencedId(s.Resource, prod.statefulTemplate)).toBe(logicalId(prod.stateful.dataKey));
       }
-      const idem = stmts(name).some((s) =>
-        resourcesOf(s).some(
-          (r) => referencedId(r, prod.statefulTemplate) === logicalId(prod.stateful.idempotencyTable),
-        ),
+    }
+  });
+
+  it("only the follow-ups read the table's stream, on its ARN only (the four stream actions), and decrypt it through DynamoDB", () => {
+    const streamActions = [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+    ];
+    prod.statelessTemplate.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: roleId('FollowUps') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Allow',
+            Action: streamActions,
+            Resource: Match.objectLike({ 'Fn::ImportValue': Match.anyValue() }),
+          },
+        ]),
+      },
+    });
+    for (const name of allFunctionNames) {
+      const reads = stmts(name).filter((x) => actionsOf(x).some((a) => streamActions.includes(a)));
+      if (name !== 'FollowUps') {
+        expect(reads, name).toEqual([]);
+        continue;
+      }
+      expect(reads).toHaveLength(1);
+      expect(actionsOf(reads[0]!).sort()).toEqual(streamActions);
+      expect(exportedValue(prod.statefulTemplate, reads[0]!.Resource)).toEqual({
+        'Fn::GetAtt': [logicalId(prod.stateful.table), 'StreamArn'],
+      });
+    }
+    const kms = stmts('FollowUps').find((x) => actionsOf(x).includes('kms:Decrypt'))!;
+    expect(kms.Condition).toMatchObject({ StringEquals: { 'kms:ViaService': expect.anything() } });
+  });
+
+  it('scheduler and outbound queue permissions: only the follow-ups create schedules; the follow-ups and the sweeper notify', () => {
+    const sendsTo = (name: string, queue: IConstruct) =>
+      stmts(name).some(
+        (s) =>
+          actionsOf(s).includes('sqs:SendMessage') &&
+          resourcesOf(s).some((r) => referencedId(r, prod.statefulTemplate) === logicalId(queue)),
       );
-      expect(idem, name).toBe(name === 'HttpConversations');
+    for (const name of allFunctionNames) {
+      const actions = stmts(name).flatMap(actionsOf);
+      expect(actions.includes('scheduler:CreateSchedule'), name).toBe(SCHEDULING_FUNCTIONS.includes(name));
+      expect(actions.includes('iam:PassRole'), name).toBe(SCHEDULING_FUNCTIONS.includes(name));
+      expect(sendsTo(name, prod.stateful.outbound.queue), name).toBe(NOTIFYING_FUNCTIONS.includes(name));
+      // its on-failure destination: the mapping sends there with the function's role
+      expect(sendsTo(name, prod.stateful.followUpsDlq), name).toBe(name === 'FollowUps');
     }
   });
 });
@@ -394,8 +494,8 @@ describe('stateless stack: timer scheduling (EventBridge Scheduler)', () => {
     expect(t.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } })).toEqual({});
   });
 
-  it('the engine functions create schedules in that group only and pass that role only to Scheduler', () => {
-    for (const name of ENGINE_FUNCTIONS) {
+  it('the follow-ups create schedules in that group only and pass that role only to Scheduler', () => {
+    for (const name of SCHEDULING_FUNCTIONS) {
       const s = stmts(name);
       const create = s.find((x) => actionsOf(x).includes('scheduler:CreateSchedule'))!;
       expect(JSON.stringify(create.Resource), name).toContain(':schedule/contact-center-engine-prod-timers/*');
@@ -403,7 +503,7 @@ describe('stateless stack: timer scheduling (EventBridge Scheduler)', () => {
       expect(pass.Resource).toEqual({ 'Fn::GetAtt': [logicalId(timers.executionRole), 'Arn'] });
       expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     }
-    for (const name of ['HttpHealth', 'HttpQueues', 'HttpWebhooks'])
+    for (const name of Object.keys(prod.stateless.functions).filter((n) => !SCHEDULING_FUNCTIONS.includes(n)))
       expect(stmts(name).flatMap(actionsOf), name).not.toContain('scheduler:CreateSchedule');
   });
 });
@@ -521,7 +621,8 @@ describe('stateless stack: observability', () => {
 
   it('alarms on visible messages in every DLQ, to the alarm topic', () => {
     const dlqs = Object.values(prod.stateful.deadLetterQueues).map(logicalId);
-    expect(dlqs).toHaveLength(4);
+    expect(dlqs).toHaveLength(5);
+    expect(dlqs).toContain(logicalId(prod.stateful.followUpsDlq));
     const watched = alarms
       .filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Namespace === 'AWS/SQS')
       .map((a) => {
@@ -544,6 +645,21 @@ describe('stateless stack: observability', () => {
         .map((f) => f.id)
         .sort(),
     );
+  });
+
+  it("alarms when the follow-ups fall a minute behind the table's stream (IteratorAge)", () => {
+    prod.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId('FollowUps') } }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 60_000,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: logicalId(prod.stateless.monitoring.topic) }],
+    });
+    expect(alarms.filter((a) => a.MetricName === 'IteratorAge')).toHaveLength(1);
   });
 
   it('sends alarms to an encrypted topic that refuses plain HTTP, with the email subscription from context', () => {
@@ -584,6 +700,7 @@ describe('stateless stack: observability', () => {
       'Timer fires per minute',
       'Conflicts (409) per minute',
       'DLQ depth (visible messages)',
+      'Stream iterator age (ms)',
     ])
       expect(body).toContain(title);
   });

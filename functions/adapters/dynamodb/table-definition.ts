@@ -13,7 +13,7 @@ export interface IndexDefinition {
 export const TABLE_DEFINITION = {
   partitionKey: 'PK',
   sortKey: 'SK',
-  /** attribute holding an epoch-seconds expiry, for items kept only for a while (idempotency records) */
+  /** attribute holding an epoch-seconds expiry, for items kept only for a while (Idempotency-Key receipts) */
   timeToLiveAttribute: 'expiresAt',
   /** the stream the follow-ups are driven by: every committed change, with the item before and after */
   streamViewType: 'NEW_AND_OLD_IMAGES',
@@ -53,17 +53,5 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
       ],
       Projection: { ProjectionType: 'ALL' },
     })),
-  };
-}
-
-/** Powertools idempotency's own table (its default schema: `id` key, `expiration` TTL). */
-export const IDEMPOTENCY_TABLE_DEFINITION = { partitionKey: 'id', timeToLiveAttribute: 'expiration' } as const;
-
-export function createIdempotencyTableInput(tableName: string): CreateTableCommandInput {
-  return {
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE_DEFINITION.partitionKey, AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE_DEFINITION.partitionKey, KeyType: 'HASH' }],
   };
 }

@@ -10,11 +10,11 @@ import {
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import {
-  createEngineRuntime,
-  ENGINE_CAPABILITIES,
-  type EngineConfig,
-  type EngineOverrides,
+  createTableEngineRuntime,
+  TABLE_ONLY_CAPABILITIES,
   type EngineRuntime,
+  type TableEngineConfig,
+  type TableEngineOverrides,
 } from '../wiring/engine.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
@@ -162,10 +162,10 @@ export const adminRoutes: Route<EngineRuntime>[] = [
   },
 ];
 
-/** DynamoDB, and the engine's scheduler and notifier: configuring an agent or the settings may dispatch work. */
-export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
-  const rt = createEngineRuntime(config, overrides);
+/** DynamoDB only: the work a configuration change dispatches follows from the table's stream. */
+export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
+  const rt = createTableEngineRuntime(config, overrides);
   return httpGroup(adminRoutes, rt, rt.obs);
 }
 
-export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));
+export const handler = fromEnvironment(() => createHandler(readConfig(TABLE_ONLY_CAPABILITIES)));

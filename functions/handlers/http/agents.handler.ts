@@ -3,11 +3,11 @@ import { setConnection, setPresence, signIn, signOut } from '../../use-cases/age
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import {
-  createEngineRuntime,
-  ENGINE_CAPABILITIES,
-  type EngineConfig,
-  type EngineOverrides,
+  createTableEngineRuntime,
+  TABLE_ONLY_CAPABILITIES,
   type EngineRuntime,
+  type TableEngineConfig,
+  type TableEngineOverrides,
 } from '../wiring/engine.js';
 import type { Claims } from './auth.js';
 import { found, httpGroup, ok, parse, type Route, type RouteResponse } from './http-handler.js';
@@ -84,10 +84,10 @@ export const agentRoutes: Route<EngineRuntime>[] = [
   },
 ];
 
-/** DynamoDB, and the engine's scheduler and notifier: presence changes dispatch work and arm timers. */
-export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
-  const rt = createEngineRuntime(config, overrides);
+/** DynamoDB only: the dispatch and timers a presence change causes follow from the table's stream. */
+export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
+  const rt = createTableEngineRuntime(config, overrides);
   return httpGroup(agentRoutes, rt, rt.obs);
 }
 
-export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));
+export const handler = fromEnvironment(() => createHandler(readConfig(TABLE_ONLY_CAPABILITIES)));

@@ -8,11 +8,11 @@ import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import {
-  createEngineRuntime,
-  ENGINE_CAPABILITIES,
-  type EngineConfig,
-  type EngineOverrides,
+  createTableEngineRuntime,
+  TABLE_ONLY_CAPABILITIES,
   type EngineRuntime,
+  type TableEngineConfig,
+  type TableEngineOverrides,
 } from '../wiring/engine.js';
 import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
@@ -199,10 +199,10 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
   },
 ];
 
-/** The engine: DynamoDB, scheduler, notifier. */
-export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
-  const rt: ConversationsRuntime = createEngineRuntime(config, overrides);
+/** DynamoDB only (Idempotency-Key receipts are items of the table): what an action causes follows from the stream. */
+export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
+  const rt: ConversationsRuntime = createTableEngineRuntime(config, overrides);
   return httpGroup(conversationRoutes, rt, rt.obs);
 }
 
-export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));
+export const handler = fromEnvironment(() => createHandler(readConfig(TABLE_ONLY_CAPABILITIES)));

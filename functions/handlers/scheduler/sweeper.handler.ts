@@ -1,20 +1,31 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import { readConfig, type ConfigFor } from '../../config.js';
 import { sweepDueTimers } from '../../use-cases/timers.use-case.js';
 import { fromEnvironment } from '../lambda.js';
 import { observability } from '../observability.js';
-import { createEngineRuntime, ENGINE_CAPABILITIES, type EngineConfig, type EngineOverrides } from '../wiring/engine.js';
+import { createNotifier, createTableEngineRuntime, type TableEngineOverrides } from '../wiring/engine.js';
 
-/** The engine (DynamoDB, scheduler, notifier) and the grace. */
-export type SweeperHandlerConfig = EngineConfig & ConfigFor<'sweeper'>;
+/**
+ * The table, the outbound queue (it fires notifications left in the outbox) and the grace; no
+ * scheduler: a timer it re-arms is a table write whose schedule follows from the stream.
+ */
+export const SWEEPER_CAPABILITIES = ['observability', 'dynamodb', 'outboundQueue', 'sweeper'] as const;
+
+export type SweeperHandlerConfig = ConfigFor<(typeof SWEEPER_CAPABILITIES)[number]>;
 
 /**
  * Runs every minute. Fires outbox timers that are due for longer than the grace and still here:
  * their schedule was never created (a crash or a Scheduler fault after the commit) or its delivery
  * failed. Firing twice is harmless (TM-5), so the grace only saves work.
  */
-export function createHandler(config: SweeperHandlerConfig, overrides: EngineOverrides = {}) {
-  const { deps, store, obs } = createEngineRuntime(config, overrides);
+export function createHandler(
+  config: SweeperHandlerConfig,
+  overrides: TableEngineOverrides & { sqs?: SQSClient } = {},
+) {
+  const { deps, store, obs } = createTableEngineRuntime(config, overrides, {
+    notifier: createNotifier(config.outboundQueue, overrides.sqs),
+  });
   return middy(async (): Promise<{ fired: number }> => {
     const fired = await sweepDueTimers(deps, store, { graceSeconds: config.sweeper.graceSeconds });
     if (fired.length) {
@@ -25,4 +36,4 @@ export function createHandler(config: SweeperHandlerConfig, overrides: EngineOve
   }).use(observability(obs));
 }
 
-export const handler = fromEnvironment(() => createHandler(readConfig([...ENGINE_CAPABILITIES, 'sweeper'])));
+export const handler = fromEnvironment(() => createHandler(readConfig(SWEEPER_CAPABILITIES)));

@@ -9,11 +9,11 @@ import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import { observability } from '../observability.js';
 import {
-  createEngineRuntime,
-  ENGINE_CAPABILITIES,
-  type EngineConfig,
-  type EngineOverrides,
+  createTableEngineRuntime,
+  TABLE_ONLY_CAPABILITIES,
   type EngineRuntime,
+  type TableEngineConfig,
+  type TableEngineOverrides,
 } from '../wiring/engine.js';
 
 const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receivedAt: z.string(), event: webhookEvent });
@@ -38,9 +38,9 @@ async function applyRecord({ deps, obs }: EngineRuntime, record: SQSRecord): Pro
   });
 }
 
-/** The engine: DynamoDB, the scheduler and the notifier (a customer event may arm timers and notify). */
-export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
-  const rt = createEngineRuntime(config, overrides);
+/** DynamoDB only: the timers and notifications a customer event causes follow from the table's stream. */
+export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
+  const rt = createTableEngineRuntime(config, overrides);
   const processor = new SqsFifoPartialProcessorAsync();
   return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, (record: SQSRecord) => applyRecord(rt, record), processor, {
@@ -51,4 +51,4 @@ export function createHandler(config: EngineConfig, overrides: EngineOverrides =
   ).use(observability(rt.obs));
 }
 
-export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));
+export const handler = fromEnvironment(() => createHandler(readConfig(TABLE_ONLY_CAPABILITIES)));

@@ -9,11 +9,11 @@ import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import { observability } from '../observability.js';
 import {
-  createEngineRuntime,
-  ENGINE_CAPABILITIES,
-  type EngineConfig,
-  type EngineOverrides,
+  createTableEngineRuntime,
+  TABLE_ONLY_CAPABILITIES,
   type EngineRuntime,
+  type TableEngineConfig,
+  type TableEngineOverrides,
 } from '../wiring/engine.js';
 
 const dueTimer = z.object({
@@ -37,9 +37,12 @@ async function applyTimer({ deps, store, obs }: EngineRuntime, record: SQSRecord
   obs.logger.info('timer fired', { ...fired });
 }
 
-/** The engine: DynamoDB, the scheduler (a timer may re-arm) and the notifier. */
-export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
-  const rt = createEngineRuntime(config, overrides);
+/**
+ * DynamoDB only: a re-armed timer is a table write whose schedule follows from the stream, and
+ * notifications and trigger actions are never scheduled (the follow-ups and the sweeper run them).
+ */
+export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
+  const rt = createTableEngineRuntime(config, overrides);
   const processor = new BatchProcessor(EventType.SQS);
   return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, (record: SQSRecord) => applyTimer(rt, record), processor, {
@@ -49,4 +52,4 @@ export function createHandler(config: EngineConfig, overrides: EngineOverrides =
   ).use(observability(rt.obs));
 }
 
-export const handler = fromEnvironment(() => createHandler(readConfig(ENGINE_CAPABILITIES)));
+export const handler = fromEnvironment(() => createHandler(readConfig(TABLE_ONLY_CAPABILITIES)));
