@@ -43,6 +43,12 @@ export const DEPENDENCIES = {
     '@aws-lambda-powertools/tracer': ['Tracer'],
     '@aws-lambda-powertools/tracer/middleware': ['captureLambdaHandler'],
   },
+  /**
+   * R-6 phone normalization (E.164), the one library outside the SDK and Powertools counted in a floor:
+   * it is ~118 KiB, 82 of them the smallest country metadata the package documents (`min`), and the
+   * only functions that identify or store contacts need it (a deliberate, reasoned exception).
+   */
+  phone: { 'libphonenumber-js': ['parsePhoneNumberFromString'] },
   /** partial batch responses of the SQS consumers (FIFO for ingestion, standard for timers) */
   batch: {
     '@aws-lambda-powertools/batch': [
@@ -78,12 +84,14 @@ const TABLE = ['dynamodb', ...POWERTOOLS] as const satisfies readonly Dependency
 export const FUNCTION_DEPENDENCIES = {
   /** touches nothing: held to an absolute budget instead (HEALTH_BUDGET_BYTES) */
   HttpHealth: [],
-  HttpAdmin: TABLE,
+  /** contacts are stored with their normalized phone (R-6) */
+  HttpAdmin: [...TABLE, 'phone'],
   HttpConversations: TABLE,
   HttpAgents: TABLE,
   HttpQueues: TABLE,
   HttpWebhooks: [...TABLE, 'sqs'],
-  IngestConsumer: [...TABLE, 'batch'],
+  /** identifies the customer by phone (R-6) */
+  IngestConsumer: [...TABLE, 'batch', 'phone'],
   TimersConsumer: [...TABLE, 'batch'],
   /** what a commit causes: schedules, notifications (its partial batch response needs no Powertools batch) */
   FollowUps: [...TABLE, 'scheduler', 'sqs'],
