@@ -137,7 +137,9 @@ type Step =
   | { t: 'race'; ops: Op[] }
   | { t: 'interpose'; first: ActOp; second: Op; on: 'conversation' | 'pool' }
   /** a customer event whose transaction (in the FIFO consumer) an agent or supervisor action overtakes */
-  | { t: 'interpose-event'; conv: number; type: CustomerEventType; second: AgentAct | SupAct };
+  | { t: 'interpose-event'; conv: number; type: CustomerEventType; second: AgentAct | SupAct }
+  /** the stream consumer dies after its work on the next `crashes` batches: their records are delivered again */
+  | { t: 'stream-crash'; crashes: number; op: Op };
 
 const wsArb: fc.Arbitrary<WsConfig> = fc.record({
   units: fc.integer({ min: 1, max: 2 }),
@@ -293,6 +295,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
       second: fc.oneof(w8(4, agentActArb), w8(1, fc.constant<SupAct>({ s: 'force-close' }))),
     }),
   ),
+  w8(2, fc.record({ t: fc.constant('stream-crash' as const), crashes: fc.integer({ min: 1, max: 3 }), op: opArb })),
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -855,6 +858,7 @@ const stats = {
   idempotentRetries: 0,
   crashedActions: 0,
   crashedTimers: 0,
+  streamCrashes: 0,
 };
 
 async function postEvent(w: World, a: Accepted, times = 1): Promise<void> {
@@ -1265,6 +1269,16 @@ async function runOp(w: World, s: Snap, op: Op, alone: boolean): Promise<StepRep
 }
 
 async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
+  if (step.t === 'stream-crash') {
+    // the follow-ups consumer runs its work, then dies, on the next batches: the stream hands the same
+    // records over again (at-least-once); follow-ups must change nothing twice
+    w.rig.streamFaults.crashes = step.crashes;
+    const before = w.rig.streamFaults.fired;
+    const report = await runOp(w, s, step.op, true);
+    w.rig.streamFaults.crashes = 0;
+    stats.streamCrashes += w.rig.streamFaults.fired - before;
+    return { ...report, label: `stream consumer crashes x${step.crashes} [${report.label}]` };
+  }
   if (step.t === 'race') {
     stats.races++;
     const reports = await Promise.all(step.ops.map((op) => runOp(w, s, op, false)));
