@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 90_000,
     pool: 'forks',
+    // the Lambda bundles (npm start -- --bundles) load as Lambda loads them: Node's own import, untransformed
+    server: { deps: { external: [/\/cdk\.out\//] } },
   },
 });

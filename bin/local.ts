@@ -1,5 +1,7 @@
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readConfig } from '../functions/config.js';
+import { BundlesUnavailableError } from './local/bundles.js';
 import { TABLE_NAME_LOCAL } from './local/names.js';
 import { startLocalRuntime } from './local/runtime.js';
 import { seedDemo } from './local/seed.js';
@@ -8,11 +10,18 @@ import { seedDemo } from './local/seed.js';
  * `npm start`: the whole engine on this machine. Options:
  *   --data DIR   keep DynamoDB Local's data in DIR (in memory otherwise)
  *   --seed       create a demo org and print its channel secrets and tokens
+ *   --bundles    run the Lambda bundles of the last `npm run synth` (cdk.out), not the TypeScript sources
  * PORT (default 3000), LOCAL_JWT_SECRET (default local-dev-secret). DYNAMODB_ENDPOINT: use that
  * DynamoDB (DynamoDB Local or compatible) instead of starting DynamoDB Local, with the table
  * TABLE_NAME (default contact-center-engine), created there if missing.
  */
-const { values } = parseArgs({ options: { data: { type: 'string' }, seed: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    seed: { type: 'boolean', default: false },
+    bundles: { type: 'boolean', default: false },
+  },
+});
 const port = Number(process.env.PORT ?? 3000);
 // DYNAMODB_ENDPOINT and TABLE_NAME validated as the functions validate them
 const existing = process.env.DYNAMODB_ENDPOINT
@@ -28,6 +37,11 @@ const rt = await startLocalRuntime({
   port,
   ...(values.data ? { dataDir: values.data } : {}),
   ...(existing ? { dynamoEndpoint: existing.endpoint, tableName: existing.tableName } : {}),
+  ...(values.bundles ? { bundles: true } : {}),
+}).catch((err: unknown) => {
+  if (!(err instanceof BundlesUnavailableError)) throw err;
+  console.error(`--bundles: ${err.message}`);
+  process.exit(2);
 });
 let stopping = false;
 const shutdown = async (signal: string): Promise<void> => {
@@ -47,6 +61,14 @@ const dynamo = rt.startedDynamoLocal
   ? `DynamoDB Local ${rt.dynamoEndpoint}${values.data ? ` (data in ${values.data})` : ' (in memory)'}`
   : `DynamoDB ${rt.dynamoEndpoint} (DYNAMODB_ENDPOINT)`;
 console.log(`  ${dynamo}, table ${rt.config.dynamodb.tableName}; SQS (fauxqs) ${rt.sqsEndpoint}`);
+if (values.bundles) {
+  console.log('  handlers from the synthesized bundles (cdk.out):');
+  for (const [module, origin] of Object.entries(rt.handlers)) {
+    console.log(
+      `    ${module.padEnd(20)} ${origin.from === 'bundle' ? `${origin.function} ${relative(process.cwd(), origin.dir)}` : 'TypeScript source'}`,
+    );
+  }
+}
 if (values.seed) {
   const seed = await seedDemo(rt.url);
   console.log(`\nDemo org "${seed.org}":`);

@@ -9,6 +9,7 @@ import * as conversations from '../../functions/handlers/http/conversations.hand
 import * as health from '../../functions/handlers/http/health.handler.js';
 import { problem, zodFieldErrors } from '../../functions/handlers/http/problem.js';
 import * as queues from '../../functions/handlers/http/queues.handler.js';
+import { ROUTES } from '../../functions/handlers/http/route-table.js';
 import { ROUTE_GROUPS, type RouteGroup } from '../../functions/handlers/http/routes.js';
 import * as webhooks from '../../functions/handlers/http/webhooks.handler.js';
 import * as ingestConsumer from '../../functions/handlers/sqs/ingest.handler.js';
@@ -16,6 +17,7 @@ import * as followUps from '../../functions/handlers/stream/follow-ups.handler.j
 import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
 import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 import type { AddressInfo } from 'node:net';
+import { BundlesUnavailableError, importCreateHandler, readBundles } from './bundles.js';
 import { TABLE_NAME_LOCAL } from './names.js';
 import { ensureTable, startDynamoLocal } from './dynamodb-local.js';
 import {
@@ -50,7 +52,22 @@ export interface LocalRuntimeOptions {
   logLevel?: LogLevel;
   /** concurrent ingestion batches, one FIFO group each (default 10, see sqs-poller.ts) */
   ingestConcurrency?: number;
+  /**
+   * run the Lambda bundles of the last `npm run synth` (cdk.out) instead of the TypeScript sources:
+   * each handler module's `createHandler` from the bundle of the function built from it, with the
+   * same config and overrides. Fails (BundlesUnavailableError) when cdk.out is missing or stale.
+   */
+  bundles?: boolean;
 }
+
+/** Where a handler module runs from: its TypeScript source, or the bundle of a synthesized function. */
+export type HandlerOrigin = { from: 'source' } | { from: 'bundle'; function: string; dir: string };
+
+/**
+ * Handler modules that may run from source with `bundles`, saying so, when no synthesized function
+ * is built from them: the FollowUps function (stream/follow-ups) is on its way into the stack.
+ */
+const SOURCE_FALLBACK: ReadonlySet<string> = new Set(['stream/follow-ups']);
 
 /** What the local runtime hands every handler factory: AWS's configuration, pointing at the local stack. */
 export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper' | 'idempotencyTable'>;
@@ -89,7 +106,49 @@ export interface LocalRuntime {
   settle(): Promise<void>;
   /** stream records whose follow-ups failed every retry (Lambda's on-failure destination) */
   streamDeadLetters: readonly unknown[];
+  /** where each handler module runs from (`http/admin`, `sqs/ingest`, `stream/follow-ups`) */
+  handlers: Readonly<Record<string, HandlerOrigin>>;
   stop(): Promise<void>;
+}
+
+/**
+ * The handler factories the runtime calls: each module's own `createHandler`, or with `bundles` the
+ * one exported by the bundle of the synthesized function built from that module (loaded in this
+ * process, as Lambda loads index.mjs). The bundle's factory has the source's signature.
+ */
+async function handlerFactories(bundles: boolean) {
+  const synthesized = bundles ? readBundles() : undefined;
+  const handlers: Record<string, HandlerOrigin> = {};
+  const from = async <F extends (...args: never[]) => unknown>(module: string, source: F): Promise<F> => {
+    const fn = synthesized?.functions.get(module);
+    if (synthesized && fn) {
+      handlers[module] = { from: 'bundle', function: fn.construct, dir: fn.dir };
+      return (await importCreateHandler(fn)) as F;
+    }
+    if (synthesized && !SOURCE_FALLBACK.has(module)) {
+      throw new BundlesUnavailableError(
+        `no function in ${synthesized.outdir} is built from functions/handlers/${module}.handler.ts. Run \`npm run synth\` again.`,
+      );
+    }
+    if (synthesized) {
+      console.warn(
+        `--bundles: no function in ${synthesized.outdir} is built from functions/handlers/${module}.handler.ts (not in the stack yet): its TypeScript source runs instead`,
+      );
+    }
+    handlers[module] = { from: 'source' };
+    return source;
+  };
+  return {
+    handlers,
+    health: await from('http/health', health.createHandler),
+    admin: await from('http/admin', admin.createHandler),
+    conversations: await from('http/conversations', conversations.createHandler),
+    agents: await from('http/agents', agents.createHandler),
+    queues: await from('http/queues', queues.createHandler),
+    webhooks: await from('http/webhooks', webhooks.createHandler),
+    ingest: await from('sqs/ingest', ingestConsumer.createHandler),
+    followUps: await from('stream/follow-ups', followUps.createHandler),
+  };
 }
 
 /**
@@ -103,6 +162,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     for (const s of stops.reverse()) await s().catch((e: unknown) => console.error('stop failed', e));
     stops.length = 0;
   };
+  // before anything starts: a missing or stale cdk.out fails at once
+  const factories = await handlerFactories(options.bundles ?? false);
   try {
     let dynamoEndpoint = options.dynamoEndpoint;
     const startedDynamoLocal = !dynamoEndpoint;
@@ -163,7 +224,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // the sweeper's work, without its grace: what the Sweeper Lambda does, on the virtual clock
     const engine = createEngineRuntime(config, overrides);
     // the table's stream drives the follow-ups, as the FollowUps Lambda's event source mapping does
-    const stream = await startStreamPoller(followUps.createHandler(config, overrides), {
+    const stream = await startStreamPoller(factories.followUps(config, overrides), {
       endpoint: dynamoEndpoint,
       tableName,
     });
@@ -188,16 +249,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
     // Each group's handler from its factory, as each Lambda builds its own from its environment.
     const httpHandlers: Record<RouteGroup, LambdaHttpHandler> = {
-      health: health.createHandler(config),
-      admin: admin.createHandler(config, overrides),
-      conversations: conversations.createHandler(config, overrides),
-      agents: agents.createHandler(config, overrides),
-      queues: queues.createHandler(config),
-      webhooks: webhooks.createHandler(config, { clock }),
+      health: factories.health(config),
+      admin: factories.admin(config, overrides),
+      conversations: factories.conversations(config, overrides),
+      agents: factories.agents(config, overrides),
+      queues: factories.queues(config),
+      webhooks: factories.webhooks(config, { clock }),
     };
-    const routes = (Object.keys(ROUTE_GROUPS) as RouteGroup[]).flatMap((group) =>
-      ROUTE_GROUPS[group].routes.map((route) => ({ route, handler: httpHandlers[group] })),
-    );
+    const routes = options.bundles
+      ? // the routes the stack gives API Gateway (the data-only route table), each to its group's bundle
+        ROUTES.map((route) => ({ route, handler: httpHandlers[route.group] }))
+      : (Object.keys(ROUTE_GROUPS) as RouteGroup[]).flatMap((group) =>
+          ROUTE_GROUPS[group].routes.map((route) => ({ route, handler: httpHandlers[group] })),
+        );
 
     const sqs = new SQSClient({
       region,
@@ -208,7 +272,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const poller: Poller = startPoller(
       sqs,
       { url: ingest.queueUrl, arn: ingest.queueArn },
-      ingestConsumer.createHandler(config, overrides),
+      factories.ingest(config, overrides),
       'ingest',
       { concurrency: options.ingestConcurrency ?? 10 },
     );
@@ -265,6 +329,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       },
       settle: () => stream.settle(),
       streamDeadLetters: stream.deadLetters,
+      handlers: factories.handlers,
       stop,
     };
   } catch (err) {

@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { Api, eventually, setupOrg, startRuntime, type DemoOrg } from '../support/e2e.js';
+import { Api, eventually, RUNTIMES, setupOrg, startRuntime, type DemoOrg } from '../support/e2e.js';
 
+// the runtime of the describe block running (one at a time: on the sources, then on the bundles)
 let rt: LocalRuntime;
 let api: Api;
-beforeAll(async () => {
-  rt = await startRuntime({ tickMs: 3_600_000 });
-  api = new Api(rt.url);
-});
-afterAll(() => rt?.stop());
 
 type Conv = { id: string; status: string; primaryAgentId?: string; accepted?: boolean };
 
@@ -35,7 +31,13 @@ async function customerStarts(o: DemoOrg): Promise<Conv> {
   );
 }
 
-describe('push distribution over HTTP', () => {
+describe.each(RUNTIMES)('push distribution over HTTP, on $on', ({ bundles }) => {
+  beforeAll(async () => {
+    rt = await startRuntime({ tickMs: 3_600_000, bundles });
+    api = new Api(rt.url);
+  });
+  afterAll(() => rt?.stop());
+
   it('R-3: a new conversation is offered to the signed-in agent with most remaining capacity; reject/expiry re-offer to the next', async () => {
     const o = await setupOrg(api);
     await pushChat(o);

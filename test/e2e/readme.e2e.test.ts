@@ -3,16 +3,16 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { startRuntime } from '../support/e2e.js';
+import { RUNTIMES, startRuntime } from '../support/e2e.js';
 
-/** The README's curl walk-through works as written: this runs the block itself. */
-let rt: LocalRuntime;
-beforeAll(async () => {
-  rt = await startRuntime();
-});
-afterAll(() => rt?.stop());
+/** The README's curl walk-through works as written: this runs the block itself, on the sources and on the bundles. */
+describe.each(RUNTIMES)('README walk-through, on $on', ({ bundles }) => {
+  let rt: LocalRuntime;
+  beforeAll(async () => {
+    rt = await startRuntime({ bundles });
+  });
+  afterAll(() => rt?.stop());
 
-describe('README walk-through', () => {
   it('T-1 / T-3a / T-7 / E-1: the curl walk-through prints the documented results', async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Walk-through'));

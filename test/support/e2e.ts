@@ -20,6 +20,16 @@ export async function startRuntime(options: Parameters<typeof startLocalRuntime>
   });
 }
 
+/**
+ * The two ways an e2e file can run the runtime: on the TypeScript sources, and on the Lambda bundles
+ * of the last `npm run synth` (cdk.out; `npm test` synthesizes first). Without a fresh cdk.out the
+ * bundles' runtime does not start and its tests fail, saying to run the synth: they never skip.
+ */
+export const RUNTIMES = [
+  { on: 'the TypeScript sources', bundles: false },
+  { on: 'the synthesized bundles', bundles: true },
+] as const;
+
 export const uniqueOrg = (): string => `e2e-${ulid().toLowerCase()}`;
 
 export const token = (org: string, sub: string, roles: string[]): Promise<string> =>
