@@ -63,12 +63,6 @@ export interface LocalRuntimeOptions {
 /** Where a handler module runs from: its TypeScript source, or the bundle of a synthesized function. */
 export type HandlerOrigin = { from: 'source' } | { from: 'bundle'; function: string; dir: string };
 
-/**
- * Handler modules that may run from source with `bundles`, saying so, when no synthesized function
- * is built from them: the FollowUps function (stream/follow-ups) is on its way into the stack.
- */
-const SOURCE_FALLBACK: ReadonlySet<string> = new Set(['stream/follow-ups']);
-
 /** What the local runtime hands every handler factory: AWS's configuration, pointing at the local stack. */
 export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper' | 'idempotencyTable'>;
 
@@ -125,14 +119,9 @@ async function handlerFactories(bundles: boolean) {
       handlers[module] = { from: 'bundle', function: fn.construct, dir: fn.dir };
       return (await importCreateHandler(fn)) as F;
     }
-    if (synthesized && !SOURCE_FALLBACK.has(module)) {
+    if (synthesized) {
       throw new BundlesUnavailableError(
         `no function in ${synthesized.outdir} is built from functions/handlers/${module}.handler.ts. Run \`npm run synth\` again.`,
-      );
-    }
-    if (synthesized) {
-      console.warn(
-        `--bundles: no function in ${synthesized.outdir} is built from functions/handlers/${module}.handler.ts (not in the stack yet): its TypeScript source runs instead`,
       );
     }
     handlers[module] = { from: 'source' };
