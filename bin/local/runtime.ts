@@ -229,6 +229,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await sweeping.catch(() => undefined);
     });
     const advance = async (seconds: number): Promise<{ now: string; fired: FiredTimer[] }> => {
+      // what earlier requests committed has its follow-ups (schedules included) before the time moves
+      await stream.settle();
       clock.advance(seconds);
       await sweeping.catch(() => undefined);
       const fired = await sweep();
