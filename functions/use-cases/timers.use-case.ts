@@ -2,7 +2,7 @@ import { DomainError, RaceLostError } from '../domain/errors.js';
 import type { Actor, Conversation } from '../domain/model.js';
 import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
-import type { TimerRequest, Write } from '../domain/writes.js';
+import type { TimerKind, TimerRequest, Write } from '../domain/writes.js';
 import type { DueTimer, TimerStore } from '../ports/timer-store.js';
 import { performAction } from './conversation-action.use-case.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
@@ -25,12 +25,36 @@ export interface FiredTimer {
 
 const timerActor: Actor = { role: 'system', id: 'timer' };
 
-/**
- * Fires one timer (TM-1..TM-5). Every kind re-checks the state it was armed for: fired late, twice,
- * or after its subject moved on, it changes nothing ('stale'). The change itself goes through the
- * same decide/commit path as any action, so its transaction re-checks status and version again.
- */
-export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<FiredTimer> {
+/** the conversation actions a timer takes itself */
+type TimerAction = 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired';
+type Guard = (c: Conversation) => string | undefined;
+
+/** What a firer gets: the timer, its outcomes (with the timer's own fields), and its conversation read once. */
+interface FireContext {
+  deps: EngineDeps;
+  timer: DueTimer;
+  now: Date;
+  /** the timer's conversation, read before firing (undefined for a timer without one, or a missing one) */
+  conversation: Conversation | undefined;
+  stale(detail: string): FiredTimer;
+  applied(detail: string): FiredTimer;
+  /** the timer's own action through decide/commit; refused by the rules, it is 'stale' */
+  act(type: TimerAction, guard?: Guard): Promise<FiredTimer>;
+  /** the same fact, due later: a new outbox item (a new name), committed before this one is deleted */
+  rearm(next: TimerRequest, why: string): Promise<FiredTimer>;
+}
+
+/** Fires one kind of timer: re-checks the state it was armed for, then changes it, or not ('stale'). */
+type Firer = (ctx: FireContext) => Promise<FiredTimer>;
+
+/** A refusal by the rules makes the firing 'stale'; anything else propagates. */
+function staleIfRefused(err: unknown, stale: (detail: string) => FiredTimer): FiredTimer {
+  // a lost race is no refusal: the timer stays in the outbox and fires again (TM-5 re-checks then)
+  if (err instanceof DomainError && !(err instanceof RaceLostError)) return stale(err.message);
+  throw err;
+}
+
+async function fireContext(deps: EngineDeps, timer: DueTimer): Promise<FireContext> {
   const base = {
     name: timer.name,
     kind: timer.kind,
@@ -39,10 +63,8 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
     ...(timer.agentId ? { agentId: timer.agentId } : {}),
   };
   const stale = (detail: string): FiredTimer => ({ ...base, outcome: 'stale', detail });
-  const act = async (
-    type: 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired',
-    guard?: (c: Conversation) => string | undefined,
-  ): Promise<FiredTimer> => {
+  const applied = (detail: string): FiredTimer => ({ ...base, outcome: 'applied', detail });
+  const act = async (type: TimerAction, guard?: Guard): Promise<FiredTimer> => {
     try {
       const r = await performAction(deps, {
         org: timer.org,
@@ -51,15 +73,12 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
         action: { type } as Action,
         ...(guard ? { guard } : {}),
       });
-      return { ...base, outcome: 'applied', detail: `${r.rule} -> ${r.conversation.status}` };
+      return applied(`${r.rule} -> ${r.conversation.status}`);
     } catch (err) {
       // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
-      // a lost race is no refusal: the timer stays in the outbox and fires again (TM-5 re-checks then)
-      if (err instanceof DomainError && !(err instanceof RaceLostError)) return stale(err.message);
-      throw err;
+      return staleIfRefused(err, stale);
     }
   };
-  /** the same fact, due later: a new outbox item (a new name), committed before this one is deleted */
   const rearm = async (next: TimerRequest, why: string): Promise<FiredTimer> => {
     // the rewritten outbox item gets its precise trigger from the stream, like any other
     await deps.store.commit([{ type: 'timer', timer: next }]);
@@ -71,142 +90,155 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
     };
   };
   const now = deps.clock.now();
-  const c = timer.conversationId ? await deps.store.getConversation(timer.org, timer.conversationId) : undefined;
+  const conversation = timer.conversationId
+    ? await deps.store.getConversation(timer.org, timer.conversationId)
+    : undefined;
+  return { deps, timer, now, conversation, stale, applied, act, rearm };
+}
 
-  switch (timer.kind) {
-    case 'wrapup-release':
-      // C-3: still in WrapUp, still holding the capacity this timer was armed to release.
-      if (c?.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt)
-        return stale('the wrap-up capacity is no longer held');
-      if (Date.parse(c.wrapUpReleaseAt) > now.getTime())
-        return rearm(
-          { kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt },
-          'fired early',
-        );
-      return act('wrapup-release');
+const fireWrapUpRelease: Firer = async ({ timer, now, conversation: c, stale, act, rearm }) => {
+  // C-3: still in WrapUp, still holding the capacity this timer was armed to release.
+  if (c?.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt)
+    return stale('the wrap-up capacity is no longer held');
+  if (Date.parse(c.wrapUpReleaseAt) > now.getTime())
+    return rearm(
+      { kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt },
+      'fired early',
+    );
+  return act('wrapup-release');
+};
 
-    case 'inactivity-timeout': {
-      // T-8 / TM-2: due = last activity (entering Waiting, or later activity) + the workstream's timeout now (R-5).
-      if (c?.status !== 'Waiting') return stale('the conversation is no longer Waiting');
-      const ws = await deps.store.getWorkstream(timer.org, c.workstreamId);
-      if (!ws) return stale('the workstream is gone');
-      const due = addSeconds(new Date(c.statusSince), ws.waitingInactivityTimeoutSeconds);
-      if (Date.parse(due) > now.getTime())
-        return rearm(
-          { kind: 'inactivity-timeout', org: timer.org, conversationId: c.id, version: c.version, at: due },
-          'activity after the timer was set',
-        );
-      // the same Waiting period, also when re-read after a lost race
-      return act('inactivity-timeout', (x) =>
-        x.status === 'Waiting' && x.statusSince === c.statusSince
-          ? undefined
-          : 'the conversation left that Waiting period',
-      );
-    }
+const fireInactivityTimeout: Firer = async ({ deps, timer, now, conversation: c, stale, act, rearm }) => {
+  // T-8 / TM-2: due = last activity (entering Waiting, or later activity) + the workstream's timeout now (R-5).
+  if (c?.status !== 'Waiting') return stale('the conversation is no longer Waiting');
+  const ws = await deps.store.getWorkstream(timer.org, c.workstreamId);
+  if (!ws) return stale('the workstream is gone');
+  const due = addSeconds(new Date(c.statusSince), ws.waitingInactivityTimeoutSeconds);
+  if (Date.parse(due) > now.getTime())
+    return rearm(
+      { kind: 'inactivity-timeout', org: timer.org, conversationId: c.id, version: c.version, at: due },
+      'activity after the timer was set',
+    );
+  // the same Waiting period, also when re-read after a lost race
+  return act('inactivity-timeout', (x) =>
+    x.status === 'Waiting' && x.statusSince === c.statusSince ? undefined : 'the conversation left that Waiting period',
+  );
+};
 
-    case 'reconnect-timeout': {
-      // T-4a / TM-3: the agent is still disconnected since the disconnect that armed this timer.
-      const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
-      if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version)
-        return stale('the agent reconnected');
-      if (c?.status !== 'Active' || c.primaryAgentId !== agent.id)
-        return stale('the conversation is no longer Active with this agent');
-      // still this agent's, also when re-read after a lost race (a second delivery must not withdraw a new offer)
-      return act('reconnect-timeout', (x) =>
-        x.status === 'Active' && x.primaryAgentId === agent.id && x.statusSince === c.statusSince
-          ? undefined
-          : 'the conversation changed hands',
-      );
-    }
+const fireReconnectTimeout: Firer = async ({ deps, timer, conversation: c, stale, act }) => {
+  // T-4a / TM-3: the agent is still disconnected since the disconnect that armed this timer.
+  const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
+  if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version)
+    return stale('the agent reconnected');
+  if (c?.status !== 'Active' || c.primaryAgentId !== agent.id)
+    return stale('the conversation is no longer Active with this agent');
+  // still this agent's, also when re-read after a lost race (a second delivery must not withdraw a new offer)
+  return act('reconnect-timeout', (x) =>
+    x.status === 'Active' && x.primaryAgentId === agent.id && x.statusSince === c.statusSince
+      ? undefined
+      : 'the conversation changed hands',
+  );
+};
 
-    case 'offer-expiry': {
-      // R-3: the same offer is still waiting for acceptance. An offer is identified by its agent and
-      // the moment it was made (statusSince), so unrelated changes (a supervisor joining) keep it alive.
-      const sameOffer = (x: Conversation): string | undefined =>
-        x.status === 'Active' &&
-        x.accepted === false &&
-        (timer.subjectSince
-          ? x.statusSince === timer.subjectSince && x.primaryAgentId === timer.agentId
-          : x.version === timer.version)
-          ? undefined
-          : 'the offer was answered or withdrawn';
-      if (!c || sameOffer(c)) return stale('the offer was answered or withdrawn');
-      return act('offer-expired', sameOffer);
-    }
+const fireOfferExpiry: Firer = async ({ timer, conversation: c, stale, act }) => {
+  // R-3: the same offer is still waiting for acceptance. An offer is identified by its agent and
+  // the moment it was made (statusSince), so unrelated changes (a supervisor joining) keep it alive.
+  const sameOffer = (x: Conversation): string | undefined =>
+    x.status === 'Active' &&
+    x.accepted === false &&
+    (timer.subjectSince
+      ? x.statusSince === timer.subjectSince && x.primaryAgentId === timer.agentId
+      : x.version === timer.version)
+      ? undefined
+      : 'the offer was answered or withdrawn';
+  if (!c || sameOffer(c)) return stale('the offer was answered or withdrawn');
+  return act('offer-expired', sameOffer);
+};
 
-    case 'dispatch': {
-      // R-3 safety net: dispatch again; a conversation no longer Open, or an agent with no room, is a no-op.
-      if (timer.conversationId) {
-        const r = await dispatchConversation(deps, timer.org, timer.conversationId);
-        return r.offeredTo
-          ? { ...base, outcome: 'applied', detail: `offered to ${r.offeredTo}` }
-          : stale('nothing to offer');
-      }
-      const r = await dispatchAgent(deps, timer.org, timer.agentId as string);
-      return r.offered.length
-        ? { ...base, outcome: 'applied', detail: `offered ${r.offered.join(', ')}` }
-        : stale('nothing to offer');
-    }
-
-    case 'notify':
-      // E-2: published at least once; consumers dedupe on the notification id
-      if (!timer.notification) return stale('no notification in the outbox item');
-      if (!deps.notifier) throw new Error('no notifier configured: the notification stays in the outbox');
-      await deps.notifier.publish(timer.notification);
-      return { ...base, outcome: 'applied', detail: timer.notification.type };
-
-    case 'trigger': {
-      // M-3: the trigger's follow-up action, through the same rules as any action
-      const a = timer.triggerAction;
-      if (a?.type !== 'reassign') return stale('nothing to do');
-      try {
-        const r = await performAction(deps, {
-          org: timer.org,
-          conversationId: timer.conversationId as string,
-          actor: { role: 'system', id: 'trigger' },
-          action: { type: 'reassign', queueId: a.queueId },
-          // TM-5: only the conversation as the triggering change left it (a second fire changes nothing)
-          guard: (x) => (x.version === timer.version ? undefined : 'the conversation changed after the trigger'),
-        });
-        return {
-          ...base,
-          outcome: 'applied',
-          detail: `${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}`,
-        };
-      } catch (err) {
-        // a lost race is no refusal: the timer stays in the outbox and fires again (TM-5 re-checks then)
-        if (err instanceof DomainError && !(err instanceof RaceLostError)) return stale(err.message);
-        throw err;
-      }
-    }
-
-    case 'presence-grace': {
-      // P-4 / TM-4: past the grace the agent is inactive: the manual override goes (P-3).
-      const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
-      const epoch = agent?.connectionEpoch ?? 0;
-      if (!agent || agent.connected || epoch !== timer.version) return stale('the agent reconnected');
-      if (!agent.presenceOverride) {
-        await afterPresenceChange(deps, timer.org, agent.id);
-        return { ...base, outcome: 'applied', detail: 'presence computed again (no override to clear)' };
-      }
-      const write: Write = {
-        type: 'agent-state',
-        org: timer.org,
-        agentId: agent.id,
-        set: {},
-        remove: ['presenceOverride'],
-        expectEpoch: epoch,
-        bumpEpoch: false,
-      };
-      try {
-        await deps.store.commit([write]);
-      } catch {
-        return stale('the agent changed state meanwhile');
-      }
-      // the cleared override is a committed change: the stream refreshes and dispatches the agent
-      return { ...base, outcome: 'applied', detail: 'manual presence cleared after the grace' };
-    }
+const fireDispatch: Firer = async ({ deps, timer, stale, applied }) => {
+  // R-3 safety net: dispatch again; a conversation no longer Open, or an agent with no room, is a no-op.
+  if (timer.conversationId) {
+    const r = await dispatchConversation(deps, timer.org, timer.conversationId);
+    return r.offeredTo ? applied(`offered to ${r.offeredTo}`) : stale('nothing to offer');
   }
+  const r = await dispatchAgent(deps, timer.org, timer.agentId as string);
+  return r.offered.length ? applied(`offered ${r.offered.join(', ')}`) : stale('nothing to offer');
+};
+
+const fireNotify: Firer = async ({ deps, timer, stale, applied }) => {
+  // E-2: published at least once; consumers dedupe on the notification id
+  if (!timer.notification) return stale('no notification in the outbox item');
+  if (!deps.notifier) throw new Error('no notifier configured: the notification stays in the outbox');
+  await deps.notifier.publish(timer.notification);
+  return applied(timer.notification.type);
+};
+
+const fireTrigger: Firer = async ({ deps, timer, stale, applied }) => {
+  // M-3: the trigger's follow-up action, through the same rules as any action
+  const a = timer.triggerAction;
+  if (a?.type !== 'reassign') return stale('nothing to do');
+  try {
+    const r = await performAction(deps, {
+      org: timer.org,
+      conversationId: timer.conversationId as string,
+      actor: { role: 'system', id: 'trigger' },
+      action: { type: 'reassign', queueId: a.queueId },
+      // TM-5: only the conversation as the triggering change left it (a second fire changes nothing)
+      guard: (x) => (x.version === timer.version ? undefined : 'the conversation changed after the trigger'),
+    });
+    return applied(`${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}`);
+  } catch (err) {
+    // refused by the rules: the conversation changed after the trigger (TM-5); a lost race fires again
+    return staleIfRefused(err, stale);
+  }
+};
+
+const firePresenceGrace: Firer = async ({ deps, timer, stale, applied }) => {
+  // P-4 / TM-4: past the grace the agent is inactive: the manual override goes (P-3).
+  const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
+  const epoch = agent?.connectionEpoch ?? 0;
+  if (!agent || agent.connected || epoch !== timer.version) return stale('the agent reconnected');
+  if (!agent.presenceOverride) {
+    await afterPresenceChange(deps, timer.org, agent.id);
+    return applied('presence computed again (no override to clear)');
+  }
+  const write: Write = {
+    type: 'agent-state',
+    org: timer.org,
+    agentId: agent.id,
+    set: {},
+    remove: ['presenceOverride'],
+    expectEpoch: epoch,
+    bumpEpoch: false,
+  };
+  try {
+    await deps.store.commit([write]);
+  } catch {
+    return stale('the agent changed state meanwhile');
+  }
+  // the cleared override is a committed change: the stream refreshes and dispatches the agent
+  return applied('manual presence cleared after the grace');
+};
+
+/** One firer per kind: a kind added to TIMER_KINDS does not compile until it has one. */
+const FIRERS: Record<TimerKind, Firer> = {
+  'wrapup-release': fireWrapUpRelease,
+  'inactivity-timeout': fireInactivityTimeout,
+  'reconnect-timeout': fireReconnectTimeout,
+  'offer-expiry': fireOfferExpiry,
+  'presence-grace': firePresenceGrace,
+  dispatch: fireDispatch,
+  notify: fireNotify,
+  trigger: fireTrigger,
+};
+
+/**
+ * Fires one timer (TM-1..TM-5). Every kind re-checks the state it was armed for: fired late, twice,
+ * or after its subject moved on, it changes nothing ('stale'). The change itself goes through the
+ * same decide/commit path as any action, so its transaction re-checks status and version again.
+ */
+export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<FiredTimer> {
+  return FIRERS[timer.kind](await fireContext(deps, timer));
 }
 
 /**
