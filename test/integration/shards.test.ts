@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { availabilityShard, statusShard } from '../../functions/adapters/dynamodb/keys.js';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, inject, it } from 'vitest';
+import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
+import { availabilityShard, keys, statusShard } from '../../functions/adapters/dynamodb/keys.js';
 import { ValidationError } from '../../functions/domain/errors.js';
 import type { Conversation } from '../../functions/domain/model.js';
 import type { ConversationFilter } from '../../functions/ports/read-store.js';
 import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
+import { consultCandidates } from '../../functions/use-cases/reads.use-case.js';
 import { makeFixture, type Fixture } from '../support/fixture.js';
 
 /**
@@ -155,5 +158,36 @@ describe('SC-1 / S-6: status lists in shards read as one list per status, oldest
     );
     await invalidCursor(f.store.listOpenItems(f.org, 'q1', { limit: 5, cursor }));
     await invalidCursor(other.store.listConversations(other.org, { status: 'Open' }, { limit: 5, cursor }));
+  });
+});
+
+describe('SC-1: nothing a transition does touches the queue partition', () => {
+  it("R-2 / R-3 / X-2: agents, their availability and a push offer leave only the queue item in the queue's partition; members are still listed", async () => {
+    // Prepare: a push workstream, two agents of q1 signed in (their follow-ups write the index)
+    const f = await makeFixture();
+    await f.setWorkstream('chat', { distribution: 'push' });
+    for (const id of ['ann', 'ben']) {
+      await f.addAgent(id, { default: 2 });
+      await signIn(f.deps, f.org, id);
+    }
+
+    // Act: a conversation is offered (member check, agent-assigned) and accepted
+    const c = await f.start('chat');
+    const offered = await f.conversation(c.id);
+    const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+    const partition = await doc.send(
+      new QueryCommand({
+        TableName: inject('tableName'),
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': keys.queue(f.org, 'q1').PK },
+      }),
+    );
+    const candidates = await consultCandidates(f.deps, f.store, f.org, c.id);
+
+    // Assess
+    expect(offered).toMatchObject({ status: 'Active', accepted: false });
+    expect((partition.Items ?? []).map((i) => i.SK)).toEqual(['QUEUE']);
+    expect((await f.store.listQueueMembers(f.org, 'q1')).sort()).toEqual(['ann', 'ben']);
+    expect(candidates.map((x) => x.id)).toEqual([offered.primaryAgentId === 'ann' ? 'ben' : 'ann']);
   });
 });

@@ -761,6 +761,20 @@ describe('toTransactItem: the facts a decision assumed (conditions it does not w
     });
   });
 
+  it("R-2: an offer checks the queue membership in the agent's own partition, not the queue's (SC-1)", () => {
+    // Act
+    const item = toTransactItem(TABLE, { type: 'member-check', org: 'acme', queueId: 'q1', agentId: 'alice' });
+
+    // Assess
+    expect(item).toStrictEqual({
+      ConditionCheck: {
+        TableName: TABLE,
+        Key: { PK: 'ORG#acme#AGENT#alice', SK: 'MEMBER#q1' },
+        ConditionExpression: 'attribute_exists(PK)',
+      },
+    });
+  });
+
   it('T-4c: the target queue of a transfer must exist when the transfer commits', () => {
     // Act
     const item = toTransactItem(TABLE, { type: 'queue-exists', org: 'acme', queueId: 'q2' });

@@ -61,6 +61,7 @@ import {
   availabilityShards,
   indexPartition,
   keys,
+  memberIndexKeys,
   type Key,
   TIMER_SHARDS,
   timerPartition,
@@ -386,7 +387,14 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
           ...agent.queues.map((queueId) => ({
             Put: {
               TableName: this.tableName,
-              Item: { ...keys.member(org, queueId, id), type: 'member', org, queueId, agentId: id },
+              Item: {
+                ...keys.member(org, queueId, id),
+                type: 'member',
+                ...memberIndexKeys(org, queueId, id),
+                org,
+                queueId,
+                agentId: id,
+              },
             },
           })),
           ...dropped.map((queueId) => ({ Delete: { TableName: this.tableName, Key: keys.member(org, queueId, id) } })),
@@ -627,8 +635,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
 
   async listQueueMembers(org: string, queueId: string): Promise<string[]> {
     const items = await this.queryAll({
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': keys.queue(org, queueId).PK, ':prefix': keys.memberPrefix },
+      IndexName: 'GSI3',
+      KeyConditionExpression: 'GSI3PK = :pk',
+      ExpressionAttributeValues: { ':pk': indexPartition.queueMembers(org, queueId) },
     });
     return items.map((i) => String(i.agentId));
   }

@@ -43,12 +43,16 @@ export const keys = {
   }),
   /** RL-1: an inbound event already applied (expires with the table's TTL) */
   receipt: (o: string, key: string): Key => ({ PK: `${org(o)}#RECEIPT#${key}`, SK: 'RECEIPT' }),
-  /** queue membership, so the agents of a queue are read without touching other queues' agents */
+  /**
+   * Queue membership, in the agent's partition (SC-1): every offer checks it in its transaction, and a
+   * transaction's ConditionCheck is metered as a write of the item's partition (2 WCU), which in the
+   * queue's partition would add up over a big queue. The agents of a queue are read from GSI3
+   * (`memberIndexKeys`), written only when an agent's queues change.
+   */
   member: (o: string, queueId: string, agentId: string): Key => ({
-    PK: `${org(o)}#QUEUE#${queueId}`,
-    SK: `MEMBER#${agentId}`,
+    PK: `${org(o)}#AGENT#${agentId}`,
+    SK: `MEMBER#${queueId}`,
   }),
-  memberPrefix: 'MEMBER#',
   /** the transactional timer outbox (ARCHITECTURE Timers) */
   timer: (o: string, name: string): Key => ({ PK: `${org(o)}#TIMER#${name}`, SK: 'TIMER' }),
   /**
@@ -160,6 +164,8 @@ export const indexPartition = {
   agents: (o: string): string => `${org(o)}#AGENTS`,
   queueStatus: (o: string, queueId: string, status: string): string => `${org(o)}#QUEUE#${queueId}#${status}`,
   agentState: (o: string, agentId: string, state: 'open' | 'closed'): string => `${org(o)}#AGENT#${agentId}#${state}`,
+  /** the member agents of a queue (GSI3, sorted by agent id) */
+  queueMembers: (o: string, queueId: string): string => `${org(o)}#QUEUE#${queueId}#MEMBERS`,
   /** one of the STATUS_SHARDS partitions of an org x status list */
   status: (o: string, status: string, shard: number): string => `${org(o)}#STATUS#${status}#${shard}`,
   /** every shard of an org x status list, in shard order */
@@ -167,6 +173,12 @@ export const indexPartition = {
     Array.from({ length: STATUS_SHARDS }, (_, shard) => indexPartition.status(o, status, shard)),
   thread: (o: string, channelId: string, threadId: string): string => `${org(o)}#THREAD#${channelId}#${threadId}`,
 };
+
+/** GSI3 keys of a queue membership item: the queue's agents in one partition, written only by agent configuration. */
+export const memberIndexKeys = (o: string, queueId: string, agentId: string): Record<string, string> => ({
+  GSI3PK: indexPartition.queueMembers(o, queueId),
+  GSI3SK: agentId,
+});
 
 /**
  * Timer items share GSI3 with the status lists (index overloading): partition `TIMERS#<shard>`,
