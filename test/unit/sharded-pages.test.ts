@@ -293,6 +293,19 @@ describe('RL-4 / RL-6: cursors of sharded lists', () => {
     expect(decodeCursor(undefined, shape)).toEqual({ g: 0, s: [null, null] });
   });
 
+  it('API: the longest cursor a sharded list can hand out fits the 2048 characters a cursor may have', () => {
+    // Prepare: every shard of a status list after a sort key of the longest shape (a 64-character id)
+    const longest = `2026-03-02T09:00:00.000000000Z#${'x'.repeat(64)}`;
+    const status: CursorShape = { list: listId(['GSI3']), groups: [STATUS_SHARDS], sortKey: () => true };
+
+    // Act
+    const cursor = encodeCursor(status, { g: 0, s: Array.from({ length: STATUS_SHARDS }, () => longest) });
+
+    // Assess
+    expect(cursor.length).toBeLessThanOrEqual(2048);
+    expect(decodeCursor(cursor, status).s).toHaveLength(STATUS_SHARDS);
+  });
+
   it('tampered, foreign or malformed cursors are 400 invalid cursor', () => {
     const good = encodeCursor(shape, { g: 1, s: [null, '0001#ab', true] });
     const other: CursorShape = { ...shape, list: listId(['GSI3', [['ORG#other#STATUS#Open#0']], {}, null]) };
