@@ -105,15 +105,15 @@ export interface ConversationStore {
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   /** R-3: rewrite the agent's availability entries after a capacity or presence change */
   refreshAvailability(org: string, agentId: string, now: Date, known?: Agent): Promise<void>;
-  /** R-3: routable agents of a queue with `units` free in `pool`, best first */
+  /** R-3: routable agents of a queue with `units` free in `pool`, best first; `after` is the previous page's opaque `next` */
   availableAgents(
     org: string,
     queueId: string,
     pool: string,
     units: number,
     limit: number,
-    after?: Record<string, unknown>,
-  ): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }>;
+    after?: string,
+  ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }>;
   /** Open conversations of a queue, oldest first */
   listOpenItems(
     org: string,

@@ -105,7 +105,7 @@ export async function dispatchConversation(
   const settings = (await settingsOf(deps, org, fresh)).value;
   const declined = c.declinedBy ?? [];
   const skipped = new Set<string>();
-  let after: Record<string, unknown> | undefined;
+  let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const { agents, next } = await deps.store.availableAgents(
       org,

@@ -8,6 +8,8 @@ import type { Write } from '../../functions/domain/writes.js';
  * Params-level tests (ARCHITECTURE "two levels for the store"): the exact TransactWriteItems input a
  * domain decision becomes. Every expected item below is written out by hand, keys and conditions
  * included, so a changed condition, key or index attribute fails here before it reaches DynamoDB.
+ * Shard numbers too (SC-1): `conv1` is in shard 6 of its status list (`STATUS#<status>#6`) and the
+ * wrap-up release timer below in `TIMERS#7`, written out, so a changed hash or shard count fails here.
  */
 
 const TABLE = 'engine-test';
@@ -192,7 +194,7 @@ describe('buildTransaction: pick (T-1)', () => {
               GSI1SK: `${AT}#conv1`,
               GSI2PK: 'ORG#acme#AGENT#alice#open',
               GSI2SK: `${CREATED}#conv1`,
-              GSI3PK: 'ORG#acme#STATUS#Active',
+              GSI3PK: 'ORG#acme#STATUS#Active#6',
               GSI3SK: `${CREATED}#conv1`,
               GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
               GSI4SK: `${CREATED}#conv1`,
@@ -251,7 +253,7 @@ describe('buildTransaction: end under each wrap-up policy (C-3)', () => {
     GSI1SK: `${AT}#conv1`,
     GSI2PK: 'ORG#acme#AGENT#alice#open',
     GSI2SK: `${CREATED}#conv1`,
-    GSI3PK: 'ORG#acme#STATUS#WrapUp',
+    GSI3PK: 'ORG#acme#STATUS#WrapUp#6',
     GSI3SK: `${CREATED}#conv1`,
     GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
     GSI4SK: `${CREATED}#conv1`,
@@ -372,7 +374,7 @@ describe('buildTransaction: end under each wrap-up policy (C-3)', () => {
               SK: 'TIMER',
               type: 'timer',
               name: 'wrapup-release.conv1.v5.1772442300',
-              GSI3PK: expect.stringMatching(/^TIMERS#[0-3]$/),
+              GSI3PK: 'TIMERS#7',
               GSI3SK: '2026-03-02T09:05:00.000Z#ORG#acme#wrapup-release.conv1.v5.1772442300',
               kind: 'wrapup-release',
               org: 'acme',
@@ -418,7 +420,7 @@ describe('buildTransaction: transfers', () => {
               type: 'conversation',
               GSI1PK: 'ORG#acme#QUEUE#q2#Open',
               GSI1SK: `${AT}#conv1`,
-              GSI3PK: 'ORG#acme#STATUS#Open',
+              GSI3PK: 'ORG#acme#STATUS#Open#6',
               GSI3SK: `${CREATED}#conv1`,
               GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
               GSI4SK: `${CREATED}#conv1`,
@@ -492,7 +494,7 @@ describe('buildTransaction: transfers', () => {
               GSI1SK: `${ENTERED}#conv1`,
               GSI2PK: 'ORG#acme#AGENT#bob#open',
               GSI2SK: `${CREATED}#conv1`,
-              GSI3PK: 'ORG#acme#STATUS#Active',
+              GSI3PK: 'ORG#acme#STATUS#Active#6',
               GSI3SK: `${CREATED}#conv1`,
               GSI4PK: 'ORG#acme#THREAD#ch-voice#th1',
               GSI4SK: `${CREATED}#conv1`,
@@ -566,7 +568,7 @@ describe('buildTransaction: transfers', () => {
           type: 'conversation',
           GSI1PK: 'ORG#acme#QUEUE#q1#Active',
           GSI1SK: `${ENTERED}#conv1`,
-          GSI3PK: 'ORG#acme#STATUS#Active',
+          GSI3PK: 'ORG#acme#STATUS#Active#6',
           GSI3SK: `${CREATED}#conv1`,
           GSI4PK: 'ORG#acme#THREAD#ch-voice#th1',
           GSI4SK: `${CREATED}#conv1`,
@@ -681,7 +683,7 @@ describe('toTransactItem: single writes', () => {
           type: 'conversation',
           GSI1PK: 'ORG#acme#QUEUE#q1#Open',
           GSI1SK: `${CREATED}#conv1`,
-          GSI3PK: 'ORG#acme#STATUS#Open',
+          GSI3PK: 'ORG#acme#STATUS#Open#6',
           GSI3SK: `${CREATED}#conv1`,
           GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
           GSI4SK: `${CREATED}#conv1`,
@@ -755,6 +757,20 @@ describe('toTransactItem: the facts a decision assumed (conditions it does not w
         Key: { PK: 'ORG#acme#SETTINGS', SK: 'SETTINGS' },
         ConditionExpression: 'attribute_not_exists(#cv)',
         ExpressionAttributeNames: { '#cv': 'configVersion' },
+      },
+    });
+  });
+
+  it("R-2: an offer checks the queue membership in the agent's own partition, not the queue's (SC-1)", () => {
+    // Act
+    const item = toTransactItem(TABLE, { type: 'member-check', org: 'acme', queueId: 'q1', agentId: 'alice' });
+
+    // Assess
+    expect(item).toStrictEqual({
+      ConditionCheck: {
+        TableName: TABLE,
+        Key: { PK: 'ORG#acme#AGENT#alice', SK: 'MEMBER#q1' },
+        ConditionExpression: 'attribute_exists(PK)',
       },
     });
   });

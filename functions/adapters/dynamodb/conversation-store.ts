@@ -15,7 +15,6 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
-import * as z from 'zod/mini';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { routableFree } from '../../domain/presence.js';
 import {
@@ -61,13 +60,15 @@ import type { Note } from '../../ports/read-store.js';
 import {
   availabilityBound,
   availabilityIndexKeys,
-  availabilityPartition,
+  availabilityShards,
   indexPartition,
   keys,
+  memberIndexKeys,
   type Key,
   TIMER_SHARDS,
   timerPartition,
 } from './keys.js';
+import { decodeCursor, encodeCursor, listId, mergeShards, startOf, type CursorShape } from './sharded-pages.js';
 import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';
 import { buildTransaction } from './transact.js';
 
@@ -415,7 +416,14 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
           ...agent.queues.map((queueId) => ({
             Put: {
               TableName: this.tableName,
-              Item: { ...keys.member(org, queueId, id), type: 'member', org, queueId, agentId: id },
+              Item: {
+                ...keys.member(org, queueId, id),
+                type: 'member',
+                ...memberIndexKeys(org, queueId, id),
+                org,
+                queueId,
+                agentId: id,
+              },
             },
           })),
           ...dropped.map((queueId) => ({ Delete: { TableName: this.tableName, Key: keys.member(org, queueId, id) } })),
@@ -482,31 +490,34 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     }
   }
 
-  /** R-3: routable agents of a queue with at least `units` free in the pool, most remaining first, then idle longest. */
+  /**
+   * R-3: routable agents of a queue with at least `units` free in the pool, most remaining first, then
+   * idle longest, then agent id: the top `limit` entries of every availability shard, read in parallel
+   * and merged by that order. `after` is the `next` of the previous page.
+   */
   async availableAgents(
     org: string,
     queueId: string,
     pool: string,
     units: number,
     limit: number,
-    after?: Record<string, unknown>,
-  ): Promise<{ agents: { agentId: string; free: number }[]; next?: Record<string, unknown> }> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'GSI5',
-        KeyConditionExpression: 'GSI5PK = :pk AND GSI5SK < :bound',
-        ExpressionAttributeValues: {
-          ':pk': availabilityPartition(org, queueId, pool),
-          ':bound': availabilityBound(units),
-        },
-        Limit: limit,
-        ...(after ? { ExclusiveStartKey: after } : {}),
-      }),
+    after?: string,
+  ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }> {
+    const page = await this.shardedPage(
+      {
+        index: 'GSI5',
+        groups: [availabilityShards(org, queueId, pool)],
+        filter: {},
+        below: availabilityBound(units),
+        share: false,
+        sortKey: AVAILABILITY_SORT_KEY,
+        tableKey: (sortKey) => keys.availability(org, queueId, pool, idOf(sortKey)),
+      },
+      { limit, ...(after !== undefined ? { cursor: after } : {}) },
     );
     return {
-      agents: (out.Items ?? []).map((i) => ({ agentId: String(i.agentId), free: Number(i.free) })),
-      ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}),
+      agents: page.items.map((i) => ({ agentId: String(i.agentId), free: Number(i.free) })),
+      ...(page.nextCursor ? { next: page.nextCursor } : {}),
     };
   }
 
@@ -631,13 +642,13 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   // ---- reads served by indexes (ReadStore) ----
 
   async listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>> {
-    return this.pagedQuery(org, conversationQueryPlan(org, filter), page);
+    return this.conversationPage(org, conversationQueryPlan(org, filter), page);
   }
 
   listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>> {
-    return this.pagedQuery(
+    return this.conversationPage(
       org,
-      { index: 'GSI1', partitions: [indexPartition.queueStatus(org, queueId, 'Open')], filter: {} },
+      { index: 'GSI1', groups: [[indexPartition.queueStatus(org, queueId, 'Open')]], filter: {} },
       page,
     );
   }
@@ -653,8 +664,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
 
   async listQueueMembers(org: string, queueId: string): Promise<string[]> {
     const items = await this.queryAll({
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': keys.queue(org, queueId).PK, ':prefix': keys.memberPrefix },
+      IndexName: 'GSI3',
+      KeyConditionExpression: 'GSI3PK = :pk',
+      ExpressionAttributeValues: { ':pk': indexPartition.queueMembers(org, queueId) },
     });
     return items.map((i) => String(i.agentId));
   }
@@ -741,46 +753,128 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     return (await this.get(keys.receipt(org, key))) !== undefined;
   }
 
+  /** A page of conversations: the plan's groups one after the other, the shards of a group merged by sort key. */
+  private async conversationPage(org: string, plan: QueryPlan, page: PageRequest): Promise<Page<Conversation>> {
+    const out = await this.shardedPage(
+      {
+        ...plan,
+        // S-6 needs no order across shards, but merging keeps each status oldest first for ~`limit` reads
+        share: true,
+        sortKey: CONVERSATION_SORT_KEY,
+        tableKey: (sortKey) => keys.conversation(org, idOf(sortKey)),
+      },
+      page,
+    );
+    return {
+      items: out.items.map((i) => stripStorage<Conversation>(i)),
+      ...(out.nextCursor ? { nextCursor: out.nextCursor } : {}),
+    };
+  }
+
   /**
-   * Reads one page across the plan's partitions in order. The cursor is opaque to clients: the
-   * partition index and DynamoDB's LastEvaluatedKey, checked to belong to the caller's org.
+   * Reads one page of a list whose partitions are in groups (read one group after the other) of
+   * shards (read in parallel, merged by the index's sort key; see sharded-pages.ts). The cursor is
+   * opaque to clients: the list's id, the group and each shard's sort-key position. Keys are rebuilt
+   * from the list's own partitions and the caller's org, never taken from the cursor (RL-6), and a
+   * cursor of another list, org or shape is 400 `invalid cursor`. At most MAX_ROUNDS rounds of
+   * queries per page (a filter can leave shards empty): a short page then carries a cursor.
    */
-  private async pagedQuery(org: string, plan: QueryPlan, page: PageRequest): Promise<Page<Conversation>> {
-    const gsi = TABLE_DEFINITION.globalSecondaryIndexes.find((g) => g.indexName === plan.index) as IndexDefinition;
-    let { p, k } = decodeCursor(page.cursor, org, plan.partitions, gsi);
-    const items: Conversation[] = [];
+  private async shardedPage(
+    list: ShardedList,
+    page: PageRequest,
+  ): Promise<{ items: Record<string, unknown>[]; nextCursor?: string }> {
+    const gsi = TABLE_DEFINITION.globalSecondaryIndexes.find((g) => g.indexName === list.index) as IndexDefinition;
+    const shape: CursorShape = {
+      list: listId([list.index, list.groups, list.filter, list.below ?? null]),
+      groups: list.groups.map((g) => g.length),
+      sortKey: (s) => list.sortKey.test(s) && (list.below === undefined || s < list.below),
+    };
+    let { g, s } = decodeCursor(page.cursor, shape);
+    const items: Record<string, unknown>[] = [];
+    let rounds = MAX_ROUNDS;
+    for (;;) {
+      const partitions = list.groups[g] as string[];
+      const merged = await mergeShards(
+        s,
+        page.limit - items.length,
+        (i: Record<string, unknown>) => String(i[gsi.sortKey]),
+        (shard, after, limit) => this.queryShard(gsi, list, partitions[shard] as string, after, limit),
+        { share: list.share, rounds },
+      );
+      items.push(...merged.items);
+      rounds -= merged.rounds;
+      if (!merged.positions.every((p) => p === true)) {
+        return { items, nextCursor: encodeCursor(shape, { g, s: merged.positions }) };
+      }
+      g += 1;
+      if (g >= list.groups.length) return { items };
+      s = startOf(shape, g).s;
+      if (items.length >= page.limit || rounds <= 0) return { items, nextCursor: encodeCursor(shape, { g, s }) };
+    }
+  }
+
+  /** One query of one shard, from just after `after` (a sort key of that shard's list). */
+  private async queryShard(
+    gsi: IndexDefinition,
+    list: ShardedList,
+    partition: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ items: Record<string, unknown>[]; last?: string }> {
     const names: Record<string, string> = { '#pk': gsi.partitionKey };
-    const values: Record<string, unknown> = {};
+    const values: Record<string, unknown> = { ':pk': partition };
+    let keyCondition = '#pk = :pk';
+    if (list.below !== undefined) {
+      names['#sk'] = gsi.sortKey;
+      values[':below'] = list.below;
+      keyCondition += ' AND #sk < :below';
+    }
     const conditions: string[] = [];
-    for (const [field, value] of Object.entries(plan.filter)) {
+    for (const [field, value] of Object.entries(list.filter)) {
       if (value === undefined) continue;
       names[`#f_${field}`] = field;
       values[`:f_${field}`] = value;
       conditions.push(`#f_${field} = :f_${field}`);
     }
-    while (p < plan.partitions.length && items.length < page.limit) {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: plan.index,
-          KeyConditionExpression: '#pk = :pk',
-          ...(conditions.length ? { FilterExpression: conditions.join(' AND ') } : {}),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...values, ':pk': plan.partitions[p] },
-          Limit: page.limit - items.length,
-          ...(k ? { ExclusiveStartKey: k } : {}),
-        }),
-      );
-      items.push(...(out.Items ?? []).map((i) => stripStorage<Conversation>(i)));
-      k = out.LastEvaluatedKey;
-      if (!k) p += 1;
-    }
-    const more = p < plan.partitions.length;
-    return {
-      items,
-      ...(more ? { nextCursor: encodeCursor({ p, ...(k ? { k: k as Record<string, string> } : {}) }) } : {}),
-    };
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: list.index,
+        KeyConditionExpression: keyCondition,
+        ...(conditions.length ? { FilterExpression: conditions.join(' AND ') } : {}),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        Limit: limit,
+        ...(after !== undefined
+          ? { ExclusiveStartKey: { ...list.tableKey(after), [gsi.partitionKey]: partition, [gsi.sortKey]: after } }
+          : {}),
+      }),
+    );
+    const last = out.LastEvaluatedKey?.[gsi.sortKey];
+    return { items: out.Items ?? [], ...(last !== undefined ? { last: String(last) } : {}) };
   }
+}
+
+/** Query rounds per page at most (a round asks every unfinished shard of the group once, in parallel). */
+const MAX_ROUNDS = 8;
+
+/**
+ * Sort keys of the conversation indexes, `<time>#<conversation id>`, and of the availability index,
+ * `<inverted free>#<idle since>#<agent id>`. A cursor position must have this shape: the item's key
+ * is rebuilt from its id (and the caller's org), so nothing else of the cursor reaches a key.
+ */
+const CONVERSATION_SORT_KEY = /^[^#\s]{1,40}#[A-Za-z0-9_-]{1,64}$/;
+const AVAILABILITY_SORT_KEY = /^\d{6}#[^#\s]{1,40}#[A-Za-z0-9_-]{1,64}$/;
+/** the id a sort key ends with (ids never hold `#`) */
+const idOf = (sortKey: string): string => sortKey.slice(sortKey.lastIndexOf('#') + 1);
+
+/** A list the store pages: the plan, plus how its sort keys look and which item each stands for. */
+interface ShardedList extends QueryPlan {
+  /** exclusive upper bound on the sort key (the availability index's `units`) */
+  below?: string;
+  share: boolean;
+  sortKey: RegExp;
+  tableKey: (sortKey: string) => Key;
 }
 
 /** What an agent's availability entries are made of: equal signatures, equal entries. */
@@ -796,7 +890,8 @@ function availabilitySignature(agent: Agent, settings: OrgSettings, now: Date): 
 
 interface QueryPlan {
   index: IndexName;
-  partitions: string[];
+  /** read one group after the other; the partitions of a group are shards of one list, merged by sort key */
+  groups: string[][];
   /** equality filters on attributes the index key does not cover */
   filter: Partial<Record<keyof ConversationFilter, string>>;
 }
@@ -811,7 +906,7 @@ export function conversationQueryPlan(org: string, f: ConversationFilter): Query
       ]);
     return {
       index: 'GSI4',
-      partitions: [indexPartition.thread(org, f.channelId, f.threadId)],
+      groups: [[indexPartition.thread(org, f.channelId, f.threadId)]],
       filter: { status: f.status, queueId: f.queueId, primaryAgentId: f.agentId } as QueryPlan['filter'],
     };
   }
@@ -819,59 +914,23 @@ export function conversationQueryPlan(org: string, f: ConversationFilter): Query
     const states = f.status ? [stateOf(f.status)] : (['open', 'closed'] as const);
     return {
       index: 'GSI2',
-      partitions: states.map((s) => indexPartition.agentState(org, f.agentId as string, s)),
+      groups: states.map((s) => [indexPartition.agentState(org, f.agentId as string, s)]),
       filter: { status: f.status, queueId: f.queueId, channelId: f.channelId },
     };
   }
   if (f.queueId) {
     return {
       index: 'GSI1',
-      partitions: statuses.map((s) => indexPartition.queueStatus(org, f.queueId as string, s)),
+      groups: statuses.map((s) => [indexPartition.queueStatus(org, f.queueId as string, s)]),
       filter: { channelId: f.channelId },
     };
   }
   return {
     index: 'GSI3',
-    partitions: statuses.map((s) => indexPartition.status(org, s)),
+    // SC-1: each status is STATUS_SHARDS partitions, merged back into one list per status
+    groups: statuses.map((s) => indexPartition.statusShards(org, s)),
     filter: { channelId: f.channelId },
   };
-}
-
-const cursorSchema = z.strictObject({
-  p: z.int().check(z.minimum(0)),
-  k: z.optional(z.record(z.string(), z.string())),
-});
-
-function encodeCursor(c: z.infer<typeof cursorSchema>): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-function decodeCursor(
-  cursor: string | undefined,
-  org: string,
-  partitions: readonly string[],
-  index: IndexDefinition,
-): { p: number; k?: Record<string, unknown> } {
-  if (cursor === undefined) return { p: 0 };
-  const invalid = () =>
-    new ValidationError('invalid cursor', [{ field: 'cursor', message: 'is not a cursor this list returned' }]);
-  let parsed: z.infer<typeof cursorSchema>;
-  try {
-    parsed = cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw invalid();
-  }
-  if (parsed.p >= partitions.length) throw invalid();
-  if (parsed.k) {
-    // A cursor continues only the list it came from (same index, same partition), hence only the
-    // caller's own org (RL-6): its keys are exactly the table's and the index's, partition included.
-    const expected = new Set(['PK', 'SK', index.partitionKey, index.sortKey]);
-    const names = Object.keys(parsed.k);
-    if (names.length !== expected.size || names.some((n) => !expected.has(n))) throw invalid();
-    if (parsed.k[index.partitionKey] !== partitions[parsed.p] || !String(parsed.k.PK).startsWith(`ORG#${org}#`))
-      throw invalid();
-  }
-  return parsed;
 }
 
 function versionedSettings(org: string, item: Record<string, unknown> | undefined): Versioned<OrgSettings> {

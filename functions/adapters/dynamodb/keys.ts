@@ -43,18 +43,25 @@ export const keys = {
   }),
   /** RL-1: an inbound event already applied (expires with the table's TTL) */
   receipt: (o: string, key: string): Key => ({ PK: `${org(o)}#RECEIPT#${key}`, SK: 'RECEIPT' }),
-  /** queue membership, so the agents of a queue are read without touching other queues' agents */
+  /**
+   * Queue membership, in the agent's partition (SC-1): every offer checks it in its transaction, and a
+   * transaction's ConditionCheck is metered as a write of the item's partition (2 WCU), which in the
+   * queue's partition would add up over a big queue. The agents of a queue are read from GSI3
+   * (`memberIndexKeys`), written only when an agent's queues change.
+   */
   member: (o: string, queueId: string, agentId: string): Key => ({
-    PK: `${org(o)}#QUEUE#${queueId}`,
-    SK: `MEMBER#${agentId}`,
+    PK: `${org(o)}#AGENT#${agentId}`,
+    SK: `MEMBER#${queueId}`,
   }),
-  memberPrefix: 'MEMBER#',
   /** the transactional timer outbox (ARCHITECTURE Timers) */
   timer: (o: string, name: string): Key => ({ PK: `${org(o)}#TIMER#${name}`, SK: 'TIMER' }),
-  /** R-3: one availability entry per queue x pool x agent, beside the queue's members */
+  /**
+   * R-3: one availability entry per queue x pool x agent, in the agent's own partition (SC-1): an
+   * agent's capacity change writes only its own partition, never the queue's, whatever the queue's size.
+   */
   availability: (o: string, queueId: string, pool: string, agentId: string): Key => ({
-    PK: `${org(o)}#QUEUE#${queueId}`,
-    SK: `AVAIL#${pool}#${agentId}`,
+    PK: `${org(o)}#AGENT#${agentId}`,
+    SK: `AVAIL#${queueId}#${pool}`,
   }),
   /** R-6: identification lookups (a normalized phone or email -> the contacts and accounts holding it) */
   lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({
@@ -81,10 +88,48 @@ export const keys = {
 } as const;
 
 /**
+ * SC-1: a partition that every transition writes is split into a FIXED number of shards, so its
+ * writes spread and its reads stay bounded (a read asks every shard once, in parallel). The shard
+ * of an item is a stable hash of its own id, so an item keeps its shard for life (a conversation
+ * changing status moves from `STATUS#A#n` to `STATUS#B#n`). Changing a shard count moves items
+ * between partitions: it needs a migration once there is data.
+ *
+ * FNV-1a over the UTF-16 code units, then murmur3's finalizer, so that every input character reaches
+ * the low bits the modulo keeps (ids often differ only in their last characters).
+ */
+export const hash32 = (s: string): number => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+};
+
+export const shardOf = (value: string, shards: number): number => hash32(value) % shards;
+
+/**
+ * Shards of the org x status lists (GSI3, S-6). Every transition writes the conversation item, so at
+ * most one index write in each status partition it touches (a delete in the old status, a put in the
+ * new one, or an in-place update): at 1,000 transitions/s in one org, even if every one of them wrote
+ * the same status, 1,000 / 8 = 125 writes/s per shard (the replay's mix, WrapUp 521 / Active 479 /
+ * Open 392 writes/s, becomes 65 / 60 / 49), 4x under the 500 writes/s of SC-1. A list page reads each
+ * shard of its status once (8 parallel queries), so per-shard reads equal the pages asked for.
+ */
+export const STATUS_SHARDS = 8;
+
+export const statusShard = (conversationId: string): number => shardOf(conversationId, STATUS_SHARDS);
+
+/**
  * Index keys of a conversation item. Each GSI serves a read of API.md without a scan:
  * - GSI1 queue x status, oldest first: open items of a queue, lists by queue and status
  * - GSI2 primary agent x state: my work items, lists by agent
- * - GSI3 org x status: supervisor lists by status (S-6)
+ * - GSI3 org x status x shard: supervisor lists by status (S-6), read across the STATUS_SHARDS shards
  * - GSI4 channel thread: thread -> conversations, newest last
  */
 export const conversationIndexKeys = (c: {
@@ -102,14 +147,14 @@ export const conversationIndexKeys = (c: {
   const state = c.status === 'Closed' ? 'closed' : 'open';
   const byCreation = `${c.createdAt}#${c.id}`;
   return {
-    GSI1PK: `${org(c.org)}#QUEUE#${c.queueId}#${c.status}`,
+    GSI1PK: indexPartition.queueStatus(c.org, c.queueId, c.status),
     GSI1SK: `${c.statusSince}#${c.id}`,
     ...(c.primaryAgentId && c.primaryKind !== 'external'
-      ? { GSI2PK: `${org(c.org)}#AGENT#${c.primaryAgentId}#${state}`, GSI2SK: byCreation }
+      ? { GSI2PK: indexPartition.agentState(c.org, c.primaryAgentId, state), GSI2SK: byCreation }
       : {}),
-    GSI3PK: `${org(c.org)}#STATUS#${c.status}`,
+    GSI3PK: indexPartition.status(c.org, c.status, statusShard(c.id)),
     GSI3SK: byCreation,
-    GSI4PK: `${org(c.org)}#THREAD#${c.channelId}#${c.threadId}`,
+    GSI4PK: indexPartition.thread(c.org, c.channelId, c.threadId),
     GSI4SK: byCreation,
   };
 };
@@ -119,36 +164,64 @@ export const indexPartition = {
   agents: (o: string): string => `${org(o)}#AGENTS`,
   queueStatus: (o: string, queueId: string, status: string): string => `${org(o)}#QUEUE#${queueId}#${status}`,
   agentState: (o: string, agentId: string, state: 'open' | 'closed'): string => `${org(o)}#AGENT#${agentId}#${state}`,
-  status: (o: string, status: string): string => `${org(o)}#STATUS#${status}`,
+  /** the member agents of a queue (GSI3, sorted by agent id) */
+  queueMembers: (o: string, queueId: string): string => `${org(o)}#QUEUE#${queueId}#MEMBERS`,
+  /** one of the STATUS_SHARDS partitions of an org x status list */
+  status: (o: string, status: string, shard: number): string => `${org(o)}#STATUS#${status}#${shard}`,
+  /** every shard of an org x status list, in shard order */
+  statusShards: (o: string, status: string): string[] =>
+    Array.from({ length: STATUS_SHARDS }, (_, shard) => indexPartition.status(o, status, shard)),
   thread: (o: string, channelId: string, threadId: string): string => `${org(o)}#THREAD#${channelId}#${threadId}`,
 };
+
+/** GSI3 keys of a queue membership item: the queue's agents in one partition, written only by agent configuration. */
+export const memberIndexKeys = (o: string, queueId: string, agentId: string): Record<string, string> => ({
+  GSI3PK: indexPartition.queueMembers(o, queueId),
+  GSI3SK: agentId,
+});
 
 /**
  * Timer items share GSI3 with the status lists (index overloading): partition `TIMERS#<shard>`,
  * sorted by due time, so the sweeper reads only what is due. These index partitions are the one
  * place org-less keys exist: the sweeper serves every org, and reads each item's own org from it.
+ *
+ * SC-1 sizing: an outbox item costs two index writes over its life, its put (in the transaction of
+ * the change that armed it) and its delete (once it fired or ran). The replay measured about 0.9
+ * of them per transition (4 shards x 223 writes/s at 1,000 transitions/s); counting 2 per transition
+ * (one put, one delete) gives 2,000 writes/s, so 16 shards take 125 writes/s each, and still 250
+ * if a transition armed twice that (notifications): well under 500. The sweeper asks all 16 shards in
+ * parallel, each for at most `limit` due items: bounded, 16 queries per sweep round.
  */
-export const TIMER_SHARDS = 4;
+export const TIMER_SHARDS = 16;
 
-export const timerShard = (name: string): number => {
-  let h = 0;
-  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return h % TIMER_SHARDS;
-};
+export const timerShard = (name: string): number => shardOf(name, TIMER_SHARDS);
 
 export const timerIndexKeys = (o: string, name: string, at: string): Record<string, string> => ({
-  GSI3PK: `TIMERS#${timerShard(name)}`,
+  GSI3PK: timerPartition(timerShard(name)),
   GSI3SK: `${at}#${org(o)}#${name}`,
 });
 
 export const timerPartition = (shard: number): string => `TIMERS#${shard}`;
 
 /**
- * GSI5, the availability index (R-2, R-3): partition = org + queue + pool, sort = remaining capacity
- * descending (stored inverted), then idle longest, then agent id. Only routable agents with
- * remaining capacity have these attributes (a sparse index), so choosing an agent reads the first
- * entries of one partition whatever the number of agents.
+ * GSI5, the availability index (R-2, R-3): partition = org + queue + pool + shard, sort = remaining
+ * capacity descending (stored inverted), then idle longest, then agent id. Only routable agents with
+ * remaining capacity have these attributes (a sparse index). Choosing an agent reads the first entries
+ * of every shard in parallel and merges them by the same sort key (the best of all shards' heads is
+ * the global best), so it costs AVAILABILITY_SHARDS queries of `limit` entries whatever the number of
+ * agents.
+ *
+ * SC-1 sizing: every capacity or presence change of an agent rewrites its entry in each of its
+ * queues; in the replay the big queue's one partition took 943 writes/s at 1,000 transitions/s. With
+ * 8 shards (by agent id) that is 118 writes/s per shard; even at 2 index writes for each of 1,000
+ * transitions/s (an entry that moves is a delete and a put in the index), 2,000 / 8 = 250 < 500.
+ * A dispatch page asks each shard once, so per-shard reads equal the dispatch pages (as the single
+ * partition took before), and a page reads at most 8 x `limit` entries.
  */
+export const AVAILABILITY_SHARDS = 8;
+
+export const availabilityShard = (agentId: string): number => shardOf(agentId, AVAILABILITY_SHARDS);
+
 export const AVAILABILITY_MAX = 999_999;
 const inv = (free: number): string =>
   (AVAILABILITY_MAX - Math.min(Math.max(free, 0), AVAILABILITY_MAX)).toString().padStart(6, '0');
@@ -161,12 +234,16 @@ export const availabilityIndexKeys = (
   free: number,
   idleSince: string,
 ): Record<string, string> => ({
-  GSI5PK: availabilityPartition(o, queueId, pool),
+  GSI5PK: availabilityPartition(o, queueId, pool, availabilityShard(agentId)),
   GSI5SK: `${inv(free)}#${idleSince}#${agentId}`,
 });
 
-export const availabilityPartition = (o: string, queueId: string, pool: string): string =>
-  `${org(o)}#AVAIL#${queueId}#${pool}`;
+export const availabilityPartition = (o: string, queueId: string, pool: string, shard: number): string =>
+  `${org(o)}#AVAIL#${queueId}#${pool}#${shard}`;
+
+/** every shard of a queue x pool's availability index, in shard order */
+export const availabilityShards = (o: string, queueId: string, pool: string): string[] =>
+  Array.from({ length: AVAILABILITY_SHARDS }, (_, shard) => availabilityPartition(o, queueId, pool, shard));
 
 /** Sort keys strictly below this bound belong to agents with at least `units` free. */
 export const availabilityBound = (units: number): string => (AVAILABILITY_MAX - units + 1).toString().padStart(6, '0');
