@@ -1553,8 +1553,8 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
     const box = (await rig.outbox(org))
       .map((t) => `${t.kind}/${t.conversationId ?? t.agentId}/v${t.version}@${t.at.slice(11, 19)}`)
       .join(', ');
-    // the push routing index (GSI5 entries beside each queue), for R-3 findings
-    const index = (await Promise.all(['q1', 'q2'].map((q) => partition(rig.doc, rig.tableName, keys.queue(org, q).PK))))
+    // the push routing index (GSI5 entries, kept in each agent's partition), for R-3 findings
+    const index = (await Promise.all(w.agents.map((id) => partition(rig.doc, rig.tableName, keys.agent(org, id).PK))))
       .flat()
       .filter((x) => String(x.SK).startsWith('AVAIL#'))
       .map(
