@@ -36,11 +36,6 @@ export default tseslint.config(
     rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
   },
   {
-    // TODO(core v2): split toTransactItem / putAgent (being reworked by the SC-1 key sharding)
-    files: ['functions/adapters/dynamodb/transact.ts', 'functions/adapters/dynamodb/conversation-store.ts'],
-    rules: { 'max-lines-per-function': 'off' },
-  },
-  {
     // The wall clock is allowed only where the Clock port is implemented, and in tests/tools.
     files: ['functions/adapters/**', 'test/**', 'bin/**', 'scripts/**', 'lib/**'],
     rules: { 'no-restricted-syntax': 'off' },

@@ -360,72 +360,9 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
     await this.doc.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: keys.agent(org, id),
-              UpdateExpression:
-                'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero), GSI3PK = :agents, GSI3SK = :id',
-              ExpressionAttributeNames: {
-                '#type': 'type',
-                '#org': 'org',
-                '#id': 'id',
-                '#name': 'name',
-                '#queues': 'queues',
-                '#bot': 'bot',
-                '#epoch': 'connectionEpoch',
-                '#sv': 'stateVersion',
-              },
-              ExpressionAttributeValues: {
-                ':type': 'agent',
-                ':org': org,
-                ':id': id,
-                ':name': agent.name,
-                ':queues': agent.queues,
-                ':bot': agent.bot,
-                ':zero': 0,
-                ':agents': indexPartition.agents(org),
-              },
-            },
-          },
-          ...Object.entries(maxima).map(([pool, max]) => ({
-            Update: {
-              TableName: this.tableName,
-              Key: keys.pool(org, id, pool),
-              UpdateExpression:
-                'SET #type = :type, #org = :org, #agentId = :agentId, #pool = :pool, #max = :max, #used = if_not_exists(#used, :zero), #free = :max - if_not_exists(#used, :zero)',
-              ExpressionAttributeNames: {
-                '#type': 'type',
-                '#org': 'org',
-                '#agentId': 'agentId',
-                '#pool': 'pool',
-                '#max': 'max',
-                '#used': 'used',
-                '#free': 'free',
-              },
-              ExpressionAttributeValues: {
-                ':type': 'pool',
-                ':org': org,
-                ':agentId': id,
-                ':pool': pool,
-                ':max': max,
-                ':zero': 0,
-              },
-            },
-          })),
-          ...agent.queues.map((queueId) => ({
-            Put: {
-              TableName: this.tableName,
-              Item: {
-                ...keys.member(org, queueId, id),
-                type: 'member',
-                ...memberIndexKeys(org, queueId, id),
-                org,
-                queueId,
-                agentId: id,
-              },
-            },
-          })),
+          agentProfileUpdate(this.tableName, agent),
+          ...Object.entries(maxima).map(([pool, max]) => poolMaximumUpdate(this.tableName, org, id, pool, max)),
+          ...agent.queues.map((queueId) => membershipPut(this.tableName, org, queueId, id)),
           ...dropped.map((queueId) => ({ Delete: { TableName: this.tableName, Key: keys.member(org, queueId, id) } })),
         ],
       }),
@@ -936,4 +873,84 @@ export function conversationQueryPlan(org: string, f: ConversationFilter): Query
 function versionedSettings(org: string, item: Record<string, unknown> | undefined): Versioned<OrgSettings> {
   if (!item) return { value: { org, ...DEFAULT_SETTINGS }, version: '' };
   return { value: stripStorage<OrgSettings>(item), version: String(item.configVersion ?? '') };
+}
+
+type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+
+/** The agent's configuration; presence, connection and counters are left as they are (or started at 0). */
+function agentProfileUpdate(table: string, agent: AgentConfig): TransactItems[number] {
+  const { org, id } = agent;
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.agent(org, id),
+      UpdateExpression:
+        'SET #type = :type, #org = :org, #id = :id, #name = :name, #queues = :queues, #bot = :bot, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero), GSI3PK = :agents, GSI3SK = :id',
+      ExpressionAttributeNames: {
+        '#type': 'type',
+        '#org': 'org',
+        '#id': 'id',
+        '#name': 'name',
+        '#queues': 'queues',
+        '#bot': 'bot',
+        '#epoch': 'connectionEpoch',
+        '#sv': 'stateVersion',
+      },
+      ExpressionAttributeValues: {
+        ':type': 'agent',
+        ':org': org,
+        ':id': id,
+        ':name': agent.name,
+        ':queues': agent.queues,
+        ':bot': agent.bot,
+        ':zero': 0,
+        ':agents': indexPartition.agents(org),
+      },
+    },
+  };
+}
+
+/** A pool's maximum changes without touching `used` (RL-3); `free` follows from both. */
+function poolMaximumUpdate(table: string, org: string, id: string, pool: string, max: number): TransactItems[number] {
+  return {
+    Update: {
+      TableName: table,
+      Key: keys.pool(org, id, pool),
+      UpdateExpression:
+        'SET #type = :type, #org = :org, #agentId = :agentId, #pool = :pool, #max = :max, #used = if_not_exists(#used, :zero), #free = :max - if_not_exists(#used, :zero)',
+      ExpressionAttributeNames: {
+        '#type': 'type',
+        '#org': 'org',
+        '#agentId': 'agentId',
+        '#pool': 'pool',
+        '#max': 'max',
+        '#used': 'used',
+        '#free': 'free',
+      },
+      ExpressionAttributeValues: {
+        ':type': 'pool',
+        ':org': org,
+        ':agentId': id,
+        ':pool': pool,
+        ':max': max,
+        ':zero': 0,
+      },
+    },
+  };
+}
+
+function membershipPut(table: string, org: string, queueId: string, agentId: string): TransactItems[number] {
+  return {
+    Put: {
+      TableName: table,
+      Item: {
+        ...keys.member(org, queueId, agentId),
+        type: 'member',
+        ...memberIndexKeys(org, queueId, agentId),
+        org,
+        queueId,
+        agentId,
+      },
+    },
+  };
 }
