@@ -2,8 +2,7 @@ import { remaining } from '../domain/capacity.js';
 import { NotFoundError } from '../domain/errors.js';
 import { presenceOf } from '../domain/presence.js';
 import type { Presence } from '../domain/model.js';
-import type { ReadStore } from '../ports/read-store.js';
-import type { EngineDeps } from './engine.js';
+import type { ApiDeps } from './engine.js';
 
 export interface Candidate {
   id: string;
@@ -13,17 +12,15 @@ export interface Candidate {
 }
 
 /** the queue's agents (not bots, not the primary) with an allowed presence and the capacity it costs. */
-export async function consultCandidates(
-  deps: EngineDeps,
-  reads: ReadStore,
-  org: string,
-  conversationId: string,
-): Promise<Candidate[]> {
+export async function consultCandidates(deps: ApiDeps, org: string, conversationId: string): Promise<Candidate[]> {
   const c = await deps.store.getConversation(org, conversationId);
   if (!c) throw new NotFoundError('conversation', conversationId);
   const ws = await deps.store.getWorkstream(org, c.workstreamId);
   if (!ws) throw new NotFoundError('workstream', c.workstreamId);
-  const [members, settings] = await Promise.all([reads.listQueueMembers(org, c.queueId), reads.getSettings(org)]);
+  const [members, settings] = await Promise.all([
+    deps.store.listQueueMembers(org, c.queueId),
+    deps.store.getSettings(org),
+  ]);
   const now = deps.clock.now();
   const agents = await Promise.all(
     members.filter((id) => id !== c.primaryAgentId).map((id) => deps.store.getAgent(org, id)),

@@ -39,7 +39,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, json }, rt) {
       const body = parse(settingsBody, json);
       const settings = { org: claims.org, ...body };
-      await configureSettings(rt.deps, rt.store, settings);
+      await configureSettings(rt.deps, settings);
       return ok(settings);
     },
   },
@@ -54,7 +54,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     method: 'PUT',
     path: '/v1/admin/workstreams/{id}',
     handle: async ({ claims, params, json }, rt) =>
-      ok(await configureWorkstream(rt.store, claims.org, params.id as string, parse(workstreamBody, json))),
+      ok(await configureWorkstream(rt.deps, claims.org, params.id as string, parse(workstreamBody, json))),
   },
   {
     ...admin,
@@ -87,7 +87,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, params, json }, rt) {
       const body = parse(channelBody, json);
       return ok(
-        await configureChannel(rt.store, claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
+        await configureChannel(rt.deps, claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
       );
     },
   },
@@ -105,7 +105,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, params, json }, rt) {
       const body = parse(contactBody, json);
       const contact: Contact = { org: claims.org, id: params.id as string, ...body, attributes: body.attributes ?? {} };
-      await configureContact(rt.store, contact);
+      await configureContact(rt.deps, contact);
       return ok(contact);
     },
   },
@@ -132,7 +132,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, params, json }, rt) {
       const body = parse(agentBody, json);
       const id = params.id as string;
-      await configureAgent(rt.deps, rt.store, {
+      await configureAgent(rt.deps, {
         org: claims.org,
         id,
         name: body.name,
@@ -150,7 +150,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     path: '/v1/admin/triggers/{id}',
     async handle({ claims, params, json }, rt) {
       const trigger = { org: claims.org, id: params.id as string, ...parse(triggerBody, json) };
-      await configureTrigger(rt.store, trigger);
+      await configureTrigger(rt.deps, trigger);
       return ok(trigger);
     },
   },

@@ -142,15 +142,14 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
     handle: async ({ claims, params }, rt) =>
-      ok({ items: await consultCandidates(rt.deps, rt.store, claims.org, params.id as string) }),
+      ok({ items: await consultCandidates(rt.deps, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
     roles: ['agent', 'supervisor'],
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
-    handle: async ({ claims, params }, rt) =>
-      ok({ items: await listNotes(rt.deps, rt.store, claims.org, params.id as string) }),
+    handle: async ({ claims, params }, rt) => ok({ items: await listNotes(rt.deps, claims.org, params.id as string) }),
   },
   {
     auth: 'jwt',
@@ -161,7 +160,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
       return ok(
-        await addNote(rt.deps, rt.store, {
+        await addNote(rt.deps, {
           org: claims.org,
           conversationId: params.id as string,
           authorId: claims.sub,

@@ -77,7 +77,7 @@ export function createTableEngineRuntime(
     log: obs.log,
     ...(ports.scheduler ? { scheduler: ports.scheduler } : {}),
     ...(ports.notifier ? { notifier: ports.notifier } : {}),
-  }) as EngineDeps & { store: DynamoConversationStore };
+  });
   return { deps, store, obs };
 }
 
