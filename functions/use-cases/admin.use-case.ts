@@ -10,7 +10,7 @@ import {
 } from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { Trigger } from '../domain/triggers.js';
-import type { AgentConfig } from '../ports/conversation-store.js';
+import type { AgentConfig, QueueConfig } from '../ports/conversation-store.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import type { ApiDeps } from './engine.js';
 
@@ -75,6 +75,11 @@ export async function configureWorkstream(
   };
   await deps.store.putWorkstream(ws);
   return ws;
+}
+
+export async function configureQueue(deps: ApiDeps, queue: QueueConfig): Promise<QueueConfig> {
+  await deps.store.putQueue(queue);
+  return queue;
 }
 
 export async function configureChannel(

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import '../zod-messages.js';
 import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
-import { consultCandidates } from '../../use-cases/reads.use-case.js';
+import { consultCandidates } from '../../use-cases/conversation-reads.use-case.js';
 import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { readConfig } from '../../config.js';
