@@ -10,17 +10,14 @@ import {
 } from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { Trigger } from '../domain/triggers.js';
-import type { AgentConfig, ConversationStore } from '../ports/conversation-store.js';
-import type { ReadStore } from '../ports/read-store.js';
+import type { AgentConfig, QueueConfig } from '../ports/conversation-store.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
-import type { EngineDeps } from './engine.js';
+import type { ApiDeps } from './engine.js';
 
 /** Admin configuration (PUT creates or replaces). References are checked so config cannot dangle. */
 
-type Store = ConversationStore & ReadStore;
-
 async function missingQueues(
-  store: Store,
+  store: ApiDeps['store'],
   org: string,
   ids: readonly { field: string; id: string }[],
 ): Promise<FieldError[]> {
@@ -51,12 +48,12 @@ export type WorkstreamInput = Omit<
 };
 
 export async function configureWorkstream(
-  store: Store,
+  deps: ApiDeps,
   org: string,
   id: string,
   input: WorkstreamInput,
 ): Promise<Workstream> {
-  const errors = await missingQueues(store, org, [
+  const errors = await missingQueues(deps.store, org, [
     { field: 'defaultQueueId', id: input.defaultQueueId },
     ...(input.routingRules ?? []).map((r, i) => ({ field: `routingRules.${i}.queueId`, id: r.queueId })),
   ]);
@@ -76,17 +73,22 @@ export async function configureWorkstream(
     defaultQueueId: input.defaultQueueId,
     distribution: input.distribution ?? 'pick',
   };
-  await store.putWorkstream(ws);
+  await deps.store.putWorkstream(ws);
   return ws;
 }
 
+export async function configureQueue(deps: ApiDeps, queue: QueueConfig): Promise<QueueConfig> {
+  await deps.store.putQueue(queue);
+  return queue;
+}
+
 export async function configureChannel(
-  store: Store,
+  deps: ApiDeps,
   org: string,
   id: string,
   input: { kind: ChannelKind; workstreamId: string; secret: string },
 ): Promise<Channel> {
-  const ws = await store.getWorkstream(org, input.workstreamId);
+  const ws = await deps.store.getWorkstream(org, input.workstreamId);
   if (!ws)
     throw new ValidationError('unknown workstream', [
       { field: 'workstreamId', message: `workstream ${input.workstreamId} does not exist` },
@@ -100,51 +102,52 @@ export async function configureChannel(
     ]);
   }
   const channel: Channel = { org, id, kind: input.kind, workstreamId: input.workstreamId };
-  await store.putChannel(channel, input.secret);
+  await deps.store.putChannel(channel, input.secret);
   return channel;
 }
 
 /** R-5: a membership or capacity change applies to the next decision: the agent may get work at once. */
-export async function configureAgent(deps: EngineDeps, store: Store, input: AgentConfig): Promise<void> {
+export async function configureAgent(deps: ApiDeps, input: AgentConfig): Promise<void> {
   const errors = await missingQueues(
-    store,
+    deps.store,
     input.org,
     input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })),
   );
   if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
   // the agent's and pools' changes reach the availability index and dispatch through the stream
-  await store.putAgent(input);
+  await deps.store.putAgent(input);
 }
 
 /**
  * P-5 / R-5: a new default presence changes every agent's presence; their availability entries are
  * rewritten at once (an admin-time cost over the org's agents, never a per-decision one).
  */
-export async function configureSettings(deps: EngineDeps, store: Store, settings: OrgSettings): Promise<void> {
-  const before = await store.getSettings(settings.org);
-  await store.putSettings(settings);
+export async function configureSettings(deps: ApiDeps, settings: OrgSettings): Promise<void> {
+  const before = await deps.store.getSettings(settings.org);
+  await deps.store.putSettings(settings);
   if (before.defaultPresence === settings.defaultPresence) return;
-  for (const agentId of await store.listAgentIds(settings.org)) await afterPresenceChange(deps, settings.org, agentId);
+  for (const agentId of await deps.store.listAgentIds(settings.org))
+    await afterPresenceChange(deps, settings.org, agentId);
 }
 /** R-6: contacts are stored with normalized lookups (E.164 phone in the org's region, lower-case email). */
-export async function configureContact(store: Store, contact: Contact): Promise<void> {
-  const settings = await store.getSettings(contact.org);
+export async function configureContact(deps: ApiDeps, contact: Contact): Promise<void> {
+  const settings = await deps.store.getSettings(contact.org);
   const phone = toE164(contact.phone, settings.defaultPhoneRegion);
   const email = normalizeEmail(contact.email);
   if (contact.phone && !phone)
     throw new ValidationError('the phone number cannot be read', [
       { field: 'phone', message: `is not a possible phone number in region ${settings.defaultPhoneRegion ?? 'US'}` },
     ]);
-  await store.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
+  await deps.store.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
 }
 
 /** M-3: a trigger may only reassign to a queue that exists. */
-export async function configureTrigger(store: Store, trigger: Trigger): Promise<void> {
+export async function configureTrigger(deps: ApiDeps, trigger: Trigger): Promise<void> {
   const errors = await missingQueues(
-    store,
+    deps.store,
     trigger.org,
     trigger.then.flatMap((a, i) => (a.type === 'reassign' ? [{ field: `then.${i}.queueId`, id: a.queueId }] : [])),
   );
   if (errors.length) throw new ValidationError('the trigger names queues that do not exist', errors);
-  await store.putTrigger(trigger);
+  await deps.store.putTrigger(trigger);
 }

@@ -6,6 +6,6 @@ import type { EngineDeps } from './engine.js';
  * runs after a commit inside a request: what a change causes follows from the table's stream
  * (functions/follow-ups), in AWS and locally alike.
  */
-export function createEngine(deps: EngineDeps): EngineDeps {
+export function createEngine<D extends EngineDeps>(deps: D): D {
   return { config: new ConfigCache(), ...deps };
 }

@@ -3,6 +3,7 @@ import type { Clock, IdGenerator } from '../ports/clock.js';
 import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
 import type { TimerRequest } from '../domain/writes.js';
 import type { Notifier } from '../ports/notifier.js';
+import type { ReadStore } from '../ports/read-store.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { ConfigCache } from './config-cache.js';
 
@@ -19,6 +20,15 @@ export interface EngineDeps {
   /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
   maxAttempts?: number;
   log?: { warn(message: string, data?: Record<string, unknown>): void };
+}
+
+/**
+ * What the HTTP API's use cases take: the engine's ports, on a store that also serves the index reads
+ * and the configuration the API manages (ReadStore). Handlers hand their runtime's deps to a use case
+ * and never call the store themselves.
+ */
+export interface ApiDeps extends EngineDeps {
+  store: ConversationStore & ReadStore;
 }
 
 /** Outbox items the stream's follow-ups run at once (and the sweeper if that did not happen). */

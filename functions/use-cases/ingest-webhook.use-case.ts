@@ -34,7 +34,7 @@ const digest = (...parts: string[]): string => createHash('sha256').update(parts
 
 /** Finds the channel's org and secret; unknown channels are 404. */
 export async function channelRegistration(
-  reads: ReadStore,
+  reads: Pick<ReadStore, 'getChannelRegistration'>,
   channelId: string,
 ): Promise<{ org: string; secret: string }> {
   const reg = await reads.getChannelRegistration(channelId);

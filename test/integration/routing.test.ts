@@ -103,7 +103,7 @@ async function putContact(
   f: Fixture,
   c: Omit<Contact, 'org' | 'attributes'> & { attributes?: Record<string, string> },
 ): Promise<void> {
-  await configureContact(f.store, { org: f.org, attributes: {}, ...c });
+  await configureContact(f.deps, { org: f.org, attributes: {}, ...c });
 }
 
 describe('R-1: routing rules pick the queue', () => {
@@ -252,7 +252,7 @@ describe('R-6: the customer is identified from the channel address', () => {
   it("R-6: national numbers are read in the org's default phone region", async () => {
     // Prepare
     const f = await makeFixture();
-    await configureSettings(f.deps, f.store, { org: f.org, ...DEFAULT_SETTINGS, defaultPhoneRegion: 'FR' });
+    await configureSettings(f.deps, { org: f.org, ...DEFAULT_SETTINGS, defaultPhoneRegion: 'FR' });
     await putContact(f, { id: 'marie', kind: 'contact', name: 'Marie', phone: '06 12 34 56 78' });
 
     // Act
@@ -680,7 +680,7 @@ describe('R-5: configuration changes apply to the next decision', () => {
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q2' });
 
     // Act
-    await configureAgent(f.deps, f.store, {
+    await configureAgent(f.deps, {
       org: f.org,
       id: 'alice',
       name: 'alice',
@@ -705,7 +705,7 @@ describe('R-5: configuration changes apply to the next decision', () => {
     await signedIn(f, 'bob', { default: 1 }, ['q1']);
 
     // Act
-    await configureAgent(f.deps, f.store, {
+    await configureAgent(f.deps, {
       org: f.org,
       id: 'alice',
       name: 'alice',
@@ -744,7 +744,7 @@ describe('P-5 / R-5: the org default presence', () => {
   it('P-5: with the org default presence Away a signed-in agent without override shows Away (default) and is not offered push work', async () => {
     // Prepare
     const f = await pushFixture({ allowedPresences: ['Available'] });
-    await configureSettings(f.deps, f.store, { org: f.org, ...DEFAULT_SETTINGS, defaultPresence: 'Away' });
+    await configureSettings(f.deps, { org: f.org, ...DEFAULT_SETTINGS, defaultPresence: 'Away' });
     await signedIn(f, 'alice', { default: 2 });
 
     // Act
@@ -769,13 +769,13 @@ describe('P-5 / R-5: the org default presence', () => {
   it('P-5 / R-5 / R-3: switching the org default presence from Away back to computed makes signed-in agents routable for the next decision', async () => {
     // Prepare: default Away; alice (2 units) signed in; one conversation waits
     const f = await pushFixture({ allowedPresences: ['Available'] });
-    await configureSettings(f.deps, f.store, { org: f.org, ...DEFAULT_SETTINGS, defaultPresence: 'Away' });
+    await configureSettings(f.deps, { org: f.org, ...DEFAULT_SETTINGS, defaultPresence: 'Away' });
     await signedIn(f, 'alice', { default: 2 });
     const waiting = await customerStarts(f, 'chat');
     expect((await f.conversation(waiting.id)).status).toBe('Open');
 
     // Act: the admin sets the default presence to Available (computed, P-2); a new conversation arrives
-    await configureSettings(f.deps, f.store, { org: f.org, ...DEFAULT_SETTINGS, defaultPresence: 'Available' });
+    await configureSettings(f.deps, { org: f.org, ...DEFAULT_SETTINGS, defaultPresence: 'Available' });
     f.clock.advance(1);
     const next = await customerStarts(f, 'chat');
 

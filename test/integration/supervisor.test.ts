@@ -1035,14 +1035,14 @@ describe('M-1..M-5: messaging sessions', () => {
     await w.act(agent('alice'), sms.id, { type: 'end-session' });
 
     // Act
-    const note = await addNote(w.deps, w.f.store, {
+    const note = await addNote(w.f.deps, {
       org: w.f.org,
       conversationId: sms.id,
       authorId: 'alice',
       authorRole: 'agent',
       text: 'customer will email the invoice',
     });
-    const notes = await listNotes(w.deps, w.f.store, w.f.org, sms.id);
+    const notes = await listNotes(w.f.deps, w.f.org, sms.id);
 
     // Assess
     expect(notes).toEqual([note]);

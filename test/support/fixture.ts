@@ -16,7 +16,7 @@ import type { Notifier } from '../../functions/ports/notifier.js';
 import type { Scheduler } from '../../functions/ports/scheduler.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { createEngine } from '../../functions/use-cases/create-engine.js';
-import type { EngineDeps } from '../../functions/use-cases/engine.js';
+import type { ApiDeps, EngineDeps } from '../../functions/use-cases/engine.js';
 import { followUpsOf, settlingAfterWrites, type FollowUpsDriver } from './follow-ups.js';
 
 /** A clock the test moves by hand (the Clock port). */
@@ -56,7 +56,8 @@ export interface Fixture {
   org: string;
   store: DynamoConversationStore;
   clock: TestClock;
-  deps: EngineDeps;
+  /** the engine on the fixture's store, which also serves the API's reads (as the HTTP runtime's does) */
+  deps: ApiDeps;
   /** runs the follow-ups of every change committed so far (from the stream) until none are left */
   settle(): Promise<void>;
   /** the stream records of this org's changes whose follow-ups have not run, taken from the stream */
@@ -79,7 +80,7 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
   // follow-ups come from the table's stream, run to completion after each write of the test's org
   const followUps = await followUpsOf(org, () => deps);
   const store = options.settle === 'manual' ? testStore() : settlingAfterWrites(testStore(), followUps.settle);
-  const deps: EngineDeps = createEngine({
+  const deps: ApiDeps = createEngine({
     store,
     clock,
     ids: ulidIds,

@@ -1,22 +1,32 @@
-import type { Channel, ChannelKind, Contact } from '../../domain/model.js';
+import type { ChannelKind, Contact } from '../../domain/model.js';
 import {
   configureAgent,
   configureChannel,
   configureContact,
+  configureQueue,
   configureSettings,
   configureTrigger,
   configureWorkstream,
 } from '../../use-cases/admin.use-case.js';
+import {
+  listTriggers,
+  readChannel,
+  readContact,
+  readQueue,
+  readSettings,
+  readWorkstream,
+} from '../../use-cases/admin-reads.use-case.js';
+import { agentState } from '../../use-cases/agent-reads.use-case.js';
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import {
   createTableEngineRuntime,
   TABLE_ONLY_CAPABILITIES,
-  type EngineRuntime,
+  type ApiRuntime,
   type TableEngineConfig,
   type TableEngineOverrides,
 } from '../wiring/engine.js';
-import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
+import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   agentBody,
   channelBody,
@@ -26,59 +36,71 @@ import {
   triggerBody,
   workstreamBody,
 } from './schemas.js';
-import { agentView } from './views.js';
+import {
+  agentView,
+  channelView,
+  contactView,
+  listView,
+  queueView,
+  settingsView,
+  triggerView,
+  workstreamView,
+} from './views.js';
 
 /** Admin configuration: PUT creates or replaces, GET reads (role admin). */
 const admin = { auth: 'jwt', roles: ['admin'] } as const;
 
-export const adminRoutes: Route<EngineRuntime>[] = [
+export const adminRoutes: Route<ApiRuntime>[] = [
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/settings',
     async handle({ claims, json }, rt) {
-      const body = parse(settingsBody, json);
-      const settings = { org: claims.org, ...body };
-      await configureSettings(rt.deps, rt.store, settings);
-      return ok(settings);
+      const settings = { org: claims.org, ...parse(settingsBody, json) };
+      await configureSettings(rt.deps, settings);
+      return ok(settingsView(settings));
     },
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/settings',
-    handle: async ({ claims }, rt) => ok(await rt.store.getSettings(claims.org)),
+    handle: async ({ claims }, rt) => ok(settingsView(await readSettings(rt.deps, claims.org))),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/workstreams/{id}',
     handle: async ({ claims, params, json }, rt) =>
-      ok(await configureWorkstream(rt.store, claims.org, params.id as string, parse(workstreamBody, json))),
+      ok(
+        workstreamView(
+          await configureWorkstream(rt.deps, claims.org, params.id as string, parse(workstreamBody, json)),
+        ),
+      ),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/workstreams/{id}',
     handle: async ({ claims, params }, rt) =>
-      ok(await found(rt.store.getWorkstream(claims.org, params.id as string), 'workstream', params.id)),
+      ok(workstreamView(await readWorkstream(rt.deps, claims.org, params.id as string))),
   },
   {
     ...admin,
     method: 'PUT',
     path: '/v1/admin/queues/{id}',
-    async handle({ claims, params, json }, rt) {
-      const q = { org: claims.org, id: params.id as string, ...parse(queueBody, json) };
-      await rt.store.putQueue(q);
-      return ok(q);
-    },
+    handle: async ({ claims, params, json }, rt) =>
+      ok(
+        queueView(
+          await configureQueue(rt.deps, { org: claims.org, id: params.id as string, ...parse(queueBody, json) }),
+        ),
+      ),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/queues/{id}',
-    handle: async ({ claims, params }, rt) =>
-      ok(await found(rt.store.getQueue(claims.org, params.id as string), 'queue', params.id)),
+    handle: async ({ claims, params }, rt) => ok(queueView(await readQueue(rt.deps, claims.org, params.id as string))),
   },
   {
     ...admin,
@@ -87,7 +109,9 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, params, json }, rt) {
       const body = parse(channelBody, json);
       return ok(
-        await configureChannel(rt.store, claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
+        channelView(
+          await configureChannel(rt.deps, claims.org, params.id as string, { ...body, kind: body.kind as ChannelKind }),
+        ),
       );
     },
   },
@@ -96,7 +120,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     method: 'GET',
     path: '/v1/admin/channels/{id}',
     handle: async ({ claims, params }, rt) =>
-      ok(await found<Channel>(rt.store.getChannel(claims.org, params.id as string), 'channel', params.id)),
+      ok(channelView(await readChannel(rt.deps, claims.org, params.id as string))),
   },
   {
     ...admin,
@@ -105,8 +129,8 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, params, json }, rt) {
       const body = parse(contactBody, json);
       const contact: Contact = { org: claims.org, id: params.id as string, ...body, attributes: body.attributes ?? {} };
-      await configureContact(rt.store, contact);
-      return ok(contact);
+      await configureContact(rt.deps, contact);
+      return ok(contactView(contact));
     },
   },
   {
@@ -114,16 +138,13 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     method: 'GET',
     path: '/v1/admin/contacts/{id}',
     handle: async ({ claims, params }, rt) =>
-      ok(await found(rt.store.getContact(claims.org, params.id as string), 'contact', params.id)),
+      ok(contactView(await readContact(rt.deps, claims.org, params.id as string))),
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/agents/{id}',
-    async handle({ claims, params }, rt) {
-      const agent = await found(rt.store.getAgent(claims.org, params.id as string), 'agent', params.id);
-      return ok(agentView(agent, await rt.store.getSettings(claims.org), rt.deps.clock.now()));
-    },
+    handle: async ({ claims, params }, rt) => ok(agentView(await agentState(rt.deps, claims.org, params.id as string))),
   },
   {
     ...admin,
@@ -132,7 +153,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, params, json }, rt) {
       const body = parse(agentBody, json);
       const id = params.id as string;
-      await configureAgent(rt.deps, rt.store, {
+      await configureAgent(rt.deps, {
         org: claims.org,
         id,
         name: body.name,
@@ -140,8 +161,7 @@ export const adminRoutes: Route<EngineRuntime>[] = [
         bot: body.bot ?? false,
         capacity: body.capacity,
       });
-      const agent = await found(rt.store.getAgent(claims.org, id), 'agent', id);
-      return ok(agentView(agent, await rt.store.getSettings(claims.org), rt.deps.clock.now()));
+      return ok(agentView(await agentState(rt.deps, claims.org, id)));
     },
   },
   {
@@ -150,15 +170,15 @@ export const adminRoutes: Route<EngineRuntime>[] = [
     path: '/v1/admin/triggers/{id}',
     async handle({ claims, params, json }, rt) {
       const trigger = { org: claims.org, id: params.id as string, ...parse(triggerBody, json) };
-      await configureTrigger(rt.store, trigger);
-      return ok(trigger);
+      await configureTrigger(rt.deps, trigger);
+      return ok(triggerView(trigger));
     },
   },
   {
     ...admin,
     method: 'GET',
     path: '/v1/admin/triggers',
-    handle: async ({ claims }, rt) => ok({ items: await rt.store.listTriggers(claims.org) }),
+    handle: async ({ claims }, rt) => ok(listView(await listTriggers(rt.deps, claims.org), triggerView)),
   },
 ];
 

@@ -1,30 +1,27 @@
-import { ForbiddenActionError } from '../../domain/errors.js';
+import { agentProfile, agentState } from '../../use-cases/agent-reads.use-case.js';
 import { setConnection, setPresence, signIn, signOut } from '../../use-cases/agent-presence.use-case.js';
+import { workItems } from '../../use-cases/conversation-reads.use-case.js';
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import {
   createTableEngineRuntime,
   TABLE_ONLY_CAPABILITIES,
-  type EngineRuntime,
+  type ApiRuntime,
   type TableEngineConfig,
   type TableEngineOverrides,
 } from '../wiring/engine.js';
-import type { Claims } from './auth.js';
-import { found, httpGroup, ok, parse, type Route, type RouteResponse } from './http-handler.js';
+import { callerOf, type Claims } from './auth.js';
+import { httpGroup, ok, parse, type Route, type RouteResponse } from './http-handler.js';
 import { connectionBody, emptyBody, presenceBody } from './schemas.js';
-import { agentView, conversationView } from './views.js';
+import { agentView, conversationView, listView } from './views.js';
 
 const self = { auth: 'jwt', roles: ['agent'] } as const;
 
-async function viewOf(rt: EngineRuntime, claims: Claims, id: string): Promise<RouteResponse> {
-  const [agent, settings] = await Promise.all([
-    found(rt.store.getAgent(claims.org, id), 'agent', id),
-    rt.store.getSettings(claims.org),
-  ]);
-  return ok(agentView(agent, settings, rt.deps.clock.now()));
-}
+/** The caller's own agent, as each presence change answers it. */
+const me = async (rt: ApiRuntime, claims: Claims): Promise<RouteResponse> =>
+  ok(agentView(await agentState(rt.deps, claims.org, claims.sub)));
 
-export const agentRoutes: Route<EngineRuntime>[] = [
+export const agentRoutes: Route<ApiRuntime>[] = [
   {
     auth: 'jwt',
     roles: ['agent', 'supervisor', 'admin'],
@@ -32,17 +29,14 @@ export const agentRoutes: Route<EngineRuntime>[] = [
     path: '/v1/agents/{id}',
     async handle({ claims, params }, rt) {
       const id = params.id === 'me' ? claims.sub : (params.id as string);
-      const elevated = claims.roles.includes('supervisor') || claims.roles.includes('admin');
-      if (!elevated && id !== claims.sub) throw new ForbiddenActionError('an agent can read only their own profile');
-      return viewOf(rt, claims, id);
+      return ok(agentView(await agentProfile(rt.deps, callerOf(claims), id)));
     },
   },
   {
     ...self,
     method: 'GET',
     path: '/v1/agents/me/work-items',
-    handle: async ({ claims }, rt) =>
-      ok({ items: (await rt.store.listWorkItems(claims.org, claims.sub)).map(conversationView) }),
+    handle: async ({ claims }, rt) => ok(listView(await workItems(rt.deps, claims.org, claims.sub), conversationView)),
   },
   {
     ...self,
@@ -50,7 +44,7 @@ export const agentRoutes: Route<EngineRuntime>[] = [
     path: '/v1/agents/me/presence',
     async handle({ claims, json }, rt) {
       await setPresence(rt.deps, claims.org, claims.sub, parse(presenceBody, json).presence);
-      return viewOf(rt, claims, claims.sub);
+      return me(rt, claims);
     },
   },
   {
@@ -60,7 +54,7 @@ export const agentRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, json }, rt) {
       parse(emptyBody, json);
       await signIn(rt.deps, claims.org, claims.sub);
-      return viewOf(rt, claims, claims.sub);
+      return me(rt, claims);
     },
   },
   {
@@ -70,7 +64,7 @@ export const agentRoutes: Route<EngineRuntime>[] = [
     async handle({ claims, json }, rt) {
       parse(emptyBody, json);
       await signOut(rt.deps, claims.org, claims.sub);
-      return viewOf(rt, claims, claims.sub);
+      return me(rt, claims);
     },
   },
   {
@@ -79,7 +73,7 @@ export const agentRoutes: Route<EngineRuntime>[] = [
     path: '/v1/agents/me/connection',
     async handle({ claims, json }, rt) {
       await setConnection(rt.deps, claims.org, claims.sub, parse(connectionBody, json).connected);
-      return viewOf(rt, claims, claims.sub);
+      return me(rt, claims);
     },
   },
 ];

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { ForbiddenActionError } from '../../domain/errors.js';
+import type { Caller } from '../../use-cases/caller.js';
 import '../zod-messages.js';
 import { UnauthorizedError } from './problem.js';
 
@@ -40,6 +41,9 @@ export function claimsFrom(raw: unknown): Claims {
   const { sub, org, roles } = parsed.data;
   return { sub, org, roles: roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) };
 }
+
+/** The claims as the use cases name whoever calls: org, id (the token's subject), roles. */
+export const callerOf = (claims: Claims): Caller => ({ org: claims.org, id: claims.sub, roles: claims.roles });
 
 export function requireRole(claims: Claims, ...anyOf: readonly Role[]): void {
   if (!anyOf.some((r) => claims.roles.includes(r))) {

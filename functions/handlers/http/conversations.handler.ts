@@ -1,20 +1,26 @@
 import * as z from 'zod/mini';
 import '../zod-messages.js';
-import { ForbiddenActionError, ValidationError } from '../../domain/errors.js';
+import { ValidationError } from '../../domain/errors.js';
 import type { Action } from '../../domain/transitions.js';
-import { consultCandidates } from '../../use-cases/reads.use-case.js';
-import { apiActor, performAction, type ActionResult } from '../../use-cases/conversation-action.use-case.js';
+import {
+  consultCandidates,
+  conversationHistory,
+  listConversations,
+  readConversation,
+} from '../../use-cases/conversation-reads.use-case.js';
+import { apiActor, performAction } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
 import {
   createTableEngineRuntime,
   TABLE_ONLY_CAPABILITIES,
-  type EngineRuntime,
+  type ApiRuntime,
   type TableEngineConfig,
   type TableEngineOverrides,
 } from '../wiring/engine.js';
-import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
+import { callerOf } from './auth.js';
+import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   assignBody,
   consultBody,
@@ -24,7 +30,7 @@ import {
   noteBody,
   transferBody,
 } from './schemas.js';
-import { conversationView, eventView } from './views.js';
+import { actionResultView, candidateView, conversationView, eventView, listView, noteView, pageView } from './views.js';
 
 const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
 
@@ -87,34 +93,20 @@ function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
   }
 }
 
-const result = (r: ActionResult): Record<string, unknown> => ({
-  ...conversationView(r.conversation),
-  ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
-});
-
-type ConversationsRuntime = EngineRuntime;
-
-export const conversationRoutes: Route<ConversationsRuntime>[] = [
+export const conversationRoutes: Route<ApiRuntime>[] = [
   {
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}',
     handle: async ({ claims, params }, rt) =>
-      ok(
-        conversationView(
-          await found(rt.store.getConversation(claims.org, params.id as string), 'conversation', params.id),
-        ),
-      ),
+      ok(conversationView(await readConversation(rt.deps, claims.org, params.id as string))),
   },
   {
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}/events',
-    async handle({ claims, params }, rt) {
-      const id = params.id as string;
-      await found(rt.store.getConversation(claims.org, id), 'conversation', id);
-      return ok({ items: (await rt.store.listEvents(claims.org, id)).map(eventView) });
-    },
+    handle: async ({ claims, params }, rt) =>
+      ok(listView(await conversationHistory(rt.deps, claims.org, params.id as string), eventView)),
   },
   {
     ...anyRole,
@@ -122,19 +114,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
     path: '/v1/conversations',
     async handle({ claims, query }, rt) {
       const q = parse(listQuery, query, 'query');
-      const supervisor = claims.roles.includes('supervisor') || claims.roles.includes('admin');
-      if (!supervisor && q.agentId && q.agentId !== claims.sub)
-        throw new ForbiddenActionError('an agent can list only their own conversations');
-      const { limit, cursor, ...filter } = q;
-      const page = await rt.store.listConversations(
-        claims.org,
-        supervisor ? filter : { ...filter, agentId: claims.sub },
-        { limit, ...(cursor ? { cursor } : {}) },
-      );
-      return ok({
-        items: page.items.map(conversationView),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      });
+      return ok(pageView(await listConversations(rt.deps, callerOf(claims), q), conversationView));
     },
   },
   {
@@ -142,7 +122,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
     handle: async ({ claims, params }, rt) =>
-      ok({ items: await consultCandidates(rt.deps, rt.store, claims.org, params.id as string) }),
+      ok(listView(await consultCandidates(rt.deps, claims.org, params.id as string), candidateView)),
   },
   {
     auth: 'jwt',
@@ -150,7 +130,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
     handle: async ({ claims, params }, rt) =>
-      ok({ items: await listNotes(rt.deps, rt.store, claims.org, params.id as string) }),
+      ok(listView(await listNotes(rt.deps, claims.org, params.id as string), noteView)),
   },
   {
     auth: 'jwt',
@@ -161,13 +141,15 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
       const { text } = parse(noteBody, json);
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
       return ok(
-        await addNote(rt.deps, rt.store, {
-          org: claims.org,
-          conversationId: params.id as string,
-          authorId: claims.sub,
-          authorRole: role,
-          text,
-        }),
+        noteView(
+          await addNote(rt.deps, {
+            org: claims.org,
+            conversationId: params.id as string,
+            authorId: claims.sub,
+            authorRole: role,
+            text,
+          }),
+        ),
         201,
       );
     },
@@ -183,7 +165,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
         keyHeader === undefined ? undefined : parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
       const action = toAction(name, json);
       return ok(
-        result(
+        actionResultView(
           await performAction(rt.deps, {
             org: claims.org,
             conversationId: params.id as string,
@@ -201,7 +183,7 @@ export const conversationRoutes: Route<ConversationsRuntime>[] = [
 
 /** DynamoDB only (Idempotency-Key receipts are items of the table): what an action causes follows from the stream. */
 export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {
-  const rt: ConversationsRuntime = createTableEngineRuntime(config, overrides);
+  const rt = createTableEngineRuntime(config, overrides);
   return httpGroup(conversationRoutes, rt, rt.obs);
 }
 

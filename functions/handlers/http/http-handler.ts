@@ -119,13 +119,6 @@ export function httpGroup<R>(routes: readonly Route<R>[], rt: R, obs: Observabil
 
 export const ok = (body: unknown, status = 200): RouteResponse => ({ status, body });
 
-/** 404 for a missing item (or another org's: keys start with the org, so it is simply not found, RL-6). */
-export async function found<T>(p: Promise<T | undefined>, entity: string, id: string | undefined): Promise<T> {
-  const v = await p;
-  if (v === undefined) throw new NotFoundError(entity, id ?? '');
-  return v;
-}
-
 /** JSON bodies: malformed JSON, or strings that are not well-formed Unicode, are 400 (RL-4). */
 export function parseJsonBody(rawBody: string): unknown {
   let json: unknown;

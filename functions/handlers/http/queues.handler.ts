@@ -1,14 +1,15 @@
-import type { DynamoConversationStore } from '../../adapters/dynamodb/conversation-store.js';
 import { readConfig, type ConfigFor } from '../../config.js';
+import { openItems } from '../../use-cases/conversation-reads.use-case.js';
+import type { EngineDeps } from '../../use-cases/engine.js';
 import { fromEnvironment } from '../lambda.js';
 import { createObservability } from '../observability.js';
-import { createStore } from '../wiring/dynamodb.js';
-import { found, httpGroup, ok, parse, type Route } from './http-handler.js';
+import { createStoreRuntime, type StoreOverrides } from '../wiring/dynamodb.js';
+import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import { pageQuery } from './schemas.js';
-import { conversationView } from './views.js';
+import { conversationView, pageView } from './views.js';
 
 interface QueuesRuntime {
-  store: DynamoConversationStore;
+  deps: Pick<EngineDeps, 'store'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [
@@ -17,15 +18,9 @@ export const queueRoutes: Route<QueuesRuntime>[] = [
     roles: ['agent', 'supervisor', 'admin'],
     method: 'GET',
     path: '/v1/queues/{id}/open-items',
-    async handle({ claims, params, query }, { store }) {
-      const id = params.id as string;
-      await found(store.getQueue(claims.org, id), 'queue', id);
-      const { limit, cursor } = parse(pageQuery, query, 'query');
-      const page = await store.listOpenItems(claims.org, id, { limit, ...(cursor ? { cursor } : {}) });
-      return ok({
-        items: page.items.map(conversationView),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      });
+    async handle({ claims, params, query }, rt) {
+      const page = parse(pageQuery, query, 'query');
+      return ok(pageView(await openItems(rt.deps, claims.org, params.id as string, page), conversationView));
     },
   },
 ];
@@ -33,11 +28,7 @@ export const queueRoutes: Route<QueuesRuntime>[] = [
 /** Reads only: the table, no queue or scheduler client. */
 export type QueuesConfig = ConfigFor<'observability' | 'dynamodb'>;
 
-export const createHandler = (config: QueuesConfig, overrides: { store?: DynamoConversationStore } = {}) =>
-  httpGroup(
-    queueRoutes,
-    { store: overrides.store ?? createStore(config.dynamodb) },
-    createObservability(config.observability),
-  );
+export const createHandler = (config: QueuesConfig, overrides: StoreOverrides = {}) =>
+  httpGroup(queueRoutes, createStoreRuntime(config.dynamodb, overrides), createObservability(config.observability));
 
 export const handler = fromEnvironment(() => createHandler(readConfig(['observability', 'dynamodb'])));

@@ -1,8 +1,80 @@
-import { presenceOf } from '../../domain/presence.js';
-import { stateOf, type Agent, type Conversation, type HistoryEvent, type OrgSettings } from '../../domain/model.js';
+import { presenceOf, type PresenceSource } from '../../domain/presence.js';
+import {
+  stateOf,
+  type ActorRole,
+  type Channel,
+  type ChannelKind,
+  type Contact,
+  type Conversation,
+  type HistoryEvent,
+  type Mode,
+  type OrgSettings,
+  type Presence,
+  type State,
+  type Status,
+  type Workstream,
+} from '../../domain/model.js';
+import type { Trigger } from '../../domain/triggers.js';
+import type { QueueConfig } from '../../ports/conversation-store.js';
+import type { Note, Page } from '../../ports/read-store.js';
+import type { AgentState } from '../../use-cases/agent-reads.use-case.js';
+import type { ActionResult } from '../../use-cases/conversation-action.use-case.js';
+import type { Candidate } from '../../use-cases/conversation-reads.use-case.js';
 
-/** The conversation as API.md reads it (plus offer and capacity details). */
-export function conversationView(c: Conversation): Record<string, unknown> {
+/**
+ * What the HTTP API answers, one interface per schema of openapi.yaml's components, and the one
+ * function that maps each domain value to it. Handlers answer views only: a field reaches a client
+ * because a view names it, never because the store happened to hold it.
+ */
+
+/** `{ items }`: openapi.yaml's *List schemas. */
+export interface ListView<T> {
+  items: T[];
+}
+
+/** `{ items, nextCursor? }`: openapi.yaml's *Page schemas. */
+export interface PageView<T> extends ListView<T> {
+  nextCursor?: string;
+}
+
+export const listView = <A, T>(items: readonly A[], view: (a: A) => T): ListView<T> => ({ items: items.map(view) });
+
+export const pageView = <A, T>(page: Page<A>, view: (a: A) => T): PageView<T> => ({
+  items: page.items.map(view),
+  ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+});
+
+/** openapi.yaml `Conversation`: the conversation as API.md reads it (plus offer and capacity details). */
+export interface ConversationView {
+  id: string;
+  org: string;
+  channelId: string;
+  channelKind: ChannelKind;
+  mode: Mode;
+  threadId: string;
+  status: Status;
+  state: State;
+  statusReason?: string;
+  queueId: string;
+  workstreamId: string;
+  customerId?: string;
+  primaryAgentId?: string;
+  primaryKind?: 'agent' | 'external';
+  accepted?: boolean;
+  consultants: string[];
+  supervisors?: string[];
+  monitoredBy?: string[];
+  pendingTransfer?: NonNullable<Conversation['pendingTransfer']>;
+  session: { status: 'active' | 'ended'; endReason?: string };
+  ticket: { id: string; channel: string; status: string };
+  capacity?: { agentId: string; pool: string; units: number };
+  wrapUpReleaseAt?: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export function conversationView(c: Conversation): ConversationView {
   return {
     id: c.id,
     org: c.org,
@@ -34,7 +106,31 @@ export function conversationView(c: Conversation): Record<string, unknown> {
   };
 }
 
-export function eventView(e: HistoryEvent): Record<string, unknown> {
+/** openapi.yaml `ActionResult`: the updated conversation, plus `unitsOverCapacity` where S-3 applies. */
+export interface ActionResultView extends ConversationView {
+  unitsOverCapacity?: number;
+}
+
+export const actionResultView = (r: ActionResult): ActionResultView => ({
+  ...conversationView(r.conversation),
+  ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
+});
+
+/** openapi.yaml `HistoryEvent` (E-1). */
+export interface EventView {
+  seq: number;
+  at: string;
+  actor: string;
+  role: ActorRole;
+  action: string;
+  from: Status | null;
+  to: Status;
+  reason?: string;
+  version: number;
+  details?: Record<string, string | number | boolean>;
+}
+
+export function eventView(e: HistoryEvent): EventView {
   return {
     seq: e.seq,
     at: e.at,
@@ -49,7 +145,20 @@ export function eventView(e: HistoryEvent): Record<string, unknown> {
   };
 }
 
-export function agentView(a: Agent, settings: OrgSettings, now: Date): Record<string, unknown> {
+/** openapi.yaml `Agent`: presence, its source, and capacity per pool. */
+export interface AgentView {
+  id: string;
+  name: string;
+  presence: Presence;
+  presenceSource: PresenceSource;
+  connected: boolean;
+  signedIn: boolean;
+  queues: string[];
+  bot: boolean;
+  capacity: Record<string, { max: number; used: number }>;
+}
+
+export function agentView({ agent: a, settings, now }: AgentState): AgentView {
   const { presence, source } = presenceOf(a, settings, now);
   return {
     id: a.id,
@@ -63,3 +172,155 @@ export function agentView(a: Agent, settings: OrgSettings, now: Date): Record<st
     capacity: Object.fromEntries(Object.values(a.pools).map((p) => [p.name, { max: p.max, used: p.used }])),
   };
 }
+
+/** openapi.yaml `ConsultCandidate` (X-2). */
+export interface CandidateView {
+  id: string;
+  name: string;
+  presence: Presence;
+  remaining: number;
+}
+
+export const candidateView = (c: Candidate): CandidateView => ({
+  id: c.id,
+  name: c.name,
+  presence: c.presence,
+  remaining: c.remaining,
+});
+
+/** openapi.yaml `Note` (E-3). */
+export interface NoteView {
+  org: string;
+  conversationId: string;
+  id: string;
+  authorId: string;
+  authorRole: 'agent' | 'supervisor';
+  text: string;
+  at: string;
+}
+
+export const noteView = (n: Note): NoteView => ({
+  org: n.org,
+  conversationId: n.conversationId,
+  id: n.id,
+  authorId: n.authorId,
+  authorRole: n.authorRole,
+  text: n.text,
+  at: n.at,
+});
+
+/** openapi.yaml `Settings`. */
+export interface SettingsView {
+  org: string;
+  supervisorMonitor: boolean;
+  supervisorAssign: boolean;
+  supervisorTransfer: boolean;
+  forceClose: boolean;
+  agentEndMessagingSession: boolean;
+  defaultPresence?: Presence;
+  defaultPhoneRegion?: string;
+}
+
+export const settingsView = (s: OrgSettings): SettingsView => ({
+  org: s.org,
+  supervisorMonitor: s.supervisorMonitor,
+  supervisorAssign: s.supervisorAssign,
+  supervisorTransfer: s.supervisorTransfer,
+  forceClose: s.forceClose,
+  agentEndMessagingSession: s.agentEndMessagingSession,
+  ...(s.defaultPresence ? { defaultPresence: s.defaultPresence } : {}),
+  ...(s.defaultPhoneRegion ? { defaultPhoneRegion: s.defaultPhoneRegion } : {}),
+});
+
+/** openapi.yaml `Workstream`. */
+export interface WorkstreamView {
+  org: string;
+  id: string;
+  name: string;
+  mode: Mode;
+  capacity: { pool: string; units: number };
+  allowedPresences: Presence[];
+  wrapUp: Workstream['wrapUp'];
+  waitingInactivityTimeoutSeconds: number;
+  agentReconnectTimeoutSeconds: number;
+  offerTimeoutSeconds?: number;
+  routingRules: Workstream['routingRules'];
+  defaultQueueId: string;
+  distribution: 'push' | 'pick';
+}
+
+export const workstreamView = (ws: Workstream): WorkstreamView => ({
+  org: ws.org,
+  id: ws.id,
+  name: ws.name,
+  mode: ws.mode,
+  capacity: { pool: ws.capacity.pool, units: ws.capacity.units },
+  allowedPresences: ws.allowedPresences,
+  wrapUp: { blockCapacity: ws.wrapUp.blockCapacity },
+  waitingInactivityTimeoutSeconds: ws.waitingInactivityTimeoutSeconds,
+  agentReconnectTimeoutSeconds: ws.agentReconnectTimeoutSeconds,
+  ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
+  routingRules: ws.routingRules,
+  defaultQueueId: ws.defaultQueueId,
+  distribution: ws.distribution,
+});
+
+/** openapi.yaml `Queue`. */
+export interface QueueView {
+  org: string;
+  id: string;
+  name: string;
+}
+
+export const queueView = (q: QueueConfig): QueueView => ({ org: q.org, id: q.id, name: q.name });
+
+/** openapi.yaml `Channel`: never its webhook secret (write-only). */
+export interface ChannelView {
+  org: string;
+  id: string;
+  kind: ChannelKind;
+  workstreamId: string;
+}
+
+export const channelView = (ch: Channel): ChannelView => ({
+  org: ch.org,
+  id: ch.id,
+  kind: ch.kind,
+  workstreamId: ch.workstreamId,
+});
+
+/** openapi.yaml `Contact` (R-6). */
+export interface ContactView {
+  org: string;
+  id: string;
+  kind: 'contact' | 'account';
+  name: string;
+  phone?: string;
+  email?: string;
+  attributes: Record<string, string>;
+}
+
+export const contactView = (c: Contact): ContactView => ({
+  org: c.org,
+  id: c.id,
+  kind: c.kind,
+  name: c.name,
+  ...(c.phone !== undefined ? { phone: c.phone } : {}),
+  ...(c.email !== undefined ? { email: c.email } : {}),
+  attributes: c.attributes,
+});
+
+/** openapi.yaml `Trigger` (M-3). */
+export interface TriggerView {
+  org: string;
+  id: string;
+  when: { event: string; field: string; changedTo: string };
+  then: Trigger['then'];
+}
+
+export const triggerView = (t: Trigger): TriggerView => ({
+  org: t.org,
+  id: t.id,
+  when: { event: t.when.event, field: t.when.field, changedTo: t.when.changedTo },
+  then: t.then,
+});

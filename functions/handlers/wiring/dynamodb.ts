@@ -10,3 +10,17 @@ export function createStore(config: DynamoConfig): DynamoConversationStore {
   });
   return new DynamoConversationStore(doc, config.tableName);
 }
+
+/** What the tests and the local runtime swap in a function that only reads the table: an instrumented store. */
+export interface StoreOverrides {
+  store?: DynamoConversationStore;
+}
+
+/** The table as a function with no engine (no clock, no ids) hands it to its use cases: `deps.store`. */
+export interface StoreRuntime {
+  deps: { store: DynamoConversationStore };
+}
+
+export const createStoreRuntime = (config: DynamoConfig, overrides: StoreOverrides = {}): StoreRuntime => ({
+  deps: { store: overrides.store ?? createStore(config) },
+});

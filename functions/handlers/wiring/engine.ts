@@ -7,7 +7,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { Notifier } from '../../ports/notifier.js';
 import type { Scheduler } from '../../ports/scheduler.js';
 import { createEngine } from '../../use-cases/create-engine.js';
-import type { EngineDeps } from '../../use-cases/engine.js';
+import type { ApiDeps, EngineDeps } from '../../use-cases/engine.js';
 import { createObservability, type Observability } from '../observability.js';
 import { createStore } from './dynamodb.js';
 import { createEventBridgeScheduler } from './scheduler.js';
@@ -56,6 +56,14 @@ export interface EngineRuntime {
   obs: Observability;
 }
 
+/**
+ * What an HTTP group's routes get from an EngineRuntime: the engine's dependencies, typed by their
+ * ports. A route hands them to a use case; it never reaches the store itself.
+ */
+export interface ApiRuntime {
+  deps: ApiDeps;
+}
+
 /** The ports a runtime may have beyond the table. */
 export interface EnginePorts {
   scheduler?: Scheduler;
@@ -77,7 +85,7 @@ export function createTableEngineRuntime(
     log: obs.log,
     ...(ports.scheduler ? { scheduler: ports.scheduler } : {}),
     ...(ports.notifier ? { notifier: ports.notifier } : {}),
-  }) as EngineDeps & { store: DynamoConversationStore };
+  });
   return { deps, store, obs };
 }
 

@@ -1,0 +1,34 @@
+import { NotFoundError } from '../domain/errors.js';
+import type { Channel, Contact, OrgSettings, Workstream } from '../domain/model.js';
+import type { Trigger } from '../domain/triggers.js';
+import type { QueueConfig } from '../ports/conversation-store.js';
+import type { EngineDeps } from './engine.js';
+
+/** Admin reads of the configuration the PUTs of admin.use-case.ts write. A missing item is 404. */
+
+type Deps = Pick<EngineDeps, 'store'>;
+
+const found = async <T>(read: Promise<T | undefined>, entity: string, id: string): Promise<T> => {
+  const v = await read;
+  if (v === undefined) throw new NotFoundError(entity, id);
+  return v;
+};
+
+/** The org settings; the defaults when they were never set. */
+export const readSettings = (deps: Deps, org: string): Promise<OrgSettings> => deps.store.getSettings(org);
+
+export const readWorkstream = (deps: Deps, org: string, id: string): Promise<Workstream> =>
+  found(deps.store.getWorkstream(org, id), 'workstream', id);
+
+export const readQueue = (deps: Deps, org: string, id: string): Promise<QueueConfig> =>
+  found(deps.store.getQueue(org, id), 'queue', id);
+
+/** The channel, never its webhook secret (write-only). */
+export const readChannel = (deps: Deps, org: string, id: string): Promise<Channel> =>
+  found(deps.store.getChannel(org, id), 'channel', id);
+
+export const readContact = (deps: Deps, org: string, id: string): Promise<Contact> =>
+  found(deps.store.getContact(org, id), 'contact', id);
+
+/** M-3 */
+export const listTriggers = (deps: Deps, org: string): Promise<Trigger[]> => deps.store.listTriggers(org);

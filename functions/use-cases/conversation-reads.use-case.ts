@@ -1,0 +1,96 @@
+import { remaining } from '../domain/capacity.js';
+import { ForbiddenActionError, NotFoundError } from '../domain/errors.js';
+import { presenceOf } from '../domain/presence.js';
+import type { Conversation, HistoryEvent, Presence } from '../domain/model.js';
+import type { ConversationFilter, Page, PageRequest } from '../ports/read-store.js';
+import { readsAcrossOrg, type Caller } from './caller.js';
+import type { ApiDeps, EngineDeps } from './engine.js';
+
+/** Reads of conversations. Another org's conversation is simply not found: keys start with the org (RL-6). */
+
+export async function readConversation(
+  deps: Pick<EngineDeps, 'store'>,
+  org: string,
+  id: string,
+): Promise<Conversation> {
+  const c = await deps.store.getConversation(org, id);
+  if (!c) throw new NotFoundError('conversation', id);
+  return c;
+}
+
+/** E-1: the conversation's history, oldest first; an unknown conversation is 404, not an empty history. */
+export async function conversationHistory(
+  deps: Pick<EngineDeps, 'store'>,
+  org: string,
+  id: string,
+): Promise<HistoryEvent[]> {
+  await readConversation(deps, org, id);
+  return deps.store.listEvents(org, id);
+}
+
+export type ConversationQuery = ConversationFilter & PageRequest;
+
+/** Supervisors and admins list the org's conversations; an agent lists their own, and may not ask for another's. */
+export async function listConversations(
+  deps: Pick<ApiDeps, 'store'>,
+  caller: Caller,
+  query: ConversationQuery,
+): Promise<Page<Conversation>> {
+  const all = readsAcrossOrg(caller);
+  if (!all && query.agentId && query.agentId !== caller.id)
+    throw new ForbiddenActionError('an agent can list only their own conversations');
+  const { limit, cursor, ...filter } = query;
+  return deps.store.listConversations(caller.org, all ? filter : { ...filter, agentId: caller.id }, {
+    limit,
+    ...(cursor ? { cursor } : {}),
+  });
+}
+
+/** The agent's Active, WrapUp and Waiting conversations. */
+export function workItems(deps: Pick<EngineDeps, 'store'>, org: string, agentId: string): Promise<Conversation[]> {
+  return deps.store.listWorkItems(org, agentId);
+}
+
+/** the Open conversations of a queue, oldest first; an unknown queue is 404. */
+export async function openItems(
+  deps: Pick<EngineDeps, 'store'>,
+  org: string,
+  queueId: string,
+  page: PageRequest,
+): Promise<Page<Conversation>> {
+  if (!(await deps.store.getQueue(org, queueId))) throw new NotFoundError('queue', queueId);
+  return deps.store.listOpenItems(org, queueId, { limit: page.limit, ...(page.cursor ? { cursor: page.cursor } : {}) });
+}
+
+export interface Candidate {
+  id: string;
+  name: string;
+  presence: Presence;
+  remaining: number;
+}
+
+/** the queue's agents (not bots, not the primary) with an allowed presence and the capacity it costs. */
+export async function consultCandidates(deps: ApiDeps, org: string, conversationId: string): Promise<Candidate[]> {
+  const c = await deps.store.getConversation(org, conversationId);
+  if (!c) throw new NotFoundError('conversation', conversationId);
+  const ws = await deps.store.getWorkstream(org, c.workstreamId);
+  if (!ws) throw new NotFoundError('workstream', c.workstreamId);
+  const [members, settings] = await Promise.all([
+    deps.store.listQueueMembers(org, c.queueId),
+    deps.store.getSettings(org),
+  ]);
+  const now = deps.clock.now();
+  const agents = await Promise.all(
+    members.filter((id) => id !== c.primaryAgentId).map((id) => deps.store.getAgent(org, id)),
+  );
+  return agents
+    .filter((a) => a !== undefined && !a.bot)
+    .map((a) => ({ a: a!, p: presenceOf(a!, settings, now).presence }))
+    .filter(
+      ({ a, p }) =>
+        ws.allowedPresences.includes(p) &&
+        remaining(a.pools[ws.capacity.pool]) >= ws.capacity.units &&
+        !c.consultants.includes(a.id),
+    )
+    .map(({ a, p }) => ({ id: a.id, name: a.name, presence: p, remaining: remaining(a.pools[ws.capacity.pool]) }));
+}
