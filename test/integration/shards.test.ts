@@ -6,7 +6,7 @@ import { ValidationError } from '../../functions/domain/errors.js';
 import type { Conversation } from '../../functions/domain/model.js';
 import type { ConversationFilter } from '../../functions/ports/read-store.js';
 import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
-import { consultCandidates } from '../../functions/use-cases/reads.use-case.js';
+import { consultCandidates } from '../../functions/use-cases/conversation-reads.use-case.js';
 import { makeFixture, type Fixture } from '../support/fixture.js';
 
 /**
@@ -182,7 +182,7 @@ describe('SC-1: nothing a transition does touches the queue partition', () => {
         ExpressionAttributeValues: { ':pk': keys.queue(f.org, 'q1').PK },
       }),
     );
-    const candidates = await consultCandidates(f.deps, f.store, f.org, c.id);
+    const candidates = await consultCandidates(f.deps, f.org, c.id);
 
     // Assess
     expect(offered).toMatchObject({ status: 'Active', accepted: false });
