@@ -313,6 +313,55 @@ describe('bugs found by the reliability suite: the availability index', () => {
   });
 });
 
+describe('bugs found by the reliability suite: a crash between the commit and the after-commit work', () => {
+  it('R-3 bug "a crash after a release leaves the agent full in the index": the outbox retries the dispatch but never refreshes the availability entry, so push routing never sees her room', async () => {
+    // Prepare: alice (1 unit) works a pick chat Y (her index entry: full); a push SMS workstream shares queue q1
+    const o = await pushOrg({ alice: 1 });
+    const { store } = rig;
+    const pick: Workstream = { ...((await store.getWorkstream(o.org, 'ws-chat')) as Workstream), distribution: 'pick' };
+    await store.putWorkstream(pick);
+    await store.putWorkstream({ ...pick, id: 'ws-sms', name: 'sms', mode: 'persistent', distribution: 'push' });
+    const sms = `${o.org}-sms`;
+    await store.putChannel({ org: o.org, id: sms, kind: 'sms', workstreamId: 'ws-sms' }, SECRET);
+    const y = await o.start('t-y');
+    expect((await o.action('alice', y.id, 'accept')).status).toBe(200);
+
+    // Act: alice closes Y (T-4d, her unit is released); the Lambda dies right after the commit. Her index
+    // refresh is a follow-up of the committed release, from the table's stream, so the crash cannot lose it.
+    // Then a customer writes on the push SMS channel, and the outbox is swept (the dispatch retries run).
+    rig.faults.add({
+      match: (writes) =>
+        writes.some((w) => w.type === 'event' && w.event.conversationId === y.id && w.event.action === 'close'),
+      crash: 'after',
+    });
+    expect((await o.action('alice', y.id, 'close')).status).toBe(500);
+    rig.faults.clear();
+    expect((await store.getAgent(o.org, 'alice'))?.pools.default).toMatchObject({ used: 0, max: 1 });
+    const raw = JSON.stringify({
+      eventId: 'sms-crash-1',
+      type: 'message.received',
+      threadId: 't-z',
+      message: { text: 'hi' },
+    });
+    expect(
+      (
+        await rig.http('webhooks', 'POST /v1/webhooks/{channelId}', {
+          params: { channelId: sms },
+          body: raw,
+          headers: { 'x-signature': signBody(SECRET, raw) },
+        })
+      ).status,
+    ).toBe(202);
+    await rig.consume();
+    await rig.advance(31);
+    await rig.advance(31);
+
+    // Assess: R-3: alice is eligible (member, Available, her unit free), so the SMS is offered to her
+    const z = (await store.listConversations(o.org, { channelId: sms, threadId: 't-z' }, { limit: 10 })).items[0];
+    expect(z).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+  });
+});
+
 describe('bugs found by the reliability suite: API retries', () => {
   it('API Idempotency-Key bug "a retried End closes the wrap-up": End committed, the Lambda died before answering, the client retries with the same key', async () => {
     // Prepare: alice works on a chat (accepted)
