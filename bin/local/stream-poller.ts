@@ -220,6 +220,8 @@ export interface DeliveryOptions {
   running?: () => boolean;
   /** every record up to this one is done */
   checkpoint?: (sequenceNumber: string) => void;
+  /** where a failed delivery is reported (default: console.error) */
+  report?: (message: string, err?: unknown) => void;
 }
 
 /**
@@ -236,10 +238,11 @@ export async function deliverStreamBatch(
   const name = options.name ?? 'follow-ups';
   const maxAttempts = options.maxAttempts ?? 8;
   const backoff = options.backoffMs ?? ((n: number) => Math.min(1000, 20 * 2 ** n));
+  const report = options.report ?? ((message: string, err?: unknown) => console.error(message, err ?? ''));
   const given: DynamoDBRecord[] = [];
   let pending = records;
   for (let attempt = 1; pending.length && (options.running?.() ?? true); attempt++) {
-    const failedAt = await failedRecord(handler, pending, name);
+    const failedAt = await failedRecord(handler, pending, name, report);
     const index =
       failedAt === undefined
         ? pending.length
@@ -251,7 +254,7 @@ export async function deliverStreamBatch(
     pending = pending.slice(index);
     if (!pending.length) break;
     if (attempt >= maxAttempts) {
-      console.error(`[${name}] a stream record failed ${attempt} times; giving up on it`, seq(pending[0]));
+      report(`[${name}] a stream record failed ${attempt} times; giving up on it ${seq(pending[0])}`);
       given.push(pending[0] as DynamoDBRecord);
       options.checkpoint?.(seq(pending[0]));
       pending = pending.slice(1);
@@ -267,13 +270,14 @@ async function failedRecord(
   handler: StreamLambdaHandler,
   batch: DynamoDBRecord[],
   name: string,
+  report: (message: string, err?: unknown) => void,
 ): Promise<string | undefined> {
   try {
     const res = await handler({ Records: batch }, lambdaContext(name));
     const failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
     return batch.find((r) => failed.has(seq(r)))?.dynamodb?.SequenceNumber;
   } catch (err) {
-    console.error(`[${name}] handler threw; the batch will be delivered again`, err);
+    report(`[${name}] handler threw; the batch will be delivered again`, err);
     return seq(batch[0]);
   }
 }

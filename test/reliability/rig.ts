@@ -361,6 +361,10 @@ export async function startRig(): Promise<Rig> {
           maxAttempts: 10,
           backoffMs: () => 0,
           checkpoint: (n) => reader.checkpoint(b.shardId, n),
+          // the injected crashes are expected; anything else is still printed
+          report: (message, err) => {
+            if (!String(err).includes('injected crash')) console.error(message, err ?? '');
+          },
         });
         if (given.length)
           throw new Error(`follow-ups gave up on stream records ${given.map((r) => r.dynamodb?.SequenceNumber)}`);
