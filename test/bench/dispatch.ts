@@ -70,6 +70,7 @@ export async function dispatchLatency(
         const key = `${a.channel[ws.id]}#${e.threadId}`;
         const id = await rt.commits.until(() => rt.commits.byThread.get(key), 60_000, 'a push conversation');
         const at = rt.commits.createdAt.get(id) as number;
+        await rt.followUps.settle();
         try {
           const offer = await rt.commits.until(() => offerAfter(rt, at, { conversationId: id }), 10_000, 'an offer');
           created.push(offer.at - at);

@@ -3,7 +3,10 @@ import { currentPhase, inPhase } from './phases.js';
 
 /** How the bench waits for after-commit work, whatever runs it. */
 export interface FollowUps {
-  /** resolves once every follow-up of what was committed so far has run (under the 'follow-up' tag) */
+  /**
+   * resolves once every follow-up of what was committed so far has run (under the 'follow-up' tag);
+   * called after every measured call and between the steps of a replay, also concurrently
+   */
   settle(): Promise<void>;
 }
 

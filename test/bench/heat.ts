@@ -275,6 +275,7 @@ export async function keyHeat(
     // 1. the round's webhooks ingested (the local runtime's poller, one consumer): push ones offered
     const { arrivals, posted } = next;
     await posted;
+    await rt.followUps.settle();
     const convs: { ws: string; c: Conversation }[] = [];
     for (const a of arrivals) {
       const id = await rt.commits.until(
@@ -307,6 +308,7 @@ export async function keyHeat(
       used.set(agent, (used.get(agent) ?? 0) + 1);
       if (await act(c, agent, 'accept')) owner.set(c.id, agent);
     });
+    await rt.followUps.settle();
     // 3. a quarter of the pick ones go to another queue and are accepted there
     const moved = convs.filter((x, i) => x.ws === 'ws-pick' && i % 8 === 1 && owner.has(x.c.id));
     await pool(moved, opts.concurrency, async ({ c }) => {
@@ -319,9 +321,11 @@ export async function keyHeat(
       if (await act(c, agent, 'accept')) owner.set(c.id, agent);
       else owner.delete(c.id);
     });
+    await rt.followUps.settle();
     // 4. ends
     const held = convs.filter((x) => owner.has(x.c.id));
     await pool(held, opts.concurrency, async ({ c }) => void (await act(c, owner.get(c.id) as string, 'end')));
+    await rt.followUps.settle();
     // 5. a minute passes: Scheduler delivers what fell due (wrap-up releases; offer expiries, stale by now)
     rt.local.clock.advance(61);
     const due = [...rt.commits.timers.values()].filter(
@@ -332,14 +336,17 @@ export async function keyHeat(
       await inPhase('request', () => rt.entry.timer(t));
       count(`timer ${t.kind}`);
     });
+    await rt.followUps.settle();
     // 6. closes
     await pool(held, opts.concurrency, async ({ c }) => {
       const agent = owner.get(c.id) as string;
       await act(c, agent, 'close');
       used.set(agent, Math.max(0, (used.get(agent) ?? 1) - 1));
     });
+    await rt.followUps.settle();
     // 7. the sweeper's rule (the outbox's dispatch safety nets, due + its grace)
     await inPhase('request', () => rt.entry.sweep());
+    await rt.followUps.settle();
     count('sweeper run');
     perRoundSeen = rt.commits.eventLog.length - eventsAtStart - before;
     opts.log(
