@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TABLE_DEFINITION } from '../../functions/adapters/dynamodb/table-definition.js';
 import type { Conversation, HistoryEvent } from '../../functions/domain/model.js';
 import type { TimerRequest } from '../../functions/domain/writes.js';
 import type { ObservedRequest, Probe } from './instrument.js';
@@ -15,12 +16,17 @@ export interface Commit {
   timers: (TimerRequest & { name: string })[];
 }
 
-const STORAGE = new Set(['PK', 'SK', 'type', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', 'GSI3PK', 'GSI3SK', 'expiresAt']);
+const STORAGE = new Set([
+  TABLE_DEFINITION.partitionKey,
+  TABLE_DEFINITION.sortKey,
+  ...TABLE_DEFINITION.globalSecondaryIndexes.flatMap((g) => [g.partitionKey, g.sortKey]),
+  TABLE_DEFINITION.timeToLiveAttribute,
+  'type',
+]);
 const strip = <T>(item: Record<string, unknown>): T =>
   Object.fromEntries(Object.entries(item).filter(([k]) => !STORAGE.has(k))) as T;
 
 export class CommitLog {
-  private listeners = new Set<(c: Commit) => void>();
   /** the last committed state of each conversation, and thread -> conversation */
   readonly conversations = new Map<string, Conversation>();
   readonly byThread = new Map<string, string>();
@@ -58,12 +64,6 @@ export class CommitLog {
       this.eventLog.push(conversation ? { at: c.at, event, conversation } : { at: c.at, event });
       if (event.action === 'created') this.createdAt.set(event.conversationId, c.at);
     }
-    for (const l of this.listeners) l(c);
-  }
-
-  on(listener: (c: Commit) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** polls until `check` gives a value (the commit times, not this poll, are what is measured) */

@@ -83,6 +83,8 @@ const t0 = performance.now();
 
 log(`starting DynamoDB Local (${QUICK ? 'quick' : 'full'} run)`);
 const ddb = await startDynamoLocal();
+// a section that throws must not leave Java running (stop() sends SIGTERM before its first await)
+process.on('exit', () => void ddb.stop());
 const doc = createDocumentClient({ endpoint: ddb.endpoint });
 await createBenchTable(ddb.endpoint, TABLE);
 const main: BenchRuntime = await startBenchRuntime(ddb.endpoint, TABLE);
@@ -441,9 +443,22 @@ function median(xs: number[]): number {
 }
 
 // ---------- report ----------
+/** what the figures are and are not */
+const NOTES = [
+  'Round trips count DynamoDB requests only (overlapping ones once); the webhook also sends one SQS message (column sqs).',
+  "Follow-ups: today after-commit work runs inline (createEngine's onCommitted) and is tagged there (follow-ups.ts).",
+  'Timers are delivered by the bench as EventBridge Scheduler would (timers consumer); the local ticker and scheduler are off.',
+  "Ingest raw baseline runs at the consumer's concurrency: 1 (the local runtime has one poller; a FIFO batch is applied in order).",
+  'Key heat: writes from the stream (changed items only), write requests from the requests (no-op and failed-condition writes too).',
+  'Key heat: the sweeper runs once per replay round, not once a minute; per-conversation and per-agent keys are upper bounds.',
+  'DynamoDB Local is not DynamoDB: no partition limits, splits or adaptive capacity, WCU not billed as on AWS (floor WCU = 2 per item).',
+  'Not measured: Lambda concurrency and cold starts, Scheduler and SQS delivery delays in AWS, the Idempotency-Key path.',
+];
+results.notes = NOTES;
 results.goals = goals;
 results.finishedAt = new Date().toISOString();
 results.seconds = Math.round((performance.now() - t0) / 1000);
+out.push(['', '== notes ==', ...NOTES.map((n) => `- ${n}`)].join('\n'));
 out.push(
   table(
     `goals (${results.startedAt as string}, ${QUICK ? 'quick' : 'full'} run, ${results.seconds as number} s)`,
