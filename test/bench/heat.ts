@@ -174,6 +174,8 @@ export interface HeatFigures {
   streamRecords: number;
   seconds: number;
   mix: Record<string, number>;
+  /** the history events committed during the replay, by action */
+  committed: Record<string, number>;
   projectedTo: number;
   goals: { writesPerSecond: number; readsPerSecond: number };
   /** transitions per second of the replay itself on this machine */
@@ -213,7 +215,8 @@ export async function keyHeat(
     routeByContext: true,
     workstreams: [
       { id: 'ws-pick', distribution: 'pick', blockCapacity: 1 },
-      { id: 'ws-push', distribution: 'push', blockCapacity: 1 },
+      // offers wait up to 2 minutes: the next round's offers (made while this round is worked) outlive one minute
+      { id: 'ws-push', distribution: 'push', blockCapacity: 1, offerTimeoutSeconds: 120 },
     ],
   });
   opts.log(`  ${opts.agents} agents set up in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -248,6 +251,18 @@ export async function keyHeat(
     'reconnect-timeout',
     'presence-grace',
   ]);
+  /** what EventBridge Scheduler delivers: every precise timer of the outbox that fell due, once */
+  const deliverDue = async () => {
+    const due = [...rt.commits.timers.values()].filter(
+      (t) => PRECISE.has(t.kind) && !delivered.has(t.name) && Date.parse(t.at) <= rt.local.clock.now().getTime(),
+    );
+    for (const t of due) delivered.add(t.name);
+    await pool(due, opts.concurrency, async (t) => {
+      await inPhase('request', () => rt.entry.timer(t));
+      count(`timer ${t.kind}`);
+    });
+    await rt.followUps.settle();
+  };
   const ok = (what: string, status: number) => {
     if (status >= 300) count(`${what} refused (${status})`);
   };
@@ -328,15 +343,7 @@ export async function keyHeat(
     await rt.followUps.settle();
     // 5. a minute passes: Scheduler delivers what fell due (wrap-up releases; offer expiries, stale by now)
     rt.local.clock.advance(61);
-    const due = [...rt.commits.timers.values()].filter(
-      (t) => PRECISE.has(t.kind) && !delivered.has(t.name) && Date.parse(t.at) <= rt.local.clock.now().getTime(),
-    );
-    for (const t of due) delivered.add(t.name);
-    await pool(due, opts.concurrency, async (t) => {
-      await inPhase('request', () => rt.entry.timer(t));
-      count(`timer ${t.kind}`);
-    });
-    await rt.followUps.settle();
+    await deliverDue();
     // 6. closes
     await pool(held, opts.concurrency, async ({ c }) => {
       const agent = owner.get(c.id) as string;
@@ -353,11 +360,20 @@ export async function keyHeat(
       `  round ${current}: ${rt.commits.eventLog.length - eventsAtStart} transitions, ${((performance.now() - replay0) / 1000).toFixed(0)} s`,
     );
   }
+  // the outbox runs dry: the last offers' expiries and the last dispatch safety nets fall due and fire
   await rt.local.drain();
+  rt.local.clock.advance(200);
+  await deliverDue();
+  await inPhase('request', () => rt.entry.sweep());
+  count('sweeper run');
+  await rt.followUps.settle();
   stopReads();
   await stream.stop();
   const seconds = (performance.now() - replay0) / 1000;
 
+  const committed: Record<string, number> = {};
+  for (const e of rt.commits.eventLog.slice(eventsAtStart))
+    committed[e.event.action] = (committed[e.event.action] ?? 0) + 1;
   const T = heat.transitions || rt.commits.eventLog.length - eventsAtStart;
   const scale = PROJECTED_TRANSITIONS_PER_SECOND / T;
   const hottest: HeatFigures['hottest'] = {};
@@ -411,6 +427,7 @@ export async function keyHeat(
     seconds,
     replayPerSecond: T / seconds,
     mix,
+    committed,
     projectedTo: PROJECTED_TRANSITIONS_PER_SECOND,
     goals: { writesPerSecond: WRITE_GOAL, readsPerSecond: READ_GOAL },
     perTransition,
