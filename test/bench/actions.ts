@@ -18,8 +18,10 @@ export interface PhaseFigures {
   floorWcu: number;
   rcu: number;
   wcu: number;
-  /** SQS requests (the webhook's SendMessage), not in the DynamoDB figures */
+  /** SQS requests (the webhook's SendMessage, notifications), not in the DynamoDB figures */
   sqsRequests: number;
+  /** CreateSchedule calls (EventBridge Scheduler), not in the DynamoDB figures */
+  schedules: number;
 }
 
 export interface ActionFigures {
@@ -29,7 +31,11 @@ export interface ActionFigures {
   followUp: PhaseFigures;
 }
 
-export function summarize(records: readonly RequestRecord[], sqs: readonly RequestRecord[] = []): PhaseFigures {
+export function summarize(
+  records: readonly RequestRecord[],
+  sqs: readonly RequestRecord[] = [],
+  schedules: readonly RequestRecord[] = [],
+): PhaseFigures {
   const byCommand: Record<string, number> = {};
   for (const r of records) byCommand[r.command] = (byCommand[r.command] ?? 0) + 1;
   const transactItems = records.reduce((a, r) => a + r.transactItems, 0);
@@ -45,27 +51,30 @@ export function summarize(records: readonly RequestRecord[], sqs: readonly Reque
     rcu: records.reduce((a, r) => a + r.rcu, 0),
     wcu: records.reduce((a, r) => a + r.wcu, 0),
     sqsRequests: sqs.length,
+    schedules: schedules.length,
   };
 }
 
 /**
- * Runs one entry-point call with its requests tagged 'request', then lets the follow-ups settle
- * under 'follow-up' (follow-ups.ts), and splits what it cost by phase.
+ * Runs one entry-point call (its handler's requests are tagged 'request'), then lets the stream
+ * consumer run its follow-ups (tagged 'follow-up', follow-ups.ts), and splits what it cost by
+ * phase. Everything committed before is settled first, so the window holds this call's
+ * follow-ups only.
  */
 export async function measure(
   rt: BenchRuntime,
   action: string,
   call: () => Promise<HttpResult | { batchItemFailures?: unknown[] }>,
 ): Promise<ActionFigures> {
+  await rt.followUps.settle();
   const scope = new Scope(true);
-  const out = await inPhase('request', call, scope);
-  await inPhase('follow-up', () => rt.followUps.settle(), scope);
+  const out = await rt.followUps.collect(scope, () => inPhase('request', call, scope));
   const status = 'status' in out ? out.status : (out.batchItemFailures?.length ?? 0) === 0 ? 'ok' : 'batch item failed';
   return {
     action,
     status,
-    request: summarize(scope.of('request'), scope.of('request', 'sqs')),
-    followUp: summarize(scope.of('follow-up'), scope.of('follow-up', 'sqs')),
+    request: summarize(scope.of('request'), scope.of('request', 'sqs'), scope.of('request', 'scheduler')),
+    followUp: summarize(scope.of('follow-up'), scope.of('follow-up', 'sqs'), scope.of('follow-up', 'scheduler')),
   };
 }
 
@@ -116,8 +125,12 @@ export async function actionPass(rt: BenchRuntime, o: BenchOrg): Promise<ActionF
 
   const push = o.channel[PUSH.id] as string;
   const started = () => ({ eventId: ulid(), type: 'conversation.started' as const, threadId: ulid() });
-  out.push(await measure(rt, 'webhook (202, push)', () => entry.webhook(push, o.secret, started())));
-  await local.drain(); // the local runtime's poller ingests it; the consumer is measured on its own below
+  // the ingest consumer holds the message while the webhook is measured (a webhook has no follow-ups of its own)
+  const webhook = await rt.holdingIngest(() =>
+    measure(rt, 'webhook (202, push)', () => entry.webhook(push, o.secret, started())),
+  );
+  out.push(webhook);
+  await local.drain(); // the SQS poller ingests it; the consumer is measured on its own below
   out.push(await measure(rt, 'ingest consumer (push, offered)', () => entry.ingest(o.org, push, started())));
   return out;
 }

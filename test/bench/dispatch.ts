@@ -37,10 +37,14 @@ function offerAfter(rt: BenchRuntime, after: number, match: { conversationId?: s
 }
 
 /**
- * (5) Push dispatch latency on the local runtime, commit to commit (times seen on the wire):
- * - created: a push conversation's creation (webhook -> ingest) to its committed offer, with free agents;
+ * (5) Push dispatch latency on the local stack, commit to commit (times seen on the wire). Both
+ * offers are follow-ups: the table's stream -> the stream poller -> the follow-ups handler, which
+ * runs beside everything else as its event source mapping would.
+ * - created: a push conversation's creation (webhook -> ingest) to its committed offer, with free
+ *   agents (the conversation entering Open is dispatched);
  * - freed: an agent's end (wrap-up 'never', so it frees capacity) to the committed offer of the
- *   oldest waiting push conversation to that agent, with a backlog waiting and every agent full.
+ *   oldest waiting push conversation to that agent, with a backlog waiting and every agent full
+ *   (the pool's freed unit refreshes the agent's entries, then offers them waiting work).
  */
 export async function dispatchLatency(
   rt: BenchRuntime,
@@ -70,7 +74,6 @@ export async function dispatchLatency(
         const key = `${a.channel[ws.id]}#${e.threadId}`;
         const id = await rt.commits.until(() => rt.commits.byThread.get(key), 60_000, 'a push conversation');
         const at = rt.commits.createdAt.get(id) as number;
-        await rt.followUps.settle();
         try {
           const offer = await rt.commits.until(() => offerAfter(rt, at, { conversationId: id }), 10_000, 'an offer');
           created.push(offer.at - at);
@@ -110,6 +113,8 @@ export async function dispatchLatency(
     }
     await rt.local.drain();
     for (let i = 0; i < opts.freed + agents; i++) await openConv(rt.store, b, ws.id, 'q1', rt.local.clock.now());
+    // the backlog's own dispatch (no agent has room) has run before anything is timed
+    await rt.followUps.settle();
   });
   const freed: number[] = [];
   let missedFreed = 0;
@@ -120,7 +125,6 @@ export async function dispatchLatency(
         const conversationId = holding.get(agent) as string;
         const r = await inPhase('request', () => rt.entry.action(b.org, agent, conversationId, 'end'));
         if (r.status !== 200) throw new Error(`end: ${r.status} ${JSON.stringify(r.body)}`);
-        await rt.followUps.settle();
         const released = [...rt.commits.eventLog]
           .reverse()
           .find((e) => e.event.action === 'end' && e.event.conversationId === conversationId);

@@ -361,6 +361,7 @@ export async function keyHeat(
     );
   }
   // the outbox runs dry: the last offers' expiries and the last dispatch safety nets fall due and fire
+  opts.log('  the outbox runs dry');
   await rt.local.drain();
   rt.local.clock.advance(200);
   await deliverDue();
@@ -368,6 +369,7 @@ export async function keyHeat(
   count('sweeper run');
   await rt.followUps.settle();
   stopReads();
+  opts.log('  reading the rest of the stream');
   await stream.stop();
   const seconds = (performance.now() - replay0) / 1000;
 

@@ -3,15 +3,16 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 /**
  * Which part of the work a DynamoDB request belongs to, carried by AsyncLocalStorage so the client
  * middleware (instrument.ts) can tag every request without the engine knowing:
- * - 'request': made before the entry point (HTTP handler, SQS consumer, use case) returns;
- * - 'follow-up': made by after-commit work (follow-ups.ts decides where that runs);
+ * - 'request': made inside an invocation of an HTTP handler or an SQS consumer (or the sweeper);
+ * - 'follow-up': made inside the stream consumer's invocations (follow-ups.ts);
  * - 'setup': the bench's own preparation, never counted;
- * - 'background': no tag at all (e.g. the local runtime's SQS poller calling the ingest consumer).
+ * - 'background': no tag at all (the bench's raw baselines, calls outside any handler).
  */
 export type Phase = 'request' | 'follow-up' | 'setup' | 'background';
 
 export interface RequestRecord {
-  service: 'dynamodb' | 'sqs';
+  /** 'scheduler': a CreateSchedule call (EventBridge Scheduler's stand-in records it, sends nothing) */
+  service: 'dynamodb' | 'sqs' | 'scheduler';
   command: string;
   phase: Phase;
   /** performance.now() when the request was sent and when its answer was read */

@@ -1,3 +1,4 @@
+import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
@@ -55,65 +56,78 @@ const must = async (what: string, p: Promise<HttpResult>): Promise<HttpResult> =
  * the ids and queues replaced: the same state at a fraction of the setup time.
  */
 export async function setupOrg(rt: BenchRuntime, doc: DynamoDBDocumentClient, spec: OrgSpec): Promise<BenchOrg> {
-  return inPhase('setup', async () => {
-    const org = `bench-${ulid().toLowerCase()}`;
-    const admin = { org, sub: 'admin', roles: ['admin'] };
-    const secret = 'bench-secret-0123456789';
-    const { http } = rt.entry;
-    for (const q of spec.queues)
-      await must(`queue ${q}`, http('admin', 'PUT /v1/admin/queues/{id}', { id: q }, admin, { name: q }));
-    const channel: Record<string, string> = {};
-    const workstream: Record<string, Workstream> = {};
-    for (const ws of spec.workstreams) {
-      await must(
-        `workstream ${ws.id}`,
-        http('admin', 'PUT /v1/admin/workstreams/{id}', { id: ws.id }, admin, {
-          name: ws.id,
-          mode: 'live',
-          capacity: { units: 1 },
-          allowedPresences: ['Available', 'Busy'],
-          wrapUp: { blockCapacity: ws.blockCapacity },
-          defaultQueueId: spec.queues[0],
-          distribution: ws.distribution,
-          ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
-          ...(spec.routeByContext
-            ? { routingRules: spec.queues.map((q) => ({ when: { field: 'queue', equals: q }, queueId: q })) }
-            : {}),
-        }),
-      );
-      const channelId = `${org}-${ws.id}`;
-      channel[ws.id] = channelId;
-      await must(
-        `channel ${ws.id}`,
-        http('admin', 'PUT /v1/admin/channels/{id}', { id: channelId }, admin, {
-          kind: 'chat',
-          workstreamId: ws.id,
-          secret,
-        }),
-      );
-      workstream[ws.id] = (await rt.store.getWorkstream(org, ws.id)) as Workstream;
-    }
-    const agents = Array.from({ length: spec.agents }, (_, i) => agentId(i));
-    const queuesOf = new Map(agents.map((a, i) => [a, spec.agentQueues(i)]));
-    const apiAgents = Math.min(spec.agents, spec.apiAgents ?? 10);
-    for (let i = 0; i < apiAgents; i++) {
-      const id = agents[i] as string;
-      await must(
-        `agent ${id}`,
-        http('admin', 'PUT /v1/admin/agents/{id}', { id }, admin, {
-          name: id,
-          queues: queuesOf.get(id),
-          capacity: { default: spec.capacity },
-        }),
-      );
-      await must(`sign-in ${id}`, http('agents', 'POST /v1/agents/me/sign-in', {}, { org, sub: id, roles: ['agent'] }));
-    }
-    if (spec.agents > apiAgents)
-      await cloneAgents(doc, rt.table, org, agents[0] as string, agents.slice(apiAgents), queuesOf);
-    const membersOf = new Map<string, string[]>(spec.queues.map((q) => [q, []]));
-    for (const [a, qs] of queuesOf) for (const q of qs) membersOf.get(q)?.push(a);
-    return { org, secret, channel, workstream, agents, queuesOf, membersOf };
-  });
+  const org = `bench-${ulid().toLowerCase()}`;
+  const copies = new Set(Array.from({ length: spec.agents }, (_, i) => agentId(i)).slice(spec.apiAgents ?? 10));
+  // the copies' own items, as they are put: their availability entries are copied too, nothing follows
+  const copied = (r: DynamoDBRecord): boolean => {
+    const image = r.dynamodb?.NewImage;
+    if (r.eventName !== 'INSERT' || image?.org?.S !== org) return false;
+    const id = image.agentId?.S ?? (image.type?.S === 'agent' ? image.id?.S : undefined);
+    return id !== undefined && copies.has(id);
+  };
+  return rt.followUps.asSetup(() => inPhase('setup', () => build(rt, doc, spec, org)), copied);
+}
+
+async function build(rt: BenchRuntime, doc: DynamoDBDocumentClient, spec: OrgSpec, org: string): Promise<BenchOrg> {
+  const admin = { org, sub: 'admin', roles: ['admin'] };
+  const secret = 'bench-secret-0123456789';
+  const { http } = rt.entry;
+  for (const q of spec.queues)
+    await must(`queue ${q}`, http('admin', 'PUT /v1/admin/queues/{id}', { id: q }, admin, { name: q }));
+  const channel: Record<string, string> = {};
+  const workstream: Record<string, Workstream> = {};
+  for (const ws of spec.workstreams) {
+    await must(
+      `workstream ${ws.id}`,
+      http('admin', 'PUT /v1/admin/workstreams/{id}', { id: ws.id }, admin, {
+        name: ws.id,
+        mode: 'live',
+        capacity: { units: 1 },
+        allowedPresences: ['Available', 'Busy'],
+        wrapUp: { blockCapacity: ws.blockCapacity },
+        defaultQueueId: spec.queues[0],
+        distribution: ws.distribution,
+        ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
+        ...(spec.routeByContext
+          ? { routingRules: spec.queues.map((q) => ({ when: { field: 'queue', equals: q }, queueId: q })) }
+          : {}),
+      }),
+    );
+    const channelId = `${org}-${ws.id}`;
+    channel[ws.id] = channelId;
+    await must(
+      `channel ${ws.id}`,
+      http('admin', 'PUT /v1/admin/channels/{id}', { id: channelId }, admin, {
+        kind: 'chat',
+        workstreamId: ws.id,
+        secret,
+      }),
+    );
+    workstream[ws.id] = (await rt.store.getWorkstream(org, ws.id)) as Workstream;
+  }
+  const agents = Array.from({ length: spec.agents }, (_, i) => agentId(i));
+  const queuesOf = new Map(agents.map((a, i) => [a, spec.agentQueues(i)]));
+  const apiAgents = Math.min(spec.agents, spec.apiAgents ?? 10);
+  for (let i = 0; i < apiAgents; i++) {
+    const id = agents[i] as string;
+    await must(
+      `agent ${id}`,
+      http('admin', 'PUT /v1/admin/agents/{id}', { id }, admin, {
+        name: id,
+        queues: queuesOf.get(id),
+        capacity: { default: spec.capacity },
+      }),
+    );
+    await must(`sign-in ${id}`, http('agents', 'POST /v1/agents/me/sign-in', {}, { org, sub: id, roles: ['agent'] }));
+  }
+  if (spec.agents > apiAgents) {
+    // the template's sign-in has its follow-ups (its availability entries) before it is copied
+    await rt.followUps.settle();
+    await cloneAgents(doc, rt.table, org, agents[0] as string, agents.slice(apiAgents), queuesOf);
+  }
+  const membersOf = new Map<string, string[]>(spec.queues.map((q) => [q, []]));
+  for (const [a, qs] of queuesOf) for (const q of qs) membersOf.get(q)?.push(a);
+  return { org, secret, channel, workstream, agents, queuesOf, membersOf };
 }
 
 /** Copies the template agent's items to `ids`, replacing the agent id and its queues segment by segment. */

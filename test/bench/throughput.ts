@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { buildTransaction } from '../../functions/adapters/dynamodb/transact.js';
 import { decide } from '../../functions/domain/decide.js';
-import type { Agent, Conversation } from '../../functions/domain/model.js';
+import type { Agent, Conversation, Workstream } from '../../functions/domain/model.js';
+import type { Versioned } from '../../functions/ports/conversation-store.js';
 import type { BenchRuntime } from './bench-runtime.js';
 import { inPhase } from './phases.js';
 import { openConv, setupOrg } from './setup.js';
@@ -40,24 +41,41 @@ export interface ThroughputFigures {
   actions: number;
   concurrency: number;
   agents: number;
+  /** the handler with the stream consumer held while it runs (its follow-ups caught up afterwards, untimed) */
   handlerPerSecond: number;
-  /** handler calls returned and their follow-ups settled */
+  /** the same, then its follow-ups settled: accepts / (handler time + catch-up time) */
   handlerSettledPerSecond: number;
+  /** the handler with the stream consumer running beside it on this machine (as in production) */
+  handlerLivePerSecond: number;
+  handlerLiveSettledPerSecond: number;
   rawPerSecond: number;
   ratio: number;
+  liveRatio: number;
   handlerFailures: number;
   rawRetries: number;
   handlerP50Ms: number;
   handlerP99Ms: number;
+  handlerLiveP50Ms: number;
+  handlerLiveP99Ms: number;
   rawP50Ms: number;
   rawP99Ms: number;
+  /** DynamoDB requests per accept on the handler's request path, by command, and its transaction's items */
+  handlerRequestsPerAccept: Record<string, number>;
+  handlerTransactItems: number;
+  rawTransactItems: number;
 }
 
 /**
  * (3) Accepts through the conversations HTTP handler by signed-in agents (Available, 3 queues, so
- * every accept refreshes availability), against a raw baseline per accept of one GetItem (the
- * conversation) plus the TransactWriteItems with the very items the engine commits, at the same
- * concurrency, in the same run: the two alternate in rounds (A B B A ...) so machine noise hits both.
+ * every accept has its availability refreshed by the follow-ups), against a raw baseline per accept
+ * of one GetItem (the conversation) plus one TransactWriteItems with the very items the engine
+ * commits (the decision's writes and its configuration ConditionCheck), at the same concurrency, in
+ * the same run. Each round runs three passes in a rotating order so machine noise hits all:
+ * - the handler with the stream consumer held (the request path alone; the goal's figure), its
+ *   follow-ups then caught up (timed apart);
+ * - the handler with the stream consumer running beside it (both share this machine's 2 cores and
+ *   one DynamoDB Local; in AWS they share neither);
+ * - the raw baseline.
  */
 export async function throughput(
   rt: BenchRuntime,
@@ -86,8 +104,15 @@ export async function throughput(
   const agentFor = (i: number): string => o.agents[i % o.agents.length] as string;
 
   let failures = 0;
+  const byCommand: Record<string, number> = {};
+  let handlerTxItems = 0;
+  const stopCounting = rt.probe.observe((r) => {
+    if (r.phase !== 'request') return;
+    byCommand[r.command] = (byCommand[r.command] ?? 0) + 1;
+    if (r.command === 'TransactWriteItemsCommand') handlerTxItems += (r.input.TransactItems as unknown[]).length;
+  });
   const handlerOp = async (c: Conversation, i: number): Promise<void> => {
-    const r = await inPhase('request', () => rt.entry.action(o.org, agentFor(i), c.id, 'accept'));
+    const r = await rt.entry.action(o.org, agentFor(i), c.id, 'accept');
     if (r.status !== 200) failures++;
   };
   let retries = 0;
@@ -106,77 +131,103 @@ export async function throughput(
       }
     }
   };
+  let rawTxItems = 0;
   const prepare = async (convs: Conversation[], offset: number) => {
     const snapshots = new Map<string, Agent>();
     for (const a of o.agents) snapshots.set(a, (await inPhase('setup', () => rt.store.getAgent(o.org, a))) as Agent);
+    const ws = (await inPhase('setup', () =>
+      rt.store.getWorkstreamVersioned(o.org, 'ws-pick'),
+    )) as Versioned<Workstream>;
     return convs.map((c, i) => {
       const agentId = agentFor(offset + i);
       const d = decide({
         conversation: c,
         actor: { role: 'agent', id: agentId },
         action: { type: 'accept' },
-        workstream: o.workstream['ws-pick'] as never,
+        workstream: ws.value,
         agent: snapshots.get(agentId) as Agent,
         now: now(),
       });
-      return { c, tx: buildTransaction(rt.table, d.writes) };
+      const tx = buildTransaction(rt.table, [
+        ...d.writes,
+        { type: 'config-current', org: o.org, entity: 'workstream', id: ws.value.id, version: ws.version },
+      ]);
+      rawTxItems += tx.TransactItems?.length ?? 0;
+      return { c, tx };
     });
   };
 
-  // warm-up: both paths, unmeasured
+  // warm-up: every path, unmeasured
   await pool(await open(warm), concurrency, handlerOp);
   await pool(await prepare(await open(warm), 0), concurrency, rawOp);
   await rt.followUps.settle();
   failures = 0;
   retries = 0;
+  rawTxItems = 0;
+  handlerTxItems = 0;
+  for (const k of Object.keys(byCommand)) delete byCommand[k];
 
   const rounds = 4;
   const per = Math.ceil(n / rounds);
-  let handlerSeconds = 0;
-  let settleSeconds = 0;
-  let rawSeconds = 0;
-  const hl: number[] = [];
-  const rl: number[] = [];
+  const t = { held: 0, heldSettle: 0, live: 0, liveSettle: 0, raw: 0 };
+  const lat = { held: [] as number[], live: [] as number[], raw: [] as number[] };
   for (let r = 0; r < rounds; r++) {
-    const hc = await open(per);
+    const held = await open(per);
+    const live = await open(per);
     const rc = await prepare(await open(per), r * per);
-    const runHandler = async () => {
-      const h = await pool(hc, concurrency, (c, i) => handlerOp(c, r * per + i));
-      const s0 = performance.now();
-      await rt.followUps.settle();
-      settleSeconds += (performance.now() - s0) / 1000;
-      handlerSeconds += h.seconds;
-      hl.push(...h.latencies);
-    };
-    const runRaw = async () => {
-      const x = await pool(rc, concurrency, rawOp);
-      rawSeconds += x.seconds;
-      rl.push(...x.latencies);
-    };
-    if (r % 2 === 0) {
-      await runHandler();
-      await runRaw();
-    } else {
-      await runRaw();
-      await runHandler();
-    }
+    // what the setup committed has its follow-ups before anything is timed
+    await rt.followUps.settle();
+    const passes: (() => Promise<void>)[] = [
+      async () => {
+        const h = await rt.followUps.paused(() => pool(held, concurrency, (c, i) => handlerOp(c, r * per + i)));
+        const s0 = performance.now();
+        await rt.followUps.settle();
+        t.heldSettle += (performance.now() - s0) / 1000;
+        t.held += h.seconds;
+        lat.held.push(...h.latencies);
+      },
+      async () => {
+        const h = await pool(live, concurrency, (c, i) => handlerOp(c, r * per + i));
+        const s0 = performance.now();
+        await rt.followUps.settle();
+        t.liveSettle += (performance.now() - s0) / 1000;
+        t.live += h.seconds;
+        lat.live.push(...h.latencies);
+      },
+      async () => {
+        const x = await pool(rc, concurrency, rawOp);
+        t.raw += x.seconds;
+        lat.raw.push(...x.latencies);
+      },
+    ];
+    for (let k = 0; k < passes.length; k++) await (passes[(k + r) % passes.length] as () => Promise<void>)();
   }
+  stopCounting();
   const total = per * rounds;
-  const handlerPerSecond = total / handlerSeconds;
-  const rawPerSecond = total / rawSeconds;
+  const handlerPerSecond = total / t.held;
+  const handlerLivePerSecond = total / t.live;
+  const rawPerSecond = total / t.raw;
   return {
     actions: total,
     concurrency,
     agents: agentsCount,
     handlerPerSecond,
-    handlerSettledPerSecond: total / (handlerSeconds + settleSeconds),
+    handlerSettledPerSecond: total / (t.held + t.heldSettle),
+    handlerLivePerSecond,
+    handlerLiveSettledPerSecond: total / (t.live + t.liveSettle),
     rawPerSecond,
     ratio: handlerPerSecond / rawPerSecond,
+    liveRatio: handlerLivePerSecond / rawPerSecond,
     handlerFailures: failures,
     rawRetries: retries,
-    handlerP50Ms: percentile(hl, 50),
-    handlerP99Ms: percentile(hl, 99),
-    rawP50Ms: percentile(rl, 50),
-    rawP99Ms: percentile(rl, 99),
+    handlerP50Ms: percentile(lat.held, 50),
+    handlerP99Ms: percentile(lat.held, 99),
+    handlerLiveP50Ms: percentile(lat.live, 50),
+    handlerLiveP99Ms: percentile(lat.live, 99),
+    rawP50Ms: percentile(lat.raw, 50),
+    rawP99Ms: percentile(lat.raw, 99),
+    handlerRequestsPerAccept: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, v / (2 * total)])),
+    handlerTransactItems: handlerTxItems / (2 * total),
+    rawTransactItems: rawTxItems / total,
   };
 }
