@@ -97,7 +97,8 @@ export function actionOrg(rt: BenchRuntime, doc: DynamoDBDocumentClient, agents:
 /**
  * One pass of every measured action by one signed-in agent (pick workstream, 5-minute wrap-up):
  * accept -> end -> the wrap-up release timer -> close; accept -> release; accept -> transfer to a
- * queue; and a push conversation arriving: the webhook, and the ingest consumer applying it.
+ * queue; an accept with an Idempotency-Key, and its replay; and a push conversation arriving: the
+ * webhook, and the ingest consumer applying it.
  */
 export async function actionPass(rt: BenchRuntime, o: BenchOrg): Promise<ActionFigures[]> {
   const out: ActionFigures[] = [];
@@ -122,6 +123,22 @@ export async function actionPass(rt: BenchRuntime, o: BenchOrg): Promise<ActionF
   const c3 = await openConv(rt.store, o, PICK.id, 'q1', now());
   await inPhase('setup', act(c3.id, 'accept'));
   out.push(await measure(rt, 'transfer (to queue)', act(c3.id, 'transfer', { queueId: 'q2' })));
+
+  // Idempotency-Key: the key's receipt is read with the action's state and written in its transaction
+  const c4 = await openConv(rt.store, o, PICK.id, 'q1', now());
+  const keyed = (key: string) => () =>
+    entry.http(
+      'conversations',
+      'POST /v1/conversations/{id}/actions/{action}',
+      { id: c4.id, action: 'accept' },
+      { org: o.org, sub: agent, roles: ['agent'] },
+      undefined,
+      { 'idempotency-key': key },
+    );
+  const key = `bench-${ulid()}`;
+  out.push(await measure(rt, 'accept (Idempotency-Key)', keyed(key)));
+  out.push(await measure(rt, 'accept replayed (same key)', keyed(key)));
+  await inPhase('setup', act(c4.id, 'release'));
 
   const push = o.channel[PUSH.id] as string;
   const started = () => ({ eventId: ulid(), type: 'conversation.started' as const, threadId: ulid() });

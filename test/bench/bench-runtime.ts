@@ -32,7 +32,7 @@ import { signBody, toQueueMessage } from '../../functions/use-cases/ingest-webho
 import { CommitLog } from './commits.js';
 import { attachFollowUps, type FollowUps } from './follow-ups.js';
 import { probe, probeSqs, type Probe } from './instrument.js';
-import { currentTag, inPhase } from './phases.js';
+import { currentPhase, currentTag, inPhase } from './phases.js';
 
 type HttpHandler = (event: never, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -192,11 +192,11 @@ export async function startBenchRuntime(
     };
     const overrides: EngineOverrides = { clock, scheduler, store, sqs };
 
-    /** an invocation of a handler: tagged 'request', in the caller's measured scope if it has one */
+    /** an invocation of a handler: tagged 'request' (the bench's own setup stays 'setup'), in the caller's scope if any */
     const invoked =
       <E, R>(h: (e: E, c: Context) => Promise<R>) =>
       (e: E, c: Context): Promise<R> =>
-        inPhase('request', () => h(e, c));
+        inPhase(currentPhase() === 'setup' ? 'setup' : 'request', () => h(e, c));
     const handlers: Handlers = {
       conversations: invoked(conversationsHandler.createHandler(config, overrides)) as HttpHandler,
       webhooks: invoked(webhooksHandler.createHandler(config, { clock, store, sqs })) as HttpHandler,

@@ -36,6 +36,8 @@ export class KeyHeat {
   readonly writes = new Map<string, Counts>();
   readonly reads = new Map<string, Counts>();
   readonly writeRequests: Counts = new Map();
+  /** ConditionCheck items of transactions, by key (counted in writeRequests too) */
+  readonly conditionChecks: Counts = new Map();
   transitions = 0;
 
   constructor(private readonly table: string) {
@@ -119,10 +121,11 @@ export class KeyHeat {
           string,
           { TableName?: string; Item?: unknown; Key?: unknown }
         >[])
-          for (const op of Object.values(t))
+          for (const [kind, op] of Object.entries(t))
             if (mine(op.TableName)) {
               const pk = keyPk(op.Item ?? op.Key);
               if (pk) bump(this.writeRequests, pk);
+              if (pk && kind === 'ConditionCheck') bump(this.conditionChecks, pk);
             }
         break;
       case 'BatchWriteItemCommand':
@@ -163,6 +166,8 @@ export interface HotKey {
   perSecond: number;
   /** table writes only: write requests (changed or not) on the key, projected */
   writeRequestsPerSecond?: number;
+  /** ...of which a transaction's ConditionCheck items (the configuration checks of R-5, queue checks...) */
+  conditionChecksPerSecond?: number;
 }
 
 export interface HeatFigures {
@@ -181,7 +186,7 @@ export interface HeatFigures {
   /** transitions per second of the replay itself on this machine */
   replayPerSecond: number;
   /** writes and reads per transition, on the table and on each index */
-  perTransition: Record<string, { writes: number; reads: number; writeRequests?: number }>;
+  perTransition: Record<string, { writes: number; reads: number; writeRequests?: number; conditionChecks?: number }>;
   hottest: Record<string, { writes: HotKey[]; reads: HotKey[] }>;
   failing: { index: string; kind: 'writes' | 'reads'; key: string; scope: KeyScope; perSecond: number }[];
 }
@@ -399,7 +404,9 @@ export async function keyHeat(
     perTransition[index] = {
       writes: sum(writes) / T,
       reads: sum(reads) / T,
-      ...(index === 'table' ? { writeRequests: sum(heat.writeRequests) / T } : {}),
+      ...(index === 'table'
+        ? { writeRequests: sum(heat.writeRequests) / T, conditionChecks: sum(heat.conditionChecks) / T }
+        : {}),
     };
     hottest[index] = {
       writes: top(writeRank).map(([k]) => ({
@@ -407,7 +414,12 @@ export async function keyHeat(
         scope: scopeOf(k),
         count: writes.get(k) ?? 0,
         perSecond: (writes.get(k) ?? 0) * scale,
-        ...(index === 'table' ? { writeRequestsPerSecond: (heat.writeRequests.get(k) ?? 0) * scale } : {}),
+        ...(index === 'table'
+          ? {
+              writeRequestsPerSecond: (heat.writeRequests.get(k) ?? 0) * scale,
+              conditionChecksPerSecond: (heat.conditionChecks.get(k) ?? 0) * scale,
+            }
+          : {}),
       })),
       reads: top(reads).map(([k, v]) => ({ key: redact(o.org, k), scope: scopeOf(k), count: v, perSecond: v * scale })),
     };

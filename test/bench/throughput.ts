@@ -1,4 +1,4 @@
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { performance } from 'node:perf_hooks';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { buildTransaction } from '../../functions/adapters/dynamodb/transact.js';
@@ -49,8 +49,12 @@ export interface ThroughputFigures {
   handlerLivePerSecond: number;
   handlerLiveSettledPerSecond: number;
   rawPerSecond: number;
+  /** the raw baseline reading what the handler reads (conversation, agent, pool) in one BatchGetItem */
+  rawBatchPerSecond: number;
   ratio: number;
   liveRatio: number;
+  /** handler (consumer held) / the raw baseline with the handler's reads */
+  batchRatio: number;
   handlerFailures: number;
   rawRetries: number;
   handlerP50Ms: number;
@@ -59,6 +63,10 @@ export interface ThroughputFigures {
   handlerLiveP99Ms: number;
   rawP50Ms: number;
   rawP99Ms: number;
+  rawBatchP50Ms: number;
+  rawBatchP99Ms: number;
+  /** keys per BatchGetItem of the handler */
+  handlerKeysPerBatchGet: number;
   /** DynamoDB requests per accept on the handler's request path, by command, and its transaction's items */
   handlerRequestsPerAccept: Record<string, number>;
   handlerTransactItems: number;
@@ -70,12 +78,14 @@ export interface ThroughputFigures {
  * every accept has its availability refreshed by the follow-ups), against a raw baseline per accept
  * of one GetItem (the conversation) plus one TransactWriteItems with the very items the engine
  * commits (the decision's writes and its configuration ConditionCheck), at the same concurrency, in
- * the same run. Each round runs three passes in a rotating order so machine noise hits all:
+ * the same run. Each round runs four passes in a rotating order so machine noise hits all:
  * - the handler with the stream consumer held (the request path alone; the goal's figure), its
  *   follow-ups then caught up (timed apart);
  * - the handler with the stream consumer running beside it (both share this machine's 2 cores and
  *   one DynamoDB Local; in AWS they share neither);
- * - the raw baseline.
+ * - the raw baseline (the goal's: GetItem of the conversation + the transaction);
+ * - the raw baseline reading what the handler reads (conversation, agent profile, pool) in one
+ *   BatchGetItem, then the transaction: what is left of the gap is the handler's own work.
  */
 export async function throughput(
   rt: BenchRuntime,
@@ -106,9 +116,12 @@ export async function throughput(
   let failures = 0;
   const byCommand: Record<string, number> = {};
   let handlerTxItems = 0;
+  let batchKeys = 0;
   const stopCounting = rt.probe.observe((r) => {
     if (r.phase !== 'request') return;
     byCommand[r.command] = (byCommand[r.command] ?? 0) + 1;
+    if (r.command === 'BatchGetItemCommand')
+      batchKeys += (r.input.RequestItems as Record<string, { Keys: unknown[] }>)[rt.table]?.Keys.length ?? 0;
     if (r.command === 'TransactWriteItemsCommand') handlerTxItems += (r.input.TransactItems as unknown[]).length;
   });
   const handlerOp = async (c: Conversation, i: number): Promise<void> => {
@@ -116,10 +129,27 @@ export async function throughput(
     if (r.status !== 200) failures++;
   };
   let retries = 0;
-  const rawOp = async (p: { c: Conversation; tx: ReturnType<typeof buildTransaction> }): Promise<void> => {
-    await doc.send(
-      new GetCommand({ TableName: rt.table, Key: keys.conversation(o.org, p.c.id), ConsistentRead: true }),
-    );
+  type Prepared = { c: Conversation; agentId: string; tx: ReturnType<typeof buildTransaction> };
+  const rawOp = (read: 'get' | 'batch') => async (p: Prepared) => {
+    if (read === 'get')
+      await doc.send(
+        new GetCommand({ TableName: rt.table, Key: keys.conversation(o.org, p.c.id), ConsistentRead: true }),
+      );
+    else
+      await doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [rt.table]: {
+              Keys: [
+                keys.conversation(o.org, p.c.id),
+                keys.agent(o.org, p.agentId),
+                keys.pool(o.org, p.agentId, 'default'),
+              ],
+              ConsistentRead: true,
+            },
+          },
+        }),
+      );
     for (let attempt = 0; ; attempt++) {
       try {
         await doc.send(new TransactWriteCommand(p.tx));
@@ -153,28 +183,32 @@ export async function throughput(
         { type: 'config-current', org: o.org, entity: 'workstream', id: ws.value.id, version: ws.version },
       ]);
       rawTxItems += tx.TransactItems?.length ?? 0;
-      return { c, tx };
+      return { c, agentId, tx };
     });
   };
 
   // warm-up: every path, unmeasured
   await pool(await open(warm), concurrency, handlerOp);
-  await pool(await prepare(await open(warm), 0), concurrency, rawOp);
+  await pool(await prepare(await open(warm), 0), concurrency, rawOp('get'));
+  await pool(await prepare(await open(warm), 0), concurrency, rawOp('batch'));
   await rt.followUps.settle();
   failures = 0;
   retries = 0;
   rawTxItems = 0;
   handlerTxItems = 0;
+  batchKeys = 0;
   for (const k of Object.keys(byCommand)) delete byCommand[k];
 
-  const rounds = 4;
+  // short rounds in a rotating order: the machine's noise (other work runs beside the bench) hits every pass
+  const rounds = 8;
   const per = Math.ceil(n / rounds);
-  const t = { held: 0, heldSettle: 0, live: 0, liveSettle: 0, raw: 0 };
-  const lat = { held: [] as number[], live: [] as number[], raw: [] as number[] };
+  const t = { held: 0, heldSettle: 0, live: 0, liveSettle: 0, raw: 0, batch: 0 };
+  const lat = { held: [] as number[], live: [] as number[], raw: [] as number[], batch: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     const held = await open(per);
     const live = await open(per);
     const rc = await prepare(await open(per), r * per);
+    const bc = await prepare(await open(per), r * per);
     // what the setup committed has its follow-ups before anything is timed
     await rt.followUps.settle();
     const passes: (() => Promise<void>)[] = [
@@ -195,9 +229,14 @@ export async function throughput(
         lat.live.push(...h.latencies);
       },
       async () => {
-        const x = await pool(rc, concurrency, rawOp);
+        const x = await pool(rc, concurrency, rawOp('get'));
         t.raw += x.seconds;
         lat.raw.push(...x.latencies);
+      },
+      async () => {
+        const x = await pool(bc, concurrency, rawOp('batch'));
+        t.batch += x.seconds;
+        lat.batch.push(...x.latencies);
       },
     ];
     for (let k = 0; k < passes.length; k++) await (passes[(k + r) % passes.length] as () => Promise<void>)();
@@ -207,6 +246,7 @@ export async function throughput(
   const handlerPerSecond = total / t.held;
   const handlerLivePerSecond = total / t.live;
   const rawPerSecond = total / t.raw;
+  const rawBatchPerSecond = total / t.batch;
   return {
     actions: total,
     concurrency,
@@ -216,8 +256,10 @@ export async function throughput(
     handlerLivePerSecond,
     handlerLiveSettledPerSecond: total / (t.live + t.liveSettle),
     rawPerSecond,
+    rawBatchPerSecond,
     ratio: handlerPerSecond / rawPerSecond,
     liveRatio: handlerLivePerSecond / rawPerSecond,
+    batchRatio: handlerPerSecond / rawBatchPerSecond,
     handlerFailures: failures,
     rawRetries: retries,
     handlerP50Ms: percentile(lat.held, 50),
@@ -226,8 +268,11 @@ export async function throughput(
     handlerLiveP99Ms: percentile(lat.live, 99),
     rawP50Ms: percentile(lat.raw, 50),
     rawP99Ms: percentile(lat.raw, 99),
+    rawBatchP50Ms: percentile(lat.batch, 50),
+    rawBatchP99Ms: percentile(lat.batch, 99),
+    handlerKeysPerBatchGet: batchKeys / Math.max(1, byCommand.BatchGetItemCommand ?? 0),
     handlerRequestsPerAccept: Object.fromEntries(Object.entries(byCommand).map(([k, v]) => [k, v / (2 * total)])),
     handlerTransactItems: handlerTxItems / (2 * total),
-    rawTransactItems: rawTxItems / total,
+    rawTransactItems: rawTxItems / (2 * total),
   };
 }
