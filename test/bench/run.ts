@@ -1,379 +1,553 @@
 /**
- * `npm run bench`: one run on this machine against DynamoDB Local, reporting side by side
- *  (a) DynamoDB requests and consumed WCU/RCU per action vs the floor of 2 WCU per item touched,
- *  (b) accepted actions/s through the HTTP handler code path vs raw TransactWriteItems/s,
- *  (c) reads per push assignment at 10 and at 10,000 agents,
- *  (d) per-function bundle size and module init time on Node 24.
+ * `npm run bench` (`npm run bench -- --quick` for a small run): one run on this machine against
+ * DynamoDB Local, every figure beside its goal. The engine runs as in AWS: each handler built by
+ * its module's createHandler(config, overrides) (bench-runtime.ts), the follow-ups by the stream
+ * consumer from the table's DynamoDB Stream (follow-ups.ts); requests are attributed to
+ * 'request' (inside an HTTP handler's or SQS consumer's invocation) or 'follow-up' (inside the
+ * stream consumer's) by an AsyncLocalStorage tag the probed client reads (phases.ts, instrument.ts).
+ *  1. honest setup: agents configured and signed in through the API (Available, 3 queues each,
+ *     availability entries), several queues, a warm-up pass before anything is measured;
+ *  2. per action (HTTP handlers / SQS consumers): DynamoDB requests and round trips on the
+ *     request path and in the follow-ups it caused, at 10 and 1,000 agents;
+ *  3. accepts/s through the HTTP handler vs GetItem + TransactWriteItems with the same items;
+ *  4. ingest events/s (webhook -> SQS -> consumer) vs the same reads and transaction, and the p99
+ *     from the webhook's 202 to the committed conversation at 80 % of that capacity;
+ *  5. push dispatch latency, commit to committed offer (created, capacity freed), via the stream;
+ *  6. key heat: writes (from the table's stream) and reads (from the requests) per partition key,
+ *     table and indexes, replayed at 10,000 agents and projected to 1,000 transitions/s;
+ *  (c) reads per push assignment at 10 vs N agents; (d) bundle size and init time beside the floor.
  * Writes bench-results/<date>.json and bench-results/latest.json.
+ *
+ * Sizes: BENCH_FOLLOWUP_AGENTS, BENCH_ACTIONS, BENCH_INGEST_EVENTS, BENCH_OFFERED_SECONDS,
+ * BENCH_DISPATCH_SAMPLES, BENCH_HEAT_AGENTS, BENCH_HEAT_TRANSITIONS, BENCH_AGENTS (push assignment);
+ * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles runs some sections only.
  */
-import { BatchWriteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ulid } from 'ulid';
 import { ensureTable, startDynamoLocal } from '../../bin/local/dynamodb-local.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
-import { availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
-import { buildTransaction } from '../../functions/adapters/dynamodb/transact.js';
-import { ulidIds } from '../../functions/adapters/system-clock.js';
-import { decide, openConversation } from '../../functions/domain/decide.js';
-import type { Actor, Conversation, Workstream } from '../../functions/domain/model.js';
-import { createEngine } from '../../functions/use-cases/create-engine.js';
-import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
-import { dispatchConversation } from '../../functions/use-cases/dispatch.use-case.js';
-import type { EngineDeps } from '../../functions/use-cases/engine.js';
-import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
-import { timerName } from '../../functions/domain/timers.js';
-import { instrument, type Meter } from './instrument.js';
+import { BUDGET_RATIO } from '../infra/bundle-floor.js';
+import { actionOrg, actionPass, type ActionFigures } from './actions.js';
+import { startBenchRuntime, type BenchRuntime } from './bench-runtime.js';
+import { bundles } from './bundles.js';
+import { dispatchLatency } from './dispatch.js';
+import { keyHeat, READ_GOAL, WRITE_GOAL, type HeatFigures } from './heat.js';
+import { ingest, type IngestFigures } from './ingest.js';
+import { pushAssignment } from './push-assignment.js';
+import { table, verdict, type Cell, type Goal } from './report.js';
+import { throughput, type ThroughputFigures } from './throughput.js';
 
-const SMALL = process.env.BENCH_SMALL === '1';
-const BIG_AGENTS = Number(process.env.BENCH_AGENTS ?? (SMALL ? 1000 : 10_000));
-const THROUGHPUT_N = Number(process.env.BENCH_ACTIONS ?? (SMALL ? 100 : 400));
-const CONCURRENCY = 8;
+const QUICK = process.argv.includes('--quick') || process.env.BENCH_SMALL === '1';
+const size = (name: string, full: number, quick: number): number => Number(process.env[name] ?? (QUICK ? quick : full));
+const config = {
+  quick: QUICK,
+  followUpAgents: size('BENCH_FOLLOWUP_AGENTS', 1000, 1000),
+  throughputActions: size('BENCH_ACTIONS', 400, 100),
+  concurrency: 8,
+  /** the SQS poller's concurrent ingest batches (the local runtime's default) */
+  ingestConcurrency: 10,
+  ingestEvents: size('BENCH_INGEST_EVENTS', 300, 80),
+  offeredSeconds: size('BENCH_OFFERED_SECONDS', 20, 6),
+  dispatchSamples: size('BENCH_DISPATCH_SAMPLES', 150, 30),
+  heatAgents: size('BENCH_HEAT_AGENTS', 10_000, 2000),
+  heatTransitions: size('BENCH_HEAT_TRANSITIONS', 5000, 600),
+  heatPerRound: size('BENCH_HEAT_PER_ROUND', 100, 50),
+  pushAgents: size('BENCH_AGENTS', 10_000, 1000),
+};
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const runs = (section: string): boolean => !ONLY || ONLY.includes(section);
 const TABLE = 'bench';
+const HEAT_TABLE = 'bench-heat';
 
-const log = (s: string): void => console.log(`[bench] ${s}`);
-const clock = { now: () => new Date(Date.now()) };
+const startedAt = performance.now();
+const log = (s: string): void =>
+  console.log(`[bench ${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+/** a command's first line of output (stdout, else stderr: `java -version` prints there) */
+const sh = (cmd: string, args: string[]): string | undefined => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? (r.stdout.trim() || r.stderr.trim()).split('\n')[0] : undefined;
+};
 
-const results: Record<string, unknown> = { startedAt: new Date().toISOString(), node: process.version, small: SMALL };
+const results: Record<string, unknown> = {
+  startedAt: new Date().toISOString(),
+  node: process.version,
+  small: QUICK,
+  machine: {
+    os: `${osType()} ${release()}`,
+    arch: process.arch,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    java: sh('java', ['-version']),
+  },
+  loadAverage: loadavg(),
+  git: { commit: sh('git', ['rev-parse', 'HEAD']), branch: sh('git', ['rev-parse', '--abbrev-ref', 'HEAD']) },
+  config,
+};
+const goals: Goal[] = [];
+const out: string[] = [];
+const t0 = performance.now();
 
-log('starting DynamoDB Local');
+log(`starting DynamoDB Local (${QUICK ? 'quick' : 'full'} run)`);
 const ddb = await startDynamoLocal();
-await ensureTable(ddb.endpoint, TABLE);
+// a section that throws must not leave Java running (stop() sends SIGTERM before its first await)
+process.on('exit', () => void ddb.stop());
+/**
+ * A DynamoDB Local of its own for a heavy section: after the key heat's replay, one instance
+ * answers every request several times slower (seen: 1,000 agents seeded in 98 s instead of 6 s),
+ * which would charge one section for another's leftovers.
+ */
+async function ownDynamo<T>(what: string, fn: (endpoint: string) => Promise<T>): Promise<T> {
+  log(`  starting a DynamoDB Local of its own for ${what}`);
+  const own = await startDynamoLocal();
+  const stop = () => void own.stop();
+  process.on('exit', stop);
+  try {
+    return await fn(own.endpoint);
+  } finally {
+    await own.stop();
+    process.off('exit', stop);
+  }
+}
 const doc = createDocumentClient({ endpoint: ddb.endpoint });
-const meter: Meter = instrument(doc);
-const store = new DynamoConversationStore(doc, TABLE);
-const deps: EngineDeps = createEngine({ store, clock, ids: ulidIds });
-/** deps without after-commit work: to prepare Open backlogs that nobody dispatches yet */
-const quiet: EngineDeps = { store, clock, ids: ulidIds };
+const main: BenchRuntime = await startBenchRuntime(ddb.endpoint, TABLE, {
+  ingestConcurrency: config.ingestConcurrency,
+});
 
-function workstream(org: string, patch: Partial<Workstream> = {}): Workstream {
-  return {
-    org,
-    id: 'ws',
-    name: 'chat',
-    mode: 'live',
-    capacity: { pool: 'default', units: 1 },
-    allowedPresences: ['Available', 'Busy'],
-    wrapUp: { blockCapacity: 5 },
-    waitingInactivityTimeoutSeconds: 3600,
-    agentReconnectTimeoutSeconds: 120,
-    routingRules: [],
-    defaultQueueId: 'q1',
-    distribution: 'pick',
-    ...patch,
-  };
-}
-
-async function setupOrg(patch: Partial<Workstream> = {}): Promise<{ org: string; ws: Workstream }> {
-  const org = `bench-${ulid().toLowerCase()}`;
-  const ws = workstream(org, patch);
-  await store.putQueue({ org, id: 'q1', name: 'q1' });
-  await store.putQueue({ org, id: 'q2', name: 'q2' });
-  await store.putWorkstream(ws);
-  await store.putChannel({ org, id: `${org}-chat`, kind: 'chat', workstreamId: ws.id }, 'secret-secret-secret');
-  return { org, ws };
-}
-
-async function openConv(org: string, ws: Workstream, kind: 'chat' | 'voice' = 'chat'): Promise<Conversation> {
-  const d = openConversation({
-    org,
-    id: ulid(),
-    ticketId: ulid(),
-    channel: { org, id: `${org}-${kind}`, kind, workstreamId: ws.id },
-    workstream: ws,
-    threadId: ulid(),
-    queueId: 'q1',
-    actor: { role: 'customer', id: 'c' },
-    previousConversationId: null,
-    reason: 'bench',
-    now: clock.now(),
-  });
-  await store.commit(d.writes);
-  return d.conversation;
-}
-
-// ---------- (a) requests and capacity per action ----------
-log('(a) DynamoDB requests and WCU/RCU per action');
-const perAction: Record<string, unknown>[] = [];
-{
-  const { org, ws } = await setupOrg();
-  await store.putAgent({ org, id: 'alice', name: 'alice', queues: ['q1'], bot: false, capacity: { default: 10 } });
-  await store.putAgent({ org, id: 'bob', name: 'bob', queues: ['q1'], bot: false, capacity: { default: 10 } });
-  const alice: Actor = { role: 'agent', id: 'alice' };
-  const measure = async (name: string, run: () => Promise<unknown>): Promise<void> => {
-    meter.reset();
-    await run();
-    const floor = 2 * meter.transactItems;
-    perAction.push({
-      action: name,
-      requests: meter.total(),
-      byCommand: { ...meter.requests },
-      rcu: meter.rcu,
-      wcu: meter.wcu,
-      transactItems: meter.transactItems,
-      floorWcu: floor,
-    });
-  };
-  const c1 = await openConv(org, ws);
-  await measure('accept', () =>
-    performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'accept' } }),
-  );
-  await measure('end', () =>
-    performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'end' } }),
-  );
-  const timer = (await store.listDueTimers(new Date(Date.now() + 3600_000), 50)).find(
-    (t) => t.conversationId === c1.id,
-  );
-  await measure('timer fire (wrap-up release)', async () => {
-    if (timer)
-      await fireTimer(
-        { ...deps, clock: { now: () => new Date(Date.parse(timer.at) + 1000) } },
-        { ...timer, name: timerName(timer) },
+// ---------- 1 + 2: requests per action, request path vs follow-ups, at 10 and 1,000 agents ----------
+if (runs('actions')) {
+  const perAgents: Record<string, ActionFigures[]> = {};
+  for (const agents of [10, config.followUpAgents]) {
+    log(`(2) per action, org with ${agents} signed-in agents (3 queues each): warm-up pass, then the measured pass`);
+    const o = await actionOrg(main, doc, agents);
+    await actionPass(main, o);
+    perAgents[agents] = await actionPass(main, o);
+  }
+  const small = perAgents[10] as ActionFigures[];
+  const big = perAgents[config.followUpAgents] as ActionFigures[];
+  const slow: string[] = [];
+  const growing: string[] = [];
+  const rows: Cell[][] = small.map((a, i) => {
+    const b = big[i] as ActionFigures;
+    const rtOk = Math.max(a.request.roundTrips, b.request.roundTrips) <= 2;
+    const flat =
+      b.followUp.requests <= Math.max(a.followUp.requests * 1.2, a.followUp.requests) &&
+      b.request.requests <= a.request.requests * 1.2;
+    if (!rtOk) slow.push(`${a.action} ${a.request.roundTrips}`);
+    if (!flat)
+      growing.push(
+        `${a.action} ${a.request.requests} + ${a.followUp.requests} -> ${b.request.requests} + ${b.followUp.requests}`,
       );
+    return [
+      a.action,
+      a.status,
+      a.request.requests,
+      a.request.reads,
+      a.request.writes,
+      a.request.roundTrips,
+      a.request.transactItems,
+      a.request.floorWcu,
+      a.request.sqsRequests || undefined,
+      b.request.requests,
+      b.request.roundTrips,
+      a.followUp.requests,
+      a.followUp.roundTrips,
+      a.followUp.sqsRequests || undefined,
+      a.followUp.schedules || undefined,
+      b.followUp.requests,
+      verdict(rtOk),
+      verdict(flat),
+    ];
   });
-  await measure('close', () =>
-    performAction(deps, { org, conversationId: c1.id, actor: alice, action: { type: 'close' } }),
+  const N = config.followUpAgents;
+  out.push(
+    table(
+      `(2) DynamoDB requests per action: request path (inside the handler's invocation) | follow-ups (the stream consumer's invocations it caused); 10 and ${N} agents`,
+      [
+        'action',
+        'status',
+        'req',
+        'reads',
+        'writes',
+        'RT',
+        'tx items',
+        'floor WCU',
+        'sqs',
+        `req (${N})`,
+        `RT (${N})`,
+        'f-u req',
+        'f-u RT',
+        'f-u sqs',
+        'f-u sched',
+        `f-u req (${N})`,
+        'RT <= 2',
+        'flat',
+      ],
+      rows,
+    ),
   );
-  const c2 = await openConv(org, ws);
-  await performAction(deps, { org, conversationId: c2.id, actor: alice, action: { type: 'accept' } });
-  await measure('transfer (to queue)', () =>
-    performAction(deps, {
-      org,
-      conversationId: c2.id,
-      actor: alice,
-      action: { type: 'transfer', target: { kind: 'queue', queueId: 'q2' } },
-    }),
+  out.push(
+    table(
+      'request path / follow-ups by command (10 agents)',
+      ['action', 'request path', 'follow-ups'],
+      small.map((a) => [a.action, JSON.stringify(a.request.byCommand), JSON.stringify(a.followUp.byCommand)]),
+    ),
   );
-  for (const r of perAction) log(`  ${JSON.stringify(r)}`);
+  goals.push({
+    figure: 'request-path round trips per action (failing actions listed)',
+    value: slow.length ? slow.join(', ') : `all <= 2`,
+    goal: '<= 2',
+    pass: slow.length === 0,
+  });
+  goals.push({
+    figure: `requests per action (request path, follow-ups), 10 -> ${config.followUpAgents} agents`,
+    value: growing.length
+      ? growing.join(', ')
+      : `flat (max ${Math.max(...big.map((b) => b.followUp.requests))} requests)`,
+    goal: 'flat (<= 1.2x), bounded',
+    pass: growing.length === 0,
+  });
+  results.perAction = { agents10: small, [`agents${config.followUpAgents}`]: big };
+  log(`  request-path round trips: ${small.map((a) => `${a.action} ${a.request.roundTrips}`).join(', ')}`);
 }
-results.perAction = perAction;
 
-// ---------- (b) throughput: handler code path vs raw TransactWriteItems ----------
-log(`(b) throughput over ${THROUGHPUT_N} accepts, concurrency ${CONCURRENCY}`);
-async function pool<T>(items: T[], run: (t: T) => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (i < items.length) await run(items[i++] as T);
-    }),
+// ---------- 3: throughput ----------
+let tput: ThroughputFigures | undefined;
+if (runs('throughput')) {
+  log(`(3) throughput: ${config.throughputActions} accepts, concurrency ${config.concurrency}`);
+  tput = await throughput(main, doc, config.throughputActions, config.concurrency);
+  results.throughput = tput;
+  goals.push({
+    figure: 'accepts/s: handler (request path) / raw GetItem + TransactWriteItems, same items',
+    value: `${tput.ratio.toFixed(3)} (consumer beside it: ${tput.liveRatio.toFixed(3)}; vs raw with the handler's reads: ${tput.batchRatio.toFixed(3)})`,
+    goal: '>= 0.85',
+    pass: tput.ratio >= 0.85,
+  });
+  out.push(
+    table(
+      `(3) accepts through the HTTP handler (signed-in agents, 3 queues) vs raw GetItem + TransactWriteItems with the same items (${tput.handlerTransactItems.toFixed(1)} vs ${tput.rawTransactItems.toFixed(1)} per transaction), ${tput.actions} each, concurrency ${tput.concurrency}`,
+      ['path', 'per second', 'p50 ms', 'p99 ms', 'failures / retries'],
+      [
+        [
+          'conversations handler, stream consumer held',
+          tput.handlerPerSecond,
+          tput.handlerP50Ms,
+          tput.handlerP99Ms,
+          tput.handlerFailures,
+        ],
+        ['  ... then its follow-ups caught up', tput.handlerSettledPerSecond, undefined, undefined, undefined],
+        [
+          'conversations handler, stream consumer beside it',
+          tput.handlerLivePerSecond,
+          tput.handlerLiveP50Ms,
+          tput.handlerLiveP99Ms,
+          undefined,
+        ],
+        ['  ... and its follow-ups settled', tput.handlerLiveSettledPerSecond, undefined, undefined, undefined],
+        ['raw GetItem + TransactWriteItems', tput.rawPerSecond, tput.rawP50Ms, tput.rawP99Ms, tput.rawRetries],
+        [
+          `raw BatchGetItem (the handler's ${tput.handlerKeysPerBatchGet.toFixed(0)} keys) + TransactWriteItems`,
+          tput.rawBatchPerSecond,
+          tput.rawBatchP50Ms,
+          tput.rawBatchP99Ms,
+          undefined,
+        ],
+        ['ratio, consumer held (goal >= 0.85)', tput.ratio, undefined, undefined, undefined],
+        ['ratio, consumer beside it', tput.liveRatio, undefined, undefined, undefined],
+        ["ratio, consumer held / raw with the handler's reads", tput.batchRatio, undefined, undefined, undefined],
+        [
+          `handler requests per accept: ${Object.entries(tput.handlerRequestsPerAccept)
+            .map(([k, v]) => `${k.replace('Command', '')} ${v.toFixed(2)}`)
+            .join(', ')}`,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+        ],
+      ],
+    ),
   );
-  return (performance.now() - t0) / 1000;
-}
-{
-  const { createHandler } = await import('../../functions/handlers/http/conversations.handler.js');
-  const handler = createHandler({
-    observability: {
-      serviceName: 'contact-center-engine',
-      metricsNamespace: 'ContactCenterEngine',
-      metrics: false,
-      tracing: false,
-      logLevel: 'ERROR',
-    },
-    dynamodb: { region: 'us-east-1', tableName: TABLE, endpoint: ddb.endpoint },
-  });
-  const { lambdaContext } = await import('../../bin/local/http-server.js');
-  const { org, ws } = await setupOrg();
-  const agents = Array.from({ length: 40 }, (_, i) => `a${i}`);
-  for (const a of agents)
-    await store.putAgent({ org, id: a, name: a, queues: ['q1'], bot: false, capacity: { default: 1000 } });
-  const convs: Conversation[] = [];
-  for (let i = 0; i < THROUGHPUT_N; i++) convs.push(await openConv(org, ws));
-  let n = 0;
-  const event = (c: Conversation, agentId: string) => ({
-    version: '2.0',
-    routeKey: 'POST /v1/conversations/{id}/actions/{action}',
-    rawPath: `/v1/conversations/${c.id}/actions/accept`,
-    rawQueryString: '',
-    headers: {},
-    pathParameters: { id: c.id, action: 'accept' },
-    isBase64Encoded: false,
-    requestContext: {
-      http: { method: 'POST' },
-      authorizer: { jwt: { claims: { sub: agentId, org, roles: ['agent'] }, scopes: [] } },
-    },
-  });
-  let failures = 0;
-  const handlerSeconds = await pool(convs, async (c) => {
-    const r = (await handler(event(c, agents[n++ % agents.length] as string) as never, lambdaContext('bench'))) as {
-      statusCode: number;
-    };
-    if (r.statusCode !== 200) failures++;
-  });
-  // raw: the same TransactWriteItems (same item shapes, decided in advance), sent straight to DynamoDB Local
-  const raw: Conversation[] = [];
-  for (let i = 0; i < THROUGHPUT_N; i++) raw.push(await openConv(org, ws));
-  const agentSnapshots = new Map((await Promise.all(agents.map((a) => store.getAgent(org, a)))).map((a) => [a?.id, a]));
-  let m = 0;
-  const prepared = raw.map((c) => {
-    const agentId = agents[m++ % agents.length] as string;
-    const d = decide({
-      conversation: c,
-      actor: { role: 'agent', id: agentId },
-      action: { type: 'accept' },
-      workstream: ws,
-      agent: agentSnapshots.get(agentId) as never,
-      now: clock.now(),
-    });
-    return buildTransaction(TABLE, d.writes);
-  });
-  const rawSeconds = await pool(prepared, async (tx) => {
-    await doc.send(new TransactWriteCommand(tx));
-  });
-  const handlerRate = THROUGHPUT_N / handlerSeconds;
-  const rawRate = THROUGHPUT_N / rawSeconds;
-  results.throughput = {
-    actions: THROUGHPUT_N,
-    concurrency: CONCURRENCY,
-    handlerPerSecond: handlerRate,
-    rawTransactWritePerSecond: rawRate,
-    ratio: handlerRate / rawRate,
-    handlerFailures: failures,
-  };
   log(
-    `  handler ${handlerRate.toFixed(1)}/s, raw TransactWriteItems ${rawRate.toFixed(1)}/s, ratio ${(handlerRate / rawRate).toFixed(3)} (failures ${failures})`,
+    `  handler ${tput.handlerPerSecond.toFixed(1)}/s, raw ${tput.rawPerSecond.toFixed(1)}/s, ratio ${tput.ratio.toFixed(3)}`,
   );
 }
 
-// ---------- (c) reads per push assignment at 10 and BIG agents ----------
-async function seedAgents(org: string, count: number): Promise<void> {
-  const items: Record<string, unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = `agent-${i.toString().padStart(6, '0')}`;
-    const max = 1 + (i % 5);
-    const idle = new Date(Date.now() - i * 1000).toISOString();
-    items.push(
-      {
-        ...keys.agent(org, id),
-        type: 'agent',
-        org,
-        id,
-        name: id,
-        queues: ['q1'],
-        bot: false,
-        signedIn: true,
-        connected: true,
-        connectionEpoch: 0,
-        stateVersion: 0,
-        idleSince: idle,
-      },
-      { ...keys.pool(org, id, 'default'), type: 'pool', org, agentId: id, pool: 'default', max, used: 0, free: max },
-      { ...keys.member(org, 'q1', id), type: 'member', org, queueId: 'q1', agentId: id },
-      {
-        ...keys.availability(org, 'q1', 'default', id),
-        type: 'availability',
-        org,
-        queueId: 'q1',
-        pool: 'default',
-        agentId: id,
-        free: max,
-        ...availabilityIndexKeys(org, 'q1', 'default', id, max, idle),
-      },
-    );
-  }
-  for (let i = 0; i < items.length; i += 25) {
-    await doc.send(
-      new BatchWriteCommand({
-        RequestItems: { [TABLE]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
-      }),
-    );
-    if (i % 10_000 === 0 && i > 0) log(`  seeded ${i / 4} agents`);
-  }
-}
-const assignments: Record<string, unknown>[] = [];
-for (const count of [10, BIG_AGENTS]) {
-  log(`(c) push assignment with ${count} agents`);
-  const { org, ws } = await setupOrg({ distribution: 'push' });
-  await seedAgents(org, count);
-  const convs: Conversation[] = [];
-  for (let i = 0; i < 20; i++) convs.push(await openConv(org, ws));
-  meter.reset();
-  let offered = 0;
-  for (const c of convs) if ((await dispatchConversation(deps, org, c.id)).offeredTo) offered++;
-  const r = {
-    agents: count,
-    assignments: offered,
-    requestsPerAssignment: meter.total() / offered,
-    readsPerAssignment: meter.reads() / offered,
-    byCommand: { ...meter.requests },
-  };
-  assignments.push(r);
-  log(`  ${JSON.stringify(r)}`);
-}
-const [small, big] = assignments as { readsPerAssignment: number; requestsPerAssignment: number }[];
-results.pushAssignment = {
-  runs: assignments,
-  readsRatio: (big?.readsPerAssignment ?? 0) / (small?.readsPerAssignment ?? 1),
-  requestsRatio: (big?.requestsPerAssignment ?? 0) / (small?.requestsPerAssignment ?? 1),
-};
-log(
-  `  reads ratio ${BIG_AGENTS}/10 agents: ${(results.pushAssignment as { readsRatio: number }).readsRatio.toFixed(3)}`,
-);
-void quiet;
-
-// ---------- (d) bundle size and module init time ----------
-log('(d) bundles (esbuild, minified, ESM, node24) and init time');
-const entries: Record<string, string> = {
-  'http-health': 'functions/handlers/http/health.handler.ts',
-  'http-admin': 'functions/handlers/http/admin.handler.ts',
-  'http-conversations': 'functions/handlers/http/conversations.handler.ts',
-  'http-agents': 'functions/handlers/http/agents.handler.ts',
-  'http-queues': 'functions/handlers/http/queues.handler.ts',
-  'http-webhooks': 'functions/handlers/http/webhooks.handler.ts',
-  'sqs-ingest': 'functions/handlers/sqs/ingest.handler.ts',
-  'sqs-timers': 'functions/handlers/sqs/timers.handler.ts',
-  sweeper: 'functions/handlers/scheduler/sweeper.handler.ts',
-};
-const outDir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
-const bundles: Record<string, unknown>[] = [];
-const nodeBin = process.execPath;
-const baseline = median(Array.from({ length: 5 }, () => timeNode(nodeBin, ['-e', '0'])));
-for (const [name, entry] of Object.entries(entries)) {
-  const outfile = join(outDir, `${name}.mjs`);
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    minify: true,
-    sourcemap: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'esm',
-    outfile,
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'silent',
+// ---------- 4: ingest ----------
+let ing: IngestFigures | undefined;
+if (runs('ingest')) {
+  log(`(4) ingest: ${config.ingestEvents} webhooks, then ${config.offeredSeconds} s at 80 % of the capacity`);
+  ing = await ingest(main, doc, {
+    events: config.ingestEvents,
+    offeredSeconds: config.offeredSeconds,
+    postConcurrency: config.concurrency,
+    consumerConcurrency: config.ingestConcurrency,
   });
-  const size = statSync(outfile).size;
-  const initMs =
-    median(
-      Array.from({ length: 5 }, () =>
-        timeNode(nodeBin, ['--input-type=module', '-e', `await import(${JSON.stringify(outfile)})`], {
-          TABLE_NAME: 't',
-          INGEST_QUEUE_URL: 'u',
-          AWS_REGION: 'us-east-1',
-        }),
-      ),
-    ) - baseline;
-  bundles.push({ function: name, bytes: size, initMs: Math.round(initMs) });
-  log(`  ${name}: ${(size / 1024).toFixed(0)} KiB, init ${initMs.toFixed(0)} ms`);
+  results.ingest = ing;
+  goals.push({
+    figure: 'ingest events/s: engine / raw same reads + transaction',
+    value: ing.ratio.toFixed(3),
+    goal: '>= 0.8',
+    pass: ing.ratio >= 0.8,
+  });
+  goals.push({
+    figure: `ingest p99 webhook 202 -> committed conversation at ${ing.offered.ratePerSecond.toFixed(1)}/s`,
+    value: `${ing.offered.p99Ms.toFixed(0)} ms`,
+    goal: '< 2000 ms',
+    pass: ing.offered.p99Ms < 2000,
+  });
+  out.push(
+    table(
+      '(4) ingest on the local stack: webhook (HTTP, 202) -> SQS (fauxqs FIFO) -> ingest consumer -> conversation committed',
+      ['figure', 'value'],
+      [
+        ['events/s through the ingest path', ing.eventsPerSecond],
+        [
+          `raw: same reads + transaction, events/s (concurrency ${ing.consumerConcurrency} = the consumer's)`,
+          ing.rawPerSecond,
+        ],
+        ['ratio (goal >= 0.8)', ing.ratio],
+        [
+          'engine DynamoDB requests / reads per event, request path (webhook + consumer)',
+          `${ing.engineRequestsPerEvent.toFixed(2)} / ${ing.engineReadsPerEvent.toFixed(2)}`,
+        ],
+        ['engine DynamoDB requests per event, follow-ups (stream consumer)', ing.followUpRequestsPerEvent],
+        ['raw DynamoDB requests per event', ing.rawRequestsPerEvent],
+        [`offered load (80 %), events/s over ${ing.offered.seconds.toFixed(0)} s`, ing.offered.ratePerSecond],
+        ['202 -> committed p50 ms', ing.offered.p50Ms],
+        ['202 -> committed p99 ms (goal < 2000)', ing.offered.p99Ms],
+        ['202 -> committed max ms', ing.offered.maxMs],
+      ],
+    ),
+  );
+  log(
+    `  ${ing.eventsPerSecond.toFixed(1)} events/s, raw ${ing.rawPerSecond.toFixed(1)}/s; p99 ${ing.offered.p99Ms.toFixed(0)} ms at ${ing.offered.ratePerSecond.toFixed(1)}/s`,
+  );
 }
-results.bundles = bundles;
 
-function timeNode(bin: string, args: string[], env: Record<string, string> = {}): number {
-  const t0 = performance.now();
-  execFileSync(bin, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
-  return performance.now() - t0;
+// ---------- 5: dispatch latency ----------
+if (runs('dispatch')) {
+  const rate = Math.max(2, 0.5 * (ing?.eventsPerSecond ?? 10));
+  log(
+    `(5) dispatch latency: ${config.dispatchSamples} push conversations created (${rate.toFixed(1)}/s), ${config.dispatchSamples} capacity releases`,
+  );
+  const d = await dispatchLatency(main, doc, {
+    created: config.dispatchSamples,
+    freed: config.dispatchSamples,
+    ratePerSecond: rate,
+  });
+  results.dispatch = { ...d, createdRatePerSecond: rate };
+  for (const [k, f] of Object.entries(d))
+    goals.push({
+      figure: `dispatch p99, ${k === 'created' ? 'push conversation created' : 'capacity freed'} -> committed offer`,
+      value: `${f.p99Ms.toFixed(0)} ms${f.missed ? ` (${f.missed} never offered)` : ''}`,
+      goal: '< 1000 ms',
+      pass: f.p99Ms < 1000 && f.missed === 0,
+    });
+  out.push(
+    table(
+      '(5) push dispatch latency on the local stack, commit -> committed offer (a follow-up: table stream -> stream poller -> follow-ups handler)',
+      ['trigger', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'never offered'],
+      [
+        [
+          `push conversation created (${rate.toFixed(1)}/s)`,
+          d.created.samples,
+          d.created.p50Ms,
+          d.created.p99Ms,
+          d.created.maxMs,
+          d.created.missed,
+        ],
+        [
+          'capacity freed (end, wrap-up never)',
+          d.freed.samples,
+          d.freed.p50Ms,
+          d.freed.p99Ms,
+          d.freed.maxMs,
+          d.freed.missed,
+        ],
+      ],
+    ),
+  );
+  log(`  p99 created -> offer ${d.created.p99Ms.toFixed(0)} ms, freed -> offer ${d.freed.p99Ms.toFixed(0)} ms`);
 }
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+await main.stop();
+
+// ---------- 6: key heat ----------
+if (runs('heat')) {
+  log(`(6) key heat: ${config.heatAgents} agents, ${config.heatTransitions} transitions (a DynamoDB Local of its own)`);
+  const h: HeatFigures = await ownDynamo('the key heat', async (endpoint) => {
+    const rt = await startBenchRuntime(endpoint, HEAT_TABLE, { ingestConcurrency: config.ingestConcurrency });
+    const heatDoc = createDocumentClient({ endpoint });
+    try {
+      return await keyHeat(rt, heatDoc, endpoint, {
+        agents: config.heatAgents,
+        transitions: config.heatTransitions,
+        perRound: config.heatPerRound,
+        concurrency: config.concurrency,
+        log,
+      });
+    } finally {
+      await rt.stop();
+      heatDoc.destroy();
+    }
+  });
+  results.heat = h;
+  const rows: Cell[][] = [];
+  const mark = (perSecond: number, goal: number) => verdict(perSecond <= goal);
+  for (const [index, x] of Object.entries(h.hottest)) {
+    for (const k of x.writes.slice(0, 5))
+      rows.push([
+        index,
+        'writes',
+        k.key,
+        k.scope,
+        k.count,
+        k.perSecond,
+        k.writeRequestsPerSecond,
+        k.conditionChecksPerSecond,
+        mark(Math.max(k.perSecond, k.writeRequestsPerSecond ?? 0), WRITE_GOAL),
+      ]);
+    for (const k of x.reads.slice(0, 5))
+      rows.push([
+        index,
+        'reads',
+        k.key,
+        k.scope,
+        k.count,
+        k.perSecond,
+        undefined,
+        undefined,
+        mark(k.perSecond, READ_GOAL),
+      ]);
+  }
+  out.push(
+    table(
+      `(6) key heat: ${h.transitions} transitions replayed (${h.conversations} conversations; ${h.agents} agents, ${h.bigQueueAgents} in qbig, 3 of ${h.queues} queues each) at ${h.replayPerSecond.toFixed(0)}/s here`,
+      ['entry-point calls', 'count', 'transitions committed', 'count'],
+      Array.from({ length: Math.max(Object.keys(h.mix).length, Object.keys(h.committed).length) }, (_, i) => {
+        const m = Object.entries(h.mix)[i];
+        const c = Object.entries(h.committed)[i];
+        return [m?.[0], m?.[1], c?.[0], c?.[1]];
+      }),
+    ),
+    table(
+      'writes (table: from the stream | write requests) and reads (from the requests) per transition',
+      ['on', 'writes', 'write requests', 'of which condition checks', 'reads'],
+      Object.entries(h.perTransition).map(([k, v]) => [k, v.writes, v.writeRequests, v.conditionChecks, v.reads]),
+    ),
+    table(
+      `hottest partition keys projected to ${h.projectedTo} transitions/s; goals <= ${WRITE_GOAL} writes/s, <= ${READ_GOAL} reads/s (per-conversation / per-agent keys: an upper bound, the replay compresses their lives)`,
+      ['on', 'kind', 'partition key', 'scope', 'count', 'per s @1k/s', 'write req/s', 'cond. checks/s', 'goal'],
+      rows,
+    ),
+  );
+  goals.push({
+    figure: `key heat: keys above ${WRITE_GOAL} writes/s or ${READ_GOAL} reads/s at 1,000 transitions/s`,
+    value: h.failing.length
+      ? h.failing.map((f) => `${f.index} ${f.kind} ${f.key} ${f.perSecond.toFixed(0)}/s`).join('; ')
+      : 'none',
+    goal: 'none',
+    pass: h.failing.length === 0,
+  });
+  log(`  ${h.failing.length} keys above the goals; mix ${JSON.stringify(h.mix)}`);
 }
 
+// ---------- (c) reads per push assignment at 10 and N agents ----------
+if (runs('push')) {
+  const p = await ownDynamo('the push assignment', async (endpoint) => {
+    await ensureTable(endpoint, TABLE);
+    return pushAssignment(endpoint, TABLE, config.pushAgents, log);
+  });
+  results.pushAssignment = p;
+  goals.push({
+    figure: `reads per push assignment (dispatch + its follow-ups), ${config.pushAgents} / 10 agents`,
+    value: p.readsRatio.toFixed(3),
+    goal: '<= 1.2',
+    pass: p.readsRatio <= 1.2,
+  });
+  out.push(
+    table(
+      '(c) push assignment: dispatchConversation (what the stream consumer runs for a conversation entering Open) + the follow-ups of its offer',
+      ['agents', 'assignments', 'requests', 'reads', 'dispatch req', 'dispatch reads', 'f-u req', 'f-u reads'],
+      p.runs.map((r) => [
+        r.agents,
+        r.assignments,
+        r.requestsPerAssignment,
+        r.readsPerAssignment,
+        r.dispatchRequestsPerAssignment,
+        r.dispatchReadsPerAssignment,
+        r.followUpRequestsPerAssignment,
+        r.followUpReadsPerAssignment,
+      ]),
+    ),
+  );
+}
+
+if (runs('bundles')) {
+  // ---------- (d) bundle size and module init time, beside each function's floor ----------
+  log("(d) bundles (the stack's esbuild options) and init time, beside their floors (test/infra/bundle-floor.ts)");
+  const b = await bundles(log);
+  results.bundles = b;
+  const over = b.filter((x) => x.ratio !== undefined && x.ratio > BUDGET_RATIO);
+  goals.push({
+    figure: `bundle / floor (the SDK clients and Powertools it uses alone), per function`,
+    value: over.length
+      ? over.map((x) => `${x.function} ${(x.ratio as number).toFixed(2)}`).join(', ')
+      : `max ${Math.max(...b.map((x) => x.ratio ?? 0)).toFixed(2)}`,
+    goal: `<= ${BUDGET_RATIO}`,
+    pass: over.length === 0,
+  });
+  out.push(
+    table(
+      `(d) bundles (the stack's esbuild options: ESM, minified, node24, SDK bundled) and module init time (import, less node's start), beside the floor`,
+      ['function', 'handler', 'KiB', 'floor KiB', 'ratio', 'init ms', 'floor init ms', 'declared, not in the bundle'],
+      b.map((x) => [
+        x.function,
+        x.handler,
+        x.bytes / 1024,
+        x.floorBytes === undefined ? undefined : x.floorBytes / 1024,
+        x.ratio,
+        x.initMs,
+        x.floorInitMs,
+        x.notInBundle?.join(', '),
+      ]),
+      [1, 7],
+    ),
+  );
+}
+
+// ---------- report ----------
+/** what the figures are and are not */
+const NOTES = [
+  'Machine: 2 cores shared with other work running at the same time (load average noted in the JSON): every rate and latency is noisy; ratios are measured side by side in the same run.',
+  "Phases: 'request' = inside an HTTP handler's or SQS consumer's invocation; 'follow-up' = inside the stream consumer's invocations (the follow-ups handler fed by the table's stream, bin/local/stream-poller.ts), counted for a measured call from its start until the stream is quiet.",
+  'Every handler is built by its createHandler(config, overrides) on one store over the probed DynamoDB client; round trips count DynamoDB requests only (overlapping ones once); SQS sends and CreateSchedule calls are counted apart.',
+  'Timers: EventBridge Scheduler is a stand-in that records CreateSchedule and delivers nothing; the bench delivers due timers through the timers consumer (as Scheduler would) and runs the sweeper itself.',
+  "Throughput: the goal's ratio holds the stream consumer while the handler is timed (its follow-ups catch up after, timed apart); the ratio with the consumer beside it shares this machine's CPU and one DynamoDB Local, which AWS would not.",
+  "Ingest raw baseline runs at the consumer's concurrency (the SQS poller's concurrent FIFO groups; every event is a thread of its own).",
+  'Setup: agents beyond the first 10 are item copies of a signed-in one (availability entries included); the stream records of those copies are dropped unhandled (their follow-ups would only rewrite what was copied).',
+  "Key heat: writes from the stream (changed items only); write requests from the requests (no-op and failed-condition writes, and transactions' ConditionCheck items, shown apart: counted against the write goal as transaction participants), follow-ups included.",
+  'Key heat: the sweeper runs once per replay round, not once a minute; per-conversation and per-agent keys are upper bounds.',
+  'DynamoDB Local is not DynamoDB: its stream is not the AWS one (shards, delivery), no partition limits, splits or adaptive capacity, WCU not billed as on AWS (floor WCU = 2 per item).',
+  'Not measured: Lambda concurrency and cold starts (init ms is module load only), Scheduler, SQS and stream delivery delays in AWS (ParallelizationFactor, batching window).',
+];
+results.notes = NOTES;
+results.loadAverageAtEnd = loadavg();
+results.goals = goals;
 results.finishedAt = new Date().toISOString();
+results.seconds = Math.round((performance.now() - t0) / 1000);
+out.push(['', '== notes ==', ...NOTES.map((n) => `- ${n}`)].join('\n'));
+out.push(
+  table(
+    `goals (${results.startedAt as string}, ${QUICK ? 'quick' : 'full'} run, ${results.seconds as number} s)`,
+    ['figure', 'value', 'goal', 'result'],
+    goals.map((g) => [g.figure, g.value, g.goal, verdict(g.pass)]),
+    [1],
+  ),
+);
+console.log(out.join('\n'));
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `${results.startedAt as string}.json`.replace(/:/g, '-'));
 writeFileSync(file, JSON.stringify(results, null, 2));
