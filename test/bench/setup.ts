@@ -2,7 +2,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
-import { keys } from '../../functions/adapters/dynamodb/keys.js';
+import { availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
 import { openConversation } from '../../functions/domain/decide.js';
 import type { Conversation, Workstream } from '../../functions/domain/model.js';
 import type { BenchRuntime, HttpResult } from './bench-runtime.js';
@@ -149,8 +149,11 @@ async function cloneAgents(
   );
   const items: Record<string, unknown>[] = (own.Items ?? []).filter((i) => !String(i.SK).startsWith('ALLOC#'));
   const tq = queuesOf.get(template) as string[];
+  const held = new Set(items.map((i) => `${String(i.PK)}|${String(i.SK)}`));
   for (const q of tq) {
     for (const key of [keys.member(org, q, template), keys.availability(org, q, 'default', template)]) {
+      // memberships and availability entries live in the agent's own partition now: read once
+      if (held.has(`${key.PK}|${key.SK}`)) continue;
       const got = await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
       if (got.Item) items.push(got.Item);
     }
@@ -165,14 +168,27 @@ async function cloneAgents(
         .map((x) => map.get(x) ?? x)
         .join('#');
     for (const item of items) {
-      copies.push(
-        Object.fromEntries(
-          Object.entries(item).map(([k, v]) => [
-            k,
-            typeof v === 'string' ? seg(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? seg(x) : x)) : v,
-          ]),
-        ),
+      const copy: Record<string, unknown> = Object.fromEntries(
+        Object.entries(item).map(([k, v]) => [
+          k,
+          typeof v === 'string' ? seg(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? seg(x) : x)) : v,
+        ]),
       );
+      // an availability entry's index shard is a hash of its own agent id: derived again, never copied
+      if (copy.type === 'availability' && copy.GSI5PK) {
+        Object.assign(
+          copy,
+          availabilityIndexKeys(
+            org,
+            String(copy.queueId),
+            String(copy.pool),
+            id,
+            Number(copy.free),
+            String(String(copy.GSI5SK).split('#')[1] ?? ''),
+          ),
+        );
+      }
+      copies.push(copy);
     }
   }
   const batches: Record<string, unknown>[][] = [];
