@@ -51,7 +51,13 @@ export type Write =
   /** the offered agent got work now (idle tie-break), and their presence did not change since read */
   | { type: 'agent-assigned'; org: string; agentId: string; expectStateVersion: number; at: string }
   /** the configuration the change was decided on is still the current one ('' = never written) */
-  | { type: 'config-current'; org: string; entity: 'workstream' | 'settings' | 'channel'; id: string; version: string }
+  | {
+      type: 'config-current';
+      org: string;
+      entity: 'workstream' | 'settings' | 'channel' | 'triggers';
+      id: string;
+      version: string;
+    }
   /** the queue a change moves the conversation to exists (T-4c, S-3, M-3 reassign) */
   | { type: 'queue-exists'; org: string; queueId: string }
   /** the agent is still a member of the queue when the offer commits */

@@ -144,6 +144,8 @@ export interface ConversationStore {
   readEventState(org: string, req: EventReadRequest): Promise<EventReadResult>;
   getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined>;
   getSettingsVersioned(org: string): Promise<Versioned<OrgSettings>>;
+  /** M-3: the org's triggers with the version of the list */
+  listTriggersVersioned(org: string): Promise<Versioned<Trigger[]>>;
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;
   /** Commits all writes in ONE transaction, or none (throws CommitConflict). */
   commit(writes: readonly Write[]): Promise<void>;

@@ -1,4 +1,5 @@
 import type { Channel, OrgSettings, Workstream } from '../domain/model.js';
+import type { Trigger } from '../domain/triggers.js';
 import type { Versioned } from '../ports/conversation-store.js';
 
 /**
@@ -10,12 +11,13 @@ import type { Versioned } from '../ports/conversation-store.js';
  * no time window, whatever the cache holds.
  */
 
-export type ConfigEntity = 'workstream' | 'settings' | 'channel';
+export type ConfigEntity = 'workstream' | 'settings' | 'channel' | 'triggers';
 
 interface Entries {
   workstream: Versioned<Workstream>;
   settings: Versioned<OrgSettings>;
   channel: Versioned<Channel>;
+  triggers: Versioned<Trigger[]>;
 }
 
 /** Bounded so a container serving many orgs keeps memory flat (oldest entries go first). */

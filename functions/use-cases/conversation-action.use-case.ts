@@ -132,7 +132,7 @@ async function attemptAction(
     throw err;
   }
   const { decision } = decided;
-  await addTriggers(deps, cmd.org, conversation, decision);
+  await addTriggers(deps, cmd.org, conversation, decision, fresh);
   const receipt = keyed ? [keyReceipt(deps, keyed, decision)] : [];
   try {
     await deps.store.commit([...decision.writes, ...assumptions(cmd, state), ...(cmd.extraWrites ?? []), ...receipt]);
@@ -172,10 +172,19 @@ function decideOn(deps: EngineDeps, cmd: ActionCommand, state: ActionState, acto
 }
 
 /** M-3: the org's triggers listening to this event add their outbox items to the same transaction. */
-async function addTriggers(deps: EngineDeps, org: string, before: Conversation, decision: Decision): Promise<void> {
+async function addTriggers(
+  deps: EngineDeps,
+  org: string,
+  before: Conversation,
+  decision: Decision,
+  fresh: boolean,
+): Promise<void> {
   if (!TRIGGER_EVENTS.has(decision.event.action)) return;
+  const triggers = await triggersOf(deps, org, fresh);
+  // the list decided on (cached or not) is proven current by the transaction, matched or not
+  decision.writes.push({ type: 'config-current', org, entity: 'triggers', id: org, version: triggers.version });
   const triggered = triggerTimers(
-    await deps.store.listTriggers(org),
+    triggers.value,
     decision.event.action,
     before,
     decision.conversation,
@@ -259,6 +268,16 @@ export async function workstreamOf(
   return read;
 }
 
+/** M-3: the org's cached trigger list, or a fresh read. */
+async function triggersOf(deps: EngineDeps, org: string, fresh: boolean) {
+  const cache = configCacheOf(deps);
+  const cached = fresh ? undefined : cache.get('triggers', org, org);
+  if (cached) return cached;
+  const read = await deps.store.listTriggersVersioned(org);
+  cache.set('triggers', org, org, read);
+  return read;
+}
+
 /** The cached org settings, or a fresh read. */
 export async function settingsOf(deps: EngineDeps, org: string, fresh = false): Promise<Versioned<OrgSettings>> {
   const cache = configCacheOf(deps);
@@ -296,6 +315,7 @@ function onCommitFailure(deps: EngineDeps, err: unknown, cmd: ActionCommand, sta
     const cache = configCacheOf(deps);
     cache.drop('workstream', cmd.org, state.workstream.value.id);
     cache.drop('settings', cmd.org, cmd.org);
+    cache.drop('triggers', cmd.org, cmd.org);
     return conflict;
   }
   const toQueue = targetQueueOf(cmd.action);

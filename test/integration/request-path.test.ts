@@ -58,6 +58,58 @@ describe('the request path: read, decide, one transaction', () => {
     expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
   });
 
+  it("M-3 / R-5: an end (an event triggers listen to), configuration and the org's triggers warm, is one BatchGetItem and one TransactWriteItems", async () => {
+    // Prepare: a first end read the (empty) trigger list
+    const f = await makeFixture();
+    await f.addAgent('alice');
+    const { store, sent } = countingStore();
+    const deps = requestPath(f, store);
+    const act = (id: string, type: 'accept' | 'end') =>
+      performAction(deps, { org: f.org, conversationId: id, actor: alice, action: { type } });
+    const first = await f.start('chat');
+    await act(first.id, 'accept');
+    await act(first.id, 'end');
+    const c = await f.start('chat');
+    await act(c.id, 'accept');
+    sent.length = 0;
+
+    // Act
+    const r = await act(c.id, 'end');
+
+    // Assess
+    expect(r.conversation.status).toBe('WrapUp');
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+  });
+
+  it('M-3 / R-5: a trigger added to a cached (empty) trigger list applies to the very next end', async () => {
+    // Prepare: an end with no trigger cached the empty list
+    const f = await makeFixture();
+    await f.addAgent('alice');
+    const deps = requestPath(f, f.store);
+    const act = (id: string, type: 'accept' | 'end') =>
+      performAction(deps, { org: f.org, conversationId: id, actor: alice, action: { type } });
+    const first = await f.start('chat');
+    await act(first.id, 'accept');
+    await act(first.id, 'end');
+    const c = await f.start('chat');
+    await act(c.id, 'accept');
+
+    // Act: an admin adds a survey on End, then alice ends c
+    await f.store.putTrigger({
+      org: f.org,
+      id: 'survey-on-end',
+      when: { event: 'end', field: 'status', changedTo: 'WrapUp' },
+      then: [{ type: 'send-survey' }],
+    });
+    await act(c.id, 'end');
+
+    // Assess: the survey is in the outbox of c's end (and not of the first one's)
+    const outbox = (await f.store.listDueTimers(new Date('2999-01-01T00:00:00.000Z'), 10_000)).filter(
+      (t) => t.org === f.org && t.kind === 'notify',
+    );
+    expect(outbox.map((t) => t.conversationId)).toEqual([c.id]);
+  });
+
   it('a new conversation from a channel event, configuration warm, is one BatchGetItem and one TransactWriteItems', async () => {
     // Prepare: one event of the channel warmed the channel and workstream
     const f = await makeFixture();

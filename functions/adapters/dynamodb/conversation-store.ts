@@ -513,16 +513,33 @@ export class DynamoConversationStore implements ConversationStore, ReadStore, Ti
   // ---- triggers (M-3) and internal notes (E-3) ----
 
   async listTriggers(org: string): Promise<Trigger[]> {
+    return (await this.listTriggersVersioned(org)).value;
+  }
+
+  /** The org's triggers with the version of the list (its VERSION item), read consistently. */
+  async listTriggersVersioned(org: string): Promise<Versioned<Trigger[]>> {
     const items = await this.queryAll({
       KeyConditionExpression: 'PK = :pk',
       ExpressionAttributeValues: { ':pk': keys.triggersPartition(org) },
+      ConsistentRead: true,
     });
-    return items.map((i) => stripStorage<Trigger>(i));
+    const version = items.find((i) => i.SK === keys.triggersVersion(org).SK);
+    return {
+      value: items.filter((i) => i.type === 'trigger').map((i) => stripStorage<Trigger>(i)),
+      version: String(version?.configVersion ?? ''),
+    };
   }
 
+  /** The trigger and a new version of the org's list, together (decisions on a cached list fail their check). */
   async putTrigger(t: Trigger): Promise<void> {
+    const version = { ...keys.triggersVersion(t.org), type: 'triggers-version', org: t.org, configVersion: ulid() };
     await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: { ...keys.trigger(t.org, t.id), type: 'trigger', ...t } }),
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: this.tableName, Item: { ...keys.trigger(t.org, t.id), type: 'trigger', ...t } } },
+          { Put: { TableName: this.tableName, Item: version } },
+        ],
+      }),
     );
   }
 

@@ -72,6 +72,8 @@ export const keys = {
   /** M-3: the org's triggers in one partition (read by actions that can fire them) */
   trigger: (o: string, id: string): Key => ({ PK: `${org(o)}#TRIGGERS`, SK: `TRIGGER#${id}` }),
   triggersPartition: (o: string): string => `${org(o)}#TRIGGERS`,
+  /** the version of the org's trigger list (R-5): rewritten with every trigger PUT, checked by decisions that read it */
+  triggersVersion: (o: string): Key => ({ PK: `${org(o)}#TRIGGERS`, SK: 'VERSION' }),
   /** E-3: internal notes beside their conversation */
   note: (o: string, conversationId: string, id: string): Key => ({
     PK: `${org(o)}#CONV#${conversationId}`,

@@ -139,12 +139,12 @@ const BUILDERS: Builders = {
     };
   },
   'config-current': (table, w) => {
-    const key =
-      w.entity === 'workstream'
-        ? keys.workstream(w.org, w.id)
-        : w.entity === 'channel'
-          ? keys.channel(w.org, w.id)
-          : keys.settings(w.org);
+    const key = {
+      workstream: () => keys.workstream(w.org, w.id),
+      channel: () => keys.channel(w.org, w.id),
+      settings: () => keys.settings(w.org),
+      triggers: () => keys.triggersVersion(w.org),
+    }[w.entity]();
     return {
       ConditionCheck: {
         TableName: table,
