@@ -44,6 +44,21 @@ export class ConfigCache {
     if (entity === 'workstream') this.poolNamesOf(org).add((entry.value as Workstream).capacity.pool);
   }
 
+  /** The cached entry, or `read()` (then cached); `fresh` skips the cache (a retry after a failed check). */
+  async through<E extends ConfigEntity>(
+    entity: E,
+    org: string,
+    id: string,
+    fresh: boolean,
+    read: () => Promise<Entries[E]>,
+  ): Promise<Entries[E]> {
+    const cached = fresh ? undefined : this.get(entity, org, id);
+    if (cached) return cached;
+    const entry = await read();
+    this.set(entity, org, id, entry);
+    return entry;
+  }
+
   drop(entity: ConfigEntity, org: string, id: string): void {
     this.entries.delete(ConfigCache.key(entity, org, id));
   }

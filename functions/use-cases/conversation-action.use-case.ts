@@ -259,34 +259,20 @@ export async function workstreamOf(
   id: string,
   fresh = false,
 ): Promise<Versioned<Workstream>> {
-  const cache = configCacheOf(deps);
-  const cached = fresh ? undefined : cache.get('workstream', org, id);
-  if (cached) return cached;
-  const read = await deps.store.getWorkstreamVersioned(org, id);
-  if (!read) throw new NotFoundError('workstream', id);
-  cache.set('workstream', org, id, read);
-  return read;
+  return configCacheOf(deps).through('workstream', org, id, fresh, async () => {
+    const read = await deps.store.getWorkstreamVersioned(org, id);
+    if (!read) throw new NotFoundError('workstream', id);
+    return read;
+  });
 }
 
 /** M-3: the org's cached trigger list, or a fresh read. */
-async function triggersOf(deps: EngineDeps, org: string, fresh: boolean) {
-  const cache = configCacheOf(deps);
-  const cached = fresh ? undefined : cache.get('triggers', org, org);
-  if (cached) return cached;
-  const read = await deps.store.listTriggersVersioned(org);
-  cache.set('triggers', org, org, read);
-  return read;
-}
+const triggersOf = (deps: EngineDeps, org: string, fresh: boolean) =>
+  configCacheOf(deps).through('triggers', org, org, fresh, () => deps.store.listTriggersVersioned(org));
 
 /** The cached org settings, or a fresh read. */
-export async function settingsOf(deps: EngineDeps, org: string, fresh = false): Promise<Versioned<OrgSettings>> {
-  const cache = configCacheOf(deps);
-  const cached = fresh ? undefined : cache.get('settings', org, org);
-  if (cached) return cached;
-  const read = await deps.store.getSettingsVersioned(org);
-  cache.set('settings', org, org, read);
-  return read;
-}
+export const settingsOf = (deps: EngineDeps, org: string, fresh = false): Promise<Versioned<OrgSettings>> =>
+  configCacheOf(deps).through('settings', org, org, fresh, () => deps.store.getSettingsVersioned(org));
 
 /** Agents read without the workstream's pool (it was not known yet): read again, whole. */
 async function withPool(
