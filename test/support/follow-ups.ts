@@ -1,7 +1,7 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { inject } from 'vitest';
-import { StreamReader } from '../../bin/local/stream-poller.js';
+import { deliverStreamBatch, StreamReader } from '../../bin/local/stream-poller.js';
 import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 
@@ -52,18 +52,19 @@ export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<
   return { settle, takePending };
 }
 
-/** A batch with failures is delivered again from its first failed record, as the stream would (bounded). */
+/**
+ * The stream's delivery (deliverStreamBatch: a batch with failures comes again from its first failed
+ * record), with the follow-ups use case as the handler; a record given up after 5 attempts fails the test.
+ */
 async function runUntilDone(deps: EngineDeps, records: DynamoDBRecord[]): Promise<void> {
-  let pending = records;
-  for (let attempt = 1; pending.length; attempt++) {
-    const { failed, errors } = await runFollowUps(deps, pending);
-    if (!failed.length) return;
-    if (attempt >= 5) {
-      throw new Error(`follow-ups keep failing: ${errors.map((e) => `${JSON.stringify(e.task)}: ${String(e.error)}`)}`);
-    }
-    const first = pending.findIndex((r) => failed.includes(r.dynamodb?.SequenceNumber ?? ''));
-    pending = pending.slice(Math.max(0, first));
-  }
+  let last = '';
+  const handler = async (event: { Records: DynamoDBRecord[] }) => {
+    const { failed, errors } = await runFollowUps(deps, event.Records);
+    last = errors.map((e) => `${JSON.stringify(e.task)}: ${String(e.error)}`).join('; ');
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+  const given = await deliverStreamBatch(handler, records, { maxAttempts: 5, backoffMs: () => 0, report: () => {} });
+  if (given.length) throw new Error(`follow-ups keep failing: ${last}`);
 }
 
 const inFollowUps = new AsyncLocalStorage<boolean>();
