@@ -201,7 +201,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // One sweep at a time: the ticker, the scheduler's wake-ups and /_local/clock queue behind each other.
     let sweeping: Promise<FiredTimer[]> = Promise.resolve([]);
     const sweep = (): Promise<FiredTimer[]> => {
-      sweeping = sweeping.catch(() => []).then(() => sweepDueTimers(engine.deps, engine.store));
+      sweeping = sweeping.catch(() => []).then(() => sweepDueTimers(engine.deps, engine.deps.outbox));
       return sweeping;
     };
     const scheduler = new LocalScheduler(

@@ -198,6 +198,10 @@ function assemble(ctx: EffectContext, d: Draft): Decision {
       { type: 'event', event },
       ...d.capacityWrites,
       ...timers.map((timer): Write => ({ type: 'timer', timer })),
+      // the membership the rule relied on still holds when the change commits
+      ...(ctx.rule.who === 'queue-member'
+        ? [{ type: 'member-check', org: c.org, queueId: c.queueId, agentId: ctx.actor.id } as const]
+        : []),
     ],
     timers,
     notifications: [...d.notifications],

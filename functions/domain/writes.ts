@@ -48,15 +48,23 @@ export type Write =
     }
   /** the transactional timer outbox: the timer exists iff the change that armed it committed */
   | { type: 'timer'; timer: TimerRequest }
+  /** TM-5: the outbox item that fired leaves in the transaction of the change it caused (unless that change rewrites it) */
+  | { type: 'timer-done'; org: string; name: string }
   /** the offered agent got work now (idle tie-break), and their presence did not change since read */
   | { type: 'agent-assigned'; org: string; agentId: string; expectStateVersion: number; at: string }
   /** the configuration the change was decided on is still the current one ('' = never written) */
   | {
       type: 'config-current';
       org: string;
-      entity: 'workstream' | 'settings' | 'channel' | 'triggers';
+      entity: ConfigEntity;
       id: string;
       version: string;
+      /**
+       * SC-1: which copy of the version is checked. Every configuration write rewrites all copies
+       * together, so any one proves it; the subject's id (a conversation's) spreads the checks over
+       * the copies instead of metering them all on one item.
+       */
+      spread: string;
     }
   /** the queue a change moves the conversation to exists (T-4c, S-3, M-3 reassign) */
   | { type: 'queue-exists'; org: string; queueId: string }
@@ -72,6 +80,9 @@ export type Write =
       expectEpoch: number;
       bumpEpoch: boolean;
     };
+
+/** Configuration that decisions are made on from a cache, proven by a version check. */
+export type ConfigEntity = 'workstream' | 'settings' | 'channel' | 'triggers';
 
 export const TIMER_KINDS = [
   'wrapup-release',

@@ -13,10 +13,10 @@ export async function runOutboxItem(deps: EngineDeps, timer: DueTimer): Promise<
   if (timer.kind === 'notify' && !deps.notifier) return;
   if (IMMEDIATE_KINDS.has(timer.kind)) {
     // a redelivered record of an item that already ran (and was deleted) does nothing
-    const current = await deps.store.getTimer(timer.org, timer.name);
+    const current = await deps.outbox.getTimer(timer.org, timer.name);
     if (!current) return;
     const fired = await fireTimer(deps, current);
-    if (!fired.keep) await deps.store.deleteTimer(timer.org, timer.name);
+    if (!fired.keep && !fired.removed) await deps.outbox.deleteTimer(timer.org, timer.name);
     return;
   }
   if (timer.kind === 'dispatch' || !deps.scheduler) return;

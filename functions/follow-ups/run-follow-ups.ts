@@ -1,3 +1,4 @@
+import { refreshAvailability } from '../use-cases/availability.use-case.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { dispatchAgent, dispatchConversation } from '../use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../use-cases/engine.js';
@@ -65,7 +66,7 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
 const none = async (): Promise<void> => undefined;
 
 const refresh = (deps: EngineDeps, t: Task): Promise<void> =>
-  t.kind === 'agent' ? deps.store.refreshAvailability(t.org, t.agentId, deps.clock.now()) : none();
+  t.kind === 'agent' ? refreshAvailability(deps, t.org, t.agentId, deps.clock.now()) : none();
 
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

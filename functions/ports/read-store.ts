@@ -1,5 +1,4 @@
-import type { Contact, Conversation, OrgSettings, Status } from '../domain/model.js';
-import type { Trigger } from '../domain/triggers.js';
+import type { Status } from '../domain/model.js';
 
 export interface Page<T> {
   items: T[];
@@ -34,23 +33,6 @@ export interface ChannelRegistration {
   org: string;
   channelId: string;
   secret: string;
-}
-
-/** Reads served by indexes (never a scan), plus the configuration the API manages. */
-export interface ReadStore {
-  listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>>;
-  /** Open conversations of a queue, oldest first */
-  listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>>;
-  listQueueMembers(org: string, queueId: string): Promise<string[]>;
-  getSettings(org: string): Promise<OrgSettings>;
-  putSettings(settings: OrgSettings): Promise<void>;
-  putContact(contact: Contact, lookups: { phone?: string; email?: string }): Promise<void>;
-  getContact(org: string, id: string): Promise<Contact | undefined>;
-  getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined>;
-  putTrigger(t: Trigger): Promise<void>;
-  listAgentIds(org: string): Promise<string[]>;
-  addNote(note: Note): Promise<void>;
-  listNotes(org: string, conversationId: string): Promise<Note[]>;
 }
 
 export const STATUS_ORDER: readonly Status[] = ['Open', 'Active', 'WrapUp', 'Waiting', 'Closed'];

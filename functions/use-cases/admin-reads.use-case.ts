@@ -6,7 +6,7 @@ import type { EngineDeps } from './engine.js';
 
 /** Admin reads of the configuration the PUTs of admin.use-case.ts write. A missing item is 404. */
 
-type Deps = Pick<EngineDeps, 'store'>;
+type Deps = Pick<EngineDeps, 'configuration' | 'contacts'>;
 
 const found = async <T>(read: Promise<T | undefined>, entity: string, id: string): Promise<T> => {
   const v = await read;
@@ -15,20 +15,20 @@ const found = async <T>(read: Promise<T | undefined>, entity: string, id: string
 };
 
 /** The org settings; the defaults when they were never set. */
-export const readSettings = (deps: Deps, org: string): Promise<OrgSettings> => deps.store.getSettings(org);
+export const readSettings = (deps: Deps, org: string): Promise<OrgSettings> => deps.configuration.getSettings(org);
 
 export const readWorkstream = (deps: Deps, org: string, id: string): Promise<Workstream> =>
-  found(deps.store.getWorkstream(org, id), 'workstream', id);
+  found(deps.configuration.getWorkstream(org, id), 'workstream', id);
 
 export const readQueue = (deps: Deps, org: string, id: string): Promise<QueueConfig> =>
-  found(deps.store.getQueue(org, id), 'queue', id);
+  found(deps.configuration.getQueue(org, id), 'queue', id);
 
 /** The channel, never its webhook secret (write-only). */
 export const readChannel = (deps: Deps, org: string, id: string): Promise<Channel> =>
-  found(deps.store.getChannel(org, id), 'channel', id);
+  found(deps.configuration.getChannel(org, id), 'channel', id);
 
 export const readContact = (deps: Deps, org: string, id: string): Promise<Contact> =>
-  found(deps.store.getContact(org, id), 'contact', id);
+  found(deps.contacts.getContact(org, id), 'contact', id);
 
 /** M-3 */
-export const listTriggers = (deps: Deps, org: string): Promise<Trigger[]> => deps.store.listTriggers(org);
+export const listTriggers = (deps: Deps, org: string): Promise<Trigger[]> => deps.configuration.listTriggers(org);

@@ -17,13 +17,13 @@ import type { ApiDeps } from './engine.js';
 /** Admin configuration (PUT creates or replaces). References are checked so config cannot dangle. */
 
 async function missingQueues(
-  store: ApiDeps['store'],
+  configuration: ApiDeps['configuration'],
   org: string,
   ids: readonly { field: string; id: string }[],
 ): Promise<FieldError[]> {
   const found = await Promise.all(
     ids.map(async (r) =>
-      (await store.getQueue(org, r.id)) ? null : { field: r.field, message: `queue ${r.id} does not exist` },
+      (await configuration.getQueue(org, r.id)) ? null : { field: r.field, message: `queue ${r.id} does not exist` },
     ),
   );
   return found.filter((e): e is FieldError => e !== null);
@@ -53,7 +53,7 @@ export async function configureWorkstream(
   id: string,
   input: WorkstreamInput,
 ): Promise<Workstream> {
-  const errors = await missingQueues(deps.store, org, [
+  const errors = await missingQueues(deps.configuration, org, [
     { field: 'defaultQueueId', id: input.defaultQueueId },
     ...(input.routingRules ?? []).map((r, i) => ({ field: `routingRules.${i}.queueId`, id: r.queueId })),
   ]);
@@ -73,12 +73,12 @@ export async function configureWorkstream(
     defaultQueueId: input.defaultQueueId,
     distribution: input.distribution ?? 'pick',
   };
-  await deps.store.putWorkstream(ws);
+  await deps.configuration.putWorkstream(ws);
   return ws;
 }
 
 export async function configureQueue(deps: ApiDeps, queue: QueueConfig): Promise<QueueConfig> {
-  await deps.store.putQueue(queue);
+  await deps.configuration.putQueue(queue);
   return queue;
 }
 
@@ -88,7 +88,7 @@ export async function configureChannel(
   id: string,
   input: { kind: ChannelKind; workstreamId: string; secret: string },
 ): Promise<Channel> {
-  const ws = await deps.store.getWorkstream(org, input.workstreamId);
+  const ws = await deps.configuration.getWorkstream(org, input.workstreamId);
   if (!ws)
     throw new ValidationError('unknown workstream', [
       { field: 'workstreamId', message: `workstream ${input.workstreamId} does not exist` },
@@ -102,20 +102,20 @@ export async function configureChannel(
     ]);
   }
   const channel: Channel = { org, id, kind: input.kind, workstreamId: input.workstreamId };
-  await deps.store.putChannel(channel, input.secret);
+  await deps.configuration.putChannel(channel, input.secret);
   return channel;
 }
 
 /** R-5: a membership or capacity change applies to the next decision: the agent may get work at once. */
 export async function configureAgent(deps: ApiDeps, input: AgentConfig): Promise<void> {
   const errors = await missingQueues(
-    deps.store,
+    deps.configuration,
     input.org,
     input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })),
   );
   if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
   // the agent's and pools' changes reach the availability index and dispatch through the stream
-  await deps.store.putAgent(input);
+  await deps.agents.putAgent(input);
 }
 
 /**
@@ -123,31 +123,31 @@ export async function configureAgent(deps: ApiDeps, input: AgentConfig): Promise
  * rewritten at once (an admin-time cost over the org's agents, never a per-decision one).
  */
 export async function configureSettings(deps: ApiDeps, settings: OrgSettings): Promise<void> {
-  const before = await deps.store.getSettings(settings.org);
-  await deps.store.putSettings(settings);
+  const before = await deps.configuration.getSettings(settings.org);
+  await deps.configuration.putSettings(settings);
   if (before.defaultPresence === settings.defaultPresence) return;
-  for (const agentId of await deps.store.listAgentIds(settings.org))
+  for (const agentId of await deps.agents.listAgentIds(settings.org))
     await afterPresenceChange(deps, settings.org, agentId);
 }
 /** R-6: contacts are stored with normalized lookups (E.164 phone in the org's region, lower-case email). */
 export async function configureContact(deps: ApiDeps, contact: Contact): Promise<void> {
-  const settings = await deps.store.getSettings(contact.org);
+  const settings = await deps.configuration.getSettings(contact.org);
   const phone = toE164(contact.phone, settings.defaultPhoneRegion);
   const email = normalizeEmail(contact.email);
   if (contact.phone && !phone)
     throw new ValidationError('the phone number cannot be read', [
       { field: 'phone', message: `is not a possible phone number in region ${settings.defaultPhoneRegion ?? 'US'}` },
     ]);
-  await deps.store.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
+  await deps.contacts.putContact(contact, { ...(phone ? { phone } : {}), ...(email ? { email } : {}) });
 }
 
 /** M-3: a trigger may only reassign to a queue that exists. */
 export async function configureTrigger(deps: ApiDeps, trigger: Trigger): Promise<void> {
   const errors = await missingQueues(
-    deps.store,
+    deps.configuration,
     trigger.org,
     trigger.then.flatMap((a, i) => (a.type === 'reassign' ? [{ field: `then.${i}.queueId`, id: a.queueId }] : [])),
   );
   if (errors.length) throw new ValidationError('the trigger names queues that do not exist', errors);
-  await deps.store.putTrigger(trigger);
+  await deps.configuration.putTrigger(trigger);
 }

@@ -1,13 +1,14 @@
+import { refreshAvailability } from './availability.use-case.js';
 import { NotFoundError } from '../domain/errors.js';
 import type { Agent, Presence } from '../domain/model.js';
-import { addSeconds, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
+import { addSeconds, DISPATCH_RETRY_SECONDS, PRESENCE_GRACE_SECONDS } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
 import { dispatchAgent } from './dispatch.use-case.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';
 
 /** P-3: a manual presence lasts until the agent signs out or goes inactive. */
 export async function setPresence(deps: EngineDeps, org: string, agentId: string, presence: Presence): Promise<void> {
-  await deps.store.updateAgentState(org, agentId, { presenceOverride: presence });
+  await deps.agents.updateAgentState(org, agentId, { presenceOverride: presence });
 }
 
 /**
@@ -17,7 +18,7 @@ export async function setPresence(deps: EngineDeps, org: string, agentId: string
  * nothing (the P-4 grace running out, a new org default presence).
  */
 export async function afterPresenceChange(deps: EngineDeps, org: string, agentId: string): Promise<void> {
-  await deps.store.refreshAvailability(org, agentId, deps.clock.now());
+  await refreshAvailability(deps, org, agentId, deps.clock.now());
   try {
     await dispatchAgent(deps, org, agentId);
   } catch (err) {
@@ -26,7 +27,7 @@ export async function afterPresenceChange(deps: EngineDeps, org: string, agentId
 }
 
 async function loadAgent(deps: EngineDeps, org: string, agentId: string): Promise<Agent> {
-  const agent = await deps.store.getAgent(org, agentId);
+  const agent = await deps.agents.getAgent(org, agentId);
   if (!agent) throw new NotFoundError('agent', agentId);
   return agent;
 }
@@ -50,8 +51,8 @@ async function changeAgentState(
       // One transaction holds at most 100 items: the state and the first timers go together; an agent
       // with more Active conversations than that gets the rest in follow-up writes.
       const writes = p.timers.map((timer): Write => ({ type: 'timer', timer }));
-      await deps.store.commit([p.set, ...writes.slice(0, 99)]);
-      for (let i = 99; i < writes.length; i += 100) await deps.store.commit(writes.slice(i, i + 100));
+      await deps.commits.commit([p.set, ...writes.slice(0, 99)]);
+      for (let i = 99; i < writes.length; i += 100) await deps.commits.commit(writes.slice(i, i + 100));
     },
     async (last) => {
       throw last;
@@ -75,13 +76,20 @@ const state = (
   bumpEpoch: true,
 });
 
+/**
+ * R-3: signing in offers the agent waiting work from the stream; the dispatch outbox item committed
+ * with the sign-in is the safety net if that follow-up never runs (the sweeper fires it).
+ */
 export async function signIn(deps: EngineDeps, org: string, agentId: string): Promise<void> {
-  await changeAgentState(deps, org, agentId, async (_a, epoch) => ({
-    set: state(org, agentId, epoch, { signedIn: true, connected: true, idleSince: deps.clock.now().toISOString() }, [
-      'disconnectedAt',
-    ]),
-    timers: [],
-  }));
+  await changeAgentState(deps, org, agentId, async (_a, epoch) => {
+    const now = deps.clock.now();
+    return {
+      set: state(org, agentId, epoch, { signedIn: true, connected: true, idleSince: now.toISOString() }, [
+        'disconnectedAt',
+      ]),
+      timers: [{ kind: 'dispatch', org, agentId, version: epoch + 1, at: addSeconds(now, DISPATCH_RETRY_SECONDS) }],
+    };
+  });
 }
 
 /** P-3: signing out clears the manual override. */
@@ -106,11 +114,11 @@ export async function setConnection(deps: EngineDeps, org: string, agentId: stri
     const timers: TimerRequest[] = [
       { kind: 'presence-grace', org, agentId, version: next, at: addSeconds(now, PRESENCE_GRACE_SECONDS) },
     ];
-    const active = (await deps.store.listWorkItems(org, agentId)).filter(
+    const active = (await deps.lists.listWorkItems(org, agentId)).filter(
       (c) => c.status === 'Active' && c.primaryAgentId === agentId,
     );
     for (const c of active) {
-      const ws = await deps.store.getWorkstream(org, c.workstreamId);
+      const ws = await deps.configuration.getWorkstream(org, c.workstreamId);
       timers.push({
         kind: 'reconnect-timeout',
         org,

@@ -12,18 +12,21 @@ export interface AgentState {
 
 /** The agent with its pools, the org settings and now; an unknown agent (or another org's, RL-6) is 404. */
 export async function agentState(
-  deps: Pick<EngineDeps, 'store' | 'clock'>,
+  deps: Pick<EngineDeps, 'agents' | 'configuration' | 'clock'>,
   org: string,
   agentId: string,
 ): Promise<AgentState> {
-  const [agent, settings] = await Promise.all([deps.store.getAgent(org, agentId), deps.store.getSettings(org)]);
+  const [agent, settings] = await Promise.all([
+    deps.agents.getAgent(org, agentId),
+    deps.configuration.getSettings(org),
+  ]);
   if (!agent) throw new NotFoundError('agent', agentId);
   return { agent, settings, now: deps.clock.now() };
 }
 
 /** An agent reads their own profile; supervisors and admins read any agent of their org. */
 export function agentProfile(
-  deps: Pick<EngineDeps, 'store' | 'clock'>,
+  deps: Pick<EngineDeps, 'agents' | 'configuration' | 'clock'>,
   caller: Caller,
   agentId: string,
 ): Promise<AgentState> {

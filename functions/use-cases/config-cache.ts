@@ -78,12 +78,12 @@ export class ConfigCache {
 const caches = new WeakMap<object, ConfigCache>();
 
 /** The engine's cache (one per execution environment), created with the engine's dependencies. */
-export function configCacheOf(deps: { config?: ConfigCache; store: object }): ConfigCache {
+export function configCacheOf(deps: { config?: ConfigCache; configuration: object }): ConfigCache {
   if (deps.config) return deps.config;
-  let cache = caches.get(deps.store);
+  let cache = caches.get(deps.configuration);
   if (!cache) {
     cache = new ConfigCache();
-    caches.set(deps.store, cache);
+    caches.set(deps.configuration, cache);
   }
   return cache;
 }

@@ -101,7 +101,7 @@ export async function performAction(deps: EngineDeps, cmd: ActionCommand): Promi
     deps,
     (n) => attemptAction(deps, cmd, keyed, n),
     async (last: CommitConflict) => {
-      const current = await deps.store.getConversation(cmd.org, cmd.conversationId);
+      const current = await deps.conversations.getConversation(cmd.org, cmd.conversationId);
       throw new RaceLostError(
         current?.status ?? 'Open',
         `RL-2: ${cmd.action.type} lost repeated races with concurrent changes; the conversation is now ${current?.status}; retry`,
@@ -135,7 +135,7 @@ async function attemptAction(
   await addTriggers(deps, cmd.org, conversation, decision, fresh);
   const receipt = keyed ? [keyReceipt(deps, keyed, decision)] : [];
   try {
-    await deps.store.commit([...decision.writes, ...assumptions(cmd, state), ...(cmd.extraWrites ?? []), ...receipt]);
+    await deps.commits.commit([...decision.writes, ...assumptions(cmd, state), ...(cmd.extraWrites ?? []), ...receipt]);
   } catch (err) {
     throw onCommitFailure(deps, err, cmd, state);
   }
@@ -182,7 +182,14 @@ async function addTriggers(
   if (!TRIGGER_EVENTS.has(decision.event.action)) return;
   const triggers = await triggersOf(deps, org, fresh);
   // R-5: the list decided on (cached or not) is proven current by the transaction, matched or not
-  decision.writes.push({ type: 'config-current', org, entity: 'triggers', id: org, version: triggers.version });
+  decision.writes.push({
+    type: 'config-current',
+    org,
+    entity: 'triggers',
+    id: org,
+    version: triggers.version,
+    spread: before.id,
+  });
   const triggered = triggerTimers(
     triggers.value,
     decision.event.action,
@@ -205,9 +212,19 @@ function assumptions(cmd: ActionCommand, state: ActionState): Write[] {
       entity: 'workstream',
       id: state.workstream.value.id,
       version: state.workstream.version,
+      spread: cmd.conversationId,
     },
     ...(state.settings
-      ? [{ type: 'config-current', org, entity: 'settings', id: org, version: state.settings.version } as const]
+      ? [
+          {
+            type: 'config-current',
+            org,
+            entity: 'settings',
+            id: org,
+            version: state.settings.version,
+            spread: cmd.conversationId,
+          } as const,
+        ]
       : []),
     ...(toQueue !== undefined ? [{ type: 'queue-exists', org, queueId: toQueue } as const] : []),
   ];
@@ -231,7 +248,7 @@ async function readActionState(
   const wantsSettings = READS_SETTINGS.has(cmd.action.type) || targetAgentOf(cmd.action) !== undefined;
   const cachedSettings = wantsSettings && !fresh ? cache.get('settings', cmd.org, cmd.org) : undefined;
   const pools = [...cache.poolNamesOf(cmd.org)];
-  const read = await deps.store.readActionState(cmd.org, {
+  const read = await deps.decisions.readActionState(cmd.org, {
     conversationId: cmd.conversationId,
     agents: agentIds.map((id) => ({ id, pools })),
     ...(keyed ? { receiptKey: keyed.receiptKey } : {}),
@@ -260,7 +277,7 @@ export async function workstreamOf(
   fresh = false,
 ): Promise<Versioned<Workstream>> {
   return configCacheOf(deps).through('workstream', org, id, fresh, async () => {
-    const read = await deps.store.getWorkstreamVersioned(org, id);
+    const read = await deps.configuration.getWorkstreamVersioned(org, id);
     if (!read) throw new NotFoundError('workstream', id);
     return read;
   });
@@ -268,11 +285,11 @@ export async function workstreamOf(
 
 /** M-3: the org's cached trigger list, or a fresh read. */
 const triggersOf = (deps: EngineDeps, org: string, fresh: boolean) =>
-  configCacheOf(deps).through('triggers', org, org, fresh, () => deps.store.listTriggersVersioned(org));
+  configCacheOf(deps).through('triggers', org, org, fresh, () => deps.configuration.listTriggersVersioned(org));
 
 /** The cached org settings, or a fresh read. */
 export const settingsOf = (deps: EngineDeps, org: string, fresh = false): Promise<Versioned<OrgSettings>> =>
-  configCacheOf(deps).through('settings', org, org, fresh, () => deps.store.getSettingsVersioned(org));
+  configCacheOf(deps).through('settings', org, org, fresh, () => deps.configuration.getSettingsVersioned(org));
 
 /** Agents read without the workstream's pool (it was not known yet): read again, whole. */
 async function withPool(
@@ -284,7 +301,7 @@ async function withPool(
 ): Promise<Record<string, Agent | undefined>> {
   if (asked.includes(pool)) return agents;
   const ids = Object.keys(agents);
-  const whole = await Promise.all(ids.map((id) => deps.store.getAgent(org, id)));
+  const whole = await Promise.all(ids.map((id) => deps.agents.getAgent(org, id)));
   return Object.fromEntries(ids.map((id, i) => [id, whole[i]]));
 }
 
@@ -308,6 +325,8 @@ function onCommitFailure(deps: EngineDeps, err: unknown, cmd: ActionCommand, sta
   if (toQueue !== undefined && failed('queue-exists') && !failed('conversation')) {
     return new NotFoundError('queue', toQueue);
   }
+  // R-4: the acting agent left the queue since the read: decided again, the fresh read refuses it
+  if (cmd.action.type !== 'offer' && failed('member-check')) return conflict;
   // another request with the same Idempotency-Key committed first: the retry reads its receipt
   if (conflict.failures.some((f) => f.write.type === 'receipt' && isKeyReceipt(f.write.key))) return conflict;
   return classify(err, state.conversation);

@@ -9,30 +9,30 @@ import type { ApiDeps, EngineDeps } from './engine.js';
 /** Reads of conversations. Another org's conversation is simply not found: keys start with the org (RL-6). */
 
 export async function readConversation(
-  deps: Pick<EngineDeps, 'store'>,
+  deps: Pick<EngineDeps, 'conversations'>,
   org: string,
   id: string,
 ): Promise<Conversation> {
-  const c = await deps.store.getConversation(org, id);
+  const c = await deps.conversations.getConversation(org, id);
   if (!c) throw new NotFoundError('conversation', id);
   return c;
 }
 
 /** E-1: the conversation's history, oldest first; an unknown conversation is 404, not an empty history. */
 export async function conversationHistory(
-  deps: Pick<EngineDeps, 'store'>,
+  deps: Pick<EngineDeps, 'conversations'>,
   org: string,
   id: string,
 ): Promise<HistoryEvent[]> {
   await readConversation(deps, org, id);
-  return deps.store.listEvents(org, id);
+  return deps.conversations.listEvents(org, id);
 }
 
 export type ConversationQuery = ConversationFilter & PageRequest;
 
 /** Supervisors and admins list the org's conversations; an agent lists their own, and may not ask for another's. */
 export async function listConversations(
-  deps: Pick<ApiDeps, 'store'>,
+  deps: Pick<ApiDeps, 'lists'>,
   caller: Caller,
   query: ConversationQuery,
 ): Promise<Page<Conversation>> {
@@ -40,26 +40,26 @@ export async function listConversations(
   if (!all && query.agentId && query.agentId !== caller.id)
     throw new ForbiddenActionError('an agent can list only their own conversations');
   const { limit, cursor, ...filter } = query;
-  return deps.store.listConversations(caller.org, all ? filter : { ...filter, agentId: caller.id }, {
+  return deps.lists.listConversations(caller.org, all ? filter : { ...filter, agentId: caller.id }, {
     limit,
     ...(cursor ? { cursor } : {}),
   });
 }
 
 /** The agent's Active, WrapUp and Waiting conversations. */
-export function workItems(deps: Pick<EngineDeps, 'store'>, org: string, agentId: string): Promise<Conversation[]> {
-  return deps.store.listWorkItems(org, agentId);
+export function workItems(deps: Pick<EngineDeps, 'lists'>, org: string, agentId: string): Promise<Conversation[]> {
+  return deps.lists.listWorkItems(org, agentId);
 }
 
 /** the Open conversations of a queue, oldest first; an unknown queue is 404. */
 export async function openItems(
-  deps: Pick<EngineDeps, 'store'>,
+  deps: Pick<EngineDeps, 'configuration' | 'lists'>,
   org: string,
   queueId: string,
   page: PageRequest,
 ): Promise<Page<Conversation>> {
-  if (!(await deps.store.getQueue(org, queueId))) throw new NotFoundError('queue', queueId);
-  return deps.store.listOpenItems(org, queueId, { limit: page.limit, ...(page.cursor ? { cursor: page.cursor } : {}) });
+  if (!(await deps.configuration.getQueue(org, queueId))) throw new NotFoundError('queue', queueId);
+  return deps.lists.listOpenItems(org, queueId, { limit: page.limit, ...(page.cursor ? { cursor: page.cursor } : {}) });
 }
 
 export interface Candidate {
@@ -71,17 +71,17 @@ export interface Candidate {
 
 /** the queue's agents (not bots, not the primary) with an allowed presence and the capacity it costs. */
 export async function consultCandidates(deps: ApiDeps, org: string, conversationId: string): Promise<Candidate[]> {
-  const c = await deps.store.getConversation(org, conversationId);
+  const c = await deps.conversations.getConversation(org, conversationId);
   if (!c) throw new NotFoundError('conversation', conversationId);
-  const ws = await deps.store.getWorkstream(org, c.workstreamId);
+  const ws = await deps.configuration.getWorkstream(org, c.workstreamId);
   if (!ws) throw new NotFoundError('workstream', c.workstreamId);
   const [members, settings] = await Promise.all([
-    deps.store.listQueueMembers(org, c.queueId),
-    deps.store.getSettings(org),
+    deps.lists.listQueueMembers(org, c.queueId),
+    deps.configuration.getSettings(org),
   ]);
   const now = deps.clock.now();
   const agents = await Promise.all(
-    members.filter((id) => id !== c.primaryAgentId).map((id) => deps.store.getAgent(org, id)),
+    members.filter((id) => id !== c.primaryAgentId).map((id) => deps.agents.getAgent(org, id)),
   );
   return agents
     .filter((a) => a !== undefined && !a.bot)

@@ -83,7 +83,7 @@ export async function handleCustomerEvent(
     const state = await readEventState(deps, org, channelId, receiptKey, event, n > 1);
     if (state.duplicate) return { outcome: 'duplicate' };
     const current = state.threadConversationId
-      ? await deps.store.getConversation(org, state.threadConversationId)
+      ? await deps.conversations.getConversation(org, state.threadConversationId)
       : undefined;
     return applyEvent(deps, { org, event, receipt, state, ...(current ? { current } : {}) });
   };
@@ -169,7 +169,7 @@ async function ignore(
   outcome: CustomerEventOutcome,
 ): Promise<CustomerEventOutcome> {
   try {
-    await deps.store.commit([ctx.receipt]);
+    await deps.commits.commit([ctx.receipt]);
   } catch (err) {
     throw classify(err);
   }
@@ -197,15 +197,16 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
     reason: route.rule === null ? 'R-1: default queue' : `R-1: routing rule ${route.rule + 1}`,
     now: deps.clock.now(),
   });
+  const spread = decision.conversation.id;
   const proofs: Write[] = [
-    { type: 'config-current', org, entity: 'channel', id: channel.id, version: state.channel.version },
-    { type: 'config-current', org, entity: 'workstream', id: workstream.value.id, version: workstream.version },
+    { type: 'config-current', org, entity: 'channel', id: channel.id, version: state.channel.version, spread },
+    { type: 'config-current', org, entity: 'workstream', id: workstream.value.id, version: workstream.version, spread },
     ...(event.customer && state.settings
-      ? [{ type: 'config-current', org, entity: 'settings', id: org, version: state.settings.version } as const]
+      ? [{ type: 'config-current', org, entity: 'settings', id: org, version: state.settings.version, spread } as const]
       : []),
   ];
   try {
-    await deps.store.commit([...decision.writes, ctx.receipt, ...proofs]);
+    await deps.commits.commit([...decision.writes, ctx.receipt, ...proofs]);
   } catch (err) {
     throw onConfigStale(deps, org, err, [channel.id, workstream.value.id]) ?? classify(err);
   }
@@ -244,7 +245,7 @@ async function readEventState(
   const cachedChannel = fresh ? undefined : cache.get('channel', org, channelId);
   const wantsSettings = !!(event.customer?.phone || event.customer?.email);
   const cachedSettings = wantsSettings && !fresh ? cache.get('settings', org, org) : undefined;
-  const read = await deps.store.readEventState(org, {
+  const read = await deps.decisions.readEventState(org, {
     channelId,
     receiptKey,
     threadId: event.threadId,
@@ -276,13 +277,13 @@ export async function identifyCustomer(
   known?: OrgSettings,
 ): Promise<Contact | undefined> {
   if (!customer) return undefined;
-  const settings = known ?? (await deps.store.getSettings(org));
+  const settings = known ?? (await deps.configuration.getSettings(org));
   const phone = toE164(customer.phone, settings.defaultPhoneRegion);
   const email = normalizeEmail(customer.email);
   const lists = await Promise.all([
-    ...(phone ? [deps.store.findContacts(org, 'phone', phone)] : []),
-    ...(email ? [deps.store.findContacts(org, 'email', email)] : []),
+    ...(phone ? [deps.contacts.findContacts(org, 'phone', phone)] : []),
+    ...(email ? [deps.contacts.findContacts(org, 'email', email)] : []),
   ]);
   const id = pickIdentified(lists);
-  return id ? deps.store.getContact(org, id) : undefined;
+  return id ? deps.contacts.getContact(org, id) : undefined;
 }

@@ -1,3 +1,4 @@
+import { refreshAvailability } from './availability.use-case.js';
 import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
@@ -54,9 +55,9 @@ async function tryOffer(
   settings: OrgSettings,
 ): Promise<OfferResult> {
   const now = deps.clock.now();
-  const agent = await deps.store.getAgent(c.org, agentId);
+  const agent = await deps.agents.getAgent(c.org, agentId);
   if (!isEligible(agent, c, ws, settings, now)) {
-    await deps.store.refreshAvailability(c.org, agentId, now);
+    await refreshAvailability(deps, c.org, agentId, now);
     return 'agent-unfit';
   }
   try {
@@ -81,7 +82,7 @@ async function tryOffer(
     if (err instanceof RaceLostError) throw err;
     if (err instanceof TransitionConflictError) return 'conversation-gone';
     if (err instanceof ConflictError || (err instanceof DomainError && err.kind !== 'not-found')) {
-      await deps.store.refreshAvailability(c.org, agentId, now);
+      await refreshAvailability(deps, c.org, agentId, now);
       return 'agent-unfit';
     }
     throw err;
@@ -95,7 +96,7 @@ export async function dispatchConversation(
   conversationId: string,
   fresh = false,
 ): Promise<{ offeredTo?: string }> {
-  const c = await deps.store.getConversation(org, conversationId);
+  const c = await deps.conversations.getConversation(org, conversationId);
   if (c?.status !== 'Open') return {};
   // no offer made on cached configuration is a decision too: it is made again on a fresh read
   const nothing = (): Promise<{ offeredTo?: string }> =>
@@ -107,7 +108,7 @@ export async function dispatchConversation(
   const skipped = new Set<string>();
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const { agents, next } = await deps.store.availableAgents(
+    const { agents, next } = await deps.availability.availableAgents(
       org,
       c.queueId,
       ws.capacity.pool,
@@ -154,7 +155,7 @@ async function oldestOpen(
   const out: Conversation[] = [];
   let cursor: string | undefined;
   do {
-    const page = await deps.store.listOpenItems(org, queueId, { limit: BACKLOG_PAGE, ...(cursor ? { cursor } : {}) });
+    const page = await deps.lists.listOpenItems(org, queueId, { limit: BACKLOG_PAGE, ...(cursor ? { cursor } : {}) });
     out.push(...page.items);
     cursor = page.nextCursor;
     for (const c of page.items) if (await isPush(c)) return out;
@@ -182,7 +183,7 @@ async function offerBacklog(deps: EngineDeps, org: string, agentId: string, fres
   const workstreams = new Map<string, Workstream | undefined>();
   const settings = (await settingsOf(deps, org, fresh)).value;
   for (let round = 0; round < 50; round++) {
-    const agent = await deps.store.getAgent(org, agentId);
+    const agent = await deps.agents.getAgent(org, agentId);
     if (!agent || !routableFree(agent, settings, deps.clock.now())) break;
     const isPush = async (c: Conversation): Promise<boolean> => {
       if (!workstreams.has(c.workstreamId))

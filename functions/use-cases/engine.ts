@@ -1,15 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, IdGenerator } from '../ports/clock.js';
-import { CommitConflict, type ConversationStore } from '../ports/conversation-store.js';
+import { CommitConflict } from '../ports/conversation-store.js';
 import type { TimerRequest } from '../domain/writes.js';
 import type { Notifier } from '../ports/notifier.js';
-import type { ReadStore } from '../ports/read-store.js';
+import type { Repositories } from '../ports/repositories.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { ConfigCache } from './config-cache.js';
 
-/** What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests. */
-export interface EngineDeps {
-  store: ConversationStore;
+/**
+ * What every use case needs: ports only, so the same use cases run in Lambda, locally and in tests.
+ * Storage is one repository per aggregate or read model (`deps.conversations`, `deps.agents`, ...).
+ */
+export interface EngineDeps extends Repositories {
   clock: Clock;
   ids: IdGenerator;
   scheduler?: Scheduler;
@@ -22,14 +24,8 @@ export interface EngineDeps {
   log?: { warn(message: string, data?: Record<string, unknown>): void };
 }
 
-/**
- * What the HTTP API's use cases take: the engine's ports, on a store that also serves the index reads
- * and the configuration the API manages (ReadStore). Handlers hand their runtime's deps to a use case
- * and never call the store themselves.
- */
-export interface ApiDeps extends EngineDeps {
-  store: ConversationStore & ReadStore;
-}
+/** What the HTTP API's use cases take (the engine's ports). Handlers hand them to a use case and never reach a repository. */
+export type ApiDeps = EngineDeps;
 
 /** Outbox items the stream's follow-ups run at once (and the sweeper if that did not happen). */
 export const IMMEDIATE_KINDS: ReadonlySet<TimerRequest['kind']> = new Set(['notify', 'trigger']);

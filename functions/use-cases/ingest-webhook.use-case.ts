@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { NotFoundError } from '../domain/errors.js';
-import type { ReadStore } from '../ports/read-store.js';
+import type { Configuration } from '../ports/repositories.js';
 import type { CustomerEvent } from './customer-event.use-case.js';
 
 /** The message the webhook puts on the FIFO ingestion queue. */
@@ -34,7 +34,7 @@ const digest = (...parts: string[]): string => createHash('sha256').update(parts
 
 /** Finds the channel's org and secret; unknown channels are 404. */
 export async function channelRegistration(
-  reads: Pick<ReadStore, 'getChannelRegistration'>,
+  reads: Pick<Configuration, 'getChannelRegistration'>,
   channelId: string,
 ): Promise<{ org: string; secret: string }> {
   const reg = await reads.getChannelRegistration(channelId);

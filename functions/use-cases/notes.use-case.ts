@@ -7,14 +7,15 @@ import type { ApiDeps } from './engine.js';
  * working after the messaging session ended (M-2) and even once the conversation is Closed.
  */
 export async function addNote(deps: ApiDeps, input: Omit<Note, 'id' | 'at'>): Promise<Note> {
-  if (!(await deps.store.getConversation(input.org, input.conversationId)))
+  if (!(await deps.conversations.getConversation(input.org, input.conversationId)))
     throw new NotFoundError('conversation', input.conversationId);
   const note: Note = { ...input, id: deps.ids.newId(), at: deps.clock.now().toISOString() };
-  await deps.store.addNote(note);
+  await deps.notes.addNote(note);
   return note;
 }
 
 export async function listNotes(deps: ApiDeps, org: string, conversationId: string): Promise<Note[]> {
-  if (!(await deps.store.getConversation(org, conversationId))) throw new NotFoundError('conversation', conversationId);
-  return deps.store.listNotes(org, conversationId);
+  if (!(await deps.conversations.getConversation(org, conversationId)))
+    throw new NotFoundError('conversation', conversationId);
+  return deps.notes.listNotes(org, conversationId);
 }

@@ -3,7 +3,8 @@ import type { Actor, Conversation } from '../domain/model.js';
 import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerKind, TimerRequest, Write } from '../domain/writes.js';
-import type { DueTimer, TimerStore } from '../ports/timer-store.js';
+import type { Outbox } from '../ports/repositories.js';
+import type { DueTimer } from '../ports/timer-store.js';
 import { performAction } from './conversation-action.use-case.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import { dispatchAgent, dispatchConversation } from './dispatch.use-case.js';
@@ -15,6 +16,8 @@ export interface FiredTimer {
   name: string;
   /** the outbox item was re-armed under this very name: the firer must not delete it */
   keep?: boolean;
+  /** the outbox item already left, in the transaction of the change the firing made: nothing to delete */
+  removed?: boolean;
   kind: TimerRequest['kind'];
   org: string;
   conversationId?: string;
@@ -29,18 +32,27 @@ const timerActor: Actor = { role: 'system', id: 'timer' };
 type TimerAction = 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired';
 type Guard = (c: Conversation) => string | undefined;
 
-/** What a firer gets: the timer, its outcomes (with the timer's own fields), and its conversation read once. */
+/**
+ * What a firer gets: the timer and its outcomes (with the timer's own fields). A conversation
+ * timer's re-check is the `guard` of its own action, evaluated on the action's one read (and on
+ * every re-read after a lost race): firing is one BatchGetItem and one transaction, which also
+ * removes the outbox item.
+ */
 interface FireContext {
   deps: EngineDeps;
   timer: DueTimer;
   now: Date;
-  /** the timer's conversation, read before firing (undefined for a timer without one, or a missing one) */
-  conversation: Conversation | undefined;
   stale(detail: string): FiredTimer;
   applied(detail: string): FiredTimer;
-  /** the timer's own action through decide/commit; refused by the rules, it is 'stale' */
+  /** the timer's own action through decide/commit, the outbox item deleted with it; refused (or guarded off), 'stale' */
   act(type: TimerAction, guard?: Guard): Promise<FiredTimer>;
-  /** the same fact, due later: a new outbox item (a new name), committed before this one is deleted */
+  /** the conversation as the last guard saw it (after a refused `act`), to re-arm from */
+  seen(): Conversation | undefined;
+  /** the timer's conversation, read on its own (for firers that need more than the guard can check) */
+  read(): Promise<Conversation | undefined>;
+  /** removes this outbox item: a write for the transaction of the change the firing makes */
+  done: Write;
+  /** the same fact, due later: a new outbox item committed with this one's removal */
   rearm(next: TimerRequest, why: string): Promise<FiredTimer>;
 }
 
@@ -64,6 +76,8 @@ async function fireContext(deps: EngineDeps, timer: DueTimer): Promise<FireConte
   };
   const stale = (detail: string): FiredTimer => ({ ...base, outcome: 'stale', detail });
   const applied = (detail: string): FiredTimer => ({ ...base, outcome: 'applied', detail });
+  const done: Write = { type: 'timer-done', org: timer.org, name: timer.name };
+  let seen: Conversation | undefined;
   const act = async (type: TimerAction, guard?: Guard): Promise<FiredTimer> => {
     try {
       const r = await performAction(deps, {
@@ -71,47 +85,55 @@ async function fireContext(deps: EngineDeps, timer: DueTimer): Promise<FireConte
         conversationId: timer.conversationId as string,
         actor: timerActor,
         action: { type } as Action,
-        ...(guard ? { guard } : {}),
+        guard: (c) => {
+          seen = c;
+          return guard?.(c);
+        },
+        extraWrites: [done],
       });
-      return applied(`${r.rule} -> ${r.conversation.status}`);
+      return { ...applied(`${r.rule} -> ${r.conversation.status}`), removed: true };
     } catch (err) {
-      // Refused by the rules: the conversation moved on between our check and the commit (TM-5).
+      // Refused by the rules: the conversation moved on since the timer was armed (TM-5).
       return staleIfRefused(err, stale);
     }
   };
   const rearm = async (next: TimerRequest, why: string): Promise<FiredTimer> => {
     // the rewritten outbox item gets its precise trigger from the stream, like any other
-    await deps.store.commit([{ type: 'timer', timer: next }]);
+    const same = timerName(next) === timer.name;
+    await deps.commits.commit([{ type: 'timer', timer: next }, ...(same ? [] : [done])]);
     return {
       ...base,
       outcome: 're-armed',
       detail: `${why}; due at ${next.at}`,
-      ...(timerName(next) === timer.name ? { keep: true } : {}),
+      ...(same ? { keep: true } : { removed: true }),
     };
   };
-  const now = deps.clock.now();
-  const conversation = timer.conversationId
-    ? await deps.store.getConversation(timer.org, timer.conversationId)
-    : undefined;
-  return { deps, timer, now, conversation, stale, applied, act, rearm };
+  const read = async (): Promise<Conversation | undefined> =>
+    timer.conversationId ? deps.conversations.getConversation(timer.org, timer.conversationId) : undefined;
+  return { deps, timer, now: deps.clock.now(), stale, applied, act, seen: () => seen, read, done, rearm };
 }
 
-const fireWrapUpRelease: Firer = async ({ timer, now, conversation: c, stale, act, rearm }) => {
-  // C-3: still in WrapUp, still holding the capacity this timer was armed to release.
-  if (c?.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt)
-    return stale('the wrap-up capacity is no longer held');
-  if (Date.parse(c.wrapUpReleaseAt) > now.getTime())
-    return rearm(
-      { kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt },
-      'fired early',
-    );
-  return act('wrapup-release');
+const FIRED_EARLY = 'fired early';
+
+const fireWrapUpRelease: Firer = async ({ timer, now, act, seen, rearm }) => {
+  // C-3: still in WrapUp, still holding the capacity this timer was armed to release, and due.
+  const fired = await act('wrapup-release', (c) => {
+    if (c.status !== 'WrapUp' || !c.allocation || !c.wrapUpReleaseAt) return 'the wrap-up capacity is no longer held';
+    return Date.parse(c.wrapUpReleaseAt) > now.getTime() ? FIRED_EARLY : undefined;
+  });
+  const c = seen();
+  if (fired.outcome !== 'stale' || !c?.wrapUpReleaseAt || !fired.detail?.endsWith(FIRED_EARLY)) return fired;
+  return rearm(
+    { kind: 'wrapup-release', org: timer.org, conversationId: c.id, version: c.version, at: c.wrapUpReleaseAt },
+    FIRED_EARLY,
+  );
 };
 
-const fireInactivityTimeout: Firer = async ({ deps, timer, now, conversation: c, stale, act, rearm }) => {
+const fireInactivityTimeout: Firer = async ({ deps, timer, now, read, stale, act, rearm }) => {
   // T-8 / TM-2: due = last activity (entering Waiting, or later activity) + the workstream's timeout now (R-5).
+  const c = await read();
   if (c?.status !== 'Waiting') return stale('the conversation is no longer Waiting');
-  const ws = await deps.store.getWorkstream(timer.org, c.workstreamId);
+  const ws = await deps.configuration.getWorkstream(timer.org, c.workstreamId);
   if (!ws) return stale('the workstream is gone');
   const due = addSeconds(new Date(c.statusSince), ws.waitingInactivityTimeoutSeconds);
   if (Date.parse(due) > now.getTime())
@@ -125,9 +147,12 @@ const fireInactivityTimeout: Firer = async ({ deps, timer, now, conversation: c,
   );
 };
 
-const fireReconnectTimeout: Firer = async ({ deps, timer, conversation: c, stale, act }) => {
+const fireReconnectTimeout: Firer = async ({ deps, timer, read, stale, act }) => {
   // T-4a / TM-3: the agent is still disconnected since the disconnect that armed this timer.
-  const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
+  const [agent, c] = await Promise.all([
+    timer.agentId ? deps.agents.getAgent(timer.org, timer.agentId) : undefined,
+    read(),
+  ]);
   if (!agent || agent.connected || (agent.connectionEpoch ?? 0) !== timer.version)
     return stale('the agent reconnected');
   if (c?.status !== 'Active' || c.primaryAgentId !== agent.id)
@@ -140,7 +165,7 @@ const fireReconnectTimeout: Firer = async ({ deps, timer, conversation: c, stale
   );
 };
 
-const fireOfferExpiry: Firer = async ({ timer, conversation: c, stale, act }) => {
+const fireOfferExpiry: Firer = async ({ timer, act }) => {
   // R-3: the same offer is still waiting for acceptance. An offer is identified by its agent and
   // the moment it was made (statusSince), so unrelated changes (a supervisor joining) keep it alive.
   const sameOffer = (x: Conversation): string | undefined =>
@@ -151,7 +176,6 @@ const fireOfferExpiry: Firer = async ({ timer, conversation: c, stale, act }) =>
       : x.version === timer.version)
       ? undefined
       : 'the offer was answered or withdrawn';
-  if (!c || sameOffer(c)) return stale('the offer was answered or withdrawn');
   return act('offer-expired', sameOffer);
 };
 
@@ -173,7 +197,7 @@ const fireNotify: Firer = async ({ deps, timer, stale, applied }) => {
   return applied(timer.notification.type);
 };
 
-const fireTrigger: Firer = async ({ deps, timer, stale, applied }) => {
+const fireTrigger: Firer = async ({ deps, timer, stale, applied, done }) => {
   // M-3: the trigger's follow-up action, through the same rules as any action
   const a = timer.triggerAction;
   if (a?.type !== 'reassign') return stale('nothing to do');
@@ -185,17 +209,18 @@ const fireTrigger: Firer = async ({ deps, timer, stale, applied }) => {
       action: { type: 'reassign', queueId: a.queueId },
       // TM-5: only the conversation as the triggering change left it (a second fire changes nothing)
       guard: (x) => (x.version === timer.version ? undefined : 'the conversation changed after the trigger'),
+      extraWrites: [done],
     });
-    return applied(`${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}`);
+    return { ...applied(`${r.rule} -> ${r.conversation.status} in ${r.conversation.queueId}`), removed: true };
   } catch (err) {
     // refused by the rules: the conversation changed after the trigger (TM-5); a lost race fires again
     return staleIfRefused(err, stale);
   }
 };
 
-const firePresenceGrace: Firer = async ({ deps, timer, stale, applied }) => {
+const firePresenceGrace: Firer = async ({ deps, timer, stale, applied, done }) => {
   // P-4 / TM-4: past the grace the agent is inactive: the manual override goes (P-3).
-  const agent = timer.agentId ? await deps.store.getAgent(timer.org, timer.agentId) : undefined;
+  const agent = timer.agentId ? await deps.agents.getAgent(timer.org, timer.agentId) : undefined;
   const epoch = agent?.connectionEpoch ?? 0;
   if (!agent || agent.connected || epoch !== timer.version) return stale('the agent reconnected');
   if (!agent.presenceOverride) {
@@ -212,12 +237,12 @@ const firePresenceGrace: Firer = async ({ deps, timer, stale, applied }) => {
     bumpEpoch: false,
   };
   try {
-    await deps.store.commit([write]);
+    await deps.commits.commit([write, done]);
   } catch {
     return stale('the agent changed state meanwhile');
   }
   // the cleared override is a committed change: the stream refreshes and dispatches the agent
-  return applied('manual presence cleared after the grace');
+  return { ...applied('manual presence cleared after the grace'), removed: true };
 };
 
 /** One firer per kind: a kind added to TIMER_KINDS does not compile until it has one. */
@@ -248,7 +273,7 @@ export async function fireTimer(deps: EngineDeps, timer: DueTimer): Promise<Fire
  */
 export async function sweepDueTimers(
   deps: EngineDeps,
-  timers: TimerStore,
+  timers: Outbox,
   options: { graceSeconds?: number; batch?: number; rounds?: number } = {},
 ): Promise<FiredTimer[]> {
   const fired: FiredTimer[] = [];
@@ -261,7 +286,7 @@ export async function sweepDueTimers(
       try {
         const f = await fireTimer(deps, t);
         fired.push(f);
-        if (!f.keep) await timers.deleteTimer(t.org, t.name);
+        if (!f.keep && !f.removed) await timers.deleteTimer(t.org, t.name);
         else failed.add(t.name); // re-armed for later: not again in this sweep
       } catch (err) {
         failed.add(t.name);

@@ -13,7 +13,8 @@ import {
 import type { LocalConfig } from '../../bin/local/runtime.js';
 import { startPoller } from '../../bin/local/sqs-poller.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import { createDynamoRepositories } from '../../functions/adapters/dynamodb/repositories/index.js';
+import { storeFacade, type TestStore } from '../support/store.js';
 import { VirtualClock } from '../../functions/adapters/local-scheduler.js';
 import type { TimerRequest } from '../../functions/domain/writes.js';
 import * as adminHandler from '../../functions/handlers/http/admin.handler.js';
@@ -93,8 +94,8 @@ export interface BenchLocal {
 export interface BenchRuntime {
   local: BenchLocal;
   table: string;
-  /** the store every handler was given (on the probed DynamoDB client) */
-  store: DynamoConversationStore;
+  /** the repositories every handler was given (on the probed DynamoDB client), on one object */
+  store: TestStore;
   probe: Probe;
   commits: CommitLog;
   followUps: FollowUps;
@@ -164,7 +165,8 @@ export async function startBenchRuntime(
     const doc = createDocumentClient({ endpoint: dynamoEndpoint });
     stops.push(async () => doc.destroy());
     const p = probe(doc);
-    const store = new DynamoConversationStore(doc, table);
+    const repositories = createDynamoRepositories(doc, table);
+    const store = storeFacade(repositories);
     const sqs = new SQSClient({
       region,
       endpoint: fauxqs.address,
@@ -190,7 +192,7 @@ export async function startBenchRuntime(
         });
       },
     };
-    const overrides: EngineOverrides = { clock, scheduler, store, sqs };
+    const overrides: EngineOverrides = { clock, scheduler, repositories, sqs };
 
     /** an invocation of a handler: tagged 'request' (the bench's own setup stays 'setup'), in the caller's scope if any */
     const invoked =
@@ -199,7 +201,7 @@ export async function startBenchRuntime(
         inPhase(currentPhase() === 'setup' ? 'setup' : 'request', () => h(e, c));
     const handlers: Handlers = {
       conversations: invoked(conversationsHandler.createHandler(config, overrides)) as HttpHandler,
-      webhooks: invoked(webhooksHandler.createHandler(config, { clock, store, sqs })) as HttpHandler,
+      webhooks: invoked(webhooksHandler.createHandler(config, { clock, repositories, sqs })) as HttpHandler,
       admin: invoked(adminHandler.createHandler(config, overrides)) as HttpHandler,
       agents: invoked(agentsHandler.createHandler(config, overrides)) as HttpHandler,
     };

@@ -3,7 +3,8 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { StreamReader } from '../../bin/local/stream-poller.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import { createDynamoRepositories } from '../../functions/adapters/dynamodb/repositories/index.js';
+import { storeFacade } from '../support/store.js';
 import { availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
 import { ulidIds } from '../../functions/adapters/system-clock.js';
 import { openConversation } from '../../functions/domain/decide.js';
@@ -47,12 +48,13 @@ export async function pushAssignment(
   const doc: DynamoDBDocumentClient = createDocumentClient({ endpoint });
   const meter: Meter = instrument(doc);
   const clock = { now: () => new Date(Date.now()) };
-  const store = new DynamoConversationStore(doc, table);
-  const deps: EngineDeps = createEngine({ store, clock, ids: ulidIds });
+  const repositories = createDynamoRepositories(doc, table);
+  const store = storeFacade(repositories);
+  const deps: EngineDeps = createEngine({ ...repositories, clock, ids: ulidIds });
   const followDoc = createDocumentClient({ endpoint });
   const followMeter: Meter = instrument(followDoc);
   const followDeps: EngineDeps = createEngine({
-    store: new DynamoConversationStore(followDoc, table),
+    ...createDynamoRepositories(followDoc, table),
     clock,
     ids: ulidIds,
   });

@@ -1,7 +1,7 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
-import type { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import type { Commits } from '../../functions/ports/repositories.js';
 import { availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
 import { openConversation } from '../../functions/domain/decide.js';
 import type { Conversation, Workstream } from '../../functions/domain/model.js';
@@ -210,7 +210,7 @@ async function cloneAgents(
 
 /** An Open conversation committed directly with the items ingest would write (setup for actions). */
 export async function openConv(
-  store: DynamoConversationStore,
+  store: Commits,
   o: BenchOrg,
   wsId: string,
   queueId: string,

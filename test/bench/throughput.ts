@@ -180,7 +180,14 @@ export async function throughput(
       });
       const tx = buildTransaction(rt.table, [
         ...d.writes,
-        { type: 'config-current', org: o.org, entity: 'workstream', id: ws.value.id, version: ws.version },
+        {
+          type: 'config-current',
+          org: o.org,
+          entity: 'workstream',
+          id: ws.value.id,
+          version: ws.version,
+          spread: c.id,
+        },
       ]);
       rawTxItems += tx.TransactItems?.length ?? 0;
       return { c, agentId, tx };

@@ -5,6 +5,9 @@ import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
 import { signIn, signOut } from '../../functions/use-cases/agent-presence.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
+import type { Outbox } from '../../functions/ports/repositories.js';
+import { sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
+import { DISPATCH_RETRY_SECONDS } from '../../functions/domain/timers.js';
 import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
 
 /**
@@ -73,7 +76,7 @@ const INTERLEAVINGS: Record<string, Interleaving> = {
       // agent's follow-up: after her availability entry was written, before her backlog is read
       const racing: EngineDeps = {
         ...f.deps,
-        store: new Proxy(f.deps.store, {
+        lists: new Proxy(f.deps.lists, {
           get(target, prop, receiver) {
             const v = Reflect.get(target, prop, receiver) as unknown;
             if (prop !== 'listOpenItems' || typeof v !== 'function')
@@ -163,7 +166,7 @@ describe('redelivered stream records (at-least-once delivery)', () => {
     const records = await f.takePending();
     const failing: EngineDeps = {
       ...f.deps,
-      store: new Proxy(f.deps.store, {
+      conversations: new Proxy(f.deps.conversations, {
         get(target, prop, receiver) {
           const v = Reflect.get(target, prop, receiver) as unknown;
           if (prop === 'getConversation') return async () => Promise.reject(new Error('throttled'));
@@ -181,5 +184,36 @@ describe('redelivered stream records (at-least-once delivery)', () => {
     );
     expect(result.failed).toEqual([created?.dynamodb?.SequenceNumber]);
     expect(result.errors[0]?.task).toMatchObject({ kind: 'conversation', conversationId: c.id });
+  });
+});
+
+describe('the outbox behind the stream (R-3 safety net)', () => {
+  it('R-3: an agent whose sign-in follow-up never ran is still offered the waiting push conversation, by the dispatch item of her sign-in', async () => {
+    // Prepare: a push conversation waits with nobody signed in; alice signs in and the stream records
+    // of her sign-in are lost (the follow-ups never see them)
+    const f = await pushOrg();
+    await f.addAgent('alice');
+    await f.settle();
+    const c = await customerStarts(f);
+    await f.settle();
+    await signIn(f.deps, f.org, 'alice');
+    await f.takePending();
+    expect((await f.conversation(c.id)).status).toBe('Open');
+
+    // Act: the sweeper fires what is due in the outbox
+    f.clock.advance(DISPATCH_RETRY_SECONDS);
+    const outbox = f.deps.outbox;
+    const mine: Outbox = {
+      // this org's items only: the table is shared with other tests' orgs
+      listDueTimers: async (until, limit) =>
+        (await outbox.listDueTimers(until, 10_000)).filter((t) => t.org === f.org).slice(0, limit),
+      getTimer: (org, name) => outbox.getTimer(org, name),
+      deleteTimer: (org, name) => outbox.deleteTimer(org, name),
+    };
+    const fired = await sweepDueTimers(f.deps, mine);
+
+    // Assess
+    expect(fired).toContainEqual(expect.objectContaining({ kind: 'dispatch', agentId: 'alice', outcome: 'applied' }));
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
   });
 });

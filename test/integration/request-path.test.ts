@@ -1,7 +1,10 @@
 import { inject, describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import {
+  createDynamoRepositories,
+  type DynamoRepositories,
+} from '../../functions/adapters/dynamodb/repositories/index.js';
 import { ulidIds } from '../../functions/adapters/system-clock.js';
 import { RaceLostError } from '../../functions/domain/errors.js';
 import type { Actor } from '../../functions/domain/model.js';
@@ -9,13 +12,16 @@ import { CommitConflict } from '../../functions/ports/conversation-store.js';
 import { ConfigCache } from '../../functions/use-cases/config-cache.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
+import * as timersConsumer from '../../functions/handlers/sqs/timers.handler.js';
+import { lambdaContext } from '../../bin/local/http-server.js';
+import type { SQSEvent } from 'aws-lambda';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
 
 const alice: Actor = { role: 'agent', id: 'alice' };
 
-/** A store on its own client, counting every DynamoDB request it sends by command name. */
-function countingStore(): { store: DynamoConversationStore; sent: string[] } {
+/** Repositories on their own client, counting every DynamoDB request they send by command name. */
+function countingStore(): { store: DynamoRepositories; sent: string[] } {
   const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
   const sent: string[] = [];
   doc.middlewareStack.add(
@@ -25,12 +31,12 @@ function countingStore(): { store: DynamoConversationStore; sent: string[] } {
     },
     { step: 'initialize', name: 'countRequests' },
   );
-  return { store: new DynamoConversationStore(doc, inject('tableName')), sent };
+  return { store: createDynamoRepositories(doc, inject('tableName')), sent };
 }
 
 /** The engine's request path alone: read, decide, commit (no after-commit work wired in). */
-const requestPath = (f: Fixture, store: DynamoConversationStore, config = new ConfigCache()): EngineDeps => ({
-  store,
+const requestPath = (f: Fixture, store: DynamoRepositories, config = new ConfigCache()): EngineDeps => ({
+  ...store,
   clock: f.clock,
   ids: ulidIds,
   config,
@@ -85,7 +91,7 @@ describe('the request path: read, decide, one transaction', () => {
     // Prepare: an end with no trigger cached the empty list
     const f = await makeFixture();
     await f.addAgent('alice');
-    const deps = requestPath(f, f.store);
+    const deps = requestPath(f, f.store.repositories);
     const act = (id: string, type: 'accept' | 'end') =>
       performAction(deps, { org: f.org, conversationId: id, actor: alice, action: { type } });
     const first = await f.start('chat');
@@ -108,6 +114,110 @@ describe('the request path: read, decide, one transaction', () => {
       (t) => t.org === f.org && t.kind === 'notify',
     );
     expect(outbox.map((t) => t.conversationId)).toEqual([c.id]);
+  });
+
+  it('TM-5 / C-3: a due wrap-up release, fired by the timers consumer, is one BatchGetItem and one TransactWriteItems, which also removes its outbox item', async () => {
+    // Prepare: alice ended a chat with a 5-minute wrap-up; a first fire warmed the consumer's cache
+    const f = await makeFixture({ wrapUp: 5 });
+    await f.addAgent('alice');
+    const { store, sent } = countingStore();
+    const consumer = timersConsumer.createHandler(
+      {
+        observability: {
+          serviceName: 'test',
+          metricsNamespace: 'Test',
+          metrics: false,
+          tracing: false,
+          logLevel: 'CRITICAL',
+        },
+        dynamodb: { region: 'us-east-1', tableName: inject('tableName'), endpoint: inject('dynamoEndpoint') },
+      },
+      { repositories: store, clock: f.clock },
+    );
+    const wrapUpOf = async () => {
+      const c = await f.start('chat');
+      await performAction(f.deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } });
+      await performAction(f.deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'end' } });
+      const [timer] = (await f.store.listDueTimers(new Date('2999-01-01T00:00:00.000Z'), 10_000)).filter(
+        (t) => t.org === f.org && t.conversationId === c.id && t.kind === 'wrapup-release',
+      );
+      return { c, timer: timer as NonNullable<typeof timer> };
+    };
+    const deliver = (timer: object) =>
+      consumer(
+        {
+          Records: [
+            {
+              messageId: ulid(),
+              receiptHandle: 'r',
+              body: JSON.stringify(timer),
+              attributes: {},
+              messageAttributes: {},
+            },
+          ],
+        } as unknown as SQSEvent,
+        lambdaContext('timers'),
+      );
+    const warm = await wrapUpOf();
+    f.clock.advance(300);
+    await deliver(warm.timer);
+    const { c, timer } = await wrapUpOf();
+    f.clock.advance(300);
+    sent.length = 0;
+
+    // Act
+    const res = await deliver(timer);
+
+    // Assess: the capacity released (the conversation stays in WrapUp, C-3), the outbox item gone, in two round trips
+    expect(res).toEqual({ batchItemFailures: [] });
+    const released = await f.conversation(c.id);
+    expect(released.status).toBe('WrapUp');
+    expect(released.allocation).toBeUndefined();
+    expect((await ledgerOf(f, 'alice')).allocated).toEqual({});
+    expect(await f.store.getTimer(f.org, timer.name)).toBeUndefined();
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+  });
+
+  it('R-4: a pick (accept) decided while alice was a member of the queue does not commit once an admin removed her from it', async () => {
+    // Prepare: alice (q1 only) reads an Open q1 conversation; between her decision and its commit an
+    // admin moves her to q2
+    const f = await makeFixture();
+    await f.addAgent('alice', { default: 3 }, ['q1']);
+    const c = await f.start('chat');
+    let removed = false;
+    const racing: EngineDeps = {
+      ...f.deps,
+      commits: {
+        commit: async (writes) => {
+          if (!removed) {
+            removed = true;
+            await f.store.putAgent({
+              org: f.org,
+              id: 'alice',
+              name: 'alice',
+              queues: ['q2'],
+              bot: false,
+              capacity: { default: 3 },
+            });
+          }
+          return f.deps.commits.commit(writes);
+        },
+      },
+    };
+
+    // Act
+    const err = await performAction(racing, {
+      org: f.org,
+      conversationId: c.id,
+      actor: alice,
+      action: { type: 'accept' },
+    }).catch((e: unknown) => e);
+
+    // Assess: refused on the fresh read (not a member any more); nothing taken
+    expect(removed).toBe(true);
+    expect(err).toMatchObject({ kind: 'forbidden', type: 'forbidden-action' });
+    expect((await f.conversation(c.id)).status).toBe('Open');
+    expect((await ledgerOf(f, 'alice')).allocated).toEqual({});
   });
 
   it('a new conversation from a channel event, configuration warm, is one BatchGetItem and one TransactWriteItems', async () => {
@@ -135,7 +245,7 @@ describe('the request path: read, decide, one transaction', () => {
   it('R-5 / R-1: a routing rule added to a cached workstream routes the very next conversation', async () => {
     // Prepare: the chat workstream (no rules, default q1) is cached by a first conversation
     const f = await makeFixture();
-    const deps = requestPath(f, f.store);
+    const deps = requestPath(f, f.store.repositories);
     const start = (threadId: string) =>
       handleCustomerEvent(deps, f.org, f.channelId('chat'), {
         eventId: ulid(),
@@ -157,7 +267,7 @@ describe('the request path: read, decide, one transaction', () => {
     // Prepare: the chat workstream blocks capacity in wrap-up ('always'); one end decided on it warms the cache
     const f = await makeFixture({ wrapUp: 'always' });
     await f.addAgent('alice');
-    const deps = requestPath(f, f.store);
+    const deps = requestPath(f, f.store.repositories);
     const first = await f.start('chat');
     await performAction(deps, { org: f.org, conversationId: first.id, actor: alice, action: { type: 'accept' } });
     await performAction(deps, { org: f.org, conversationId: first.id, actor: alice, action: { type: 'end' } });
@@ -183,7 +293,7 @@ describe('the request path: read, decide, one transaction', () => {
   it('R-5: org settings cached as "forceClose off" refuse, then apply at once when turned on', async () => {
     // Prepare
     const f = await makeFixture();
-    const deps = requestPath(f, f.store);
+    const deps = requestPath(f, f.store.repositories);
     const supervisor: Actor = { role: 'supervisor', id: 'sue' };
     const c = await f.start('chat');
     const off = await performAction(deps, {
@@ -221,16 +331,23 @@ describe('typed outcomes', () => {
     const f = await makeFixture();
     await f.addAgent('alice');
     const c = await f.start('chat');
-    const losing = Object.create(f.store) as DynamoConversationStore;
-    losing.commit = async () => {
-      throw new CommitConflict([]);
+    const losing: EngineDeps = {
+      ...f.deps,
+      maxAttempts: 3,
+      commits: {
+        commit: async () => {
+          throw new CommitConflict([]);
+        },
+      },
     };
 
     // Act
-    const err = await performAction(
-      { store: losing, clock: f.clock, ids: ulidIds, maxAttempts: 3 },
-      { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } },
-    ).catch((e: unknown) => e);
+    const err = await performAction(losing, {
+      org: f.org,
+      conversationId: c.id,
+      actor: alice,
+      action: { type: 'accept' },
+    }).catch((e: unknown) => e);
 
     // Assess
     expect(err).toBeInstanceOf(RaceLostError);
@@ -244,19 +361,19 @@ describe('typed outcomes', () => {
     await f.addAgent('alice');
     const c = await f.start('chat', 'thread-race');
     await performAction(f.deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } });
-    const losing = Object.create(f.store) as DynamoConversationStore;
-    losing.commit = async () => {
-      throw new CommitConflict([]);
+    const losing: EngineDeps = {
+      ...f.deps,
+      maxAttempts: 3,
+      commits: {
+        commit: async () => {
+          throw new CommitConflict([]);
+        },
+      },
     };
     const event = { eventId: ulid(), type: 'customer.ended' as const, threadId: 'thread-race' };
 
     // Act
-    const first = await handleCustomerEvent(
-      { store: losing, clock: f.clock, ids: ulidIds, maxAttempts: 3 },
-      f.org,
-      f.channelId('chat'),
-      event,
-    ).catch((e: unknown) => e);
+    const first = await handleCustomerEvent(losing, f.org, f.channelId('chat'), event).catch((e: unknown) => e);
     const redelivered = await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), event);
 
     // Assess: never recorded as ignored; the redelivery applies T-3b once

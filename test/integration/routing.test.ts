@@ -20,7 +20,8 @@ import {
 } from '../../functions/use-cases/customer-event.use-case.js';
 import { dispatchAgent, dispatchConversation } from '../../functions/use-cases/dispatch.use-case.js';
 import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
-import { makeFixture, testStore, type Fixture, type FixtureOptions } from '../support/fixture.js';
+import { makeFixture, testRepositories, type Fixture, type FixtureOptions } from '../support/fixture.js';
+import type { EngineDeps } from '../../functions/use-cases/engine.js';
 
 /**
  * Routing (R-1), identification (R-6), push distribution (R-2, R-3, R-5) and pick (R-4) through the
@@ -598,8 +599,8 @@ describe('R-2: only eligible agents are offered work', () => {
     const f = await pushFixture({ allowedPresences: ['Available'] });
     await signedIn(f, 'alice', { default: 5 });
     await signedIn(f, 'bob', { default: 1 });
-    const lagging = { ...f.deps, store: testStore() };
-    await lagging.store.updateAgentState(f.org, 'alice', { presenceOverride: 'Away' });
+    const lagging: EngineDeps = { ...f.deps, ...testRepositories() };
+    await lagging.agents.updateAgentState(f.org, 'alice', { presenceOverride: 'Away' });
     expect((await f.store.availableAgents(f.org, 'q1', 'default', 1, 5)).agents.map((a) => a.agentId)).toEqual([
       'alice',
       'bob',

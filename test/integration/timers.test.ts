@@ -4,9 +4,9 @@ import type { Actor, ChannelKind, Conversation } from '../../functions/domain/mo
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../../functions/domain/timers.js';
 import type { Action } from '../../functions/domain/transitions.js';
 import type { TimerRequest } from '../../functions/domain/writes.js';
-import type { ConversationStore } from '../../functions/ports/conversation-store.js';
+import type { Commits, Outbox } from '../../functions/ports/repositories.js';
 import type { Scheduler } from '../../functions/ports/scheduler.js';
-import type { DueTimer, TimerStore } from '../../functions/ports/timer-store.js';
+import type { DueTimer } from '../../functions/ports/timer-store.js';
 import { setConnection, setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
@@ -69,9 +69,10 @@ async function onlyTimer(
 }
 
 /** The same outbox, seen by one org only (see the file comment). */
-const orgOutbox = (f: Fixture): TimerStore => ({
+const orgOutbox = (f: Fixture): Outbox => ({
   listDueTimers: async (until, limit) =>
     (await f.store.listDueTimers(until, LISTING_LIMIT)).filter((t) => t.org === f.org).slice(0, limit),
+  getTimer: (org, name) => f.store.getTimer(org, name),
   deleteTimer: (org, name) => f.store.deleteTimer(org, name),
 });
 
@@ -116,19 +117,9 @@ const customerWrites = (f: Fixture, c: Conversation) =>
     message: { text: 'hello again' },
   });
 
-/** A store whose commit goes through `around` (fault injection on the one write path). */
-function storeWithCommit(
-  store: Fixture['store'],
-  around: (commit: ConversationStore['commit']) => ConversationStore['commit'],
-): Fixture['store'] {
-  const commit = around((writes) => store.commit(writes));
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'commit') return commit;
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+/** Commits that go through `around` (fault injection on the one write path). */
+function commitsWith(f: Fixture, around: (commit: Commits['commit']) => Commits['commit']): Commits {
+  return { commit: around((writes) => f.deps.commits.commit(writes)) };
 }
 
 describe('TM-1 / C-3: the wrap-up release timer', () => {
@@ -506,11 +497,11 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
     const { f, c } = await activeFor('chat', { wrapUp: 5 });
     const schedule = vi.fn<Scheduler['schedule']>().mockResolvedValue();
     const crash = new Error('Lambda runtime exited right after TransactWriteItems');
-    const store = storeWithCommit(f.store, (commit) => async (writes) => {
+    const commits = commitsWith(f, (commit) => async (writes) => {
       await commit(writes);
       throw crash;
     });
-    const crashing: EngineDeps = { ...f.deps, store, scheduler: { schedule } };
+    const crashing: EngineDeps = { ...f.deps, commits, scheduler: { schedule } };
 
     // Act
     const outcome = await act(f, alice, c, { type: 'end' }, crashing).catch((e: unknown) => e);
@@ -537,14 +528,14 @@ describe('TM-1 / TM-5: the transactional outbox (a crash or a scheduler fault af
     const { f, c } = await activeFor('chat', { wrapUp: 5 });
     const schedule = vi.fn<Scheduler['schedule']>().mockResolvedValue();
     let raced = false;
-    const store = storeWithCommit(f.store, (commit) => async (writes) => {
+    const commits = commitsWith(f, (commit) => async (writes) => {
       if (!raced && writes.some((w) => w.type === 'timer')) {
         raced = true;
         await act(f, alice, c, { type: 'release' });
       }
       return commit(writes);
     });
-    const racing: EngineDeps = { ...f.deps, store, scheduler: { schedule } };
+    const racing: EngineDeps = { ...f.deps, commits, scheduler: { schedule } };
 
     // Act
     const lost = await act(f, alice, c, { type: 'end' }, racing).catch((e: unknown) => e);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
-import { stripStorage } from '../../functions/adapters/dynamodb/items.js';
+import { stripStorage } from '../../functions/adapters/dynamodb/entities.js';
 import { presenceOf } from '../../functions/domain/presence.js';
 import {
   DEFAULT_SETTINGS,

@@ -22,7 +22,10 @@ import { ensureTable } from '../../bin/local/dynamodb-local.js';
 import { deliverStreamBatch, StreamReader, type StreamLambdaHandler } from '../../bin/local/stream-poller.js';
 import { lambdaContext } from '../../bin/local/http-server.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import {
+  createDynamoRepositories,
+  type DynamoRepositories,
+} from '../../functions/adapters/dynamodb/repositories/index.js';
 import * as admin from '../../functions/handlers/http/admin.handler.js';
 import * as agents from '../../functions/handlers/http/agents.handler.js';
 import * as conversations from '../../functions/handlers/http/conversations.handler.js';
@@ -34,6 +37,7 @@ import * as followUps from '../../functions/handlers/stream/follow-ups.handler.j
 import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
 import { createSqsClient } from '../../functions/handlers/wiring/sqs.js';
 import type { Clock } from '../../functions/ports/clock.js';
+import { storeFacade, type TestStore } from '../support/store.js';
 import type { DueTimer } from '../../functions/ports/timer-store.js';
 import type { Write } from '../../functions/domain/writes.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
@@ -53,7 +57,7 @@ import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timer
  *   and go on until the queue is empty. A fault can crash the consumer mid-batch (after a record's
  *   transaction committed, or before it), or lose the whole batch's response (a Lambda timeout: nothing
  *   is deleted, everything comes back).
- * - `faults` wraps the store's `commit`: run another writer right before a chosen transaction (so the
+ * - `faults` wraps the repositories' `commit`: run another writer right before a chosen transaction (so the
  *   transaction is cancelled by a concurrent writer), or throw after / before it.
  * - the clock is virtual and moves only when told; `advance()` is `rt.advance()`: move it, sweep the
  *   outbox.
@@ -104,7 +108,7 @@ export class InjectedCrash extends Error {
   }
 }
 
-/** Hooks around the rig store's commit (the instance every use case and handler shares). */
+/** Hooks around the rig's commits (the instance every use case and handler shares). */
 export class Faults {
   private hooks: (CommitHook & { seen: number })[] = [];
   /** hooks that fired, by kind */
@@ -152,19 +156,11 @@ export class Faults {
   }
 }
 
-/** The engine's store, with the faults around every commit. */
-class FaultyStore extends DynamoConversationStore {
-  constructor(
-    doc: DynamoDBDocumentClient,
-    tableName: string,
-    private readonly faults: Faults,
-  ) {
-    super(doc, tableName);
-  }
-
-  override commit(writes: readonly Write[]): Promise<void> {
-    return this.faults.around(writes, () => super.commit(writes));
-  }
+/** The engine's repositories, with the faults around every commit. */
+function faultyRepositories(doc: DynamoDBDocumentClient, tableName: string, faults: Faults): DynamoRepositories {
+  const repositories = createDynamoRepositories(doc, tableName);
+  const { commits } = repositories;
+  return { ...repositories, commits: { commit: (writes) => faults.around(writes, () => commits.commit(writes)) } };
 }
 
 export type HttpGroup = 'conversations' | 'agents' | 'webhooks' | 'admin' | 'queues';
@@ -191,8 +187,9 @@ export interface Rig {
   endpoint: string;
   tableName: string;
   clock: ManualClock;
-  deps: EngineDeps & { store: DynamoConversationStore };
-  store: DynamoConversationStore;
+  deps: EngineDeps;
+  /** every repository of the engine's on one object (the same instances the handlers use) */
+  store: TestStore;
   /** a document client of its own on the same table, for the checks (consistent reads) */
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
@@ -207,7 +204,7 @@ export interface Rig {
   handlers: Record<HttpGroup, HttpHandler>;
   /** SendMessage calls the engine's own SQS client made (the webhook handler's), since the start */
   sqsSends: () => number;
-  /** DynamoDB write calls (anything but Get/Query/Scan/BatchGet) the engine's store made, since the start */
+  /** DynamoDB write calls (anything but Get/Query/Scan/BatchGet) the engine's repositories made, since the start */
   dynamoWrites: () => number;
   http(
     group: HttpGroup,
@@ -323,15 +320,16 @@ export async function startRig(): Promise<Rig> {
     { step: 'initialize', name: 'rigCountSends' },
   );
   const faults = new Faults();
-  const store = new FaultyStore(engineDoc, tableName, faults);
+  const repositories = faultyRepositories(engineDoc, tableName, faults);
+  const store = storeFacade(repositories);
   const clock = new ManualClock();
-  const overrides = { clock, store, sqs: engineSqs };
+  const overrides = { clock, repositories, sqs: engineSqs };
   const runtime = createEngineRuntime(config, overrides);
   const handlers: Record<HttpGroup, HttpHandler> = {
     admin: admin.createHandler(config, overrides),
     agents: agents.createHandler(config, overrides),
     conversations: conversations.createHandler(config, overrides),
-    queues: queues.createHandler(config, { store }),
+    queues: queues.createHandler(config, { repositories }),
     webhooks: webhooks.createHandler(config, overrides),
   };
   const ingestHandler = ingestConsumer.createHandler(config, overrides) as SqsHandler;
@@ -514,13 +512,13 @@ export async function startRig(): Promise<Rig> {
 
   const advance: Rig['advance'] = async (seconds) => {
     clock.advance(seconds);
-    const fired = await sweepDueTimers(runtime.deps, runtime.store);
+    const fired = await sweepDueTimers(runtime.deps, runtime.deps.outbox);
     await settle();
     return fired;
   };
 
   const outbox: Rig['outbox'] = async (org) => {
-    const all = await runtime.store.listDueTimers(new Date(clock.now().getTime() + 400 * 24 * 3600 * 1000), 1000);
+    const all = await runtime.deps.outbox.listDueTimers(new Date(clock.now().getTime() + 400 * 24 * 3600 * 1000), 1000);
     return all.filter((t) => t.org === org);
   };
 
@@ -544,7 +542,7 @@ export async function startRig(): Promise<Rig> {
     tableName,
     clock,
     deps: runtime.deps,
-    store: runtime.store,
+    store,
     doc,
     sqs,
     fauxqs,

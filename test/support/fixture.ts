@@ -1,7 +1,10 @@
 import { inject } from 'vitest';
 import { ulid } from 'ulid';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
-import { DynamoConversationStore } from '../../functions/adapters/dynamodb/conversation-store.js';
+import {
+  createDynamoRepositories,
+  type DynamoRepositories,
+} from '../../functions/adapters/dynamodb/repositories/index.js';
 import { ulidIds } from '../../functions/adapters/system-clock.js';
 import type {
   ChannelKind,
@@ -17,7 +20,8 @@ import type { Scheduler } from '../../functions/ports/scheduler.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { createEngine } from '../../functions/use-cases/create-engine.js';
 import type { ApiDeps, EngineDeps } from '../../functions/use-cases/engine.js';
-import { followUpsOf, settlingAfterWrites, type FollowUpsDriver } from './follow-ups.js';
+import { followUpsOf, settlingRepositories, type FollowUpsDriver } from './follow-ups.js';
+import { storeFacade, type TestStore } from './store.js';
 
 /** A clock the test moves by hand (the Clock port). */
 export class TestClock implements Clock {
@@ -30,14 +34,19 @@ export class TestClock implements Clock {
   }
 }
 
-let sharedStore: DynamoConversationStore | undefined;
-/** The store on the run's DynamoDB Local (started by global setup; never mocked). */
-export function testStore(): DynamoConversationStore {
-  sharedStore ??= new DynamoConversationStore(
+let shared: DynamoRepositories | undefined;
+/** The repositories on the run's DynamoDB Local (started by global setup; never mocked). */
+export function testRepositories(): DynamoRepositories {
+  shared ??= createDynamoRepositories(
     createDocumentClient({ endpoint: inject('dynamoEndpoint'), maxAttempts: 3 }),
     inject('tableName'),
   );
-  return sharedStore;
+  return shared;
+}
+
+/** Every repository on one object, for arranging and inspecting data in tests. */
+export function testStore(): TestStore {
+  return storeFacade(testRepositories());
 }
 
 export interface FixtureOptions {
@@ -54,7 +63,8 @@ export interface FixtureOptions {
 
 export interface Fixture {
   org: string;
-  store: DynamoConversationStore;
+  /** every repository of the engine's on one object (as the engine's deps hold them) */
+  store: TestStore;
   clock: TestClock;
   /** the engine on the fixture's store, which also serves the API's reads (as the HTTP runtime's does) */
   deps: ApiDeps;
@@ -79,9 +89,11 @@ export async function makeFixture(options: FixtureOptions = {}): Promise<Fixture
   const clock = new TestClock();
   // follow-ups come from the table's stream, run to completion after each write of the test's org
   const followUps = await followUpsOf(org, () => deps);
-  const store = options.settle === 'manual' ? testStore() : settlingAfterWrites(testStore(), followUps.settle);
+  const repositories =
+    options.settle === 'manual' ? testRepositories() : settlingRepositories(testRepositories(), followUps.settle);
+  const store = storeFacade(repositories);
   const deps: ApiDeps = createEngine({
-    store,
+    ...repositories,
     clock,
     ids: ulidIds,
     ...(options.notifier ? { notifier: options.notifier } : {}),

@@ -92,3 +92,15 @@ export function settlingAfterWrites<S extends object>(store: S, settle: () => Pr
     },
   });
 }
+
+/** The repositories whose writes cause follow-ups (commits, agents), each settling after its writes. */
+export function settlingRepositories<R extends { commits: object; agents: object }>(
+  repositories: R,
+  settle: () => Promise<void>,
+): R {
+  return {
+    ...repositories,
+    commits: settlingAfterWrites(repositories.commits, settle),
+    agents: settlingAfterWrites(repositories.agents, settle),
+  };
+}

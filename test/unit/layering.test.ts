@@ -43,17 +43,6 @@ function importsOf(file: string): string[] {
     .map((s) => relative(ROOT, resolve(ROOT, dirname(file), s)).replace(/\.js$/, '.ts'));
 }
 
-/** `file:line name` for every identifier `name` in the file's code (comments and strings do not count). */
-function identifiers(file: string, name: string): string[] {
-  const sf = source(file);
-  const found: string[] = [];
-  walk(sf, (n) => {
-    if (ts.isIdentifier(n) && n.text === name)
-      found.push(`${file}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${n.parent.getText()}`);
-  });
-  return found;
-}
-
 const list = (items: readonly string[]): string => items.map((i) => `\n  - ${i}`).join('');
 
 const HTTP_HANDLERS = filesUnder('functions/handlers/http').filter((f) => f.endsWith('.handler.ts'));
@@ -62,6 +51,81 @@ const INNER_MODULES = ['functions/domain', 'functions/ports', 'functions/use-cas
   filesUnder,
 );
 
+/** The repositories of EngineDeps (functions/ports/repositories.ts `Repositories`). */
+const REPOSITORY_NAMES = [
+  'conversations',
+  'decisions',
+  'commits',
+  'agents',
+  'configuration',
+  'availability',
+  'outbox',
+  'lists',
+  'contacts',
+  'notes',
+  'receipts',
+];
+const REPOSITORY_PORTS = [
+  'Conversations',
+  'DecisionReads',
+  'Commits',
+  'Agents',
+  'Configuration',
+  'AvailabilityIndex',
+  'Outbox',
+  'Lists',
+  'Contacts',
+  'Notes',
+  'Receipts',
+];
+const REPOSITORY_MODULES = filesUnder('functions/adapters/dynamodb/repositories').filter(
+  (f) => !f.endsWith('index.ts'),
+);
+/** the DynamoDB adapter's modules that write or read items, but must take keys from keys.ts and items from entities.ts */
+const STORAGE_MODULES = filesUnder('functions/adapters/dynamodb').filter(
+  (f) => !f.endsWith('/keys.ts') && !f.endsWith('/entities.ts'),
+);
+
+/** `file:line text` for every `x.name` / `x?.name` property access whose object ends in `deps` */
+function propertyUses(file: string, name: string): string[] {
+  const sf = source(file);
+  const found: string[] = [];
+  walk(sf, (n) => {
+    if (ts.isPropertyAccessExpression(n) && n.name.text === name && /(^|\.)(deps|rt)$/.test(n.expression.getText()))
+      found.push(`${file}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${n.getText()}`);
+  });
+  return found;
+}
+
+/** Object literal properties named like a key or index attribute, and strings that spell a key prefix. */
+function keyLiterals(file: string): string[] {
+  const sf = source(file);
+  const found: string[] = [];
+  const at = (n: ts.Node): string =>
+    `${file}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${n.getText()}`;
+  walk(sf, (n) => {
+    if (ts.isPropertyAssignment(n) && /^(PK|SK|GSI\dPK|GSI\dSK)$/.test(n.name.getText())) found.push(at(n));
+    if (
+      (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateHead(n)) &&
+      /ORG#|[A-Z]{3,}#/.test(n.text)
+    )
+      found.push(at(n));
+  });
+  return found;
+}
+
+/** The interfaces a file's classes implement. */
+function implementsOf(file: string): string[] {
+  const names: string[] = [];
+  walk(source(file), (n) => {
+    if (ts.isClassDeclaration(n))
+      for (const clause of n.heritageClauses ?? [])
+        if (clause.token === ts.SyntaxKind.ImplementsKeyword)
+          names.push(...clause.types.map((t) => t.expression.getText()));
+  });
+  return names;
+}
+
 describe('layering', () => {
   it('finds the modules it checks', () => {
     expect(HTTP_HANDLERS).toContain('functions/handlers/http/conversations.handler.ts');
@@ -69,9 +133,24 @@ describe('layering', () => {
     expect(INNER_MODULES).toContain('functions/use-cases/conversation-reads.use-case.ts');
   });
 
-  it('HTTP handlers never name the store (no rt.store): they parse, call a use case with rt.deps, and map a view', () => {
-    const uses = HTTP_HANDLERS.flatMap((f) => identifiers(f, 'store'));
-    expect(uses, `handlers that reach the store instead of calling a use case:${list(uses)}`).toEqual([]);
+  it('HTTP handlers never reach a repository (no rt.deps.lists...): they parse, call a use case with rt.deps, and map a view', () => {
+    const uses = HTTP_HANDLERS.flatMap((f) => [...REPOSITORY_NAMES, 'store'].flatMap((name) => propertyUses(f, name)));
+    expect(uses, `handlers that reach a repository instead of calling a use case:${list(uses)}`).toEqual([]);
+  });
+
+  it('no item key or index attribute is assembled outside keys.ts and entities.ts', () => {
+    const wrong = STORAGE_MODULES.flatMap((f) => keyLiterals(f));
+    expect(wrong, `keys or index attributes built by hand (use an entity):${list(wrong)}`).toEqual([]);
+  });
+
+  it('each repository module implements one port of functions/ports/repositories.ts', () => {
+    const ports = new Set(REPOSITORY_PORTS);
+    const wrong = REPOSITORY_MODULES.flatMap((f) => {
+      const implemented = implementsOf(f);
+      return implemented.length === 1 && ports.has(implemented[0] as string) ? [] : [`${f}: ${implemented.join(', ')}`];
+    });
+    expect(REPOSITORY_MODULES.length).toBeGreaterThanOrEqual(REPOSITORY_NAMES.length);
+    expect(wrong, `repository modules that implement no port or several:${list(wrong)}`).toEqual([]);
   });
 
   it('no handler module imports functions/adapters/** except through functions/handlers/wiring/**', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildTransaction, toTransactItem } from '../../functions/adapters/dynamodb/transact.js';
+import { CONFIG_VERSION_SHARDS, shardOf } from '../../functions/adapters/dynamodb/keys.js';
 import { decide } from '../../functions/domain/decide.js';
 import type { Actor, Agent, Conversation, WrapUpBlockPolicy, Workstream } from '../../functions/domain/model.js';
 import type { Write } from '../../functions/domain/writes.js';
@@ -718,7 +719,7 @@ describe('toTransactItem: single writes', () => {
 });
 
 describe('toTransactItem: the facts a decision assumed (conditions it does not write)', () => {
-  it('R-5: a workstream decided on at configVersion v is a ConditionCheck on that version', () => {
+  it('R-5 / SC-1: a workstream decided on at configVersion v is a ConditionCheck on one copy of that version, chosen by the conversation', () => {
     // Act
     const item = toTransactItem(TABLE, {
       type: 'config-current',
@@ -726,13 +727,14 @@ describe('toTransactItem: the facts a decision assumed (conditions it does not w
       entity: 'workstream',
       id: 'ws-chat',
       version: '01J',
+      spread: 'conv-1',
     });
 
     // Assess
     expect(item).toStrictEqual({
       ConditionCheck: {
         TableName: TABLE,
-        Key: { PK: 'ORG#acme#WS#ws-chat', SK: 'WS' },
+        Key: { PK: `ORG#acme#CFGV#workstream#ws-chat#${shardOf('conv-1', CONFIG_VERSION_SHARDS)}`, SK: 'CFGV' },
         ConditionExpression: '#cv = :cv',
         ExpressionAttributeNames: { '#cv': 'configVersion' },
         ExpressionAttributeValues: { ':cv': '01J' },
@@ -748,13 +750,14 @@ describe('toTransactItem: the facts a decision assumed (conditions it does not w
       entity: 'settings',
       id: 'acme',
       version: '',
+      spread: 'conv-2',
     });
 
     // Assess
     expect(item).toStrictEqual({
       ConditionCheck: {
         TableName: TABLE,
-        Key: { PK: 'ORG#acme#SETTINGS', SK: 'SETTINGS' },
+        Key: { PK: `ORG#acme#CFGV#settings#acme#${shardOf('conv-2', CONFIG_VERSION_SHARDS)}`, SK: 'CFGV' },
         ConditionExpression: 'attribute_not_exists(#cv)',
         ExpressionAttributeNames: { '#cv': 'configVersion' },
       },

@@ -74,6 +74,15 @@ export const keys = {
   triggersPartition: (o: string): string => `${org(o)}#TRIGGERS`,
   /** the version of the org's trigger list (R-5): rewritten with every trigger PUT, checked by decisions that read it */
   triggersVersion: (o: string): Key => ({ PK: `${org(o)}#TRIGGERS`, SK: 'VERSION' }),
+  /**
+   * R-5 / SC-1: one of CONFIG_VERSION_SHARDS copies of a configuration item's version, each in its
+   * own partition. Every transaction decided on cached configuration checks one copy (chosen by the
+   * conversation), so the checks spread; every configuration write rewrites all copies with the item.
+   */
+  configVersion: (o: string, entity: string, id: string, shard: number): Key => ({
+    PK: `${org(o)}#CFGV#${entity}#${id}#${shard}`,
+    SK: 'CFGV',
+  }),
   /** E-3: internal notes beside their conversation */
   note: (o: string, conversationId: string, id: string): Key => ({
     PK: `${org(o)}#CONV#${conversationId}`,
@@ -114,6 +123,14 @@ export const hash32 = (s: string): number => {
 };
 
 export const shardOf = (value: string, shards: number): number => hash32(value) % shards;
+
+/**
+ * Copies of each configuration version (keys.configVersion). The replay metered the push
+ * workstream's ConditionChecks at 587/s at 1,000 transitions/s, all on one item (a ConditionCheck
+ * may be metered as a write): 8 copies take 73/s each. A configuration write rewrites 1 + 8 items,
+ * in one transaction: rare, admin-paced.
+ */
+export const CONFIG_VERSION_SHARDS = 8;
 
 /**
  * Shards of the org x status lists (GSI3, S-6). Every transition writes the conversation item, so at

@@ -1,7 +1,18 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { timerName } from '../../domain/timers.js';
 import type { Write } from '../../domain/writes.js';
-import { conversationItem, eventItem, timerItem } from './items.js';
-import { keys } from './keys.js';
+import {
+  agentEntity,
+  allocationEntity,
+  configVersionEntity,
+  conversationEntity,
+  eventEntity,
+  queueEntity,
+  receiptEntity,
+  threadEntity,
+  timerEntity,
+  memberEntity,
+} from './entities.js';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -11,7 +22,7 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
  *
  * Capacity pools keep `used` and `free` (= max - used) side by side: a condition expression cannot
  * do arithmetic, so `used + units <= max` is written as `free >= units`, and both counters move in
- * the same update. One builder per write type: the item, its keys (from keys.ts), its conditions.
+ * the same update. One builder per write type: the item, its item and key (entities.ts), its conditions.
  */
 type Builders = { [K in Write['type']]: (table: string, w: Extract<Write, { type: K }>) => TransactItem };
 
@@ -20,7 +31,7 @@ const BUILDERS: Builders = {
     return {
       Put: {
         TableName: table,
-        Item: conversationItem(w.item),
+        Item: conversationEntity.item(w.item),
         ...(w.expect === 'absent'
           ? { ConditionExpression: 'attribute_not_exists(PK)' }
           : {
@@ -33,22 +44,15 @@ const BUILDERS: Builders = {
     };
   },
   event: (table, w) => {
-    return { Put: { TableName: table, Item: eventItem(w.event), ConditionExpression: 'attribute_not_exists(PK)' } };
+    return {
+      Put: { TableName: table, Item: eventEntity.item(w.event), ConditionExpression: 'attribute_not_exists(PK)' },
+    };
   },
   'allocation-put': (table, w) => {
     return {
       Put: {
         TableName: table,
-        Item: {
-          ...keys.allocation(w.org, w.agentId, w.conversationId),
-          type: 'allocation',
-          org: w.org,
-          agentId: w.agentId,
-          conversationId: w.conversationId,
-          pool: w.pool,
-          units: w.units,
-          since: w.since,
-        },
+        Item: allocationEntity.item(w),
         ConditionExpression: 'attribute_not_exists(PK)',
       },
     };
@@ -57,7 +61,7 @@ const BUILDERS: Builders = {
     return {
       Delete: {
         TableName: table,
-        Key: keys.allocation(w.org, w.agentId, w.conversationId),
+        Key: allocationEntity.key(w.org, w.agentId, w.conversationId),
         ConditionExpression: 'attribute_exists(PK)',
       },
     };
@@ -66,7 +70,7 @@ const BUILDERS: Builders = {
     return {
       Update: {
         TableName: table,
-        Key: keys.pool(w.org, w.agentId, w.pool),
+        Key: agentEntity.poolKey(w.org, w.agentId, w.pool),
         UpdateExpression: 'SET #used = #used + :units, #free = #free - :units',
         // S-3 override: no capacity condition, but `used` as read, so the reported units over are exact
         ConditionExpression: w.override
@@ -85,7 +89,7 @@ const BUILDERS: Builders = {
     return {
       Update: {
         TableName: table,
-        Key: keys.pool(w.org, w.agentId, w.pool),
+        Key: agentEntity.poolKey(w.org, w.agentId, w.pool),
         UpdateExpression: 'SET #used = #used - :units, #free = #free + :units',
         ConditionExpression: 'attribute_exists(PK) AND #used >= :units',
         ExpressionAttributeNames: { '#used': 'used', '#free': 'free' },
@@ -98,14 +102,7 @@ const BUILDERS: Builders = {
     return {
       Put: {
         TableName: table,
-        Item: {
-          ...keys.thread(w.org, w.channelId, w.threadId),
-          type: 'thread',
-          org: w.org,
-          channelId: w.channelId,
-          threadId: w.threadId,
-          conversationId: w.conversationId,
-        },
+        Item: threadEntity.item(w),
         ...(w.previous === null
           ? { ConditionExpression: 'attribute_not_exists(PK)' }
           : {
@@ -120,7 +117,7 @@ const BUILDERS: Builders = {
     return {
       Update: {
         TableName: table,
-        Key: keys.agent(w.org, w.agentId),
+        Key: agentEntity.key(w.org, w.agentId),
         UpdateExpression: 'SET #idleSince = :at',
         ConditionExpression: 'attribute_exists(PK) AND #sv = :sv',
         ExpressionAttributeNames: { '#idleSince': 'idleSince', '#sv': 'stateVersion' },
@@ -133,22 +130,17 @@ const BUILDERS: Builders = {
     return {
       ConditionCheck: {
         TableName: table,
-        Key: keys.member(w.org, w.queueId, w.agentId),
+        Key: memberEntity.key(w.org, w.queueId, w.agentId),
         ConditionExpression: 'attribute_exists(PK)',
       },
     };
   },
   'config-current': (table, w) => {
-    const key = {
-      workstream: () => keys.workstream(w.org, w.id),
-      channel: () => keys.channel(w.org, w.id),
-      settings: () => keys.settings(w.org),
-      triggers: () => keys.triggersVersion(w.org),
-    }[w.entity]();
     return {
       ConditionCheck: {
         TableName: table,
-        Key: key,
+        // one of the version's copies (SC-1); all are rewritten with the item, so any one proves it
+        Key: configVersionEntity.key(w.org, w.entity, w.id, w.spread),
         ...(w.version === ''
           ? { ConditionExpression: 'attribute_not_exists(#cv)' }
           : { ConditionExpression: '#cv = :cv', ExpressionAttributeValues: { ':cv': w.version } }),
@@ -160,13 +152,17 @@ const BUILDERS: Builders = {
     return {
       ConditionCheck: {
         TableName: table,
-        Key: keys.queue(w.org, w.queueId),
+        Key: queueEntity.key(w.org, w.queueId),
         ConditionExpression: 'attribute_exists(PK)',
       },
     };
   },
   timer: (table, w) => {
-    return { Put: { TableName: table, Item: timerItem(w.timer) } };
+    return { Put: { TableName: table, Item: timerEntity.item(w.timer) } };
+  },
+  // no condition: an item a duplicate delivery already removed is no reason to refuse the change
+  'timer-done': (table, w) => {
+    return { Delete: { TableName: table, Key: timerEntity.key(w.org, w.name) } };
   },
   'agent-state': (table, w) => {
     const names: Record<string, string> = { '#epoch': 'connectionEpoch', '#sv': 'stateVersion' };
@@ -187,7 +183,7 @@ const BUILDERS: Builders = {
     return {
       Update: {
         TableName: table,
-        Key: keys.agent(w.org, w.agentId),
+        Key: agentEntity.key(w.org, w.agentId),
         UpdateExpression: [
           sets.length ? `SET ${sets.join(', ')}` : '',
           w.remove.length ? `REMOVE ${w.remove.map((k) => `#${k}`).join(', ')}` : '',
@@ -205,14 +201,7 @@ const BUILDERS: Builders = {
     return {
       Put: {
         TableName: table,
-        Item: {
-          ...keys.receipt(w.org, w.key),
-          type: 'receipt',
-          org: w.org,
-          key: w.key,
-          expiresAt: w.expiresAt,
-          ...(w.fingerprint !== undefined ? { fingerprint: w.fingerprint, result: w.result } : {}),
-        },
+        Item: receiptEntity.item(w),
         ConditionExpression: 'attribute_not_exists(PK)',
       },
     };
@@ -229,5 +218,17 @@ export function toTransactItem(table: string, w: Write): TransactItem {
  * fails its version condition and is decided again on the committed state.
  */
 export function buildTransaction(table: string, writes: readonly Write[]): TransactWriteCommandInput {
-  return { TransactItems: writes.map((w) => toTransactItem(table, w)) };
+  return { TransactItems: transactionWrites(writes).map((w) => toTransactItem(table, w)) };
+}
+
+/**
+ * The writes as the transaction sends them, in order (a cancellation's reasons are by this index).
+ * A transaction may name an item once: a fired timer that the same change rewrites (re-armed under
+ * its own name) is not also deleted.
+ */
+export function transactionWrites(writes: readonly Write[]): readonly Write[] {
+  const rewritten = new Set(
+    writes.flatMap((w) => (w.type === 'timer' ? [`${w.timer.org}|${timerName(w.timer)}`] : [])),
+  );
+  return writes.filter((w) => w.type !== 'timer-done' || !rewritten.has(`${w.org}|${w.name}`));
 }

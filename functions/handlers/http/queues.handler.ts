@@ -9,7 +9,7 @@ import { pageQuery } from './schemas.js';
 import { conversationView, pageView } from './views.js';
 
 interface QueuesRuntime {
-  deps: Pick<EngineDeps, 'store'>;
+  deps: Pick<EngineDeps, 'configuration' | 'lists'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [

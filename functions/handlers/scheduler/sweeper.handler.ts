@@ -23,11 +23,11 @@ export function createHandler(
   config: SweeperHandlerConfig,
   overrides: TableEngineOverrides & { sqs?: SQSClient } = {},
 ) {
-  const { deps, store, obs } = createTableEngineRuntime(config, overrides, {
+  const { deps, obs } = createTableEngineRuntime(config, overrides, {
     notifier: createNotifier(config.outboundQueue, overrides.sqs),
   });
   return middy(async (): Promise<{ fired: number }> => {
-    const fired = await sweepDueTimers(deps, store, { graceSeconds: config.sweeper.graceSeconds });
+    const fired = await sweepDueTimers(deps, deps.outbox, { graceSeconds: config.sweeper.graceSeconds });
     if (fired.length) {
       obs.count('TimerFires', fired.length);
       obs.logger.info('sweeper fired timers', { count: fired.length, timers: fired.map((f) => f.name) });

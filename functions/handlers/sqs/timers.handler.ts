@@ -29,10 +29,10 @@ const dueTimer = z.object({
 });
 
 /** EventBridge Scheduler delivers each timer to the timers queue; this applies it (TM-5 safe). */
-async function applyTimer({ deps, store, obs }: EngineRuntime, record: SQSRecord): Promise<void> {
+async function applyTimer({ deps, obs }: EngineRuntime, record: SQSRecord): Promise<void> {
   const timer = dueTimer.parse(JSON.parse(record.body));
   const fired = await fireTimer(deps, timer);
-  if (!fired.keep) await store.deleteTimer(timer.org, timer.name);
+  if (!fired.keep && !fired.removed) await deps.outbox.deleteTimer(timer.org, timer.name);
   obs.count('TimerFires');
   obs.logger.info('timer fired', { ...fired });
 }

@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoConversationStore } from '../../adapters/dynamodb/conversation-store.js';
+import type { DynamoRepositories } from '../../adapters/dynamodb/repositories/index.js';
 import { SqsNotifier } from '../../adapters/sqs-notifier.js';
 import { systemClock, ulidIds } from '../../adapters/system-clock.js';
 import type { ConfigFor, QueueConfig } from '../../config.js';
@@ -9,7 +9,7 @@ import type { Scheduler } from '../../ports/scheduler.js';
 import { createEngine } from '../../use-cases/create-engine.js';
 import type { ApiDeps, EngineDeps } from '../../use-cases/engine.js';
 import { createObservability, type Observability } from '../observability.js';
-import { createStore } from './dynamodb.js';
+import { createRepositories } from './dynamodb.js';
 import { createEventBridgeScheduler } from './scheduler.js';
 import { createSqsClient } from './sqs.js';
 
@@ -24,10 +24,10 @@ export const TABLE_ONLY_CAPABILITIES = ['observability', 'dynamodb'] as const;
 
 export type TableEngineConfig = ConfigFor<'observability' | 'dynamodb'>;
 
-/** What the local runtime and the tests swap in a table-only function: the virtual clock, an instrumented store. */
+/** What the local runtime and the tests swap in a table-only function: the virtual clock, instrumented repositories. */
 export interface TableEngineOverrides {
   clock?: Clock;
-  store?: DynamoConversationStore;
+  repositories?: DynamoRepositories;
 }
 
 /**
@@ -42,7 +42,7 @@ export const ENGINE_CAPABILITIES = ['observability', 'dynamodb', 'scheduler', 'o
 
 export type EngineConfig = ConfigFor<'observability' | 'dynamodb'> & Partial<ConfigFor<'scheduler' | 'outboundQueue'>>;
 
-/** What the local runtime and the tests swap: the virtual clock, the local scheduler, an instrumented store or client. */
+/** What the local runtime and the tests swap: the virtual clock, the local scheduler, instrumented repositories or client. */
 export interface EngineOverrides extends TableEngineOverrides {
   /** replaces the EventBridge scheduler (the local runtime's wakes its sweeper) */
   scheduler?: Scheduler;
@@ -51,14 +51,14 @@ export interface EngineOverrides extends TableEngineOverrides {
 }
 
 export interface EngineRuntime {
-  deps: EngineDeps & { store: DynamoConversationStore };
-  store: DynamoConversationStore;
+  deps: EngineDeps;
+  repositories: DynamoRepositories;
   obs: Observability;
 }
 
 /**
  * What an HTTP group's routes get from an EngineRuntime: the engine's dependencies, typed by their
- * ports. A route hands them to a use case; it never reaches the store itself.
+ * ports. A route hands them to a use case; it never reaches a repository itself.
  */
 export interface ApiRuntime {
   deps: ApiDeps;
@@ -77,16 +77,16 @@ export function createTableEngineRuntime(
   ports: EnginePorts = {},
 ): EngineRuntime {
   const obs = createObservability(config.observability);
-  const store = overrides.store ?? createStore(config.dynamodb);
+  const repositories = overrides.repositories ?? createRepositories(config.dynamodb);
   const deps = createEngine({
-    store,
+    ...repositories,
     clock: overrides.clock ?? systemClock,
     ids: ulidIds,
     log: obs.log,
     ...(ports.scheduler ? { scheduler: ports.scheduler } : {}),
     ...(ports.notifier ? { notifier: ports.notifier } : {}),
   });
-  return { deps, store, obs };
+  return { deps, repositories, obs };
 }
 
 /** Participant notifications (E-2) to the outbound queue. */

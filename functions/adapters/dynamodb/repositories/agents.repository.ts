@@ -1,0 +1,151 @@
+import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { NotFoundError } from '../../../domain/errors.js';
+import type { Agent } from '../../../domain/model.js';
+import type { AgentConfig, AgentStatePatch, AllocationRecord } from '../../../ports/conversation-store.js';
+import type { Agents } from '../../../ports/repositories.js';
+import { agentEntity, allocationEntity, availabilityEntity, memberEntity } from '../entities.js';
+import { indexPartition, keys } from '../keys.js';
+import type { Table } from '../table.js';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** Agents: the profile, its capacity pools, queue memberships and allocations, all in the agent's partition. */
+export class DynamoAgents implements Agents {
+  constructor(private readonly table: Table) {}
+
+  /** The profile and its pools share an SK prefix: one consistent query reads both. */
+  async getAgent(org: string, id: string): Promise<Agent | undefined> {
+    const items = await this.table.queryPrefix(agentEntity.key(org, id).PK, keys.agentPrefix);
+    const profile = items.find(agentEntity.isProfile);
+    return profile
+      ? agentEntity.from(
+          profile,
+          items.filter((i) => !agentEntity.isProfile(i)),
+        )
+      : undefined;
+  }
+
+  async listAllocations(org: string, agentId: string): Promise<AllocationRecord[]> {
+    const items = await this.table.queryPrefix(agentEntity.key(org, agentId).PK, keys.allocationPrefix);
+    return items.map(allocationEntity.from);
+  }
+
+  /** The org's agent ids (GSI3 partition of agent profiles): for org-wide refreshes only, never per decision. */
+  async listAgentIds(org: string): Promise<string[]> {
+    const items = await this.table.queryIndex('GSI3', indexPartition.agents(org));
+    return items.map((i) => String(i.id));
+  }
+
+  /**
+   * The configuration, pool maxima and memberships in one transaction. A pool the agent no longer
+   * has goes to max 0 (its `used` stays exact, RL-3); leaving a queue deletes the membership and the
+   * agent's availability entries there. The rest of the index follows from the committed agent and
+   * pool changes (the stream's follow-ups).
+   */
+  async putAgent(agent: AgentConfig): Promise<void> {
+    const { capacity, org, id } = agent;
+    const existing = await this.getAgent(org, id);
+    const maxima: Record<string, number> = {
+      ...Object.fromEntries(Object.keys(existing?.pools ?? {}).map((p) => [p, 0])),
+      ...capacity,
+    };
+    const dropped = (existing?.queues ?? []).filter((q) => !agent.queues.includes(q));
+    const t = this.table.name;
+    await this.table.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          profileUpdate(t, agent),
+          ...Object.entries(maxima).map(([pool, max]) => poolMaximumUpdate(t, org, id, pool, max)),
+          ...agent.queues.map((queueId) => ({ Put: { TableName: t, Item: memberEntity.item(org, queueId, id) } })),
+          ...dropped.map((queueId) => ({ Delete: { TableName: t, Key: memberEntity.key(org, queueId, id) } })),
+        ],
+      }),
+    );
+    const deletes = dropped.flatMap((q) => Object.keys(maxima).map((pool) => availabilityEntity.key(org, q, pool, id)));
+    await this.table.batchWrite(deletes.map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  async updateAgentState(org: string, id: string, patch: AgentStatePatch): Promise<void> {
+    const set: string[] = [];
+    const remove: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      names[`#${k}`] = k;
+      if (v === null) remove.push(`#${k}`);
+      else {
+        set.push(`#${k} = :${k}`);
+        values[`:${k}`] = v;
+      }
+    }
+    if (!set.length && !remove.length) return;
+    // a presence-affecting change: offers in flight check stateVersion
+    names['#sv'] = 'stateVersion';
+    values[':svZero'] = 0;
+    values[':svOne'] = 1;
+    set.push('#sv = if_not_exists(#sv, :svZero) + :svOne');
+    try {
+      await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: agentEntity.key(org, id),
+          UpdateExpression: [`SET ${set.join(', ')}`, remove.length ? `REMOVE ${remove.join(', ')}` : '']
+            .join(' ')
+            .trim(),
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') throw new NotFoundError('agent', id);
+      throw err;
+    }
+  }
+}
+
+/** `SET #a = :a, ...` over the given attributes. */
+function setAll(attributes: Record<string, unknown>): {
+  expr: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(attributes)) {
+    names[`#${k}`] = k;
+    values[`:${k}`] = v;
+    parts.push(`#${k} = :${k}`);
+  }
+  return { expr: parts.join(', '), names, values };
+}
+
+/** The agent's configuration; presence, connection and counters are left as they are (or started at 0). */
+function profileUpdate(table: string, agent: AgentConfig): TransactItem {
+  const s = setAll(agentEntity.configAttributes(agent));
+  return {
+    Update: {
+      TableName: table,
+      Key: agentEntity.key(agent.org, agent.id),
+      UpdateExpression: `SET ${s.expr}, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero)`,
+      ExpressionAttributeNames: { ...s.names, '#epoch': 'connectionEpoch', '#sv': 'stateVersion' },
+      ExpressionAttributeValues: { ...s.values, ':zero': 0 },
+    },
+  };
+}
+
+/** A pool's maximum changes without touching `used` (RL-3); `free` follows from both. */
+function poolMaximumUpdate(table: string, org: string, id: string, pool: string, max: number): TransactItem {
+  const s = setAll(agentEntity.poolAttributes(org, id, pool, max));
+  return {
+    Update: {
+      TableName: table,
+      Key: agentEntity.poolKey(org, id, pool),
+      UpdateExpression: `SET ${s.expr}, #used = if_not_exists(#used, :zero), #free = :max - if_not_exists(#used, :zero)`,
+      ExpressionAttributeNames: { ...s.names, '#used': 'used', '#free': 'free' },
+      ExpressionAttributeValues: { ...s.values, ':zero': 0 },
+    },
+  };
+}

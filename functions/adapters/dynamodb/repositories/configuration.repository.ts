@@ -1,0 +1,151 @@
+import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConflictError } from '../../../domain/errors.js';
+import type { Channel, OrgSettings, Workstream } from '../../../domain/model.js';
+import type { Trigger } from '../../../domain/triggers.js';
+import type { ConfigEntity } from '../../../domain/writes.js';
+import type { QueueConfig, Versioned } from '../../../ports/conversation-store.js';
+import type { ChannelRegistration } from '../../../ports/read-store.js';
+import type { Configuration } from '../../../ports/repositories.js';
+import {
+  channelEntity,
+  channelRegistrationEntity,
+  configVersionEntity,
+  newVersion,
+  queueEntity,
+  settingsEntity,
+  triggerEntity,
+  workstreamEntity,
+} from '../entities.js';
+import type { Table } from '../table.js';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * What admins configure. Every write of a workstream, channel, settings or trigger carries a new
+ * configVersion (entities.ts): a decision made on a cached copy fails its ConditionCheck (R-5).
+ */
+export class DynamoConfiguration implements Configuration {
+  constructor(private readonly table: Table) {}
+
+  /**
+   * A configuration item with a new version, and every copy of that version, in one transaction
+   * (with `also`: items that change with it). Decisions made on the old version fail their check.
+   */
+  private async putVersioned(
+    entity: ConfigEntity,
+    org: string,
+    id: string,
+    item: (version: string) => Record<string, unknown>,
+    also: TransactItem[] = [],
+  ): Promise<void> {
+    const version = newVersion();
+    const t = this.table.name;
+    await this.table.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: t, Item: item(version) } },
+          ...also,
+          ...configVersionEntity.copies(org, entity, id, version).map((Item) => ({ Put: { TableName: t, Item } })),
+        ],
+      }),
+    );
+  }
+
+  async getWorkstream(org: string, id: string): Promise<Workstream | undefined> {
+    return (await this.getWorkstreamVersioned(org, id))?.value;
+  }
+
+  async getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined> {
+    const item = await this.table.getItem(workstreamEntity.key(org, id));
+    return item ? workstreamEntity.versioned(item) : undefined;
+  }
+
+  async putWorkstream(ws: Workstream): Promise<void> {
+    await this.putVersioned('workstream', ws.org, ws.id, (v) => workstreamEntity.item(ws, v));
+  }
+
+  async getQueue(org: string, id: string): Promise<QueueConfig | undefined> {
+    const item = await this.table.getItem(queueEntity.key(org, id));
+    return item ? queueEntity.from(item) : undefined;
+  }
+
+  /** An update, not a put: what else the queue item holds stays. */
+  async putQueue(q: QueueConfig): Promise<void> {
+    const attributes = Object.entries(queueEntity.attributes(q));
+    await this.table.doc.send(
+      new UpdateCommand({
+        TableName: this.table.name,
+        Key: queueEntity.key(q.org, q.id),
+        UpdateExpression: `SET ${attributes.map(([k]) => `#${k} = :${k}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(attributes.map(([k]) => [`#${k}`, k])),
+        ExpressionAttributeValues: Object.fromEntries(attributes.map(([k, v]) => [`:${k}`, v])),
+      }),
+    );
+  }
+
+  async getChannel(org: string, id: string): Promise<Channel | undefined> {
+    const item = await this.table.getItem(channelEntity.key(org, id));
+    return item ? channelEntity.versioned(item).value : undefined;
+  }
+
+  /** The channel and its global registration together; the registration is conditioned on the org (RL-6). */
+  async putChannel(ch: Channel, secret: string): Promise<void> {
+    try {
+      await this.putVersioned('channel', ch.org, ch.id, (v) => channelEntity.item(ch, v), [
+        {
+          Put: {
+            TableName: this.table.name,
+            Item: channelRegistrationEntity.item({ org: ch.org, channelId: ch.id, secret }),
+            ConditionExpression: 'attribute_not_exists(PK) OR #org = :org',
+            ExpressionAttributeNames: { '#org': 'org' },
+            ExpressionAttributeValues: { ':org': ch.org },
+          },
+        },
+      ]);
+    } catch (err) {
+      if ((err as { name?: string }).name === 'TransactionCanceledException') {
+        throw new ConflictError(`channel id ${ch.id} is already registered by another organization`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined> {
+    const item = await this.table.getItem(channelRegistrationEntity.key(channelId));
+    return item ? channelRegistrationEntity.from(item) : undefined;
+  }
+
+  async getSettings(org: string): Promise<OrgSettings> {
+    return (await this.getSettingsVersioned(org)).value;
+  }
+
+  /** The org settings (defaults when never set) with their configVersion, for the config cache. */
+  async getSettingsVersioned(org: string): Promise<Versioned<OrgSettings>> {
+    return settingsEntity.versioned(org, await this.table.getItem(settingsEntity.key(org)));
+  }
+
+  async putSettings(settings: OrgSettings): Promise<void> {
+    await this.putVersioned('settings', settings.org, settings.org, (v) => settingsEntity.item(settings, v));
+  }
+
+  async listTriggers(org: string): Promise<Trigger[]> {
+    return (await this.listTriggersVersioned(org)).value;
+  }
+
+  /** The org's triggers with the version of the list (its VERSION item), read consistently. */
+  async listTriggersVersioned(org: string): Promise<Versioned<Trigger[]>> {
+    const items = await this.table.queryAll({
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': triggerEntity.partition(org) },
+      ConsistentRead: true,
+    });
+    return triggerEntity.versioned(org, items);
+  }
+
+  /** The trigger and a new version of the org's list, together (decisions on a cached list fail their check). */
+  async putTrigger(t: Trigger): Promise<void> {
+    await this.putVersioned('triggers', t.org, t.org, (v) => triggerEntity.versionItem(t.org, v), [
+      { Put: { TableName: this.table.name, Item: triggerEntity.item(t) } },
+    ]);
+  }
+}

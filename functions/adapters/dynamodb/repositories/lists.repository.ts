@@ -1,0 +1,91 @@
+import { ValidationError } from '../../../domain/errors.js';
+import { stateOf, type Conversation } from '../../../domain/model.js';
+import { STATUS_ORDER, type ConversationFilter, type Page, type PageRequest } from '../../../ports/read-store.js';
+import type { Lists } from '../../../ports/repositories.js';
+import { conversationEntity, memberEntity } from '../entities.js';
+import { indexPartition } from '../keys.js';
+import { CONVERSATION_SORT_KEY, idOf, shardedPage, type QueryPlan } from '../sharded-query.js';
+import type { Table } from '../table.js';
+
+/** The lists of API.md, each served by an index (never a scan). */
+export class DynamoLists implements Lists {
+  constructor(private readonly table: Table) {}
+
+  listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>> {
+    return this.conversationPage(org, conversationQueryPlan(org, filter), page);
+  }
+
+  listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>> {
+    return this.conversationPage(
+      org,
+      { index: 'GSI1', groups: [[indexPartition.queueStatus(org, queueId, 'Open')]], filter: {} },
+      page,
+    );
+  }
+
+  async listWorkItems(org: string, agentId: string): Promise<Conversation[]> {
+    const items = await this.table.queryIndex('GSI2', indexPartition.agentState(org, agentId, 'open'));
+    return items.map(conversationEntity.from);
+  }
+
+  async listQueueMembers(org: string, queueId: string): Promise<string[]> {
+    const items = await this.table.queryIndex('GSI3', indexPartition.queueMembers(org, queueId));
+    return items.map(memberEntity.agentIdOf);
+  }
+
+  /** A page of conversations: the plan's groups one after the other, the shards of a group merged by sort key. */
+  private async conversationPage(org: string, plan: QueryPlan, page: PageRequest): Promise<Page<Conversation>> {
+    const out = await shardedPage(
+      this.table,
+      {
+        ...plan,
+        // S-6 needs no order across shards, but merging keeps each status oldest first for ~`limit` reads
+        share: true,
+        sortKey: CONVERSATION_SORT_KEY,
+        tableKey: (sortKey) => conversationEntity.key(org, idOf(sortKey)),
+      },
+      page,
+    );
+    return {
+      items: out.items.map(conversationEntity.from),
+      ...(out.nextCursor ? { nextCursor: out.nextCursor } : {}),
+    };
+  }
+}
+
+/** Picks the index that narrows the most; the other filters become a FilterExpression (never a scan). */
+export function conversationQueryPlan(org: string, f: ConversationFilter): QueryPlan {
+  const statuses = f.status ? [f.status] : STATUS_ORDER;
+  if (f.threadId) {
+    if (!f.channelId)
+      throw new ValidationError('threadId needs channelId', [
+        { field: 'channelId', message: 'is required with threadId' },
+      ]);
+    return {
+      index: 'GSI4',
+      groups: [[indexPartition.thread(org, f.channelId, f.threadId)]],
+      filter: { status: f.status, queueId: f.queueId, primaryAgentId: f.agentId } as QueryPlan['filter'],
+    };
+  }
+  if (f.agentId) {
+    const states = f.status ? [stateOf(f.status)] : (['open', 'closed'] as const);
+    return {
+      index: 'GSI2',
+      groups: states.map((s) => [indexPartition.agentState(org, f.agentId as string, s)]),
+      filter: { status: f.status, queueId: f.queueId, channelId: f.channelId },
+    };
+  }
+  if (f.queueId) {
+    return {
+      index: 'GSI1',
+      groups: statuses.map((s) => [indexPartition.queueStatus(org, f.queueId as string, s)]),
+      filter: { channelId: f.channelId },
+    };
+  }
+  return {
+    index: 'GSI3',
+    // SC-1: each status is STATUS_SHARDS partitions, merged back into one list per status
+    groups: statuses.map((s) => indexPartition.statusShards(org, s)),
+    filter: { channelId: f.channelId },
+  };
+}

@@ -1,0 +1,162 @@
+import type { Agent, Channel, Contact, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
+import type { Trigger } from '../domain/triggers.js';
+import type { Write } from '../domain/writes.js';
+import type {
+  ActionReadRequest,
+  ActionReadResult,
+  AgentConfig,
+  AgentStatePatch,
+  AllocationRecord,
+  EventReadRequest,
+  EventReadResult,
+  QueueConfig,
+  StoredReceipt,
+  Versioned,
+} from './conversation-store.js';
+import type { ChannelRegistration, ConversationFilter, Note, Page, PageRequest } from './read-store.js';
+import type { DueTimer } from './timer-store.js';
+
+/**
+ * The engine's storage, one port per aggregate or read model. Each names only what its callers
+ * need; the DynamoDB adapter implements each in its own module (adapters/dynamodb/repositories).
+ */
+
+/** Conversations with their history (E-1) and the channel thread pointer. */
+export interface Conversations {
+  getConversation(org: string, id: string): Promise<Conversation | undefined>;
+  listEvents(org: string, conversationId: string): Promise<HistoryEvent[]>;
+  getThreadConversationId(org: string, channelId: string, threadId: string): Promise<string | undefined>;
+}
+
+/** What a decision is made on, in one round trip (read, decide, commit). */
+export interface DecisionReads {
+  /** an action's conversation, agents with the pools needed, Idempotency-Key receipt, uncached settings */
+  readActionState(org: string, req: ActionReadRequest): Promise<ActionReadResult>;
+  /** a channel event's receipt (RL-1), thread pointer, uncached channel and settings */
+  readEventState(org: string, req: EventReadRequest): Promise<EventReadResult>;
+}
+
+/** One state change = one transaction. */
+export interface Commits {
+  /** Commits all writes in ONE transaction, or none (throws CommitConflict). */
+  commit(writes: readonly Write[]): Promise<void>;
+}
+
+/** Agents with their capacity pools, queue memberships and allocations (C-6). */
+export interface Agents {
+  /** the agent with its pools, read consistently */
+  getAgent(org: string, id: string): Promise<Agent | undefined>;
+  /**
+   * Creates or replaces the agent's configuration (name, queues, bot, pool maxima). Pool maxima change
+   * without touching `used` (RL-3); presence and connection state are left as they are.
+   */
+  putAgent(agent: AgentConfig): Promise<void>;
+  /** presence / connection fields of an existing agent */
+  updateAgentState(org: string, id: string, patch: AgentStatePatch): Promise<void>;
+  listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;
+  /** the org's agent ids: for org-wide refreshes only, never per decision */
+  listAgentIds(org: string): Promise<string[]>;
+}
+
+/** What admins configure: workstreams, queues, channels, settings, triggers (R-5: versioned). */
+export interface Configuration {
+  getWorkstream(org: string, id: string): Promise<Workstream | undefined>;
+  getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined>;
+  putWorkstream(ws: Workstream): Promise<void>;
+  getQueue(org: string, id: string): Promise<QueueConfig | undefined>;
+  putQueue(q: QueueConfig): Promise<void>;
+  getChannel(org: string, id: string): Promise<Channel | undefined>;
+  /** the channel and its global webhook registration (secret); 409 if another org owns the id */
+  putChannel(ch: Channel, secret: string): Promise<void>;
+  getChannelRegistration(channelId: string): Promise<ChannelRegistration | undefined>;
+  getSettings(org: string): Promise<OrgSettings>;
+  getSettingsVersioned(org: string): Promise<Versioned<OrgSettings>>;
+  putSettings(settings: OrgSettings): Promise<void>;
+  /** M-3 */
+  listTriggers(org: string): Promise<Trigger[]>;
+  /** M-3: the org's triggers with the version of the list */
+  listTriggersVersioned(org: string): Promise<Versioned<Trigger[]>>;
+  putTrigger(t: Trigger): Promise<void>;
+}
+
+/** One agent's availability entries, as computed by the refresh use case. */
+export interface AgentAvailability {
+  org: string;
+  agentId: string;
+  idleSince: string;
+  /** queue -> pool -> units free; an entry with 0 free (or an unroutable agent) is written unlisted */
+  entries: { queueId: string; pool: string; free: number; listed: boolean }[];
+}
+
+/** The availability index (R-2, R-3): candidates for push offers, best first. */
+export interface AvailabilityIndex {
+  /** routable agents of a queue with `units` free in `pool`, best first; `after` is the previous page's `next` */
+  availableAgents(
+    org: string,
+    queueId: string,
+    pool: string,
+    units: number,
+    limit: number,
+    after?: string,
+  ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }>;
+  /** writes the agent's entries (the refresh use case decides what they are) */
+  writeEntries(availability: AgentAvailability): Promise<void>;
+}
+
+/** The timer outbox: items written with the change that armed them. */
+export interface Outbox {
+  /** timers due at or before `until`, oldest first, across every org */
+  listDueTimers(until: Date, limit: number): Promise<DueTimer[]>;
+  /** the outbox item as it stands (undefined once it ran and was deleted) */
+  getTimer(org: string, name: string): Promise<DueTimer | undefined>;
+  /** removes an outbox item once it has been run */
+  deleteTimer(org: string, name: string): Promise<void>;
+}
+
+/** Lists served by indexes (never a scan). */
+export interface Lists {
+  listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>>;
+  /** Open conversations of a queue, oldest first */
+  listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>>;
+  /** the agent's Active, WrapUp and Waiting conversations */
+  listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
+  listQueueMembers(org: string, queueId: string): Promise<string[]>;
+}
+
+/** Contacts and accounts with their identification lookups (R-6). */
+export interface Contacts {
+  putContact(contact: Contact, lookups: { phone?: string; email?: string }): Promise<void>;
+  getContact(org: string, id: string): Promise<Contact | undefined>;
+  findContacts(
+    org: string,
+    field: 'phone' | 'email',
+    value: string,
+  ): Promise<{ id: string; kind: 'contact' | 'account' }[]>;
+}
+
+/** Internal notes (E-3). */
+export interface Notes {
+  addNote(note: Note): Promise<void>;
+  listNotes(org: string, conversationId: string): Promise<Note[]>;
+}
+
+/** Receipts of applied events and Idempotency-Keys (RL-1), written inside the transactions. */
+export interface Receipts {
+  getReceipt(org: string, key: string): Promise<StoredReceipt | undefined>;
+  hasReceipt(org: string, key: string): Promise<boolean>;
+}
+
+/** Every repository of the engine, by the name use cases reach it under (`deps.agents`, ...). */
+export interface Repositories {
+  conversations: Conversations;
+  decisions: DecisionReads;
+  commits: Commits;
+  agents: Agents;
+  configuration: Configuration;
+  availability: AvailabilityIndex;
+  outbox: Outbox;
+  lists: Lists;
+  contacts: Contacts;
+  notes: Notes;
+  receipts: Receipts;
+}

@@ -1,0 +1,64 @@
+import type { Agent, OrgSettings } from '../domain/model.js';
+import { routableFree } from '../domain/presence.js';
+import type { AgentAvailability, Agents, AvailabilityIndex, Configuration } from '../ports/repositories.js';
+
+/** An idle time before every real one: agents never assigned sort first among equals. */
+const NEVER = '0000-00-00T00:00:00.000Z';
+
+/** The agent's availability entries: one per queue x pool, listed while the agent is routable with room there. */
+export function availabilityOf(agent: Agent, settings: OrgSettings, now: Date): AgentAvailability {
+  const routable = routableFree(agent, settings, now);
+  return {
+    org: agent.org,
+    agentId: agent.id,
+    idleSince: agent.idleSince ?? NEVER,
+    entries: agent.queues.flatMap((queueId) =>
+      Object.keys(agent.pools).map((pool) => {
+        const free = routable?.free[pool] ?? 0;
+        return { queueId, pool, free, listed: !!routable && free > 0 };
+      }),
+    ),
+  };
+}
+
+/** What the entries are made of: equal signatures, equal entries. */
+function signature(agent: Agent, settings: OrgSettings, now: Date): string {
+  const routable = routableFree(agent, settings, now);
+  return JSON.stringify([
+    agent.queues,
+    Object.keys(agent.pools).sort(),
+    routable?.free ?? null,
+    routable ? (agent.idleSince ?? '') : null,
+  ]);
+}
+
+/** Rounds of write-then-check at most (each round follows a change that committed meanwhile). */
+const MAX_ROUNDS = 5;
+
+/**
+ * R-3: rewrites the agent's availability entries from a consistent read of the agent and pools,
+ * after a change to its capacity, presence or queues (a stream follow-up). The index is a candidate
+ * list: an offer re-checks the agent and commits with its own conditions, so a stale entry costs a
+ * retry, never a wrong assignment, and each refresh heals it.
+ *
+ * A refresh that read the agent before a concurrent change could overwrite a newer refresh with
+ * stale entries. So it reads again after writing and writes again until what it wrote is what is
+ * committed: the last refresh to finish always leaves the latest state (bounded).
+ */
+export async function refreshAvailability(
+  deps: { agents: Agents; configuration: Configuration; availability: AvailabilityIndex },
+  org: string,
+  agentId: string,
+  now: Date,
+  known?: Agent,
+): Promise<void> {
+  const settings = await deps.configuration.getSettings(org);
+  let agent = known ?? (await deps.agents.getAgent(org, agentId));
+  for (let round = 0; agent && round < MAX_ROUNDS; round++) {
+    const written = signature(agent, settings, now);
+    await deps.availability.writeEntries(availabilityOf(agent, settings, now));
+    const after = await deps.agents.getAgent(org, agentId);
+    if (!after || signature(after, settings, now) === written) return;
+    agent = after;
+  }
+}
