@@ -1,4 +1,5 @@
 import type { DynamoDBRecord } from 'aws-lambda';
+import type { Agent } from '../domain/model.js';
 import { dispatchAgent, dispatchConversation } from '../use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../use-cases/engine.js';
 import { runOutboxItem } from './outbox.follow-up.js';
@@ -52,8 +53,13 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
   // conversation committed before an agent's listing is found by it, and one committed after finds
   // that agent's entry when it is dispatched itself: the two can never miss each other. This order
   // is what makes it so within a batch: test/integration/follow-ups.test.ts fails if it is reversed.
+  // an agent to dispatch is read beside her index refresh (the listing still comes after the refresh)
+  const read = new Map<Task, Promise<Agent | undefined>>();
   const dispatch = (async () => {
-    await stage(agents, (t) => refresh(deps, t));
+    await stage(agents, async (t) => {
+      if (t.kind === 'agent' && t.dispatch) read.set(t, deps.store.getAgent(t.org, t.agentId));
+      await Promise.all([refresh(deps, t), read.get(t)]);
+    });
     await stage(
       planned.filter((p) => p.task.kind === 'conversation'),
       (t) =>
@@ -65,7 +71,9 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
           : none(),
     );
     await stage(agents, (t) =>
-      t.kind === 'agent' && t.dispatch ? dispatchAgent(deps, t.org, t.agentId).then(() => undefined) : none(),
+      t.kind === 'agent' && t.dispatch
+        ? dispatchAgent(deps, t.org, t.agentId, false, read.get(t)).then(() => undefined)
+        : none(),
     );
   })();
   await Promise.all([dispatch, outbox]);

@@ -270,14 +270,21 @@ export async function dispatchAgent(
   org: string,
   agentId: string,
   fresh = false,
+  /** the agent as the caller read her (consistently, after the change that asked for this dispatch) */
+  known?: Promise<Agent | undefined>,
 ): Promise<{ offered: string[] }> {
   const offered: string[] = [];
-  const [settings, agent] = await Promise.all([settingsOf(deps, org, fresh), deps.store.getAgent(org, agentId)]);
+  const [settings, agent] = await Promise.all([
+    settingsOf(deps, org, fresh),
+    known ?? deps.store.getAgent(org, agentId),
+  ]);
   const state: RoundState = { agent, settings, fresh, workstreams: new Map(), listings: new Map() };
   for (let round = 0; state.agent && round < 50; round++) {
     const { outcome, mattered } = await offerRound(deps, org, state.agent, state);
     if (typeof outcome === 'object') {
       offered.push(outcome.offered);
+      // no unit left in any pool after this offer (as she was read): done; a release since is a change of its own
+      if (!hasRoomAfter(state.agent, outcome.pool, outcome.units)) break;
       // she may have room for more: the next round reads her and her queues again
       state.listings = new Map();
       state.agent = await deps.store.getAgent(org, agentId);
@@ -295,6 +302,10 @@ export async function dispatchAgent(
   }
   return { offered };
 }
+
+/** Whether any of her pools keeps a unit free once `units` more are used in `pool`. */
+const hasRoomAfter = (agent: Agent | undefined, pool: string, units: number): boolean =>
+  !!agent && Object.values(agent.pools).some((p) => p.max - p.used - (p.name === pool ? units : 0) > 0);
 
 /** What the rounds of one agent's dispatch decide on; a decision made again on fresh configuration keeps the listings. */
 interface RoundState {
@@ -315,7 +326,10 @@ async function offerRound(
   org: string,
   agent: Agent,
   state: RoundState,
-): Promise<{ outcome: { offered: string } | 'nothing' | 'unfit' | 'unroutable'; mattered: boolean }> {
+): Promise<{
+  outcome: { offered: string; pool: string; units: number } | 'nothing' | 'unfit' | 'unroutable';
+  mattered: boolean;
+}> {
   const now = deps.clock.now();
   const settings = state.settings.value;
   const routable = routableFree(agent, settings, now);
@@ -352,7 +366,7 @@ async function offerRound(
       continue;
     }
     const r = await tryOffer(deps, c, agent, now);
-    if (r === 'offered') return { outcome: { offered: c.id }, mattered };
+    if (r === 'offered') return { outcome: { offered: c.id, ...ws.capacity }, mattered };
     if (r === 'agent-unfit') return { outcome: 'unfit', mattered: true };
   }
   return { outcome: 'nothing', mattered };
