@@ -76,11 +76,6 @@ export class StreamReader {
     if (shard && sequenceNumber) shard.checkpoint = sequenceNumber;
   }
 
-  /** The shard's checkpoint: where a consumer started again would resume (after it). */
-  position(shardId: string): string | undefined {
-    return this.shards.get(shardId)?.checkpoint;
-  }
-
   close(): void {
     this.client.destroy();
   }
