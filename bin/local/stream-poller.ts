@@ -17,8 +17,10 @@ export type StreamLambdaHandler = (event: DynamoDBStreamEvent, context: Context)
 interface Shard {
   id: string;
   iterator: string | undefined;
-  /** the last sequence number consumed: where a lost iterator resumes */
+  /** the last sequence number consumed (every record up to it is done): where a lost iterator resumes */
   checkpoint?: string;
+  /** the last sequence number handed out: records up to it are not handed out again */
+  lastRead?: string;
 }
 
 export interface ShardBatch {
@@ -55,12 +57,15 @@ export class StreamReader {
     return this;
   }
 
-  /** One GetRecords per open shard (side by side); shards with records come back with them. */
-  async read(): Promise<ShardBatch[]> {
+  /**
+   * One GetRecords per open shard (side by side); shards with records come back with them. `skip`
+   * leaves a shard unread this time (its consumer is still busy with what it has).
+   */
+  async read(options: { skip?: (shardId: string) => boolean } = {}): Promise<ShardBatch[]> {
     if (!this.opened || this.reads++ % 20 === 0 || ![...this.shards.values()].some((s) => s.iterator)) {
       await this.discover();
     }
-    const open = [...this.shards.values()].filter((s) => s.iterator);
+    const open = [...this.shards.values()].filter((s) => s.iterator && !options.skip?.(s.id));
     const batches = await Promise.all(open.map((s) => this.readShard(s)));
     return batches.filter((b): b is ShardBatch => !!b && b.records.length > 0);
   }
@@ -81,7 +86,13 @@ export class StreamReader {
         new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.batchSize }),
       );
       shard.iterator = out.NextShardIterator;
-      const records = (out.Records ?? []) as unknown as DynamoDBRecord[];
+      // after a lost iterator the shard is read again from its checkpoint: records handed out since
+      // (still being delivered by a consumer that reads ahead) are not handed out twice
+      const records = ((out.Records ?? []) as unknown as DynamoDBRecord[]).filter(
+        (r) => shard.lastRead === undefined || later(seq(r), shard.lastRead),
+      );
+      const last = records.at(-1);
+      if (last) shard.lastRead = seq(last);
       return { shardId: shard.id, records };
     } catch (err) {
       if (!(err instanceof ExpiredIteratorException || err instanceof TrimmedDataAccessException)) throw err;
@@ -143,14 +154,26 @@ export interface StreamPollerOptions {
   idleMs?: number;
   /** attempts of one batch before its failed record is given up (Lambda's MaximumRetryAttempts) */
   maxAttempts?: number;
+  /** batches of one shard delivered at once (Lambda's ParallelizationFactor; the stack sets 4) */
+  parallelization?: number;
+  /** records per batch (the stack's BatchSize) */
+  batchSize?: number;
   name?: string;
 }
 
+/** Records of a shard read but not yet delivered, past which the shard is not read further for now. */
+const READ_AHEAD_BATCHES = 4;
+
 /**
  * Does what Lambda's DynamoDB Streams event source mapping does, on DynamoDB Local's stream: polls
- * every shard, hands each shard's batches to the same handler module in order, honours its batch
- * item failures (the shard resumes at the first failed record, after a backoff), and gives up on a
- * record that failed every attempt (kept in `deadLetters`) to go on with the rest.
+ * every shard and hands its records to the same handler module, up to `parallelization` batches of
+ * a shard at once (ParallelizationFactor): the records of one partition key always go to the same
+ * lane, in order, and a lane delivers one batch at a time, so each item's changes are handled in the
+ * order they committed, as Lambda guarantees. It honours the handler's batch item failures (the lane
+ * resumes at the first failed record, after a backoff: `deliverStreamBatch`), and gives up on a
+ * record that failed every attempt (kept in `deadLetters`) to go on with the rest. The shard's
+ * checkpoint only moves past records whose batch finished: a record still being delivered (or
+ * waiting behind a failing one) keeps it where it is, whatever the other lanes did meanwhile.
  */
 export async function startStreamPoller(
   handler: StreamLambdaHandler,
@@ -159,36 +182,70 @@ export async function startStreamPoller(
   const name = options.name ?? 'follow-ups';
   const idleMs = options.idleMs ?? 25;
   const maxAttempts = options.maxAttempts ?? 8;
-  const reader = await new StreamReader(options.endpoint, options.tableName).open();
+  const lanesPerShard = Math.max(1, options.parallelization ?? 4);
+  const batchSize = options.batchSize ?? 100;
+  const reader = await new StreamReader(options.endpoint, options.tableName, batchSize).open();
   const deadLetters: DynamoDBRecord[] = [];
+  const shards = new Map<string, ShardLanes>();
   let running = true;
   let round = 0;
-  /** completed rounds in a row that found nothing */
+  /** completed rounds in a row that found nothing, with nothing left to deliver */
   let quietRounds = 0;
 
-  const deliver = async ({ shardId, records }: ShardBatch): Promise<void> => {
-    const given = await deliverStreamBatch(handler, records, {
-      name,
-      maxAttempts,
-      running: () => running,
-      checkpoint: (sequenceNumber) => reader.checkpoint(shardId, sequenceNumber),
-    });
-    deadLetters.push(...given);
+  const lanesOf = (shardId: string): ShardLanes => {
+    let s = shards.get(shardId);
+    if (!s) {
+      s = new ShardLanes(lanesPerShard, (sequenceNumber) => reader.checkpoint(shardId, sequenceNumber));
+      shards.set(shardId, s);
+    }
+    return s;
   };
+  const deliver = (shard: ShardLanes, lane: Lane): void => {
+    if (!running || lane.busy || !lane.queue.length) return;
+    lane.busy = (async () => {
+      while (running && lane.queue.length) {
+        const batch = lane.queue.splice(0, batchSize);
+        let from = 0;
+        const given = await deliverStreamBatch(handler, batch, {
+          name,
+          maxAttempts,
+          running: () => running,
+          // every record of the batch up to this one is done
+          checkpoint: (sequenceNumber) => {
+            const to = batch.findIndex((r, i) => i >= from && seq(r) === sequenceNumber) + 1;
+            shard.done(batch.slice(from, to));
+            from = Math.max(from, to);
+          },
+        });
+        deadLetters.push(...given);
+      }
+    })()
+      .catch((err: unknown) => console.error(`[${name}] stream delivery failed`, err))
+      .finally(() => {
+        lane.busy = undefined;
+        deliver(shard, lane);
+      });
+  };
+  const pending = (): boolean => [...shards.values()].some((s) => s.pending > 0);
 
   const loop = (async () => {
     while (running) {
       let active = false;
       try {
-        const batches = await reader.read();
-        active = batches.length > 0;
-        await Promise.all(batches.map(deliver));
+        const batches = await reader.read({
+          skip: (shardId) => (shards.get(shardId)?.pending ?? 0) >= READ_AHEAD_BATCHES * batchSize * lanesPerShard,
+        });
+        for (const { shardId, records } of batches) {
+          const shard = lanesOf(shardId);
+          for (const lane of shard.add(records)) deliver(shard, lane);
+          active = true;
+        }
       } catch (err) {
         if (!running) break;
         console.error(`[${name}] stream poll failed`, err);
         await sleep(250);
       }
-      quietRounds = active ? 0 : quietRounds + 1;
+      quietRounds = active || pending() ? 0 : quietRounds + 1;
       round++;
       if (!active) await sleep(idleMs);
     }
@@ -197,17 +254,97 @@ export async function startStreamPoller(
   return {
     deadLetters,
     async settle() {
-      // two rounds in a row found nothing, and the later one started after this call
+      // two rounds in a row found nothing with nothing left to deliver, and the later one started after this call
       const start = round;
       while (running && !(round - start >= 2 && quietRounds >= 2)) await sleep(idleMs);
     },
     async stop() {
       running = false;
       await loop.catch(() => undefined);
+      await Promise.all([...shards.values()].flatMap((s) => s.lanes.map((l) => l.busy)));
       reader.close();
     },
   };
 }
+
+interface Lane {
+  queue: DynamoDBRecord[];
+  /** the lane's delivery, while it runs */
+  busy?: Promise<void> | undefined;
+}
+
+/**
+ * One shard's records between the read and the end of their delivery: the lanes (a partition key
+ * always maps to the same one) and the checkpoint, the last record before which every record's
+ * batch is done.
+ */
+export class ShardLanes {
+  readonly lanes: Lane[];
+  /** sequence numbers in shard order, from the first not done yet */
+  private order: string[] = [];
+  private head = 0;
+  private readonly finished = new Set<string>();
+
+  constructor(
+    lanes: number,
+    private readonly checkpoint: (sequenceNumber: string) => void,
+  ) {
+    this.lanes = Array.from({ length: lanes }, () => ({ queue: [] }));
+  }
+
+  /** records read from the shard, in order; returns the lanes that got some */
+  add(records: readonly DynamoDBRecord[]): Lane[] {
+    const touched = new Set<Lane>();
+    for (const r of records) {
+      this.order.push(seq(r));
+      const lane = this.lanes[hash32(partitionKeyOf(r)) % this.lanes.length] as Lane;
+      lane.queue.push(r);
+      touched.add(lane);
+    }
+    return [...touched];
+  }
+
+  /** records of the shard read and not done yet */
+  get pending(): number {
+    return this.order.length - this.head;
+  }
+
+  /** these records' delivery is over (handled, or given up): the checkpoint moves past them once all before them are */
+  done(records: readonly DynamoDBRecord[]): void {
+    for (const r of records) this.finished.add(seq(r));
+    let moved: string | undefined;
+    while (this.head < this.order.length && this.finished.has(this.order[this.head] as string)) {
+      moved = this.order[this.head] as string;
+      this.finished.delete(moved);
+      this.head++;
+    }
+    if (this.head > 1024) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+    if (moved) this.checkpoint(moved);
+  }
+}
+
+/** The partition key of a record's item (its first key attribute, PK in this table). */
+function partitionKeyOf(r: DynamoDBRecord): string {
+  const keys = (r.dynamodb?.Keys ?? {}) as Record<string, { S?: string; N?: string; B?: unknown } | undefined>;
+  const pk = keys.PK ?? Object.values(keys)[0];
+  return String(pk?.S ?? pk?.N ?? JSON.stringify(pk ?? ''));
+}
+
+/** FNV-1a: a stable spread of partition keys over the lanes. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Stream sequence numbers are decimal strings of growing value (not of equal length). */
+const later = (a: string, b: string): boolean => (a.length !== b.length ? a.length > b.length : a > b);
 
 const seq = (r: DynamoDBRecord | undefined): string => r?.dynamodb?.SequenceNumber ?? '';
 

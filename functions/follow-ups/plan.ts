@@ -12,7 +12,7 @@ import type { Change, PositionedChange } from './changes.js';
  */
 export type Task =
   | { kind: 'agent'; org: string; agentId: string; dispatch: boolean }
-  | { kind: 'conversation'; org: string; conversationId: string }
+  | { kind: 'conversation'; org: string; conversationId: string; queueId: string; workstreamId: string }
   | { kind: 'outbox'; timer: DueTimer };
 
 export interface PlannedTask {
@@ -46,7 +46,14 @@ function taskOf(change: Change): Task | undefined {
       const { before, after } = change;
       if (after?.status !== 'Open') return undefined;
       if (before?.status === 'Open' && before.queueId === after.queueId) return undefined;
-      return { kind: 'conversation', org: after.org, conversationId: after.id };
+      // the queue and workstream it entered Open with: its dispatch reads candidates while it reads the conversation again
+      return {
+        kind: 'conversation',
+        org: after.org,
+        conversationId: after.id,
+        queueId: after.queueId,
+        workstreamId: after.workstreamId,
+      };
     }
     case 'timer':
       return change.removed ? undefined : { kind: 'outbox', timer: change.timer };
@@ -73,7 +80,9 @@ export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask
     const seen = tasks.get(key);
     if (!seen) tasks.set(key, { task, sequenceNumber });
     else if (task.kind === 'agent' && seen.task.kind === 'agent' && task.dispatch) seen.task.dispatch = true;
-    else if (task.kind === 'outbox') seen.task = task; // the latest write of the item is what is due
+    else if (task.kind === 'outbox')
+      seen.task = task; // the latest write of the item is what is due
+    else if (task.kind === 'conversation') seen.task = task; // where it is Open now (a dispatch hint only)
   }
   const rank = { agent: 0, conversation: 1, outbox: 2 } as const;
   return [...tasks.values()].sort((a, b) => rank[a.task.kind] - rank[b.task.kind]);

@@ -1,5 +1,6 @@
 import { refreshAvailability } from '../use-cases/availability.use-case.js';
 import type { DynamoDBRecord } from 'aws-lambda';
+import type { Agent } from '../domain/model.js';
 import { dispatchAgent, dispatchConversation } from '../use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../use-cases/engine.js';
 import { runOutboxItem } from './outbox.follow-up.js';
@@ -43,23 +44,40 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
       }
     });
   const agents = planned.filter((p) => p.task.kind === 'agent');
-  // first every moved agent's index entries; then conversations that entered Open are offered
-  // to the best eligible agent; then agents who made room take what still waits. An Open
-  // conversation committed before an agent's listing is found by it, and one committed after finds
-  // that agent's entry when it is dispatched itself: the two can never miss each other.
-  await stage(agents, (t) => refresh(deps, t));
-  await stage(
-    planned.filter((p) => p.task.kind === 'conversation'),
-    (t) =>
-      t.kind === 'conversation' ? dispatchConversation(deps, t.org, t.conversationId).then(() => undefined) : none(),
-  );
-  await stage(agents, (t) =>
-    t.kind === 'agent' && t.dispatch ? dispatchAgent(deps, t.org, t.agentId).then(() => undefined) : none(),
-  );
-  await stage(
+  // The outbox needs nothing of the dispatch stages (each item reads current state): it runs beside them.
+  const outbox = stage(
     planned.filter((p) => p.task.kind === 'outbox'),
     (t) => (t.kind === 'outbox' ? runOutboxItem(deps, t.timer) : none()),
   );
+  // first every moved agent's index entries; then conversations that entered Open are offered
+  // to the best eligible agent; then agents who made room take what still waits. An Open
+  // conversation committed before an agent's listing is found by it, and one committed after finds
+  // that agent's entry when it is dispatched itself: the two can never miss each other. This order
+  // is what makes it so within a batch: test/integration/follow-ups.test.ts fails if it is reversed.
+  // an agent to dispatch is read beside her index refresh (the listing still comes after the refresh)
+  const read = new Map<Task, Promise<Agent | undefined>>();
+  const dispatch = (async () => {
+    await stage(agents, async (t) => {
+      if (t.kind === 'agent' && t.dispatch) read.set(t, deps.agents.getAgent(t.org, t.agentId));
+      await Promise.all([refresh(deps, t), read.get(t)]);
+    });
+    await stage(
+      planned.filter((p) => p.task.kind === 'conversation'),
+      (t) =>
+        t.kind === 'conversation'
+          ? dispatchConversation(deps, t.org, t.conversationId, false, {
+              queueId: t.queueId,
+              workstreamId: t.workstreamId,
+            }).then(() => undefined)
+          : none(),
+    );
+    await stage(agents, (t) =>
+      t.kind === 'agent' && t.dispatch
+        ? dispatchAgent(deps, t.org, t.agentId, false, read.get(t)).then(() => undefined)
+        : none(),
+    );
+  })();
+  await Promise.all([dispatch, outbox]);
   return { tasks: planned.length, failed, errors };
 }
 

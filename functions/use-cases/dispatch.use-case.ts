@@ -3,6 +3,7 @@ import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
+import type { Versioned } from '../ports/conversation-store.js';
 import { performAction, settingsOf, workstreamOf } from './conversation-action.use-case.js';
 import type { EngineDeps } from './engine.js';
 
@@ -20,9 +21,14 @@ const ROUTER: Actor = { role: 'system', id: 'router' };
  * Candidates are chosen on cached configuration; the offer's own transaction proves it current
  * (performAction's config-current checks), so a stale entry costs a retry, never a wrong offer (R-5).
  */
-const cachedWorkstream = (deps: EngineDeps, org: string, id: string, fresh: boolean): Promise<Workstream | undefined> =>
+const versionedWorkstream = (
+  deps: EngineDeps,
+  org: string,
+  id: string,
+  fresh: boolean,
+): Promise<Versioned<Workstream> | undefined> =>
   workstreamOf(deps, org, id, fresh).then(
-    (w) => w.value,
+    (w) => w,
     (err: unknown) => {
       if (err instanceof DomainError && err.kind === 'not-found') return undefined;
       throw err;
@@ -47,7 +53,8 @@ export function isEligible(
   );
 }
 
-async function tryOffer(
+/** Reads the candidate consistently (the index may lag), then offers if she is still eligible. */
+async function offerToCandidate(
   deps: EngineDeps,
   c: Conversation,
   agentId: string,
@@ -60,6 +67,16 @@ async function tryOffer(
     await refreshAvailability(deps, c.org, agentId, now);
     return 'agent-unfit';
   }
+  return tryOffer(deps, c, agent, now);
+}
+
+/**
+ * The offer, on the agent as the caller read her (consistently) and found eligible: it commits with
+ * her `stateVersion` as read and her queue membership as conditions, so a change since costs the
+ * offer, never a wrong one.
+ */
+async function tryOffer(deps: EngineDeps, c: Conversation, agent: Agent, now: Date): Promise<OfferResult> {
+  const agentId = agent.id;
   try {
     await performAction(deps, {
       org: c.org,
@@ -89,39 +106,92 @@ async function tryOffer(
   }
 }
 
-/** R-3: offers an Open conversation of a push workstream to the best eligible agent. */
+/**
+ * R-5 for a decision that offered nothing: it stands if the configuration it was made on is the
+ * current one (a fresh, strongly consistent read finds the same `configVersion` of each item it
+ * used: a PUT writes a new one), since the same configuration gives the same decision. Otherwise
+ * (or if an item is gone) it must be made again on fresh reads, which are returned for that.
+ */
+async function currentConfig(
+  deps: EngineDeps,
+  org: string,
+  used: { settings?: Versioned<OrgSettings>; workstreams: ReadonlyMap<string, Versioned<Workstream> | undefined> },
+): Promise<{
+  same: boolean;
+  settings?: Versioned<OrgSettings>;
+  workstreams: Map<string, Versioned<Workstream> | undefined>;
+}> {
+  const ids = [...used.workstreams.keys()];
+  const [settings, ...fresh] = await Promise.all([
+    used.settings ? settingsOf(deps, org, true) : undefined,
+    ...ids.map((id) => versionedWorkstream(deps, org, id, true)),
+  ]);
+  const workstreams = new Map(ids.map((id, i) => [id, fresh[i]]));
+  const same =
+    (!used.settings || settings?.version === used.settings.version) &&
+    ids.every((id) => sameVersion(used.workstreams.get(id), workstreams.get(id)));
+  return { same, ...(settings ? { settings } : {}), workstreams };
+}
+
+const sameVersion = (a: Versioned<unknown> | undefined, b: Versioned<unknown> | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : a.version === b.version;
+
+/** The queue and workstream a conversation entered Open with, as its stream record showed them. */
+export interface SeenOpen {
+  queueId: string;
+  workstreamId: string;
+}
+
+/**
+ * R-3: offers an Open conversation of a push workstream to the best eligible agent. `seen` (the
+ * conversation as the stream record showed it) lets the first page of candidates be read while the
+ * conversation itself is read again: used only if the conversation is still in that queue and
+ * workstream.
+ */
 export async function dispatchConversation(
   deps: EngineDeps,
   org: string,
   conversationId: string,
   fresh = false,
+  seen?: SeenOpen,
 ): Promise<{ offeredTo?: string }> {
-  const c = await deps.conversations.getConversation(org, conversationId);
+  const early = seen && !fresh ? firstCandidates(deps, org, seen).catch(() => undefined) : undefined;
+  const [c, first] = await Promise.all([deps.conversations.getConversation(org, conversationId), early]);
   if (c?.status !== 'Open') return {};
-  // R-5: no offer made on cached configuration is a decision too: it is made again on a fresh read
-  const nothing = (): Promise<{ offeredTo?: string }> =>
-    fresh ? Promise.resolve({}) : dispatchConversation(deps, org, conversationId, true);
-  const ws = await cachedWorkstream(deps, org, c.workstreamId, fresh);
+  const wsRead = await versionedWorkstream(deps, org, c.workstreamId, fresh);
+  /** the settings, when they judged a candidate */
+  let settingsRead: Versioned<OrgSettings> | undefined;
+  // R-5: no offer made on cached configuration is a decision too: unless a fresh read finds the
+  // same configuration, it is made again on fresh reads
+  const nothing = async (): Promise<{ offeredTo?: string }> => {
+    if (fresh) return {};
+    const current = await currentConfig(deps, org, {
+      ...(settingsRead ? { settings: settingsRead } : {}),
+      workstreams: new Map([[c.workstreamId, wsRead]]),
+    });
+    return current.same ? {} : dispatchConversation(deps, org, conversationId, true);
+  };
+  const ws = wsRead?.value;
   if (ws?.distribution !== 'push') return nothing();
-  const settings = (await settingsOf(deps, org, fresh)).value;
+  const cachedSettings = await settingsOf(deps, org, fresh);
+  const settings = cachedSettings.value;
   const declined = c.declinedBy ?? [];
   const skipped = new Set<string>();
+  const reuse =
+    first && first.queueId === c.queueId && first.pool === ws.capacity.pool && first.units === ws.capacity.units;
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const { agents, next } = await deps.availability.availableAgents(
-      org,
-      c.queueId,
-      ws.capacity.pool,
-      ws.capacity.units,
-      PAGE,
-      after,
-    );
+    const { agents, next } =
+      page === 0 && reuse
+        ? first.page
+        : await deps.availability.availableAgents(org, c.queueId, ws.capacity.pool, ws.capacity.units, PAGE, after);
     for (const { agentId } of agents) {
       if (declined.includes(agentId)) {
         skipped.add(agentId);
         continue;
       }
-      const r = await tryOffer(deps, c, agentId, ws, settings);
+      settingsRead = cachedSettings;
+      const r = await offerToCandidate(deps, c, agentId, ws, settings);
       if (r === 'offered') return { offeredTo: agentId };
       if (r === 'conversation-gone') return {};
     }
@@ -131,89 +201,174 @@ export async function dispatchConversation(
   // Every eligible agent declined it already: offer again, the one who declined longest ago first
   // (R-3: as many times as needed, never a one-shot).
   for (const agentId of declined.filter((a) => skipped.has(a))) {
-    const r = await tryOffer(deps, c, agentId, ws, settings);
+    settingsRead = cachedSettings;
+    const r = await offerToCandidate(deps, c, agentId, ws, settings);
     if (r === 'offered') return { offeredTo: agentId };
     if (r === 'conversation-gone') return {};
   }
   return nothing();
 }
 
+/** The first page of candidates for a conversation in `seen`'s queue, on the cached workstream. */
+async function firstCandidates(deps: EngineDeps, org: string, seen: SeenOpen) {
+  const ws = (await versionedWorkstream(deps, org, seen.workstreamId, false))?.value;
+  if (ws?.distribution !== 'push') return undefined;
+  const { pool, units } = ws.capacity;
+  const page = await deps.availability.availableAgents(org, seen.queueId, pool, units, PAGE);
+  return { queueId: seen.queueId, pool, units, page };
+}
+
 /** How far back one queue's Open items are read for an agent's dispatch (pick items may share the queue). */
 const BACKLOG_PAGE = 25;
 const BACKLOG_MAX = 200;
 
+/** What one dispatch of an agent listed of a queue's Open items so far, oldest first. */
+interface Listing {
+  items: Conversation[];
+  cursor?: string | undefined;
+  started: boolean;
+}
+
 /**
  * The oldest Open conversations of a queue: pages of 25 until one belongs to a push workstream,
- * at most 200 items (a queue shared with a deep pick backlog costs a few more reads, bounded).
+ * at most 200 items (a queue shared with a deep pick backlog costs a few more reads, bounded). A
+ * listing kept from a decision on cached configuration is reused by the decision made again on
+ * fresh configuration: it pages on only if, by the fresh workstreams, it holds no push item yet.
  */
 async function oldestOpen(
   deps: EngineDeps,
   org: string,
   queueId: string,
+  listing: Listing,
   isPush: (c: Conversation) => Promise<boolean>,
 ): Promise<Conversation[]> {
-  const out: Conversation[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await deps.lists.listOpenItems(org, queueId, { limit: BACKLOG_PAGE, ...(cursor ? { cursor } : {}) });
-    out.push(...page.items);
-    cursor = page.nextCursor;
-    for (const c of page.items) if (await isPush(c)) return out;
-  } while (cursor && out.length < BACKLOG_MAX);
-  return out;
+  for (const c of listing.items) if (await isPush(c)) return listing.items;
+  while ((!listing.started || listing.cursor) && listing.items.length < BACKLOG_MAX) {
+    const page = await deps.lists.listOpenItems(org, queueId, {
+      limit: BACKLOG_PAGE,
+      ...(listing.cursor ? { cursor: listing.cursor } : {}),
+    });
+    listing.started = true;
+    listing.items.push(...page.items);
+    listing.cursor = page.nextCursor;
+    for (const c of page.items) if (await isPush(c)) return listing.items;
+  }
+  return listing.items;
 }
 
 /**
  * R-3: an agent freed capacity, signed in or became Available: offer them the oldest Open
  * conversations of their queues they are eligible for, while they have room.
+ *
+ * R-5: a round that offers nothing stands as decided on cached configuration unless that
+ * configuration mattered (she was judged unroutable by the cached settings, or an Open item was
+ * passed over by a cached workstream or settings, or found her unfit) and a fresh read finds it
+ * changed; then the round is decided again on the fresh configuration, on the items already
+ * listed. With an empty backlog (the common case) each queue's Open items are listed once.
  */
 export async function dispatchAgent(
   deps: EngineDeps,
   org: string,
   agentId: string,
   fresh = false,
+  /** the agent as the caller read her (consistently, after the change that asked for this dispatch) */
+  known?: Promise<Agent | undefined>,
 ): Promise<{ offered: string[] }> {
-  const offered = await offerBacklog(deps, org, agentId, fresh);
-  // R-5: no offer made on cached configuration is made again on a fresh read
-  return offered.length || fresh ? { offered } : dispatchAgent(deps, org, agentId, true);
+  const offered: string[] = [];
+  const [settings, agent] = await Promise.all([
+    settingsOf(deps, org, fresh),
+    known ?? deps.agents.getAgent(org, agentId),
+  ]);
+  const state: RoundState = { agent, settings, fresh, workstreams: new Map(), listings: new Map() };
+  for (let round = 0; state.agent && round < 50; round++) {
+    const { outcome, mattered } = await offerRound(deps, org, state.agent, state);
+    if (typeof outcome === 'object') {
+      offered.push(outcome.offered);
+      // no unit left in any pool after this offer (as she was read): done; a release since is a change of its own
+      if (!hasRoomAfter(state.agent, outcome.pool, outcome.units)) break;
+      // she may have room for more: the next round reads her and her queues again
+      state.listings = new Map();
+      state.agent = await deps.agents.getAgent(org, agentId);
+      continue;
+    }
+    if (state.fresh || !mattered) break;
+    // R-5: decided on cached configuration that mattered: it stands only if that is the current one
+    const current = await currentConfig(deps, org, { settings: state.settings, workstreams: state.workstreams });
+    if (current.same) break;
+    state.fresh = true;
+    state.settings = current.settings ?? (await settingsOf(deps, org, true));
+    state.workstreams = current.workstreams;
+    // the offer found her unfit (a change since she was read): the fresh decision reads her again
+    if (outcome === 'unfit') state.agent = await deps.agents.getAgent(org, agentId);
+  }
+  return { offered };
 }
 
-async function offerBacklog(deps: EngineDeps, org: string, agentId: string, fresh: boolean): Promise<string[]> {
-  const offered: string[] = [];
-  const workstreams = new Map<string, Workstream | undefined>();
-  const settings = (await settingsOf(deps, org, fresh)).value;
-  for (let round = 0; round < 50; round++) {
-    const agent = await deps.agents.getAgent(org, agentId);
-    if (!agent || !routableFree(agent, settings, deps.clock.now())) break;
-    const isPush = async (c: Conversation): Promise<boolean> => {
-      if (!workstreams.has(c.workstreamId))
-        workstreams.set(c.workstreamId, await cachedWorkstream(deps, org, c.workstreamId, fresh));
-      return workstreams.get(c.workstreamId)?.distribution === 'push';
-    };
-    const open = (await Promise.all(agent.queues.map((q) => oldestOpen(deps, org, q, isPush)))).flat();
-    // oldest first; conversations this agent declined come after the others, but still come (R-3:
-    // offered again as often as needed, or a conversation only they can take would starve)
-    const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agentId) ? 1 : 0);
-    open.sort(
-      (a, b) =>
-        declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id),
-    );
-    let progressed = false;
-    for (const c of open) {
-      if (!workstreams.has(c.workstreamId))
-        workstreams.set(c.workstreamId, await cachedWorkstream(deps, org, c.workstreamId, fresh));
-      const ws = workstreams.get(c.workstreamId);
-      if (ws?.distribution !== 'push') continue;
-      if (!isEligible(agent, c, ws, settings, deps.clock.now())) continue;
-      const r = await tryOffer(deps, c, agentId, ws, settings);
-      if (r === 'offered') {
-        offered.push(c.id);
-        progressed = true;
-        break;
-      }
-      if (r === 'agent-unfit') return offered;
+/** Whether any of her pools keeps a unit free once `units` more are used in `pool`. */
+const hasRoomAfter = (agent: Agent | undefined, pool: string, units: number): boolean =>
+  !!agent && Object.values(agent.pools).some((p) => p.max - p.used - (p.name === pool ? units : 0) > 0);
+
+/** What the rounds of one agent's dispatch decide on; a decision made again on fresh configuration keeps the listings. */
+interface RoundState {
+  agent: Agent | undefined;
+  settings: Versioned<OrgSettings>;
+  fresh: boolean;
+  workstreams: Map<string, Versioned<Workstream> | undefined>;
+  listings: Map<string, Listing>;
+}
+
+/**
+ * One offer, at most, of the oldest eligible Open conversation of her queues; `mattered`: a cached
+ * configuration item decided something (she is unroutable by the settings, an item was passed over
+ * by its workstream or the settings, or the offer found her unfit).
+ */
+async function offerRound(
+  deps: EngineDeps,
+  org: string,
+  agent: Agent,
+  state: RoundState,
+): Promise<{
+  outcome: { offered: string; pool: string; units: number } | 'nothing' | 'unfit' | 'unroutable';
+  mattered: boolean;
+}> {
+  const now = deps.clock.now();
+  const settings = state.settings.value;
+  const routable = routableFree(agent, settings, now);
+  if (!routable) return { outcome: 'unroutable', mattered: true };
+  // no unit free in any pool (every workstream takes at least one): nothing to list, whatever the configuration
+  if (!Object.values(routable.free).some((n) => n > 0)) return { outcome: 'nothing', mattered: false };
+  const workstreamOfItem = async (c: Conversation): Promise<Workstream | undefined> => {
+    if (!state.workstreams.has(c.workstreamId))
+      state.workstreams.set(c.workstreamId, await versionedWorkstream(deps, org, c.workstreamId, state.fresh));
+    return state.workstreams.get(c.workstreamId)?.value;
+  };
+  const isPush = async (c: Conversation): Promise<boolean> => (await workstreamOfItem(c))?.distribution === 'push';
+  const open = (
+    await Promise.all(
+      [...new Set(agent.queues)].map((q) => {
+        const listing = state.listings.get(q) ?? { items: [], started: false };
+        state.listings.set(q, listing);
+        return oldestOpen(deps, org, q, listing, isPush);
+      }),
+    )
+  ).flat();
+  // oldest first; conversations this agent declined come after the others, but still come (R-3:
+  // offered again as often as needed, or a conversation only they can take would starve)
+  const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agent.id) ? 1 : 0);
+  open.sort(
+    (a, b) =>
+      declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id),
+  );
+  let mattered = false;
+  for (const c of open) {
+    const ws = await workstreamOfItem(c);
+    if (ws?.distribution !== 'push' || !isEligible(agent, c, ws, settings, now)) {
+      mattered = true;
+      continue;
     }
-    if (!progressed) break;
+    const r = await tryOffer(deps, c, agent, now);
+    if (r === 'offered') return { outcome: { offered: c.id, ...ws.capacity }, mattered };
+    if (r === 'agent-unfit') return { outcome: 'unfit', mattered: true };
   }
-  return offered;
+  return { outcome: 'nothing', mattered };
 }

@@ -136,6 +136,28 @@ describe('R-3: an agent signing in while a push conversation is created (follow-
   }
 });
 
+describe('R-3: the stages of one batch', () => {
+  it("R-3: an agent's change in the same batch as a new push conversation is in the index before it is dispatched (most free capacity first)", async () => {
+    // Prepare: bob is signed in with one unit free; alice (three units) is not signed in yet
+    const f = await pushOrg();
+    await f.addAgent('bob', { default: 1 });
+    await f.addAgent('alice', { default: 3 });
+    await signIn(f.deps, f.org, 'bob');
+    await f.settle();
+
+    // Act: alice signs in and a conversation is created; both records come in one batch
+    await signIn(f.deps, f.org, 'alice');
+    const c = await customerStarts(f);
+    const records = await f.takePending();
+    const { failed } = await runFollowUps(f.deps, records);
+
+    // Assess: its dispatch saw alice's new entry (stage 1 ran first) and chose her: most free first.
+    // Dispatched before her entry was written, it would have gone to bob, the only one in the index.
+    expect(failed).toEqual([]);
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+  });
+});
+
 describe('redelivered stream records (at-least-once delivery)', () => {
   it('C-6 / RL-3 / R-3: the same records delivered three times make one offer and reserve capacity once', async () => {
     // Prepare: alice signed in; a push conversation created, its follow-ups not run yet

@@ -1,3 +1,4 @@
+import type { DynamoDBRecord } from 'aws-lambda';
 import { inject, describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
@@ -9,29 +10,47 @@ import { ulidIds } from '../../functions/adapters/system-clock.js';
 import { RaceLostError } from '../../functions/domain/errors.js';
 import type { Actor } from '../../functions/domain/model.js';
 import { CommitConflict } from '../../functions/ports/conversation-store.js';
+import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
+import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { ConfigCache } from '../../functions/use-cases/config-cache.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import * as timersConsumer from '../../functions/handlers/sqs/timers.handler.js';
 import { lambdaContext } from '../../bin/local/http-server.js';
 import type { SQSEvent } from 'aws-lambda';
+import { dispatchAgent, dispatchConversation } from '../../functions/use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
 
 const alice: Actor = { role: 'agent', id: 'alice' };
 
-/** Repositories on their own client, counting every DynamoDB request they send by command name. */
-function countingStore(): { store: DynamoRepositories; sent: string[] } {
+/**
+ * Repositories on their own client, counting every DynamoDB request they send by command name
+ * (`sent`), and keeping each query's index and partition key value (`queried`).
+ */
+function countingStore(): {
+  store: DynamoRepositories;
+  sent: string[];
+  queried: { index?: string; partition?: unknown }[];
+} {
   const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
   const sent: string[] = [];
+  const queried: { index?: string; partition?: unknown }[] = [];
   doc.middlewareStack.add(
     (next, context) => async (args) => {
       sent.push(String(context.commandName));
+      if (context.commandName === 'QueryCommand') {
+        const input = args.input as { IndexName?: string; ExpressionAttributeValues?: Record<string, unknown> };
+        queried.push({
+          ...(input.IndexName ? { index: input.IndexName } : {}),
+          partition: input.ExpressionAttributeValues?.[':pk'],
+        });
+      }
       return next(args);
     },
     { step: 'initialize', name: 'countRequests' },
   );
-  return { store: createDynamoRepositories(doc, inject('tableName')), sent };
+  return { store: createDynamoRepositories(doc, inject('tableName')), sent, queried };
 }
 
 /** The engine's request path alone: read, decide, commit (no after-commit work wired in). */
@@ -322,6 +341,98 @@ describe('the request path: read, decide, one transaction', () => {
 
     // Assess
     expect(r.conversation.status).toBe('Closed');
+  });
+});
+
+describe('push dispatch reads (R-3, R-5, SC-1)', () => {
+  /** alice (one unit, queues q1..q3) holds a push conversation; returns the records of her ending it, follow-ups not run */
+  async function aliceEnds(f: Fixture): Promise<DynamoDBRecord[]> {
+    const c = await f.start('chat');
+    await f.settle();
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+    await performAction(f.deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'accept' } });
+    await f.settle();
+    await performAction(f.deps, { org: f.org, conversationId: c.id, actor: alice, action: { type: 'end' } });
+    return f.takePending();
+  }
+
+  it("SC-1 / R-3: an agent freeing capacity with an empty backlog lists each of her queues' Open items once", async () => {
+    // Prepare: a push workstream releasing capacity on end; alice in three queues; configuration warm
+    // (a first end's follow-ups ran on the counting store)
+    const f = await makeFixture({ settle: 'manual', wrapUp: 'never' });
+    await f.setWorkstream('chat', { distribution: 'push' });
+    await f.store.putQueue({ org: f.org, id: 'q3', name: 'Queue 3' });
+    await f.addAgent('alice', { default: 1 }, ['q1', 'q2', 'q3']);
+    await signIn(f.deps, f.org, 'alice');
+    await f.settle();
+    const { store, sent, queried } = countingStore();
+    const deps = requestPath(f, store);
+    expect((await runFollowUps(deps, await aliceEnds(f))).failed).toEqual([]);
+    const records = await aliceEnds(f);
+    sent.length = 0;
+    queried.length = 0;
+
+    // Act: the follow-ups of her end (her pool's unit freed: index refresh, then her dispatch)
+    const result = await runFollowUps(deps, records);
+
+    // Assess: nothing to offer; each queue's Open items listed once (GSI1), and no fresh re-decision
+    expect(result.failed).toEqual([]);
+    const openListings = queried.filter((q) => q.index === 'GSI1').map((q) => String(q.partition));
+    expect(openListings.sort()).toEqual(['q1', 'q2', 'q3'].map((q) => `ORG#${f.org}#QUEUE#${q}#Open`));
+    expect(sent.filter((c) => c === 'GetItemCommand')).toHaveLength(1); // the index refresh's settings read
+  });
+
+  it('R-5: an Open item passed over on a cached workstream (pick) is offered as soon as an admin made it push, on the listing already read', async () => {
+    // Prepare: a pick conversation waits in q1; alice's dispatch cached its workstream as pick
+    const f = await makeFixture({ settle: 'manual' });
+    await f.addAgent('alice', { default: 1 }, ['q1']);
+    await signIn(f.deps, f.org, 'alice');
+    const c = await f.start('chat');
+    await f.settle();
+    const { store, queried } = countingStore();
+    const deps = requestPath(f, store);
+    expect(await dispatchAgent(deps, f.org, 'alice')).toEqual({ offered: [] });
+
+    // Act: the admin makes the workstream push (the cached entry is now stale); alice is dispatched
+    await f.setWorkstream('chat', { distribution: 'push' });
+    queried.length = 0;
+    const r = await dispatchAgent(deps, f.org, 'alice');
+
+    // Assess: decided again on the fresh workstream (R-5), without listing q1 a second time
+    expect(r).toEqual({ offered: [c.id] });
+    expect(queried.filter((q) => q.index === 'GSI1')).toHaveLength(1);
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+  });
+
+  it('R-5: a push conversation nobody could take on cached settings is offered as soon as the settings make an agent routable', async () => {
+    // Prepare: the org default presence is Away; alice is signed in (Away by default); c waits, push
+    const f = await makeFixture({ settle: 'manual' });
+    await f.setWorkstream('chat', { distribution: 'push', allowedPresences: ['Available'] });
+    await f.addAgent('alice', { default: 1 }, ['q1']);
+    await signIn(f.deps, f.org, 'alice');
+    await f.settle();
+    const { store } = countingStore();
+    const deps = requestPath(f, store);
+    const settings = {
+      org: f.org,
+      supervisorMonitor: false,
+      supervisorAssign: false,
+      supervisorTransfer: false,
+      forceClose: false,
+      agentEndMessagingSession: false,
+    };
+    await f.store.putSettings({ ...settings, defaultPresence: 'Away' });
+    await f.store.refreshAvailability(f.org, 'alice', f.clock.now());
+    const c = await f.start('chat');
+    expect(await dispatchConversation(deps, f.org, c.id)).toEqual({});
+    expect(await dispatchAgent(deps, f.org, 'alice')).toEqual({ offered: [] });
+
+    // Act: the admin turns the default presence back to computed (the cached settings say Away)
+    await f.store.putSettings({ ...settings, defaultPresence: 'Available' });
+    const r = await dispatchAgent(deps, f.org, 'alice');
+
+    // Assess: judged unroutable on the cached settings, then routable on the fresh ones (R-5)
+    expect(r).toEqual({ offered: [c.id] });
   });
 });
 
