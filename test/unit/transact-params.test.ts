@@ -167,7 +167,7 @@ const allocationPut = (agentId: string, units: number) => ({
 });
 
 describe('buildTransaction: pick (T-1)', () => {
-  it('T-1, C-2, C-5, E-1: a pick is one transaction of conversation Put, event Put, pool consume and allocation Put', () => {
+  it('T-1, C-2, C-5, E-1, R-4: a pick is one transaction of conversation Put, event Put, pool consume, allocation Put and the membership check', () => {
     // Prepare
     const decision = decide({
       conversation: openChat(),
@@ -239,6 +239,14 @@ describe('buildTransaction: pick (T-1)', () => {
         },
         poolConsume('alice', 2),
         allocationPut('alice', 2),
+        // R-4: the picking agent is still a member of the queue
+        {
+          ConditionCheck: {
+            TableName: TABLE,
+            Key: { PK: 'ORG#acme#AGENT#alice', SK: 'MEMBER#q1' },
+            ConditionExpression: 'attribute_exists(PK)',
+          },
+        },
       ],
     });
   });
@@ -808,6 +816,6 @@ describe('toTransactItem: the facts a decision assumed (conditions it does not w
 
     // Assess
     expect(Object.keys(params)).toStrictEqual(['TransactItems']);
-    expect(params.TransactItems).toHaveLength(4);
+    expect(params.TransactItems).toHaveLength(5);
   });
 });

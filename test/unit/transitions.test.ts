@@ -128,6 +128,8 @@ const timerWrites = (d: Decision) =>
 
 const RELEASE = ['allocation-delete', 'pool-release'];
 const ALLOCATE = ['pool-consume', 'allocation-put'];
+/** T-1 / R-4: a pick also proves the picking agent's queue membership in its transaction */
+const PICK = [...ALLOCATE, 'member-check'];
 
 /** Catches the refusal decide() throws, so the test can assert its type and fields. */
 it('C-3: under "always" (no release time) the wrap-up timer is refused: the capacity is held until Closed', () => {
@@ -182,7 +184,7 @@ const ALLOWED: AllowedCase[] = [
     to: 'Active',
     primary: 'alice',
     accepted: true,
-    capacity: ALLOCATE,
+    capacity: PICK,
   },
   {
     title: 'T-1, R-3: the offered agent accepts a pending chat assignment (capacity already reserved)',
@@ -409,7 +411,7 @@ const ALLOWED: AllowedCase[] = [
     to: 'Active',
     primary: 'alice',
     accepted: true,
-    capacity: ALLOCATE,
+    capacity: PICK,
   },
   {
     title: 'T-2: the caller hangs up before assignment',
@@ -530,7 +532,7 @@ const ALLOWED: AllowedCase[] = [
     to: 'Active',
     primary: 'alice',
     accepted: true,
-    capacity: ALLOCATE,
+    capacity: PICK,
   },
   {
     title: 'T-3a: the agent ends an Active SMS conversation',
@@ -661,7 +663,7 @@ const ALLOWED: AllowedCase[] = [
     to: 'Active',
     primary: 'alice',
     accepted: true,
-    capacity: ALLOCATE,
+    capacity: PICK,
   },
   {
     title: 'T-5: X on an Active WhatsApp conversation parks it Waiting',
@@ -733,7 +735,7 @@ const ALLOWED: AllowedCase[] = [
     to: 'Active',
     primary: 'alice',
     accepted: true,
-    capacity: ALLOCATE,
+    capacity: PICK,
   },
   {
     title: 'T-3a: the agent ends an Active record',
@@ -852,6 +854,7 @@ describe('decide(): details of allowed transitions', () => {
         units: 2,
         since: AT,
       },
+      { type: 'member-check', org: 'acme', queueId: 'q1', agentId: 'alice' },
     ]);
     expect(d.conversation.allocation).toStrictEqual({ agentId: 'alice', pool: 'chat', units: 2, since: AT });
     expect(d.conversation.statusSince).toBe(AT);
@@ -1806,7 +1809,9 @@ describe('the transition table itself (TRANSITIONS)', () => {
       'move-to-target': c.allocation ? [...RELEASE, ...ALLOCATE] : ALLOCATE,
       'move-to-actor': c.allocation ? [...RELEASE, ...ALLOCATE] : ALLOCATE,
     };
-    expect(capacityTypes(d)).toStrictEqual(expected[rule.capacity]);
+    // a rule that needs the actor's queue membership proves it in the same transaction
+    const membership = rule.who === 'queue-member' ? ['member-check'] : [];
+    expect(capacityTypes(d)).toStrictEqual([...expected[rule.capacity], ...membership]);
   });
 
   it('T-11: no rule leaves Closed', () => {
