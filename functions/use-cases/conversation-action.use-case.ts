@@ -38,6 +38,13 @@ export interface ActionCommand {
    * lost race included): a reason string means the subject moved on and the action is refused.
    */
   guard?: (c: Conversation) => string | undefined;
+  /**
+   * What the caller read consistently just before, to decide on instead of reading it again: the
+   * router's offer has the conversation and the candidate (whole, every pool) in hand. Only the first
+   * attempt uses it; the transaction's conditions prove it (the conversation's version, the pool,
+   * the agent's `stateVersion`), and a retry reads fresh.
+   */
+  known?: { conversation: Conversation; agents: Record<string, Agent> };
 }
 
 export interface ActionResult {
@@ -118,7 +125,10 @@ async function attemptAction(
   attempt: number,
 ): Promise<ActionResult> {
   const fresh = attempt > 1;
-  const state = await readActionState(deps, cmd, keyed, fresh);
+  const state =
+    cmd.known && !fresh && !keyed
+      ? await knownState(deps, cmd, cmd.known)
+      : await readActionState(deps, cmd, keyed, fresh);
   if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
   const { conversation } = state;
   const moved = cmd.guard?.(conversation);
@@ -267,6 +277,20 @@ async function readActionState(
     ...(settings ? { settings } : {}),
     ...(read.receipt ? { receipt: read.receipt } : {}),
   };
+}
+
+/** The decision's state from what the caller read (`known`), with configuration from the cache. */
+async function knownState(
+  deps: EngineDeps,
+  cmd: ActionCommand,
+  known: NonNullable<ActionCommand['known']>,
+): Promise<ActionState> {
+  const wantsSettings = READS_SETTINGS.has(cmd.action.type) || targetAgentOf(cmd.action) !== undefined;
+  const [workstream, settings] = await Promise.all([
+    workstreamOf(deps, cmd.org, known.conversation.workstreamId),
+    wantsSettings ? settingsOf(deps, cmd.org) : undefined,
+  ]);
+  return { conversation: known.conversation, workstream, agents: known.agents, ...(settings ? { settings } : {}) };
 }
 
 /** The cached workstream, or a fresh read (cold cache, or a retry after a failed config check). */

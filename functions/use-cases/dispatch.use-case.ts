@@ -83,6 +83,8 @@ async function tryOffer(deps: EngineDeps, c: Conversation, agent: Agent, now: Da
       conversationId: c.id,
       actor: ROUTER,
       action: { type: 'offer', agentId },
+      // both read consistently just now: the offer decides on them (its conditions prove them)
+      known: { conversation: c, agents: { [agentId]: agent } },
       extraWrites: [
         {
           type: 'agent-assigned',

@@ -356,6 +356,32 @@ describe('push dispatch reads (R-3, R-5, SC-1)', () => {
     return f.takePending();
   }
 
+  it('R-3: a push offer decides on the conversation and candidate it just read: one transaction after them, no second read', async () => {
+    // Prepare: alice signed in; configuration warm (a first conversation was offered on the counting store)
+    const f = await makeFixture({ settle: 'manual' });
+    await f.setWorkstream('chat', { distribution: 'push' });
+    await f.addAgent('alice', { default: 3 });
+    await signIn(f.deps, f.org, 'alice');
+    await f.settle();
+    const { store, sent } = countingStore();
+    const deps = requestPath(f, store);
+    await dispatchConversation(deps, f.org, (await f.start('chat')).id);
+    await f.settle();
+    const c = await f.start('chat');
+    await f.takePending();
+    sent.length = 0;
+
+    // Act
+    const r = await dispatchConversation(deps, f.org, c.id);
+
+    // Assess: the conversation and the candidates (in parallel), the candidate's consistent read, the offer
+    expect(r).toEqual({ offeredTo: 'alice' });
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
+    expect(sent.filter((cmd) => cmd === 'BatchGetItemCommand')).toEqual([]);
+    expect(sent.filter((cmd) => cmd === 'TransactWriteItemsCommand')).toHaveLength(1);
+    expect(sent.filter((cmd) => cmd === 'GetItemCommand')).toHaveLength(1); // the conversation
+  });
+
   it("SC-1 / R-3: an agent freeing capacity with an empty backlog lists each of her queues' Open items once", async () => {
     // Prepare: a push workstream releasing capacity on end; alice in three queues; configuration warm
     // (a first end's follow-ups ran on the counting store)
