@@ -44,17 +44,24 @@ const rt = await startLocalRuntime({
   process.exit(2);
 });
 let stopping = false;
-const shutdown = async (signal: string): Promise<void> => {
+const shutdown = async (signal: string, code = 0): Promise<void> => {
   if (stopping) return;
   stopping = true;
   console.log(
     `\n${signal}: stopping (HTTP server, SQS pollers, fauxqs${rt.startedDynamoLocal ? ', DynamoDB Local' : ''})...`,
   );
   await rt.stop();
-  process.exit(0);
+  process.exit(code);
 };
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// a crash stops the children too (DynamoDB Local's Java process is not left running on its port)
+const crash = (err: unknown): void => {
+  console.error('local runtime crashed:', err);
+  void shutdown('crash', 1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 
 console.log(`Contact-center engine (local) listening on ${rt.url}`);
 const dynamo = rt.startedDynamoLocal

@@ -91,7 +91,17 @@ export function createLocalHttpServer(options: {
     });
 
   return createServer((req, res) => {
-    void (async () => {
+    // No exception escapes a request: what a handler or this server did not foresee is a 500
+    // problem+json, and the process keeps serving (RL-4).
+    handle(req, res).catch((err: unknown) => {
+      console.error('local HTTP server: unexpected error', err);
+      if (res.headersSent) res.destroy();
+      else sendProblem(res, problem(500, 'an unexpected error occurred', { type: 'internal' }));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    {
       const url = new URL(req.url ?? '/', 'http://local');
       const method = (req.method ?? 'GET').toUpperCase();
       const body = await readBody(req);
@@ -119,10 +129,16 @@ export function createLocalHttpServer(options: {
         if (entry.route.method !== method) continue;
         const m = entry.regex.exec(url.pathname);
         if (!m) continue;
-        matched = {
-          entry,
-          params: Object.fromEntries(entry.names.map((n, i) => [n, decodeURIComponent(m[i + 1] as string)])),
-        };
+        const params = decodedParams(entry.names, m);
+        if (!params)
+          return sendProblem(
+            res,
+            problem(400, 'the path is not valid percent-encoded UTF-8', {
+              type: 'validation',
+              errors: [{ field: 'path', message: 'is not valid percent-encoding' }],
+            }),
+          );
+        matched = { entry, params };
         break;
       }
       if (!matched)
@@ -181,6 +197,15 @@ export function createLocalHttpServer(options: {
       } catch {
         sendProblem(res, problem(500, 'an unexpected error occurred', { type: 'internal' }));
       }
-    })();
-  });
+    }
+  }
+}
+
+/** The route's path parameters, percent-decoded; undefined when one is not valid percent-encoded UTF-8. */
+function decodedParams(names: readonly string[], m: RegExpExecArray): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] as string)]));
+  } catch {
+    return undefined;
+  }
 }

@@ -131,6 +131,20 @@ describe('400 invalid input (RL-4), as problem+json', () => {
     expect((unknownAction.body.errors as FieldError[])[0]?.field).toBe('path.action');
   });
 
+  it('finding "one request kills the local server": a malformed percent-escape in the path is 400, and the server keeps serving', async () => {
+    // Act: escapes that decodeURIComponent refuses, on a JWT route and on the (unauthenticated) webhook route
+    const lone = await alice.get('/v1/conversations/%');
+    const truncated = await api.post('/v1/webhooks/%E0%A4%A', { eventId: 'e', type: 'conversation.started' });
+    const overlong = await alice.get('/v1/conversations/%C0%AF/events');
+
+    // Assess
+    for (const r of [lone, truncated, overlong]) {
+      expectProblem(r, 400, { type: 'urn:problem:validation' });
+      expect(r.body.errors).toEqual([{ field: 'path', message: expect.any(String) }]);
+    }
+    expect((await o.admin.get('/v1/queues/q1/open-items')).status).toBe(200);
+  });
+
   it('RL-4: a bad query (limit=0, unknown parameter, bad status) is 400 naming the query field', async () => {
     // Act
     const zero = await o.admin.get('/v1/conversations?limit=0');
