@@ -145,6 +145,36 @@ describe('400 invalid input (RL-4), as problem+json', () => {
     expect((await o.admin.get('/v1/queues/q1/open-items')).status).toBe(200);
   });
 
+  it('finding "prototype keys": __proto__, constructor and prototype keys of record fields are 400 and write nothing', async () => {
+    // Act: raw bodies (a JavaScript object literal would turn "__proto__" into a prototype, not a key)
+    const contact = await o.admin.put(
+      '/v1/admin/contacts/proto-c1',
+      '{"kind":"contact","name":"C","attributes":{"constructor":"y"}}',
+    );
+    const contactProto = await o.admin.put(
+      '/v1/admin/contacts/proto-c2',
+      '{"kind":"contact","name":"C","attributes":{"__proto__":"y"}}',
+    );
+    const agent = await o.admin.put(
+      '/v1/admin/agents/proto-a1',
+      '{"name":"A","queues":["q1"],"capacity":{"__proto__":3}}',
+    );
+    const agentPrototype = await o.admin.put(
+      '/v1/admin/agents/proto-a2',
+      '{"name":"A","queues":["q1"],"capacity":{"prototype":3}}',
+    );
+
+    // Assess: refused, and nothing stored
+    for (const r of [contact, contactProto, agent, agentPrototype])
+      expectProblem(r, 400, { type: 'urn:problem:validation' });
+    expect((contact.body.errors as FieldError[])[0]?.field).toBe('attributes');
+    expect((agent.body.errors as FieldError[])[0]?.field).toBe('capacity');
+    expect((await o.admin.get('/v1/admin/contacts/proto-c1')).status).toBe(404);
+    expect((await o.admin.get('/v1/admin/contacts/proto-c2')).status).toBe(404);
+    expect((await o.admin.get('/v1/agents/proto-a1')).status).toBe(404);
+    expect((await o.admin.get('/v1/agents/proto-a2')).status).toBe(404);
+  });
+
   it('RL-4: a bad query (limit=0, unknown parameter, bad status) is 400 naming the query field', async () => {
     // Act
     const zero = await o.admin.get('/v1/conversations?limit=0');

@@ -12,6 +12,23 @@ import { idSchema } from './auth.js';
  */
 
 const presence = z.enum(PRESENCES);
+
+/**
+ * RL-4: a key of a record-typed field (attributes, context, capacity). `__proto__`, `constructor` and
+ * `prototype` are refused: assigned to a plain object they are dropped or change its prototype, and
+ * DynamoDB's marshalling cannot store them; nothing reaches a write that it cannot store as sent.
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const RESERVED_MESSAGE = 'has a reserved key (__proto__, constructor, prototype)';
+const notReserved = z.refine((k: unknown) => !RESERVED_KEYS.has(String(k)), RESERVED_MESSAGE);
+/** the record as sent (JSON.parse keeps `__proto__` as an own key; a parsed copy would have lost it) */
+const noReservedKeys = z.custom<unknown>(
+  (v) => typeof v !== 'object' || v === null || !Object.keys(v).some((k) => RESERVED_KEYS.has(k)),
+  RESERVED_MESSAGE,
+);
+const safeRecord = <K extends z.ZodMiniType<string, unknown>, V extends z.ZodMiniType>(key: K, value: V) =>
+  z.pipe(noReservedKeys, z.record(key, value));
+const recordKey = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
 const name = z.string().check(z.trim(), z.minLength(1), z.maxLength(200));
 
 export const settingsBody = z.strictObject({
@@ -79,17 +96,15 @@ export const contactBody = z.strictObject({
   name,
   phone: z.optional(z.string().check(z.maxLength(40))),
   email: z.optional(z.email().check(z.maxLength(254))),
-  attributes: z.optional(
-    z.record(z.string().check(z.minLength(1), z.maxLength(100)), z.string().check(z.maxLength(500))),
-  ),
+  attributes: z.optional(safeRecord(recordKey(100), z.string().check(z.maxLength(500)))),
 });
 
 export const agentBody = z.strictObject({
   name,
   queues: z.array(idSchema).check(z.maxLength(40)),
-  capacity: z
-    .record(idSchema, z.int().check(z.minimum(0), z.maximum(1000)))
-    .check(z.refine((c) => Object.keys(c).length <= 10, 'at most 10 pools')),
+  capacity: safeRecord(idSchema.check(notReserved), z.int().check(z.minimum(0), z.maximum(1000))).check(
+    z.refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
+  ),
   bot: z.optional(z.boolean()),
 });
 
@@ -140,9 +155,9 @@ export const webhookEvent = z.strictObject({
     }),
   ),
   context: z.optional(
-    z
-      .record(z.string().check(z.minLength(1), z.maxLength(100)), z.string().check(z.maxLength(1000)))
-      .check(z.refine((c) => Object.keys(c).length <= 50, 'at most 50 variables')),
+    safeRecord(recordKey(100), z.string().check(z.maxLength(1000))).check(
+      z.refine((c) => Object.keys(c).length <= 50, 'at most 50 variables'),
+    ),
   ),
   message: z.optional(z.strictObject({ text: z.string().check(z.maxLength(10_000)) })),
 });
