@@ -42,7 +42,8 @@ export type TestStore = Conversations &
     refreshAvailability(org: string, agentId: string, now: Date, known?: Agent): Promise<void>;
   };
 
-const NAMES: readonly (keyof Repositories)[] = [
+/** every repository of `Repositories`, by its deps name */
+export const REPOSITORY_NAMES: readonly (keyof Repositories)[] = [
   'conversations',
   'decisions',
   'commits',
@@ -64,7 +65,7 @@ export function storeFacade(repositories: DynamoRepositories): TestStore {
     refreshAvailability: (org: string, agentId: string, now: Date, known?: Agent) =>
       refreshAvailability(repositories, org, agentId, now, known),
   };
-  for (const name of NAMES) {
+  for (const name of REPOSITORY_NAMES) {
     const repo = repositories[name] as unknown as Record<string, unknown>;
     for (const method of Object.getOwnPropertyNames(Object.getPrototypeOf(repo))) {
       if (method === 'constructor' || method.startsWith('_')) continue;

@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { REPOSITORY_NAMES } from '../support/store.js';
 
 /**
  * The layers, read from the sources: handlers call use cases only (they hand a use case their
@@ -51,20 +52,6 @@ const INNER_MODULES = ['functions/domain', 'functions/ports', 'functions/use-cas
   filesUnder,
 );
 
-/** The repositories of EngineDeps (functions/ports/repositories.ts `Repositories`). */
-const REPOSITORY_NAMES = [
-  'conversations',
-  'decisions',
-  'commits',
-  'agents',
-  'configuration',
-  'availability',
-  'outbox',
-  'lists',
-  'contacts',
-  'notes',
-  'receipts',
-];
 const REPOSITORY_PORTS = [
   'Conversations',
   'DecisionReads',
