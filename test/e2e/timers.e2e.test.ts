@@ -83,10 +83,11 @@ describe('timers over HTTP with the virtual clock', () => {
 
     const { c, agent } = await picked(o, 'sms');
     expect((await agent.post<Conv>(`/v1/conversations/${c.id}/actions/close`)).body.status).toBe('Waiting');
-    await advance(599);
+    // the virtual clock also runs in real time: keep a margin below the 600 s on a loaded machine
+    await advance(590);
     expect(await statusOf(o, c.id)).toBe('Waiting');
 
-    // the customer writes at 599 s: T-10 back to Open; the agent takes it and parks it again
+    // the customer writes at ~590 s: T-10 back to Open; the agent takes it and parks it again
     expect(
       (
         await api.webhook(
@@ -113,9 +114,10 @@ describe('timers over HTTP with the virtual clock', () => {
     const { c, agent } = await picked(o, 'chat');
     await agent.post('/v1/agents/me/sign-in');
     expect((await agent.post('/v1/agents/me/connection', { connected: false })).status).toBe(200);
-    await advance(119);
+    // the virtual clock also runs in real time: keep a margin below the 120 s on a loaded machine
+    await advance(110);
     expect(await statusOf(o, c.id)).toBe('Active');
-    await advance(2);
+    await advance(11);
     expect(await statusOf(o, c.id)).toBe('Open');
     expect(await used(agent)).toBe(0);
   });
