@@ -2,7 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { Conversation } from '../domain/model.js';
-import type { DueTimer } from '../ports/timer-store.js';
+import type { DueTimer } from '../ports/due-timer.js';
 
 /**
  * A committed change, as the table's stream reports it (NEW_AND_OLD_IMAGES): the item before and

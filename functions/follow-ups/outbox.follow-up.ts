@@ -1,4 +1,4 @@
-import type { DueTimer } from '../ports/timer-store.js';
+import type { DueTimer } from '../ports/due-timer.js';
 import { IMMEDIATE_KINDS, type EngineDeps } from '../use-cases/engine.js';
 import { fireTimer } from '../use-cases/timers.use-case.js';
 

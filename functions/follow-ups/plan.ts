@@ -1,4 +1,4 @@
-import type { DueTimer } from '../ports/timer-store.js';
+import type { DueTimer } from '../ports/due-timer.js';
 import type { Change, PositionedChange } from './changes.js';
 
 /**

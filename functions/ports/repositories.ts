@@ -12,9 +12,9 @@ import type {
   QueueConfig,
   StoredReceipt,
   Versioned,
-} from './conversation-store.js';
-import type { ChannelRegistration, ConversationFilter, Note, Page, PageRequest } from './read-store.js';
-import type { DueTimer } from './timer-store.js';
+} from './storage-types.js';
+import type { ChannelRegistration, ConversationFilter, Note, Page, PageRequest } from './read-types.js';
+import type { DueTimer } from './due-timer.js';
 
 /**
  * The engine's storage, one port per aggregate or read model. Each names only what its callers

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../domain/errors.js';
 import type { Channel, Contact, OrgSettings, Workstream } from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
-import type { QueueConfig } from '../ports/conversation-store.js';
+import type { QueueConfig } from '../ports/storage-types.js';
 import type { EngineDeps } from './engine.js';
 
 /** Admin reads of the configuration the PUTs of admin.use-case.ts write. A missing item is 404. */

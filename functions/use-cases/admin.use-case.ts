@@ -10,7 +10,7 @@ import {
 } from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { Trigger } from '../domain/triggers.js';
-import type { AgentConfig, QueueConfig } from '../ports/conversation-store.js';
+import type { AgentConfig, QueueConfig } from '../ports/storage-types.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import type { ApiDeps } from './engine.js';
 

@@ -1,6 +1,6 @@
 import type { Channel, OrgSettings, Workstream } from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
-import type { Versioned } from '../ports/conversation-store.js';
+import type { Versioned } from '../ports/storage-types.js';
 
 /**
  * Configuration kept in memory between requests of one execution environment. An entry is only a

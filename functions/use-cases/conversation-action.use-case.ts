@@ -15,7 +15,7 @@ import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings, Workstream 
 import { TRIGGER_EVENTS, triggerTimers } from '../domain/triggers.js';
 import { targetAgentOf, targetQueueOf, type Action } from '../domain/transitions.js';
 import type { Decision, Write } from '../domain/writes.js';
-import type { CommitConflict, StoredReceipt, Versioned } from '../ports/conversation-store.js';
+import type { CommitConflict, StoredReceipt, Versioned } from '../ports/storage-types.js';
 import { configCacheOf } from './config-cache.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';
 

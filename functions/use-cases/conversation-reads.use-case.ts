@@ -2,7 +2,7 @@ import { remaining } from '../domain/capacity.js';
 import { ForbiddenActionError, NotFoundError } from '../domain/errors.js';
 import { presenceOf } from '../domain/presence.js';
 import type { Conversation, HistoryEvent, Presence } from '../domain/model.js';
-import type { ConversationFilter, Page, PageRequest } from '../ports/read-store.js';
+import type { ConversationFilter, Page, PageRequest } from '../ports/read-types.js';
 import { readsAcrossOrg, type Caller } from './caller.js';
 import type { ApiDeps, EngineDeps } from './engine.js';
 

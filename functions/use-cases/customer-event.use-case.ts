@@ -5,7 +5,7 @@ import { normalizeEmail, pickIdentified, toE164 } from '../domain/identification
 import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
-import type { CommitConflict, Versioned } from '../ports/conversation-store.js';
+import type { CommitConflict, Versioned } from '../ports/storage-types.js';
 import { configCacheOf } from './config-cache.js';
 import { classify, performAction, workstreamOf } from './conversation-action.use-case.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';

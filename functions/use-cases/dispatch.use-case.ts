@@ -3,7 +3,7 @@ import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
-import type { Versioned } from '../ports/conversation-store.js';
+import type { Versioned } from '../ports/storage-types.js';
 import { performAction, settingsOf, workstreamOf } from './conversation-action.use-case.js';
 import type { EngineDeps } from './engine.js';
 

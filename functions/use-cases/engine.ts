@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, IdGenerator } from '../ports/clock.js';
-import { CommitConflict } from '../ports/conversation-store.js';
+import { CommitConflict } from '../ports/storage-types.js';
 import type { TimerRequest } from '../domain/writes.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Repositories } from '../ports/repositories.js';

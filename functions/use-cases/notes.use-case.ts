@@ -1,5 +1,5 @@
 import { NotFoundError } from '../domain/errors.js';
-import type { Note } from '../ports/read-store.js';
+import type { Note } from '../ports/read-types.js';
 import type { ApiDeps } from './engine.js';
 
 /**

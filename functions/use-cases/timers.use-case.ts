@@ -4,7 +4,7 @@ import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerKind, TimerRequest, Write } from '../domain/writes.js';
 import type { Outbox } from '../ports/repositories.js';
-import type { DueTimer } from '../ports/timer-store.js';
+import type { DueTimer } from '../ports/due-timer.js';
 import { performAction } from './conversation-action.use-case.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import { dispatchAgent, dispatchConversation } from './dispatch.use-case.js';

@@ -4,7 +4,7 @@ import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { buildTransaction } from '../../functions/adapters/dynamodb/transact.js';
 import { decide } from '../../functions/domain/decide.js';
 import type { Agent, Conversation, Workstream } from '../../functions/domain/model.js';
-import type { Versioned } from '../../functions/ports/conversation-store.js';
+import type { Versioned } from '../../functions/ports/storage-types.js';
 import type { BenchRuntime } from './bench-runtime.js';
 import { inPhase } from './phases.js';
 import { openConv, setupOrg } from './setup.js';

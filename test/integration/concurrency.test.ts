@@ -3,7 +3,7 @@ import { decide } from '../../functions/domain/decide.js';
 import { CapacityExceededError, TransitionConflictError } from '../../functions/domain/errors.js';
 import type { ActorRole, ChannelKind, Conversation } from '../../functions/domain/model.js';
 import type { Action } from '../../functions/domain/transitions.js';
-import { CommitConflict } from '../../functions/ports/conversation-store.js';
+import { CommitConflict } from '../../functions/ports/storage-types.js';
 import { performAction, type ActionResult } from '../../functions/use-cases/conversation-action.use-case.js';
 import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
 

@@ -17,7 +17,7 @@ import {
   type WrapUpBlockPolicy,
 } from '../../functions/domain/model.js';
 import type { Action } from '../../functions/domain/transitions.js';
-import type { AllocationRecord } from '../../functions/ports/conversation-store.js';
+import type { AllocationRecord } from '../../functions/ports/storage-types.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent, type CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
 import { makeFixture, type Fixture } from '../support/fixture.js';

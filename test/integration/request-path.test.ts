@@ -9,7 +9,7 @@ import {
 import { ulidIds } from '../../functions/adapters/system-clock.js';
 import { RaceLostError } from '../../functions/domain/errors.js';
 import type { Actor } from '../../functions/domain/model.js';
-import { CommitConflict } from '../../functions/ports/conversation-store.js';
+import { CommitConflict } from '../../functions/ports/storage-types.js';
 import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
 import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { ConfigCache } from '../../functions/use-cases/config-cache.js';

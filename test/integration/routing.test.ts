@@ -9,7 +9,7 @@ import {
 } from '../../functions/domain/model.js';
 import { presenceOf } from '../../functions/domain/presence.js';
 import type { Action } from '../../functions/domain/transitions.js';
-import type { DueTimer } from '../../functions/ports/timer-store.js';
+import type { DueTimer } from '../../functions/ports/due-timer.js';
 import { configureAgent, configureContact, configureSettings } from '../../functions/use-cases/admin.use-case.js';
 import { setPresence, signIn, signOut } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';

@@ -4,7 +4,7 @@ import { createDocumentClient } from '../../functions/adapters/dynamodb/client.j
 import { availabilityShard, keys, statusShard } from '../../functions/adapters/dynamodb/keys.js';
 import { ValidationError } from '../../functions/domain/errors.js';
 import type { Conversation } from '../../functions/domain/model.js';
-import type { ConversationFilter } from '../../functions/ports/read-store.js';
+import type { ConversationFilter } from '../../functions/ports/read-types.js';
 import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { consultCandidates } from '../../functions/use-cases/conversation-reads.use-case.js';
 import { makeFixture, type Fixture } from '../support/fixture.js';

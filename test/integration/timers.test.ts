@@ -6,7 +6,7 @@ import type { Action } from '../../functions/domain/transitions.js';
 import type { TimerRequest } from '../../functions/domain/writes.js';
 import type { Commits, Outbox } from '../../functions/ports/repositories.js';
 import type { Scheduler } from '../../functions/ports/scheduler.js';
-import type { DueTimer } from '../../functions/ports/timer-store.js';
+import type { DueTimer } from '../../functions/ports/due-timer.js';
 import { setConnection, setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';

@@ -19,8 +19,8 @@ import {
   type WrapUpBlockPolicy,
   type Workstream,
 } from '../../functions/domain/model.js';
-import type { AllocationRecord } from '../../functions/ports/conversation-store.js';
-import type { DueTimer } from '../../functions/ports/timer-store.js';
+import type { AllocationRecord } from '../../functions/ports/storage-types.js';
+import type { DueTimer } from '../../functions/ports/due-timer.js';
 import type { CustomerEvent, CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
 import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
 import { fireTimer } from '../../functions/use-cases/timers.use-case.js';

@@ -3,7 +3,7 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalHttpServer } from '../../bin/local/http-server.js';
 import { DEFAULT_SETTINGS, type Conversation, type Workstream } from '../../functions/domain/model.js';
-import type { DueTimer } from '../../functions/ports/timer-store.js';
+import type { DueTimer } from '../../functions/ports/due-timer.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
 import { fireTimer, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';

@@ -38,7 +38,7 @@ import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
 import { createSqsClient } from '../../functions/handlers/wiring/sqs.js';
 import type { Clock } from '../../functions/ports/clock.js';
 import { storeFacade, type TestStore } from '../support/store.js';
-import type { DueTimer } from '../../functions/ports/timer-store.js';
+import type { DueTimer } from '../../functions/ports/due-timer.js';
 import type { Write } from '../../functions/domain/writes.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';

@@ -13,9 +13,9 @@ import {
 import { timerName } from '../../domain/timers.js';
 import type { Trigger } from '../../domain/triggers.js';
 import type { ConfigEntity, TimerRequest } from '../../domain/writes.js';
-import type { AllocationRecord, QueueConfig, StoredReceipt, Versioned } from '../../ports/conversation-store.js';
-import type { ChannelRegistration, Note } from '../../ports/read-store.js';
-import type { DueTimer } from '../../ports/timer-store.js';
+import type { AllocationRecord, QueueConfig, StoredReceipt, Versioned } from '../../ports/storage-types.js';
+import type { ChannelRegistration, Note } from '../../ports/read-types.js';
+import type { DueTimer } from '../../ports/due-timer.js';
 import {
   availabilityIndexKeys,
   CONFIG_VERSION_SHARDS,

@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConversationFilter, PageRequest } from '../../ports/read-store.js';
+import type { ConversationFilter, PageRequest } from '../../ports/read-types.js';
 import type { Key } from './keys.js';
 import { decodeCursor, encodeCursor, listId, mergeShards, startOf, type CursorShape } from './sharded-pages.js';
 import { TABLE_DEFINITION, type IndexDefinition, type IndexName } from './table-definition.js';

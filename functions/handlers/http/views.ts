@@ -15,8 +15,8 @@ import {
   type Workstream,
 } from '../../domain/model.js';
 import type { Trigger } from '../../domain/triggers.js';
-import type { QueueConfig } from '../../ports/conversation-store.js';
-import type { Note, Page } from '../../ports/read-store.js';
+import type { QueueConfig } from '../../ports/storage-types.js';
+import type { Note, Page } from '../../ports/read-types.js';
 import type { AgentState } from '../../use-cases/agent-reads.use-case.js';
 import type { ActionResult } from '../../use-cases/conversation-action.use-case.js';
 import type { Candidate } from '../../use-cases/conversation-reads.use-case.js';

@@ -1,7 +1,7 @@
 import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError } from '../../../domain/errors.js';
 import type { Agent } from '../../../domain/model.js';
-import type { AgentConfig, AgentStatePatch, AllocationRecord } from '../../../ports/conversation-store.js';
+import type { AgentConfig, AgentStatePatch, AllocationRecord } from '../../../ports/storage-types.js';
 import type { Agents } from '../../../ports/repositories.js';
 import { agentEntity, allocationEntity, availabilityEntity, memberEntity } from '../entities.js';
 import { indexPartition, keys } from '../keys.js';

@@ -2,7 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Write } from '../../../domain/writes.js';
-import { CommitConflict, type WriteFailure } from '../../../ports/conversation-store.js';
+import { CommitConflict, type WriteFailure } from '../../../ports/storage-types.js';
 import type { Commits } from '../../../ports/repositories.js';
 import type { Table } from '../table.js';
 import { buildTransaction, transactionWrites } from '../transact.js';

@@ -3,8 +3,8 @@ import { ConflictError } from '../../../domain/errors.js';
 import type { Channel, OrgSettings, Workstream } from '../../../domain/model.js';
 import type { Trigger } from '../../../domain/triggers.js';
 import type { ConfigEntity } from '../../../domain/writes.js';
-import type { QueueConfig, Versioned } from '../../../ports/conversation-store.js';
-import type { ChannelRegistration } from '../../../ports/read-store.js';
+import type { QueueConfig, Versioned } from '../../../ports/storage-types.js';
+import type { ChannelRegistration } from '../../../ports/read-types.js';
 import type { Configuration } from '../../../ports/repositories.js';
 import {
   channelEntity,

@@ -4,7 +4,7 @@ import type {
   ActionReadResult,
   EventReadRequest,
   EventReadResult,
-} from '../../../ports/conversation-store.js';
+} from '../../../ports/storage-types.js';
 import type { DecisionReads } from '../../../ports/repositories.js';
 import {
   agentEntity,

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../../domain/errors.js';
 import { stateOf, type Conversation } from '../../../domain/model.js';
-import { STATUS_ORDER, type ConversationFilter, type Page, type PageRequest } from '../../../ports/read-store.js';
+import { STATUS_ORDER, type ConversationFilter, type Page, type PageRequest } from '../../../ports/read-types.js';
 import type { Lists } from '../../../ports/repositories.js';
 import { conversationEntity, memberEntity } from '../entities.js';
 import { indexPartition } from '../keys.js';

@@ -1,5 +1,5 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Note } from '../../../ports/read-store.js';
+import type { Note } from '../../../ports/read-types.js';
 import type { Notes } from '../../../ports/repositories.js';
 import { conversationEntity, noteEntity } from '../entities.js';
 import type { Table } from '../table.js';

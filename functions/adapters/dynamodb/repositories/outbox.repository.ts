@@ -1,6 +1,6 @@
 import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Outbox } from '../../../ports/repositories.js';
-import type { DueTimer } from '../../../ports/timer-store.js';
+import type { DueTimer } from '../../../ports/due-timer.js';
 import { timerEntity } from '../entities.js';
 import { TIMER_SHARDS, timerPartition } from '../keys.js';
 import type { Table } from '../table.js';

@@ -1,4 +1,4 @@
-import type { StoredReceipt } from '../../../ports/conversation-store.js';
+import type { StoredReceipt } from '../../../ports/storage-types.js';
 import type { Receipts } from '../../../ports/repositories.js';
 import { receiptEntity } from '../entities.js';
 import type { Table } from '../table.js';

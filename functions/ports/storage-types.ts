@@ -1,3 +1,4 @@
+/** Types the repositories share: reads of the request path, receipts, versioned configuration, commit conflicts. */
 import type { Agent, Channel, Conversation, OrgSettings } from '../domain/model.js';
 import type { Write } from '../domain/writes.js';
 

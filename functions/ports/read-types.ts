@@ -1,3 +1,4 @@
+/** Types of the lists the API pages (never a scan) and of notes and channel registrations. */
 import type { Status } from '../domain/model.js';
 
 export interface Page<T> {
