@@ -85,6 +85,10 @@ function gateOf(
 /** Actions that read org settings: S-1 / M-2 gates, and presence checks on a target agent. */
 const READS_SETTINGS = new Set<Action['type']>(['monitor', 'join', 'assign', 'force-close', 'end-session', 'transfer']);
 
+/** Settings a decision needs: S-1 / M-2 gates, and the presence of a target agent. */
+const readsSettings = (action: Action): boolean =>
+  READS_SETTINGS.has(action.type) || targetAgentOf(action) !== undefined;
+
 /** What one decision is made on, read in one round trip when the configuration is cached. */
 interface ActionState {
   conversation: Conversation;
@@ -255,7 +259,7 @@ async function readActionState(
   const actorId =
     typeof cmd.actor === 'function' ? cmd.actorAgentId : cmd.actor.role === 'agent' ? cmd.actor.id : undefined;
   const agentIds = [...new Set([actorId, targetAgentOf(cmd.action)].filter((a): a is string => !!a))];
-  const wantsSettings = READS_SETTINGS.has(cmd.action.type) || targetAgentOf(cmd.action) !== undefined;
+  const wantsSettings = readsSettings(cmd.action);
   const cachedSettings = wantsSettings && !fresh ? cache.get('settings', cmd.org, cmd.org) : undefined;
   const pools = [...cache.poolNamesOf(cmd.org)];
   const read = await deps.decisions.readActionState(cmd.org, {
@@ -285,7 +289,7 @@ async function knownState(
   cmd: ActionCommand,
   known: NonNullable<ActionCommand['known']>,
 ): Promise<ActionState> {
-  const wantsSettings = READS_SETTINGS.has(cmd.action.type) || targetAgentOf(cmd.action) !== undefined;
+  const wantsSettings = readsSettings(cmd.action);
   const [workstream, settings] = await Promise.all([
     workstreamOf(deps, cmd.org, known.conversation.workstreamId),
     wantsSettings ? settingsOf(deps, cmd.org) : undefined,

@@ -5,10 +5,9 @@ import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
 import { signIn, signOut } from '../../functions/use-cases/agent-presence.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
-import type { Outbox } from '../../functions/ports/repositories.js';
 import { sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
 import { DISPATCH_RETRY_SECONDS } from '../../functions/domain/timers.js';
-import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
+import { ledgerOf, makeFixture, orgOutbox, type Fixture } from '../support/fixture.js';
 
 /**
  * Follow-ups from the table's stream, with the test deciding when they run (`settle: 'manual'`):
@@ -224,15 +223,7 @@ describe('the outbox behind the stream (R-3 safety net)', () => {
 
     // Act: the sweeper fires what is due in the outbox
     f.clock.advance(DISPATCH_RETRY_SECONDS);
-    const outbox = f.deps.outbox;
-    const mine: Outbox = {
-      // this org's items only: the table is shared with other tests' orgs
-      listDueTimers: async (until, limit) =>
-        (await outbox.listDueTimers(until, 10_000)).filter((t) => t.org === f.org).slice(0, limit),
-      getTimer: (org, name) => outbox.getTimer(org, name),
-      deleteTimer: (org, name) => outbox.deleteTimer(org, name),
-    };
-    const fired = await sweepDueTimers(f.deps, mine);
+    const fired = await sweepDueTimers(f.deps, orgOutbox(f));
 
     // Assess
     expect(fired).toContainEqual(expect.objectContaining({ kind: 'dispatch', agentId: 'alice', outcome: 'applied' }));

@@ -4,7 +4,7 @@ import type { Actor, ChannelKind, Conversation } from '../../functions/domain/mo
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../../functions/domain/timers.js';
 import type { Action } from '../../functions/domain/transitions.js';
 import type { TimerRequest } from '../../functions/domain/writes.js';
-import type { Commits, Outbox } from '../../functions/ports/repositories.js';
+import type { Commits } from '../../functions/ports/repositories.js';
 import type { Scheduler } from '../../functions/ports/scheduler.js';
 import type { DueTimer } from '../../functions/ports/due-timer.js';
 import { setConnection, setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
@@ -12,7 +12,7 @@ import { performAction } from '../../functions/use-cases/conversation-action.use
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { fireTimer, sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
-import { ledgerOf, makeFixture, type Fixture, type FixtureOptions } from '../support/fixture.js';
+import { ledgerOf, makeFixture, orgOutbox, type Fixture, type FixtureOptions } from '../support/fixture.js';
 
 /**
  * Timers on DynamoDB Local (TM-1..TM-5, C-3, T-8, T-4a, P-4, C-6), through the use cases.
@@ -67,14 +67,6 @@ async function onlyTimer(
   expect(items, `${kind} outbox items for ${JSON.stringify(subject)}`).toHaveLength(1);
   return items[0] as DueTimer;
 }
-
-/** The same outbox, seen by one org only (see the file comment). */
-const orgOutbox = (f: Fixture): Outbox => ({
-  listDueTimers: async (until, limit) =>
-    (await f.store.listDueTimers(until, LISTING_LIMIT)).filter((t) => t.org === f.org).slice(0, limit),
-  getTimer: (org, name) => f.store.getTimer(org, name),
-  deleteTimer: (org, name) => f.store.deleteTimer(org, name),
-});
 
 const sweep = (f: Fixture, deps: EngineDeps = f.deps): Promise<FiredTimer[]> => sweepDueTimers(deps, orgOutbox(f));
 

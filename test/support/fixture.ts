@@ -16,6 +16,7 @@ import type {
 import { CHANNEL_MODES } from '../../functions/domain/model.js';
 import type { Clock } from '../../functions/ports/clock.js';
 import type { Notifier } from '../../functions/ports/notifier.js';
+import type { Outbox } from '../../functions/ports/repositories.js';
 import type { Scheduler } from '../../functions/ports/scheduler.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { createEngine } from '../../functions/use-cases/create-engine.js';
@@ -166,4 +167,18 @@ export async function ledgerOf(
   const allocated: Record<string, number> = {};
   for (const a of allocations) allocated[a.pool] = (allocated[a.pool] ?? 0) + a.units;
   return { pools: agent?.pools ?? {}, allocated };
+}
+
+/**
+ * The table's outbox as one org sees it: tests share the table, and a sweep must fire only its own
+ * org's items (another test's due timers are that test's to fire).
+ */
+export function orgOutbox(f: Pick<Fixture, 'org' | 'deps'>): Outbox {
+  const outbox = f.deps.outbox;
+  return {
+    listDueTimers: async (until, limit) =>
+      (await outbox.listDueTimers(until, 10_000)).filter((t) => t.org === f.org).slice(0, limit),
+    getTimer: (org, name) => outbox.getTimer(org, name),
+    deleteTimer: (org, name) => outbox.deleteTimer(org, name),
+  };
 }

@@ -91,8 +91,31 @@ export class Table {
   }
 }
 
+/** One string per item key (PK and SK cannot hold U+0000). */
+const keyId = (k: { PK: unknown; SK: unknown }): string => `${String(k.PK)}\u0000${String(k.SK)}`;
+
+/** Each key once, in first-seen order (a BatchGetItem refuses duplicate keys). */
+export const uniqueKeys = (keys: readonly Key[]): Key[] => [...new Map(keys.map((k) => [keyId(k), k])).values()];
+
 /** Looks items up by key in a batch's answer. */
 export function byKey(items: readonly Item[]): (k: Key) => Item | undefined {
-  const map = new Map(items.map((i) => [`${String(i.PK)}\u0000${String(i.SK)}`, i]));
-  return (k) => map.get(`${k.PK}\u0000${k.SK}`);
+  const map = new Map(items.map((i) => [keyId(i as { PK: unknown; SK: unknown }), i]));
+  return (k) => map.get(keyId(k));
+}
+
+/** `SET #a = :a, ...` over the given attributes, with their names and values. */
+export function setAll(attributes: Record<string, unknown>): {
+  expr: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(attributes)) {
+    names[`#${k}`] = k;
+    values[`:${k}`] = v;
+    parts.push(`#${k} = :${k}`);
+  }
+  return { expr: parts.join(', '), names, values };
 }

@@ -5,7 +5,7 @@ import type { AgentConfig, AgentStatePatch, AllocationRecord } from '../../../po
 import type { Agents } from '../../../ports/repositories.js';
 import { agentEntity, allocationEntity, availabilityEntity, memberEntity } from '../entities.js';
 import { indexPartition, keys } from '../keys.js';
-import type { Table } from '../table.js';
+import { setAll, type Table } from '../table.js';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -103,23 +103,6 @@ export class DynamoAgents implements Agents {
       throw err;
     }
   }
-}
-
-/** `SET #a = :a, ...` over the given attributes. */
-function setAll(attributes: Record<string, unknown>): {
-  expr: string;
-  names: Record<string, string>;
-  values: Record<string, unknown>;
-} {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(attributes)) {
-    names[`#${k}`] = k;
-    values[`:${k}`] = v;
-    parts.push(`#${k} = :${k}`);
-  }
-  return { expr: parts.join(', '), names, values };
 }
 
 /** The agent's configuration; presence, connection and counters are left as they are (or started at 0). */

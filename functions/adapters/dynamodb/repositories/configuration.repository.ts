@@ -16,7 +16,7 @@ import {
   triggerEntity,
   workstreamEntity,
 } from '../entities.js';
-import type { Table } from '../table.js';
+import { setAll, type Table } from '../table.js';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -71,14 +71,14 @@ export class DynamoConfiguration implements Configuration {
 
   /** An update, not a put: what else the queue item holds stays. */
   async putQueue(q: QueueConfig): Promise<void> {
-    const attributes = Object.entries(queueEntity.attributes(q));
+    const set = setAll(queueEntity.attributes(q));
     await this.table.doc.send(
       new UpdateCommand({
         TableName: this.table.name,
         Key: queueEntity.key(q.org, q.id),
-        UpdateExpression: `SET ${attributes.map(([k]) => `#${k} = :${k}`).join(', ')}`,
-        ExpressionAttributeNames: Object.fromEntries(attributes.map(([k]) => [`#${k}`, k])),
-        ExpressionAttributeValues: Object.fromEntries(attributes.map(([k, v]) => [`:${k}`, v])),
+        UpdateExpression: `SET ${set.expr}`,
+        ExpressionAttributeNames: set.names,
+        ExpressionAttributeValues: set.values,
       }),
     );
   }

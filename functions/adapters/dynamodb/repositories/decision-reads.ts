@@ -15,7 +15,7 @@ import {
   threadEntity,
 } from '../entities.js';
 import type { Key } from '../keys.js';
-import { byKey, type Table } from '../table.js';
+import { byKey, uniqueKeys, type Table } from '../table.js';
 
 /**
  * The read of the request path: everything one decision needs, across aggregates, in ONE
@@ -35,8 +35,7 @@ export class DynamoDecisionReads implements DecisionReads {
     }
     if (req.receiptKey) wanted.push(receiptEntity.key(org, req.receiptKey));
     if (req.settings) wanted.push(settingsEntity.key(org));
-    const unique = [...new Map(wanted.map((k) => [`${k.PK}\u0000${k.SK}`, k])).values()];
-    const at = byKey(await this.table.batchGet(unique));
+    const at = byKey(await this.table.batchGet(uniqueKeys(wanted)));
     const agents: Record<string, Agent | undefined> = {};
     for (const a of req.agents) {
       const profile = at(agentEntity.key(org, a.id));
