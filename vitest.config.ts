@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 30_000,
+    // e2e tests drive a whole local stack (HTTP, SQS, the stream) on 2 shared cores: a slow machine is not a failure
+    testTimeout: 60_000,
     hookTimeout: 90_000,
     pool: 'forks',
     // the Lambda bundles (npm start -- --bundles) load as Lambda loads them: Node's own import, untransformed
