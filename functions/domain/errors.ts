@@ -127,6 +127,23 @@ export class RaceLostError extends DomainError {
   }
 }
 
+/**
+ * RL-8: the client acted on a version of the conversation that is no longer current (`If-Match`).
+ * It names the current status and version, so the client can show what changed; nothing was written.
+ */
+export class PreconditionFailedError extends DomainError {
+  readonly kind = 'precondition-failed';
+  readonly type = 'precondition-failed';
+  constructor(
+    readonly currentStatus: Status,
+    readonly currentVersion: number,
+  ) {
+    super(
+      `RL-8: the conversation is now ${currentStatus} at version ${currentVersion}, not the version the request names`,
+    );
+  }
+}
+
 /** An Idempotency-Key already used for another action or body (IETF Idempotency-Key draft: 422). */
 export class IdempotencyKeyReusedError extends DomainError {
   readonly kind = 'unprocessable';

@@ -8,6 +8,7 @@ import {
   ForbiddenActionError,
   IdempotencyKeyReusedError,
   NotFoundError,
+  PreconditionFailedError,
   RaceLostError,
   TransitionConflictError,
 } from '../domain/errors.js';
@@ -27,6 +28,12 @@ export interface ActionCommand {
   /** with a role-picking actor: the caller's agent id, read alongside the conversation */
   actorAgentId?: string;
   action: Action;
+  /**
+   * RL-8 (`If-Match`): the conversation versions the client acted on. The decision is made only if
+   * the conversation read is at one of them; its transaction is conditioned on that version, so a
+   * change that commits in between is a lost race, and the retry's read is refused (412).
+   */
+  ifMatch?: readonly number[];
   /** the client's Idempotency-Key, scoped to the caller: its receipt commits with the change */
   idempotencyKey?: string;
   /** the authenticated caller (API `sub`), whatever role they act in: the owner of the Idempotency-Key */
@@ -135,6 +142,8 @@ async function attemptAction(
       : await readActionState(deps, cmd, keyed, fresh);
   if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
   const { conversation } = state;
+  if (cmd.ifMatch && !cmd.ifMatch.includes(conversation.version))
+    throw new PreconditionFailedError(conversation.status, conversation.version);
   const moved = cmd.guard?.(conversation);
   if (moved) throw new TransitionConflictError(conversation.status, `TM-5: ${moved}`);
   let decided: { actor: Actor; decision: Decision };

@@ -8,6 +8,7 @@ export interface HttpResult<T = Record<string, unknown>> {
   status: number;
   body: T;
   contentType: string;
+  headers: Headers;
 }
 
 /** A local runtime (the same one `npm start` runs) on the run's DynamoDB Local. */
@@ -67,7 +68,12 @@ export class Api {
     } catch {
       /* keep text */
     }
-    return { status: res.status, body: parsed as T, contentType: res.headers.get('content-type') ?? '' };
+    return {
+      status: res.status,
+      body: parsed as T,
+      contentType: res.headers.get('content-type') ?? '',
+      headers: res.headers,
+    };
   }
 
   get = <T = Record<string, unknown>>(path: string) => this.call<T>('GET', path);

@@ -20,6 +20,7 @@ import {
   type TableEngineOverrides,
 } from '../wiring/engine.js';
 import { callerOf } from './auth.js';
+import { etagOf, ifMatchVersions, notModified } from './etag.js';
 import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   assignBody,
@@ -98,8 +99,14 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     ...anyRole,
     method: 'GET',
     path: '/v1/conversations/{id}',
-    handle: async ({ claims, params }, rt) =>
-      ok(conversationView(await readConversation(rt.deps, claims.org, params.id as string))),
+    async handle({ claims, params, headers }, rt) {
+      const c = await readConversation(rt.deps, claims.org, params.id as string);
+      // RL-8: the version is the ETag; a client polling with If-None-Match gets 304 until it changes
+      const etag = { etag: etagOf(c.version) };
+      return notModified(headers['if-none-match'], c.version)
+        ? { status: 304, body: undefined, headers: etag }
+        : ok(conversationView(c), 200, etag);
+    },
   },
   {
     ...anyRole,
@@ -163,20 +170,19 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
       const keyHeader = headers['idempotency-key'];
       const key =
         keyHeader === undefined ? undefined : parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
+      const ifMatch = ifMatchVersions(headers['if-match']);
       const action = toAction(name, json);
-      return ok(
-        actionResultView(
-          await performAction(rt.deps, {
-            org: claims.org,
-            conversationId: params.id as string,
-            actor: apiActor(claims.sub, claims.roles, action),
-            ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
-            action,
-            // the Idempotency-Key's receipt commits with the change (one mechanism, no extra table)
-            ...(key ? { idempotencyKey: key, callerId: claims.sub } : {}),
-          }),
-        ),
-      );
+      const result = await performAction(rt.deps, {
+        org: claims.org,
+        conversationId: params.id as string,
+        actor: apiActor(claims.sub, claims.roles, action),
+        ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
+        action,
+        ...(ifMatch ? { ifMatch } : {}),
+        // the Idempotency-Key's receipt commits with the change (one mechanism, no extra table)
+        ...(key ? { idempotencyKey: key, callerId: claims.sub } : {}),
+      });
+      return ok(actionResultView(result), 200, { etag: etagOf(result.conversation.version) });
     },
   },
 ];

@@ -24,7 +24,9 @@ export interface RouteRequest {
 
 export interface RouteResponse {
   status: number;
+  /** undefined: no body (304) */
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -99,7 +101,12 @@ export function httpGroup<R>(routes: readonly Route<R>[], rt: R, obs: Observabil
       },
       rt,
     );
-    return { statusCode: res.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(res.body) };
+    if (res.body === undefined) return { statusCode: res.status, headers: { ...res.headers } };
+    return {
+      statusCode: res.status,
+      headers: { 'content-type': 'application/json', ...res.headers },
+      body: JSON.stringify(res.body),
+    };
   };
   return middy(base)
     .use(observability(obs))
@@ -117,7 +124,11 @@ export function httpGroup<R>(routes: readonly Route<R>[], rt: R, obs: Observabil
     });
 }
 
-export const ok = (body: unknown, status = 200): RouteResponse => ({ status, body });
+export const ok = (body: unknown, status = 200, headers?: Record<string, string>): RouteResponse => ({
+  status,
+  body,
+  ...(headers ? { headers } : {}),
+});
 
 /** JSON bodies: malformed JSON, or strings that are not well-formed Unicode, are 400 (RL-4). */
 export function parseJsonBody(rawBody: string): unknown {

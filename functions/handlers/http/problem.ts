@@ -38,6 +38,8 @@ export interface Problem {
   status: number;
   detail: string;
   currentStatus?: string;
+  /** RL-8 (412): the conversation's current version */
+  currentVersion?: number;
   errors?: FieldError[];
   [extra: string]: unknown;
 }
@@ -61,6 +63,8 @@ export function toProblem(err: unknown): Problem {
     if ((err as { retryable?: boolean }).retryable) extra.retryable = true;
     const current = (err as { currentStatus?: string }).currentStatus;
     if (current) extra.currentStatus = current;
+    const version = (err as { currentVersion?: number }).currentVersion;
+    if (version !== undefined) extra.currentVersion = version;
     if (err instanceof ValidationError) extra.errors = err.errors;
     return problem(status, err.message, extra);
   }
