@@ -1,3 +1,4 @@
+import { participantsAfter } from './visibility.js';
 import { ForbiddenActionError, TransitionConflictError } from './errors.js';
 import {
   modeOf,
@@ -170,8 +171,10 @@ function historyEvent({ rule, c, actor, action, at, version }: EffectContext, d:
 }
 
 /** One transaction: the conversation (only from the version and status read, RL-2), its event, capacity, outbox. */
-function assemble(ctx: EffectContext, d: Draft): Decision {
+function assemble(ctx: EffectContext, draft: Draft): Decision {
   const { c, at, version, input } = ctx;
+  const participants = participantsAfter(c, draft.next);
+  const d: Draft = participants ? { ...draft, next: { ...draft.next, participants } } : draft;
   const event = historyEvent(ctx, d);
   // E-2: notifications go out through the outbox, so they exist iff the change committed
   const timers: TimerRequest[] = [

@@ -157,6 +157,8 @@ export interface Conversation {
   /** false while a push assignment waits for the agent's acceptance. */
   accepted?: boolean;
   consultants: string[];
+  /** RL-7: agents who are or were primary or consultant (older conversations may lack it) */
+  participants?: string[];
   session: { status: 'active' | 'ended'; endReason?: string };
   ticket: { id: string; channel: string; status: string };
   /** agents who rejected or let an offer of this conversation expire, most recent last */

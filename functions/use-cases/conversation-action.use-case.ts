@@ -13,6 +13,7 @@ import {
   TransitionConflictError,
 } from '../domain/errors.js';
 import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
+import { visibleToAgent } from '../domain/visibility.js';
 import { TRIGGER_EVENTS, triggerTimers } from '../domain/triggers.js';
 import { targetAgentOf, targetQueueOf, type Action } from '../domain/transitions.js';
 import type { Decision, Write } from '../domain/writes.js';
@@ -27,6 +28,11 @@ export interface ActionCommand {
   actor: Actor | ((c: Conversation) => Actor);
   /** with a role-picking actor: the caller's agent id, read alongside the conversation */
   actorAgentId?: string;
+  /**
+   * RL-7: the caller is this agent and nothing more (no supervisor or admin role): a conversation she
+   * may not see (`visibleToAgent`, on her record as read with it) is not found for her, whatever the action.
+   */
+  visibleTo?: string;
   action: Action;
   /**
    * RL-8 (`If-Match`): the conversation versions the client acted on. The decision is made only if
@@ -140,8 +146,10 @@ async function attemptAction(
     cmd.known && !fresh && !keyed
       ? await knownState(deps, cmd, cmd.known)
       : await readActionState(deps, cmd, keyed, fresh);
-  if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
   const { conversation } = state;
+  if (cmd.visibleTo && !visibleToAgent(conversation, cmd.visibleTo, state.agents[cmd.visibleTo]?.queues ?? []))
+    throw new NotFoundError('conversation', cmd.conversationId);
+  if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
   if (cmd.ifMatch && !cmd.ifMatch.includes(conversation.version))
     throw new PreconditionFailedError(conversation.status, conversation.version);
   const moved = cmd.guard?.(conversation);

@@ -1,6 +1,7 @@
 import { remaining } from '../domain/capacity.js';
 import { ForbiddenActionError, NotFoundError } from '../domain/errors.js';
 import { presenceOf } from '../domain/presence.js';
+import { visibleToAgent } from '../domain/visibility.js';
 import type { Conversation, HistoryEvent, Presence } from '../domain/model.js';
 import type { ConversationFilter, Page, PageRequest } from '../ports/read-types.js';
 import { readsAcrossOrg, type Caller } from './caller.js';
@@ -8,24 +9,33 @@ import type { ApiDeps, EngineDeps } from './engine.js';
 
 /** Reads of conversations. Another org's conversation is simply not found: keys start with the org (RL-6). */
 
+/**
+ * RL-7: the conversation, if the caller may see it. Supervisors and admins see the org's; an agent sees
+ * those of her queues and those she is or was working on (`visibleToAgent`), read beside her own record
+ * (one round trip). Anything else is the same 404 as an unknown id, or another org's (RL-6).
+ */
 export async function readConversation(
-  deps: Pick<EngineDeps, 'conversations'>,
-  org: string,
+  deps: Pick<EngineDeps, 'conversations' | 'agents'>,
+  caller: Caller,
   id: string,
 ): Promise<Conversation> {
-  const c = await deps.conversations.getConversation(org, id);
-  if (!c) throw new NotFoundError('conversation', id);
+  const [c, agent] = await Promise.all([
+    deps.conversations.getConversation(caller.org, id),
+    readsAcrossOrg(caller) ? undefined : deps.agents.getAgent(caller.org, caller.id),
+  ]);
+  if (!c || (!readsAcrossOrg(caller) && !visibleToAgent(c, caller.id, agent?.queues ?? [])))
+    throw new NotFoundError('conversation', id);
   return c;
 }
 
-/** E-1: the conversation's history, oldest first; an unknown conversation is 404, not an empty history. */
+/** E-1: the conversation's history, oldest first; an unknown (or, RL-7, unseen) conversation is 404. */
 export async function conversationHistory(
-  deps: Pick<EngineDeps, 'conversations'>,
-  org: string,
+  deps: Pick<EngineDeps, 'conversations' | 'agents'>,
+  caller: Caller,
   id: string,
 ): Promise<HistoryEvent[]> {
-  await readConversation(deps, org, id);
-  return deps.conversations.listEvents(org, id);
+  await readConversation(deps, caller, id);
+  return deps.conversations.listEvents(caller.org, id);
 }
 
 export type ConversationQuery = ConversationFilter & PageRequest;
@@ -51,14 +61,20 @@ export function workItems(deps: Pick<EngineDeps, 'lists'>, org: string, agentId:
   return deps.lists.listWorkItems(org, agentId);
 }
 
-/** R-4: the Open conversations of a queue, oldest first; an unknown queue is 404. */
+/** R-4: the Open conversations of a queue, oldest first; an unknown queue, or (RL-7) not the agent's, is 404. */
 export async function openItems(
-  deps: Pick<EngineDeps, 'configuration' | 'lists'>,
-  org: string,
+  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents'>,
+  caller: Caller,
   queueId: string,
   page: PageRequest,
 ): Promise<Page<Conversation>> {
-  if (!(await deps.configuration.getQueue(org, queueId))) throw new NotFoundError('queue', queueId);
+  const org = caller.org;
+  const [queue, agent] = await Promise.all([
+    deps.configuration.getQueue(org, queueId),
+    readsAcrossOrg(caller) ? undefined : deps.agents.getAgent(org, caller.id),
+  ]);
+  if (!queue || (!readsAcrossOrg(caller) && !agent?.queues.includes(queueId)))
+    throw new NotFoundError('queue', queueId);
   return deps.lists.listOpenItems(org, queueId, { limit: page.limit, ...(page.cursor ? { cursor: page.cursor } : {}) });
 }
 
@@ -70,9 +86,9 @@ export interface Candidate {
 }
 
 /** X-2: the queue's agents (not bots, not the primary) with an allowed presence and the capacity it costs. */
-export async function consultCandidates(deps: ApiDeps, org: string, conversationId: string): Promise<Candidate[]> {
-  const c = await deps.conversations.getConversation(org, conversationId);
-  if (!c) throw new NotFoundError('conversation', conversationId);
+export async function consultCandidates(deps: ApiDeps, caller: Caller, conversationId: string): Promise<Candidate[]> {
+  const org = caller.org;
+  const c = await readConversation(deps, caller, conversationId);
   const ws = await deps.configuration.getWorkstream(org, c.workstreamId);
   if (!ws) throw new NotFoundError('workstream', c.workstreamId);
   const [members, settings] = await Promise.all([

@@ -232,10 +232,9 @@ describe('R-1: routing rules pick the queue', () => {
     expect(sorted((await o.admin.get<Page>('/v1/queues/q2/open-items')).body.items.map((x) => x.id))).toEqual(
       sorted([billing.id, smsBilling.id]),
     );
-    // alice is not in q2: she may not pick the billing one; bob (q1, q2) may
+    // alice is not in q2: she may not pick the billing one, nor even see it (RL-7: 404); bob (q1, q2) may
     const refused = await alice.post(`/v1/conversations/${billing.id}/actions/accept`);
-    expect(refused.status).toBe(403);
-    expect(refused.body).toMatchObject({ currentStatus: 'Open' });
+    expect(refused.status).toBe(404);
     expect((await (await o.agent('bob')).post(`/v1/conversations/${billing.id}/actions/accept`)).status).toBe(200);
   });
 

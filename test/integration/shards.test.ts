@@ -182,7 +182,7 @@ describe('SC-1: nothing a transition does touches the queue partition', () => {
         ExpressionAttributeValues: { ':pk': keys.queue(f.org, 'q1').PK },
       }),
     );
-    const candidates = await consultCandidates(f.deps, f.org, c.id);
+    const candidates = await consultCandidates(f.deps, { org: f.org, id: 'supervisor', roles: ['supervisor'] }, c.id);
 
     // Assess
     expect(offered).toMatchObject({ status: 'Active', accepted: false });

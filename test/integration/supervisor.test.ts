@@ -1035,14 +1035,13 @@ describe('M-1..M-5: messaging sessions', () => {
     await w.act(agent('alice'), sms.id, { type: 'end-session' });
 
     // Act
-    const note = await addNote(w.f.deps, {
-      org: w.f.org,
+    const alice = { org: w.f.org, id: 'alice', roles: ['agent'] };
+    const note = await addNote(w.f.deps, alice, {
       conversationId: sms.id,
-      authorId: 'alice',
       authorRole: 'agent',
       text: 'customer will email the invoice',
     });
-    const notes = await listNotes(w.f.deps, w.f.org, sms.id);
+    const notes = await listNotes(w.f.deps, alice, sms.id);
 
     // Assess
     expect(notes).toEqual([note]);

@@ -8,6 +8,7 @@ import {
   listConversations,
   readConversation,
 } from '../../use-cases/conversation-reads.use-case.js';
+import { readsAcrossOrg } from '../../use-cases/caller.js';
 import { apiActor, performAction } from '../../use-cases/conversation-action.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { readConfig } from '../../config.js';
@@ -100,7 +101,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}',
     async handle({ claims, params, headers }, rt) {
-      const c = await readConversation(rt.deps, claims.org, params.id as string);
+      const c = await readConversation(rt.deps, callerOf(claims), params.id as string);
       // RL-8: the version is the ETag; a client polling with If-None-Match gets 304 until it changes
       const etag = { etag: etagOf(c.version) };
       return notModified(headers['if-none-match'], c.version)
@@ -113,7 +114,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/events',
     handle: async ({ claims, params }, rt) =>
-      ok(listView(await conversationHistory(rt.deps, claims.org, params.id as string), eventView)),
+      ok(listView(await conversationHistory(rt.deps, callerOf(claims), params.id as string), eventView)),
   },
   {
     ...anyRole,
@@ -129,7 +130,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/consult-candidates',
     handle: async ({ claims, params }, rt) =>
-      ok(listView(await consultCandidates(rt.deps, claims.org, params.id as string), candidateView)),
+      ok(listView(await consultCandidates(rt.deps, callerOf(claims), params.id as string), candidateView)),
   },
   {
     auth: 'jwt',
@@ -137,7 +138,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
     handle: async ({ claims, params }, rt) =>
-      ok(listView(await listNotes(rt.deps, claims.org, params.id as string), noteView)),
+      ok(listView(await listNotes(rt.deps, callerOf(claims), params.id as string), noteView)),
   },
   {
     auth: 'jwt',
@@ -149,13 +150,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
       const role = claims.roles.includes('agent') ? 'agent' : 'supervisor';
       return ok(
         noteView(
-          await addNote(rt.deps, {
-            org: claims.org,
-            conversationId: params.id as string,
-            authorId: claims.sub,
-            authorRole: role,
-            text,
-          }),
+          await addNote(rt.deps, callerOf(claims), { conversationId: params.id as string, authorRole: role, text }),
         ),
         201,
       );
@@ -177,6 +172,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
         conversationId: params.id as string,
         actor: apiActor(claims.sub, claims.roles, action),
         ...(claims.roles.includes('agent') ? { actorAgentId: claims.sub } : {}),
+        ...(readsAcrossOrg(callerOf(claims)) ? {} : { visibleTo: claims.sub }),
         action,
         ...(ifMatch ? { ifMatch } : {}),
         // the Idempotency-Key's receipt commits with the change (one mechanism, no extra table)

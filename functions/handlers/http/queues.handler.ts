@@ -4,12 +4,13 @@ import type { EngineDeps } from '../../use-cases/engine.js';
 import { fromEnvironment } from '../lambda.js';
 import { createObservability } from '../observability.js';
 import { createStoreRuntime, type StoreOverrides } from '../wiring/dynamodb.js';
+import { callerOf } from './auth.js';
 import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import { pageQuery } from './schemas.js';
 import { conversationView, pageView } from './views.js';
 
 interface QueuesRuntime {
-  deps: Pick<EngineDeps, 'configuration' | 'lists'>;
+  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [
@@ -20,7 +21,7 @@ export const queueRoutes: Route<QueuesRuntime>[] = [
     path: '/v1/queues/{id}/open-items',
     async handle({ claims, params, query }, rt) {
       const page = parse(pageQuery, query, 'query');
-      return ok(pageView(await openItems(rt.deps, claims.org, params.id as string, page), conversationView));
+      return ok(pageView(await openItems(rt.deps, callerOf(claims), params.id as string, page), conversationView));
     },
   },
 ];
