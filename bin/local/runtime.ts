@@ -1,5 +1,4 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
 import { z } from 'zod';
 import { LocalScheduler, VirtualClock } from '../../functions/adapters/local-scheduler.js';
 import type { Config, LogLevel } from '../../functions/config.js';
@@ -18,8 +17,8 @@ import { createEngineRuntime } from '../../functions/handlers/wiring/engine.js';
 import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
 import type { AddressInfo } from 'node:net';
 import { BundlesUnavailableError, importCreateHandler, readBundles } from './bundles.js';
-import { TABLE_NAME_LOCAL } from './names.js';
 import { ensureTable, startDynamoLocal } from './dynamodb-local.js';
+import { startLocalSqs } from './fauxqs.js';
 import {
   createLocalHttpServer,
   DEFAULT_LOCAL_JWT_SECRET,
@@ -28,10 +27,11 @@ import {
 } from './http-server.js';
 import { startPoller, type Poller } from './sqs-poller.js';
 import { startStreamPoller } from './stream-poller.js';
+import { LOOPBACK, TABLE_NAME_LOCAL } from './names.js';
 
 export interface LocalRuntimeOptions {
+  /** the HTTP server's port on 127.0.0.1 (a free one if not given) */
   port?: number;
-  host?: string;
   /** persist DynamoDB Local's data in this folder (in memory otherwise) */
   dataDir?: string;
   /**
@@ -143,7 +143,8 @@ async function handlerFactories(bundles: boolean) {
 /**
  * The embedded stack behind `npm start`: DynamoDB Local, fauxqs (SQS, in process), the HTTP server
  * calling the same handler modules as API Gateway, and SQS pollers calling the same consumers as
- * Lambda's event source mappings. Nothing in functions/ knows it runs locally.
+ * Lambda's event source mappings. Nothing in functions/ knows it runs locally. All three listen on
+ * 127.0.0.1 only (RL-10).
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const stops: (() => Promise<void>)[] = [];
@@ -164,21 +165,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const tableName = options.tableName ?? TABLE_NAME_LOCAL;
     await ensureTable(dynamoEndpoint, tableName);
 
-    const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    const fauxqs = await startLocalSqs();
     stops.push(() => fauxqs.stop());
-    const dlq = fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
-    const ingest = fauxqs.createQueue('ingest.fifo', {
+    const dlq = await fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
+    const ingest = await fauxqs.createQueue('ingest.fifo', {
       attributes: {
         FifoQueue: 'true',
         VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 5),
         RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlq.queueArn,
+          deadLetterTargetArn: dlq.arn,
           maxReceiveCount: String(options.maxReceiveCount ?? 5),
         }),
       },
     });
 
-    const outbound = fauxqs.createQueue('outbound');
+    const outbound = await fauxqs.createQueue('outbound');
     const region = 'us-east-1';
     const config: LocalConfig = {
       // no CloudWatch or X-Ray here: EMF metrics and traces are AWS-only
@@ -194,8 +195,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             : { logLevel: 'WARN' }),
       },
       dynamodb: { region, tableName, endpoint: dynamoEndpoint },
-      ingestQueue: { region, url: ingest.queueUrl, endpoint: fauxqs.address },
-      outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
+      ingestQueue: { region, url: ingest.url, endpoint: fauxqs.address },
+      outboundQueue: { region, url: outbound.url, endpoint: fauxqs.address },
     };
     const clock = new VirtualClock();
     // One sweep at a time: the ticker, the scheduler's wake-ups and /_local/clock queue behind each other.
@@ -260,13 +261,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     stops.push(async () => sqs.destroy());
-    const poller: Poller = startPoller(
-      sqs,
-      { url: ingest.queueUrl, arn: ingest.queueArn },
-      factories.ingest(config, overrides),
-      'ingest',
-      { concurrency: options.ingestConcurrency ?? 10 },
-    );
+    const poller: Poller = startPoller(sqs, ingest, factories.ingest(config, overrides), 'ingest', {
+      concurrency: options.ingestConcurrency ?? 10,
+    });
     stops.push(() => poller.stop());
 
     const local: Record<string, LocalEndpoint> = {
@@ -290,7 +287,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+      server.listen(options.port ?? 0, LOOPBACK, () => resolve());
     });
     stops.push(
       () =>
@@ -307,9 +304,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       config,
       sqsEndpoint: fauxqs.address,
       queues: {
-        ingest: { url: ingest.queueUrl, arn: ingest.queueArn },
-        ingestDlq: { url: dlq.queueUrl, arn: dlq.queueArn },
-        outbound: { url: outbound.queueUrl, arn: outbound.queueArn },
+        ingest,
+        ingestDlq: dlq,
+        outbound,
       },
       sqs,
       clock,

@@ -1,9 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { startFauxqs } from 'fauxqs';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ensureTable } from '../../bin/local/dynamodb-local.js';
+import { startLocalSqs } from '../../bin/local/fauxqs.js';
 import {
   createLocalHttpServer,
   DEFAULT_LOCAL_JWT_SECRET,
@@ -135,18 +135,18 @@ export async function startBenchRuntime(
   };
   try {
     await ensureTable(dynamoEndpoint, table);
-    const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+    const fauxqs = await startLocalSqs();
     stops.push(() => fauxqs.stop());
-    const dlq = fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
-    const ingestQueue = fauxqs.createQueue('ingest.fifo', {
+    const dlq = await fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
+    const ingestQueue = await fauxqs.createQueue('ingest.fifo', {
       attributes: {
         FifoQueue: 'true',
         // long enough for a batch held by holdingIngest() not to reappear meanwhile
         VisibilityTimeout: '60',
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: '5' }),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: '5' }),
       },
     });
-    const outbound = fauxqs.createQueue('outbound');
+    const outbound = await fauxqs.createQueue('outbound');
     const region = 'us-east-1';
     const config: LocalConfig = {
       observability: {
@@ -157,8 +157,8 @@ export async function startBenchRuntime(
         logLevel: 'ERROR',
       },
       dynamodb: { region, tableName: table, endpoint: dynamoEndpoint },
-      ingestQueue: { region, url: ingestQueue.queueUrl, endpoint: fauxqs.address },
-      outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
+      ingestQueue: { region, url: ingestQueue.url, endpoint: fauxqs.address },
+      outboundQueue: { region, url: outbound.url, endpoint: fauxqs.address },
     };
 
     // one probed DynamoDB client (and SQS client) under every handler's store (and notifier / webhook)
@@ -233,7 +233,7 @@ export async function startBenchRuntime(
     stops.push(async () => pollerSqs.destroy());
     const poller = startPoller(
       pollerSqs,
-      { url: ingestQueue.queueUrl, arn: ingestQueue.queueArn },
+      ingestQueue,
       async (e, c) => {
         while (hold) await hold;
         return ingest(e, c);

@@ -1,9 +1,9 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalSqs, type LocalSqs } from '../../bin/local/fauxqs.js';
 import { startPoller } from '../../bin/local/sqs-poller.js';
 import { eventually } from '../support/e2e.js';
 
@@ -13,11 +13,11 @@ import { eventually } from '../support/e2e.js';
  * one group's messages go one batch at a time, in order, and a failure holds back the rest of its
  * group until it comes back.
  */
-let fauxqs: FauxqsServer;
+let fauxqs: LocalSqs;
 let sqs: SQSClient;
 let queues = 0;
 beforeAll(async () => {
-  fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
+  fauxqs = await startLocalSqs();
   sqs = new SQSClient({
     region: 'us-east-1',
     endpoint: fauxqs.address,
@@ -29,12 +29,10 @@ afterAll(async () => {
   await fauxqs?.stop();
 });
 
-const fifoQueue = (visibilityTimeoutSeconds: number): { url: string; arn: string } => {
-  const q = fauxqs.createQueue(`poller-${++queues}.fifo`, {
+const fifoQueue = (visibilityTimeoutSeconds: number): Promise<{ url: string; arn: string }> =>
+  fauxqs.createQueue(`poller-${++queues}.fifo`, {
     attributes: { FifoQueue: 'true', VisibilityTimeout: String(visibilityTimeoutSeconds) },
   });
-  return { url: q.queueUrl, arn: q.queueArn };
-};
 
 interface Body {
   group: string;
@@ -63,7 +61,7 @@ const bodyOf = (r: SQSRecord): Body => JSON.parse(r.body) as Body;
 describe('local SQS poller: FIFO groups as Lambda handles them', () => {
   it('handles two groups at once, one batch per group at a time, each group in order', async () => {
     // Prepare: 12 messages in group a, then 12 in group b; each batch takes 100 ms
-    const queue = fifoQueue(30);
+    const queue = await fifoQueue(30);
     await send(queue.url, 'a', 12);
     await send(queue.url, 'b', 12);
     const batches: { groups: string[]; start: number; end: number }[] = [];
@@ -109,7 +107,7 @@ describe('local SQS poller: FIFO groups as Lambda handles them', () => {
     // Prepare: groups a and b, 5 messages each; a's message 2 fails the first time it is handled.
     // The consumer is Powertools' FIFO processor, as in the ingest handler: it reports the failed
     // record and the rest of its group as failures.
-    const queue = fifoQueue(2);
+    const queue = await fifoQueue(2);
     await send(queue.url, 'a', 5);
     await send(queue.url, 'b', 5);
     const applied: { group: string; i: number; at: number }[] = [];

@@ -497,7 +497,7 @@ const check = (ok: boolean, message: string): void => {
 const wsOf = (w: World, c: Pick<Conversation, 'channelKind'>): Workstream =>
   (w.channels.find((x) => x.kind === c.channelKind) as { ws: Workstream }).ws;
 
-function checkInvariants(w: World, s: Snap): void {
+async function checkInvariants(w: World, s: Snap): Promise<void> {
   const allocationsByConv = new Map<string, AllocationRecord[]>();
   for (const v of s.agents.values()) {
     for (const a of v.allocations)
@@ -637,7 +637,7 @@ function checkInvariants(w: World, s: Snap): void {
       `thread ${tk} points at ${s.threads.get(tk)}, its newest conversation is ${newest.id}`,
     );
   }
-  const depth = w.rig.depth();
+  const depth = await w.rig.depth();
   check(
     depth.ingest === 0 && depth.dlq === 0,
     `RL-1: messages left in the ingestion queue or its DLQ: ${JSON.stringify(depth)}`,
@@ -1367,7 +1367,7 @@ async function discover(w: World, events: readonly Accepted[]): Promise<void> {
 async function assess(w: World, before: Snap, report: StepReport, settings: OrgSettings): Promise<Snap> {
   await discover(w, report.newEvents);
   const after = await snapshot(w);
-  checkInvariants(w, after);
+  await checkInvariants(w, after);
 
   // RL-1: every accepted event applied (its receipt exists), each thread changed by what the model says
   const fresh = report.newEvents.filter((a) => !w.accepted.has(`${a.channelId}#${a.event.eventId}`));

@@ -15,10 +15,10 @@ import type {
   SQSEvent,
   SQSRecord,
 } from 'aws-lambda';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { ulid } from 'ulid';
 import { inject } from 'vitest';
 import { ensureTable } from '../../bin/local/dynamodb-local.js';
+import { startLocalSqs, type LocalSqs } from '../../bin/local/fauxqs.js';
 import { deliverStreamBatch, StreamReader, type StreamLambdaHandler } from '../../bin/local/stream-poller.js';
 import { lambdaContext } from '../../bin/local/http-server.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
@@ -193,7 +193,7 @@ export interface Rig {
   /** a document client of its own on the same table, for the checks (consistent reads) */
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
-  fauxqs: FauxqsServer;
+  fauxqs: LocalSqs;
   queues: {
     ingest: { url: string; arn: string; name: string };
     ingestDlq: { url: string; name: string };
@@ -221,7 +221,7 @@ export interface Rig {
   /** puts an event on the ingestion queue as the webhook does, but past SQS's deduplication (a late redelivery) */
   redeliver(org: string, channelId: string, event: CustomerEvent): Promise<void>;
   /** messages in the ingestion queue and its DLQ (visible, in flight, delayed) */
-  depth(): { ingest: number; dlq: number };
+  depth(): Promise<{ ingest: number; dlq: number }>;
   /** rt.advance(): moves the virtual clock and sweeps the outbox (then settles the stream) */
   advance(seconds: number): Promise<FiredTimer[]>;
   /**
@@ -271,17 +271,17 @@ export async function startRig(): Promise<Rig> {
   const tableName = `rel-${ulid().toLowerCase()}`;
   await ensureTable(endpoint, tableName);
 
-  const fauxqs = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
-  const dlq = fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
-  const ingest = fauxqs.createQueue('ingest.fifo', {
+  const fauxqs = await startLocalSqs();
+  const dlq = await fauxqs.createQueue('ingest-dlq.fifo', { attributes: { FifoQueue: 'true' } });
+  const ingest = await fauxqs.createQueue('ingest.fifo', {
     attributes: {
       FifoQueue: 'true',
       VisibilityTimeout: '300',
       // high: the faults below make records fail on purpose; a record that reaches the DLQ is a finding
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: '20' }),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: '20' }),
     },
   });
-  const outbound = fauxqs.createQueue('outbound');
+  const outbound = await fauxqs.createQueue('outbound');
   const region = 'us-east-1';
   // what the local runtime hands the handler factories; no scheduler: the outbox is the schedule, and
   // only advance() (the sweeper) or a test fires it
@@ -295,8 +295,8 @@ export async function startRig(): Promise<Rig> {
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'CRITICAL' as const }),
     },
     dynamodb: { region, tableName, endpoint },
-    ingestQueue: { region, url: ingest.queueUrl, endpoint: fauxqs.address },
-    outboundQueue: { region, url: outbound.queueUrl, endpoint: fauxqs.address },
+    ingestQueue: { region, url: ingest.url, endpoint: fauxqs.address },
+    outboundQueue: { region, url: outbound.url, endpoint: fauxqs.address },
   };
 
   // The engine's own clients, instrumented through the SDK's middleware stack: every handler shares
@@ -419,7 +419,7 @@ export async function startRig(): Promise<Rig> {
     (
       await sqs.send(
         new ReceiveMessageCommand({
-          QueueUrl: ingest.queueUrl,
+          QueueUrl: ingest.url,
           MaxNumberOfMessages: 10,
           WaitTimeSeconds: 0,
           MessageSystemAttributeNames: ['All'],
@@ -435,7 +435,7 @@ export async function startRig(): Promise<Rig> {
       const messages = await receive();
       if (!messages.length) {
         // empty, or what is left is in flight with another consumer (a concurrent step) or blocked behind it (FIFO group)
-        const q = fauxqs.inspectQueue('ingest.fifo');
+        const q = await fauxqs.inspectQueue('ingest.fifo');
         const waiting = q ? q.messages.ready.length + q.messages.delayed.length : 0;
         if (waiting === 0) return report;
         await new Promise((r) => setTimeout(r, 5));
@@ -445,7 +445,7 @@ export async function startRig(): Promise<Rig> {
       const hook = crash
         ? faults.add({ match: (w) => w.some((x) => x.type === 'receipt'), nth: crash.at, crash: crash.where })
         : undefined;
-      const event: SQSEvent = { Records: messages.map((m) => toRecord(m, ingest.queueArn)) };
+      const event: SQSEvent = { Records: messages.map((m) => toRecord(m, ingest.arn)) };
       report.invocations++;
       report.records += messages.length;
       const res = await ingestHandler(event, lambdaContext('rig-ingest'));
@@ -463,7 +463,7 @@ export async function startRig(): Promise<Rig> {
       if (done.length) {
         await sqs.send(
           new DeleteMessageBatchCommand({
-            QueueUrl: ingest.queueUrl,
+            QueueUrl: ingest.url,
             Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
           }),
         );
@@ -472,7 +472,7 @@ export async function startRig(): Promise<Rig> {
         // their visibility timeout elapses: they come back, in order within their group
         await sqs.send(
           new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: ingest.queueUrl,
+            QueueUrl: ingest.url,
             Entries: back.map((m, i) => ({
               Id: String(i),
               ReceiptHandle: m.ReceiptHandle ?? '',
@@ -482,7 +482,7 @@ export async function startRig(): Promise<Rig> {
         );
       }
     }
-    throw new Error(`the ingestion queue did not drain: records keep failing (${JSON.stringify(depthOf())})`);
+    throw new Error(`the ingestion queue did not drain: records keep failing (${JSON.stringify(await depthOf())})`);
   };
   const consumeAndSettle: Rig['consume'] = async (options) => {
     const report = await consume(options);
@@ -490,19 +490,19 @@ export async function startRig(): Promise<Rig> {
     return report;
   };
 
-  const depthOf = (): { ingest: number; dlq: number } => {
-    const count = (name: string): number => {
-      const q = fauxqs.inspectQueue(name);
+  const depthOf = async (): Promise<{ ingest: number; dlq: number }> => {
+    const count = async (name: string): Promise<number> => {
+      const q = await fauxqs.inspectQueue(name);
       return q ? q.messages.ready.length + q.messages.delayed.length + q.messages.inflight.length : 0;
     };
-    return { ingest: count('ingest.fifo'), dlq: count('ingest-dlq.fifo') };
+    return { ingest: await count('ingest.fifo'), dlq: await count('ingest-dlq.fifo') };
   };
 
   const redeliver: Rig['redeliver'] = async (org, channelId, event) => {
     const m = toQueueMessage(org, channelId, event, clock.now());
     await sqs.send(
       new SendMessageCommand({
-        QueueUrl: ingest.queueUrl,
+        QueueUrl: ingest.url,
         MessageBody: m.body,
         MessageGroupId: m.groupId,
         MessageDeduplicationId: `redelivery-${ulid()}`,
@@ -547,9 +547,9 @@ export async function startRig(): Promise<Rig> {
     sqs,
     fauxqs,
     queues: {
-      ingest: { url: ingest.queueUrl, arn: ingest.queueArn, name: 'ingest.fifo' },
-      ingestDlq: { url: dlq.queueUrl, name: 'ingest-dlq.fifo' },
-      outbound: { url: outbound.queueUrl },
+      ingest: { ...ingest, name: 'ingest.fifo' },
+      ingestDlq: { url: dlq.url, name: 'ingest-dlq.fifo' },
+      outbound: { url: outbound.url },
     },
     faults,
     handlers,

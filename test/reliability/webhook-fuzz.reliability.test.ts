@@ -647,7 +647,7 @@ async function runCase(env: Env, c: Case): Promise<void> {
 async function consumeAndCheck(env: Env, from: number): Promise<void> {
   const report = await env.rig.consume();
   expect(report.failures, `the consumer failed ${report.failures} accepted record(s)`).toBe(0);
-  expect(env.rig.depth()).toEqual({ ingest: 0, dlq: 0 });
+  expect(await env.rig.depth()).toEqual({ ingest: 0, dlq: 0 });
   const batch = env.applied.slice(from);
   const receipts = await Promise.all(
     batch.map((a) => item(env.rig.doc, env.rig.tableName, keys.receipt(env.org, `${a.channelId}#${a.event.eventId}`))),
