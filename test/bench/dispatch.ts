@@ -3,11 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import type { BenchRuntime } from './bench-runtime.js';
 import { postWebhook, startedEvent } from './ingest.js';
+import { openSeen } from './follow-ups.js';
 import { inPhase } from './phases.js';
 import { openConv, setupOrg } from './setup.js';
 import { percentile } from './throughput.js';
 
 export interface LatencyFigures {
+  /** created only: commit -> the consumer handed the Open image (stream), and from there -> offer committed */
+  stream?: { p50Ms: number; p99Ms: number };
+  consumer?: { p50Ms: number; p99Ms: number; batchP50: number; batchP99: number };
   samples: number;
   p50Ms: number;
   p99Ms: number;
@@ -62,6 +66,9 @@ export async function dispatchLatency(
     workstreams: [ws],
   });
   const created: number[] = [];
+  const streamPart: number[] = [];
+  const consumerPart: number[] = [];
+  const batches: number[] = [];
   let missedCreated = 0;
   const waits: Promise<void>[] = [];
   const start = performance.now();
@@ -77,6 +84,12 @@ export async function dispatchLatency(
         try {
           const offer = await rt.commits.until(() => offerAfter(rt, at, { conversationId: id }), 10_000, 'an offer');
           created.push(offer.at - at);
+          const seen = openSeen.get(id);
+          if (seen) {
+            streamPart.push(seen.at - at);
+            consumerPart.push(offer.at - seen.at);
+            batches.push(seen.batch);
+          }
         } catch {
           missedCreated++;
         }
@@ -85,6 +98,14 @@ export async function dispatchLatency(
   }
   await Promise.all(waits);
   await rt.local.drain();
+
+  const p = (xs: number[]) => ({ p50Ms: percentile(xs, 50), p99Ms: percentile(xs, 99) });
+  const createdFigures: LatencyFigures = {
+    ...figures(created, missedCreated),
+    stream: p(streamPart),
+    consumer: { ...p(consumerPart), batchP50: percentile(batches, 50), batchP99: percentile(batches, 99) },
+  };
+  if (opts.freed === 0) return { created: createdFigures, freed: figures([], 0) };
 
   // freed -> offered: every agent holds one conversation (capacity 1), a backlog waits in q1
   const agents = 8;
@@ -147,5 +168,5 @@ export async function dispatchLatency(
       }
     }),
   );
-  return { created: figures(created, missedCreated), freed: figures(freed, missedFreed) };
+  return { created: createdFigures, freed: figures(freed, missedFreed) };
 }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { startStreamPoller, type StreamLambdaHandler } from '../../bin/local/stream-poller.js';
 import { inPhase, type Phase, type Scope } from './phases.js';
@@ -28,6 +29,12 @@ export interface FollowUps {
 }
 
 /**
+ * When the stream consumer was first handed each conversation's Open image, and the size of that
+ * batch: the dispatch bench splits its latency into the stream's part and the follow-up's.
+ */
+export const openSeen = new Map<string, { at: number; batch: number }>();
+
+/**
  * THE one place that knows where follow-ups (availability index refresh, push dispatch, schedules,
  * notifications, triggers) run: from the table's DynamoDB Stream, by the follow-ups Lambda handler
  * (`functions/handlers/stream/follow-ups.handler.ts`, built by its factory on the bench's probed
@@ -46,6 +53,12 @@ export async function attachFollowUps(opts: {
   let gate: Promise<void> | undefined;
   let collecting = false;
   const wrapped: StreamLambdaHandler = async (event, context): Promise<DynamoDBBatchResponse> => {
+    const received = performance.now();
+    for (const r of event.Records) {
+      const img = r.dynamodb?.NewImage;
+      if (img?.type?.S === 'conversation' && img.status?.S === 'Open' && img.id?.S && !openSeen.has(img.id.S))
+        openSeen.set(img.id.S, { at: received, batch: event.Records.length });
+    }
     while (gate) await gate;
     const records = skip ? event.Records.filter((r) => !(skip as (r: DynamoDBRecord) => boolean)(r)) : event.Records;
     if (!records.length) return { batchItemFailures: [] };
