@@ -11,7 +11,8 @@ import { seedDemo } from './local/seed.js';
  *   --data DIR   keep DynamoDB Local's data in DIR (in memory otherwise)
  *   --seed       create a demo org and print its channel secrets and tokens
  *   --bundles    run the Lambda bundles of the last `npm run synth` (cdk.out), not the TypeScript sources
- * PORT (default 3000), LOCAL_JWT_SECRET (default local-dev-secret). DYNAMODB_ENDPOINT: use that
+ * PORT (default 3000); LOCAL_JWT_SECRET, LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE: the JWT check (defaults
+ * local-dev-secret, urn:contact-center-engine:local, contact-center-engine). DYNAMODB_ENDPOINT: use that
  * DynamoDB (DynamoDB Local or compatible) instead of starting DynamoDB Local, with the table
  * TABLE_NAME (default contact-center-engine), created there if missing.
  */

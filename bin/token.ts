@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util';
 import { signLocalToken } from './local/token.js';
 
-/** `npm run token -- --org acme --sub alice --roles agent,supervisor` prints a local bearer token. */
+/**
+ * `npm run token -- --org acme --sub alice --roles agent,supervisor` prints a local bearer token,
+ * signed with LOCAL_JWT_SECRET and carrying the issuer and audience the local server checks
+ * (LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE; defaults in functions/config.ts).
+ */
 const { values } = parseArgs({
   options: {
     org: { type: 'string' },

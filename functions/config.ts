@@ -66,6 +66,26 @@ export interface SweeperConfig {
   graceSeconds: number;
 }
 
+/** The local runtime's defaults for the JWT check that stands in for API Gateway's authorizer. */
+export const LOCAL_JWT_DEFAULTS = {
+  secret: 'local-dev-secret',
+  issuer: 'urn:contact-center-engine:local',
+  audience: 'contact-center-engine',
+} as const;
+
+/**
+ * The local runtime's JWT check (bin/local: the HTTP server and `npm run token`); no function in AWS
+ * reads it, API Gateway's JWT authorizer takes its issuer and audience from the CDK context.
+ */
+export interface LocalJwtConfig {
+  /** LOCAL_JWT_SECRET (default local-dev-secret): the HS256 key */
+  secret: string;
+  /** LOCAL_JWT_ISSUER (default urn:contact-center-engine:local): the one accepted `iss` */
+  issuer: string;
+  /** LOCAL_JWT_AUDIENCE (default contact-center-engine): the one accepted `aud` */
+  audience: string;
+}
+
 /** One capability: the variables it reads (a zod/mini object shape) and the typed config they make. */
 interface Reader<T> {
   readonly shape: Readonly<Record<string, z.ZodMiniType>>;
@@ -94,6 +114,7 @@ export interface Config {
   outboundQueue: QueueConfig;
   scheduler: SchedulerConfig;
   sweeper: SweeperConfig;
+  localJwt: LocalJwtConfig;
 }
 
 export type Capability = keyof Config;
@@ -153,6 +174,14 @@ const CAPABILITIES: { [K in Capability]: Reader<Config[K]> } = {
       ),
     },
     (e): SweeperConfig => ({ graceSeconds: e.SWEEPER_GRACE_SECONDS }),
+  ),
+  localJwt: capability(
+    {
+      LOCAL_JWT_SECRET: z._default(z.string(), LOCAL_JWT_DEFAULTS.secret),
+      LOCAL_JWT_ISSUER: z._default(z.string(), LOCAL_JWT_DEFAULTS.issuer),
+      LOCAL_JWT_AUDIENCE: z._default(z.string(), LOCAL_JWT_DEFAULTS.audience),
+    },
+    (e): LocalJwtConfig => ({ secret: e.LOCAL_JWT_SECRET, issuer: e.LOCAL_JWT_ISSUER, audience: e.LOCAL_JWT_AUDIENCE }),
   ),
 };
 

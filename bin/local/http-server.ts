@@ -1,7 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { jwtVerify } from 'jose';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { LOCAL_JWT_DEFAULTS } from '../../functions/config.js';
+import { parseRolesClaim } from '../../functions/handlers/http/auth.js';
 import { problem, type Problem } from '../../functions/handlers/http/problem.js';
 import type { Route } from '../../functions/handlers/http/http-handler.js';
 
@@ -20,7 +23,16 @@ export type LocalEndpoint = (body: unknown) => Promise<unknown>;
 
 const MAX_BODY = 256 * 1024;
 
-export const DEFAULT_LOCAL_JWT_SECRET = 'local-dev-secret';
+export const DEFAULT_LOCAL_JWT_SECRET = LOCAL_JWT_DEFAULTS.secret;
+
+/**
+ * RL-11: the largest Authorization header answered (431 above). API Gateway's HTTP API takes at most
+ * 10,240 bytes of request line and headers together, so a larger token never reaches AWS's handlers.
+ */
+export const MAX_AUTHORIZATION_BYTES = 10 * 1024;
+
+/** RL-11: how far in the future a token's `iat` and `nbf` may be (the issuer's clock may run ahead). */
+export const JWT_CLOCK_SKEW_SECONDS = 60;
 
 export function lambdaContext(functionName: string): Context {
   const deadline = Date.now() + 30_000;
@@ -49,14 +61,105 @@ const compile = (path: string): { regex: RegExp; names: string[] } => {
   return { regex: new RegExp(`^${pattern}$`), names };
 };
 
+const unauthorized = (detail: string): Problem => problem(401, detail, { type: 'unauthorized' });
+
+/**
+ * RL-11: the Authorization header as API Gateway would let it through: at most one (400 otherwise;
+ * node:http would keep the first and drop the others silently), of at most 10 KiB (431).
+ */
+function authorizationHeader(req: IncomingMessage): { value?: string } | { problem: Problem } {
+  const values = req.rawHeaders.filter((_, i, all) => i % 2 === 1 && all[i - 1]?.toLowerCase() === 'authorization');
+  if (values.length > 1)
+    return {
+      problem: problem(400, 'RL-11: the request has several Authorization headers; send one', {
+        type: 'validation',
+        errors: [{ field: 'header.Authorization', message: 'must be sent once' }],
+      }),
+    };
+  const [value] = values;
+  if (value !== undefined && Buffer.byteLength(value) > MAX_AUTHORIZATION_BYTES)
+    return {
+      problem: problem(431, `RL-11: the Authorization header is larger than ${MAX_AUTHORIZATION_BYTES} bytes`, {
+        type: 'header-too-large',
+      }),
+    };
+  return value === undefined ? {} : { value };
+}
+
+/**
+ * RL-11, RL-12: the checks API Gateway's JWT authorizer makes, at least as strictly: HS256 with the
+ * local secret; `exp` required and in the future; `iat` and `nbf`, when present, at most 60 s ahead;
+ * `iss` and `aud` the configured ones; the roles claim a list of role names. Wall-clock time, as in
+ * AWS (the virtual clock of POST /_local/clock moves timers, not token lifetimes).
+ */
+async function verifiedClaims(
+  authorization: string | undefined,
+  check: { key: Uint8Array; issuer: string; audience: string },
+): Promise<{ claims: JWTPayload } | { problem: Problem }> {
+  const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1];
+  if (!token) return { problem: unauthorized('a valid bearer token is required') };
+  let claims: JWTPayload;
+  try {
+    ({ payload: claims } = await jwtVerify(token, check.key, {
+      algorithms: ['HS256'],
+      issuer: check.issuer,
+      audience: check.audience,
+      requiredClaims: ['exp'],
+      clockTolerance: JWT_CLOCK_SKEW_SECONDS,
+    }));
+  } catch (err) {
+    if (err instanceof errors.JWTExpired) return { problem: unauthorized('RL-11: the token has expired') };
+    if (err instanceof errors.JWTClaimValidationFailed)
+      return {
+        problem: unauthorized(
+          `RL-11: the token's ${err.claim} claim is ${err.reason === 'missing' ? 'missing' : 'not accepted'}`,
+        ),
+      };
+    return { problem: unauthorized('a valid bearer token is required') };
+  }
+  // the tolerance is for clocks running ahead: an `exp` already past is refused without it
+  const now = Math.floor(Date.now() / 1000);
+  if ((claims.exp as number) <= now) return { problem: unauthorized('RL-11: the token has expired') };
+  if (claims.iat !== undefined && claims.iat > now + JWT_CLOCK_SKEW_SECONDS)
+    return { problem: unauthorized("RL-11: the token's iat claim is in the future") };
+  const roles = parseRolesClaim(claims.roles);
+  if (!roles.ok) return { problem: unauthorized(`RL-12: ${roles.reason}`) };
+  return { claims };
+}
+
+/**
+ * What node:http answers before a request reaches the server (a malformed request, or headers over
+ * its 16 KiB limit): problem+json, as every other refusal (RL-10, RL-11).
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const p =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? problem(431, 'RL-11: the request headers are too large', { type: 'header-too-large' })
+      : problem(400, 'the request is not valid HTTP', { type: 'validation' });
+  const body = JSON.stringify(p);
+  socket.end(
+    `HTTP/1.1 ${p.status} ${p.title}\r\ncontent-type: application/problem+json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
 /**
  * A node:http server that does what API Gateway (HTTP API) does for the engine: matches the route,
- * verifies the JWT (HS256 with LOCAL_JWT_SECRET here; the JWT authorizer in AWS), and hands the same
- * Lambda handler modules an API Gateway v2 event with the verified claims.
+ * verifies the JWT (HS256 with LOCAL_JWT_SECRET here, checked as the JWT authorizer checks in AWS:
+ * RL-11, RL-12, docs/security.md), and hands the same Lambda handler modules an API Gateway v2 event
+ * with the verified claims.
  */
 export function createLocalHttpServer(options: {
   routes: LocalRoute[];
   jwtSecret: string;
+  /** the accepted `iss` (default urn:contact-center-engine:local) */
+  jwtIssuer?: string;
+  /** the accepted `aud` (default contact-center-engine) */
+  jwtAudience?: string;
   local?: Record<string, LocalEndpoint>;
 }): Server {
   // Literal segments outrank parameters, as in API Gateway (/v1/agents/me/presence over /v1/agents/{id}).
@@ -67,7 +170,11 @@ export function createLocalHttpServer(options: {
       literal: r.route.path.split('/').filter((s) => !s.startsWith('{')).length,
     }))
     .sort((a, b) => b.literal - a.literal);
-  const secret = new TextEncoder().encode(options.jwtSecret);
+  const jwtCheck = {
+    key: new TextEncoder().encode(options.jwtSecret),
+    issuer: options.jwtIssuer ?? LOCAL_JWT_DEFAULTS.issuer,
+    audience: options.jwtAudience ?? LOCAL_JWT_DEFAULTS.audience,
+  };
 
   const send = (res: ServerResponse, status: number, body: string, type: string): void => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
@@ -90,7 +197,7 @@ export function createLocalHttpServer(options: {
       req.on('error', reject);
     });
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     // No exception escapes a request: what a handler or this server did not foresee is a 500
     // problem+json, and the process keeps serving (RL-4).
     handle(req, res).catch((err: unknown) => {
@@ -99,6 +206,8 @@ export function createLocalHttpServer(options: {
       else sendProblem(res, problem(500, 'an unexpected error occurred', { type: 'internal' }));
     });
   });
+  server.on('clientError', answerClientError);
+  return server;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     {
@@ -107,6 +216,9 @@ export function createLocalHttpServer(options: {
       const body = await readBody(req);
       if (body === null)
         return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
+      // what API Gateway refuses before any route or authorizer (RL-11)
+      const authorization = authorizationHeader(req);
+      if ('problem' in authorization) return sendProblem(res, authorization.problem);
       const local = options.local?.[`${method} ${url.pathname}`];
       if (local) {
         let json: unknown;
@@ -145,15 +257,11 @@ export function createLocalHttpServer(options: {
         return sendProblem(res, problem(404, `no route for ${method} ${url.pathname}`, { type: 'not-found' }));
       const { entry, params } = matched;
 
-      let claims: Record<string, unknown> | undefined;
+      let claims: JWTPayload | undefined;
       if (entry.route.auth === 'jwt') {
-        const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-        try {
-          if (!token) throw new Error('missing');
-          claims = (await jwtVerify(token, secret, { algorithms: ['HS256'] })).payload as Record<string, unknown>;
-        } catch {
-          return sendProblem(res, problem(401, 'a valid bearer token is required', { type: 'unauthorized' }));
-        }
+        const verified = await verifiedClaims(authorization.value, jwtCheck);
+        if ('problem' in verified) return sendProblem(res, verified.problem);
+        claims = verified.claims;
       }
       const headers = Object.fromEntries(
         Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : (v ?? '')]),

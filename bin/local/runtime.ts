@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { LocalScheduler, VirtualClock } from '../../functions/adapters/local-scheduler.js';
-import type { Config, LogLevel } from '../../functions/config.js';
+import { readConfig, type Config, type LocalJwtConfig, type LogLevel } from '../../functions/config.js';
 import * as admin from '../../functions/handlers/http/admin.handler.js';
 import * as agents from '../../functions/handlers/http/agents.handler.js';
 import * as conversations from '../../functions/handlers/http/conversations.handler.js';
@@ -19,12 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { BundlesUnavailableError, importCreateHandler, readBundles } from './bundles.js';
 import { ensureTable, startDynamoLocal } from './dynamodb-local.js';
 import { startLocalSqs } from './fauxqs.js';
-import {
-  createLocalHttpServer,
-  DEFAULT_LOCAL_JWT_SECRET,
-  type LambdaHttpHandler,
-  type LocalEndpoint,
-} from './http-server.js';
+import { createLocalHttpServer, type LambdaHttpHandler, type LocalEndpoint } from './http-server.js';
 import { startPoller, type Poller } from './sqs-poller.js';
 import { startStreamPoller } from './stream-poller.js';
 import { LOOPBACK, TABLE_NAME_LOCAL } from './names.js';
@@ -40,7 +35,8 @@ export interface LocalRuntimeOptions {
    * created there if missing.
    */
   dynamoEndpoint?: string;
-  jwtSecret?: string;
+  /** the JWT check's secret, issuer and audience; unset, LOCAL_JWT_SECRET, _ISSUER, _AUDIENCE (RL-11) */
+  jwt?: Partial<LocalJwtConfig>;
   /** receives this many times before a message goes to the DLQ */
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
@@ -64,7 +60,7 @@ export interface LocalRuntimeOptions {
 export type HandlerOrigin = { from: 'source' } | { from: 'bundle'; function: string; dir: string };
 
 /** What the local runtime hands every handler factory: AWS's configuration, pointing at the local stack. */
-export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper' | 'idempotencyTable'>;
+export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper' | 'idempotencyTable' | 'localJwt'>;
 
 const clockBody = z
   .object({
@@ -280,9 +276,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         return advance(parsed.data.advanceSeconds);
       },
     };
+    const jwt = { ...readConfig(['localJwt']).localJwt, ...options.jwt };
     const server = createLocalHttpServer({
       routes,
-      jwtSecret: options.jwtSecret ?? process.env.LOCAL_JWT_SECRET ?? DEFAULT_LOCAL_JWT_SECRET,
+      jwtSecret: jwt.secret,
+      jwtIssuer: jwt.issuer,
+      jwtAudience: jwt.audience,
       local,
     });
     await new Promise<void>((resolve, reject) => {

@@ -63,11 +63,20 @@ export interface Workstream {
   distribution: 'push' | 'pick';
 }
 
+/**
+ * How a channel's webhooks are signed: `body` covers the raw body only (RL-5); `timestamped` covers
+ * timestamp, channel id and raw body, so a captured request cannot be replayed later or elsewhere (RL-9).
+ */
+export const SIGNATURE_SCHEMES = ['body', 'timestamped'] as const;
+export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+
 export interface Channel {
   org: string;
   id: string;
   kind: ChannelKind;
   workstreamId: string;
+  /** RL-9; absent on channels stored before it, which sign the body only */
+  signature?: SignatureScheme;
 }
 
 /** One capacity pool of an agent (C-1). `used` is the sum of live allocations (RL-3). */

@@ -1,5 +1,5 @@
 /** Types of the lists the API pages (never a scan) and of notes and channel registrations. */
-import type { Status } from '../domain/model.js';
+import type { SignatureScheme, Status } from '../domain/model.js';
 
 export interface Page<T> {
   items: T[];
@@ -34,6 +34,8 @@ export interface ChannelRegistration {
   org: string;
   channelId: string;
   secret: string;
+  /** RL-9; absent on registrations stored before it: `body` */
+  signature?: SignatureScheme;
 }
 
 export const STATUS_ORDER: readonly Status[] = ['Open', 'Active', 'WrapUp', 'Waiting', 'Closed'];

@@ -6,6 +6,7 @@ import {
   type ChannelKind,
   type Contact,
   type OrgSettings,
+  type SignatureScheme,
   type Workstream,
 } from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
@@ -86,7 +87,7 @@ export async function configureChannel(
   deps: ApiDeps,
   org: string,
   id: string,
-  input: { kind: ChannelKind; workstreamId: string; secret: string },
+  input: { kind: ChannelKind; workstreamId: string; secret: string; signature?: SignatureScheme | undefined },
 ): Promise<Channel> {
   const ws = await deps.configuration.getWorkstream(org, input.workstreamId);
   if (!ws)
@@ -101,7 +102,14 @@ export async function configureChannel(
       },
     ]);
   }
-  const channel: Channel = { org, id, kind: input.kind, workstreamId: input.workstreamId };
+  // RL-9: the scheme is stored with the registration the webhook reads; `body` unless asked (RL-5)
+  const channel: Channel = {
+    org,
+    id,
+    kind: input.kind,
+    workstreamId: input.workstreamId,
+    signature: input.signature ?? 'body',
+  };
   await deps.configuration.putChannel(channel, input.secret);
   return channel;
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { NotFoundError } from '../domain/errors.js';
+import type { ChannelRegistration } from '../ports/read-types.js';
 import type { Configuration } from '../ports/repositories.js';
 import type { CustomerEvent } from './customer-event.use-case.js';
 
@@ -19,24 +20,63 @@ export interface QueueMessage {
   deduplicationId: string;
 }
 
-/** RL-5: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time. */
-export function signatureMatches(secret: string, rawBody: string, header: string | undefined): boolean {
+/**
+ * RL-5: `X-Signature: sha256=<hex HMAC-SHA256 of the signed text>` with the channel's secret, compared
+ * in constant time. The signed text is the raw body (`body` channels) or
+ * `<timestamp>.<channelId>.<raw body>` (`timestamped` channels, RL-9).
+ */
+export function signatureMatches(secret: string, signed: string, header: string | undefined): boolean {
   const m = /^sha256=([0-9a-fA-F]{64})$/.exec(header?.trim() ?? '');
   if (!m) return false;
-  const expected = createHmac('sha256', secret).update(rawBody, 'utf8').digest();
+  const expected = createHmac('sha256', secret).update(signed, 'utf8').digest();
   return timingSafeEqual(expected, Buffer.from(m[1] as string, 'hex'));
 }
 
 export const signBody = (secret: string, rawBody: string): string =>
   `sha256=${createHmac('sha256', secret).update(rawBody, 'utf8').digest('hex')}`;
 
+/** RL-9: how far `X-Signature-Timestamp` may be from the engine's clock, either way. */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/** RL-9: what a `timestamped` channel signs, so a signature holds for one channel and one moment. */
+export const timestampedText = (timestamp: string, channelId: string, rawBody: string): string =>
+  `${timestamp}.${channelId}.${rawBody}`;
+
+export const signTimestamped = (secret: string, timestamp: string, channelId: string, rawBody: string): string =>
+  signBody(secret, timestampedText(timestamp, channelId, rawBody));
+
+/** unix seconds, digits only (no sign, fraction or exponent) */
+const UNIX_SECONDS = /^[0-9]{1,12}$/;
+
+/**
+ * Why a webhook's signature headers are refused (the 401's detail), or undefined when they hold
+ * (RL-5, RL-9). `now` is the engine's clock. Nothing is read from the body before this passes.
+ */
+export function signatureRefusal(
+  reg: Pick<ChannelRegistration, 'channelId' | 'secret' | 'signature'>,
+  rawBody: string,
+  headers: { signature?: string | undefined; timestamp?: string | undefined },
+  now: Date,
+): string | undefined {
+  if ((reg.signature ?? 'body') === 'body')
+    return signatureMatches(reg.secret, rawBody, headers.signature) ? undefined : 'missing or wrong X-Signature';
+  const timestamp = headers.timestamp?.trim() ?? '';
+  if (!UNIX_SECONDS.test(timestamp))
+    return 'RL-9: this channel signs with a timestamp: X-Signature-Timestamp (unix seconds) is missing or malformed';
+  if (Math.abs(Number(timestamp) - now.getTime() / 1000) > SIGNATURE_TOLERANCE_SECONDS)
+    return `RL-9: X-Signature-Timestamp is more than ${SIGNATURE_TOLERANCE_SECONDS} s from the engine's clock`;
+  return signatureMatches(reg.secret, timestampedText(timestamp, reg.channelId, rawBody), headers.signature)
+    ? undefined
+    : 'RL-9: missing or wrong X-Signature (HMAC-SHA256 of "<timestamp>.<channelId>.<raw body>")';
+}
+
 const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex');
 
-/** Finds the channel's org and secret; unknown channels are 404. */
+/** Finds the channel's org, secret and signature scheme; unknown channels are 404. */
 export async function channelRegistration(
   reads: Pick<Configuration, 'getChannelRegistration'>,
   channelId: string,
-): Promise<{ org: string; secret: string }> {
+): Promise<ChannelRegistration> {
   const reg = await reads.getChannelRegistration(channelId);
   if (!reg) throw new NotFoundError('channel', channelId);
   return reg;

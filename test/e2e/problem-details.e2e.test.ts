@@ -256,19 +256,22 @@ describe('401 no or bad credentials (RL-5 for webhooks)', () => {
   });
 
   it('401: a token without the org claim is refused', async () => {
-    // Prepare: a validly signed token without the claims the API needs
+    // Prepare: a validly signed token (issuer, audience, expiry as the local server wants) without the org claim
     const { SignJWT } = await import('jose');
     const noOrg = await new SignJWT({ roles: ['agent'] })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('alice')
+      .setIssuer('urn:contact-center-engine:local')
+      .setAudience('contact-center-engine')
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode('local-dev-secret'));
 
     // Act
     const r = await api.as(noOrg).get('/v1/agents/me');
 
-    // Assess
+    // Assess: refused by the handler for the claim, not by the local server for the token
     expectProblem(r, 401);
+    expect(String(r.body.detail)).toMatch(/sub, org and roles/);
   });
 
   it('RL-5: a webhook with a missing, malformed or wrong signature is 401', async () => {

@@ -2,7 +2,7 @@ import { inject } from 'vitest';
 import { ulid } from 'ulid';
 import { startLocalRuntime, type LocalRuntime } from '../../bin/local/runtime.js';
 import { signLocalToken } from '../../bin/local/token.js';
-import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
+import { signBody, signTimestamped } from '../../functions/use-cases/ingest-webhook.use-case.js';
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
@@ -85,6 +85,18 @@ export class Api {
   webhook(channelId: string, event: unknown, secret: string, signature?: string): Promise<HttpResult> {
     const raw = JSON.stringify(event);
     return this.call('POST', `/v1/webhooks/${channelId}`, raw, { 'x-signature': signature ?? signBody(secret, raw) });
+  }
+
+  /**
+   * POST a webhook to a `timestamped` channel (RL-9): X-Signature-Timestamp `timestamp` (unix
+   * seconds, as a string) and X-Signature over "<timestamp>.<channelId>.<raw body>".
+   */
+  webhookTimestamped(channelId: string, event: unknown, secret: string, timestamp: string): Promise<HttpResult> {
+    const raw = JSON.stringify(event);
+    return this.call('POST', `/v1/webhooks/${channelId}`, raw, {
+      'x-signature-timestamp': timestamp,
+      'x-signature': signTimestamped(secret, timestamp, channelId, raw),
+    });
   }
 }
 

@@ -22,6 +22,23 @@ describe('functions/config: the environment, read once per capability', () => {
     });
   });
 
+  it("finding 6 / RL-11: the local runtime's JWT check reads LOCAL_JWT_SECRET, _ISSUER and _AUDIENCE, with defaults", () => {
+    expect(readConfig(['localJwt'], {})).toEqual({
+      localJwt: {
+        secret: 'local-dev-secret',
+        issuer: 'urn:contact-center-engine:local',
+        audience: 'contact-center-engine',
+      },
+    });
+    expect(
+      readConfig(['localJwt'], {
+        LOCAL_JWT_SECRET: 's3cret',
+        LOCAL_JWT_ISSUER: 'https://idp.example.com/',
+        LOCAL_JWT_AUDIENCE: 'engine-api',
+      }),
+    ).toEqual({ localJwt: { secret: 's3cret', issuer: 'https://idp.example.com/', audience: 'engine-api' } });
+  });
+
   it('reads only the capabilities asked for: another capability missing its variables is no error', () => {
     expect(readConfig(['observability'], {})).toEqual({
       observability: expect.objectContaining({ metrics: true, tracing: true }),

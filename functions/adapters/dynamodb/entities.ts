@@ -281,6 +281,7 @@ export const channelRegistrationEntity = {
     org: r.org,
     channelId: r.channelId,
     secret: r.secret,
+    signature: r.signature ?? 'body',
   }),
   from: (item: Item): ChannelRegistration => stripStorage<ChannelRegistration>(item),
 };

@@ -15,31 +15,56 @@ export interface Claims {
 
 export const idSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A-Za-z0-9_-]{1,64}'));
 
+const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r);
+
 /**
- * API Gateway's JWT authorizer hands array claims over as strings such as "[agent supervisor]";
- * the local server hands real arrays. Both mean the same roles.
+ * RL-12: one role name: no whitespace, comma or bracket (nor control character), so that no element
+ * can turn into several roles when a list is written as a string ("read admin" never becomes admin).
  */
-const rolesClaim = z.pipe(
-  z.transform((v: unknown) => {
-    if (Array.isArray(v)) return v as unknown[];
-    if (typeof v === 'string')
-      return v
-        .replace(/^\[|\]$/g, '')
-        .split(/[\s,]+/)
-        .filter(Boolean);
-    return v;
-  }),
-  z.array(z.string()),
-);
+const ROLE_ELEMENT = /^[^\s,[\]\p{Cc}]{1,64}$/u;
 
-const claimsSchema = z.object({ sub: idSchema, org: idSchema, roles: rolesClaim });
+export type RolesClaim = { ok: true; roles: Role[]; unknown: string[] } | { ok: false; reason: string };
 
-/** Reads the claims the authorizer verified. No verified claims -> 401. Unknown roles are ignored. */
-export function claimsFrom(raw: unknown): Claims {
+/**
+ * RL-12: the roles claim in its two accepted forms: a JSON array of strings (the token's own form,
+ * which the local server hands over) or the string API Gateway's JWT authorizer makes of an array
+ * claim, its elements between brackets, separated by single spaces ("[agent supervisor]"). Anything
+ * else, and any element that is not one role name, is refused; unknown role names are returned apart
+ * (the caller drops and logs them).
+ */
+export function parseRolesClaim(claim: unknown): RolesClaim {
+  let elements: readonly unknown[];
+  if (Array.isArray(claim)) elements = claim;
+  else if (typeof claim === 'string' && claim.startsWith('[') && claim.endsWith(']'))
+    elements = claim.length === 2 ? [] : claim.slice(1, -1).split(' ');
+  else return { ok: false, reason: 'the roles claim must be a JSON array of strings (or "[a b]" from API Gateway)' };
+  const bad = elements.findIndex((e) => typeof e !== 'string' || !ROLE_ELEMENT.test(e));
+  if (bad >= 0)
+    return {
+      ok: false,
+      reason: `roles element ${bad} is not a role name (1 to 64 characters, no space, comma or bracket)`,
+    };
+  const names = elements as readonly string[];
+  return { ok: true, roles: names.filter(isRole), unknown: names.filter((r) => !isRole(r)) };
+}
+
+const claimsSchema = z.object({ sub: idSchema, org: idSchema });
+
+/**
+ * Reads the claims the authorizer verified. No verified claims, or a roles claim that is not a list
+ * of role names (RL-12) -> 401. Unknown roles are dropped, and handed to `onUnknownRoles` to log.
+ */
+export function claimsFrom(
+  raw: unknown,
+  onUnknownRoles?: (dropped: { sub: string; org: string; roles: string[] }) => void,
+): Claims {
   const parsed = claimsSchema.safeParse(raw);
   if (!parsed.success) throw new UnauthorizedError('a valid bearer token with sub, org and roles claims is required');
-  const { sub, org, roles } = parsed.data;
-  return { sub, org, roles: roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) };
+  const { sub, org } = parsed.data;
+  const roles = parseRolesClaim((raw as { roles?: unknown }).roles);
+  if (!roles.ok) throw new UnauthorizedError(`RL-12: ${roles.reason}`);
+  if (roles.unknown.length) onUnknownRoles?.({ sub, org, roles: roles.unknown });
+  return { sub, org, roles: roles.roles };
 }
 
 /** The claims as the use cases name whoever calls: org, id (the token's subject), roles. */

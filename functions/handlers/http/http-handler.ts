@@ -80,7 +80,10 @@ export function httpGroup<R>(routes: readonly Route<R>[], rt: R, obs: Observabil
     for (const [k, v] of Object.entries(event.pathParameters ?? {})) params[k] = parse(idSchema, v ?? '', `path.${k}`);
     const claims =
       route.auth === 'jwt'
-        ? claimsFrom((event.requestContext as { authorizer?: { jwt?: { claims?: unknown } } }).authorizer?.jwt?.claims)
+        ? claimsFrom(
+            (event.requestContext as { authorizer?: { jwt?: { claims?: unknown } } }).authorizer?.jwt?.claims,
+            (dropped) => logger.warn('RL-12: unknown roles dropped from the token', dropped),
+          )
         : { sub: '', org: '', roles: [] };
     if (route.auth === 'jwt' && route.roles) requireRole(claims, ...route.roles);
     const rawBody = rawBodyOf(event);

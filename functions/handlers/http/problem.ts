@@ -28,6 +28,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   412: 'Precondition failed',
   422: 'Unprocessable request',
+  431: 'Request header fields too large',
   500: 'Internal error',
   501: 'Not implemented',
 };

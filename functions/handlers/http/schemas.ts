@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { isValidWrapUpPolicy } from '../../domain/capacity.js';
-import { CHANNEL_KINDS, MODES, PRESENCES, STATUSES } from '../../domain/model.js';
+import { CHANNEL_KINDS, MODES, PRESENCES, SIGNATURE_SCHEMES, STATUSES } from '../../domain/model.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import { CUSTOMER_EVENT_TYPES } from '../../use-cases/customer-event.use-case.js';
 import '../zod-messages.js';
@@ -89,6 +89,8 @@ export const channelBody = z.strictObject({
   kind: z.enum(CHANNEL_KINDS as [string, ...string[]]),
   workstreamId: idSchema,
   secret: z.string().check(z.minLength(16, 'must be at least 16 characters'), z.maxLength(256)),
+  /** RL-9: `timestamped` signatures cover timestamp, channel id and body; default `body` (RL-5) */
+  signature: z.optional(z.enum(SIGNATURE_SCHEMES)),
 });
 
 export const contactBody = z.strictObject({

@@ -10,6 +10,7 @@ import {
   type Mode,
   type OrgSettings,
   type Presence,
+  type SignatureScheme,
   type State,
   type Status,
   type Workstream,
@@ -280,6 +281,8 @@ export interface ChannelView {
   id: string;
   kind: ChannelKind;
   workstreamId: string;
+  /** RL-9: how its webhooks are signed */
+  signature: SignatureScheme;
 }
 
 export const channelView = (ch: Channel): ChannelView => ({
@@ -287,6 +290,7 @@ export const channelView = (ch: Channel): ChannelView => ({
   id: ch.id,
   kind: ch.kind,
   workstreamId: ch.workstreamId,
+  signature: ch.signature ?? 'body',
 });
 
 /** openapi.yaml `Contact` (R-6). */

@@ -1,6 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { readConfig } from '../../config.js';
-import { channelRegistration, signatureMatches, toQueueMessage } from '../../use-cases/ingest-webhook.use-case.js';
+import { channelRegistration, signatureRefusal, toQueueMessage } from '../../use-cases/ingest-webhook.use-case.js';
 import { fromEnvironment } from '../lambda.js';
 import { createObservability } from '../observability.js';
 import {
@@ -16,8 +16,9 @@ import { webhookEvent } from './schemas.js';
 export type { WebhooksConfig, WebhooksOverrides } from '../wiring/webhooks.js';
 
 /**
- * Channel webhooks: signature first (401, nothing written), then the body (400), then the FIFO
- * ingestion queue (202). Processing happens in the SQS consumer.
+ * Channel webhooks: signature first (401, nothing written; RL-5, and RL-9 on `timestamped` channels,
+ * on the engine's clock), then the body (400), then the FIFO ingestion queue (202). Processing
+ * happens in the SQS consumer.
  */
 export const webhookRoutes: Route<WebhooksRuntime>[] = [
   {
@@ -28,8 +29,13 @@ export const webhookRoutes: Route<WebhooksRuntime>[] = [
     async handle({ params, headers, rawBody }, { registrations, sqs, queueUrl, clock }) {
       const channelId = params.channelId as string;
       const reg = await channelRegistration(registrations, channelId);
-      if (!signatureMatches(reg.secret, rawBody, headers['x-signature']))
-        throw new UnauthorizedError('missing or wrong X-Signature');
+      const refusal = signatureRefusal(
+        reg,
+        rawBody,
+        { signature: headers['x-signature'], timestamp: headers['x-signature-timestamp'] },
+        clock.now(),
+      );
+      if (refusal) throw new UnauthorizedError(refusal);
       const event = parse(webhookEvent, parseJsonBody(rawBody));
       const m = toQueueMessage(reg.org, channelId, event, clock.now());
       await sqs.send(

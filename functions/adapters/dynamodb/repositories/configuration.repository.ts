@@ -95,7 +95,12 @@ export class DynamoConfiguration implements Configuration {
         {
           Put: {
             TableName: this.table.name,
-            Item: channelRegistrationEntity.item({ org: ch.org, channelId: ch.id, secret }),
+            Item: channelRegistrationEntity.item({
+              org: ch.org,
+              channelId: ch.id,
+              secret,
+              signature: ch.signature ?? 'body',
+            }),
             ConditionExpression: 'attribute_not_exists(PK) OR #org = :org',
             ExpressionAttributeNames: { '#org': 'org' },
             ExpressionAttributeValues: { ':org': ch.org },
