@@ -27,9 +27,11 @@ export interface EarlyEnd {
   conversationId?: string;
 }
 
-/** An event's own time: its `occurredAt` when the channel gave one, else when the engine received it. */
-export const eventTime = (occurredAt: string | undefined, receivedAt: Date): Date =>
-  occurredAt !== undefined ? new Date(occurredAt) : receivedAt;
+/** An event's own time: its `occurredAt` when the channel gave one (that parses), else when the engine received it. */
+export const eventTime = (occurredAt: string | undefined, receivedAt: Date): Date => {
+  const at = occurredAt === undefined ? Number.NaN : Date.parse(occurredAt);
+  return Number.isNaN(at) ? receivedAt : new Date(at);
+};
 
 /** The end as kept from `now` on, for `EARLY_END_WINDOW_SECONDS`. */
 export const keptEnd = (end: Omit<EarlyEnd, 'expiresAt' | 'conversationId'>, now: Date): EarlyEnd => ({
