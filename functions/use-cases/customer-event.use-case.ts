@@ -201,7 +201,7 @@ async function ignore(
  * T-2, out of order: the customer left before the thread had a conversation (the channel posted the
  * end before the start). On a live channel the end is kept, in the transaction of its receipt, for the
  * thread's start; an end already kept (ended, then disconnected) stays as it is. Elsewhere T-2 does not
- * apply: the receipt alone. Decided on the channel's mode, so its version is proven (R-5).
+ * apply: the receipt alone.
  */
 async function keepEarlyEnd(
   deps: EngineDeps,
@@ -222,6 +222,25 @@ async function keepEarlyEnd(
     },
     now,
   );
+  return commitOnChannel(
+    deps,
+    ctx,
+    keep
+      ? { outcome: 'kept', reason: `T-2: the customer left thread ${event.threadId} before it had a conversation` }
+      : { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` },
+    keep ? [{ type: 'early-end', end }] : [],
+  );
+}
+
+/** The receipt and `writes`, decided on the channel's mode (T-2 is live only), so its version is proven (R-5). */
+async function commitOnChannel(
+  deps: EngineDeps,
+  ctx: EventContext,
+  outcome: CustomerEventOutcome,
+  writes: Write[],
+): Promise<CustomerEventOutcome> {
+  const { org, event, state } = ctx;
+  const channel = state.channel;
   const proof: Write = {
     type: 'config-current',
     org,
@@ -231,13 +250,11 @@ async function keepEarlyEnd(
     spread: event.threadId,
   };
   try {
-    await deps.commits.commit([ctx.receipt, proof, ...(keep ? [{ type: 'early-end', end } as const] : [])]);
+    await deps.commits.commit([ctx.receipt, proof, ...writes]);
   } catch (err) {
     throw onConfigStale(deps, org, err, [channel.value.id, channel.value.workstreamId]) ?? classify(err);
   }
-  return keep
-    ? { outcome: 'kept', reason: `T-2: the customer left thread ${event.threadId} before it had a conversation` }
-    : { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` };
+  return outcome;
 }
 
 /** The thread's kept end, when it is in force and this starting event is not after it (same contact). */
@@ -257,11 +274,8 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
   const { org, event, state } = ctx;
   const left = endBefore(deps, ctx);
   if (left?.conversationId !== undefined) {
-    return ignore(deps, ctx, {
-      outcome: 'ignored',
-      conversationId: left.conversationId,
-      reason: `T-2: the customer left at ${left.endedAt}; conversation ${left.conversationId} is Closed`,
-    });
+    const reason = `T-2: the customer left at ${left.endedAt}; conversation ${left.conversationId} is Closed`;
+    return commitOnChannel(deps, ctx, { outcome: 'ignored', conversationId: left.conversationId, reason }, []);
   }
   const channel = state.channel.value;
   const workstream = await workstreamOf(deps, org, channel.workstreamId, false);
