@@ -9,6 +9,7 @@ import {
   type HistoryEvent,
   type Workstream,
 } from './model.js';
+import { LEFT_BEFORE_START, type EarlyEnd } from './early-end.js';
 import { TRANSITIONS, type Action, type TransitionRule } from './transitions.js';
 import { addSeconds, DISPATCH_RETRY_SECONDS } from './timers.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
@@ -239,12 +240,16 @@ export interface OpenInput {
   actor: Actor;
   /** the thread's previous conversation, which this one replaces as the thread's current one */
   previousConversationId: string | null;
+  /** R-1: which routing rule chose the queue */
   reason: string;
   now: Date;
+  /** T-2: the customer already left (an end that arrived first): the conversation is created Closed */
+  leftBeforeStart?: Pick<EarlyEnd, 'endedAt' | 'action'>;
 }
 
 function openedConversation(input: OpenInput, at: string): Conversation {
   const mode = modeOf(input.channel.kind);
+  const closed = input.leftBeforeStart !== undefined;
   return {
     org: input.org,
     id: input.id,
@@ -252,8 +257,8 @@ function openedConversation(input: OpenInput, at: string): Conversation {
     channelKind: input.channel.kind,
     mode,
     threadId: input.threadId,
-    status: 'Open',
-    statusReason: input.reason,
+    status: closed ? 'Closed' : 'Open',
+    statusReason: closed ? LEFT_BEFORE_START : input.reason,
     queueId: input.queueId,
     workstreamId: input.workstream.id,
     ...(input.customerId ? { customerId: input.customerId } : {}),
@@ -270,6 +275,7 @@ function openedConversation(input: OpenInput, at: string): Conversation {
 
 /** E-1: the first event of a conversation, which has no status before it. */
 function createdEvent(input: OpenInput, at: string): HistoryEvent {
+  const left = input.leftBeforeStart;
   return {
     org: input.org,
     conversationId: input.id,
@@ -279,20 +285,27 @@ function createdEvent(input: OpenInput, at: string): HistoryEvent {
     role: input.actor.role,
     action: 'created',
     from: null,
-    to: 'Open',
-    reason: input.reason,
+    to: left ? 'Closed' : 'Open',
+    reason: left ? `T-2: ${LEFT_BEFORE_START}` : input.reason,
     version: 1,
-    details: { queueId: input.queueId },
+    details: {
+      queueId: input.queueId,
+      ...(left ? { routing: input.reason, customerLeftAt: left.endedAt, customerAction: left.action } : {}),
+    },
   };
 }
 
-/** A new conversation enters Open in its routed queue (R-1), with its session and ticket (M-1). */
+/**
+ * A new conversation enters Open in its routed queue (R-1), with its session and ticket (M-1). When
+ * the customer already left (T-2, `leftBeforeStart`), it is created Closed instead: in its queue for
+ * the record, holding no capacity, with nothing to dispatch.
+ */
 export function openConversation(input: OpenInput): Decision {
   const at = input.now.toISOString();
   const conversation = openedConversation(input, at);
   // R-3 safety net, as in decide(): the outbox dispatches if the commit's own dispatch does not happen
   const timers: TimerRequest[] =
-    input.workstream.distribution === 'push'
+    input.workstream.distribution === 'push' && conversation.status === 'Open'
       ? [
           {
             kind: 'dispatch',
@@ -305,7 +318,7 @@ export function openConversation(input: OpenInput): Decision {
       : [];
   const event = createdEvent(input, at);
   return {
-    rule: 'R-1',
+    rule: input.leftBeforeStart ? 'T-2' : 'R-1',
     conversation,
     event,
     writes: [

@@ -1,3 +1,4 @@
+import type { EarlyEnd } from './early-end.js';
 import type { Agent, Conversation, HistoryEvent, Notification, Status } from './model.js';
 
 /**
@@ -46,6 +47,8 @@ export type Write =
       fingerprint?: string;
       result?: Record<string, unknown>;
     }
+  /** T-2: a customer's end that came before the thread's first conversation, kept for its start (TTL'd) */
+  | { type: 'early-end'; end: EarlyEnd }
   /** the transactional timer outbox: the timer exists iff the change that armed it committed */
   | { type: 'timer'; timer: TimerRequest }
   /** TM-5: the outbox item that fired leaves in the transaction of the change it caused (unless that change rewrites it) */

@@ -32,7 +32,7 @@ export interface Conversations {
 export interface DecisionReads {
   /** an action's conversation, agents with the pools needed, Idempotency-Key receipt, uncached settings */
   readActionState(org: string, req: ActionReadRequest): Promise<ActionReadResult>;
-  /** a channel event's receipt (RL-1), thread pointer, uncached channel and settings */
+  /** a channel event's receipt (RL-1), thread pointer and early end (T-2), uncached channel and settings */
   readEventState(org: string, req: EventReadRequest): Promise<EventReadResult>;
 }
 

@@ -1,4 +1,5 @@
 /** Types the repositories share: reads of the request path, receipts, versioned configuration, commit conflicts. */
+import type { EarlyEnd } from '../domain/early-end.js';
 import type { Agent, Channel, Conversation, OrgSettings } from '../domain/model.js';
 import type { Write } from '../domain/writes.js';
 
@@ -48,12 +49,16 @@ export interface EventReadRequest {
   channel?: boolean;
   /** read the org settings (not cached) */
   settings?: boolean;
+  /** read the thread's early end (T-2) */
+  earlyEnd?: boolean;
 }
 
 export interface EventReadResult {
   /** RL-1: this event's receipt exists: it was applied before */
   duplicate: boolean;
   threadConversationId?: string;
+  /** the thread's early end as stored, possibly past its `expiresAt` (TTL deletion lags) */
+  earlyEnd?: EarlyEnd;
   channel?: Versioned<Channel>;
   settings?: Versioned<OrgSettings>;
 }

@@ -1,6 +1,21 @@
 import { openConversation } from '../domain/decide.js';
+import {
+  eventTime,
+  inForce,
+  keptEnd,
+  startedBeforeEnd,
+  type EarlyEnd,
+  type EarlyEndAction,
+} from '../domain/early-end.js';
 import { DomainError, DuplicateRequestError, NotFoundError, RaceLostError } from '../domain/errors.js';
-import type { Actor, Channel, Contact, Conversation, OrgSettings } from '../domain/model.js';
+import {
+  modeOf,
+  type Actor,
+  type Channel,
+  type Contact,
+  type Conversation,
+  type OrgSettings,
+} from '../domain/model.js';
 import { normalizeEmail, pickIdentified, toE164 } from '../domain/identification.js';
 import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
@@ -34,13 +49,15 @@ export type CustomerEventOutcome =
   | { outcome: 'transitioned'; conversation: Conversation; rule: string }
   /** the event changes no state (activity on a live conversation, or a refused transition) */
   | { outcome: 'ignored'; conversationId?: string; reason: string }
+  /** T-2: an end before the thread's first conversation, kept for a short while for its start */
+  | { outcome: 'kept'; reason: string }
   /** RL-1: the same event (channel + event id) was applied before */
   | { outcome: 'duplicate' };
 
 /** How long an event's receipt is kept: far beyond SQS's 5-minute deduplication window (RL-1). */
 export const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
 
-const CUSTOMER_ACTIONS: Partial<Record<CustomerEventType, Action['type']>> = {
+const CUSTOMER_ACTIONS: Partial<Record<CustomerEventType, EarlyEndAction>> = {
   'customer.ended': 'customer-ended',
   'customer.disconnected': 'customer-disconnected',
 };
@@ -55,6 +72,7 @@ interface EventState {
   channel: Versioned<Channel>;
   settings?: Versioned<OrgSettings>;
   threadConversationId?: string;
+  earlyEnd?: EarlyEnd;
 }
 
 /**
@@ -70,6 +88,8 @@ export async function handleCustomerEvent(
   org: string,
   channelId: string,
   event: CustomerEvent,
+  /** when the webhook took the event: its time when it has no `occurredAt` (T-2 early ends) */
+  receivedAt: Date = deps.clock.now(),
 ): Promise<CustomerEventOutcome> {
   // RL-1: the receipt commits in the same transaction as the event's effect, so it applies once.
   const receiptKey = `${channelId}#${event.eventId}`;
@@ -85,7 +105,7 @@ export async function handleCustomerEvent(
     const current = state.threadConversationId
       ? await deps.conversations.getConversation(org, state.threadConversationId)
       : undefined;
-    return applyEvent(deps, { org, event, receipt, state, ...(current ? { current } : {}) });
+    return applyEvent(deps, { org, event, receivedAt, receipt, state, ...(current ? { current } : {}) });
   };
   try {
     return await retryOnConflict<CustomerEventOutcome>(deps, attempt, async () => {
@@ -103,6 +123,7 @@ export async function handleCustomerEvent(
 interface EventContext {
   org: string;
   event: CustomerEvent;
+  receivedAt: Date;
   receipt: Write;
   state: EventState;
   current?: Conversation;
@@ -113,9 +134,9 @@ async function applyEvent(deps: EngineDeps, ctx: EventContext): Promise<Customer
   const { event, current } = ctx;
   const action = CUSTOMER_ACTIONS[event.type];
   if (action) {
-    return isCurrent(current)
-      ? transition(deps, ctx, current, action)
-      : ignore(deps, ctx, { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
+    if (isCurrent(current)) return transition(deps, ctx, current, action);
+    if (!ctx.state.threadConversationId) return keepEarlyEnd(deps, ctx, action);
+    return ignore(deps, ctx, { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` });
   }
   if (event.type === 'customer.reconnected') {
     return ignore(deps, ctx, {
@@ -176,9 +197,86 @@ async function ignore(
   return outcome;
 }
 
-/** R-1 routing and a new conversation, committed with the receipt and the configuration it was decided on. */
+/**
+ * T-2, out of order: the customer left before the thread had a conversation (the channel posted the
+ * end before the start). On a live channel the end is kept, in the transaction of its receipt, for the
+ * thread's start; an end already kept (ended, then disconnected) stays as it is. Elsewhere T-2 does not
+ * apply: the receipt alone.
+ */
+async function keepEarlyEnd(
+  deps: EngineDeps,
+  ctx: EventContext,
+  action: EarlyEndAction,
+): Promise<CustomerEventOutcome> {
+  const { org, event, state } = ctx;
+  const channel = state.channel;
+  const now = deps.clock.now();
+  const keep = modeOf(channel.value.kind) === 'live' && !inForce(state.earlyEnd, now);
+  const end = keptEnd(
+    {
+      org,
+      channelId: channel.value.id,
+      threadId: event.threadId,
+      endedAt: eventTime(event.occurredAt, ctx.receivedAt).toISOString(),
+      action,
+    },
+    now,
+  );
+  return commitOnChannel(
+    deps,
+    ctx,
+    keep
+      ? { outcome: 'kept', reason: `T-2: the customer left thread ${event.threadId} before it had a conversation` }
+      : { outcome: 'ignored', reason: `no open conversation on thread ${event.threadId}` },
+    keep ? [{ type: 'early-end', end }] : [],
+  );
+}
+
+/** The receipt and `writes`, decided on the channel's mode (T-2 is live only), so its version is proven (R-5). */
+async function commitOnChannel(
+  deps: EngineDeps,
+  ctx: EventContext,
+  outcome: CustomerEventOutcome,
+  writes: Write[],
+): Promise<CustomerEventOutcome> {
+  const { org, event, state } = ctx;
+  const channel = state.channel;
+  const proof: Write = {
+    type: 'config-current',
+    org,
+    entity: 'channel',
+    id: channel.value.id,
+    version: channel.version,
+    spread: event.threadId,
+  };
+  try {
+    await deps.commits.commit([ctx.receipt, proof, ...writes]);
+  } catch (err) {
+    throw onConfigStale(deps, org, err, [channel.value.id, channel.value.workstreamId]) ?? classify(err);
+  }
+  return outcome;
+}
+
+/** The thread's kept end, when it is in force and this starting event is not after it (same contact). */
+function endBefore(deps: EngineDeps, ctx: EventContext): EarlyEnd | undefined {
+  const { event, state } = ctx;
+  const end = state.earlyEnd;
+  if (modeOf(state.channel.value.kind) !== 'live' || !inForce(end, deps.clock.now())) return undefined;
+  return startedBeforeEnd(end, eventTime(event.occurredAt, ctx.receivedAt)) ? end : undefined;
+}
+
+/**
+ * R-1 routing and a new conversation, committed with the receipt and the configuration it was decided on.
+ * T-2: when the customer already left (a kept end this event is not after), it is created Closed, and the
+ * end records it; a later start or message of that contact (not after the end either) is ignored.
+ */
 async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<CustomerEventOutcome> {
   const { org, event, state } = ctx;
+  const left = endBefore(deps, ctx);
+  if (left?.conversationId !== undefined) {
+    const reason = `T-2: the customer left at ${left.endedAt}; conversation ${left.conversationId} is Closed`;
+    return commitOnChannel(deps, ctx, { outcome: 'ignored', conversationId: left.conversationId, reason }, []);
+  }
   const channel = state.channel.value;
   const workstream = await workstreamOf(deps, org, channel.workstreamId, false);
   const identified = await identifyCustomer(deps, org, event.customer, state.settings?.value);
@@ -196,6 +294,7 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
     previousConversationId: state.threadConversationId ?? null,
     reason: route.rule === null ? 'R-1: default queue' : `R-1: routing rule ${route.rule + 1}`,
     now: deps.clock.now(),
+    ...(left ? { leftBeforeStart: left } : {}),
   });
   const spread = decision.conversation.id;
   const proofs: Write[] = [
@@ -205,8 +304,11 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
       ? [{ type: 'config-current', org, entity: 'settings', id: org, version: state.settings.version, spread } as const]
       : []),
   ];
+  const closedBy: Write[] = left
+    ? [{ type: 'early-end', end: { ...left, conversationId: decision.conversation.id } }]
+    : [];
   try {
-    await deps.commits.commit([...decision.writes, ctx.receipt, ...proofs]);
+    await deps.commits.commit([...decision.writes, ctx.receipt, ...proofs, ...closedBy]);
   } catch (err) {
     throw onConfigStale(deps, org, err, [channel.id, workstream.value.id]) ?? classify(err);
   }
@@ -251,6 +353,7 @@ async function readEventState(
     threadId: event.threadId,
     channel: !cachedChannel,
     settings: wantsSettings && !cachedSettings,
+    earlyEnd: event.type !== 'customer.reconnected',
   });
   const channel = cachedChannel ?? read.channel;
   if (!channel) throw new NotFoundError('channel', channelId);
@@ -262,6 +365,7 @@ async function readEventState(
     channel,
     ...(settings ? { settings } : {}),
     ...(read.threadConversationId ? { threadConversationId: read.threadConversationId } : {}),
+    ...(read.earlyEnd ? { earlyEnd: read.earlyEnd } : {}),
   };
 }
 

@@ -261,6 +261,37 @@ describe('the request path: read, decide, one transaction', () => {
     expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
   });
 
+  it('T-2: an early end and the start it closes at creation are each one BatchGetItem and one TransactWriteItems (warm)', async () => {
+    // Prepare: the channel and workstream are warm
+    const f = await makeFixture();
+    const { store, sent } = countingStore();
+    const deps = requestPath(f, store);
+    const event = (type: 'conversation.started' | 'customer.ended', threadId: string, occurredAt?: string) =>
+      handleCustomerEvent(deps, f.org, f.channelId('chat'), {
+        eventId: ulid(),
+        type,
+        threadId,
+        ...(occurredAt ? { occurredAt } : {}),
+      });
+    await event('conversation.started', 'warm-up');
+    const startedAt = f.clock.now().toISOString();
+    sent.length = 0;
+
+    // Act
+    const ended = await event('customer.ended', 'early');
+    const endRequests = sent.splice(0);
+    const started = await event('conversation.started', 'early', startedAt);
+
+    // Assess
+    expect(ended).toMatchObject({ outcome: 'kept' });
+    expect(endRequests).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+    expect(started).toMatchObject({
+      outcome: 'created',
+      conversation: { status: 'Closed', statusReason: 'customer-left-before-start' },
+    });
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+  });
+
   it('R-5 / R-1: a routing rule added to a cached workstream routes the very next conversation', async () => {
     // Prepare: the chat workstream (no rules, default q1) is cached by a first conversation
     const f = await makeFixture();

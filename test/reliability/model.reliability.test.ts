@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
-import { stripStorage } from '../../functions/adapters/dynamodb/entities.js';
+import { earlyEndEntity, stripStorage } from '../../functions/adapters/dynamodb/entities.js';
+import type { EarlyEnd } from '../../functions/domain/early-end.js';
 import { presenceOf } from '../../functions/domain/presence.js';
 import {
   DEFAULT_SETTINGS,
@@ -341,6 +342,8 @@ interface Snap {
   agents: Map<string, AgentView>;
   /** `channelId#threadId` -> the thread's current conversation */
   threads: Map<string, string | undefined>;
+  /** `channelId#threadId` -> the thread's kept early end (T-2), as stored */
+  earlyEnds: Map<string, EarlyEnd | undefined>;
   now: number;
 }
 
@@ -348,10 +351,11 @@ const threadKey = (channelId: string, threadId: string): string => `${channelId}
 
 async function snapshot(w: World): Promise<Snap> {
   const { doc, tableName } = w.rig;
-  const [convParts, agentParts, threadItems] = await Promise.all([
+  const [convParts, agentParts, threadItems, earlyItems] = await Promise.all([
     Promise.all(w.convIds.map((id) => partition(doc, tableName, keys.conversation(w.org, id).PK))),
     Promise.all(w.agents.map((id) => partition(doc, tableName, keys.agent(w.org, id).PK))),
     Promise.all(w.threadKeys.map((t) => item(doc, tableName, keys.thread(w.org, t.channelId, t.threadId)))),
+    Promise.all(w.threadKeys.map((t) => item(doc, tableName, keys.earlyEnd(w.org, t.channelId, t.threadId)))),
   ]);
   const convs = new Map<string, ConvView>();
   w.convIds.forEach((id, i) => {
@@ -380,7 +384,12 @@ async function snapshot(w: World): Promise<Snap> {
   w.threadKeys.forEach((t, i) =>
     threads.set(threadKey(t.channelId, t.threadId), threadItems[i]?.conversationId as string | undefined),
   );
-  return { convs, agents, threads, now: w.rig.clock.now().getTime() };
+  const earlyEnds = new Map<string, EarlyEnd | undefined>();
+  w.threadKeys.forEach((t, i) => {
+    const x = earlyItems[i];
+    earlyEnds.set(threadKey(t.channelId, t.threadId), x ? earlyEndEntity.from(x) : undefined);
+  });
+  return { convs, agents, threads, earlyEnds, now: w.rig.clock.now().getTime() };
 }
 
 /** The whole org as one string: a step that must change nothing compares these. */
@@ -400,6 +409,7 @@ function legalEdges(kind: ChannelKind): Set<string> {
   const persistent = mode === 'persistent';
   const e = new Set<string>([
     'created:null>Open',
+    ...(live ? ['created:null>Closed'] : []), // T-2: the customer's end came first
     'accept:Open>Active', // T-1
     'offer:Open>Active', // R-3
     'accept:Active>Active', // R-3 offer accepted, X-3 transfer accepted
@@ -446,31 +456,74 @@ const EDGES = new Map<ChannelKind, Set<string>>(KINDS.map((k) => [k, legalEdges(
 
 type ThreadState = { status: Status; mode: Mode; accepted: boolean; external: boolean } | 'none';
 
-function customerEffect(
-  st: ThreadState,
-  type: CustomerEventType,
-  mode: Mode,
-): { events: number; convs: number; next: ThreadState } {
-  const unaccepted: ThreadState = { status: 'Open', mode, accepted: false, external: false };
-  if (st === 'none') {
-    if (type === 'conversation.started' || type === 'message.received')
-      return { events: 1, convs: 1, next: unaccepted };
-    return { events: 0, convs: 0, next: st };
-  }
-  if (type === 'message.received' && st.status === 'Waiting') return { events: 1, convs: 0, next: unaccepted };
-  if ((type === 'customer.ended' || type === 'customer.disconnected') && st.mode === 'live') {
-    if (st.status === 'Open') return { events: 1, convs: 0, next: 'none' };
-    if (st.status === 'Active')
-      return { events: 1, convs: 0, next: st.accepted && !st.external ? { ...st, status: 'WrapUp' } : 'none' };
-  }
-  return { events: 0, convs: 0, next: st };
+/**
+ * A thread as the customer rules see it: its current conversation's state, whether it ever had a
+ * conversation, and its kept early end (T-2: an end before the first conversation, for 5 minutes).
+ */
+interface ThreadModel {
+  st: ThreadState;
+  started: boolean;
+  early?: { endedAt: number; expiresAt: number; linked: boolean };
 }
 
-function threadState(s: Snap, channelId: string, threadId: string): ThreadState {
+const startsConversation = (type: CustomerEventType): boolean =>
+  type === 'conversation.started' || type === 'message.received';
+const isEnd = (type: CustomerEventType): boolean => type === 'customer.ended' || type === 'customer.disconnected';
+
+/** `at`: the event's time (its occurredAt); `now`: when it is applied. */
+function customerEffect(
+  t: ThreadModel,
+  type: CustomerEventType,
+  mode: Mode,
+  at: number,
+  now: number,
+): { events: number; convs: number; next: ThreadModel } {
+  const { st } = t;
+  const none = { events: 0, convs: 0, next: t };
+  const unaccepted: ThreadState = { status: 'Open', mode, accepted: false, external: false };
+  const early = t.early && mode === 'live' && now < t.early.expiresAt * 1000 ? t.early : undefined;
+  if (st === 'none') {
+    if (startsConversation(type)) {
+      // T-2: the same contact (not after the kept end): created Closed once, then ignored
+      if (early && at <= early.endedAt)
+        return early.linked
+          ? none
+          : { events: 1, convs: 1, next: { ...t, started: true, early: { ...early, linked: true } } };
+      return { events: 1, convs: 1, next: { ...t, st: unaccepted, started: true } };
+    }
+    if (isEnd(type) && mode === 'live' && !t.started && !early)
+      return {
+        events: 0,
+        convs: 0,
+        next: { ...t, early: { endedAt: at, expiresAt: Math.floor(now / 1000) + 300, linked: false } },
+      };
+    return none;
+  }
+  const to = (next: ThreadState, events = 1): { events: number; convs: number; next: ThreadModel } => ({
+    events,
+    convs: 0,
+    next: { ...t, st: next },
+  });
+  if (type === 'message.received' && st.status === 'Waiting') return to(unaccepted);
+  if (isEnd(type) && st.mode === 'live') {
+    if (st.status === 'Open') return to('none');
+    if (st.status === 'Active') return to(st.accepted && !st.external ? { ...st, status: 'WrapUp' } : 'none');
+  }
+  return none;
+}
+
+function threadState(s: Snap, channelId: string, threadId: string): ThreadModel {
   const id = s.threads.get(threadKey(channelId, threadId));
   const c = id ? s.convs.get(id)?.c : undefined;
-  if (!c || c.status === 'Closed' || c.session.status !== 'active') return 'none';
-  return { status: c.status, mode: c.mode, accepted: c.accepted !== false, external: c.primaryKind === 'external' };
+  const end = s.earlyEnds.get(threadKey(channelId, threadId));
+  const early = end
+    ? { endedAt: Date.parse(end.endedAt), expiresAt: end.expiresAt, linked: end.conversationId !== undefined }
+    : undefined;
+  const st: ThreadState =
+    !c || c.status === 'Closed' || c.session.status !== 'active'
+      ? 'none'
+      : { status: c.status, mode: c.mode, accepted: c.accepted !== false, external: c.primaryKind === 'external' };
+  return { st, started: id !== undefined, ...(early ? { early } : {}) };
 }
 
 const customerEventsOn = (s: Snap, channelId: string, threadId: string): { events: number; convs: number } => {
@@ -843,6 +896,8 @@ const stats = {
   webhooks: 0,
   duplicates: 0,
   reordered: 0,
+  /** T-2: conversations the model expects created Closed (their customer's end came first) */
+  closedAtCreation: 0,
   crashes: 0,
   lostBatches: 0,
   redeliveredRecords: 0,
@@ -1390,9 +1445,10 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
     let events = 0;
     let convs = 0;
     for (const a of list) {
-      const e = customerEffect(st, a.event.type, mode);
+      const e = customerEffect(st, a.event.type, mode, Date.parse(a.event.occurredAt ?? ''), before.now);
       events += e.events;
       convs += e.convs;
+      if (e.convs && e.next.st === 'none' && report.model === 'exact') stats.closedAtCreation++;
       st = e.next;
     }
     const b = customerEventsOn(before, channelId, threadId);

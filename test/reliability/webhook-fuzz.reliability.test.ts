@@ -426,8 +426,16 @@ interface Env {
   url: string;
   /** accepted bodies, replayed by 'replay' cases (exact duplicates) */
   accepted: { channelId: string; raw: string }[];
-  /** what was accepted, in order: the consumer must apply each distinct event once */
-  applied: { channelId: string; event: { eventId: string; type: CustomerEventType; threadId: string } }[];
+  /**
+   * what was accepted, in order: the consumer must apply each distinct event once; `at` is the event's
+   * time (its occurredAt, else when the webhook took it), `receivedAt` when the webhook took it
+   */
+  applied: {
+    channelId: string;
+    event: { eventId: string; type: CustomerEventType; threadId: string };
+    at: number;
+    receivedAt: number;
+  }[];
   counts: Record<string, number>;
   cases: number;
 }
@@ -632,9 +640,13 @@ async function runCase(env: Env, c: Case): Promise<void> {
   if (r.status === 202) {
     env.accepted.push({ channelId: p.channelId, raw: p.raw });
     const event = (p.event ?? (JSON.parse(p.raw) as Prepared['event'])) as NonNullable<Prepared['event']>;
+    const receivedAt = env.rig.clock.now().getTime();
+    const occurredAt = (event as { occurredAt?: unknown }).occurredAt;
     env.applied.push({
       channelId: p.channelId,
       event: { eventId: event.eventId, type: event.type, threadId: event.threadId },
+      at: typeof occurredAt === 'string' ? Date.parse(occurredAt) : receivedAt,
+      receivedAt,
     });
   }
 }
@@ -643,6 +655,8 @@ async function runCase(env: Env, c: Case): Promise<void> {
  * RL-1 end to end: the consumer applies every accepted event; each (channel, event id) once. The org
  * holds the conversations they open: a start or message on a thread with no open conversation opens one
  * (no agent ever takes them here); a chat customer ending or disconnecting closes an Open one (T-2).
+ * A chat end on a thread that never had a conversation is kept for 5 minutes: a start or message not
+ * after it creates the conversation Closed (once; later ones of that contact are ignored).
  */
 async function consumeAndCheck(env: Env, from: number): Promise<void> {
   const report = await env.rig.consume();
@@ -657,25 +671,49 @@ async function consumeAndCheck(env: Env, from: number): Promise<void> {
   );
 }
 
+interface ThreadModel {
+  channelId: string;
+  threadId: string;
+  open: boolean;
+  conversations: number;
+  /** the thread has had a conversation */
+  started: boolean;
+  /** T-2: the chat end kept before its first conversation */
+  early?: { endedAt: number; expiresAt: number; linked: boolean };
+}
+
 async function checkConversations(env: Env): Promise<void> {
   const seen = new Set<string>();
-  const threads = new Map<string, { channelId: string; threadId: string; open: boolean; conversations: number }>();
+  const threads = new Map<string, ThreadModel>();
   for (const a of env.applied) {
     const id = `${a.channelId}#${a.event.eventId}`;
     if (seen.has(id)) continue;
     seen.add(id);
     const key = `${a.channelId}\u0000${a.event.threadId}`;
-    const t = threads.get(key) ?? { channelId: a.channelId, threadId: a.event.threadId, open: false, conversations: 0 };
+    const t: ThreadModel = threads.get(key) ?? {
+      channelId: a.channelId,
+      threadId: a.event.threadId,
+      open: false,
+      conversations: 0,
+      started: false,
+    };
     threads.set(key, t);
+    const live = a.channelId === env.channels.chat;
+    const ends = a.event.type === 'customer.ended' || a.event.type === 'customer.disconnected';
+    const early = live && t.early && a.receivedAt < t.early.expiresAt * 1000 ? t.early : undefined;
     if (!t.open && (a.event.type === 'conversation.started' || a.event.type === 'message.received')) {
-      t.open = true;
-      t.conversations++;
-    } else if (
-      t.open &&
-      a.channelId === env.channels.chat &&
-      (a.event.type === 'customer.ended' || a.event.type === 'customer.disconnected')
-    ) {
+      if (early && a.at <= early.endedAt) {
+        if (!early.linked) t.conversations++;
+        early.linked = true;
+      } else {
+        t.open = true;
+        t.conversations++;
+      }
+      t.started = true;
+    } else if (t.open && live && ends) {
       t.open = false;
+    } else if (!t.started && live && ends && !early) {
+      t.early = { endedAt: a.at, expiresAt: Math.floor(a.receivedAt / 1000) + 300, linked: false };
     }
   }
   for (const t of threads.values()) {

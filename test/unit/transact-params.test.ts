@@ -671,6 +671,44 @@ describe('toTransactItem: single writes', () => {
     });
   });
 
+  it("T-2: an early end is put beside the thread's pointer without a condition (its receipt, in the same transaction, stops a redelivery) and carries the TTL attribute", () => {
+    // Prepare
+    const write: Write = {
+      type: 'early-end',
+      end: {
+        org: 'acme',
+        channelId: 'ch-chat',
+        threadId: 'th1',
+        endedAt: '2026-03-02T09:00:00.000Z',
+        action: 'customer-ended',
+        expiresAt: 1_772_442_300,
+        conversationId: 'conv1',
+      },
+    };
+
+    // Act
+    const item = toTransactItem(TABLE, write);
+
+    // Assess
+    expect(item).toStrictEqual({
+      Put: {
+        TableName: TABLE,
+        Item: {
+          PK: 'ORG#acme#THREAD#ch-chat#th1',
+          SK: 'EARLY-END',
+          type: 'early-end',
+          org: 'acme',
+          channelId: 'ch-chat',
+          threadId: 'th1',
+          endedAt: '2026-03-02T09:00:00.000Z',
+          action: 'customer-ended',
+          expiresAt: 1_772_442_300,
+          conversationId: 'conv1',
+        },
+      },
+    });
+  });
+
   it('R-1, M-4: opening a conversation puts it only if absent and moves the thread only from the previous conversation', () => {
     // Prepare
     const conversation = openChat();

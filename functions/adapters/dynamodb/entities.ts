@@ -10,6 +10,7 @@ import {
   type Pool,
   type Workstream,
 } from '../../domain/model.js';
+import type { EarlyEnd } from '../../domain/early-end.js';
 import { timerName } from '../../domain/timers.js';
 import type { Trigger } from '../../domain/triggers.js';
 import type { ConfigEntity, TimerRequest } from '../../domain/writes.js';
@@ -152,6 +153,26 @@ export const threadEntity = {
     conversationId: t.conversationId,
   }),
   conversationIdOf: (item: Item | undefined): string | undefined => (item ? String(item.conversationId) : undefined),
+};
+
+/** T-2: an early end, beside the thread's pointer; kept until `expiresAt` (the table's TTL attribute). */
+export const earlyEndEntity = {
+  key: keys.earlyEnd,
+  item: (e: EarlyEnd): Item => ({
+    ...keys.earlyEnd(e.org, e.channelId, e.threadId),
+    type: 'early-end',
+    org: e.org,
+    channelId: e.channelId,
+    threadId: e.threadId,
+    endedAt: e.endedAt,
+    action: e.action,
+    expiresAt: e.expiresAt,
+    ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {}),
+  }),
+  from: (item: Item): EarlyEnd => ({
+    ...stripStorage<Omit<EarlyEnd, 'expiresAt'>>(item),
+    expiresAt: Number(item.expiresAt),
+  }),
 };
 
 export const receiptEntity = {

@@ -41,6 +41,11 @@ export const keys = {
     PK: `${org(o)}#THREAD#${channelId}#${threadId}`,
     SK: 'THREAD',
   }),
+  /** T-2: a customer's end that came before the thread's first conversation (expires with the table's TTL) */
+  earlyEnd: (o: string, channelId: string, threadId: string): Key => ({
+    PK: `${org(o)}#THREAD#${channelId}#${threadId}`,
+    SK: 'EARLY-END',
+  }),
   /** RL-1: an inbound event already applied (expires with the table's TTL) */
   receipt: (o: string, key: string): Key => ({ PK: `${org(o)}#RECEIPT#${key}`, SK: 'RECEIPT' }),
   /**

@@ -6,6 +6,7 @@ import {
   allocationEntity,
   configVersionEntity,
   conversationEntity,
+  earlyEndEntity,
   eventEntity,
   queueEntity,
   receiptEntity,
@@ -156,6 +157,10 @@ const BUILDERS: Builders = {
         ConditionExpression: 'attribute_exists(PK)',
       },
     };
+  },
+  // no condition: the receipt of the same transaction makes a redelivered end store nothing (RL-1)
+  'early-end': (table, w) => {
+    return { Put: { TableName: table, Item: earlyEndEntity.item(w.end) } };
   },
   timer: (table, w) => {
     return { Put: { TableName: table, Item: timerEntity.item(w.timer) } };

@@ -18,6 +18,8 @@ import {
 
 const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receivedAt: z.string(), event: webhookEvent });
 
+const validDate = (d: Date): Date | undefined => (Number.isNaN(d.getTime()) ? undefined : d);
+
 /**
  * Applies channel events in per-thread order. A failed record fails the rest of its FIFO group in
  * this batch (they come back, in order, with it); other threads go on. After maxReceiveCount the
@@ -25,7 +27,9 @@ const ingestMessage = z.object({ org: z.string(), channelId: z.string(), receive
  */
 async function applyRecord({ deps, obs }: EngineRuntime, record: SQSRecord): Promise<void> {
   const msg = ingestMessage.parse(JSON.parse(record.body));
-  const outcome = await handleCustomerEvent(deps, msg.org, msg.channelId, msg.event);
+  // when the webhook took the event (T-2 early ends compare it when the event has no occurredAt)
+  const receivedAt = new Date(msg.receivedAt);
+  const outcome = await handleCustomerEvent(deps, msg.org, msg.channelId, msg.event, validDate(receivedAt));
   if (outcome.outcome === 'created' || outcome.outcome === 'transitioned') obs.count('Transitions');
   obs.logger.info('channel event applied', {
     org: msg.org,

@@ -10,6 +10,7 @@ import {
   agentEntity,
   channelEntity,
   conversationEntity,
+  earlyEndEntity,
   receiptEntity,
   settingsEntity,
   threadEntity,
@@ -56,17 +57,20 @@ export class DynamoDecisionReads implements DecisionReads {
     };
   }
 
-  /** The event's receipt (RL-1), the thread's current conversation, and uncached channel and settings. */
+  /** The event's receipt (RL-1), the thread's current conversation and early end, uncached channel and settings. */
   async readEventState(org: string, req: EventReadRequest): Promise<EventReadResult> {
     const wanted: Key[] = [receiptEntity.key(org, req.receiptKey), threadEntity.key(org, req.channelId, req.threadId)];
     if (req.channel) wanted.push(channelEntity.key(org, req.channelId));
     if (req.settings) wanted.push(settingsEntity.key(org));
+    if (req.earlyEnd) wanted.push(earlyEndEntity.key(org, req.channelId, req.threadId));
     const at = byKey(await this.table.batchGet(wanted));
     const threadConversationId = threadEntity.conversationIdOf(at(threadEntity.key(org, req.channelId, req.threadId)));
     const channel = req.channel ? at(channelEntity.key(org, req.channelId)) : undefined;
+    const earlyEnd = req.earlyEnd ? at(earlyEndEntity.key(org, req.channelId, req.threadId)) : undefined;
     return {
       duplicate: at(receiptEntity.key(org, req.receiptKey)) !== undefined,
       ...(threadConversationId ? { threadConversationId } : {}),
+      ...(earlyEnd ? { earlyEnd: earlyEndEntity.from(earlyEnd) } : {}),
       ...(channel ? { channel: channelEntity.versioned(channel) } : {}),
       ...(req.settings ? { settings: settingsEntity.versioned(org, at(settingsEntity.key(org))) } : {}),
     };
