@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readConfig } from '../functions/config.js';
+import { LOG_LEVELS, readConfig, type LogLevel } from '../functions/config.js';
 import { BundlesUnavailableError } from './local/bundles.js';
 import { TABLE_NAME_LOCAL } from './local/names.js';
 import { startLocalRuntime } from './local/runtime.js';
@@ -24,6 +24,8 @@ const { values } = parseArgs({
   },
 });
 const port = Number(process.env.PORT ?? 3000);
+const level = process.env.POWERTOOLS_LOG_LEVEL?.toUpperCase();
+const logLevel = (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as LogLevel) : undefined;
 // DYNAMODB_ENDPOINT and TABLE_NAME validated as the functions validate them
 const existing = process.env.DYNAMODB_ENDPOINT
   ? readConfig(['dynamodb'], { TABLE_NAME: TABLE_NAME_LOCAL, ...process.env }).dynamodb
@@ -39,6 +41,7 @@ const rt = await startLocalRuntime({
   ...(values.data ? { dataDir: values.data } : {}),
   ...(existing ? { dynamoEndpoint: existing.endpoint, tableName: existing.tableName } : {}),
   ...(values.bundles ? { bundles: true } : {}),
+  ...(logLevel ? { logLevel } : {}),
 }).catch((err: unknown) => {
   if (!(err instanceof BundlesUnavailableError)) throw err;
   console.error(`--bundles: ${err.message}`);

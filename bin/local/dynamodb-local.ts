@@ -68,18 +68,25 @@ const LAUNCHER = fileURLToPath(new URL('./DynamoDBLocalLoopback.java', import.me
  * (the jdk.compiler module), not only a JRE.
  */
 export async function startDynamoLocal(
-  options: { port?: number; dataDir?: string; timeoutMs?: number } = {},
+  options: {
+    port?: number;
+    dataDir?: string;
+    timeoutMs?: number;
+    /** a folder where `compileLauncher` put the launcher's class: starts without compiling it again */
+    launcherClasses?: string;
+  } = {},
 ): Promise<DynamoLocal> {
   const port = options.port ?? (await freePort());
   const home = dynamoLocalHome();
   const lib = join(home, 'DynamoDBLocal_lib');
+  const classPath = [join(home, 'DynamoDBLocal.jar'), join(lib, '*')];
   const child = spawn(
     'java',
     [
       `-Djava.library.path=${lib}`,
       '-cp',
-      [join(home, 'DynamoDBLocal.jar'), join(lib, '*')].join(delimiter),
-      LAUNCHER,
+      [...(options.launcherClasses ? [options.launcherClasses] : []), ...classPath].join(delimiter),
+      options.launcherClasses ? 'DynamoDBLocalLoopback' : LAUNCHER,
       '-port',
       String(port),
       // a relative --data folder is relative to where npm start runs, not to DynamoDB Local's folder
@@ -121,6 +128,29 @@ export async function startDynamoLocal(
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * Compiles the launcher once into `dir` (javac, from the JDK), for a test run that starts many
+ * DynamoDB Locals: each then starts its class instead of compiling the source again.
+ */
+export async function compileLauncher(dir: string): Promise<string> {
+  const home = dynamoLocalHome();
+  const lib = join(home, 'DynamoDBLocal_lib');
+  const classPath = [join(home, 'DynamoDBLocal.jar'), join(lib, '*')].join(delimiter);
+  const child = spawn('javac', ['-d', dir, '-cp', classPath, LAUNCHER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((done) => {
+    child.on('error', (e) => {
+      output += e.message;
+      done(-1);
+    });
+    child.on('exit', (c) => done(c));
+  });
+  if (code !== 0) throw new Error(`javac of the DynamoDB Local launcher failed (a Java 17 JDK must be on PATH):\n${output}`);
+  return dir;
 }
 
 /** Creates the engine's table from the shared definition (no-op if it exists, e.g. with --data). */

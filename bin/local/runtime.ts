@@ -184,11 +184,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         metricsNamespace: 'ContactCenterEngine',
         metrics: false,
         tracing: false,
-        ...(options.logLevel
-          ? { logLevel: options.logLevel }
-          : process.env.POWERTOOLS_LOG_LEVEL
-            ? {}
-            : { logLevel: 'WARN' }),
+        // quiet by default; bin/local.ts passes POWERTOOLS_LOG_LEVEL on (no environment read here)
+        logLevel: options.logLevel ?? 'WARN',
       },
       dynamodb: { region, tableName, endpoint: dynamoEndpoint },
       ingestQueue: { region, url: ingest.url, endpoint: fauxqs.address },

@@ -2,17 +2,18 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bin/local/dynamodb-local.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { Api, token, uniqueOrg } from '../support/e2e.js';
+import { dynamoEndpoint } from '../support/dynamo.js';
 
 /**
  * `npm start` with DYNAMODB_ENDPOINT (and TABLE_NAME): the local runtime runs on that DynamoDB, the
  * test run's DynamoDB Local here, instead of starting its own, and creates the table there.
  */
-const endpoint = inject('dynamoEndpoint');
+const endpoint = dynamoEndpoint();
 const tableName = `e2e-existing-${ulid().toLowerCase()}`;
 let child: ChildProcess | undefined;
 let output = '';

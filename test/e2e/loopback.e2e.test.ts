@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTable, freePort, localClient, startDynamoLocal } from '../../bin/local/dynamodb-local.js';
+import { dynamoEndpoint } from '../support/dynamo.js';
 
 /**
  * RL-10, hardening finding 2: every local service listens on 127.0.0.1 only. `npm start` runs here as
@@ -82,7 +83,7 @@ describe('RL-10: the local stack on the loopback interface', () => {
       http: endpoint(/listening on (http:\/\/\S+)/),
       'DynamoDB Local': endpoint(/DynamoDB Local (http:\/\/\S+)/),
       fauxqs: endpoint(/SQS \(fauxqs\) (http:\/\/\S+)/),
-      "the test run's DynamoDB Local": new URL(inject('dynamoEndpoint')),
+      "the test run's DynamoDB Local": new URL(dynamoEndpoint()),
     };
 
     // Act: connect to each port on 127.0.0.1 and on every other address of this machine

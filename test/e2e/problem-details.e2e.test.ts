@@ -131,7 +131,7 @@ describe('400 invalid input (RL-4), as problem+json', () => {
     expect((unknownAction.body.errors as FieldError[])[0]?.field).toBe('path.action');
   });
 
-  it('finding "one request kills the local server": a malformed percent-escape in the path is 400, and the server keeps serving', async () => {
+  it('finding 1 (one request kills the local server): a malformed percent-escape in the path is 400, and the server keeps serving', async () => {
     // Act: escapes that decodeURIComponent refuses, on a JWT route and on the (unauthenticated) webhook route
     const lone = await alice.get('/v1/conversations/%');
     const truncated = await api.post('/v1/webhooks/%E0%A4%A', { eventId: 'e', type: 'conversation.started' });
@@ -145,7 +145,7 @@ describe('400 invalid input (RL-4), as problem+json', () => {
     expect((await o.admin.get('/v1/queues/q1/open-items')).status).toBe(200);
   });
 
-  it('finding "prototype keys": __proto__, constructor and prototype keys of record fields are 400 and write nothing', async () => {
+  it('finding 7 (prototype keys): __proto__, constructor and prototype keys of record fields are 400 and write nothing', async () => {
     // Act: raw bodies (a JavaScript object literal would turn "__proto__" into a prototype, not a key)
     const contact = await o.admin.put(
       '/v1/admin/contacts/proto-c1',

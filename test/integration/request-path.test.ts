@@ -1,5 +1,5 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { inject, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import {
@@ -21,6 +21,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { dispatchAgent, dispatchConversation } from '../../functions/use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
+import { TEST_TABLE, dynamoEndpoint } from '../support/dynamo.js';
 
 const alice: Actor = { role: 'agent', id: 'alice' };
 
@@ -33,7 +34,7 @@ function countingStore(): {
   sent: string[];
   queried: { index?: string; partition?: unknown }[];
 } {
-  const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  const doc = createDocumentClient({ endpoint: dynamoEndpoint() });
   const sent: string[] = [];
   const queried: { index?: string; partition?: unknown }[] = [];
   doc.middlewareStack.add(
@@ -50,7 +51,7 @@ function countingStore(): {
     },
     { step: 'initialize', name: 'countRequests' },
   );
-  return { store: createDynamoRepositories(doc, inject('tableName')), sent, queried };
+  return { store: createDynamoRepositories(doc, TEST_TABLE), sent, queried };
 }
 
 /** The engine's request path alone: read, decide, commit (no after-commit work wired in). */
@@ -149,7 +150,7 @@ describe('the request path: read, decide, one transaction', () => {
           tracing: false,
           logLevel: 'CRITICAL',
         },
-        dynamodb: { region: 'us-east-1', tableName: inject('tableName'), endpoint: inject('dynamoEndpoint') },
+        dynamodb: { region: 'us-east-1', tableName: TEST_TABLE, endpoint: dynamoEndpoint() },
       },
       { repositories: store, clock: f.clock },
     );

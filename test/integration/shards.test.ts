@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import { availabilityShard, keys, statusShard } from '../../functions/adapters/dynamodb/keys.js';
 import { ValidationError } from '../../functions/domain/errors.js';
@@ -8,6 +8,7 @@ import type { ConversationFilter } from '../../functions/ports/read-types.js';
 import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { consultCandidates } from '../../functions/use-cases/conversation-reads.use-case.js';
 import { makeFixture, type Fixture } from '../support/fixture.js';
+import { TEST_TABLE, dynamoEndpoint } from '../support/dynamo.js';
 
 /**
  * SC-1 on DynamoDB Local: the sharded availability index (GSI5) and status lists (GSI3) read back
@@ -174,10 +175,10 @@ describe('SC-1: nothing a transition does touches the queue partition', () => {
     // Act: a conversation is offered (member check, agent-assigned) and accepted
     const c = await f.start('chat');
     const offered = await f.conversation(c.id);
-    const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+    const doc = createDocumentClient({ endpoint: dynamoEndpoint() });
     const partition = await doc.send(
       new QueryCommand({
-        TableName: inject('tableName'),
+        TableName: TEST_TABLE,
         KeyConditionExpression: 'PK = :pk',
         ExpressionAttributeValues: { ':pk': keys.queue(f.org, 'q1').PK },
       }),

@@ -2,9 +2,10 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ulid } from 'ulid';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ShardLanes, startStreamPoller } from '../../bin/local/stream-poller.js';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
+import { TEST_TABLE, dynamoEndpoint } from '../support/dynamo.js';
 
 /**
  * The local runtime's stream poller does what Lambda's event source mapping does with
@@ -19,14 +20,14 @@ const seqOf = (r: DynamoDBRecord): string => r.dynamodb?.SequenceNumber ?? '';
 
 /** Items of this test's own partition keys (the table is shared with other test files: their records pass through). */
 async function writeItems(prefix: string, keys: number, perKey: number): Promise<void> {
-  const doc = createDocumentClient({ endpoint: inject('dynamoEndpoint') });
+  const doc = createDocumentClient({ endpoint: dynamoEndpoint() });
   try {
     for (let n = 0; n < perKey; n++) {
       await Promise.all(
         Array.from({ length: keys }, (_, k) =>
           doc.send(
             new PutCommand({
-              TableName: inject('tableName'),
+              TableName: TEST_TABLE,
               Item: { PK: `${prefix}#K${k}`, SK: 'ITEM', type: 'poller-test', n },
             }),
           ),
@@ -67,8 +68,8 @@ describe('the local stream poller (Lambda event source mapping, ParallelizationF
       }
     };
     const poller = await startStreamPoller(handler, {
-      endpoint: inject('dynamoEndpoint'),
-      tableName: inject('tableName'),
+      endpoint: dynamoEndpoint(),
+      tableName: TEST_TABLE,
       name: 'poller-test',
     });
     try {

@@ -16,7 +16,7 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { ulid } from 'ulid';
-import { inject } from 'vitest';
+
 import { ensureTable } from '../../bin/local/dynamodb-local.js';
 import { startLocalSqs, type LocalSqs } from '../../bin/local/fauxqs.js';
 import { deliverStreamBatch, StreamReader, type StreamLambdaHandler } from '../../bin/local/stream-poller.js';
@@ -44,6 +44,7 @@ import type { CustomerEvent } from '../../functions/use-cases/customer-event.use
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { toQueueMessage } from '../../functions/use-cases/ingest-webhook.use-case.js';
 import { sweepDueTimers, type FiredTimer } from '../../functions/use-cases/timers.use-case.js';
+import { dynamoEndpoint } from '../support/dynamo.js';
 
 /**
  * The reliability rig: the engine's real handler modules (HTTP groups, the FIFO ingest consumer, the
@@ -267,7 +268,7 @@ const WRITE_COMMANDS = /^(Put|Update|Delete|TransactWrite|BatchWrite)/;
 
 /** Starts the rig on a table of its own (its sweeper fires every due timer of its table). */
 export async function startRig(): Promise<Rig> {
-  const endpoint = inject('dynamoEndpoint');
+  const endpoint = dynamoEndpoint();
   const tableName = `rel-${ulid().toLowerCase()}`;
   await ensureTable(endpoint, tableName);
 

@@ -1,8 +1,8 @@
-import { inject } from 'vitest';
 import { ulid } from 'ulid';
 import { startLocalRuntime, type LocalRuntime } from '../../bin/local/runtime.js';
 import { signLocalToken } from '../../bin/local/token.js';
 import { signBody, signTimestamped } from '../../functions/use-cases/ingest-webhook.use-case.js';
+import { dynamoEndpoint } from './dynamo.js';
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
@@ -15,7 +15,7 @@ export interface HttpResult<T = Record<string, unknown>> {
 export async function startRuntime(options: Parameters<typeof startLocalRuntime>[0] = {}): Promise<LocalRuntime> {
   // its own table: a runtime's sweeper fires every due timer of its table on its own virtual clock
   return startLocalRuntime({
-    dynamoEndpoint: inject('dynamoEndpoint'),
+    dynamoEndpoint: dynamoEndpoint(),
     tableName: `e2e-${ulid().toLowerCase()}`,
     ...options,
   });

@@ -1,4 +1,3 @@
-import { inject } from 'vitest';
 import { ulid } from 'ulid';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import {
@@ -23,6 +22,7 @@ import { createEngine } from '../../functions/use-cases/create-engine.js';
 import type { ApiDeps, EngineDeps } from '../../functions/use-cases/engine.js';
 import { followUpsOf, settlingRepositories, type FollowUpsDriver } from './follow-ups.js';
 import { storeFacade, type TestStore } from './store.js';
+import { TEST_TABLE, dynamoEndpoint } from './dynamo.js';
 
 /** A clock the test moves by hand (the Clock port). */
 export class TestClock implements Clock {
@@ -38,10 +38,7 @@ export class TestClock implements Clock {
 let shared: DynamoRepositories | undefined;
 /** The repositories on the run's DynamoDB Local (started by global setup; never mocked). */
 export function testRepositories(): DynamoRepositories {
-  shared ??= createDynamoRepositories(
-    createDocumentClient({ endpoint: inject('dynamoEndpoint'), maxAttempts: 3 }),
-    inject('tableName'),
-  );
+  shared ??= createDynamoRepositories(createDocumentClient({ endpoint: dynamoEndpoint(), maxAttempts: 3 }), TEST_TABLE);
   return shared;
 }
 

@@ -1,9 +1,10 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { inject } from 'vitest';
+
 import { deliverStreamBatch, StreamReader } from '../../bin/local/stream-poller.js';
 import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
+import { TEST_TABLE, dynamoEndpoint } from './dynamo.js';
 
 const orgOf = (r: DynamoDBRecord): unknown => (r.dynamodb?.NewImage?.org ?? r.dynamodb?.OldImage?.org)?.S;
 
@@ -20,7 +21,7 @@ export interface FollowUpsDriver {
 }
 
 export async function followUpsOf(org: string, deps: () => EngineDeps): Promise<FollowUpsDriver> {
-  const reader = await new StreamReader(inject('dynamoEndpoint'), inject('tableName'), 1000).open();
+  const reader = await new StreamReader(dynamoEndpoint(), TEST_TABLE, 1000).open();
   // one settle at a time: concurrent callers queue behind it (the stream is read in order)
   let running: Promise<void> = Promise.resolve();
   const settle = (): Promise<void> => {

@@ -1,23 +1,24 @@
 import type {} from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureTable, startDynamoLocal } from '../../bin/local/dynamodb-local.js';
+import { compileLauncher } from '../../bin/local/dynamodb-local.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    dynamoEndpoint: string;
-    tableName: string;
+    /** the DynamoDB Local launcher, compiled once for every test file's own DynamoDB Local */
+    launcherClasses: string;
   }
 }
 
 /**
- * One DynamoDB Local for the whole run. Store tests never skip: if it cannot start, the run fails
- * here with Java's own output.
+ * Compiles the DynamoDB Local launcher once. Every test file that uses the store then starts its own
+ * DynamoDB Local (test/support/dynamo-per-file.ts). Store tests never skip: if Java cannot compile or
+ * start it, the run fails with what Java printed.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const local = await startDynamoLocal();
-  const tableName = 'engine-test';
-  await ensureTable(local.endpoint, tableName);
-  project.provide('dynamoEndpoint', local.endpoint);
-  project.provide('tableName', tableName);
-  return () => local.stop();
+  const dir = await mkdtemp(join(tmpdir(), 'ddb-launcher-'));
+  project.provide('launcherClasses', await compileLauncher(dir));
+  return () => rm(dir, { recursive: true, force: true });
 }
