@@ -52,8 +52,12 @@ export async function refreshAvailability(
   now: Date,
   known?: Agent,
 ): Promise<void> {
-  const settings = await deps.configuration.getSettings(org);
-  let agent = known ?? (await deps.agents.getAgent(org, agentId));
+  // one round trip: the settings beside the agent
+  const [settings, read] = await Promise.all([
+    deps.configuration.getSettings(org),
+    known ?? deps.agents.getAgent(org, agentId),
+  ]);
+  let agent = read;
   for (let round = 0; agent && round < MAX_ROUNDS; round++) {
     const written = signature(agent, settings, now);
     await deps.availability.writeEntries(availabilityOf(agent, settings, now));
