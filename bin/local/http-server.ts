@@ -102,11 +102,19 @@ export function createLocalHttpServer(options: {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     {
-      const url = new URL(req.url ?? '/', 'http://local');
       const method = (req.method ?? 'GET').toUpperCase();
       const body = await readBody(req);
       if (body === null)
         return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
+      const url = requestTarget(req.url ?? '');
+      if (!url)
+        return sendProblem(
+          res,
+          problem(400, 'the request target is not a path', {
+            type: 'validation',
+            errors: [{ field: 'path', message: 'must be an absolute path such as /v1/conversations' }],
+          }),
+        );
       const local = options.local?.[`${method} ${url.pathname}`];
       if (local) {
         let json: unknown;
@@ -199,6 +207,25 @@ export function createLocalHttpServer(options: {
       }
     }
   }
+}
+
+/**
+ * The path and query of a request target (RFC 9112, section 3.2): the origin form `/path?query`, or the
+ * absolute form `http://host/path?query` (its host is not ours to check); undefined for anything else
+ * (`*`, an authority). The path is taken as sent, never resolved as a URL reference: `//x/health` is
+ * not `/health` on host x, and `//` is not a URL that fails to parse. A fragment, which no client
+ * sends, is dropped.
+ */
+export function requestTarget(
+  target: string,
+): { pathname: string; search: string; searchParams: URLSearchParams } | undefined {
+  const origin = /^https?:\/\/[^/?#]*/i.exec(target);
+  const rest = (origin ? target.slice(origin[0].length) : target).split('#')[0] as string;
+  const path = origin && !rest.startsWith('/') ? `/${rest}` : rest;
+  if (!path.startsWith('/')) return undefined;
+  const q = path.indexOf('?');
+  const search = q < 0 ? '' : path.slice(q);
+  return { pathname: q < 0 ? path : path.slice(0, q), search, searchParams: new URLSearchParams(search) };
 }
 
 /** The route's path parameters, percent-decoded; undefined when one is not valid percent-encoded UTF-8. */

@@ -1,7 +1,9 @@
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalHttpServer } from '../../bin/local/http-server.js';
+import * as health from '../../functions/handlers/http/health.handler.js';
 import { DEFAULT_SETTINGS, type Conversation, type Workstream } from '../../functions/domain/model.js';
 import type { DueTimer } from '../../functions/ports/due-timer.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
@@ -10,7 +12,7 @@ import { fireTimer, type FiredTimer } from '../../functions/use-cases/timers.use
 import { startRig, type Rig } from './rig.js';
 
 /**
- * Bugs the reliability suite (model.reliability.test.ts) and the webhook fuzzer found, each replayed
+ * Bugs the reliability suite (model.reliability.test.ts), the webhook fuzzer and the HTTP server fuzzer found, each replayed
  * deterministically: the interleaving the random run stumbled on is forced with the rig's commit hook
  * (another writer runs right before a chosen transaction). Each test names the bug.
  */
@@ -467,6 +469,67 @@ describe('bugs found by the webhook fuzzer', () => {
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+/** The local HTTP server with the health and webhook routes, on a free port of 127.0.0.1. */
+async function localServer(): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
+  const server = createLocalHttpServer({
+    routes: [
+      ...ROUTE_GROUPS.health.routes.map((route) => ({ route, handler: health.handler })),
+      ...ROUTE_GROUPS.webhooks.routes.map((route) => ({ route, handler: rig.handlers.webhooks })),
+    ],
+    jwtSecret: 'unused',
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Writes raw bytes (what fetch would never send), half-closes if asked, and returns what came back. */
+function rawExchange(port: number, request: string, options: { end?: boolean } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(out));
+    socket.write(Buffer.from(request, 'latin1'));
+    if (options.end) socket.end();
+    setTimeout(() => socket.destroy(), 2_000);
+  });
+}
+
+const statusOf = (answer: string): number | undefined => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]) || undefined;
+
+describe('bugs found by the HTTP server fuzzer', () => {
+  it('RL-10 bug "a path that starts with // answers 500": GET // is 404, and //x/health is not /health', async () => {
+    // Prepare
+    const local = await localServer();
+    try {
+      // Act
+      const answers = await Promise.all(
+        ['//', '//[', '///?limit=1', '//x/health'].map((path) =>
+          rawExchange(local.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+        ),
+      );
+      const stillUp = await fetch(`http://127.0.0.1:${local.port}/health`);
+
+      // Assess: a problem+json 404 each (new URL() threw on "//", and resolved "//x/health" to host x)
+      expect(answers.map(statusOf)).toEqual([404, 404, 404, 404]);
+      for (const a of answers) expect(a).toMatch(/content-type: application\/problem\+json/i);
+      expect(stillUp.status).toBe(200);
+    } finally {
+      await local.close();
     }
   });
 });
