@@ -76,8 +76,13 @@ export function createLocalHttpServer(options: {
   const sendProblem = (res: ServerResponse, p: Problem): void =>
     send(res, p.status, JSON.stringify(p), 'application/problem+json');
 
-  const readBody = (req: IncomingMessage): Promise<string | null> =>
-    new Promise((resolve, reject) => {
+  /**
+   * The body as text; null past 256 KiB; undefined when the request never ends: the client went away
+   * mid-body, or sent a body Node cannot frame (a bad chunk size, a truncated chunked body), which
+   * Node answers itself with a 400 and closes. Neither is an error of this server: nothing to answer.
+   */
+  const readBody = (req: IncomingMessage): Promise<string | null | undefined> =>
+    new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
       // Past the limit, read on without keeping anything, then answer 413 (destroying the request
@@ -87,7 +92,8 @@ export function createLocalHttpServer(options: {
         if (size <= MAX_BODY) chunks.push(c);
       });
       req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks).toString('utf8')));
-      req.on('error', reject);
+      req.on('error', () => resolve(undefined));
+      req.on('close', () => resolve(undefined));
     });
 
   return createServer((req, res) => {
@@ -104,6 +110,7 @@ export function createLocalHttpServer(options: {
     {
       const method = (req.method ?? 'GET').toUpperCase();
       const body = await readBody(req);
+      if (body === undefined) return void res.destroy();
       if (body === null)
         return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
       const url = requestTarget(req.url ?? '');

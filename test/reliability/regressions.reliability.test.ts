@@ -1,7 +1,7 @@
 import { connect, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLocalHttpServer } from '../../bin/local/http-server.js';
 import * as health from '../../functions/handlers/http/health.handler.js';
 import { DEFAULT_SETTINGS, type Conversation, type Workstream } from '../../functions/domain/model.js';
@@ -529,6 +529,31 @@ describe('bugs found by the HTTP server fuzzer', () => {
       for (const a of answers) expect(a).toMatch(/content-type: application\/problem\+json/i);
       expect(stillUp.status).toBe(200);
     } finally {
+      await local.close();
+    }
+  });
+
+  it('RL-10 bug "a client that breaks off its body is an unexpected server error": a truncated or misframed body logged a 500 that nobody could read', async () => {
+    // Prepare
+    const local = await localServer();
+    const errors = vi.spyOn(console, 'error');
+    const head = 'POST /v1/webhooks/some-channel HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Signature: sha256=00\r\n';
+    try {
+      // Act: a chunked body cut short, a Content-Length never reached (both half-closed), a bad chunk size
+      const answers = [
+        await rawExchange(local.port, `${head}Transfer-Encoding: chunked\r\n\r\n10\r\n{"eventId":`, { end: true }),
+        await rawExchange(local.port, `${head}Content-Length: 100\r\n\r\n{"eventId":`, { end: true }),
+        await rawExchange(local.port, `${head}Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`),
+      ];
+      await new Promise((r) => setTimeout(r, 100));
+      const stillUp = await fetch(`http://127.0.0.1:${local.port}/health`);
+
+      // Assess: Node's own 400 for each, and nothing logged as the server's error
+      expect(answers.map(statusOf)).toEqual([400, 400, 400]);
+      expect(errors.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('unexpected error'))).toEqual([]);
+      expect(stillUp.status).toBe(200);
+    } finally {
+      errors.mockRestore();
       await local.close();
     }
   });
