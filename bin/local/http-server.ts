@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { jwtVerify } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { problem, type Problem } from '../../functions/handlers/http/problem.js';
 import type { Route } from '../../functions/handlers/http/http-handler.js';
 
@@ -96,7 +97,7 @@ export function createLocalHttpServer(options: {
       req.on('close', () => resolve(undefined));
     });
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     // No exception escapes a request: what a handler or this server did not foresee is a 500
     // problem+json, and the process keeps serving (RL-4).
     handle(req, res).catch((err: unknown) => {
@@ -105,6 +106,18 @@ export function createLocalHttpServer(options: {
       else sendProblem(res, problem(500, 'an unexpected error occurred', { type: 'internal' }));
     });
   });
+  // CONNECT never reaches the request handler: without a listener Node closes the connection
+  // unanswered. It is a method no route has, so a 404 like any other (RL-10); the socket is ours now.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    const body = JSON.stringify(
+      problem(404, `no route for CONNECT ${String(req.url).slice(0, 200)}`, { type: 'not-found' }),
+    );
+    socket.end(
+      `HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     {

@@ -557,4 +557,28 @@ describe('bugs found by the HTTP server fuzzer', () => {
       await local.close();
     }
   });
+
+  it('RL-10 bug "CONNECT gets no answer": Node closed the connection of a CONNECT request unanswered; it is a problem+json 404', async () => {
+    // Prepare
+    const local = await localServer();
+    try {
+      // Act
+      const answers = [
+        await rawExchange(local.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+        await rawExchange(local.port, 'CONNECT /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
+      ];
+      const stillUp = await fetch(`http://127.0.0.1:${local.port}/health`);
+
+      // Assess
+      expect(answers.map(statusOf)).toEqual([404, 404]);
+      for (const a of answers) {
+        expect(a).toMatch(/content-type: application\/problem\+json/i);
+        const body = JSON.parse(a.slice(a.indexOf('\r\n\r\n') + 4)) as { status: number; type: string };
+        expect(body).toMatchObject({ status: 404, type: 'urn:problem:not-found' });
+      }
+      expect(stillUp.status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
 });
