@@ -108,14 +108,21 @@ export function createLocalHttpServer(options: {
   });
   // CONNECT never reaches the request handler: without a listener Node closes the connection
   // unanswered. It is a method no route has, so a 404 like any other (RL-10); the socket is ours now.
+  // What the client sends after the head is read and dropped: left unread, it would hold the socket
+  // half-open (and server.close() with it), or reset it before the client reads the answer. A client
+  // that never closes its side is let go after a while.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
+    socket.resume();
     const body = JSON.stringify(
       problem(404, `no route for CONNECT ${String(req.url).slice(0, 200)}`, { type: 'not-found' }),
     );
     socket.end(
       `HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
+    const linger = setTimeout(() => socket.destroy(), 2_000);
+    linger.unref();
+    socket.on('close', () => clearTimeout(linger));
   });
   return server;
 
