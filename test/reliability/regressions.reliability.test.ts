@@ -589,4 +589,27 @@ describe('bugs found by the HTTP server fuzzer', () => {
       await local.close().catch(() => undefined);
     }
   });
+
+  it('RL-4 bug "an agent id named like an Object.prototype member is an agent": consult {agentId: "constructor"} answered 500, transfer to "toString" 400; both are 404 and change nothing', async () => {
+    // Prepare: alice works a chat (offered to her, accepted)
+    const o = await pushOrg({ alice: 3 });
+    const c = await o.start('t-proto');
+    expect((await o.action('alice', c.id, 'accept')).status).toBe(200);
+    const before = await o.get(c.id);
+
+    // Act: ids no agent has, which a plain object nonetheless "has" (its prototype's members)
+    const ids = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+    const answers: [string, number, number][] = [];
+    for (const id of ids) {
+      answers.push([
+        id,
+        (await o.action('alice', c.id, 'consult', { agentId: id })).status,
+        (await o.action('alice', c.id, 'transfer', { agentId: id })).status,
+      ]);
+    }
+
+    // Assess: not found, like any other unknown agent; the conversation is as it was
+    expect(answers).toEqual(ids.map((id) => [id, 404, 404]));
+    expect(await o.get(c.id)).toEqual(before);
+  });
 });
