@@ -149,7 +149,8 @@ export async function compileLauncher(dir: string): Promise<string> {
     });
     child.on('exit', (c) => done(c));
   });
-  if (code !== 0) throw new Error(`javac of the DynamoDB Local launcher failed (a Java 17 JDK must be on PATH):\n${output}`);
+  if (code !== 0)
+    throw new Error(`javac of the DynamoDB Local launcher failed (a Java 17 JDK must be on PATH):\n${output}`);
   return dir;
 }
 

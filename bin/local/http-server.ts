@@ -183,8 +183,13 @@ export function createLocalHttpServer(options: {
   const sendProblem = (res: ServerResponse, p: Problem): void =>
     send(res, p.status, JSON.stringify(p), 'application/problem+json');
 
-  const readBody = (req: IncomingMessage): Promise<string | null> =>
-    new Promise((resolve, reject) => {
+  /**
+   * The body as text; null past 256 KiB; undefined when the request never ends: the client went away
+   * mid-body, or sent a body Node cannot frame (a bad chunk size, a truncated chunked body), which
+   * Node answers itself with a 400 and closes. Neither is an error of this server: nothing to answer.
+   */
+  const readBody = (req: IncomingMessage): Promise<string | null | undefined> =>
+    new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
       // Past the limit, read on without keeping anything, then answer 413 (destroying the request
@@ -194,7 +199,8 @@ export function createLocalHttpServer(options: {
         if (size <= MAX_BODY) chunks.push(c);
       });
       req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks).toString('utf8')));
-      req.on('error', reject);
+      req.on('error', () => resolve(undefined));
+      req.on('close', () => resolve(undefined));
     });
 
   const server = createServer((req, res) => {
@@ -207,15 +213,42 @@ export function createLocalHttpServer(options: {
     });
   });
   server.on('clientError', answerClientError);
+  // CONNECT never reaches the request handler: without a listener Node closes the connection
+  // unanswered. It is a method no route has, so a 404 like any other (RL-10); the socket is ours now.
+  // What the client sends after the head is read and dropped: left unread, it would hold the socket
+  // half-open (and server.close() with it), or reset it before the client reads the answer. A client
+  // that never closes its side is let go after a while.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+    const body = JSON.stringify(
+      problem(404, `no route for CONNECT ${String(req.url).slice(0, 200)}`, { type: 'not-found' }),
+    );
+    socket.end(
+      `HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    const linger = setTimeout(() => socket.destroy(), 2_000);
+    linger.unref();
+    socket.on('close', () => clearTimeout(linger));
+  });
   return server;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     {
-      const url = new URL(req.url ?? '/', 'http://local');
       const method = (req.method ?? 'GET').toUpperCase();
       const body = await readBody(req);
+      if (body === undefined) return void res.destroy();
       if (body === null)
         return sendProblem(res, problem(413, 'the body is larger than 256 KiB', { type: 'payload-too-large' }));
+      const url = requestTarget(req.url ?? '');
+      if (!url)
+        return sendProblem(
+          res,
+          problem(400, 'the request target is not a path', {
+            type: 'validation',
+            errors: [{ field: 'path', message: 'must be an absolute path such as /v1/conversations' }],
+          }),
+        );
       // what API Gateway refuses before any route or authorizer (RL-11)
       const authorization = authorizationHeader(req);
       if ('problem' in authorization) return sendProblem(res, authorization.problem);
@@ -307,6 +340,25 @@ export function createLocalHttpServer(options: {
       }
     }
   }
+}
+
+/**
+ * The path and query of a request target (RFC 9112, section 3.2): the origin form `/path?query`, or the
+ * absolute form `http://host/path?query` (its host is not ours to check); undefined for anything else
+ * (`*`, an authority). The path is taken as sent, never resolved as a URL reference: `//x/health` is
+ * not `/health` on host x, and `//` is not a URL that fails to parse. A fragment, which no client
+ * sends, is dropped.
+ */
+export function requestTarget(
+  target: string,
+): { pathname: string; search: string; searchParams: URLSearchParams } | undefined {
+  const origin = /^https?:\/\/[^/?#]*/i.exec(target);
+  const rest = (origin ? target.slice(origin[0].length) : target).split('#')[0] as string;
+  const path = origin && !rest.startsWith('/') ? `/${rest}` : rest;
+  if (!path.startsWith('/')) return undefined;
+  const q = path.indexOf('?');
+  const search = q < 0 ? '' : path.slice(q);
+  return { pathname: q < 0 ? path : path.slice(0, q), search, searchParams: new URLSearchParams(search) };
 }
 
 /** The route's path parameters, percent-decoded; undefined when one is not valid percent-encoded UTF-8. */

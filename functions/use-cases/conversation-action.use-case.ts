@@ -147,7 +147,7 @@ async function attemptAction(
       ? await knownState(deps, cmd, cmd.known)
       : await readActionState(deps, cmd, keyed, fresh);
   const { conversation } = state;
-  if (cmd.visibleTo && !visibleToAgent(conversation, cmd.visibleTo, state.agents[cmd.visibleTo]?.queues ?? []))
+  if (cmd.visibleTo && !visibleToAgent(conversation, cmd.visibleTo, agentIn(state, cmd.visibleTo)?.queues ?? []))
     throw new NotFoundError('conversation', cmd.conversationId);
   if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
   if (cmd.ifMatch && !cmd.ifMatch.includes(conversation.version))
@@ -174,6 +174,10 @@ async function attemptAction(
   return resultOf(decision);
 }
 
+/** An agent the state read, by id: own entries only (an id may be "constructor" or "toString"). */
+const agentIn = (state: Pick<ActionState, 'agents'>, id: string): Agent | undefined =>
+  Object.hasOwn(state.agents, id) ? state.agents[id] : undefined;
+
 /** Who acts, the S-1 / M-2 gate, then the pure decision. */
 function decideAs(deps: EngineDeps, cmd: ActionCommand, state: ActionState): { actor: Actor; decision: Decision } {
   const { conversation } = state;
@@ -186,10 +190,10 @@ function decideAs(deps: EngineDeps, cmd: ActionCommand, state: ActionState): { a
 }
 
 function decideOn(deps: EngineDeps, cmd: ActionCommand, state: ActionState, actor: Actor): Decision {
-  const agent = actor.role === 'agent' ? state.agents[actor.id] : undefined;
+  const agent = actor.role === 'agent' ? agentIn(state, actor.id) : undefined;
   const targetId = targetAgentOf(cmd.action);
-  if (targetId && !state.agents[targetId]) throw new NotFoundError('agent', targetId);
-  const targetAgent = targetId ? state.agents[targetId] : undefined;
+  const targetAgent = targetId ? agentIn(state, targetId) : undefined;
+  if (targetId && !targetAgent) throw new NotFoundError('agent', targetId);
   return decide({
     conversation: state.conversation,
     actor,

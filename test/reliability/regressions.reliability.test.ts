@@ -1,7 +1,9 @@
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { ulid } from 'ulid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLocalHttpServer } from '../../bin/local/http-server.js';
+import * as health from '../../functions/handlers/http/health.handler.js';
 import { DEFAULT_SETTINGS, type Conversation, type Workstream } from '../../functions/domain/model.js';
 import type { DueTimer } from '../../functions/ports/due-timer.js';
 import type { CustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
@@ -10,7 +12,7 @@ import { fireTimer, type FiredTimer } from '../../functions/use-cases/timers.use
 import { startRig, type Rig } from './rig.js';
 
 /**
- * Bugs the reliability suite (model.reliability.test.ts) and the webhook fuzzer found, each replayed
+ * Bugs the reliability suite (model.reliability.test.ts), the webhook fuzzer and the HTTP server fuzzer found, each replayed
  * deterministically: the interleaving the random run stumbled on is forced with the rig's commit hook
  * (another writer runs right before a chosen transaction). Each test names the bug.
  */
@@ -468,5 +470,146 @@ describe('bugs found by the webhook fuzzer', () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+/** The local HTTP server with the health and webhook routes, on a free port of 127.0.0.1. */
+async function localServer(): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const { ROUTE_GROUPS } = await import('../../functions/handlers/http/routes.js');
+  const server = createLocalHttpServer({
+    routes: [
+      ...ROUTE_GROUPS.health.routes.map((route) => ({ route, handler: health.handler })),
+      ...ROUTE_GROUPS.webhooks.routes.map((route) => ({ route, handler: rig.handlers.webhooks })),
+    ],
+    jwtSecret: 'unused',
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Writes raw bytes (what fetch would never send), half-closes if asked, and returns what came back. */
+function rawExchange(port: number, request: string, options: { end?: boolean } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(out));
+    socket.write(Buffer.from(request, 'latin1'));
+    if (options.end) socket.end();
+    setTimeout(() => socket.destroy(), 2_000);
+  });
+}
+
+const statusOf = (answer: string): number | undefined => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]) || undefined;
+
+describe('bugs found by the HTTP server fuzzer', () => {
+  it('RL-10 bug "a path that starts with // answers 500": GET // is 404, and //x/health is not /health', async () => {
+    // Prepare
+    const local = await localServer();
+    try {
+      // Act
+      const answers = await Promise.all(
+        ['//', '//[', '///?limit=1', '//x/health'].map((path) =>
+          rawExchange(local.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+        ),
+      );
+      const stillUp = await fetch(`http://127.0.0.1:${local.port}/health`);
+
+      // Assess: a problem+json 404 each (new URL() threw on "//", and resolved "//x/health" to host x)
+      expect(answers.map(statusOf)).toEqual([404, 404, 404, 404]);
+      for (const a of answers) expect(a).toMatch(/content-type: application\/problem\+json/i);
+      expect(stillUp.status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('RL-10 bug "a client that breaks off its body is an unexpected server error": a truncated or misframed body logged a 500 that nobody could read', async () => {
+    // Prepare
+    const local = await localServer();
+    const errors = vi.spyOn(console, 'error');
+    const head = 'POST /v1/webhooks/some-channel HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Signature: sha256=00\r\n';
+    try {
+      // Act: a chunked body cut short, a Content-Length never reached (both half-closed), a bad chunk size
+      const answers = [
+        await rawExchange(local.port, `${head}Transfer-Encoding: chunked\r\n\r\n10\r\n{"eventId":`, { end: true }),
+        await rawExchange(local.port, `${head}Content-Length: 100\r\n\r\n{"eventId":`, { end: true }),
+        await rawExchange(local.port, `${head}Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`),
+      ];
+      await new Promise((r) => setTimeout(r, 100));
+      const stillUp = await fetch(`http://127.0.0.1:${local.port}/health`);
+
+      // Assess: Node's own 400 for each, and nothing logged as the server's error
+      expect(answers.map(statusOf)).toEqual([400, 400, 400]);
+      expect(errors.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('unexpected error'))).toEqual([]);
+      expect(stillUp.status).toBe(200);
+    } finally {
+      errors.mockRestore();
+      await local.close();
+    }
+  });
+
+  it('RL-10 bug "CONNECT gets no answer": Node closed the connection of a CONNECT request unanswered; it is a problem+json 404', async () => {
+    // Prepare
+    const local = await localServer();
+    try {
+      // Act: the last one with 256 KiB after its head, which the server does not read
+      const answers = [
+        await rawExchange(local.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+        await rawExchange(local.port, 'CONNECT /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
+        await rawExchange(
+          local.port,
+          `CONNECT /v1/admin/settings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 262144\r\n\r\n${'z'.repeat(262_144)}`,
+        ),
+      ];
+      const stillUp = await fetch(`http://127.0.0.1:${local.port}/health`);
+
+      // Assess
+      expect(answers.map(statusOf)).toEqual([404, 404, 404]);
+      for (const a of answers) {
+        expect(a).toMatch(/content-type: application\/problem\+json/i);
+        const body = JSON.parse(a.slice(a.indexOf('\r\n\r\n') + 4)) as { status: number; type: string };
+        expect(body).toMatchObject({ status: 404, type: 'urn:problem:not-found' });
+      }
+      expect(stillUp.status).toBe(200);
+      // no CONNECT socket is left half-open: the server closes at once
+      const started = Date.now();
+      await local.close();
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      await local.close().catch(() => undefined);
+    }
+  });
+
+  it('RL-4 bug "an agent id named like an Object.prototype member is an agent": consult {agentId: "constructor"} answered 500, transfer to "toString" 400; both are 404 and change nothing', async () => {
+    // Prepare: alice works a chat (offered to her, accepted)
+    const o = await pushOrg({ alice: 3 });
+    const c = await o.start('t-proto');
+    expect((await o.action('alice', c.id, 'accept')).status).toBe(200);
+    const before = await o.get(c.id);
+
+    // Act: ids no agent has, which a plain object nonetheless "has" (its prototype's members)
+    const ids = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+    const answers: [string, number, number][] = [];
+    for (const id of ids) {
+      answers.push([
+        id,
+        (await o.action('alice', c.id, 'consult', { agentId: id })).status,
+        (await o.action('alice', c.id, 'transfer', { agentId: id })).status,
+      ]);
+    }
+
+    // Assess: not found, like any other unknown agent; the conversation is as it was
+    expect(answers).toEqual(ids.map((id) => [id, 404, 404]));
+    expect(await o.get(c.id)).toEqual(before);
   });
 });

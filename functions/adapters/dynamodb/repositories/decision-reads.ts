@@ -37,7 +37,9 @@ export class DynamoDecisionReads implements DecisionReads {
     if (req.receiptKey) wanted.push(receiptEntity.key(org, req.receiptKey));
     if (req.settings) wanted.push(settingsEntity.key(org));
     const at = byKey(await this.table.batchGet(uniqueKeys(wanted)));
-    const agents: Record<string, Agent | undefined> = {};
+    // no prototype: an agent id is any [A-Za-z0-9_-]{1,64}, "constructor" and "__proto__" included,
+    // and an agent that does not exist must read as undefined, not as Object.prototype's member
+    const agents: Record<string, Agent | undefined> = Object.create(null);
     for (const a of req.agents) {
       const profile = at(agentEntity.key(org, a.id));
       if (!profile) continue;
