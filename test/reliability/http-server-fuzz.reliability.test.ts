@@ -424,6 +424,8 @@ const authArb: fc.Arbitrary<Auth> = fc.oneof(
         'Token abc',
         '',
         'Bearer a.b',
+        // RL-11: over API Gateway's 10,240 bytes
+        `Bearer ${'a'.repeat(10_300)}`,
       ),
     }),
   },
@@ -909,7 +911,7 @@ function build(w: World, c: Case, seq: number): Built {
       sentToken = 'raw';
       break;
     case 'duplicated':
-      // Node keeps the first Authorization header and drops the others
+      // RL-11: the server refuses a second Authorization header (400), as API Gateway does
       lines.push(tokenLine(c.auth.first), tokenLine(c.auth.second));
       sentToken = c.auth.first;
       break;
@@ -1009,6 +1011,10 @@ function build(w: World, c: Case, seq: number): Built {
   // Node answers an Expect it does not know itself (RFC 9110, 10.1.1)
   else if (c.version === '1.1' && c.headers.some((h) => h.name === 'expect-odd')) expect = 417;
   else if (bodyTooBig) expect = 413;
+  // RL-11, before any route: two Authorization headers, or one over 10,240 bytes (after a target that is no path)
+  else if (c.auth.k === 'duplicated') expect = 400;
+  else if (c.auth.k === 'raw' && Buffer.byteLength(c.auth.value) > 10_240)
+    expect = c.target.kind === 'extra' && !(path.startsWith('/') || /^http:\/\//.test(path)) ? 400 : 431;
   else if (route && shapeKept && c.method.k === 'route') {
     if (escapeBroken) expect = 400;
     else if (route.auth === 'jwt' && !tokenGood) expect = 401;
