@@ -1008,8 +1008,13 @@ function build(w: World, c: Case, seq: number): Built {
   if (broken || c.method.k === 'connect') expect = 'any';
   else if (head.length > MAX_HEAD) expect = 431;
   else if (head.length > MAX_HEAD - 512 || hugeHead) expect = 'any';
-  // Node answers an Expect it does not know itself (RFC 9110, 10.1.1)
-  else if (c.version === '1.1' && c.headers.some((h) => h.name === 'expect-odd')) expect = 417;
+  // Node answers an Expect it does not know itself (RFC 9110, 10.1.1), unless 100-continue is among them
+  else if (
+    c.version === '1.1' &&
+    c.headers.some((h) => h.name === 'expect-odd') &&
+    !c.headers.some((h) => h.name === 'expect-continue')
+  )
+    expect = 417;
   else if (bodyTooBig) expect = 413;
   // RL-11, before any route: two Authorization headers, or one over 10,240 bytes (after a target that is no path)
   else if (c.auth.k === 'duplicated') expect = 400;
