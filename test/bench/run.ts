@@ -334,7 +334,6 @@ if (runs('dispatch')) {
   // its own DynamoDB Local: the sections before it leave a long stream behind, which DynamoDB Local
   // (not DynamoDB) makes every later request pay for, and latency is what this section measures
   await ownDynamo('the dispatch latency', async (endpoint) => {
-    await ensureTable(endpoint, TABLE);
     const rt = await startBenchRuntime(endpoint, TABLE, { ingestConcurrency: config.ingestConcurrency });
     const ddoc = createDocumentClient({ endpoint });
     try {
