@@ -282,6 +282,7 @@ export async function dispatchAgent(
     known ?? deps.agents.getAgent(org, agentId),
   ]);
   const state: RoundState = { agent, settings, fresh, workstreams: new Map(), listings: new Map() };
+  let unfit = 0;
   for (let round = 0; state.agent && round < 50; round++) {
     const { outcome, mattered } = await offerRound(deps, org, state.agent, state);
     if (typeof outcome === 'object') {
@@ -290,6 +291,13 @@ export async function dispatchAgent(
       if (!hasRoomAfter(state.agent, outcome.pool, outcome.units)) break;
       // she may have room for more: the next round reads her and her queues again
       state.listings = new Map();
+      state.agent = await deps.agents.getAgent(org, agentId);
+      continue;
+    }
+    if (outcome === 'unfit' && unfit++ < MAX_UNFIT_ROUNDS) {
+      // the offer failed on her as read: she changed since (another follow-up of the batch offered
+      // her work, or her presence moved). Decide again on a fresh read, on the same listings: work
+      // that fits what she has left is still hers to take now, not at the dispatch timer (R-3).
       state.agent = await deps.agents.getAgent(org, agentId);
       continue;
     }
@@ -305,6 +313,9 @@ export async function dispatchAgent(
   }
   return { offered };
 }
+
+/** Rounds decided again on a fresh read of the agent after an offer found her changed (beyond: the dispatch timer). */
+const MAX_UNFIT_ROUNDS = 3;
 
 /** Whether any of her pools keeps a unit free once `units` more are used in `pool`. */
 const hasRoomAfter = (agent: Agent | undefined, pool: string, units: number): boolean =>

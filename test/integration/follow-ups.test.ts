@@ -155,6 +155,31 @@ describe('R-3: the stages of one batch', () => {
     expect(failed).toEqual([]);
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
   });
+
+  it('R-3: an agent dispatched on a read made before a conversation of the same batch was offered to her still takes the waiting work that fits her (reliability seed -28140914, path 95)', async () => {
+    // Prepare: alice (two units) is signed out; a two-unit voice call waits, then a one-unit chat
+    const f = await pushOrg();
+    await f.setWorkstream('voice', { distribution: 'push', capacity: { pool: 'default', units: 2 } });
+    await f.addAgent('alice', { default: 2 });
+    await f.settle();
+    const call = await f.start('voice');
+    const waiting = await customerStarts(f);
+    await f.settle();
+
+    // Act: she signs in and a new chat is created; both records come in one batch. Stage 1 reads
+    // her (two free), stage 2 offers her the new chat (one left), stage 3 dispatches her on that read:
+    // the call, oldest, fits the read but not her, and its offer fails on capacity
+    await signIn(f.deps, f.org, 'alice');
+    const newer = await customerStarts(f);
+    const { failed } = await runFollowUps(f.deps, await f.takePending());
+
+    // Assess: the waiting chat is offered to her at once (no dispatch timer needed): both units reserved
+    expect(failed).toEqual([]);
+    expect(await f.conversation(newer.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
+    expect(await f.conversation(waiting.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
+    expect((await f.conversation(call.id)).status).toBe('Open');
+    expect((await ledgerOf(f, 'alice')).pools.default?.used).toBe(2);
+  });
 });
 
 describe('redelivered stream records (at-least-once delivery)', () => {

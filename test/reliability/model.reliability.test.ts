@@ -60,7 +60,8 @@ import { item, partition, startRig, type Claims, type HttpResult, type Rig } fro
  *
  * Sizes: RELIABILITY_STEPS (default 400), RELIABILITY_STEPS_PER_RUN (default 100). `npm run
  * test:reliability` runs 10,000 steps. RELIABILITY_SHRINK=1 lets fast-check shrink a failure
- * (slow); otherwise the failing run's trace is printed as it is.
+ * (slow); otherwise the failing run's trace is printed as it is. RELIABILITY_SEED with RELIABILITY_PATH
+ * (fast-check's `path`, e.g. "95") replays one recorded failing run alone.
  */
 
 const TOTAL_STEPS = Number(process.env.RELIABILITY_STEPS ?? 400);
@@ -1660,15 +1661,17 @@ describe('reliability: model-based randomized run with injected faults', () => {
           },
         ),
         {
-          numRuns: RUNS,
+          // a replayed path is one run; fast-check would otherwise go on with new runs after it
+          numRuns: process.env.RELIABILITY_PATH ? 1 : RUNS,
           endOnFailure: process.env.RELIABILITY_SHRINK !== '1',
           ...(SEED !== undefined ? { seed: SEED } : {}),
+          ...(process.env.RELIABILITY_PATH ? { path: process.env.RELIABILITY_PATH } : {}),
         },
       );
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`reliability: ${stats.steps} steps, ${stats.runs} runs in ${seconds}s`);
       console.log(`reliability faults: ${JSON.stringify({ ...stats, faults: rig.faults.fired })}`);
-      expect(stats.steps).toBeGreaterThanOrEqual(TOTAL_STEPS);
+      expect(stats.steps).toBeGreaterThanOrEqual(process.env.RELIABILITY_PATH ? STEPS_PER_RUN : TOTAL_STEPS);
     },
     TOTAL_STEPS * 2_000 + 120_000,
   );
