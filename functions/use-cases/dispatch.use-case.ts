@@ -283,6 +283,7 @@ export async function dispatchAgent(
   ]);
   const state: RoundState = { agent, settings, fresh, workstreams: new Map(), listings: new Map() };
   let unfit = 0;
+  let taken = 0;
   for (let round = 0; state.agent && round < 50; round++) {
     const { outcome, mattered } = await offerRound(deps, org, state.agent, state);
     if (typeof outcome === 'object') {
@@ -292,6 +293,12 @@ export async function dispatchAgent(
       // she may have room for more: the next round reads her and her queues again
       state.listings = new Map();
       state.agent = await deps.agents.getAgent(org, agentId);
+      continue;
+    }
+    if (outcome === 'taken' && taken++ < MAX_RELISTS) {
+      // other agents took what she was trying, one item ahead of her: the listing is stale, and
+      // more may wait past it. List her queues again, from the oldest still Open.
+      state.listings = new Map();
       continue;
     }
     if (outcome === 'unfit' && unfit++ < MAX_UNFIT_ROUNDS) {
@@ -313,6 +320,11 @@ export async function dispatchAgent(
   }
   return { offered };
 }
+
+/** Offers in a row that find the conversation taken before a round lists her queues again. */
+const TAKEN_IN_A_ROW = 3;
+/** Listings of an agent's queues made again in one dispatch after offers found their items taken. */
+const MAX_RELISTS = 5;
 
 /** Rounds decided again on a fresh read of the agent after an offer found her changed (beyond: the dispatch timer). */
 const MAX_UNFIT_ROUNDS = 3;
@@ -341,7 +353,7 @@ async function offerRound(
   agent: Agent,
   state: RoundState,
 ): Promise<{
-  outcome: { offered: string; pool: string; units: number } | 'nothing' | 'unfit' | 'unroutable';
+  outcome: { offered: string; pool: string; units: number } | 'nothing' | 'unfit' | 'unroutable' | 'taken';
   mattered: boolean;
 }> {
   const now = deps.clock.now();
@@ -373,6 +385,8 @@ async function offerRound(
       declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id),
   );
   let mattered = false;
+  /** offers that found their conversation taken (offered to someone else, or ended): every one tried so far */
+  let taken = 0;
   for (const c of open) {
     const ws = await workstreamOfItem(c);
     if (ws?.distribution !== 'push' || !isEligible(agent, c, ws, settings, now)) {
@@ -382,6 +396,8 @@ async function offerRound(
     const r = await tryOffer(deps, c, agent, now);
     if (r === 'offered') return { outcome: { offered: c.id, ...ws.capacity }, mattered };
     if (r === 'agent-unfit') return { outcome: 'unfit', mattered: true };
+    if (++taken >= TAKEN_IN_A_ROW) return { outcome: 'taken', mattered };
   }
-  return { outcome: 'nothing', mattered };
+  // a listing that held taken items may have stopped short of work still waiting past it
+  return { outcome: taken > 0 ? 'taken' : 'nothing', mattered };
 }

@@ -182,6 +182,53 @@ describe('R-3: the stages of one batch', () => {
   });
 });
 
+describe('R-3: agents freed together compete for one backlog', () => {
+  it('R-3: an agent whose listed backlog is taken by others while she tries it lists her queues again and takes what waits past it (bench: 1 of 150 capacity releases never offered)', async () => {
+    // Prepare: 27 push conversations wait (nobody signed in); alice (one unit) signs in
+    const f = await pushOrg();
+    await f.addAgent('alice', { default: 1 });
+    await f.settle();
+    const waiting: Conversation[] = [];
+    for (let i = 0; i < 27; i++) waiting.push(await customerStarts(f));
+    await f.settle();
+    await signIn(f.deps, f.org, 'alice');
+
+    // Act: her dispatch lists the 25 oldest; before she tries them, all 25 are taken (their customers
+    // leave: the Open items are gone, as when other agents freed at the same moment take them first)
+    let listings = 0;
+    const racing: EngineDeps = {
+      ...f.deps,
+      lists: new Proxy(f.deps.lists, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (prop !== 'listOpenItems' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+          return async (...args: unknown[]) => {
+            const listed = await (v as (...x: unknown[]) => Promise<{ items: Conversation[] }>).apply(target, args);
+            if (listings++ === 0)
+              for (const c of listed.items)
+                await handleCustomerEvent(f.deps, f.org, f.channelId('chat'), {
+                  eventId: ulid(),
+                  type: 'customer.ended',
+                  threadId: c.threadId,
+                });
+            return listed;
+          };
+        },
+      }),
+    };
+    await settleWith(f, racing);
+
+    // Assess: the listing held 25 taken items; she listed again and got the oldest still waiting
+    expect(listings).toBeGreaterThanOrEqual(2);
+    expect((await f.conversation(waiting[24]?.id as string)).status).toBe('Closed');
+    expect(await f.conversation(waiting[25]?.id as string)).toMatchObject({
+      status: 'Active',
+      primaryAgentId: 'alice',
+    });
+    expect((await f.conversation(waiting[26]?.id as string)).status).toBe('Open');
+  });
+});
+
 describe('redelivered stream records (at-least-once delivery)', () => {
   it('C-6 / RL-3 / R-3: the same records delivered three times make one offer and reserve capacity once', async () => {
     // Prepare: alice signed in; a push conversation created, its follow-ups not run yet
