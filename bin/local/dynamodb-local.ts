@@ -17,6 +17,8 @@ import { LOOPBACK } from './names.js';
 
 export interface DynamoLocal {
   endpoint: string;
+  /** the Java process (the bench reads its CPU time) */
+  pid?: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -117,7 +119,7 @@ export async function startDynamoLocal(
       if (exited) throw new Error(`DynamoDB Local ${exited}. A Java 17 JDK must be on PATH.\n${output}`);
       try {
         await client.send(new ListTablesCommand({}));
-        return { endpoint, stop };
+        return { endpoint, pid: child.pid, stop };
       } catch {
         if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer on ${endpoint} in time.\n${output}`);
         await sleep(150);

@@ -23,7 +23,7 @@
  * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles runs some sections only.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -100,13 +100,38 @@ process.on('exit', () => void ddb.stop());
  * answers every request several times slower (seen: 1,000 agents seeded in 98 s instead of 6 s),
  * which would charge one section for another's leftovers.
  */
-async function ownDynamo<T>(what: string, fn: (endpoint: string) => Promise<T>): Promise<T> {
+/**
+ * The CPU a process used from now until the returned function is called, as a share of one core
+ * (Linux /proc; undefined elsewhere). DynamoDB Local does its work on about one core: near 100 %, a
+ * latency is mostly queueing inside it, not in the engine.
+ */
+function cpuMeter(pid: number | undefined): () => number | undefined {
+  const ticks = (): number | undefined => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  };
+  const hz = Number(sh('getconf', ['CLK_TCK']) ?? 100);
+  const start = pid === undefined ? undefined : ticks();
+  const startedMs = performance.now();
+  return () => {
+    const end = start === undefined ? undefined : ticks();
+    if (start === undefined || end === undefined) return undefined;
+    return (end - start) / hz / ((performance.now() - startedMs) / 1000);
+  };
+}
+
+async function ownDynamo<T>(what: string, fn: (endpoint: string, pid?: number) => Promise<T>): Promise<T> {
   log(`  starting a DynamoDB Local of its own for ${what}`);
   const own = await startDynamoLocal();
   const stop = () => void own.stop();
   process.on('exit', stop);
   try {
-    return await fn(own.endpoint);
+    return await fn(own.endpoint, own.pid);
   } finally {
     await own.stop();
     process.off('exit', stop);
@@ -333,28 +358,30 @@ await main.stop();
 if (runs('dispatch')) {
   // its own DynamoDB Local: the sections before it leave a long stream behind, which DynamoDB Local
   // (not DynamoDB) makes every later request pay for, and latency is what this section measures
-  await ownDynamo('the dispatch latency', async (endpoint) => {
+  await ownDynamo('the dispatch latency', async (endpoint, pid) => {
     const rt = await startBenchRuntime(endpoint, TABLE, { ingestConcurrency: config.ingestConcurrency });
     const ddoc = createDocumentClient({ endpoint });
     try {
       const rate = Number(process.env.BENCH_DISPATCH_RATE) || Math.max(2, 0.5 * (ing?.eventsPerSecond ?? 10));
       // created -> offer at lighter loads first (latency against load), then the full run at `rate`
       const lighter = [5, 20].filter((r) => r < rate);
-      const sweep: { rate: number; created: LatencyFigures }[] = [];
+      const sweep: { rate: number; created: LatencyFigures; dynamoCpu: number | undefined }[] = [];
       for (const r of lighter) {
         log(`(5) dispatch latency: ${config.dispatchSamples} push conversations created at ${r}/s`);
+        const cpu = cpuMeter(pid);
         const d = await dispatchLatency(rt, ddoc, { created: config.dispatchSamples, freed: 0, ratePerSecond: r });
-        sweep.push({ rate: r, created: d.created });
+        sweep.push({ rate: r, created: d.created, dynamoCpu: cpu() });
       }
       log(
         `(5) dispatch latency: ${config.dispatchSamples} push conversations created (${rate.toFixed(1)}/s), ${config.dispatchSamples} capacity releases`,
       );
+      const cpu = cpuMeter(pid);
       const d = await dispatchLatency(rt, ddoc, {
         created: config.dispatchSamples,
         freed: config.dispatchSamples,
         ratePerSecond: rate,
       });
-      sweep.push({ rate, created: d.created });
+      sweep.push({ rate, created: d.created, dynamoCpu: cpu() });
       results.dispatch = { ...d, createdRatePerSecond: rate, createdByRate: sweep };
       const verdict = (f: LatencyFigures) => ({
         value: `${f.p99Ms.toFixed(0)} ms${f.missed ? ` (${f.missed} never offered)` : ''}`,
@@ -380,6 +407,7 @@ if (runs('dispatch')) {
             'stream p50/p99',
             'consumer p50/p99',
             'batch p50/p99',
+            'DynamoDB Local CPU',
           ],
           [
             ...sweep.map((s) => [
@@ -392,6 +420,7 @@ if (runs('dispatch')) {
               `${s.created.stream?.p50Ms.toFixed(0)}/${s.created.stream?.p99Ms.toFixed(0)}`,
               `${s.created.consumer?.p50Ms.toFixed(0)}/${s.created.consumer?.p99Ms.toFixed(0)}`,
               `${s.created.consumer?.batchP50}/${s.created.consumer?.batchP99}`,
+              s.dynamoCpu === undefined ? 'n/a' : `${(100 * s.dynamoCpu).toFixed(0)} % of a core`,
             ]),
             [
               'capacity freed (end, wrap-up never)',
