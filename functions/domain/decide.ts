@@ -1,6 +1,7 @@
 import { participantsAfter } from './visibility.js';
 import { ForbiddenActionError, TransitionConflictError } from './errors.js';
 import {
+  DEFAULT_PRIORITY,
   modeOf,
   type Actor,
   type Agent,
@@ -242,6 +243,8 @@ export interface OpenInput {
   previousConversationId: string | null;
   /** which routing rule chose the queue */
   reason: string;
+  /** set by that routing rule (else the default) */
+  priority?: number;
   now: Date;
   /** T-2: the customer already left (an end that arrived first): the conversation is created Closed */
   leftBeforeStart?: Pick<EarlyEnd, 'endedAt' | 'action'>;
@@ -262,6 +265,7 @@ function openedConversation(input: OpenInput, at: string): Conversation {
     queueId: input.queueId,
     workstreamId: input.workstream.id,
     ...(input.customerId ? { customerId: input.customerId } : {}),
+    priority: input.priority ?? DEFAULT_PRIORITY,
     consultants: [],
     session: { status: 'active' },
     // a persistent channel's ticket is a messaging ticket whatever the channel (M-2 may turn it to email)

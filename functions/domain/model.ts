@@ -43,6 +43,8 @@ export interface RoutingRule {
   /** equals, in a list, or exists */
   when: { field: string; equals: string } | { field: string; in: string[] } | { field: string; exists: boolean };
   queueId: string;
+  /** the priority a conversation this rule routes gets (1..10, 10 the most urgent) */
+  priority?: number;
 }
 
 export interface Workstream {
@@ -182,6 +184,8 @@ export interface Conversation {
   allocation?: Allocation;
   /** C-3: when a minutes wrap-up policy releases the held capacity. */
   wrapUpReleaseAt?: string;
+  /** 1..10, 10 the most urgent; absent means DEFAULT_PRIORITY (conversations from before it existed) */
+  priority?: number;
   statusSince: string;
   createdAt: string;
   updatedAt: string;
@@ -229,3 +233,9 @@ export interface HistoryEvent {
   version: number;
   details?: Record<string, string | number | boolean>;
 }
+
+/** the priority of a conversation no rule or supervisor gave one. */
+export const DEFAULT_PRIORITY = 5;
+export const MIN_PRIORITY = 1;
+export const MAX_PRIORITY = 10;
+export const priorityOf = (c: Pick<Conversation, 'priority'>): number => c.priority ?? DEFAULT_PRIORITY;

@@ -20,10 +20,12 @@ const holds = (cond: Condition, vars: Readonly<Record<string, string | undefined
 export function routeQueue(
   ws: Pick<Workstream, 'routingRules' | 'defaultQueueId'>,
   variables: Readonly<Record<string, string | undefined>>,
-): { queueId: string; rule: number | null } {
+): { queueId: string; rule: number | null; priority?: number } {
   const index = ws.routingRules.findIndex((r: RoutingRule) => holds(r.when as Condition, variables));
   const hit = index >= 0 ? ws.routingRules[index] : undefined;
-  return hit ? { queueId: hit.queueId, rule: index } : { queueId: ws.defaultQueueId, rule: null };
+  if (!hit) return { queueId: ws.defaultQueueId, rule: null };
+  // Q-1: the rule that chose the queue may set the priority too
+  return { queueId: hit.queueId, rule: index, ...(hit.priority !== undefined ? { priority: hit.priority } : {}) };
 }
 
 /** Routing variables: context first, then the identified contact's attributes as `contact.<name>`. */

@@ -28,13 +28,16 @@ export type ActionType =
   | 'consult'
   | 'force-close'
   | 'end-session'
-  | 'reassign';
+  | 'reassign'
+  | 'prioritize';
 
 export type TransferTarget =
   { kind: 'queue'; queueId: string } | { kind: 'agent'; agentId: string } | { kind: 'external'; number: string };
 
 export type Action =
-  | { type: Exclude<ActionType, 'transfer' | 'offer' | 'assign' | 'consult' | 'reassign'> }
+  | { type: Exclude<ActionType, 'transfer' | 'offer' | 'assign' | 'consult' | 'reassign' | 'prioritize'> }
+  /** a supervisor sets the priority of an Open conversation */
+  | { type: 'prioritize'; priority: number }
   | { type: 'transfer'; target: TransferTarget }
   /** push routing reserves the agent's capacity and waits for their acceptance */
   | { type: 'offer'; agentId: string }
@@ -94,7 +97,8 @@ export type Effect =
   | 'decline-transfer'
   | 'consult'
   | 'force-close'
-  | 'end-session';
+  | 'end-session'
+  | 'set-priority';
 
 /** Who becomes the primary agent. */
 export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'offered-agent' | 'external';
@@ -637,6 +641,19 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     primary: 'keep',
     effect: 'move-queue',
     reason: 'assigned to queue by supervisor',
+  },
+  // a supervisor changes the priority of a conversation waiting in its queue.
+  {
+    id: 'Q-1',
+    action: 'prioritize',
+    role: 'supervisor',
+    from: 'Open',
+    to: 'Open',
+    modes: ALL,
+    capacity: 'keep',
+    primary: 'keep',
+    effect: 'set-priority',
+    reason: 'priority set by supervisor',
   },
   // S-4: supervisor transfer of messaging conversations, completed by the receiver's accept or reject.
   {

@@ -83,6 +83,7 @@ function gateOf(
     case 'join':
       return 'supervisorMonitor';
     case 'assign':
+    case 'prioritize':
       return 'supervisorAssign';
     case 'force-close':
       return 'forceClose';
@@ -96,7 +97,15 @@ function gateOf(
 }
 
 /** Actions that read org settings: S-1 / M-2 gates, and presence checks on a target agent. */
-const READS_SETTINGS = new Set<Action['type']>(['monitor', 'join', 'assign', 'force-close', 'end-session', 'transfer']);
+const READS_SETTINGS = new Set<Action['type']>([
+  'monitor',
+  'join',
+  'assign',
+  'prioritize',
+  'force-close',
+  'end-session',
+  'transfer',
+]);
 
 /** Settings a decision needs: S-1 / M-2 gates, and the presence of a target agent. */
 const readsSettings = (action: Action): boolean =>
@@ -491,6 +500,7 @@ export function apiActor(sub: string, roles: readonly string[], action: Action):
       case 'monitor':
       case 'join':
       case 'assign':
+      case 'prioritize':
       case 'force-close':
         if (!supervisor)
           throw new ForbiddenActionError(`the ${action.type} action needs the supervisor role`, c.status);

@@ -289,6 +289,7 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
     workstream: workstream.value,
     threadId: event.threadId,
     queueId: route.queueId,
+    ...(route.priority !== undefined ? { priority: route.priority } : {}),
     ...(identified ? { customerId: identified.id } : {}),
     actor: customerOf(event),
     previousConversationId: state.threadConversationId ?? null,

@@ -390,6 +390,14 @@ const MATRIX: Record<string, MatrixCase[]> = {
       path: action('force-close'),
       expect: SUPERVISOR_ACTION,
     },
+    {
+      name: 'prioritize an Open chat of q1',
+      action: 'prioritize',
+      fixture: 'open-chat',
+      path: action('prioritize'),
+      body: () => ({ priority: 9 }),
+      expect: SUPERVISOR_ACTION,
+    },
   ],
 
   // ---- agents

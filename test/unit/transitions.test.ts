@@ -1092,6 +1092,7 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     { type: 'force-close' },
     { type: 'end-session' },
     { type: 'reassign', queueId: 'q2' },
+    { type: 'prioritize', priority: 8 },
   ];
   const CASES = (['chat', 'voice', 'sms', 'record'] as const).flatMap((kind) =>
     ACTION_TYPES.flatMap((action) =>

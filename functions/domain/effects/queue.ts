@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { priorityOf } from '../model.js';
 import { targetQueueOf } from '../transitions.js';
 import { withDetails, withNext, type EffectStep } from './context.js';
 
@@ -18,4 +19,15 @@ export const QUEUE_MOVE: EffectStep = {
     if (toQueue === undefined) return d;
     return withDetails(withNext(d, { queueId: toQueue }), { toQueue });
   },
+};
+
+/** the new priority, and the one it replaces in the history's details. */
+export const SET_PRIORITY: EffectStep = {
+  apply: ({ c, action }, d) =>
+    action.type !== 'prioritize'
+      ? d
+      : withDetails(withNext(d, { priority: action.priority }), {
+          priority: action.priority,
+          fromPriority: priorityOf(c),
+        }),
 };

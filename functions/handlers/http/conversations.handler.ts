@@ -26,6 +26,7 @@ import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   assignBody,
   consultBody,
+  prioritizeBody,
   emptyBody,
   idempotencyKeyHeader,
   listQuery,
@@ -52,6 +53,7 @@ export const ACTIONS = [
   'join',
   'assign',
   'force-close',
+  'prioritize',
 ] as const;
 const actionParam = z.enum(ACTIONS);
 const PLAIN = [
@@ -90,6 +92,8 @@ function toAction(name: (typeof ACTIONS)[number], json: unknown): Action {
         ? { type: 'assign', target: { kind: 'agent', agentId: b.agentId }, ...override }
         : { type: 'assign', target: { kind: 'queue', queueId: b.queueId }, ...override };
     }
+    case 'prioritize':
+      return { type: 'prioritize', priority: parse(prioritizeBody, json).priority };
     default:
       throw new ValidationError(`unknown action ${name}`);
   }

@@ -75,6 +75,7 @@ export const workstreamBody = z.strictObject({
             z.strictObject({ field: routingField, exists: z.boolean() }),
           ]),
           queueId: idSchema,
+          priority: z.optional(z.int().check(z.minimum(1), z.maximum(10))),
         }),
       )
       .check(z.maxLength(100)),
@@ -165,6 +166,9 @@ export const webhookEvent = z.strictObject({
 });
 
 export const consultBody = z.strictObject({ agentId: idSchema });
+/** Q-1: 1..10, 10 the most urgent */
+export const prioritySchema = z.int().check(z.minimum(1), z.maximum(10));
+export const prioritizeBody = z.strictObject({ priority: prioritySchema });
 
 /** S-3: an agent or another queue; `override` passes over presence and capacity */
 export const assignBody = z.union([

@@ -1,5 +1,6 @@
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import {
+  priorityOf,
   stateOf,
   type ActorRole,
   type Channel,
@@ -70,6 +71,8 @@ export interface ConversationView {
   ticket: { id: string; channel: string; status: string };
   capacity?: { agentId: string; pool: string; units: number };
   wrapUpReleaseAt?: string;
+  /** */
+  priority: number;
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -101,6 +104,7 @@ export function conversationView(c: Conversation): ConversationView {
       ? { capacity: { agentId: c.allocation.agentId, pool: c.allocation.pool, units: c.allocation.units } }
       : {}),
     ...(c.wrapUpReleaseAt ? { wrapUpReleaseAt: c.wrapUpReleaseAt } : {}),
+    priority: priorityOf(c),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     version: c.version,
