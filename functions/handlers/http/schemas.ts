@@ -1,6 +1,14 @@
 import * as z from 'zod/mini';
 import { isValidWrapUpPolicy } from '../../domain/capacity.js';
-import { CHANNEL_KINDS, MODES, PRESENCES, SIGNATURE_SCHEMES, STATUSES } from '../../domain/model.js';
+import {
+  CHANNEL_KINDS,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  MODES,
+  PRESENCES,
+  SIGNATURE_SCHEMES,
+  STATUSES,
+} from '../../domain/model.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import { CUSTOMER_EVENT_TYPES } from '../../use-cases/customer-event.use-case.js';
 import '../zod-messages.js';
@@ -46,6 +54,9 @@ export const settingsBody = z.strictObject({
 /** R-1: a context variable by name, or an identified contact's attribute as `contact.<name>` */
 const routingField = z.string().check(z.minLength(1), z.maxLength(100));
 
+/** Q-1: 1..10, 10 the most urgent */
+export const prioritySchema = z.int().check(z.minimum(MIN_PRIORITY), z.maximum(MAX_PRIORITY));
+
 export const workstreamBody = z.strictObject({
   name,
   mode: z.enum(MODES),
@@ -75,7 +86,7 @@ export const workstreamBody = z.strictObject({
             z.strictObject({ field: routingField, exists: z.boolean() }),
           ]),
           queueId: idSchema,
-          priority: z.optional(z.int().check(z.minimum(1), z.maximum(10))),
+          priority: z.optional(prioritySchema),
         }),
       )
       .check(z.maxLength(100)),
@@ -166,8 +177,6 @@ export const webhookEvent = z.strictObject({
 });
 
 export const consultBody = z.strictObject({ agentId: idSchema });
-/** Q-1: 1..10, 10 the most urgent */
-export const prioritySchema = z.int().check(z.minimum(1), z.maximum(10));
 export const prioritizeBody = z.strictObject({ priority: prioritySchema });
 
 /** S-3: an agent or another queue; `override` passes over presence and capacity */
