@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { Api, eventually, setupOrg, startRuntime, type DemoOrg, type HttpResult } from '../support/e2e.js';
+import { Api, eventually, ok, setupOrg, startRuntime, type DemoOrg } from '../support/e2e.js';
 
 /** Q-1 priority over HTTP on the local runtime: routing rules, the prioritize action, validation (RL-4). */
 
@@ -27,12 +27,6 @@ const SETTINGS = {
   forceClose: false,
   agentEndMessagingSession: false,
 };
-
-async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
-  const r = await p;
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  return r.body;
-}
 
 let n = 0;
 async function customerStarts(o: DemoOrg, context?: Record<string, string>): Promise<Conv> {

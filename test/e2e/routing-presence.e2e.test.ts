@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { Api, eventually, setupOrg, startRuntime, type DemoOrg, type HttpResult } from '../support/e2e.js';
+import { Api, eventually, ok, setupOrg, startRuntime, type DemoOrg } from '../support/e2e.js';
 
 /**
  * Routing (R-1), identification (R-6), presence (P-2, P-3, P-5), push and pick distribution (R-2..R-5)
@@ -41,12 +41,6 @@ const SETTINGS = {
   forceClose: false,
   agentEndMessagingSession: false,
 };
-
-async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
-  const r = await p;
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  return r.body;
-}
 
 /** Replaces part of a workstream (GET, merge, PUT). */
 async function patchWorkstream(o: DemoOrg, kind: Kind, patch: Record<string, unknown>): Promise<void> {

@@ -2,7 +2,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
 import type { Notification } from '../../functions/domain/model.js';
-import { Api, eventually, setupOrg, startRuntime, token, type DemoOrg, type HttpResult } from '../support/e2e.js';
+import { Api, eventually, ok, setupOrg, startRuntime, token, type DemoOrg, type HttpResult } from '../support/e2e.js';
 
 /**
  * Supervisor features (S-1..S-6), consult and transfer (X-1..X-3, T-12) and messaging sessions
@@ -67,12 +67,6 @@ const ALL_ON = {
   forceClose: true,
   agentEndMessagingSession: true,
 };
-
-async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
-  const r = await p;
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  return r.body;
-}
 
 /** Asserts a problem+json answer with this status (and currentStatus when given). */
 function expectProblem(r: HttpResult<unknown>, status: number, extra: Partial<Problem> = {}): Problem {

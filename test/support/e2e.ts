@@ -1,4 +1,5 @@
 import { ulid } from 'ulid';
+import { expect } from 'vitest';
 import { startLocalRuntime, type LocalRuntime } from '../../bin/local/runtime.js';
 import { signLocalToken } from '../../bin/local/token.js';
 import { signBody, signTimestamped } from '../../functions/use-cases/ingest-webhook.use-case.js';
@@ -150,4 +151,11 @@ export async function setupOrg(api: Api, options: { wrapUp?: unknown } = {}): Pr
   await must(admin.put('/v1/admin/agents/alice', { name: 'Alice', queues: ['q1'], capacity: { default: 3 } }));
   await must(admin.put('/v1/admin/agents/bob', { name: 'Bob', queues: ['q1', 'q2'], capacity: { default: 2 } }));
   return { org, admin, secret, channel, agent: async (id) => api.as(await token(org, id, ['agent'])) };
+}
+
+/** Asserts the answer's status (200 unless given; the body is printed on a mismatch) and returns its body. */
+export async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
+  const r = await p;
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  return r.body;
 }
