@@ -96,20 +96,12 @@ function gateOf(
   }
 }
 
-/** Actions that read org settings: S-1 / M-2 gates, and presence checks on a target agent. */
-const READS_SETTINGS = new Set<Action['type']>([
-  'monitor',
-  'join',
-  'assign',
-  'prioritize',
-  'force-close',
-  'end-session',
-  'transfer',
-]);
-
-/** Settings a decision needs: S-1 / M-2 gates, and the presence of a target agent. */
+/**
+ * Settings a decision needs: an S-1 / M-2 gate for some caller (a transfer is gated for supervisors,
+ * so its decision reads them whoever acts), and the presence of a target agent.
+ */
 const readsSettings = (action: Action): boolean =>
-  READS_SETTINGS.has(action.type) || targetAgentOf(action) !== undefined;
+  gateOf(action, { role: 'supervisor', id: '' }) !== undefined || targetAgentOf(action) !== undefined;
 
 /** What one decision is made on, read in one round trip when the configuration is cached. */
 interface ActionState {
