@@ -238,7 +238,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       admin: factories.admin(config, overrides),
       conversations: factories.conversations(config, overrides),
       agents: factories.agents(config, overrides),
-      queues: factories.queues(config),
+      queues: factories.queues(config, { clock }),
       webhooks: factories.webhooks(config, { clock }),
     };
     const routes = options.bundles

@@ -2,6 +2,7 @@ import { participantsAfter } from './visibility.js';
 import { ForbiddenActionError, TransitionConflictError } from './errors.js';
 import {
   DEFAULT_PRIORITY,
+  enqueuedAtOf,
   modeOf,
   type Actor,
   type Agent,
@@ -176,7 +177,8 @@ function historyEvent({ rule, c, actor, action, at, version }: EffectContext, d:
 function assemble(ctx: EffectContext, draft: Draft): Decision {
   const { c, at, version, input } = ctx;
   const participants = participantsAfter(c, draft.next);
-  const d: Draft = participants ? { ...draft, next: { ...draft.next, participants } } : draft;
+  const withParticipants = participants ? { ...draft.next, participants } : draft.next;
+  const d: Draft = { ...draft, next: inQueue(c, withParticipants, ctx.ws, at) };
   const event = historyEvent(ctx, d);
   // E-2: notifications go out through the outbox, so they exist iff the change committed
   const timers: TimerRequest[] = [
@@ -213,6 +215,28 @@ function assemble(ctx: EffectContext, draft: Draft): Decision {
     ...(d.unitsOverCapacity !== undefined ? { unitsOverCapacity: d.unitsOverCapacity } : {}),
     ...(agentsAfter.length ? { agentsAfter } : {}),
   };
+}
+
+/** Q-2: what an Open conversation's place in its queue is computed from (`queueOrder`). */
+const queued = (ws: Workstream, enqueuedAt: string): Pick<Conversation, 'enqueuedAt' | 'priorityAgingSeconds'> => ({
+  enqueuedAt,
+  ...(ws.priorityAgingSeconds ? { priorityAgingSeconds: ws.priorityAgingSeconds } : {}),
+});
+
+/** R-3: an offer not accepted yet is still part of the wait in the queue */
+const waiting = (c: Conversation): boolean => c.status === 'Open' || (c.status === 'Active' && c.accepted === false);
+
+/**
+ * Q-2: a conversation that stays in its queue keeps its wait: changes while Open (K-3: nothing but a
+ * queue move resets it), and a push offer that comes back rejected or expired (the customer did not
+ * stop waiting). One that enters Open otherwise, or another queue, starts waiting now. The aging
+ * setting is the workstream's as of this change (R-5). Once the wait is over neither is kept.
+ */
+function inQueue(c: Conversation, next: Conversation, ws: Workstream, at: string): Conversation {
+  const { enqueuedAt: _e, priorityAgingSeconds: _a, ...rest } = next;
+  if (!waiting(next)) return rest;
+  const stays = waiting(c) && c.queueId === next.queueId;
+  return { ...rest, ...queued(ws, stays ? enqueuedAtOf(c) : at) };
 }
 
 /** The agent's pools once the decision's capacity writes commit; null when they do not touch this agent. */
@@ -266,6 +290,7 @@ function openedConversation(input: OpenInput, at: string): Conversation {
     workstreamId: input.workstream.id,
     ...(input.customerId ? { customerId: input.customerId } : {}),
     priority: input.priority ?? DEFAULT_PRIORITY,
+    ...(closed ? {} : queued(input.workstream, at)),
     consultants: [],
     session: { status: 'active' },
     // a persistent channel's ticket is a messaging ticket whatever the channel (M-2 may turn it to email)

@@ -60,6 +60,8 @@ export interface Workstream {
   agentReconnectTimeoutSeconds: number;
   /** R-3: how long a push offer waits for the agent's acceptance (default 60 s) */
   offerTimeoutSeconds?: number;
+  /** Q-2: every that many seconds waited in the queue add 1 to a conversation's effective priority */
+  priorityAgingSeconds?: number;
   routingRules: RoutingRule[];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -186,6 +188,10 @@ export interface Conversation {
   wrapUpReleaseAt?: string;
   /** Q-1: 1..10, 10 the most urgent; absent means DEFAULT_PRIORITY (conversations from before it existed) */
   priority?: number;
+  /** Q-2: while Open, when it entered its current queue (a queue move resets it; nothing else does) */
+  enqueuedAt?: string;
+  /** Q-2: while Open, its workstream's `priorityAgingSeconds` as of its last change */
+  priorityAgingSeconds?: number;
   statusSince: string;
   createdAt: string;
   updatedAt: string;
@@ -239,3 +245,46 @@ export const DEFAULT_PRIORITY = 5;
 export const MIN_PRIORITY = 1;
 export const MAX_PRIORITY = 10;
 export const priorityOf = (c: Pick<Conversation, 'priority'>): number => c.priority ?? DEFAULT_PRIORITY;
+
+/**
+ * Q-2 without aging: one priority level is worth this many seconds of waiting, more than any wait
+ * lasts (about 3 years), so priority decides and the wait breaks ties. It is also the largest
+ * `priorityAgingSeconds` a workstream may set.
+ */
+export const NO_AGING_SECONDS = 100_000_000;
+
+/** when a conversation entered its queue (older items lack `enqueuedAt`: then when it became Open) */
+export const enqueuedAtOf = (c: Pick<Conversation, 'enqueuedAt' | 'statusSince'>): string =>
+  c.enqueuedAt ?? c.statusSince;
+
+/**
+ * Q-2: the effective priority now: the priority plus one for every `priorityAgingSeconds` waited
+ * (no cap). The order uses the exact value `p + wait / A` (see `queueOrder`); this is its whole part.
+ */
+export const effectivePriority = (
+  c: Pick<Conversation, 'priority' | 'enqueuedAt' | 'statusSince' | 'priorityAgingSeconds'>,
+  now: Date,
+): number => {
+  const aging = c.priorityAgingSeconds;
+  const waited = Math.max(0, now.getTime() - Date.parse(enqueuedAtOf(c)));
+  return priorityOf(c) + (aging ? Math.floor(waited / (aging * 1000)) : 0);
+};
+
+/** keeps every `queueOrder` value positive and 14 digits long (ms; years 1990..2286) */
+const ORDER_OFFSET_MS = 10_000_000_000_000;
+
+/**
+ * Q-2: the serving order as one static key, smallest first. Effective priority at time t is
+ * `p + (t - enqueuedAt) / A`, which is `(t - (enqueuedAt - p * A)) / A`: for one A, the higher it is,
+ * the smaller `enqueuedAt - p * A`, at every t. So that value (in ms, offset to stay positive and
+ * zero-padded to sort as text) orders a queue exactly, and never needs re-sorting as time passes.
+ * A queue whose conversations come from workstreams with different aging settings is ordered by
+ * the same key; it is then exact only among conversations that share a setting.
+ */
+export const queueOrder = (
+  c: Pick<Conversation, 'priority' | 'enqueuedAt' | 'statusSince' | 'priorityAgingSeconds'>,
+): string => {
+  const aMs = (c.priorityAgingSeconds ?? NO_AGING_SECONDS) * 1000;
+  const value = ORDER_OFFSET_MS + Date.parse(enqueuedAtOf(c)) - priorityOf(c) * aMs;
+  return String(value).padStart(14, '0');
+};

@@ -46,6 +46,7 @@ export type WorkstreamInput = Omit<
   waitingInactivityTimeoutSeconds?: number | undefined;
   agentReconnectTimeoutSeconds?: number | undefined;
   offerTimeoutSeconds?: number | undefined;
+  priorityAgingSeconds?: number | undefined;
 };
 
 export async function configureWorkstream(
@@ -70,6 +71,7 @@ export async function configureWorkstream(
     waitingInactivityTimeoutSeconds: input.waitingInactivityTimeoutSeconds ?? 24 * 3600,
     agentReconnectTimeoutSeconds: input.agentReconnectTimeoutSeconds ?? 120,
     ...(input.offerTimeoutSeconds ? { offerTimeoutSeconds: input.offerTimeoutSeconds } : {}),
+    ...(input.priorityAgingSeconds ? { priorityAgingSeconds: input.priorityAgingSeconds } : {}),
     routingRules: input.routingRules ?? [],
     defaultQueueId: input.defaultQueueId,
     distribution: input.distribution ?? 'pick',

@@ -1,7 +1,14 @@
 import { refreshAvailability } from './availability.use-case.js';
 import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
-import type { Actor, Agent, Conversation, OrgSettings, Workstream } from '../domain/model.js';
+import {
+  queueOrder,
+  type Actor,
+  type Agent,
+  type Conversation,
+  type OrgSettings,
+  type Workstream,
+} from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
 import type { Versioned } from '../ports/storage-types.js';
 import { performAction, settingsOf, workstreamOf } from './conversation-action.use-case.js';
@@ -377,12 +384,13 @@ async function offerRound(
       }),
     )
   ).flat();
-  // oldest first; conversations this agent declined come after the others, but still come (R-3:
-  // offered again as often as needed, or a conversation only they can take would starve)
+  // in Q-2 order (each listing is already; this merges her queues); conversations this agent declined
+  // come after the others, but still come (R-3: offered again as often as needed, or a conversation
+  // only they can take would starve)
   const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agent.id) ? 1 : 0);
   open.sort(
     (a, b) =>
-      declinedByMe(a) - declinedByMe(b) || a.statusSince.localeCompare(b.statusSince) || a.id.localeCompare(b.id),
+      declinedByMe(a) - declinedByMe(b) || queueOrder(a).localeCompare(queueOrder(b)) || a.id.localeCompare(b.id),
   );
   let mattered = false;
   /** offers that found their conversation taken (offered to someone else, or ended): every one tried so far */

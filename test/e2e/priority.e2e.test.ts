@@ -2,13 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
 import { Api, eventually, ok, setupOrg, startRuntime, type DemoOrg } from '../support/e2e.js';
 
-/** Q-1 priority over HTTP on the local runtime: routing rules, the prioritize action, validation (RL-4). */
+/** Q-1, Q-2 over HTTP on the local runtime: routing rules, the prioritize action, the order of open items, validation (RL-4). */
 
 interface Conv {
   id: string;
   status: string;
   queueId: string;
   priority: number;
+  effectivePriority?: number;
+  enqueuedAt?: string;
   version: number;
 }
 
@@ -140,5 +142,60 @@ describe('Q-1: priority over HTTP', () => {
     );
     expect(ws.routingRules[0]?.priority).toBe(10);
     expect(ws.allowedPresences).toEqual(['Available', 'Busy']);
+  });
+});
+
+const CHAT_WS = {
+  name: 'chat',
+  mode: 'live',
+  capacity: { units: 1 },
+  allowedPresences: ['Available', 'Busy'],
+  wrapUp: { blockCapacity: 'always' },
+  defaultQueueId: 'q1',
+  routingRules: Array.from({ length: 10 }, (_, i) => ({
+    when: { field: 'p', equals: String(i + 1) },
+    queueId: 'q1',
+    priority: i + 1,
+  })),
+};
+
+describe('Q-2: order of service over HTTP', () => {
+  it('Q-2: open items are highest effective priority first, then longest waiting; the read shows effectivePriority with aging', async () => {
+    // Prepare: aging 60 s; a 5 waits 130 s before a 7 and an 8 arrive
+    const o = await org();
+    await ok(o.admin.put('/v1/admin/workstreams/ws-chat', { ...CHAT_WS, priorityAgingSeconds: 60 }));
+    const old5 = await customerStarts(o, { p: '5' });
+    await ok(api.post('/_local/clock', { advanceSeconds: 130 }));
+    const new7 = await customerStarts(o, { p: '7' });
+    const new8 = await customerStarts(o, { p: '8' });
+
+    // Act
+    const page = await ok(o.admin.get<{ items: Conv[] }>('/v1/queues/q1/open-items?limit=50'));
+    const read = await ok(o.admin.get<Conv>(`/v1/conversations/${old5.id}`));
+
+    // Assess: 8 > 5 + 130/60 > 7
+    expect(page.items.map((c) => c.id)).toEqual([new8.id, old5.id, new7.id]);
+    expect(read).toMatchObject({ priority: 5, effectivePriority: 7, enqueuedAt: old5.enqueuedAt });
+    expect(page.items.map((c) => c.effectivePriority)).toEqual([8, 7, 7]);
+    expect(await ok(o.admin.get<{ priorityAgingSeconds?: number }>('/v1/admin/workstreams/ws-chat'))).toMatchObject({
+      priorityAgingSeconds: 60,
+    });
+  });
+
+  it('Q-2 / RL-4: priorityAgingSeconds that is not a whole number of seconds from 1 up is 400 and the workstream is unchanged', async () => {
+    // Prepare
+    const o = await org();
+
+    // Act + Assess
+    for (const priorityAgingSeconds of [0, -60, 1.5, '60', null, 100_000_001]) {
+      const r = await o.admin.put('/v1/admin/workstreams/ws-chat', { ...CHAT_WS, priorityAgingSeconds });
+      expect(r.status, JSON.stringify(priorityAgingSeconds)).toBe(400);
+      expect(r.contentType).toContain('application/problem+json');
+    }
+    const ws = await ok(
+      o.admin.get<{ priorityAgingSeconds?: number; routingRules: unknown[] }>('/v1/admin/workstreams/ws-chat'),
+    );
+    expect(ws.priorityAgingSeconds).toBeUndefined();
+    expect(ws.routingRules).toHaveLength(1);
   });
 });

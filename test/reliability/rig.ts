@@ -330,7 +330,7 @@ export async function startRig(): Promise<Rig> {
     admin: admin.createHandler(config, overrides),
     agents: agents.createHandler(config, overrides),
     conversations: conversations.createHandler(config, overrides),
-    queues: queues.createHandler(config, { repositories }),
+    queues: queues.createHandler(config, { clock, repositories }),
     webhooks: webhooks.createHandler(config, overrides),
   };
   const ingestHandler = ingestConsumer.createHandler(config, overrides) as SqsHandler;

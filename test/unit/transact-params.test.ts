@@ -432,7 +432,8 @@ describe('buildTransaction: transfers', () => {
               SK: 'CONV',
               type: 'conversation',
               GSI1PK: 'ORG#acme#QUEUE#q2#Open',
-              GSI1SK: `${AT}#conv1`,
+              // Q-2: 10^13 offset + enqueued at AT (ms) - priority 5 x 10^8 s (no aging)
+              GSI1SK: `${10_000_000_000_000 + Date.parse(AT) - 5 * 100_000_000_000}#conv1`,
               GSI3PK: 'ORG#acme#STATUS#Open#6',
               GSI3SK: `${CREATED}#conv1`,
               GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
@@ -441,6 +442,8 @@ describe('buildTransaction: transfers', () => {
               status: 'Open',
               statusReason: 'transferred to queue',
               queueId: 'q2',
+              // Q-2: a new queue, a new wait
+              enqueuedAt: AT,
               // RL-7: alice still sees what she worked on
               participants: ['alice'],
               statusSince: AT,
@@ -737,7 +740,8 @@ describe('toTransactItem: single writes', () => {
           SK: 'CONV',
           type: 'conversation',
           GSI1PK: 'ORG#acme#QUEUE#q1#Open',
-          GSI1SK: `${CREATED}#conv1`,
+          // Q-2: 10^13 offset + enqueued at CREATED (ms; the fixture has no enqueuedAt) - priority 5 x 10^8 s
+          GSI1SK: `${10_000_000_000_000 + Date.parse(CREATED) - 5 * 100_000_000_000}#conv1`,
           GSI3PK: 'ORG#acme#STATUS#Open#6',
           GSI3SK: `${CREATED}#conv1`,
           GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',

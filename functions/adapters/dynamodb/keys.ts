@@ -1,3 +1,5 @@
+import { queueOrder } from '../../domain/model.js';
+
 /**
  * Every key of the single table, in one place. Every partition key starts with the org (RL-6):
  * a request built from one org's claims cannot address another org's items.
@@ -151,7 +153,8 @@ export const statusShard = (conversationId: string): number => shardOf(conversat
 
 /**
  * Index keys of a conversation item. Each GSI serves a read of API.md without a scan:
- * - GSI1 queue x status, oldest first: open items of a queue, lists by queue and status
+ * - GSI1 queue x status: open items of a queue in Q-2 order (`queueOrder`), other statuses oldest
+ *   first; lists by queue and status
  * - GSI2 primary agent x state: my work items, lists by agent
  * - GSI3 org x status x shard: supervisor lists by status (S-6), read across the STATUS_SHARDS shards
  * - GSI4 channel thread: thread -> conversations, newest last
@@ -167,12 +170,15 @@ export const conversationIndexKeys = (c: {
   threadId: string;
   primaryAgentId?: string | undefined;
   primaryKind?: string | undefined;
+  priority?: number | undefined;
+  enqueuedAt?: string | undefined;
+  priorityAgingSeconds?: number | undefined;
 }): Record<string, string> => {
   const state = c.status === 'Closed' ? 'closed' : 'open';
   const byCreation = `${c.createdAt}#${c.id}`;
   return {
     GSI1PK: indexPartition.queueStatus(c.org, c.queueId, c.status),
-    GSI1SK: `${c.statusSince}#${c.id}`,
+    GSI1SK: `${c.status === 'Open' ? queueOrder(c) : c.statusSince}#${c.id}`,
     ...(c.primaryAgentId && c.primaryKind !== 'external'
       ? { GSI2PK: indexPartition.agentState(c.org, c.primaryAgentId, state), GSI2SK: byCreation }
       : {}),

@@ -13,7 +13,7 @@ import {
 import { callerOf, type Claims } from './auth.js';
 import { httpGroup, ok, parse, type Route, type RouteResponse } from './http-handler.js';
 import { connectionBody, emptyBody, presenceBody } from './schemas.js';
-import { agentView, conversationView, listView } from './views.js';
+import { agentView, listView, viewAt } from './views.js';
 
 const self = { auth: 'jwt', roles: ['agent'] } as const;
 
@@ -36,7 +36,8 @@ export const agentRoutes: Route<ApiRuntime>[] = [
     ...self,
     method: 'GET',
     path: '/v1/agents/me/work-items',
-    handle: async ({ claims }, rt) => ok(listView(await workItems(rt.deps, claims.org, claims.sub), conversationView)),
+    handle: async ({ claims }, rt) =>
+      ok(listView(await workItems(rt.deps, claims.org, claims.sub), viewAt(rt.deps.clock.now()))),
   },
   {
     ...self,

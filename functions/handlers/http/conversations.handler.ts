@@ -33,7 +33,16 @@ import {
   noteBody,
   transferBody,
 } from './schemas.js';
-import { actionResultView, candidateView, conversationView, eventView, listView, noteView, pageView } from './views.js';
+import {
+  actionResultView,
+  candidateView,
+  conversationView,
+  eventView,
+  listView,
+  noteView,
+  pageView,
+  viewAt,
+} from './views.js';
 
 const anyRole = { auth: 'jwt', roles: ['agent', 'supervisor', 'admin'] } as const;
 
@@ -110,7 +119,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
       const etag = { etag: etagOf(c.version) };
       return notModified(headers['if-none-match'], c.version)
         ? { status: 304, body: undefined, headers: etag }
-        : ok(conversationView(c), 200, etag);
+        : ok(conversationView(c, rt.deps.clock.now()), 200, etag);
     },
   },
   {
@@ -126,7 +135,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     path: '/v1/conversations',
     async handle({ claims, query }, rt) {
       const q = parse(listQuery, query, 'query');
-      return ok(pageView(await listConversations(rt.deps, callerOf(claims), q), conversationView));
+      return ok(pageView(await listConversations(rt.deps, callerOf(claims), q), viewAt(rt.deps.clock.now())));
     },
   },
   {
@@ -182,7 +191,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
         // the Idempotency-Key's receipt commits with the change (one mechanism, no extra table)
         ...(key ? { idempotencyKey: key, callerId: claims.sub } : {}),
       });
-      return ok(actionResultView(result), 200, { etag: etagOf(result.conversation.version) });
+      return ok(actionResultView(result, rt.deps.clock.now()), 200, { etag: etagOf(result.conversation.version) });
     },
   },
 ];

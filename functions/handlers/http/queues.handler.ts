@@ -7,10 +7,10 @@ import { createStoreRuntime, type StoreOverrides } from '../wiring/dynamodb.js';
 import { callerOf } from './auth.js';
 import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import { pageQuery } from './schemas.js';
-import { conversationView, pageView } from './views.js';
+import { pageView, viewAt } from './views.js';
 
 interface QueuesRuntime {
-  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents'>;
+  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents' | 'clock'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [
@@ -21,7 +21,9 @@ export const queueRoutes: Route<QueuesRuntime>[] = [
     path: '/v1/queues/{id}/open-items',
     async handle({ claims, params, query }, rt) {
       const page = parse(pageQuery, query, 'query');
-      return ok(pageView(await openItems(rt.deps, callerOf(claims), params.id as string, page), conversationView));
+      return ok(
+        pageView(await openItems(rt.deps, callerOf(claims), params.id as string, page), viewAt(rt.deps.clock.now())),
+      );
     },
   },
 ];

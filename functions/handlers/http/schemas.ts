@@ -4,6 +4,7 @@ import {
   CHANNEL_KINDS,
   MAX_PRIORITY,
   MIN_PRIORITY,
+  NO_AGING_SECONDS,
   MODES,
   PRESENCES,
   SIGNATURE_SCHEMES,
@@ -73,6 +74,8 @@ export const workstreamBody = z.strictObject({
   waitingInactivityTimeoutSeconds: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 24 * 3600))),
   agentReconnectTimeoutSeconds: z.optional(z.int().check(z.minimum(10), z.maximum(24 * 3600))),
   offerTimeoutSeconds: z.optional(z.int().check(z.minimum(5), z.maximum(3600))),
+  /** whole seconds; the largest is where aging stops mattering (NO_AGING_SECONDS) */
+  priorityAgingSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(NO_AGING_SECONDS))),
   routingRules: z.optional(
     z
       .array(

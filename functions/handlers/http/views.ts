@@ -1,5 +1,7 @@
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import {
+  effectivePriority,
+  enqueuedAtOf,
   priorityOf,
   stateOf,
   type ActorRole,
@@ -73,12 +75,17 @@ export interface ConversationView {
   wrapUpReleaseAt?: string;
   /** Q-1 */
   priority: number;
+  /** Q-2, while Open: the priority with aging, as of the response */
+  effectivePriority?: number;
+  /** Q-2, while Open: when it entered its current queue */
+  enqueuedAt?: string;
   createdAt: string;
   updatedAt: string;
   version: number;
 }
 
-export function conversationView(c: Conversation): ConversationView {
+/** `now` is the instant the effective priority (Q-2) is given for. */
+export function conversationView(c: Conversation, now: Date): ConversationView {
   return {
     id: c.id,
     org: c.org,
@@ -105,19 +112,26 @@ export function conversationView(c: Conversation): ConversationView {
       : {}),
     ...(c.wrapUpReleaseAt ? { wrapUpReleaseAt: c.wrapUpReleaseAt } : {}),
     priority: priorityOf(c),
+    ...(c.status === 'Open' ? { effectivePriority: effectivePriority(c, now), enqueuedAt: enqueuedAtOf(c) } : {}),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     version: c.version,
   };
 }
 
+/** the conversation view of a list, every item as of one instant */
+export const viewAt =
+  (now: Date) =>
+  (c: Conversation): ConversationView =>
+    conversationView(c, now);
+
 /** openapi.yaml `ActionResult`: the updated conversation, plus `unitsOverCapacity` where S-3 applies. */
 export interface ActionResultView extends ConversationView {
   unitsOverCapacity?: number;
 }
 
-export const actionResultView = (r: ActionResult): ActionResultView => ({
-  ...conversationView(r.conversation),
+export const actionResultView = (r: ActionResult, now: Date): ActionResultView => ({
+  ...conversationView(r.conversation, now),
   ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
 });
 
@@ -249,6 +263,7 @@ export interface WorkstreamView {
   waitingInactivityTimeoutSeconds: number;
   agentReconnectTimeoutSeconds: number;
   offerTimeoutSeconds?: number;
+  priorityAgingSeconds?: number;
   routingRules: Workstream['routingRules'];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -265,6 +280,7 @@ export const workstreamView = (ws: Workstream): WorkstreamView => ({
   waitingInactivityTimeoutSeconds: ws.waitingInactivityTimeoutSeconds,
   agentReconnectTimeoutSeconds: ws.agentReconnectTimeoutSeconds,
   ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
+  ...(ws.priorityAgingSeconds ? { priorityAgingSeconds: ws.priorityAgingSeconds } : {}),
   routingRules: ws.routingRules,
   defaultQueueId: ws.defaultQueueId,
   distribution: ws.distribution,
