@@ -1,6 +1,8 @@
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
+  UpdateTableCommand,
   ListTablesCommand,
   ResourceInUseException,
   type CreateTableCommandInput,
@@ -157,7 +159,11 @@ export async function compileLauncher(dir: string): Promise<string> {
   return dir;
 }
 
-/** Creates the engine's table from the shared definition (no-op if it exists, e.g. with --data). */
+/**
+ * Creates the engine's table from the shared definition. A table that exists (with --data, or a
+ * given DYNAMODB_ENDPOINT) gets the indexes a newer engine added (GSI6 with A-1), one per update
+ * as DynamoDB allows; the CDK stack does the same on deploy.
+ */
 export const ensureTable = (endpoint: string, tableName: string): Promise<void> =>
   create(endpoint, createTableInput(tableName));
 
@@ -167,7 +173,26 @@ async function create(endpoint: string, input: CreateTableCommandInput): Promise
     await client.send(new CreateTableCommand(input));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
+    await addMissingIndexes(client, input);
   } finally {
     client.destroy();
+  }
+}
+
+async function addMissingIndexes(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    if (present.has(index.IndexName)) continue;
+    const keyNames = new Set(index.KeySchema?.map((k) => k.AttributeName));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: input.TableName,
+        AttributeDefinitions: input.AttributeDefinitions?.filter((a) => keyNames.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [
+          { Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } },
+        ],
+      }),
+    );
   }
 }

@@ -47,6 +47,11 @@ export interface RoutingRule {
   priority?: number;
 }
 
+/** how push routing picks among eligible agents. */
+export const ASSIGNMENT_METHODS = ['most-capacity', 'round-robin', 'least-active'] as const;
+export type AssignmentMethod = (typeof ASSIGNMENT_METHODS)[number];
+export const DEFAULT_ASSIGNMENT: AssignmentMethod = 'most-capacity';
+
 export interface Workstream {
   org: string;
   id: string;
@@ -62,6 +67,8 @@ export interface Workstream {
   offerTimeoutSeconds?: number;
   /** every that many seconds waited in the queue add 1 to a conversation's effective priority */
   priorityAgingSeconds?: number;
+  /** absent means most-capacity */
+  assignment?: AssignmentMethod;
   routingRules: RoutingRule[];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -107,6 +114,8 @@ export interface Agent {
   connectionEpoch?: number;
   /** R-3 ties: when the agent last got work (or signed in); the longest idle wins a tie */
   idleSince?: string;
+  /** A-1 round-robin: when the agent was last offered a conversation by push routing (absent: never) */
+  lastAssignedAt?: string;
   /** bumped by every presence-affecting change (override, sign-in/out, connection): offers check it */
   stateVersion?: number;
 }

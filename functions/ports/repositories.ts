@@ -1,4 +1,13 @@
-import type { Agent, Channel, Contact, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
+import type {
+  Agent,
+  AssignmentMethod,
+  Channel,
+  Contact,
+  Conversation,
+  HistoryEvent,
+  OrgSettings,
+  Workstream,
+} from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { Write } from '../domain/writes.js';
 import type {
@@ -84,13 +93,21 @@ export interface AgentAvailability {
   org: string;
   agentId: string;
   idleSince: string;
+  /** A-1 round-robin: when she was last assigned (a time before every real one if never) */
+  lastAssignedAt: string;
+  /** A-1 least-active: the conversations holding her capacity */
+  active: number;
   /** queue -> pool -> units free; an entry with 0 free (or an unroutable agent) is written unlisted */
   entries: { queueId: string; pool: string; free: number; listed: boolean }[];
 }
 
 /** The availability index (R-2, R-3): candidates for push offers, best first. */
 export interface AvailabilityIndex {
-  /** routable agents of a queue with `units` free in `pool`, best first; `after` is the previous page's `next` */
+  /**
+   * routable agents of a queue with room in `pool`, best first by the assignment method (A-1);
+   * `after` is the previous page's `next`. Most-capacity lists only agents with `units` free; the
+   * other orders may list agents with less, which the caller skips.
+   */
   availableAgents(
     org: string,
     queueId: string,
@@ -98,6 +115,7 @@ export interface AvailabilityIndex {
     units: number,
     limit: number,
     after?: string,
+    method?: AssignmentMethod,
   ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }>;
   /** writes the agent's entries (the refresh use case decides what they are) */
   writeEntries(availability: AgentAvailability): Promise<void>;

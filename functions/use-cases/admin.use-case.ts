@@ -47,6 +47,7 @@ export type WorkstreamInput = Omit<
   agentReconnectTimeoutSeconds?: number | undefined;
   offerTimeoutSeconds?: number | undefined;
   priorityAgingSeconds?: number | undefined;
+  assignment?: Workstream['assignment'] | undefined;
 };
 
 export async function configureWorkstream(
@@ -72,6 +73,7 @@ export async function configureWorkstream(
     agentReconnectTimeoutSeconds: input.agentReconnectTimeoutSeconds ?? 120,
     ...(input.offerTimeoutSeconds ? { offerTimeoutSeconds: input.offerTimeoutSeconds } : {}),
     ...(input.priorityAgingSeconds ? { priorityAgingSeconds: input.priorityAgingSeconds } : {}),
+    ...(input.assignment ? { assignment: input.assignment } : {}),
     routingRules: input.routingRules ?? [],
     defaultQueueId: input.defaultQueueId,
     distribution: input.distribution ?? 'pick',

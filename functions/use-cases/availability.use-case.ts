@@ -5,13 +5,18 @@ import type { AgentAvailability, Agents, AvailabilityIndex, Configuration } from
 /** An idle time before every real one: agents never assigned sort first among equals. */
 const NEVER = '0000-00-00T00:00:00.000Z';
 
-/** The agent's availability entries: one per queue x pool, listed while the agent is routable with room there. */
-export function availabilityOf(agent: Agent, settings: OrgSettings, now: Date): AgentAvailability {
+/**
+ * The agent's availability entries: one per queue x pool, listed while the agent is routable with
+ * room there. `active` (A-1 least-active) is the number of conversations holding her capacity.
+ */
+export function availabilityOf(agent: Agent, settings: OrgSettings, now: Date, active: number): AgentAvailability {
   const routable = routableFree(agent, settings, now);
   return {
     org: agent.org,
     agentId: agent.id,
     idleSince: agent.idleSince ?? NEVER,
+    lastAssignedAt: agent.lastAssignedAt ?? NEVER,
+    active,
     entries: agent.queues.flatMap((queueId) =>
       Object.keys(agent.pools).map((pool) => {
         const free = routable?.free[pool] ?? 0;
@@ -29,6 +34,9 @@ function signature(agent: Agent, settings: OrgSettings, now: Date): string {
     Object.keys(agent.pools).sort(),
     routable?.free ?? null,
     routable ? (agent.idleSince ?? '') : null,
+    routable ? (agent.lastAssignedAt ?? '') : null,
+    // conversations held move with the pools' `used` (the same transactions): the pools stand for them
+    Object.values(agent.pools).map((p) => p.used),
   ]);
 }
 
@@ -52,17 +60,23 @@ export async function refreshAvailability(
   now: Date,
   known?: Agent,
 ): Promise<void> {
-  // one round trip: the settings beside the agent
-  const [settings, read] = await Promise.all([
+  // one round trip: the settings and her allocations beside the agent
+  const [settings, read, held] = await Promise.all([
     deps.configuration.getSettings(org),
     known ?? deps.agents.getAgent(org, agentId),
+    deps.agents.listAllocations(org, agentId),
   ]);
   let agent = read;
+  let active = held.length;
   for (let round = 0; agent && round < MAX_ROUNDS; round++) {
     const written = signature(agent, settings, now);
-    await deps.availability.writeEntries(availabilityOf(agent, settings, now));
+    await deps.availability.writeEntries(availabilityOf(agent, settings, now, active));
     const after = await deps.agents.getAgent(org, agentId);
     if (!after || signature(after, settings, now) === written) return;
+    // allocations change only with the pools' `used` (in one transaction), so a change the entries
+    // missed shows in the signature; its round reads them again (a count newer than the agent read
+    // shows the same way in the next check)
     agent = after;
+    active = (await deps.agents.listAllocations(org, agentId)).length;
   }
 }

@@ -2,6 +2,7 @@ import { refreshAvailability } from './availability.use-case.js';
 import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import {
+  DEFAULT_ASSIGNMENT,
   queueOrder,
   type Actor,
   type Agent,
@@ -15,8 +16,9 @@ import { performAction, settingsOf, workstreamOf } from './conversation-action.u
 import type { EngineDeps } from './engine.js';
 
 /**
- * Push distribution (R-2, R-3). Candidates come from the availability index (GSI5: most remaining
- * capacity first, then idle longest); each is re-checked on a fresh read, and the offer commits
+ * Push distribution (R-2, R-3). Candidates come from the availability index in the workstream's
+ * assignment order (A-1; GSI5 for most-capacity: most remaining capacity first, then idle longest;
+ * GSI6 for round-robin and least-active); each is re-checked on a fresh read, and the offer commits
  * with the pool condition, the agent's state version and the queue membership as conditions. So an
  * offer never exceeds capacity and never goes outside the queue or to a disallowed presence, even
  * when the index lags; a candidate that fails the check is healed in the index and skipped.
@@ -187,14 +189,17 @@ export async function dispatchConversation(
   const declined = c.declinedBy ?? [];
   const skipped = new Set<string>();
   const reuse =
-    first && first.queueId === c.queueId && first.pool === ws.capacity.pool && first.units === ws.capacity.units;
+    first &&
+    first.queueId === c.queueId &&
+    first.pool === ws.capacity.pool &&
+    first.units === ws.capacity.units &&
+    first.method === (ws.assignment ?? DEFAULT_ASSIGNMENT);
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const { agents, next } =
-      page === 0 && reuse
-        ? first.page
-        : await deps.availability.availableAgents(org, c.queueId, ws.capacity.pool, ws.capacity.units, PAGE, after);
-    for (const { agentId } of agents) {
+    const { agents, next } = page === 0 && reuse ? first.page : await candidatePage(deps, c, ws, after);
+    for (const { agentId, free } of agents) {
+      // A-1: the round-robin and least-active orders also list agents with less room than it costs
+      if (free < ws.capacity.units) continue;
       if (declined.includes(agentId)) {
         skipped.add(agentId);
         continue;
@@ -218,13 +223,26 @@ export async function dispatchConversation(
   return nothing();
 }
 
+/** A page of candidates for a conversation, in its workstream's assignment order (A-1). */
+const candidatePage = (deps: EngineDeps, c: Conversation, ws: Workstream, after: string | undefined) =>
+  deps.availability.availableAgents(
+    c.org,
+    c.queueId,
+    ws.capacity.pool,
+    ws.capacity.units,
+    PAGE,
+    after,
+    ws.assignment ?? DEFAULT_ASSIGNMENT,
+  );
+
 /** The first page of candidates for a conversation in `seen`'s queue, on the cached workstream. */
 async function firstCandidates(deps: EngineDeps, org: string, seen: SeenOpen) {
   const ws = (await versionedWorkstream(deps, org, seen.workstreamId, false))?.value;
   if (ws?.distribution !== 'push') return undefined;
   const { pool, units } = ws.capacity;
-  const page = await deps.availability.availableAgents(org, seen.queueId, pool, units, PAGE);
-  return { queueId: seen.queueId, pool, units, page };
+  const method = ws.assignment ?? DEFAULT_ASSIGNMENT;
+  const page = await deps.availability.availableAgents(org, seen.queueId, pool, units, PAGE, undefined, method);
+  return { queueId: seen.queueId, pool, units, method, page };
 }
 
 /** How far back one queue's Open items are read for an agent's dispatch (pick items may share the queue). */

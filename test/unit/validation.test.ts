@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { zodFieldErrors } from '../../functions/handlers/http/problem.js';
-import { agentBody, emptyBody, listQuery, webhookEvent } from '../../functions/handlers/http/schemas.js';
+import { agentBody } from '../../functions/handlers/http/admin-schemas.js';
+import { emptyBody, listQuery, webhookEvent } from '../../functions/handlers/http/schemas.js';
 
 /**
  * The schemas are zod/mini, which loads no locale: without functions/handlers/zod-messages.ts

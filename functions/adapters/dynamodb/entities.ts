@@ -19,6 +19,7 @@ import type { ChannelRegistration, Note } from '../../ports/read-types.js';
 import type { DueTimer } from '../../ports/due-timer.js';
 import {
   availabilityIndexKeys,
+  assignmentIndexKeys,
   CONFIG_VERSION_SHARDS,
   conversationIndexKeys,
   indexPartition,
@@ -243,10 +244,14 @@ export interface AvailabilityEntry {
   pool: string;
   agentId: string;
   free: number;
-  /** routable with room: the entry is in the index (GSI5), sorted by `free` then `idleSince` */
+  /** routable with room: the entry is in the index (GSI5), sorted by `free` then `idleSince` (and in GSI6) */
   listed: boolean;
   idleSince: string;
+  lastAssignedAt: string;
+  active: number;
 }
+
+const pad6 = (n: number): string => Math.min(Math.max(n, 0), 999_999).toString().padStart(6, '0');
 
 export const availabilityEntity = {
   key: keys.availability,
@@ -258,7 +263,26 @@ export const availabilityEntity = {
     pool: e.pool,
     agentId: e.agentId,
     free: e.free,
-    ...(e.listed ? availabilityIndexKeys(e.org, e.queueId, e.pool, e.agentId, e.free, e.idleSince) : {}),
+    ...(e.listed
+      ? {
+          ...availabilityIndexKeys(e.org, e.queueId, e.pool, e.agentId, e.free, e.idleSince),
+          ...assignmentIndexKeys('RR', e.org, e.queueId, e.pool, e.agentId, e.lastAssignedAt),
+        }
+      : {}),
+  }),
+  /** A-1: the entry's least-active twin (keys.availabilityLeastActive), listed when the entry is */
+  leastActiveKey: keys.availabilityLeastActive,
+  leastActiveItem: (e: AvailabilityEntry): Item => ({
+    ...keys.availabilityLeastActive(e.org, e.queueId, e.pool, e.agentId),
+    type: 'availability-least-active',
+    org: e.org,
+    queueId: e.queueId,
+    pool: e.pool,
+    agentId: e.agentId,
+    free: e.free,
+    ...(e.listed
+      ? assignmentIndexKeys('LA', e.org, e.queueId, e.pool, e.agentId, `${pad6(e.active)}#${e.idleSince}`)
+      : {}),
   }),
   from: (item: Item): { agentId: string; free: number } => ({ agentId: String(item.agentId), free: Number(item.free) }),
 };

@@ -70,6 +70,15 @@ export const keys = {
     PK: `${org(o)}#AGENT#${agentId}`,
     SK: `AVAIL#${queueId}#${pool}`,
   }),
+  /**
+   * A-1 least-active: the entry's twin, in the same partition, listed in GSI6 by conversations held.
+   * (The round-robin order is on the entry itself: an item has one GSI6 key, and one new index per
+   * deploy is what DynamoDB can add to a live table.)
+   */
+  availabilityLeastActive: (o: string, queueId: string, pool: string, agentId: string): Key => ({
+    PK: `${org(o)}#AGENT#${agentId}`,
+    SK: `AVAIL-LA#${queueId}#${pool}`,
+  }),
   /** R-6: identification lookups (a normalized phone or email -> the contacts and accounts holding it) */
   lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({
     PK: `${org(o)}#LOOKUP#${field}#${value}`,
@@ -274,6 +283,36 @@ export const availabilityPartition = (o: string, queueId: string, pool: string, 
 /** every shard of a queue x pool's availability index, in shard order */
 export const availabilityShards = (o: string, queueId: string, pool: string): string[] =>
   Array.from({ length: AVAILABILITY_SHARDS }, (_, shard) => availabilityPartition(o, queueId, pool, shard));
+
+/**
+ * GSI6, the availability index of the other assignment methods (A-1), overloaded: the same
+ * (queue, pool, shard) partitions as GSI5 under two prefixes, listed only while the entry is.
+ * - round-robin (`AVAILRR`, on the entry item): assigned least recently first (never first), then id;
+ * - least-active (`AVAILLA`, on its twin item): fewest conversations holding capacity, then idle
+ *   longest, then id.
+ * Same sharding and the same writes per refresh as GSI5 (the twin adds one item write), so the
+ * same SC-1 sizing holds; a choice reads AVAILABILITY_SHARDS queries of `limit` entries per page.
+ * Neither order has the free units first, so a page may hold agents with room for less than the
+ * workstream's units: the caller skips them, within its bounded pages.
+ */
+/** GSI6's partition prefixes: `RR` round-robin, `LA` least-active */
+export type AssignmentOrder = 'RR' | 'LA';
+
+export const assignmentShards = (order: AssignmentOrder, o: string, queueId: string, pool: string): string[] =>
+  availabilityShards(o, queueId, pool).map((p) => p.replace('#AVAIL#', `#AVAIL${order}#`));
+
+/** GSI6 keys: `rank` is the order's sort key before the agent id (last assigned; or held + idle since) */
+export const assignmentIndexKeys = (
+  order: AssignmentOrder,
+  o: string,
+  queueId: string,
+  pool: string,
+  agentId: string,
+  rank: string,
+): Record<string, string> => ({
+  GSI6PK: `${org(o)}#AVAIL${order}#${queueId}#${pool}#${availabilityShard(agentId)}`,
+  GSI6SK: `${rank}#${agentId}`,
+});
 
 /** Sort keys strictly below this bound belong to agents with at least `units` free. */
 export const availabilityBound = (units: number): string => (AVAILABILITY_MAX - units + 1).toString().padStart(6, '0');

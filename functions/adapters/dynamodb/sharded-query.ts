@@ -17,6 +17,8 @@ const MAX_ROUNDS = 8;
  */
 export const CONVERSATION_SORT_KEY = /^[^#\s]{1,40}#[A-Za-z0-9_-]{1,64}$/;
 export const AVAILABILITY_SORT_KEY = /^\d{6}#[^#\s]{1,40}#[A-Za-z0-9_-]{1,64}$/;
+/** A-1 round-robin: last assigned + agent id */
+export const ROUND_ROBIN_SORT_KEY = /^[^#\s]{1,40}#[A-Za-z0-9_-]{1,64}$/;
 /** the id a sort key ends with (ids never hold `#`) */
 export const idOf = (sortKey: string): string => sortKey.slice(sortKey.lastIndexOf('#') + 1);
 

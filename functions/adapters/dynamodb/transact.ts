@@ -119,9 +119,14 @@ const BUILDERS: Builders = {
       Update: {
         TableName: table,
         Key: agentEntity.key(w.org, w.agentId),
-        UpdateExpression: 'SET #idleSince = :at',
+        // R-3 ties and A-1 round-robin: she got work now
+        UpdateExpression: 'SET #idleSince = :at, #lastAssignedAt = :at',
         ConditionExpression: 'attribute_exists(PK) AND #sv = :sv',
-        ExpressionAttributeNames: { '#idleSince': 'idleSince', '#sv': 'stateVersion' },
+        ExpressionAttributeNames: {
+          '#idleSince': 'idleSince',
+          '#lastAssignedAt': 'lastAssignedAt',
+          '#sv': 'stateVersion',
+        },
         ExpressionAttributeValues: { ':at': w.at, ':sv': w.expectStateVersion },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },

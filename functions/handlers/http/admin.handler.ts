@@ -35,7 +35,7 @@ import {
   settingsBody,
   triggerBody,
   workstreamBody,
-} from './schemas.js';
+} from './admin-schemas.js';
 import {
   agentView,
   channelView,

@@ -1,16 +1,5 @@
 import * as z from 'zod/mini';
-import { isValidWrapUpPolicy } from '../../domain/capacity.js';
-import {
-  CHANNEL_KINDS,
-  MAX_PRIORITY,
-  MIN_PRIORITY,
-  NO_AGING_SECONDS,
-  MODES,
-  PRESENCES,
-  SIGNATURE_SCHEMES,
-  STATUSES,
-} from '../../domain/model.js';
-import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
+import { MAX_PRIORITY, MIN_PRIORITY, PRESENCES, STATUSES } from '../../domain/model.js';
 import { CUSTOMER_EVENT_TYPES } from '../../use-cases/customer-event.use-case.js';
 import '../zod-messages.js';
 import { idSchema } from './auth.js';
@@ -20,7 +9,7 @@ import { idSchema } from './auth.js';
  * refused, so typos surface as 400.
  */
 
-const presence = z.enum(PRESENCES);
+export const presence = z.enum(PRESENCES);
 
 /**
  * RL-4: a key of a record-typed field (attributes, context, capacity). `__proto__`, `constructor` and
@@ -29,101 +18,19 @@ const presence = z.enum(PRESENCES);
  */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const RESERVED_MESSAGE = 'has a reserved key (__proto__, constructor, prototype)';
-const notReserved = z.refine((k: unknown) => !RESERVED_KEYS.has(String(k)), RESERVED_MESSAGE);
+export const notReserved = z.refine((k: unknown) => !RESERVED_KEYS.has(String(k)), RESERVED_MESSAGE);
 /** the record as sent (JSON.parse keeps `__proto__` as an own key; a parsed copy would have lost it) */
 const noReservedKeys = z.custom<unknown>(
   (v) => typeof v !== 'object' || v === null || !Object.keys(v).some((k) => RESERVED_KEYS.has(k)),
   RESERVED_MESSAGE,
 );
-const safeRecord = <K extends z.ZodMiniType<string, unknown>, V extends z.ZodMiniType>(key: K, value: V) =>
+export const safeRecord = <K extends z.ZodMiniType<string, unknown>, V extends z.ZodMiniType>(key: K, value: V) =>
   z.pipe(noReservedKeys, z.record(key, value));
-const recordKey = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
-const name = z.string().check(z.trim(), z.minLength(1), z.maxLength(200));
-
-export const settingsBody = z.strictObject({
-  supervisorMonitor: z.boolean(),
-  supervisorAssign: z.boolean(),
-  supervisorTransfer: z.boolean(),
-  forceClose: z.boolean(),
-  agentEndMessagingSession: z.boolean(),
-  defaultPresence: z.optional(presence),
-  defaultPhoneRegion: z.optional(
-    z.string().check(z.regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 region such as US')),
-  ),
-});
-
-/** R-1: a context variable by name, or an identified contact's attribute as `contact.<name>` */
-const routingField = z.string().check(z.minLength(1), z.maxLength(100));
+export const recordKey = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+export const name = z.string().check(z.trim(), z.minLength(1), z.maxLength(200));
 
 /** Q-1: 1..10, 10 the most urgent */
 export const prioritySchema = z.int().check(z.minimum(MIN_PRIORITY), z.maximum(MAX_PRIORITY));
-
-export const workstreamBody = z.strictObject({
-  name,
-  mode: z.enum(MODES),
-  capacity: z.strictObject({
-    pool: z.optional(idSchema),
-    units: z.int().check(z.minimum(1), z.maximum(1000)),
-  }),
-  allowedPresences: z.array(presence).check(z.minLength(1)),
-  wrapUp: z.strictObject({
-    blockCapacity: z
-      .union([z.enum(['always', 'never']), z.number()])
-      .check(z.refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60')),
-  }),
-  waitingInactivityTimeoutSeconds: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 24 * 3600))),
-  agentReconnectTimeoutSeconds: z.optional(z.int().check(z.minimum(10), z.maximum(24 * 3600))),
-  offerTimeoutSeconds: z.optional(z.int().check(z.minimum(5), z.maximum(3600))),
-  /** Q-2: whole seconds; the largest is where aging stops mattering (NO_AGING_SECONDS) */
-  priorityAgingSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(NO_AGING_SECONDS))),
-  routingRules: z.optional(
-    z
-      .array(
-        z.strictObject({
-          when: z.union([
-            z.strictObject({ field: routingField, equals: z.string().check(z.maxLength(500)) }),
-            z.strictObject({
-              field: routingField,
-              in: z.array(z.string().check(z.maxLength(500))).check(z.minLength(1), z.maxLength(100)),
-            }),
-            z.strictObject({ field: routingField, exists: z.boolean() }),
-          ]),
-          queueId: idSchema,
-          priority: z.optional(prioritySchema),
-        }),
-      )
-      .check(z.maxLength(100)),
-  ),
-  defaultQueueId: idSchema,
-  distribution: z.optional(z.enum(['push', 'pick'])),
-});
-
-export const queueBody = z.strictObject({ name });
-
-export const channelBody = z.strictObject({
-  kind: z.enum(CHANNEL_KINDS as [string, ...string[]]),
-  workstreamId: idSchema,
-  secret: z.string().check(z.minLength(16, 'must be at least 16 characters'), z.maxLength(256)),
-  /** RL-9: `timestamped` signatures cover timestamp, channel id and body; default `body` (RL-5) */
-  signature: z.optional(z.enum(SIGNATURE_SCHEMES)),
-});
-
-export const contactBody = z.strictObject({
-  kind: z.enum(['contact', 'account']),
-  name,
-  phone: z.optional(z.string().check(z.maxLength(40))),
-  email: z.optional(z.email().check(z.maxLength(254))),
-  attributes: z.optional(safeRecord(recordKey(100), z.string().check(z.maxLength(500)))),
-});
-
-export const agentBody = z.strictObject({
-  name,
-  queues: z.array(idSchema).check(z.maxLength(40)),
-  capacity: safeRecord(idSchema.check(notReserved), z.int().check(z.minimum(0), z.maximum(1000))).check(
-    z.refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
-  ),
-  bot: z.optional(z.boolean()),
-});
 
 export const presenceBody = z.strictObject({ presence });
 export const connectionBody = z.strictObject({ connected: z.boolean() });
@@ -190,25 +97,3 @@ export const assignBody = z.union([
 
 /** E-3 */
 export const noteBody = z.strictObject({ text: z.string().check(z.trim(), z.minLength(1), z.maxLength(10_000)) });
-
-/** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */
-export const triggerBody = z.strictObject({
-  when: z.strictObject({
-    event: z.enum(TRIGGER_EVENT_NAMES),
-    field: z
-      .string()
-      .check(
-        z.regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$/, 'must be a field path such as session.endReason'),
-        z.maxLength(100),
-      ),
-    changedTo: z.string().check(z.maxLength(200)),
-  }),
-  then: z
-    .array(
-      z.union([
-        z.strictObject({ type: z.literal('send-survey'), text: z.optional(z.string().check(z.maxLength(2000))) }),
-        z.strictObject({ type: z.literal('reassign'), queueId: idSchema }),
-      ]),
-    )
-    .check(z.minLength(1), z.maxLength(10)),
-});

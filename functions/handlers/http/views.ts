@@ -1,6 +1,8 @@
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import {
+  DEFAULT_ASSIGNMENT,
   effectivePriority,
+  type AssignmentMethod,
   enqueuedAtOf,
   priorityOf,
   stateOf,
@@ -264,6 +266,8 @@ export interface WorkstreamView {
   agentReconnectTimeoutSeconds: number;
   offerTimeoutSeconds?: number;
   priorityAgingSeconds?: number;
+  /** most-capacity when the workstream does not set it */
+  assignment: AssignmentMethod;
   routingRules: Workstream['routingRules'];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -281,6 +285,7 @@ export const workstreamView = (ws: Workstream): WorkstreamView => ({
   agentReconnectTimeoutSeconds: ws.agentReconnectTimeoutSeconds,
   ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
   ...(ws.priorityAgingSeconds ? { priorityAgingSeconds: ws.priorityAgingSeconds } : {}),
+  assignment: ws.assignment ?? DEFAULT_ASSIGNMENT,
   routingRules: ws.routingRules,
   defaultQueueId: ws.defaultQueueId,
   distribution: ws.distribution,

@@ -61,7 +61,12 @@ export class DynamoAgents implements Agents {
         ],
       }),
     );
-    const deletes = dropped.flatMap((q) => Object.keys(maxima).map((pool) => availabilityEntity.key(org, q, pool, id)));
+    const deletes = dropped.flatMap((q) =>
+      Object.keys(maxima).flatMap((pool) => [
+        availabilityEntity.key(org, q, pool, id),
+        availabilityEntity.leastActiveKey(org, q, pool, id),
+      ]),
+    );
     await this.table.batchWrite(deletes.map((Key) => ({ DeleteRequest: { Key } })));
   }
 
