@@ -9,11 +9,13 @@ import {
   type Channel,
   type Conversation,
   type HistoryEvent,
+  type Skills,
   type Workstream,
 } from './model.js';
 import { LEFT_BEFORE_START, type EarlyEnd } from './early-end.js';
 import { TRANSITIONS, type Action, type TransitionRule } from './transitions.js';
 import { addSeconds, DISPATCH_RETRY_SECONDS } from './timers.js';
+import { relaxTimer, requirementKey } from './skills.js';
 import type { Decision, TimerRequest, Write } from './writes.js';
 import type { DecideInput, Draft, EffectContext } from './effects/context.js';
 import { effectsOf } from './effects/rule-effects.js';
@@ -183,6 +185,7 @@ function assemble(ctx: EffectContext, draft: Draft): Decision {
   // E-2: notifications go out through the outbox, so they exist iff the change committed
   const timers: TimerRequest[] = [
     ...d.timers,
+    ...relaxTimer(c, { ...d.next, version }, ctx.ws, ctx.now),
     ...d.notifications.map((n): TimerRequest => ({
       kind: 'notify',
       org: c.org,
@@ -233,7 +236,9 @@ const waiting = (c: Conversation): boolean => c.status === 'Open' || (c.status =
  * setting is the workstream's as of this change (R-5). Once the wait is over neither is kept.
  */
 function inQueue(c: Conversation, next: Conversation, ws: Workstream, at: string): Conversation {
-  const { enqueuedAt: _e, priorityAgingSeconds: _a, ...rest } = next;
+  const { enqueuedAt: _e, priorityAgingSeconds: _a, requirements, ...kept } = next;
+  // K-2: a requirement belongs to the queue the routing rule chose: another queue takes any of its agents
+  const rest = requirements && next.queueId === c.queueId ? { ...kept, requirements } : kept;
   if (!waiting(next)) return rest;
   const stays = waiting(c) && c.queueId === next.queueId;
   return { ...rest, ...queued(ws, stays ? enqueuedAtOf(c) : at) };
@@ -269,6 +274,8 @@ export interface OpenInput {
   reason: string;
   /** set by that routing rule (else the default) */
   priority?: number;
+  /** K-2: the skills that routing rule requires */
+  requires?: Skills;
   now: Date;
   /** T-2: the customer already left (an end that arrived first): the conversation is created Closed */
   leftBeforeStart?: Pick<EarlyEnd, 'endedAt' | 'action'>;
@@ -291,6 +298,7 @@ function openedConversation(input: OpenInput, at: string): Conversation {
     ...(input.customerId ? { customerId: input.customerId } : {}),
     priority: input.priority ?? DEFAULT_PRIORITY,
     ...(closed ? {} : queued(input.workstream, at)),
+    ...(input.requires && !closed ? { requirements: { skills: input.requires, step: 0 } } : {}),
     consultants: [],
     session: { status: 'active' },
     // a persistent channel's ticket is a messaging ticket whatever the channel (M-2 may turn it to email)
@@ -319,6 +327,7 @@ function createdEvent(input: OpenInput, at: string): HistoryEvent {
     version: 1,
     details: {
       queueId: input.queueId,
+      ...(input.requires && !left ? { requires: requirementKey(input.requires) } : {}),
       ...(left ? { routing: input.reason, customerLeftAt: left.endedAt, customerAction: left.action } : {}),
     },
   };
@@ -345,6 +354,7 @@ export function openConversation(input: OpenInput): Decision {
           },
         ]
       : [];
+  timers.push(...relaxTimer(undefined, conversation, input.workstream, input.now));
   const event = createdEvent(input, at);
   return {
     rule: input.leftBeforeStart ? 'T-2' : 'R-1',

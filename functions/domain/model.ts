@@ -45,6 +45,23 @@ export interface RoutingRule {
   queueId: string;
   /** Q-1: the priority a conversation this rule routes gets (1..10, 10 the most urgent) */
   priority?: number;
+  /** K-2: the skills (each at or above its level) an agent needs to be offered it; absent: any agent */
+  requires?: Skills;
+}
+
+/** K-1: skill name -> proficiency level 1..5 (an agent's skills, or what a requirement asks of them). */
+export type Skills = Record<string, number>;
+
+/** K-3: after `afterSeconds` waited in the queue, `requires` replaces the conversation's requirement. */
+export interface RelaxationStep {
+  afterSeconds: number;
+  requires: Skills;
+}
+
+/** K-2, K-3: a conversation's current requirement and the step it came from (0: the routing rule's). */
+export interface Requirements {
+  skills: Skills;
+  step: number;
 }
 
 /** A-1: how push routing picks among eligible agents. */
@@ -69,6 +86,8 @@ export interface Workstream {
   priorityAgingSeconds?: number;
   /** A-1: absent means most-capacity */
   assignment?: AssignmentMethod;
+  /** K-3: steps in increasing `afterSeconds` */
+  skillRelaxation?: RelaxationStep[];
   routingRules: RoutingRule[];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -103,6 +122,8 @@ export interface Agent {
   name: string;
   queues: string[];
   bot: boolean;
+  /** K-1 */
+  skills?: Skills;
   pools: Record<string, Pool>;
   /** P-3: a presence the agent set by hand; cleared on sign-out */
   presenceOverride?: Presence;
@@ -201,6 +222,8 @@ export interface Conversation {
   enqueuedAt?: string;
   /** Q-2: while Open, its workstream's `priorityAgingSeconds` as of its last change */
   priorityAgingSeconds?: number;
+  /** K-2, K-3: what an agent needs to be offered it (absent: any agent of the queue); a queue move clears it */
+  requirements?: Requirements;
   statusSince: string;
   createdAt: string;
   updatedAt: string;

@@ -1,4 +1,4 @@
-import type { RoutingRule, Workstream } from './model.js';
+import type { RoutingRule, Skills, Workstream } from './model.js';
 
 /** R-1 conditions: equals, in a list, or exists (a variable present, or absent with exists:false). */
 export type Condition =
@@ -20,12 +20,17 @@ const holds = (cond: Condition, vars: Readonly<Record<string, string | undefined
 export function routeQueue(
   ws: Pick<Workstream, 'routingRules' | 'defaultQueueId'>,
   variables: Readonly<Record<string, string | undefined>>,
-): { queueId: string; rule: number | null; priority?: number } {
+): { queueId: string; rule: number | null; priority?: number; requires?: Skills } {
   const index = ws.routingRules.findIndex((r: RoutingRule) => holds(r.when as Condition, variables));
   const hit = index >= 0 ? ws.routingRules[index] : undefined;
   if (!hit) return { queueId: ws.defaultQueueId, rule: null };
-  // Q-1: the rule that chose the queue may set the priority too
-  return { queueId: hit.queueId, rule: index, ...(hit.priority !== undefined ? { priority: hit.priority } : {}) };
+  // Q-1, K-2: the rule that chose the queue may set the priority and a skill requirement too
+  return {
+    queueId: hit.queueId,
+    rule: index,
+    ...(hit.priority !== undefined ? { priority: hit.priority } : {}),
+    ...(hit.requires && Object.keys(hit.requires).length ? { requires: hit.requires } : {}),
+  };
 }
 
 /** Routing variables: context first, then the identified contact's attributes as `contact.<name>`. */

@@ -29,7 +29,8 @@ export type ActionType =
   | 'force-close'
   | 'end-session'
   | 'reassign'
-  | 'prioritize';
+  | 'prioritize'
+  | 'relax';
 
 export type TransferTarget =
   { kind: 'queue'; queueId: string } | { kind: 'agent'; agentId: string } | { kind: 'external'; number: string };
@@ -98,7 +99,8 @@ export type Effect =
   | 'consult'
   | 'force-close'
   | 'end-session'
-  | 'set-priority';
+  | 'set-priority'
+  | 'relax';
 
 /** Who becomes the primary agent. */
 export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'offered-agent' | 'external';
@@ -654,6 +656,19 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     primary: 'keep',
     effect: 'set-priority',
     reason: 'priority set by supervisor',
+  },
+  // K-3: a relaxation step replaces the requirement of a conversation waiting in its queue (a timer).
+  {
+    id: 'K-3',
+    action: 'relax',
+    role: 'system',
+    from: 'Open',
+    to: 'Open',
+    modes: ALL,
+    capacity: 'keep',
+    primary: 'keep',
+    effect: 'relax',
+    reason: 'skill requirement relaxed',
   },
   // S-4: supervisor transfer of messaging conversations, completed by the receiver's accept or reject.
   {

@@ -96,6 +96,7 @@ export const TIMER_KINDS = [
   'dispatch',
   'notify',
   'trigger',
+  'relax',
 ] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 
@@ -120,7 +121,10 @@ export interface TimerRequest {
   triggerAction?: TriggerAction;
   /** tells apart timers of the same kind, subject, version and second (notifications, trigger actions) */
   key?: string;
-  /** the conversation's statusSince when armed: identifies one offer across unrelated version bumps */
+  /**
+   * the conversation's statusSince when armed: identifies one offer (R-3) across unrelated version
+   * bumps; for 'relax' (K-3), its enqueuedAt: one wait in the queue
+   */
   subjectSince?: string;
 }
 

@@ -13,7 +13,9 @@ export type Change =
   | { kind: 'conversation'; before?: Conversation; after?: Conversation }
   | { kind: 'pool'; org: string; agentId: string; freeBefore?: number; freeAfter?: number }
   | { kind: 'agent'; org: string; agentId: string; before?: Record<string, unknown>; after?: Record<string, unknown> }
-  | { kind: 'timer'; timer: DueTimer; removed: boolean };
+  | { kind: 'timer'; timer: DueTimer; removed: boolean }
+  /** K-2: a queue's requirement registry gained requirements (`added`) */
+  | { kind: 'requirements'; org: string; queueId: string; added: string[] };
 
 /** A change with the stream position it came from (reported back when its follow-up fails). */
 export interface PositionedChange {
@@ -34,12 +36,18 @@ const plain = (image: Image): Record<string, unknown> | undefined =>
 function defined(image: Record<string, AttributeValue>): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
   for (const [k, v] of Object.entries(image)) {
-    if (!v || typeof v !== 'object' || Object.keys(v).length === 0) continue;
-    if ('M' in v && v.M) out[k] = { M: defined(v.M) };
-    else if ('L' in v && v.L) out[k] = { L: v.L.filter((x) => x && Object.keys(x).length > 0) };
-    else out[k] = v;
+    const value = definedValue(v);
+    if (value) out[k] = value;
   }
   return out;
+}
+
+/** ...at any depth: maps inside lists too (a workstream's relaxation steps hold `requires: {}`, K-3) */
+function definedValue(v: AttributeValue | undefined): AttributeValue | undefined {
+  if (!v || typeof v !== 'object' || Object.keys(v).length === 0) return undefined;
+  if ('M' in v && v.M) return { M: defined(v.M) };
+  if ('L' in v && v.L) return { L: v.L.map(definedValue).filter((x): x is AttributeValue => x !== undefined) };
+  return v;
 }
 
 export { FOLLOWED_TYPES } from './followed-types.js';
@@ -75,6 +83,11 @@ export function changeOf(record: DynamoDBRecord): Change | undefined {
       // the outbox item without its storage attributes: the timer as the change armed it, and its name
       const { PK: _pk, SK: _sk, type: _type, GSI3PK: _gpk, GSI3SK: _gsk, expiresAt: _exp, ...timer } = item;
       return { kind: 'timer', timer: timer as unknown as DueTimer, removed: !after };
+    }
+    case 'queue-requirements': {
+      const had = new Set((before?.requirements as Set<string> | undefined) ?? []);
+      const added = [...((after?.requirements as Set<string> | undefined) ?? [])].filter((r) => !had.has(r));
+      return { kind: 'requirements', org: String(item.org), queueId: String(item.queueId), added };
     }
     default:
       return undefined;

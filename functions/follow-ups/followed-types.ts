@@ -3,6 +3,6 @@
  * none. Data only, with no imports: the CDK stack reads it for the stream event source's filter
  * criteria, so only these items' changes invoke the follow-ups function at all.
  */
-export const FOLLOWED_TYPES = ['conversation', 'pool', 'agent', 'timer'] as const;
+export const FOLLOWED_TYPES = ['conversation', 'pool', 'agent', 'timer', 'queue-requirements'] as const;
 
 export type FollowedType = (typeof FOLLOWED_TYPES)[number];

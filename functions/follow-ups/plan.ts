@@ -1,4 +1,5 @@
 import type { DueTimer } from '../ports/due-timer.js';
+import { requirementKeyOf } from '../domain/skills.js';
 import type { Change, PositionedChange } from './changes.js';
 
 /**
@@ -7,13 +8,24 @@ import type { Change, PositionedChange } from './changes.js';
  * - `agent`: rewrite the agent's availability entries (R-3 index), then, when the change may have
  *   made room (capacity freed, signed in, presence or queues changed), offer them waiting work.
  * - `conversation`: a conversation that entered Open (or moved queue while Open) is offered (R-3).
+ * - `requirements`: a queue's requirement registry grew (a workstream PUT): its members are indexed
+ *   under the new requirements, then offered waiting work (K-2).
  * - `outbox`: a timer item was written: ask the scheduler for its precise trigger, or run it now
  *   (notifications, trigger actions).
  */
 export type Task =
   | { kind: 'agent'; org: string; agentId: string; dispatch: boolean }
-  | { kind: 'conversation'; org: string; conversationId: string; queueId: string; workstreamId: string }
-  | { kind: 'outbox'; timer: DueTimer };
+  | {
+      kind: 'conversation';
+      org: string;
+      conversationId: string;
+      queueId: string;
+      workstreamId: string;
+      requirement: string;
+    }
+  | { kind: 'outbox'; timer: DueTimer }
+  /** K-2: index the queue's members under the requirements its registry gained, then dispatch them */
+  | { kind: 'requirements'; org: string; queueId: string };
 
 export interface PlannedTask {
   task: Task;
@@ -22,7 +34,7 @@ export interface PlannedTask {
 }
 
 /** Agent attributes that can turn an agent routable: a change to one of them offers waiting work. */
-const ROUTING_ATTRIBUTES = ['signedIn', 'connected', 'presenceOverride', 'queues'] as const;
+const ROUTING_ATTRIBUTES = ['signedIn', 'connected', 'presenceOverride', 'queues', 'skills'] as const;
 /** ...and those that only move the agent inside the index (the idle tie-break). */
 const INDEX_ATTRIBUTES = [...ROUTING_ATTRIBUTES, 'idleSince', 'disconnectedAt'] as const;
 
@@ -45,7 +57,10 @@ function taskOf(change: Change): Task | undefined {
     case 'conversation': {
       const { before, after } = change;
       if (after?.status !== 'Open') return undefined;
-      if (before?.status === 'Open' && before.queueId === after.queueId) return undefined;
+      const requirement = requirementKeyOf(after);
+      // K-3: a relaxed requirement may fit agents the previous one did not
+      if (before?.status === 'Open' && before.queueId === after.queueId && requirementKeyOf(before) === requirement)
+        return undefined;
       // the queue and workstream it entered Open with: its dispatch reads candidates while it reads the conversation again
       return {
         kind: 'conversation',
@@ -53,10 +68,13 @@ function taskOf(change: Change): Task | undefined {
         conversationId: after.id,
         queueId: after.queueId,
         workstreamId: after.workstreamId,
+        requirement,
       };
     }
     case 'timer':
       return change.removed ? undefined : { kind: 'outbox', timer: change.timer };
+    case 'requirements':
+      return change.added.length ? { kind: 'requirements', org: change.org, queueId: change.queueId } : undefined;
   }
 }
 
@@ -65,7 +83,9 @@ const taskKey = (t: Task): string =>
     ? `agent|${t.org}|${t.agentId}`
     : t.kind === 'conversation'
       ? `conversation|${t.org}|${t.conversationId}`
-      : `outbox|${t.timer.org}|${t.timer.name}`;
+      : t.kind === 'requirements'
+        ? `requirements|${t.org}|${t.queueId}`
+        : `outbox|${t.timer.org}|${t.timer.name}`;
 
 /**
  * The batch's tasks in the order they run: agents' index entries first (so a conversation offered
@@ -84,6 +104,6 @@ export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask
       seen.task = task; // the latest write of the item is what is due
     else if (task.kind === 'conversation') seen.task = task; // where it is Open now (a dispatch hint only)
   }
-  const rank = { agent: 0, conversation: 1, outbox: 2 } as const;
+  const rank = { agent: 0, conversation: 1, outbox: 2, requirements: 3 } as const;
   return [...tasks.values()].sort((a, b) => rank[a.task.kind] - rank[b.task.kind]);
 }

@@ -68,6 +68,7 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
           ? dispatchConversation(deps, t.org, t.conversationId, false, {
               queueId: t.queueId,
               workstreamId: t.workstreamId,
+              requirement: t.requirement,
             }).then(() => undefined)
           : none(),
     );
@@ -76,12 +77,29 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
         ? dispatchAgent(deps, t.org, t.agentId, false, read.get(t)).then(() => undefined)
         : none(),
     );
+    await stage(
+      planned.filter((p) => p.task.kind === 'requirements'),
+      (t) => (t.kind === 'requirements' ? reindexQueue(deps, t.org, t.queueId) : none()),
+    );
   })();
   await Promise.all([dispatch, outbox]);
   return { tasks: planned.length, failed, errors };
 }
 
 const none = async (): Promise<void> => undefined;
+
+/**
+ * K-2: after a workstream PUT added requirements to a queue's registry, every member is indexed
+ * under those she meets (read afresh), then offered the waiting work she now qualifies for. Rare
+ * and admin-paced; it reads the queue's member list (GSI3), CONCURRENCY agents at a time.
+ */
+async function reindexQueue(deps: EngineDeps, org: string, queueId: string): Promise<void> {
+  const members = await deps.lists.listQueueMembers(org, queueId);
+  await eachLimited(members, CONCURRENCY, (agentId) =>
+    refreshAvailability(deps, org, agentId, deps.clock.now(), undefined, true),
+  );
+  await eachLimited(members, CONCURRENCY, (agentId) => dispatchAgent(deps, org, agentId).then(() => undefined));
+}
 
 const refresh = (deps: EngineDeps, t: Task): Promise<void> =>
   t.kind === 'agent' ? refreshAvailability(deps, t.org, t.agentId, deps.clock.now()) : none();

@@ -71,7 +71,10 @@ export interface Agents {
 export interface Configuration {
   getWorkstream(org: string, id: string): Promise<Workstream | undefined>;
   getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined>;
+  /** the workstream, and the requirements its rules route added to the queues' registries (K-2) */
   putWorkstream(ws: Workstream): Promise<void>;
+  /** K-2: the requirement keys each queue's conversations may carry (never shrinks) */
+  getQueueRequirements(org: string, queueIds: readonly string[]): Promise<Map<string, string[]>>;
   getQueue(org: string, id: string): Promise<QueueConfig | undefined>;
   putQueue(q: QueueConfig): Promise<void>;
   getChannel(org: string, id: string): Promise<Channel | undefined>;
@@ -97,8 +100,12 @@ export interface AgentAvailability {
   lastAssignedAt: string;
   /** A-1 least-active: the conversations holding her capacity */
   active: number;
-  /** queue -> pool -> units free; an entry with 0 free (or an unroutable agent) is written unlisted */
-  entries: { queueId: string; pool: string; free: number; listed: boolean }[];
+  /**
+   * queue x pool x requirement (K-4: `any`, and each requirement of the queue she meets) -> units
+   * free; an entry with 0 free (or an unroutable agent) is written unlisted. Entries of hers not in
+   * the list are deleted.
+   */
+  entries: { queueId: string; pool: string; requirement: string; free: number; listed: boolean }[];
 }
 
 /** The availability index (R-2, R-3): candidates for push offers, best first. */
@@ -116,6 +123,8 @@ export interface AvailabilityIndex {
     limit: number,
     after?: string,
     method?: AssignmentMethod,
+    /** K-4: the conversation's requirement key (`any` when none) */
+    requirement?: string,
   ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }>;
   /** writes the agent's entries (the refresh use case decides what they are) */
   writeEntries(availability: AgentAvailability): Promise<void>;
@@ -136,6 +145,13 @@ export interface Lists {
   listConversations(org: string, filter: ConversationFilter, page: PageRequest): Promise<Page<Conversation>>;
   /** Open conversations of a queue, oldest first */
   listOpenItems(org: string, queueId: string, page: PageRequest): Promise<Page<Conversation>>;
+  /** K-4: the Open items of a queue that carry one of `requirements` (keys), merged in Q-2 order */
+  listOpenItemsFor(
+    org: string,
+    queueId: string,
+    requirements: readonly string[],
+    page: PageRequest,
+  ): Promise<Page<Conversation>>;
   /** the agent's Active, WrapUp and Waiting conversations */
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   listQueueMembers(org: string, queueId: string): Promise<string[]>;

@@ -12,7 +12,9 @@ export interface AllocationRecord {
   since: string;
 }
 
-export type AgentConfig = Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot'> & { capacity: Record<string, number> };
+export type AgentConfig = Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot' | 'skills'> & {
+  capacity: Record<string, number>;
+};
 
 /** `null` removes the attribute. */
 export type AgentStatePatch = {

@@ -48,6 +48,7 @@ export type WorkstreamInput = Omit<
   offerTimeoutSeconds?: number | undefined;
   priorityAgingSeconds?: number | undefined;
   assignment?: Workstream['assignment'] | undefined;
+  skillRelaxation?: Workstream['skillRelaxation'] | undefined;
 };
 
 export async function configureWorkstream(
@@ -74,7 +75,11 @@ export async function configureWorkstream(
     ...(input.offerTimeoutSeconds ? { offerTimeoutSeconds: input.offerTimeoutSeconds } : {}),
     ...(input.priorityAgingSeconds ? { priorityAgingSeconds: input.priorityAgingSeconds } : {}),
     ...(input.assignment ? { assignment: input.assignment } : {}),
-    routingRules: input.routingRules ?? [],
+    ...(input.skillRelaxation?.length ? { skillRelaxation: input.skillRelaxation } : {}),
+    // K-2: an empty requirement is none
+    routingRules: (input.routingRules ?? []).map(({ requires, ...rule }) =>
+      requires && Object.keys(requires).length ? { ...rule, requires } : rule,
+    ),
     defaultQueueId: input.defaultQueueId,
     distribution: input.distribution ?? 'pick',
   };

@@ -1,5 +1,7 @@
 import type { Agent, OrgSettings } from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
+import { ANY_REQUIREMENT, meets, requirementOf } from '../domain/skills.js';
+import { queueRequirements } from './requirements-cache.js';
 import type { AgentAvailability, Agents, AvailabilityIndex, Configuration } from '../ports/repositories.js';
 
 /** An idle time before every real one: agents never assigned sort first among equals. */
@@ -9,7 +11,13 @@ const NEVER = '0000-00-00T00:00:00.000Z';
  * The agent's availability entries: one per queue x pool, listed while the agent is routable with
  * room there. `active` (A-1 least-active) is the number of conversations holding her capacity.
  */
-export function availabilityOf(agent: Agent, settings: OrgSettings, now: Date, active: number): AgentAvailability {
+export function availabilityOf(
+  agent: Agent,
+  settings: OrgSettings,
+  now: Date,
+  active: number,
+  registry: ReadonlyMap<string, readonly string[]> = new Map(),
+): AgentAvailability {
   const routable = routableFree(agent, settings, now);
   return {
     org: agent.org,
@@ -18,19 +26,28 @@ export function availabilityOf(agent: Agent, settings: OrgSettings, now: Date, a
     lastAssignedAt: agent.lastAssignedAt ?? NEVER,
     active,
     entries: agent.queues.flatMap((queueId) =>
-      Object.keys(agent.pools).map((pool) => {
-        const free = routable?.free[pool] ?? 0;
-        return { queueId, pool, free, listed: !!routable && free > 0 };
-      }),
+      metRequirements(agent, registry.get(queueId)).flatMap((requirement) =>
+        Object.keys(agent.pools).map((pool) => {
+          const free = routable?.free[pool] ?? 0;
+          return { queueId, pool, requirement, free, listed: !!routable && free > 0 };
+        }),
+      ),
     ),
   };
 }
+
+/** K-4: `any`, and each requirement of the queue's registry the agent's skills meet. */
+export const metRequirements = (agent: Pick<Agent, 'skills'>, registry: readonly string[] | undefined): string[] => [
+  ANY_REQUIREMENT,
+  ...(registry ?? []).filter((key) => meets(agent.skills, requirementOf(key))),
+];
 
 /** What the entries are made of: equal signatures, equal entries. */
 function signature(agent: Agent, settings: OrgSettings, now: Date): string {
   const routable = routableFree(agent, settings, now);
   return JSON.stringify([
     agent.queues,
+    agent.skills ?? {},
     Object.keys(agent.pools).sort(),
     routable?.free ?? null,
     routable ? (agent.idleSince ?? '') : null,
@@ -59,6 +76,8 @@ export async function refreshAvailability(
   agentId: string,
   now: Date,
   known?: Agent,
+  /** read the queues' requirement registries afresh (a re-index after a workstream PUT) */
+  fresh = false,
 ): Promise<void> {
   // one round trip: the settings and her allocations beside the agent
   const [settings, read, held] = await Promise.all([
@@ -70,7 +89,8 @@ export async function refreshAvailability(
   let active = held.length;
   for (let round = 0; agent && round < MAX_ROUNDS; round++) {
     const written = signature(agent, settings, now);
-    await deps.availability.writeEntries(availabilityOf(agent, settings, now, active));
+    const registry = await queueRequirements(deps, org, agent.queues, now.getTime(), fresh);
+    await deps.availability.writeEntries(availabilityOf(agent, settings, now, active, registry));
     const after = await deps.agents.getAgent(org, agentId);
     if (!after || signature(after, settings, now) === written) return;
     // allocations change only with the pools' `used` (in one transaction), so a change the entries

@@ -290,6 +290,7 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
     threadId: event.threadId,
     queueId: route.queueId,
     ...(route.priority !== undefined ? { priority: route.priority } : {}),
+    ...(route.requires ? { requires: route.requires } : {}),
     ...(identified ? { customerId: identified.id } : {}),
     actor: customerOf(event),
     previousConversationId: state.threadConversationId ?? null,

@@ -1,4 +1,6 @@
-import { refreshAvailability } from './availability.use-case.js';
+import { metRequirements, refreshAvailability } from './availability.use-case.js';
+import { queueRequirements } from './requirements-cache.js';
+import { meets, requirementKeyOf } from '../domain/skills.js';
 import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import {
@@ -50,12 +52,14 @@ type OfferResult = 'offered' | 'conversation-gone' | 'agent-unfit';
 
 export function isEligible(
   agent: Agent | undefined,
-  c: Pick<Conversation, 'queueId'>,
+  c: Pick<Conversation, 'queueId' | 'requirements'>,
   ws: Workstream,
   settings: OrgSettings,
   now: Date,
 ): agent is Agent {
   if (!agent || !agent.queues.includes(c.queueId)) return false;
+  // K-4: she meets the conversation's current requirement
+  if (!meets(agent.skills, c.requirements?.skills)) return false;
   const routable = routableFree(agent, settings, now);
   return (
     !!routable && ws.allowedPresences.includes(routable.presence) && canTake(agent, ws.capacity.pool, ws.capacity.units)
@@ -151,6 +155,8 @@ const sameVersion = (a: Versioned<unknown> | undefined, b: Versioned<unknown> | 
 export interface SeenOpen {
   queueId: string;
   workstreamId: string;
+  /** K-4: the key of its requirement then */
+  requirement: string;
 }
 
 /**
@@ -193,7 +199,8 @@ export async function dispatchConversation(
     first.queueId === c.queueId &&
     first.pool === ws.capacity.pool &&
     first.units === ws.capacity.units &&
-    first.method === (ws.assignment ?? DEFAULT_ASSIGNMENT);
+    first.method === (ws.assignment ?? DEFAULT_ASSIGNMENT) &&
+    first.requirement === requirementKeyOf(c);
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const { agents, next } = page === 0 && reuse ? first.page : await candidatePage(deps, c, ws, after);
@@ -233,6 +240,7 @@ const candidatePage = (deps: EngineDeps, c: Conversation, ws: Workstream, after:
     PAGE,
     after,
     ws.assignment ?? DEFAULT_ASSIGNMENT,
+    requirementKeyOf(c),
   );
 
 /** The first page of candidates for a conversation in `seen`'s queue, on the cached workstream. */
@@ -241,8 +249,9 @@ async function firstCandidates(deps: EngineDeps, org: string, seen: SeenOpen) {
   if (ws?.distribution !== 'push') return undefined;
   const { pool, units } = ws.capacity;
   const method = ws.assignment ?? DEFAULT_ASSIGNMENT;
-  const page = await deps.availability.availableAgents(org, seen.queueId, pool, units, PAGE, undefined, method);
-  return { queueId: seen.queueId, pool, units, method, page };
+  const { queueId, requirement } = seen;
+  const page = await deps.availability.availableAgents(org, queueId, pool, units, PAGE, undefined, method, requirement);
+  return { queueId, pool, units, method, requirement, page };
 }
 
 /** How far back one queue's Open items are read for an agent's dispatch (pick items may share the queue). */
@@ -251,6 +260,8 @@ const BACKLOG_MAX = 200;
 
 /** What one dispatch of an agent listed of a queue's Open items so far, oldest first. */
 interface Listing {
+  /** K-4: the requirement partitions of the queue she meets (fixed for the listing: its cursor names them) */
+  requirements: string[];
   items: Conversation[];
   cursor?: string | undefined;
   started: boolean;
@@ -271,7 +282,7 @@ async function oldestOpen(
 ): Promise<Conversation[]> {
   for (const c of listing.items) if (await isPush(c)) return listing.items;
   while ((!listing.started || listing.cursor) && listing.items.length < BACKLOG_MAX) {
-    const page = await deps.lists.listOpenItems(org, queueId, {
+    const page = await deps.lists.listOpenItemsFor(org, queueId, listing.requirements, {
       limit: BACKLOG_PAGE,
       ...(listing.cursor ? { cursor: listing.cursor } : {}),
     });
@@ -393,10 +404,18 @@ async function offerRound(
     return state.workstreams.get(c.workstreamId)?.value;
   };
   const isPush = async (c: Conversation): Promise<boolean> => (await workstreamOfItem(c))?.distribution === 'push';
+  const queues = [...new Set(agent.queues)];
+  const registry = queues.some((q) => !state.listings.has(q))
+    ? await queueRequirements(deps, org, queues, now.getTime())
+    : new Map<string, string[]>();
   const open = (
     await Promise.all(
-      [...new Set(agent.queues)].map((q) => {
-        const listing = state.listings.get(q) ?? { items: [], started: false };
+      queues.map((q) => {
+        const listing = state.listings.get(q) ?? {
+          requirements: metRequirements(agent, registry.get(q)),
+          items: [],
+          started: false,
+        };
         state.listings.set(q, listing);
         return oldestOpen(deps, org, q, listing, isPush);
       }),

@@ -1,5 +1,6 @@
 import { DomainError, RaceLostError } from '../domain/errors.js';
-import type { Actor, Conversation } from '../domain/model.js';
+import { enqueuedAtOf, type Actor, type Conversation } from '../domain/model.js';
+import { dueStep } from '../domain/skills.js';
 import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerKind, TimerRequest, Write } from '../domain/writes.js';
@@ -29,7 +30,7 @@ export interface FiredTimer {
 const timerActor: Actor = { role: 'system', id: 'timer' };
 
 /** the conversation actions a timer takes itself */
-type TimerAction = 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired';
+type TimerAction = 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired' | 'relax';
 type Guard = (c: Conversation) => string | undefined;
 
 /**
@@ -189,6 +190,37 @@ const fireDispatch: Firer = async ({ deps, timer, stale, applied }) => {
   return r.offered.length ? applied(`offered ${r.offered.join(', ')}`) : stale('nothing to offer');
 };
 
+const fireRelax: Firer = async ({ deps, timer, now, read, stale, act, rearm }) => {
+  // K-3 / TM-5: the same wait in the same queue, and a step due beyond the current one (by the
+  // workstream now, R-5); a step the configuration moved later is armed again for its new time
+  const sameWait = (x: Conversation): string | undefined =>
+    x.status === 'Open' && x.requirements && enqueuedAtOf(x) === timer.subjectSince
+      ? undefined
+      : 'the conversation left that wait in its queue';
+  const c = await read();
+  if (!c || sameWait(c)) return stale('the conversation left that wait in its queue');
+  const ws = await deps.configuration.getWorkstream(timer.org, c.workstreamId);
+  if (!ws) return stale('the workstream is gone');
+  const waited = (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000;
+  const step = c.requirements?.step ?? 0;
+  if (dueStep(ws, waited) <= step) {
+    const next = ws.skillRelaxation?.[step];
+    if (!next) return stale('no relaxation step left');
+    return rearm(
+      {
+        kind: 'relax',
+        org: timer.org,
+        conversationId: c.id,
+        version: c.version,
+        at: addSeconds(new Date(enqueuedAtOf(c)), next.afterSeconds),
+        subjectSince: enqueuedAtOf(c),
+      },
+      'the next step is not due yet',
+    );
+  }
+  return act('relax', sameWait);
+};
+
 const fireNotify: Firer = async ({ deps, timer, stale, applied }) => {
   // E-2: published at least once; consumers dedupe on the notification id
   if (!timer.notification) return stale('no notification in the outbox item');
@@ -255,6 +287,7 @@ const FIRERS: Record<TimerKind, Firer> = {
   dispatch: fireDispatch,
   notify: fireNotify,
   trigger: fireTrigger,
+  relax: fireRelax,
 };
 
 /**

@@ -78,7 +78,7 @@ const INTERLEAVINGS: Record<string, Interleaving> = {
         lists: new Proxy(f.deps.lists, {
           get(target, prop, receiver) {
             const v = Reflect.get(target, prop, receiver) as unknown;
-            if (prop !== 'listOpenItems' || typeof v !== 'function')
+            if (prop !== 'listOpenItemsFor' || typeof v !== 'function')
               return typeof v === 'function' ? v.bind(target) : v;
             return async (...args: unknown[]) => {
               const listed = await (v as (...x: unknown[]) => Promise<unknown>).apply(target, args);
@@ -201,7 +201,7 @@ describe('R-3: agents freed together compete for one backlog', () => {
       lists: new Proxy(f.deps.lists, {
         get(target, prop, receiver) {
           const v = Reflect.get(target, prop, receiver) as unknown;
-          if (prop !== 'listOpenItems' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+          if (prop !== 'listOpenItemsFor' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
           return async (...args: unknown[]) => {
             const listed = await (v as (...x: unknown[]) => Promise<{ items: Conversation[] }>).apply(target, args);
             if (listings++ === 0)

@@ -25,6 +25,10 @@ import { TEST_TABLE, dynamoEndpoint } from '../support/dynamo.js';
 
 const alice: Actor = { role: 'agent', id: 'alice' };
 
+/** K-4: an agent's dispatch lists Open items from GSI6's `OPEN` partitions (queue x requirement) */
+const openListing = (q: { index?: unknown; partition?: unknown }): boolean =>
+  q.index === 'GSI6' && String(q.partition).includes('#OPEN#');
+
 /**
  * Repositories on their own client, counting every DynamoDB request they send by command name
  * (`sent`), and keeping each query's index and partition key value (`queried`).
@@ -433,10 +437,11 @@ describe('push dispatch reads (R-3, R-5, SC-1)', () => {
     // Act: the follow-ups of her end (her pool's unit freed: index refresh, then her dispatch)
     const result = await runFollowUps(deps, records);
 
-    // Assess: nothing to offer; each queue's Open items listed once (GSI1), and no fresh re-decision
+    // Assess: nothing to offer; each queue's Open items listed once (GSI6: the partitions of the
+    // requirements she meets, here only `any`), and no fresh re-decision
     expect(result.failed).toEqual([]);
-    const openListings = queried.filter((q) => q.index === 'GSI1').map((q) => String(q.partition));
-    expect(openListings.sort()).toEqual(['q1', 'q2', 'q3'].map((q) => `ORG#${f.org}#QUEUE#${q}#Open`));
+    const openListings = queried.filter(openListing).map((q) => String(q.partition));
+    expect(openListings.sort()).toEqual(['q1', 'q2', 'q3'].map((q) => `ORG#${f.org}#OPEN#${q}#any`));
     expect(sent.filter((c) => c === 'GetItemCommand')).toHaveLength(1); // the index refresh's settings read
   });
 
@@ -458,7 +463,7 @@ describe('push dispatch reads (R-3, R-5, SC-1)', () => {
 
     // Assess: decided again on the fresh workstream (R-5), without listing q1 a second time
     expect(r).toEqual({ offered: [c.id] });
-    expect(queried.filter((q) => q.index === 'GSI1')).toHaveLength(1);
+    expect(queried.filter(openListing)).toHaveLength(1);
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: false });
   });
 

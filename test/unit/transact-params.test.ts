@@ -438,6 +438,9 @@ describe('buildTransaction: transfers', () => {
               GSI3SK: `${CREATED}#conv1`,
               GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
               GSI4SK: `${CREATED}#conv1`,
+              // K-4: the Open items of the queue with no requirement, in the same order
+              GSI6PK: 'ORG#acme#OPEN#q2#any',
+              GSI6SK: `${10_000_000_000_000 + Date.parse(AT) - 5 * 100_000_000_000}#conv1`,
               ...unchanged('chat'),
               status: 'Open',
               statusReason: 'transferred to queue',
@@ -746,6 +749,9 @@ describe('toTransactItem: single writes', () => {
           GSI3SK: `${CREATED}#conv1`,
           GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
           GSI4SK: `${CREATED}#conv1`,
+          // K-4: the Open items of the queue with no requirement, in the same order
+          GSI6PK: 'ORG#acme#OPEN#q1#any',
+          GSI6SK: `${10_000_000_000_000 + Date.parse(CREATED) - 5 * 100_000_000_000}#conv1`,
           ...conversation,
         },
         ConditionExpression: 'attribute_not_exists(PK)',

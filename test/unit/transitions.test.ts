@@ -1093,6 +1093,7 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     { type: 'end-session' },
     { type: 'reassign', queueId: 'q2' },
     { type: 'prioritize', priority: 8 },
+    { type: 'relax' },
   ];
   const CASES = (['chat', 'voice', 'sms', 'record'] as const).flatMap((kind) =>
     ACTION_TYPES.flatMap((action) =>
@@ -1780,11 +1781,15 @@ describe('the transition table itself (TRANSITIONS)', () => {
       : {};
     // a minutes wrap-up policy that fell due (C-3)
     const due = rule.action === 'wrapup-release' ? { wrapUpReleaseAt: ENTERED } : {};
+    // a requirement whose first relaxation step is due (K-3)
+    const relaxing =
+      rule.action === 'relax' ? { requirements: { skills: { billing: 3 }, step: 0 }, enqueuedAt: ENTERED } : {};
     const c = conversation(kind, rule.from, {
       ...(rule.offer === 'pending' ? PENDING : {}),
       ...(rule.party === 'external' ? EXTERNAL : {}),
       ...pending,
       ...due,
+      ...relaxing,
     });
     const actor = rule.who === 'transfer-receiver' ? BOB : ACTORS[rule.role];
     const action = actionFor(rule);
@@ -1792,7 +1797,10 @@ describe('the transition table itself (TRANSITIONS)', () => {
     const bob = { ...agent('bob'), signedIn: true };
     const targetAgent =
       rule.target === 'agent' || rule.action === 'offer' || rule.action === 'consult' ? { targetAgent: bob } : {};
-    const ws = workstream(kind, { wrapUp: { blockCapacity: 'never' } });
+    const ws = workstream(kind, {
+      wrapUp: { blockCapacity: 'never' },
+      skillRelaxation: [{ afterSeconds: 0, requires: {} }],
+    });
 
     // Act
     const found = findRule(c, actor, action, agent(actor.id));

@@ -23,6 +23,7 @@ import {
   CONFIG_VERSION_SHARDS,
   conversationIndexKeys,
   indexPartition,
+  padCount,
   keys,
   memberIndexKeys,
   shardOf,
@@ -53,6 +54,8 @@ const STORAGE_ATTRS = new Set([
   'GSI4SK',
   'GSI5PK',
   'GSI5SK',
+  'GSI6PK',
+  'GSI6SK',
   'expiresAt',
   'configVersion',
 ]);
@@ -198,13 +201,14 @@ export const agentEntity = {
   key: keys.agent,
   poolKey: keys.pool,
   /** what an agent's configuration sets on the profile (the GSI3 keys list the org's agents, P-5) */
-  configAttributes: (a: Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot'>): Item => ({
+  configAttributes: (a: Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot' | 'skills'>): Item => ({
     type: 'agent',
     org: a.org,
     id: a.id,
     name: a.name,
     queues: a.queues,
     bot: a.bot,
+    skills: a.skills ?? {},
     GSI3PK: indexPartition.agents(a.org),
     GSI3SK: a.id,
   }),
@@ -242,6 +246,8 @@ export interface AvailabilityEntry {
   org: string;
   queueId: string;
   pool: string;
+  /** K-4: the requirement (its key, `any` for none) the agent meets that this entry lists her under */
+  requirement: string;
   agentId: string;
   free: number;
   /** routable with room: the entry is in the index (GSI5), sorted by `free` then `idleSince` (and in GSI6) */
@@ -251,40 +257,55 @@ export interface AvailabilityEntry {
   active: number;
 }
 
-const pad6 = (n: number): string => Math.min(Math.max(n, 0), 999_999).toString().padStart(6, '0');
+/** What an entry and its least-active twin both hold. */
+const entryAttributes = (e: AvailabilityEntry, type: string): Item => ({
+  type,
+  org: e.org,
+  queueId: e.queueId,
+  pool: e.pool,
+  requirement: e.requirement,
+  agentId: e.agentId,
+  free: e.free,
+});
 
 export const availabilityEntity = {
   key: keys.availability,
   item: (e: AvailabilityEntry): Item => ({
-    ...keys.availability(e.org, e.queueId, e.pool, e.agentId),
-    type: 'availability',
-    org: e.org,
-    queueId: e.queueId,
-    pool: e.pool,
-    agentId: e.agentId,
-    free: e.free,
+    ...keys.availability(e.org, e.queueId, e.pool, e.agentId, e.requirement),
+    ...entryAttributes(e, 'availability'),
     ...(e.listed
       ? {
-          ...availabilityIndexKeys(e.org, e.queueId, e.pool, e.agentId, e.free, e.idleSince),
-          ...assignmentIndexKeys('RR', e.org, e.queueId, e.pool, e.agentId, e.lastAssignedAt),
+          ...availabilityIndexKeys(e.org, e.queueId, e.pool, e.agentId, e.free, e.idleSince, e.requirement),
+          ...assignmentIndexKeys('RR', e.org, e.queueId, e.pool, e.agentId, e.lastAssignedAt, e.requirement),
         }
       : {}),
   }),
   /** A-1: the entry's least-active twin (keys.availabilityLeastActive), listed when the entry is */
   leastActiveKey: keys.availabilityLeastActive,
   leastActiveItem: (e: AvailabilityEntry): Item => ({
-    ...keys.availabilityLeastActive(e.org, e.queueId, e.pool, e.agentId),
-    type: 'availability-least-active',
-    org: e.org,
-    queueId: e.queueId,
-    pool: e.pool,
-    agentId: e.agentId,
-    free: e.free,
+    ...keys.availabilityLeastActive(e.org, e.queueId, e.pool, e.agentId, e.requirement),
+    ...entryAttributes(e, 'availability-least-active'),
     ...(e.listed
-      ? assignmentIndexKeys('LA', e.org, e.queueId, e.pool, e.agentId, `${pad6(e.active)}#${e.idleSince}`)
+      ? assignmentIndexKeys(
+          'LA',
+          e.org,
+          e.queueId,
+          e.pool,
+          e.agentId,
+          `${padCount(e.active)}#${e.idleSince}`,
+          e.requirement,
+        )
       : {}),
   }),
   from: (item: Item): { agentId: string; free: number } => ({ agentId: String(item.agentId), free: Number(item.free) }),
+  /** the table key of a stored entry or twin, as read back */
+  storedKey: (item: Item): Key => ({ PK: String(item.PK), SK: String(item.SK) }),
+};
+
+/** K-2: a queue's requirement registry (keys.queueRequirements): a string set, only ever added to. */
+export const queueRequirementsEntity = {
+  key: keys.queueRequirements,
+  requirementsOf: (item: Item | undefined): string[] => [...((item?.requirements as Set<string> | undefined) ?? [])],
 };
 
 export const queueEntity = {

@@ -1,4 +1,5 @@
 import { queueOrder } from '../../domain/model.js';
+import { ANY_REQUIREMENT, requirementKey } from '../../domain/skills.js';
 
 /**
  * Every key of the single table, in one place. Every partition key starts with the org (RL-6):
@@ -11,6 +12,9 @@ export interface Key {
 }
 
 const org = (o: string): string => `ORG#${o}`;
+/** K-2: keys of "any agent" entries stay as they were before requirements existed; others end with the requirement */
+const requirementSuffix = (requirement: string): string =>
+  requirement === ANY_REQUIREMENT ? '' : `#REQ#${requirement}`;
 const pad = (n: number): string => n.toString().padStart(10, '0');
 
 export const keys = {
@@ -66,19 +70,33 @@ export const keys = {
    * R-3: one availability entry per queue x pool x agent, in the agent's own partition (SC-1): an
    * agent's capacity change writes only its own partition, never the queue's, whatever the queue's size.
    */
-  availability: (o: string, queueId: string, pool: string, agentId: string): Key => ({
+  availability: (o: string, queueId: string, pool: string, agentId: string, requirement = ANY_REQUIREMENT): Key => ({
     PK: `${org(o)}#AGENT#${agentId}`,
-    SK: `AVAIL#${queueId}#${pool}`,
+    SK: `AVAIL#${queueId}#${pool}${requirementSuffix(requirement)}`,
   }),
+  /** every availability entry of an agent, and their twins, share this SK prefix */
+  availabilityPrefix: 'AVAIL',
   /**
    * A-1 least-active: the entry's twin, in the same partition, listed in GSI6 by conversations held.
    * (The round-robin order is on the entry itself: an item has one GSI6 key, and one new index per
    * deploy is what DynamoDB can add to a live table.)
    */
-  availabilityLeastActive: (o: string, queueId: string, pool: string, agentId: string): Key => ({
+  availabilityLeastActive: (
+    o: string,
+    queueId: string,
+    pool: string,
+    agentId: string,
+    requirement = ANY_REQUIREMENT,
+  ): Key => ({
     PK: `${org(o)}#AGENT#${agentId}`,
-    SK: `AVAIL-LA#${queueId}#${pool}`,
+    SK: `AVAIL-LA#${queueId}#${pool}${requirementSuffix(requirement)}`,
   }),
+  /**
+   * K-2: the requirement keys a queue's conversations may carry (a string set), added to by every
+   * workstream PUT that routes a requirement there, never taken from (an Open conversation may still
+   * carry one the configuration dropped): the requirements an agent's availability is indexed under.
+   */
+  queueRequirements: (o: string, queueId: string): Key => ({ PK: `${org(o)}#QUEUE#${queueId}`, SK: 'REQUIREMENTS' }),
   /** R-6: identification lookups (a normalized phone or email -> the contacts and accounts holding it) */
   lookup: (o: string, field: 'phone' | 'email', value: string, contactId: string): Key => ({
     PK: `${org(o)}#LOOKUP#${field}#${value}`,
@@ -167,6 +185,9 @@ export const statusShard = (conversationId: string): number => shardOf(conversat
  * - GSI2 primary agent x state: my work items, lists by agent
  * - GSI3 org x status x shard: supervisor lists by status (S-6), read across the STATUS_SHARDS shards
  * - GSI4 channel thread: thread -> conversations, newest last
+ * - GSI6 (overloaded, see the availability index below) queue x requirement: the Open items of a
+ *   queue that carry one requirement (K-4), in Q-2 order, for an agent's dispatch: she reads only the
+ *   partitions of requirements she meets, so every item she reads is one she may be offered
  */
 export const conversationIndexKeys = (c: {
   org: string;
@@ -182,12 +203,20 @@ export const conversationIndexKeys = (c: {
   priority?: number | undefined;
   enqueuedAt?: string | undefined;
   priorityAgingSeconds?: number | undefined;
+  requirements?: { skills: Record<string, number> } | undefined;
 }): Record<string, string> => {
   const state = c.status === 'Closed' ? 'closed' : 'open';
   const byCreation = `${c.createdAt}#${c.id}`;
+  const open = c.status === 'Open';
   return {
     GSI1PK: indexPartition.queueStatus(c.org, c.queueId, c.status),
-    GSI1SK: `${c.status === 'Open' ? queueOrder(c) : c.statusSince}#${c.id}`,
+    GSI1SK: `${open ? queueOrder(c) : c.statusSince}#${c.id}`,
+    ...(open
+      ? {
+          GSI6PK: indexPartition.openByRequirement(c.org, c.queueId, requirementKey(c.requirements?.skills)),
+          GSI6SK: `${queueOrder(c)}#${c.id}`,
+        }
+      : {}),
     ...(c.primaryAgentId && c.primaryKind !== 'external'
       ? { GSI2PK: indexPartition.agentState(c.org, c.primaryAgentId, state), GSI2SK: byCreation }
       : {}),
@@ -202,6 +231,9 @@ export const indexPartition = {
   /** agent profiles of an org (GSI3), for org-wide presence refreshes (P-5) */
   agents: (o: string): string => `${org(o)}#AGENTS`,
   queueStatus: (o: string, queueId: string, status: string): string => `${org(o)}#QUEUE#${queueId}#${status}`,
+  /** K-4: the Open items of a queue with one requirement (GSI6) */
+  openByRequirement: (o: string, queueId: string, requirement: string): string =>
+    `${org(o)}#OPEN#${queueId}#${requirement}`,
   agentState: (o: string, agentId: string, state: 'open' | 'closed'): string => `${org(o)}#AGENT#${agentId}#${state}`,
   /** the member agents of a queue (GSI3, sorted by agent id) */
   queueMembers: (o: string, queueId: string): string => `${org(o)}#QUEUE#${queueId}#MEMBERS`,
@@ -262,8 +294,9 @@ export const AVAILABILITY_SHARDS = 8;
 export const availabilityShard = (agentId: string): number => shardOf(agentId, AVAILABILITY_SHARDS);
 
 export const AVAILABILITY_MAX = 999_999;
-const inv = (free: number): string =>
-  (AVAILABILITY_MAX - Math.min(Math.max(free, 0), AVAILABILITY_MAX)).toString().padStart(6, '0');
+/** a count as six digits, clamped to 0..AVAILABILITY_MAX, so it sorts as text */
+export const padCount = (n: number): string => Math.min(Math.max(n, 0), AVAILABILITY_MAX).toString().padStart(6, '0');
+const inv = (free: number): string => padCount(AVAILABILITY_MAX - Math.min(Math.max(free, 0), AVAILABILITY_MAX));
 
 export const availabilityIndexKeys = (
   o: string,
@@ -272,17 +305,29 @@ export const availabilityIndexKeys = (
   agentId: string,
   free: number,
   idleSince: string,
+  requirement = ANY_REQUIREMENT,
 ): Record<string, string> => ({
-  GSI5PK: availabilityPartition(o, queueId, pool, availabilityShard(agentId)),
+  GSI5PK: availabilityPartition(o, queueId, pool, availabilityShard(agentId), requirement),
   GSI5SK: `${inv(free)}#${idleSince}#${agentId}`,
 });
 
-export const availabilityPartition = (o: string, queueId: string, pool: string, shard: number): string =>
-  `${org(o)}#AVAIL#${queueId}#${pool}#${shard}`;
+/**
+ * K-4: a queue x pool x requirement list: an agent is listed under `any` and under every requirement
+ * of the queue she meets, so every entry of a partition is an agent eligible for its conversations.
+ */
+export const availabilityPartition = (
+  o: string,
+  queueId: string,
+  pool: string,
+  shard: number,
+  requirement = ANY_REQUIREMENT,
+): string => `${org(o)}#AVAIL#${queueId}#${pool}${requirementSuffix(requirement)}#${shard}`;
 
-/** every shard of a queue x pool's availability index, in shard order */
-export const availabilityShards = (o: string, queueId: string, pool: string): string[] =>
-  Array.from({ length: AVAILABILITY_SHARDS }, (_, shard) => availabilityPartition(o, queueId, pool, shard));
+/** every shard of a queue x pool x requirement availability index, in shard order */
+export const availabilityShards = (o: string, queueId: string, pool: string, requirement = ANY_REQUIREMENT): string[] =>
+  Array.from({ length: AVAILABILITY_SHARDS }, (_, shard) =>
+    availabilityPartition(o, queueId, pool, shard, requirement),
+  );
 
 /**
  * GSI6, the availability index of the other assignment methods (A-1), overloaded: the same
@@ -298,8 +343,13 @@ export const availabilityShards = (o: string, queueId: string, pool: string): st
 /** GSI6's partition prefixes: `RR` round-robin, `LA` least-active */
 export type AssignmentOrder = 'RR' | 'LA';
 
-export const assignmentShards = (order: AssignmentOrder, o: string, queueId: string, pool: string): string[] =>
-  availabilityShards(o, queueId, pool).map((p) => p.replace('#AVAIL#', `#AVAIL${order}#`));
+export const assignmentShards = (
+  order: AssignmentOrder,
+  o: string,
+  queueId: string,
+  pool: string,
+  requirement = ANY_REQUIREMENT,
+): string[] => availabilityShards(o, queueId, pool, requirement).map((p) => p.replace('#AVAIL#', `#AVAIL${order}#`));
 
 /** GSI6 keys: `rank` is the order's sort key before the agent id (last assigned; or held + idle since) */
 export const assignmentIndexKeys = (
@@ -309,8 +359,12 @@ export const assignmentIndexKeys = (
   pool: string,
   agentId: string,
   rank: string,
+  requirement = ANY_REQUIREMENT,
 ): Record<string, string> => ({
-  GSI6PK: `${org(o)}#AVAIL${order}#${queueId}#${pool}#${availabilityShard(agentId)}`,
+  GSI6PK: availabilityPartition(o, queueId, pool, availabilityShard(agentId), requirement).replace(
+    '#AVAIL#',
+    `#AVAIL${order}#`,
+  ),
   GSI6SK: `${rank}#${agentId}`,
 });
 

@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.js';
-import { priorityOf } from '../model.js';
+import { enqueuedAtOf, priorityOf } from '../model.js';
+import { dueStep, requirementKey } from '../skills.js';
 import { targetQueueOf } from '../transitions.js';
 import { withDetails, withNext, type EffectStep } from './context.js';
 
@@ -30,4 +31,29 @@ export const SET_PRIORITY: EffectStep = {
           priority: action.priority,
           fromPriority: priorityOf(c),
         }),
+};
+
+/**
+ * K-3: the relaxation step due by the wait in the queue (the last whose `afterSeconds` passed)
+ * replaces the requirement; the queue and the wait stay. Refused when no step beyond the current
+ * one is due (a timer that fired for a step already applied, or one the configuration moved later).
+ */
+export const RELAX: EffectStep = {
+  check: ({ rule, c, ws, now }) => {
+    const waited = (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000;
+    if (!c.requirements || dueStep(ws, waited) <= c.requirements.step)
+      throw new ValidationError(`${rule.id}: no relaxation step is due`, [
+        { field: 'requirements', message: 'not due' },
+      ]);
+  },
+  apply: ({ c, ws, now }, d) => {
+    const step = dueStep(ws, (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000);
+    const skills = ws.skillRelaxation?.[step - 1]?.requires ?? {};
+    return withDetails(withNext(d, { requirements: { skills, step } }), {
+      step,
+      fromStep: c.requirements?.step ?? 0,
+      requires: requirementKey(skills),
+      fromRequires: requirementKey(c.requirements?.skills),
+    });
+  },
 };

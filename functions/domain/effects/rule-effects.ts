@@ -4,7 +4,7 @@ import { NO_EFFECT, type EffectStep } from './context.js';
 import { OFFER_DECLINED, OFFER_EXPIRY_TIMER } from './offers.js';
 import { CONSULT, JOIN, MONITOR } from './participants.js';
 import { PENDING_TRANSFER_EXPIRY, PRIMARY_EFFECTS } from './primary.js';
-import { QUEUE_MOVE, SET_PRIORITY } from './queue.js';
+import { QUEUE_MOVE, RELAX, SET_PRIORITY } from './queue.js';
 import { END_SESSION, FORCE_CLOSE } from './session.js';
 import { DISPATCH_TIMERS, INACTIVITY_TIMER } from './timers.js';
 import { COMPLETE_TRANSFER, DECLINE_TRANSFER, REQUEST_TRANSFER } from './transfers.js';
@@ -22,6 +22,7 @@ export const RULE_EFFECTS: Record<Effect, EffectStep> = {
   'force-close': FORCE_CLOSE,
   'end-session': END_SESSION,
   'set-priority': SET_PRIORITY,
+  relax: RELAX,
 };
 
 /**

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { isValidWrapUpPolicy } from '../../domain/capacity.js';
 import { ASSIGNMENT_METHODS, CHANNEL_KINDS, MODES, NO_AGING_SECONDS, SIGNATURE_SCHEMES } from '../../domain/model.js';
+import { MAX_LEVEL, MIN_LEVEL, requirementsByQueue } from '../../domain/skills.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import '../zod-messages.js';
 import { idSchema } from './auth.js';
@@ -23,50 +24,90 @@ export const settingsBody = z.strictObject({
   ),
 });
 
+/** K-1: skill name -> level 1..5 (`max` skills at most) */
+const skillLevels = (max: number) =>
+  safeRecord(idSchema.check(notReserved), z.int().check(z.minimum(MIN_LEVEL), z.maximum(MAX_LEVEL))).check(
+    z.refine((s) => Object.keys(s).length <= max, `at most ${max} skills`),
+  );
+
+/** K-2: what a rule or a relaxation step requires */
+const requiresSchema = skillLevels(10);
+
+/** K-3: steps in strictly increasing afterSeconds */
+const relaxationSchema = z
+  .array(
+    z.strictObject({
+      afterSeconds: z.int().check(z.minimum(0), z.maximum(30 * 24 * 3600)),
+      requires: requiresSchema,
+    }),
+  )
+  .check(
+    z.maxLength(10),
+    z.refine(
+      (steps) => steps.every((s, i) => i === 0 || s.afterSeconds > (steps[i - 1]?.afterSeconds ?? -1)),
+      'steps must be in strictly increasing afterSeconds',
+    ),
+  );
+
+/** K-5: the requirements a workstream routes are configuration, and bounded: each adds index entries */
+const MAX_REQUIREMENTS = 20;
+
 /** R-1: a context variable by name, or an identified contact's attribute as `contact.<name>` */
 const routingField = z.string().check(z.minLength(1), z.maxLength(100));
 
-export const workstreamBody = z.strictObject({
-  name,
-  mode: z.enum(MODES),
-  capacity: z.strictObject({
-    pool: z.optional(idSchema),
-    units: z.int().check(z.minimum(1), z.maximum(1000)),
-  }),
-  allowedPresences: z.array(presence).check(z.minLength(1)),
-  wrapUp: z.strictObject({
-    blockCapacity: z
-      .union([z.enum(['always', 'never']), z.number()])
-      .check(z.refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60')),
-  }),
-  waitingInactivityTimeoutSeconds: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 24 * 3600))),
-  agentReconnectTimeoutSeconds: z.optional(z.int().check(z.minimum(10), z.maximum(24 * 3600))),
-  offerTimeoutSeconds: z.optional(z.int().check(z.minimum(5), z.maximum(3600))),
-  /** Q-2: whole seconds; the largest is where aging stops mattering (NO_AGING_SECONDS) */
-  priorityAgingSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(NO_AGING_SECONDS))),
-  /** A-1 */
-  assignment: z.optional(z.enum(ASSIGNMENT_METHODS)),
-  routingRules: z.optional(
-    z
-      .array(
-        z.strictObject({
-          when: z.union([
-            z.strictObject({ field: routingField, equals: z.string().check(z.maxLength(500)) }),
-            z.strictObject({
-              field: routingField,
-              in: z.array(z.string().check(z.maxLength(500))).check(z.minLength(1), z.maxLength(100)),
-            }),
-            z.strictObject({ field: routingField, exists: z.boolean() }),
-          ]),
-          queueId: idSchema,
-          priority: z.optional(prioritySchema),
-        }),
-      )
-      .check(z.maxLength(100)),
-  ),
-  defaultQueueId: idSchema,
-  distribution: z.optional(z.enum(['push', 'pick'])),
-});
+export const workstreamBody = z
+  .strictObject({
+    name,
+    mode: z.enum(MODES),
+    capacity: z.strictObject({
+      pool: z.optional(idSchema),
+      units: z.int().check(z.minimum(1), z.maximum(1000)),
+    }),
+    allowedPresences: z.array(presence).check(z.minLength(1)),
+    wrapUp: z.strictObject({
+      blockCapacity: z
+        .union([z.enum(['always', 'never']), z.number()])
+        .check(z.refine(isValidWrapUpPolicy, 'must be "always", "never" or whole minutes from 1 to 60')),
+    }),
+    waitingInactivityTimeoutSeconds: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 24 * 3600))),
+    agentReconnectTimeoutSeconds: z.optional(z.int().check(z.minimum(10), z.maximum(24 * 3600))),
+    offerTimeoutSeconds: z.optional(z.int().check(z.minimum(5), z.maximum(3600))),
+    /** Q-2: whole seconds; the largest is where aging stops mattering (NO_AGING_SECONDS) */
+    priorityAgingSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(NO_AGING_SECONDS))),
+    /** A-1 */
+    assignment: z.optional(z.enum(ASSIGNMENT_METHODS)),
+    skillRelaxation: z.optional(relaxationSchema),
+    routingRules: z.optional(
+      z
+        .array(
+          z.strictObject({
+            when: z.union([
+              z.strictObject({ field: routingField, equals: z.string().check(z.maxLength(500)) }),
+              z.strictObject({
+                field: routingField,
+                in: z.array(z.string().check(z.maxLength(500))).check(z.minLength(1), z.maxLength(100)),
+              }),
+              z.strictObject({ field: routingField, exists: z.boolean() }),
+            ]),
+            queueId: idSchema,
+            priority: z.optional(prioritySchema),
+            requires: z.optional(requiresSchema),
+          }),
+        )
+        .check(z.maxLength(100)),
+    ),
+    defaultQueueId: idSchema,
+    distribution: z.optional(z.enum(['push', 'pick'])),
+  })
+  .check(
+    z.refine(
+      (ws) =>
+        new Set(
+          [...requirementsByQueue({ ...ws, routingRules: ws.routingRules ?? [] }).values()].flatMap((r) => [...r]),
+        ).size <= MAX_REQUIREMENTS,
+      `at most ${MAX_REQUIREMENTS} distinct skill requirements (rules and relaxation steps) per workstream`,
+    ),
+  );
 
 export const queueBody = z.strictObject({ name });
 
@@ -93,6 +134,8 @@ export const agentBody = z.strictObject({
     z.refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
   ),
   bot: z.optional(z.boolean()),
+  /** K-1 */
+  skills: z.optional(skillLevels(50)),
 });
 
 /** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */

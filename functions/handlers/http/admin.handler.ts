@@ -159,6 +159,7 @@ export const adminRoutes: Route<ApiRuntime>[] = [
         name: body.name,
         queues: body.queues,
         bot: body.bot ?? false,
+        skills: body.skills ?? {},
         capacity: body.capacity,
       });
       return ok(agentView(await agentState(rt.deps, claims.org, id)));

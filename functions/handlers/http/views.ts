@@ -81,6 +81,8 @@ export interface ConversationView {
   effectivePriority?: number;
   /** Q-2, while Open: when it entered its current queue */
   enqueuedAt?: string;
+  /** K-2, K-3: the skills an agent needs to be offered it, and the relaxation step (0: the routing rule's) */
+  requirements?: { skills: Record<string, number>; step: number };
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -115,6 +117,7 @@ export function conversationView(c: Conversation, now: Date): ConversationView {
     ...(c.wrapUpReleaseAt ? { wrapUpReleaseAt: c.wrapUpReleaseAt } : {}),
     priority: priorityOf(c),
     ...(c.status === 'Open' ? { effectivePriority: effectivePriority(c, now), enqueuedAt: enqueuedAtOf(c) } : {}),
+    ...(c.requirements ? { requirements: { skills: c.requirements.skills, step: c.requirements.step } } : {}),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     version: c.version,
@@ -176,6 +179,8 @@ export interface AgentView {
   signedIn: boolean;
   queues: string[];
   bot: boolean;
+  /** K-1 */
+  skills: Record<string, number>;
   capacity: Record<string, { max: number; used: number }>;
 }
 
@@ -190,6 +195,7 @@ export function agentView({ agent: a, settings, now }: AgentState): AgentView {
     signedIn: a.signedIn ?? false,
     queues: a.queues,
     bot: a.bot,
+    skills: a.skills ?? {},
     capacity: Object.fromEntries(Object.values(a.pools).map((p) => [p.name, { max: p.max, used: p.used }])),
   };
 }
@@ -268,6 +274,8 @@ export interface WorkstreamView {
   priorityAgingSeconds?: number;
   /** most-capacity when the workstream does not set it */
   assignment: AssignmentMethod;
+  /** K-3 */
+  skillRelaxation: NonNullable<Workstream['skillRelaxation']>;
   routingRules: Workstream['routingRules'];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -286,6 +294,7 @@ export const workstreamView = (ws: Workstream): WorkstreamView => ({
   ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
   ...(ws.priorityAgingSeconds ? { priorityAgingSeconds: ws.priorityAgingSeconds } : {}),
   assignment: ws.assignment ?? DEFAULT_ASSIGNMENT,
+  skillRelaxation: ws.skillRelaxation ?? [],
   routingRules: ws.routingRules,
   defaultQueueId: ws.defaultQueueId,
   distribution: ws.distribution,

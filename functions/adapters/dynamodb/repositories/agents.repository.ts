@@ -110,16 +110,17 @@ export class DynamoAgents implements Agents {
   }
 }
 
-/** The agent's configuration; presence, connection and counters are left as they are (or started at 0). */
+/** The agent's configuration; presence and connection are left as they are (counters started at 0). */
 function profileUpdate(table: string, agent: AgentConfig): TransactItem {
   const s = setAll(agentEntity.configAttributes(agent));
   return {
     Update: {
       TableName: table,
       Key: agentEntity.key(agent.org, agent.id),
-      UpdateExpression: `SET ${s.expr}, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero)`,
+      // stateVersion moves: an offer decided on her previous queues or skills (K-4) does not commit
+      UpdateExpression: `SET ${s.expr}, #epoch = if_not_exists(#epoch, :zero), #sv = if_not_exists(#sv, :zero) + :one`,
       ExpressionAttributeNames: { ...s.names, '#epoch': 'connectionEpoch', '#sv': 'stateVersion' },
-      ExpressionAttributeValues: { ...s.values, ':zero': 0 },
+      ExpressionAttributeValues: { ...s.values, ':zero': 0, ':one': 1 },
     },
   };
 }

@@ -1,7 +1,8 @@
 import { DEFAULT_ASSIGNMENT, type AssignmentMethod } from '../../../domain/model.js';
 import type { AgentAvailability, AvailabilityIndex } from '../../../ports/repositories.js';
 import { availabilityEntity } from '../entities.js';
-import { assignmentShards, availabilityBound, availabilityShards } from '../keys.js';
+import { ANY_REQUIREMENT } from '../../../domain/skills.js';
+import { assignmentShards, availabilityBound, availabilityShards, keys } from '../keys.js';
 import { AVAILABILITY_SORT_KEY, idOf, ROUND_ROBIN_SORT_KEY, shardedPage } from '../sharded-query.js';
 import type { Table } from '../table.js';
 
@@ -30,19 +31,20 @@ export class DynamoAvailability implements AvailabilityIndex {
     limit: number,
     after?: string,
     method: AssignmentMethod = DEFAULT_ASSIGNMENT,
+    requirement: string = ANY_REQUIREMENT,
   ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }> {
     const list =
       method === 'most-capacity'
         ? {
             index: 'GSI5' as const,
-            groups: [availabilityShards(org, queueId, pool)],
+            groups: [availabilityShards(org, queueId, pool, requirement)],
             below: availabilityBound(units),
             sortKey: AVAILABILITY_SORT_KEY,
-            tableKey: (sortKey: string) => availabilityEntity.key(org, queueId, pool, idOf(sortKey)),
+            tableKey: (sortKey: string) => availabilityEntity.key(org, queueId, pool, idOf(sortKey), requirement),
           }
         : {
             index: 'GSI6' as const,
-            groups: [assignmentShards(method === 'round-robin' ? 'RR' : 'LA', org, queueId, pool)],
+            groups: [assignmentShards(method === 'round-robin' ? 'RR' : 'LA', org, queueId, pool, requirement)],
             sortKey: method === 'round-robin' ? ROUND_ROBIN_SORT_KEY : AVAILABILITY_SORT_KEY,
             tableKey: (sortKey: string) =>
               (method === 'round-robin' ? availabilityEntity.key : availabilityEntity.leastActiveKey)(
@@ -50,6 +52,7 @@ export class DynamoAvailability implements AvailabilityIndex {
                 queueId,
                 pool,
                 idOf(sortKey),
+                requirement,
               ),
           };
     const page = await shardedPage(
@@ -63,20 +66,41 @@ export class DynamoAvailability implements AvailabilityIndex {
     };
   }
 
+  /**
+   * Writes the entries that differ from what is stored and deletes those no longer wanted (a queue,
+   * pool or requirement she left): one consistent query of her own partition's entries first, so an
+   * unchanged entry costs no write (and no index write).
+   */
   async writeEntries(a: AgentAvailability): Promise<void> {
-    const entries = a.entries.map((e) => ({
-      org: a.org,
-      agentId: a.agentId,
-      idleSince: a.idleSince,
-      lastAssignedAt: a.lastAssignedAt,
-      active: a.active,
-      ...e,
-    }));
-    await this.table.batchWrite(
-      entries.flatMap((e) => [
-        { PutRequest: { Item: availabilityEntity.item(e) } },
-        { PutRequest: { Item: availabilityEntity.leastActiveItem(e) } },
-      ]),
+    const stored = await this.table.queryPrefix(
+      availabilityEntity.key(a.org, '', '', a.agentId).PK,
+      keys.availabilityPrefix,
     );
+    const wanted = a.entries.flatMap((e) => {
+      const entry = {
+        org: a.org,
+        agentId: a.agentId,
+        idleSince: a.idleSince,
+        lastAssignedAt: a.lastAssignedAt,
+        active: a.active,
+        ...e,
+      };
+      return [availabilityEntity.item(entry), availabilityEntity.leastActiveItem(entry)];
+    });
+    const bySk = new Map(stored.map((i) => [String(i.SK), i]));
+    const keep = new Set(wanted.map((i) => String(i.SK)));
+    await this.table.batchWrite([
+      ...wanted.filter((i) => !sameItem(bySk.get(String(i.SK)), i)).map((Item) => ({ PutRequest: { Item } })),
+      ...stored
+        .filter((i) => !keep.has(String(i.SK)))
+        .map((i) => ({ DeleteRequest: { Key: availabilityEntity.storedKey(i) } })),
+    ]);
   }
+}
+
+/** Flat items (strings and numbers) with the same attributes and values. */
+function sameItem(a: Record<string, unknown> | undefined, b: Record<string, unknown>): boolean {
+  if (!a) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

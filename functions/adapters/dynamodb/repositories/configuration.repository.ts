@@ -1,6 +1,7 @@
 import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../../../domain/errors.js';
 import type { Channel, OrgSettings, Workstream } from '../../../domain/model.js';
+import { requirementsByQueue } from '../../../domain/skills.js';
 import type { Trigger } from '../../../domain/triggers.js';
 import type { ConfigEntity } from '../../../domain/writes.js';
 import type { QueueConfig, Versioned } from '../../../ports/storage-types.js';
@@ -12,6 +13,7 @@ import {
   configVersionEntity,
   newVersion,
   queueEntity,
+  queueRequirementsEntity,
   settingsEntity,
   triggerEntity,
   workstreamEntity,
@@ -60,8 +62,30 @@ export class DynamoConfiguration implements Configuration {
     return item ? workstreamEntity.versioned(item) : undefined;
   }
 
+  /**
+   * The workstream, and (K-2) the requirements it routes added to each queue's registry in the same
+   * transaction: the registry only grows, so a requirement a conversation still carries stays indexed.
+   */
   async putWorkstream(ws: Workstream): Promise<void> {
-    await this.putVersioned('workstream', ws.org, ws.id, (v) => workstreamEntity.item(ws, v));
+    const t = this.table.name;
+    const registry = [...requirementsByQueue(ws)].map(([queueId, keys]): TransactItem => ({
+      Update: {
+        TableName: t,
+        Key: queueRequirementsEntity.key(ws.org, queueId),
+        UpdateExpression: 'ADD #r :r SET #t = :t, #org = :org, #q = :q',
+        ExpressionAttributeNames: { '#r': 'requirements', '#t': 'type', '#org': 'org', '#q': 'queueId' },
+        ExpressionAttributeValues: { ':r': new Set(keys), ':t': 'queue-requirements', ':org': ws.org, ':q': queueId },
+      },
+    }));
+    await this.putVersioned('workstream', ws.org, ws.id, (v) => workstreamEntity.item(ws, v), registry);
+  }
+
+  /** K-2: each queue's requirement registry (callers cache it a few seconds: requirements-cache.ts). */
+  async getQueueRequirements(org: string, queueIds: readonly string[]): Promise<Map<string, string[]>> {
+    const items = await this.table.batchGet(queueIds.map((q) => queueRequirementsEntity.key(org, q)));
+    const out = new Map(queueIds.map((q): [string, string[]] => [q, []]));
+    for (const item of items) out.set(String(item.queueId), queueRequirementsEntity.requirementsOf(item));
+    return out;
   }
 
   async getQueue(org: string, id: string): Promise<QueueConfig | undefined> {

@@ -23,6 +23,23 @@ export class DynamoLists implements Lists {
     );
   }
 
+  listOpenItemsFor(
+    org: string,
+    queueId: string,
+    requirements: readonly string[],
+    page: PageRequest,
+  ): Promise<Page<Conversation>> {
+    return this.conversationPage(
+      org,
+      {
+        index: 'GSI6',
+        groups: [requirements.map((r) => indexPartition.openByRequirement(org, queueId, r))],
+        filter: {},
+      },
+      page,
+    );
+  }
+
   async listWorkItems(org: string, agentId: string): Promise<Conversation[]> {
     const items = await this.table.queryIndex('GSI2', indexPartition.agentState(org, agentId, 'open'));
     return items.map(conversationEntity.from);

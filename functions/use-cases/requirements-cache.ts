@@ -1,0 +1,47 @@
+import type { Configuration } from '../ports/repositories.js';
+
+/**
+ * K-2: the queues' requirement registries, kept a few seconds per execution environment. Every
+ * refresh and every agent dispatch needs them, and a big queue's registry read by each would be a
+ * hot key (SC-1: 1,500 reads/s). A registry only grows, so a cached copy is the current one or a
+ * part of it; a requirement added within the last TTL_MS is missed by a refresh or dispatch that
+ * runs here meanwhile, and the workstream PUT's own re-index (a follow-up, on a fresh read) covers
+ * the agents routable at that moment. Decisions never rest on it: the index is a candidate list.
+ */
+const TTL_MS = 5_000;
+const MAX_ENTRIES = 5_000;
+
+interface Entry {
+  requirements: string[];
+  until: number;
+}
+
+const entries = new WeakMap<object, Map<string, Entry>>();
+
+export async function queueRequirements(
+  deps: { configuration: Configuration },
+  org: string,
+  queueIds: readonly string[],
+  now: number,
+  fresh = false,
+): Promise<Map<string, string[]>> {
+  let cache = entries.get(deps.configuration);
+  if (!cache) entries.set(deps.configuration, (cache = new Map()));
+  const key = (q: string): string => `${org}\u0000${q}`;
+  const out = new Map<string, string[]>();
+  const missing: string[] = [];
+  for (const q of new Set(queueIds)) {
+    const hit = fresh ? undefined : cache.get(key(q));
+    if (hit && hit.until > now) out.set(q, hit.requirements);
+    else missing.push(q);
+  }
+  if (!missing.length) return out;
+  const read = await deps.configuration.getQueueRequirements(org, missing);
+  for (const [q, requirements] of read) {
+    out.set(q, requirements);
+    cache.delete(key(q));
+    cache.set(key(q), { requirements, until: now + TTL_MS });
+    if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+  }
+  return out;
+}
