@@ -22,7 +22,15 @@ async function skilledOrg(patch: Partial<Workstream> = {}, requires: Skills = { 
 
 /** An agent of q1 with skills, signed in (room for `units`). */
 async function agent(f: Fixture, id: string, skills: Skills, units = 3): Promise<void> {
-  await f.store.putAgent({ org: f.org, id, name: id, queues: ['q1'], bot: false, capacity: { default: units }, skills });
+  await f.store.putAgent({
+    org: f.org,
+    id,
+    name: id,
+    queues: ['q1'],
+    bot: false,
+    capacity: { default: units },
+    skills,
+  });
   await signIn(f.deps, f.org, id);
   f.clock.advance(1);
 }
