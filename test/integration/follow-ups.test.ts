@@ -201,7 +201,8 @@ describe('R-3: agents freed together compete for one backlog', () => {
       lists: new Proxy(f.deps.lists, {
         get(target, prop, receiver) {
           const v = Reflect.get(target, prop, receiver) as unknown;
-          if (prop !== 'listOpenItemsFor' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+          if (prop !== 'listOpenItemsFor' || typeof v !== 'function')
+            return typeof v === 'function' ? v.bind(target) : v;
           return async (...args: unknown[]) => {
             const listed = await (v as (...x: unknown[]) => Promise<{ items: Conversation[] }>).apply(target, args);
             if (listings++ === 0)
