@@ -297,7 +297,11 @@ describe('K-4: pick is not restricted by skills', () => {
       action: { type: 'accept' },
     });
 
-    // Assess
+    // Assess: taken, and the history says she did not meet the requirement
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'hana' });
+    expect((await f.store.listEvents(f.org, c.id)).at(-1)).toMatchObject({
+      action: 'accept',
+      details: { requirementMet: false, requires: 'billing=3' },
+    });
   });
 });

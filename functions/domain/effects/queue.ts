@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
 import { enqueuedAtOf, priorityOf } from '../model.js';
-import { dueStep, requirementKey } from '../skills.js';
+import { dueStep, meets, requirementKey } from '../skills.js';
 import { targetQueueOf } from '../transitions.js';
 import { withDetails, withNext, type EffectStep } from './context.js';
 
@@ -56,4 +56,18 @@ export const RELAX: EffectStep = {
       fromRequires: requirementKey(c.requirements?.skills),
     });
   },
+};
+
+/**
+ * K-4: pick is not restricted by skills, and the history says when an agent took a conversation
+ * whose requirement she does not meet (`requirementMet: false`, with the requirement).
+ */
+export const PICK_RECORD: EffectStep = {
+  apply: ({ c, action, input }, d) =>
+    action.type === 'accept' &&
+    c.status === 'Open' &&
+    c.requirements &&
+    !meets(input.agent?.skills, c.requirements.skills)
+      ? withDetails(d, { requirementMet: false, requires: requirementKey(c.requirements.skills) })
+      : d,
 };

@@ -4,7 +4,7 @@ import { NO_EFFECT, type EffectStep } from './context.js';
 import { OFFER_DECLINED, OFFER_EXPIRY_TIMER } from './offers.js';
 import { CONSULT, JOIN, MONITOR } from './participants.js';
 import { PENDING_TRANSFER_EXPIRY, PRIMARY_EFFECTS } from './primary.js';
-import { QUEUE_MOVE, RELAX, SET_PRIORITY } from './queue.js';
+import { PICK_RECORD, QUEUE_MOVE, RELAX, SET_PRIORITY } from './queue.js';
 import { END_SESSION, FORCE_CLOSE } from './session.js';
 import { DISPATCH_TIMERS, INACTIVITY_TIMER } from './timers.js';
 import { COMPLETE_TRANSFER, DECLINE_TRANSFER, REQUEST_TRANSFER } from './transfers.js';
@@ -36,6 +36,7 @@ export const effectsOf = (rule: TransitionRule): readonly EffectStep[] => [
   rule.effect ? RULE_EFFECTS[rule.effect] : NO_EFFECT,
   PENDING_TRANSFER_EXPIRY,
   PRIMARY_EFFECTS[rule.primary],
+  PICK_RECORD,
   OFFER_DECLINED,
   DISPATCH_TIMERS,
   OFFER_EXPIRY_TIMER,
