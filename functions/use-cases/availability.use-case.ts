@@ -8,8 +8,9 @@ import type { AgentAvailability, Agents, AvailabilityIndex, Configuration } from
 const NEVER = '0000-00-00T00:00:00.000Z';
 
 /**
- * The agent's availability entries: one per queue x pool, listed while the agent is routable with
- * room there. `active` (A-1 least-active) is the number of conversations holding her capacity.
+ * The agent's availability entries: one per queue x pool x requirement she meets (K-4: `any`, and
+ * those of the queue's `registry`), listed while she is routable with room there. `active` (A-1
+ * least-active) is the number of conversations holding her capacity.
  */
 export function availabilityOf(
   agent: Agent,
