@@ -15,12 +15,14 @@
  *  5. push dispatch latency, commit to committed offer (created, capacity freed), via the stream;
  *  6. key heat: writes (from the table's stream) and reads (from the requests) per partition key,
  *     table and indexes, replayed at 10,000 agents and projected to 1,000 transitions/s;
- *  (c) reads per push assignment at 10 vs N agents; (d) bundle size and init time beside the floor.
+ *  (c) reads per push assignment at 10 vs N agents, without skills and with 20 skills and 1,000 waiting
+ *  (both directions: new conversation -> agent, agent frees capacity -> conversation); (d) bundle size and init time beside the floor.
  * Writes bench-results/<date>.json and bench-results/latest.json.
  *
  * Sizes: BENCH_FOLLOWUP_AGENTS, BENCH_ACTIONS, BENCH_INGEST_EVENTS, BENCH_OFFERED_SECONDS,
  * BENCH_DISPATCH_SAMPLES, BENCH_HEAT_AGENTS, BENCH_HEAT_TRANSITIONS, BENCH_AGENTS (push assignment);
- * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles runs some sections only.
+ * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles runs some sections only (push-skills: the
+ * skilled push figures of (c) without the no-skill one).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,7 @@ import { dispatchLatency, type LatencyFigures } from './dispatch.js';
 import { keyHeat, READ_GOAL, WRITE_GOAL, type HeatFigures } from './heat.js';
 import { ingest, type IngestFigures } from './ingest.js';
 import { pushAssignment } from './push-assignment.js';
+import { pushSkills, SKILL_COUNT, WAITING, type SkilledRun } from './push-skills.js';
 import { table, verdict, type Cell, type Goal } from './report.js';
 import { throughput, type ThroughputFigures } from './throughput.js';
 
@@ -554,6 +557,86 @@ if (runs('push')) {
         r.followUpRequestsPerAssignment,
         r.followUpReadsPerAssignment,
       ]),
+    ),
+  );
+}
+
+// ---------- (c) with skills: both directions of push routing, 20 skills, 1,000 waiting ----------
+if (runs('push') || runs('push-skills')) {
+  const s = await ownDynamo('the push assignment with skills', async (endpoint) => {
+    await ensureTable(endpoint, TABLE);
+    return pushSkills(endpoint, TABLE, config.pushAgents, log);
+  });
+  results.pushSkills = s;
+  goals.push(
+    {
+      figure: `reads per push assignment, new conversation with a requirement (${SKILL_COUNT} skills, ${WAITING} waiting), ${config.pushAgents} / 10 agents`,
+      value: s.conversation.readsRatio.toFixed(3),
+      goal: '<= 1.2',
+      pass: s.conversation.readsRatio <= 1.2,
+    },
+    {
+      figure: `reads per assignment, agent frees capacity -> best conversation she qualifies for (${SKILL_COUNT} skills, ${WAITING} waiting), ${config.pushAgents} / 10 agents`,
+      value: s.agent.readsRatio.toFixed(3),
+      goal: '<= 1.2',
+      pass: s.agent.readsRatio <= 1.2,
+    },
+  );
+  const row = (direction: string, r: SkilledRun): Cell[] => [
+    direction,
+    r.agents,
+    r.requirements,
+    r.entriesPerAgent,
+    r.assignments,
+    r.withRequirement,
+    r.requestsPerAssignment,
+    r.readsPerAssignment,
+    r.rcuPerAssignment,
+    r.triggerRequestsPerAssignment,
+    r.triggerReadsPerAssignment,
+    r.followUpRequestsPerAssignment,
+    r.followUpReadsPerAssignment,
+  ];
+  out.push(
+    table(
+      `(c) push assignment with skills (K-4): ${SKILL_COUNT} skills, ${WAITING} Open conversations waiting in q1. Direction 1: dispatchConversation for a new conversation (trigger) + the follow-ups of its offer. Direction 2: an agent PUT raises a full agent's capacity by one (trigger, not in the figure) + the follow-ups (her refresh, dispatchAgent, the offer's follow-ups). Per assignment; RCU: read capacity the counted reads consumed (DynamoDB Local's figures).`,
+      [
+        'direction',
+        'agents',
+        'requirements',
+        'entries/agent',
+        'assignments',
+        'with req.',
+        'requests',
+        'reads',
+        'RCU',
+        'trigger req',
+        'trigger reads',
+        'f-u req',
+        'f-u reads',
+      ],
+      [
+        ...s.conversation.runs.map((r) => row('new conversation -> agent', r)),
+        ...s.agent.runs.map((r) => row('agent frees capacity -> conversation', r)),
+      ],
+    ),
+    table(
+      '(c) with skills: requests by command over all measured assignments (trigger | follow-ups)',
+      ['direction', 'agents', 'trigger', 'follow-ups'],
+      [
+        ...s.conversation.runs.map((r) => [
+          'new conversation',
+          r.agents,
+          JSON.stringify(r.byCommand),
+          JSON.stringify(r.followUpByCommand),
+        ]),
+        ...s.agent.runs.map((r) => [
+          'agent frees capacity',
+          r.agents,
+          JSON.stringify(r.byCommand),
+          JSON.stringify(r.followUpByCommand),
+        ]),
+      ],
     ),
   );
 }
