@@ -8,7 +8,13 @@ import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { createDynamoRepositories } from '../../functions/adapters/dynamodb/repositories/index.js';
 import { ulidIds } from '../../functions/adapters/system-clock.js';
 import { openConversation } from '../../functions/domain/decide.js';
-import type { Conversation, RoutingRule, Skills, Workstream } from '../../functions/domain/model.js';
+import {
+  queueOrder,
+  type Conversation,
+  type RoutingRule,
+  type Skills,
+  type Workstream,
+} from '../../functions/domain/model.js';
 import { ANY_REQUIREMENT, meets, requirementOf } from '../../functions/domain/skills.js';
 import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
 import { availabilityOf } from '../../functions/use-cases/availability.use-case.js';
@@ -41,6 +47,8 @@ export interface SkilledRun {
   readsPerAssignment: number;
   /** read capacity units those reads consumed (DynamoDB Local's figures), per assignment */
   rcuPerAssignment: number;
+  triggerRcuPerAssignment: number;
+  followUpRcuPerAssignment: number;
   /** direction 1: dispatchConversation; direction 2: the request that freed capacity (agent PUT, not in the figure) */
   triggerRequestsPerAssignment: number;
   triggerReadsPerAssignment: number;
@@ -51,6 +59,8 @@ export interface SkilledRun {
   followUpByCommand: Record<string, number>;
   /** offers the measured follow-ups made beyond the assignments counted (expected 0: reported, not counted) */
   strayOffers?: number;
+  /** direction 2: freeings that offered her exactly the first Open conversation she meets in Q-2 order */
+  bestOffers?: number;
 }
 
 export interface SkilledFigures {
@@ -192,7 +202,7 @@ export async function pushSkills(
     entries: number;
   }
   const agentId = (i: number): string => `agent-${i.toString().padStart(6, '0')}`;
-  /** agent i: 6 distinct skills of the 20 at levels 1..5; odd agents have room (3..7 units), even are full */
+  /** agent i: 6 distinct skills of the 20 at levels 1..5; odd agents have room (8..12 units), even are full */
   async function seedAgents(org: string, count: number): Promise<Seeded> {
     const settings = await store.getSettings(org);
     const registry = await store.getQueueRequirements(org, ['q1']);
@@ -206,7 +216,8 @@ export async function pushSkills(
       while (names.size < SKILLS_PER_AGENT) names.add(skill(Math.floor(draw() * SKILL_COUNT)));
       const skills: Skills = Object.fromEntries([...names].sort().map((n) => [n, 1 + Math.floor(draw() * 5)]));
       out.skills.push(skills);
-      const max = i % 2 === 1 ? 3 + (i % 5) : 0;
+      // room for 8..12 units: the first 10 agents' share of direction 1 fits (every offer lands)
+      const max = i % 2 === 1 ? 8 + (i % 5) : 0;
       (max ? out.room : out.full).push(i);
       const idle = new Date(Date.now() - i * 1000).toISOString();
       const profile = {
@@ -238,7 +249,8 @@ export async function pushSkills(
   }
 
   /** 1,000 Open conversations: rule k % 21 (the 21st: no requirement), waiting 1,000 s down to 1 s */
-  async function seedWaiting(org: string, ws: Workstream): Promise<void> {
+  async function seedWaiting(org: string, ws: Workstream): Promise<Conversation[]> {
+    const out: Conversation[] = [];
     let next = 0;
     const start = Date.now();
     await Promise.all(
@@ -247,9 +259,11 @@ export async function pushSkills(
           const k = next++;
           const d = opened(org, ws, rules[k % (rules.length + 1)], new Date(start - (WAITING - k) * 1000));
           await store.commit(d.writes);
+          out.push(d.conversation);
         }
       }),
     );
+    return out;
   }
 
   const openedIn = (records: DynamoDBRecord[]): { id: string; agentId: string }[] =>
@@ -269,7 +283,7 @@ export async function pushSkills(
     const seeded = await seedAgents(org, count);
     const registry = (await store.getQueueRequirements(org, ['q1'])).get('q1') ?? [];
     log(`  ${count} agents seeded, ${(seeded.entries / count).toFixed(2)} availability entries each`);
-    await seedWaiting(org, ws);
+    const open = new Map((await seedWaiting(org, ws)).map((c) => [c.id, c]));
     log(`  ${WAITING} Open conversations waiting`);
     // direction 1's conversations: the rules one of the first 10 agents with room meets, in turn (a
     // conversation nobody with room can take would only measure an empty candidate list). The
@@ -317,6 +331,8 @@ export async function pushSkills(
         requestsPerAssignment: (counted.requests + f.requests) / assignments,
         readsPerAssignment: (counted.reads + f.reads) / assignments,
         rcuPerAssignment: (counted.rcu + followMeter.rcu) / assignments,
+        triggerRcuPerAssignment: trigger.rcu / assignments,
+        followUpRcuPerAssignment: followMeter.rcu / assignments,
         triggerRequestsPerAssignment: t.requests / assignments,
         triggerReadsPerAssignment: t.reads / assignments,
         followUpRequestsPerAssignment: f.requests / assignments,
@@ -333,6 +349,7 @@ export async function pushSkills(
     let strays = 0;
     for (const c of convs) {
       if ((await dispatchConversation(deps, org, c.id)).offeredTo) offered++;
+      else open.set(c.id, c);
       // the follow-ups of the offer only: an offer consumes capacity, it never dispatches her
       // (the offer's own record is among them: it was committed by the dispatch)
       strays += (await followUps()).filter((o) => o.id !== c.id).length;
@@ -356,6 +373,7 @@ export async function pushSkills(
     followMeter.reset();
     let assigned = 0;
     let strays2 = 0;
+    let bestOffers = 0;
     let qualified = 0;
     for (const i of freeing) {
       const id = agentId(i);
@@ -372,12 +390,19 @@ export async function pushSkills(
         capacity: { default: units },
         skills,
       });
+      // the best Open conversation she qualifies for (Q-2 order, as dispatchAgent merges her listings)
+      const best = [...open.values()]
+        .filter((c) => meets(skills, c.requirements?.skills))
+        .sort((a, b) => queueOrder(a).localeCompare(queueOrder(b)) || a.id.localeCompare(b.id))[0];
       const offers = await followUps();
+      for (const o of offers) open.delete(o.id);
       assigned += offers.filter((o) => o.agentId === id).length;
+      if (offers.length === 1 && offers[0]?.id === best?.id) bestOffers++;
       strays2 += offers.filter((o) => o.agentId !== id).length;
     }
     const d2 = figures(assigned, qualified, triggerMeter, { requests: 0, reads: 0, rcu: 0 });
     d2.strayOffers = strays2;
+    d2.bestOffers = bestOffers;
     agentRuns.push(d2);
     log(`  agent frees capacity -> conversation: ${JSON.stringify(d2)}`);
     reader.close();

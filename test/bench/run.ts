@@ -589,6 +589,8 @@ if (runs('push') || runs('push-skills')) {
     r.entriesPerAgent,
     r.assignments,
     r.withRequirement,
+    r.bestOffers,
+    r.strayOffers,
     r.requestsPerAssignment,
     r.readsPerAssignment,
     r.rcuPerAssignment,
@@ -599,7 +601,7 @@ if (runs('push') || runs('push-skills')) {
   ];
   out.push(
     table(
-      `(c) push assignment with skills (K-4): ${SKILL_COUNT} skills, ${WAITING} Open conversations waiting in q1. Direction 1: dispatchConversation for a new conversation (trigger) + the follow-ups of its offer. Direction 2: an agent PUT raises a full agent's capacity by one (trigger, not in the figure) + the follow-ups (her refresh, dispatchAgent, the offer's follow-ups). Per assignment; RCU: read capacity the counted reads consumed (DynamoDB Local's figures).`,
+      `(c) push assignment with skills (K-4): ${SKILL_COUNT} skills, ${WAITING} Open conversations waiting in q1. Direction 1: dispatchConversation for a new conversation (trigger) + the follow-ups of its offer. Direction 2: an agent PUT raises a full agent's capacity by one (trigger, not in the figure) + the follow-ups (her refresh, dispatchAgent, the offer's follow-ups). with req.: triggers (conversations / agents) with a requirement / meeting one; best: freeings offered exactly the first Open conversation she meets in Q-2 order; other offers: offers beyond those counted (expected 0). Per assignment; RCU: read capacity the counted reads consumed (DynamoDB Local's figures).`,
       [
         'direction',
         'agents',
@@ -607,6 +609,8 @@ if (runs('push') || runs('push-skills')) {
         'entries/agent',
         'assignments',
         'with req.',
+        'best',
+        'other offers',
         'requests',
         'reads',
         'RCU',
