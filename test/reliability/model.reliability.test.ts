@@ -5,17 +5,24 @@ import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { earlyEndEntity, stripStorage } from '../../functions/adapters/dynamodb/entities.js';
 import type { EarlyEnd } from '../../functions/domain/early-end.js';
 import { presenceOf } from '../../functions/domain/presence.js';
+import { dueStep, meets, requirementKey } from '../../functions/domain/skills.js';
 import {
+  ASSIGNMENT_METHODS,
   DEFAULT_SETTINGS,
+  enqueuedAtOf,
   modeOf,
   STATUSES,
   type Agent,
+  type AssignmentMethod,
   type ChannelKind,
   type Conversation,
   type HistoryEvent,
   type Mode,
   type OrgSettings,
   type Presence,
+  type RelaxationStep,
+  type RoutingRule,
+  type Skills,
   type Status,
   type WrapUpBlockPolicy,
   type Workstream,
@@ -55,7 +62,17 @@ import { item, partition, startRig, type Claims, type HttpResult, type Rig } fro
  * - TM-5: a stale timer changes nothing; a timer fired twice applies at most once;
  * - API.md Idempotency-Key: one key, one change, whatever the retries, at once or after a crash;
  * - TM-1..TM-3, R-3 after the clock moved: no overdue wrap-up block, Waiting conversation, offer or
- *   reconnect deadline left, and no push conversation left Open next to an idle eligible agent;
+ *   reconnect deadline left, and no push conversation left Open next to an idle eligible agent (one
+ *   who also meets its skill requirement, K-4), nor one whose next relaxation step is overdue (K-3);
+ * - K-1 / K-2 / K-4: agents have random skills (billing, french, levels 1..5) that never change;
+ *   rules chosen by the `need` context variable put a requirement and/or a priority (Q-1) on new
+ *   conversations; a requirement is always its rule's (step 0) or its relaxation step's; a push
+ *   offer not yet accepted went to an agent who meets the requirement;
+ * - K-3: at least one push workstream relaxes requirements (timers in the same outbox, swept when the
+ *   clock moves, fired twice or stale); a conversation's step never goes back while it stays Open in
+ *   the same wait of the same queue;
+ * - Q-1 / Q-2 / A-1: supervisors `prioritize` (refused unless Open), workstreams may age priorities,
+ *   and the workstreams use all three assignment methods in every run;
  * - no HTTP answer is 5xx; every 4xx is problem+json.
  *
  * Sizes: RELIABILITY_STEPS (default 400), RELIABILITY_STEPS_PER_RUN (default 100). `npm run
@@ -89,16 +106,33 @@ const DISPATCH_RETRY_SECONDS = 30;
 const KINDS = ['chat', 'voice', 'sms', 'record'] as const satisfies readonly ChannelKind[];
 type Kind = (typeof KINDS)[number];
 
+/** K-2: what a conversation needs, set by the generator as the `need` context variable */
+type Need = 'none' | 'billing' | 'french' | 'vip';
 interface WsConfig {
   units: number;
   wrapUp: WrapUpBlockPolicy;
   push: boolean;
+  /** K-2: the levels the `need` rules require (french: also billing at `frenchBilling`, when set); Q-1: their priorities */
+  billing: number;
+  french: number;
+  frenchBilling?: number;
+  billingPriority?: number;
+  vipPriority: number;
+  /** Q-2 */
+  aging?: number;
+  /** K-3: the relaxation steps, used when `relaxOn` (or this is the run's `relaxed` workstream) */
+  relax: RelaxationStep[];
+  relaxOn: boolean;
 }
 interface Setup {
-  agents: { max: number; q2: boolean; signedIn: boolean }[];
+  agents: { max: number; q2: boolean; signedIn: boolean; skills: Skills }[];
   ws: Record<Kind, WsConfig>;
+  /** K-3: this workstream (by KINDS index) is push and relaxes requirements, whatever its own config says */
+  relaxed: number;
+  /** A-1: workstream i assigns by ASSIGNMENT_METHODS[(i + assignFrom) % 3] (all three in every run) */
+  assignFrom: number;
   threads: number;
-  initial: { ch: number; th: number; billing: boolean }[];
+  initial: { ch: number; th: number; billing: boolean; need: Need }[];
 }
 
 /** an agent by index; the conversation's primary; the receiver of its pending transfer */
@@ -115,7 +149,9 @@ type SupAct =
   | { s: 'force-close' }
   | { s: 'transfer'; to: number }
   | { s: 'join' }
-  | { s: 'monitor' };
+  | { s: 'monitor' }
+  /** Q-1 */
+  | { s: 'prioritize'; priority: number };
 interface Target {
   conv: number;
   /** pick among conversations whose status the action can apply to (so runs go deep) */
@@ -123,7 +159,7 @@ interface Target {
 }
 /** Idempotency-Key: none; the client retries; sends twice at once; or the first call crashes after its commit and the client retries */
 type ActOp = { t: 'act'; who: Who; act: AgentAct; idem: 'none' | 'retry' | 'parallel' | 'crash-retry' } & Target;
-type EvSpec = { ch: number; th: number; type: CustomerEventType; billing: boolean };
+type EvSpec = { ch: number; th: number; type: CustomerEventType; billing: boolean; need: Need };
 type Delivery =
   'single' | 'dup-http' | 'dup-late' | 'dup-old' | 'reorder' | 'batch' | 'crash-after' | 'crash-before' | 'lost-batch';
 type Op =
@@ -143,17 +179,54 @@ type Step =
   /** the stream consumer dies after its work on the next `crashes` batches: their records are delivered again */
   | { t: 'stream-crash'; crashes: number; op: Op };
 
-const wsArb: fc.Arbitrary<WsConfig> = fc.record({
-  units: fc.integer({ min: 1, max: 2 }),
-  wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 1, 2),
-  push: fc.boolean(),
-});
+const levelArb = fc.integer({ min: 1, max: 5 });
+const needArb: fc.Arbitrary<Need> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<Need>('none') },
+  { weight: 3, arbitrary: fc.constantFrom<Need>('billing', 'french', 'vip') },
+);
+/** K-3: one or two steps, strictly increasing, around the offer (60 s) and the clock's moves */
+const relaxArb: fc.Arbitrary<RelaxationStep[]> = fc
+  .record({
+    first: fc.integer({ min: 0, max: 150 }),
+    gap: fc.integer({ min: 1, max: 300 }),
+    requires: fc.oneof(
+      fc.constant<Skills>({}),
+      levelArb.map((billing): Skills => ({ billing })),
+      levelArb.map((french): Skills => ({ french })),
+    ),
+    two: fc.boolean(),
+  })
+  .map(({ first, gap, requires, two }) =>
+    two
+      ? [
+          { afterSeconds: first, requires },
+          { afterSeconds: first + gap, requires: {} },
+        ]
+      : [{ afterSeconds: first, requires }],
+  );
+const wsArb: fc.Arbitrary<WsConfig> = fc.record(
+  {
+    units: fc.integer({ min: 1, max: 2 }),
+    wrapUp: fc.constantFrom<WrapUpBlockPolicy>('always', 'never', 1, 2),
+    push: fc.boolean(),
+    billing: levelArb,
+    french: levelArb,
+    frenchBilling: levelArb,
+    billingPriority: fc.integer({ min: 1, max: 10 }),
+    vipPriority: fc.integer({ min: 1, max: 10 }),
+    aging: fc.integer({ min: 20, max: 600 }),
+    relax: relaxArb,
+    relaxOn: fc.boolean(),
+  },
+  { requiredKeys: ['units', 'wrapUp', 'push', 'billing', 'french', 'vipPriority', 'relax', 'relaxOn'] },
+);
 const setupArb: fc.Arbitrary<Setup> = fc.record({
   agents: fc.array(
     fc.record({
       max: fc.integer({ min: 1, max: 4 }),
       q2: fc.boolean(),
       signedIn: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      skills: fc.record({ billing: levelArb, french: levelArb }, { requiredKeys: [] }),
     }),
     {
       minLength: 3,
@@ -161,8 +234,13 @@ const setupArb: fc.Arbitrary<Setup> = fc.record({
     },
   ),
   ws: fc.record({ chat: wsArb, voice: wsArb, sms: wsArb, record: wsArb }),
+  relaxed: fc.nat(3),
+  assignFrom: fc.nat(2),
   threads: fc.integer({ min: 2, max: 4 }),
-  initial: fc.array(fc.record({ ch: fc.nat(3), th: fc.nat(3), billing: fc.boolean() }), { minLength: 3, maxLength: 6 }),
+  initial: fc.array(fc.record({ ch: fc.nat(3), th: fc.nat(3), billing: fc.boolean(), need: needArb }), {
+    minLength: 3,
+    maxLength: 6,
+  }),
 });
 
 const w8 = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
@@ -203,6 +281,10 @@ const supOpArb: fc.Arbitrary<Op> = fc.record({
     w8(2, fc.constant<SupAct>({ s: 'force-close' })),
     w8(1, fc.record({ s: fc.constant('transfer' as const), to: fc.nat(5) })),
     w8(1, fc.constantFrom<SupAct>({ s: 'join' }, { s: 'monitor' })),
+    w8(
+      2,
+      fc.integer({ min: 1, max: 10 }).map((priority): SupAct => ({ s: 'prioritize', priority })),
+    ),
   ),
   ...targetArb,
 });
@@ -227,6 +309,7 @@ const evArb: fc.Arbitrary<EvSpec> = fc.record({
   th: fc.nat(3),
   type: evTypeArb,
   billing: fc.oneof(w8(4, fc.constant(false)), w8(1, fc.constant(true))),
+  need: needArb,
 });
 const hookOpArb = (deliveries: fc.Arbitrary<Delivery>): fc.Arbitrary<Op> =>
   fc.record({
@@ -326,6 +409,10 @@ interface World {
   trace: string[];
   /** virtual time of the last consumer crash (its after-commit work waits for the outbox) */
   lastCrashAt: number;
+  /** K-1: each agent's skills as configured (they never change during a run) */
+  skills: Map<string, Skills>;
+  /** K-3: each Open conversation with a requirement, as last seen: its wait and step */
+  waits: Map<string, { queueId: string; enqueuedAt: string; step: number; version: number }>;
 }
 
 interface ConvView {
@@ -431,6 +518,8 @@ function legalEdges(kind: ChannelKind): Set<string> {
     'force-close:Open>Closed', // S-5
     'force-close:Active>Closed',
     'force-close:WrapUp>Closed',
+    'prioritize:Open>Open', // Q-1
+    'relax:Open>Open', // K-3
   ]);
   if (kind !== 'record') for (const st of ['Active', 'WrapUp']) e.add(`monitor:${st}>${st}`).add(`join:${st}>${st}`); // S-2
   if (live)
@@ -572,6 +661,10 @@ async function checkInvariants(w: World, s: Snap): Promise<void> {
   }
 
   for (const [agentId, v] of s.agents) {
+    check(
+      requirementKey(v.agent.skills) === requirementKey(w.skills.get(agentId)),
+      `K-1: ${agentId} has skills ${JSON.stringify(v.agent.skills)}, configured ${JSON.stringify(w.skills.get(agentId))}`,
+    );
     const held: Record<string, number> = {};
     for (const a of v.allocations) held[a.pool] = (held[a.pool] ?? 0) + a.units;
     for (const [pool, p] of Object.entries(v.pools)) {
@@ -602,6 +695,56 @@ async function checkInvariants(w: World, s: Snap): Promise<void> {
       check(c.primaryAgentId === undefined, `L-2: Open ${where} has a primary ${c.primaryAgentId}`);
     if (c.status === 'Active' || c.status === 'WrapUp')
       check(c.primaryAgentId !== undefined, `L-2: ${where} has no primary`);
+    // Q-1
+    if (c.priority !== undefined)
+      check(
+        Number.isInteger(c.priority) && c.priority >= 1 && c.priority <= 10,
+        `Q-1: ${where} priority ${c.priority}`,
+      );
+    // K-2 / K-3: a requirement is its rule's (step 0, in the rule's queue) or its relaxation step's
+    const req = c.requirements;
+    if (req) {
+      const stepsOf = ws.skillRelaxation ?? [];
+      if (req.step === 0)
+        check(
+          ws.routingRules.some(
+            (r) => r.queueId === c.queueId && requirementKey(r.requires) === requirementKey(req.skills),
+          ),
+          `K-2: ${where} in ${c.queueId} requires ${requirementKey(req.skills)}, no rule of ${ws.id} to that queue does`,
+        );
+      else {
+        const step = stepsOf[req.step - 1];
+        check(
+          step !== undefined && requirementKey(step.requires) === requirementKey(req.skills),
+          `K-3: ${where} at step ${req.step} requires ${requirementKey(req.skills)}, the step says ${JSON.stringify(step)}`,
+        );
+      }
+    }
+    // K-3: the step never goes back while the conversation stays Open in the same wait of the same queue
+    const seen = w.waits.get(id);
+    if (c.status === 'Open' && req) {
+      const sameWait =
+        seen !== undefined &&
+        seen.queueId === c.queueId &&
+        seen.enqueuedAt === enqueuedAtOf(c) &&
+        events.slice(seen.version).every((e) => e.to === 'Open');
+      if (sameWait)
+        check(
+          req.step >= seen.step,
+          `K-3: ${where} went back from step ${seen.step} to ${req.step} in its wait since ${seen.enqueuedAt}: ${historyText(events.slice(seen.version - 1))}`,
+        );
+      w.waits.set(id, { queueId: c.queueId, enqueuedAt: enqueuedAtOf(c), step: req.step, version: c.version });
+    } else w.waits.delete(id);
+    // K-4: an offer of push routing (not yet accepted) went to an agent who meets the requirement
+    if (c.status === 'Active' && c.accepted === false && req && c.primaryAgentId) {
+      const into = [...events].reverse().find((e) => e.to === 'Active' && e.from !== 'Active');
+      if (into?.action === 'offer')
+        check(
+          meets(s.agents.get(c.primaryAgentId)?.agent.skills, req.skills),
+          `K-4: ${where} requires ${requirementKey(req.skills)} and was offered to ${c.primaryAgentId} with ${JSON.stringify(s.agents.get(c.primaryAgentId)?.agent.skills ?? {})}: ${historyText(events)}`,
+        );
+    }
+
     // X-3 / S-4: a pending transfer belongs to the current assignment of an Active or Waiting conversation
     if (c.pendingTransfer) {
       check(
@@ -740,11 +883,20 @@ function checkDeadlines(w: World, s: Snap, settings: OrgSettings): void {
     }
     // R-3: a push conversation Open for longer than the dispatch retry, while an agent could take it
     const ws = wsOf(w, c);
+    const settled = w.lastCrashAt + (DISPATCH_RETRY_SECONDS + 1) * 1000 <= now;
+    // K-3: after a sweep, no relaxation step is overdue (its timer is in the outbox from the change that began the wait)
+    if (c.status === 'Open' && ws.distribution === 'push' && c.requirements && settled) {
+      const due = dueStep(ws, (now - Date.parse(enqueuedAtOf(c))) / 1000);
+      check(
+        due <= c.requirements.step,
+        `K-3: ${where} waits in ${c.queueId} since ${enqueuedAtOf(c)} at step ${c.requirements.step}, step ${due} is due (now ${new Date(now).toISOString()}); history ${historyText(events)}`,
+      );
+    }
     if (
       c.status === 'Open' &&
       ws.distribution === 'push' &&
       sec(c.statusSince, DISPATCH_RETRY_SECONDS + 1) <= now &&
-      w.lastCrashAt + (DISPATCH_RETRY_SECONDS + 1) * 1000 <= now
+      settled
     ) {
       for (const [agentId, v] of s.agents) {
         const agent: Agent = {
@@ -757,9 +909,11 @@ function checkDeadlines(w: World, s: Snap, settings: OrgSettings): void {
         const presence = presenceOf(agent, settings, new Date(now)).presence;
         const pool = agent.pools[ws.capacity.pool];
         if (!ws.allowedPresences.includes(presence) || !pool || pool.used + ws.capacity.units > pool.max) continue;
+        // K-4: only an agent who meets the conversation's current requirement could be offered it
+        if (!meets(agent.skills, c.requirements?.skills)) continue;
         check(
           false,
-          `R-3: push ${where} in ${c.queueId} is Open since ${c.statusSince}, while ${agentId} (${presence}, ${pool.used}/${pool.max}) could take it${c.declinedBy?.includes(agentId) ? ` (declined it before: ${c.declinedBy.join(',')})` : ''}`,
+          `R-3: push ${where} in ${c.queueId}${c.requirements ? ` requiring ${requirementKey(c.requirements.skills)} (step ${c.requirements.step})` : ''} is Open since ${c.statusSince}, while ${agentId} (${presence}, ${pool.used}/${pool.max}, skills ${JSON.stringify(agent.skills ?? {})}) could take it${c.declinedBy?.includes(agentId) ? ` (declined it before: ${c.declinedBy.join(',')})` : ''}`,
         );
       }
     }
@@ -803,6 +957,7 @@ function aimed(op: ActOp | Extract<Op, { t: 'sup' }>): Status[] {
     switch (op.act.s) {
       case 'assign-agent':
       case 'assign-queue':
+      case 'prioritize':
         return ['Open'];
       case 'force-close':
         return ['Open', 'Active', 'WrapUp', 'Waiting'];
@@ -915,6 +1070,10 @@ const stats = {
   crashedActions: 0,
   crashedTimers: 0,
   streamCrashes: 0,
+  /** K-2 / K-4: push offers of conversations with a requirement; K-3: relaxation steps applied; Q-1: priorities set */
+  requiredOffers: 0,
+  relaxations: 0,
+  prioritized: 0,
 };
 
 async function postEvent(w: World, a: Accepted, times = 1): Promise<void> {
@@ -944,7 +1103,9 @@ function newEvent(w: World, e: EvSpec): Accepted {
     threadId,
     occurredAt: w.rig.clock.now().toISOString(),
     ...(e.type === 'message.received' ? { message: { text: `hello ${w.seq}` } } : {}),
-    ...(e.billing ? { context: { topic: 'billing' } } : {}),
+    ...(e.billing || e.need !== 'none'
+      ? { context: { ...(e.billing ? { topic: 'billing' } : {}), ...(e.need !== 'none' ? { need: e.need } : {}) } }
+      : {}),
   };
   return { channelId: ch.id, threadId, event };
 }
@@ -1137,7 +1298,9 @@ async function runSup(w: World, s: Snap, op: Extract<Op, { t: 'sup' }>): Promise
         ? ['assign', { queueId: x.q }]
         : x.s === 'transfer'
           ? ['transfer', { agentId: pick(w.agents, x.to) }]
-          : [x.s, undefined];
+          : x.s === 'prioritize'
+            ? ['prioritize', { priority: x.priority }]
+            : [x.s, undefined];
   const label = `sup ${name}${body ? ` ${JSON.stringify(body)}` : ''} on ${c.id} (${c.channelKind} ${c.status})`;
   const r = expectHttp(await actionCall(w, supClaims(w), c.id, name, body), label);
   stats.http++;
@@ -1174,6 +1337,7 @@ const TIMER_ACTIONS: Partial<Record<DueTimer['kind'], string>> = {
   'inactivity-timeout': 'inactivity-timeout',
   'reconnect-timeout': 'reconnect-timeout',
   'offer-expiry': 'offer-expired',
+  relax: 'relax',
 };
 /** EventBridge Scheduler delivers these (the others are run after the commit or swept) */
 const PRECISE = new Set<DueTimer['kind']>([
@@ -1205,6 +1369,9 @@ function strictlyStale(s: Snap, t: DueTimer): boolean {
       );
     case 'presence-grace':
       return !agent || agent.connected !== false || (agent.connectionEpoch ?? 0) !== t.version;
+    case 'relax':
+      // K-3: the wait it was armed for is over (left Open, or entered the queue again)
+      return !c || c.status !== 'Open' || !c.requirements || enqueuedAtOf(c) !== t.subjectSince;
     default:
       return false;
   }
@@ -1380,7 +1547,7 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
     if (!open.length) return { label: 'interpose-event (no conversation)', newEvents: [], model: 'none' };
     const c = pick(open, step.conv);
     const ch = w.channels.findIndex((x) => x.id === c.channelId);
-    const a = newEvent(w, { ch, th: Number(c.threadId.slice(2)), type: step.type, billing: false });
+    const a = newEvent(w, { ch, th: Number(c.threadId.slice(2)), type: step.type, billing: false, need: 'none' });
     let second: StepReport | undefined;
     const op: Op =
       's' in step.second
@@ -1424,6 +1591,12 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
   await discover(w, report.newEvents);
   const after = await snapshot(w);
   await checkInvariants(w, after);
+  for (const [id, v] of after.convs)
+    for (const e of v.events.slice(before.convs.get(id)?.events.length ?? 0)) {
+      if (e.action === 'relax') stats.relaxations++;
+      else if (e.action === 'prioritize') stats.prioritized++;
+      else if (e.action === 'offer' && v.c.requirements) stats.requiredOffers++;
+    }
 
   // RL-1: every accepted event applied (its receipt exists), each thread changed by what the model says
   const fresh = report.newEvents.filter((a) => !w.accepted.has(`${a.channelId}#${a.event.eventId}`));
@@ -1514,6 +1687,26 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
 // ---------------------------------------------------------------------------------------------------
 // One run
 
+/**
+ * R-1, K-2, Q-1: the `need` context variable picks a rule with a requirement and/or a priority; the
+ * `topic` one (no requirement) goes on to q2 as before.
+ */
+const rulesOf = (cfg: WsConfig): RoutingRule[] => [
+  {
+    when: { field: 'need', equals: 'billing' },
+    queueId: 'q1',
+    requires: { billing: cfg.billing },
+    ...(cfg.billingPriority !== undefined ? { priority: cfg.billingPriority } : {}),
+  },
+  {
+    when: { field: 'need', equals: 'french' },
+    queueId: 'q2',
+    requires: { french: cfg.french, ...(cfg.frenchBilling !== undefined ? { billing: cfg.frenchBilling } : {}) },
+  },
+  { when: { field: 'need', equals: 'vip' }, queueId: 'q1', priority: cfg.vipPriority },
+  { when: { field: 'topic', equals: 'billing' }, queueId: 'q2' },
+];
+
 async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): Promise<void> {
   const org = `r${ulid().toLowerCase()}`;
   const { store } = rig;
@@ -1530,8 +1723,9 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
   };
   await store.putSettings(settings);
   const channels: World['channels'] = [];
-  for (const kind of KINDS) {
+  for (const [i, kind] of KINDS.entries()) {
     const cfg = setup.ws[kind];
+    const relaxed = i === setup.relaxed;
     const ws: Workstream = {
       org,
       id: `ws-${kind}`,
@@ -1543,9 +1737,12 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
       waitingInactivityTimeoutSeconds: INACTIVITY_SECONDS,
       agentReconnectTimeoutSeconds: RECONNECT_SECONDS,
       offerTimeoutSeconds: OFFER_SECONDS,
-      routingRules: [{ when: { field: 'topic', equals: 'billing' }, queueId: 'q2' }],
+      routingRules: rulesOf(cfg),
       defaultQueueId: 'q1',
-      distribution: cfg.push ? 'push' : 'pick',
+      distribution: cfg.push || relaxed ? 'push' : 'pick',
+      assignment: ASSIGNMENT_METHODS[(i + setup.assignFrom) % ASSIGNMENT_METHODS.length] as AssignmentMethod,
+      ...(cfg.aging !== undefined ? { priorityAgingSeconds: cfg.aging } : {}),
+      ...(cfg.relaxOn || relaxed ? { skillRelaxation: cfg.relax } : {}),
     };
     await store.putWorkstream(ws);
     const id = `${org}-${kind}`;
@@ -1562,6 +1759,7 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
         queues: a.q2 ? ['q1', 'q2'] : ['q1'],
         bot: false,
         capacity: { default: a.max },
+        ...(Object.keys(a.skills).length ? { skills: a.skills } : {}),
       }),
     ),
   );
@@ -1583,6 +1781,8 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
     seq: 0,
     trace: [],
     lastCrashAt: 0,
+    skills: new Map(setup.agents.map((a, i) => [`a${i}`, a.skills])),
+    waits: new Map(),
   };
   for (const [i, a] of setup.agents.entries())
     if (a.signedIn) await runState(w, { t: 'state', agent: i, what: 'sign-in' });
@@ -1622,7 +1822,7 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
     const agentText = [...(agentsNow?.values() ?? [])]
       .map(
         (v) =>
-          `${v.agent.id} ${JSON.stringify({ ...v.pools.default, signedIn: v.agent.signedIn, connected: v.agent.connected, override: v.agent.presenceOverride, queues: v.agent.queues })}`,
+          `${v.agent.id} ${JSON.stringify({ ...v.pools.default, signedIn: v.agent.signedIn, connected: v.agent.connected, override: v.agent.presenceOverride, queues: v.agent.queues, skills: v.agent.skills })}`,
       )
       .join('; ');
     throw new Error(
@@ -1647,7 +1847,7 @@ afterAll(async () => {
 
 describe('reliability: model-based randomized run with injected faults', () => {
   it(
-    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
+    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5, K-3, K-4: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
     async () => {
       const started = Date.now();
       let run = 0;
