@@ -331,16 +331,17 @@ export const availabilityShards = (o: string, queueId: string, pool: string, req
 
 /**
  * GSI6, the availability index of the other assignment methods (A-1), overloaded: the same
- * (queue, pool, shard) partitions as GSI5 under two prefixes, listed only while the entry is.
- * - round-robin (`AVAILRR`, on the entry item): assigned least recently first (never first), then id;
- * - least-active (`AVAILLA`, on its twin item): fewest conversations holding capacity, then idle
+ * (queue, pool, requirement, shard) partitions as GSI5 under two prefixes (this type), listed only
+ * while the entry is.
+ * - `RR` round-robin (`AVAILRR`, on the entry item): assigned least recently first (never first), then id;
+ * - `LA` least-active (`AVAILLA`, on its twin item): fewest conversations holding capacity, then idle
  *   longest, then id.
  * Same sharding and the same writes per refresh as GSI5 (the twin adds one item write), so the
  * same SC-1 sizing holds; a choice reads AVAILABILITY_SHARDS queries of `limit` entries per page.
  * Neither order has the free units first, so a page may hold agents with room for less than the
- * workstream's units: the caller skips them, within its bounded pages.
+ * workstream's units: the caller skips them, within its bounded pages. (GSI6 also lists Open
+ * conversations by queue x requirement, `indexPartition.openByRequirement`, K-4.)
  */
-/** GSI6's partition prefixes: `RR` round-robin, `LA` least-active */
 export type AssignmentOrder = 'RR' | 'LA';
 
 export const assignmentShards = (
