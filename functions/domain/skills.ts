@@ -1,4 +1,4 @@
-import type { Conversation, Skills, Workstream } from './model.js';
+import { enqueuedAtOf, type Conversation, type Skills, type Workstream } from './model.js';
 import { addSeconds } from './timers.js';
 import type { TimerRequest } from './writes.js';
 
@@ -51,6 +51,13 @@ export const dueStep = (ws: Pick<Workstream, 'skillRelaxation'>, waitedSeconds: 
   return due;
 };
 
+/** K-3: the step due for a conversation now, by its wait in the queue (from `enqueuedAt`, Q-2). */
+export const dueStepNow = (
+  ws: Pick<Workstream, 'skillRelaxation'>,
+  c: Pick<Conversation, 'enqueuedAt' | 'statusSince'>,
+  now: Date,
+): number => dueStep(ws, (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000);
+
 /**
  * The requirement keys each queue's conversations may carry, by the workstream's configuration: a
  * rule's own requirement in the rule's queue, and each relaxation step's in every queue a rule
@@ -67,8 +74,9 @@ export const requirementsByQueue = (
     set.add(key);
   };
   for (const rule of ws.routingRules) {
-    if (requirementKey(rule.requires) === ANY_REQUIREMENT) continue;
-    add(rule.queueId, requirementKey(rule.requires));
+    const own = requirementKey(rule.requires);
+    if (own === ANY_REQUIREMENT) continue;
+    add(rule.queueId, own);
     for (const step of ws.skillRelaxation ?? []) add(rule.queueId, requirementKey(step.requires));
   }
   return out;

@@ -1,6 +1,6 @@
 import { DomainError, RaceLostError } from '../domain/errors.js';
 import { enqueuedAtOf, type Actor, type Conversation } from '../domain/model.js';
-import { dueStep } from '../domain/skills.js';
+import { dueStepNow } from '../domain/skills.js';
 import type { Action } from '../domain/transitions.js';
 import { addSeconds, PRESENCE_GRACE_SECONDS, timerName } from '../domain/timers.js';
 import type { TimerKind, TimerRequest, Write } from '../domain/writes.js';
@@ -201,9 +201,8 @@ const fireRelax: Firer = async ({ deps, timer, now, read, stale, act, rearm }) =
   if (!c || sameWait(c)) return stale('the conversation left that wait in its queue');
   const ws = await deps.configuration.getWorkstream(timer.org, c.workstreamId);
   if (!ws) return stale('the workstream is gone');
-  const waited = (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000;
   const step = c.requirements?.step ?? 0;
-  if (dueStep(ws, waited) <= step) {
+  if (dueStepNow(ws, c, now) <= step) {
     const next = ws.skillRelaxation?.[step];
     if (!next) return stale('no relaxation step left');
     return rearm(

@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
-import { enqueuedAtOf, priorityOf } from '../model.js';
-import { dueStep, meets, requirementKey } from '../skills.js';
+import { priorityOf } from '../model.js';
+import { dueStepNow, meets, requirementKey } from '../skills.js';
 import { targetQueueOf } from '../transitions.js';
 import { withDetails, withNext, type EffectStep } from './context.js';
 
@@ -40,14 +40,13 @@ export const SET_PRIORITY: EffectStep = {
  */
 export const RELAX: EffectStep = {
   check: ({ rule, c, ws, now }) => {
-    const waited = (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000;
-    if (!c.requirements || dueStep(ws, waited) <= c.requirements.step)
+    if (!c.requirements || dueStepNow(ws, c, now) <= c.requirements.step)
       throw new ValidationError(`${rule.id}: no relaxation step is due`, [
         { field: 'requirements', message: 'not due' },
       ]);
   },
   apply: ({ c, ws, now }, d) => {
-    const step = dueStep(ws, (now.getTime() - Date.parse(enqueuedAtOf(c))) / 1000);
+    const step = dueStepNow(ws, c, now);
     const skills = ws.skillRelaxation?.[step - 1]?.requires ?? {};
     return withDetails(withNext(d, { requirements: { skills, step } }), {
       step,
