@@ -1,6 +1,7 @@
 import { participantsAfter } from './visibility.js';
 import { ForbiddenActionError, TransitionConflictError } from './errors.js';
 import {
+  DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS,
   DEFAULT_PRIORITY,
   enqueuedAtOf,
   modeOf,
@@ -9,6 +10,7 @@ import {
   type Channel,
   type Conversation,
   type HistoryEvent,
+  type Preference,
   type Skills,
   type Workstream,
 } from './model.js';
@@ -236,9 +238,15 @@ const waiting = (c: Conversation): boolean => c.status === 'Open' || (c.status =
  * setting is the workstream's as of this change (R-5). Once the wait is over neither is kept.
  */
 function inQueue(c: Conversation, next: Conversation, ws: Workstream, at: string): Conversation {
-  const { enqueuedAt: _e, priorityAgingSeconds: _a, requirements, ...kept } = next;
-  // K-2: a requirement belongs to the queue the routing rule chose: another queue takes any of its agents
-  const rest = requirements && next.queueId === c.queueId ? { ...kept, requirements } : kept;
+  const { enqueuedAt: _e, priorityAgingSeconds: _a, requirements, preference, ...kept } = next;
+  // K-2, A-2: a requirement and a preferred agent belong to the queue the routing rule chose: another
+  // queue takes any of its agents
+  const same = next.queueId === c.queueId;
+  const rest = {
+    ...kept,
+    ...(requirements && same ? { requirements } : {}),
+    ...(preference && same ? { preference } : {}),
+  };
   if (!waiting(next)) return rest;
   const stays = waiting(c) && c.queueId === next.queueId;
   return { ...rest, ...queued(ws, stays ? enqueuedAtOf(c) : at) };
@@ -276,9 +284,18 @@ export interface OpenInput {
   priority?: number;
   /** K-2: the skills that routing rule requires */
   requires?: Skills;
+  /** A-2: the agent it waits for first (the rule's `last`, or the context's), when there is one */
+  preferredAgent?: { agentId: string; source: Preference['source'] };
   now: Date;
   /** T-2: the customer already left (an end that arrived first): the conversation is created Closed */
   leftBeforeStart?: Pick<EarlyEnd, 'endedAt' | 'action'>;
+}
+
+/** A-2: the preference holds for the workstream's timeout from now (0: none). */
+function preferenceOf(input: OpenInput): Pick<Conversation, 'preference'> {
+  const timeout = input.workstream.preferredAgentTimeoutSeconds ?? DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS;
+  if (!input.preferredAgent || timeout <= 0 || input.workstream.distribution !== 'push') return {};
+  return { preference: { ...input.preferredAgent, until: addSeconds(input.now, timeout) } };
 }
 
 function openedConversation(input: OpenInput, at: string): Conversation {
@@ -299,6 +316,7 @@ function openedConversation(input: OpenInput, at: string): Conversation {
     priority: input.priority ?? DEFAULT_PRIORITY,
     ...(closed ? {} : queued(input.workstream, at)),
     ...(input.requires && !closed ? { requirements: { skills: input.requires, step: 0 } } : {}),
+    ...(closed ? {} : preferenceOf(input)),
     consultants: [],
     session: { status: 'active' },
     // a persistent channel's ticket is a messaging ticket whatever the channel (M-2 may turn it to email)
@@ -328,6 +346,7 @@ function createdEvent(input: OpenInput, at: string): HistoryEvent {
     details: {
       queueId: input.queueId,
       ...(input.requires && !left ? { requires: requirementKey(input.requires) } : {}),
+      ...(input.preferredAgent && !left ? { preferredAgentId: input.preferredAgent.agentId } : {}),
       ...(left ? { routing: input.reason, customerLeftAt: left.endedAt, customerAction: left.action } : {}),
     },
   };

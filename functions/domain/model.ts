@@ -47,6 +47,8 @@ export interface RoutingRule {
   priority?: number;
   /** K-2: the skills (each at or above its level) an agent needs to be offered it; absent: any agent */
   requires?: Skills;
+  /** A-2: wait first for the primary agent of the customer's (or thread's) previous conversation */
+  preferredAgent?: 'last';
 }
 
 /** K-1: skill name -> proficiency level 1..5 (an agent's skills, or what a requirement asks of them). */
@@ -88,6 +90,8 @@ export interface Workstream {
   assignment?: AssignmentMethod;
   /** K-3: steps in increasing `afterSeconds` */
   skillRelaxation?: RelaxationStep[];
+  /** A-2: how long a conversation waits for its preferred agent (absent: DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS) */
+  preferredAgentTimeoutSeconds?: number;
   routingRules: RoutingRule[];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -109,6 +113,24 @@ export interface Channel {
   signature?: SignatureScheme;
 }
 
+/** A-2: the agent a conversation waits for, and until when. */
+export interface Preference {
+  agentId: string;
+  until: string;
+  /** `last`: the primary agent of the customer's or thread's previous conversation; `context`: named by the channel */
+  source: 'last' | 'context';
+}
+
+export const DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS = 30;
+
+/** Q-3: an agent's routing profile entry for one of her queues. */
+export interface Membership {
+  /** 1 first: she is offered work from her first-priority queue that has eligible work */
+  priority: number;
+  /** she is offered only conversations that have waited at least this long in the queue */
+  delaySeconds: number;
+}
+
 /** One capacity pool of an agent (C-1). `used` is the sum of live allocations (RL-3). */
 export interface Pool {
   name: string;
@@ -121,6 +143,8 @@ export interface Agent {
   id: string;
   name: string;
   queues: string[];
+  /** Q-3: the routing profile entries that differ from the default (priority 1, no delay), by queue id */
+  memberships?: Record<string, Membership>;
   bot: boolean;
   /** K-1 */
   skills?: Skills;
@@ -224,6 +248,8 @@ export interface Conversation {
   priorityAgingSeconds?: number;
   /** K-2, K-3: what an agent needs to be offered it (absent: any agent of the queue); a queue move clears it */
   requirements?: Requirements;
+  /** A-2: offered only to this agent, when eligible, until `until` (then to anyone); a queue move clears it */
+  preference?: Preference;
   statusSince: string;
   createdAt: string;
   updatedAt: string;

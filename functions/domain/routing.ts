@@ -20,16 +20,17 @@ const holds = (cond: Condition, vars: Readonly<Record<string, string | undefined
 export function routeQueue(
   ws: Pick<Workstream, 'routingRules' | 'defaultQueueId'>,
   variables: Readonly<Record<string, string | undefined>>,
-): { queueId: string; rule: number | null; priority?: number; requires?: Skills } {
+): { queueId: string; rule: number | null; priority?: number; requires?: Skills; preferredAgent?: 'last' } {
   const index = ws.routingRules.findIndex((r: RoutingRule) => holds(r.when as Condition, variables));
   const hit = index >= 0 ? ws.routingRules[index] : undefined;
   if (!hit) return { queueId: ws.defaultQueueId, rule: null };
-  // Q-1, K-2: the rule that chose the queue may set the priority and a skill requirement too
+  // Q-1, K-2, A-2: the rule that chose the queue may set the priority, a skill requirement and a preferred agent too
   return {
     queueId: hit.queueId,
     rule: index,
     ...(hit.priority !== undefined ? { priority: hit.priority } : {}),
     ...(hit.requires && Object.keys(hit.requires).length ? { requires: hit.requires } : {}),
+    ...(hit.preferredAgent ? { preferredAgent: hit.preferredAgent } : {}),
   };
 }
 

@@ -97,6 +97,7 @@ export const TIMER_KINDS = [
   'notify',
   'trigger',
   'relax',
+  'delay',
 ] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 
@@ -123,7 +124,7 @@ export interface TimerRequest {
   key?: string;
   /**
    * the conversation's statusSince when armed: identifies one offer (R-3) across unrelated version
-   * bumps; for 'relax' (K-3), its enqueuedAt: one wait in the queue
+   * bumps; for 'relax' (K-3) and a conversation's 'delay' (Q-3), its enqueuedAt: one wait in the queue
    */
   subjectSince?: string;
 }

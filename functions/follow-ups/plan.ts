@@ -34,7 +34,7 @@ export interface PlannedTask {
 }
 
 /** Agent attributes that can turn an agent routable: a change to one of them offers waiting work. */
-const ROUTING_ATTRIBUTES = ['signedIn', 'connected', 'presenceOverride', 'queues', 'skills'] as const;
+const ROUTING_ATTRIBUTES = ['signedIn', 'connected', 'presenceOverride', 'queues', 'memberships', 'skills'] as const;
 /** ...and those that only move the agent inside the index (the idle tie-break). */
 const INDEX_ATTRIBUTES = [...ROUTING_ATTRIBUTES, 'idleSince', 'disconnectedAt'] as const;
 

@@ -9,7 +9,7 @@ import type {
   Workstream,
 } from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
-import type { Write } from '../domain/writes.js';
+import type { TimerRequest, Write } from '../domain/writes.js';
 import type {
   ActionReadRequest,
   ActionReadResult,
@@ -75,6 +75,8 @@ export interface Configuration {
   putWorkstream(ws: Workstream): Promise<void>;
   /** K-2: the requirement keys each queue's conversations may carry (never shrinks) */
   getQueueRequirements(org: string, queueIds: readonly string[]): Promise<Map<string, string[]>>;
+  /** Q-3: the distinct delays of the queue's members, ascending (never shrinks) */
+  getQueueDelays(org: string, queueId: string): Promise<number[]>;
   getQueue(org: string, id: string): Promise<QueueConfig | undefined>;
   putQueue(q: QueueConfig): Promise<void>;
   getChannel(org: string, id: string): Promise<Channel | undefined>;
@@ -105,6 +107,7 @@ export interface AgentAvailability {
    * free; an entry with 0 free (or an unroutable agent) is written unlisted. Entries of hers not in
    * the list are deleted.
    */
+  /** `requirement`: the requirement's key in the lane of her delay in the queue (Q-3 `laneKey`) */
   entries: { queueId: string; pool: string; requirement: string; free: number; listed: boolean }[];
 }
 
@@ -123,7 +126,7 @@ export interface AvailabilityIndex {
     limit: number,
     after?: string,
     method?: AssignmentMethod,
-    /** K-4: the conversation's requirement key (`any` when none) */
+    /** K-4: the conversation's requirement key (`any` when none), in a Q-3 delay lane (`laneKey`) */
     requirement?: string,
   ): Promise<{ agents: { agentId: string; free: number }[]; next?: string }>;
   /** writes the agent's entries (the refresh use case decides what they are) */
@@ -138,6 +141,11 @@ export interface Outbox {
   getTimer(org: string, name: string): Promise<DueTimer | undefined>;
   /** removes an outbox item once it has been run */
   deleteTimer(org: string, name: string): Promise<void>;
+  /**
+   * Q-3: arms a timer that no state change carries (a dispatch due when a member's delay passes):
+   * written alone, once (an item of the same name stays as it is)
+   */
+  armTimer(timer: TimerRequest): Promise<void>;
 }
 
 /** Lists served by indexes (never a scan). */
@@ -155,6 +163,11 @@ export interface Lists {
   /** the agent's Active, WrapUp and Waiting conversations */
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   listQueueMembers(org: string, queueId: string): Promise<string[]>;
+  /** A-2: the primary agent of the customer's (identified) or else the thread's most recent earlier conversation that had one */
+  lastPrimaryAgent(
+    org: string,
+    of: { customerId?: string | undefined; channelId: string; threadId: string },
+  ): Promise<string | undefined>;
 }
 
 /** Contacts and accounts with their identification lookups (R-6). */

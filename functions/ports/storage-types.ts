@@ -12,7 +12,7 @@ export interface AllocationRecord {
   since: string;
 }
 
-export type AgentConfig = Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot' | 'skills'> & {
+export type AgentConfig = Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'memberships' | 'bot' | 'skills'> & {
   capacity: Record<string, number>;
 };
 

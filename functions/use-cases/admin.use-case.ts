@@ -7,11 +7,13 @@ import {
   type Contact,
   type OrgSettings,
   type SignatureScheme,
+  type RoutingRule,
   type Workstream,
 } from '../domain/model.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { AgentConfig, QueueConfig } from '../ports/storage-types.js';
+import { MAX_QUEUE_DELAYS } from '../domain/profiles.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import type { ApiDeps } from './engine.js';
 
@@ -41,7 +43,8 @@ export type WorkstreamInput = Omit<
   | 'agentReconnectTimeoutSeconds'
 > & {
   capacity: { pool?: string | undefined; units: number };
-  routingRules?: Workstream['routingRules'] | undefined;
+  /** a rule without `queueId` routes to the default queue */
+  routingRules?: (Omit<RoutingRule, 'queueId'> & { queueId?: string | undefined })[] | undefined;
   distribution?: Workstream['distribution'] | undefined;
   waitingInactivityTimeoutSeconds?: number | undefined;
   agentReconnectTimeoutSeconds?: number | undefined;
@@ -59,7 +62,9 @@ export async function configureWorkstream(
 ): Promise<Workstream> {
   const errors = await missingQueues(deps.configuration, org, [
     { field: 'defaultQueueId', id: input.defaultQueueId },
-    ...(input.routingRules ?? []).map((r, i) => ({ field: `routingRules.${i}.queueId`, id: r.queueId })),
+    ...(input.routingRules ?? []).flatMap((r, i) =>
+      r.queueId === undefined ? [] : [{ field: `routingRules.${i}.queueId`, id: r.queueId }],
+    ),
   ]);
   if (errors.length) throw new ValidationError('the workstream names queues that do not exist', errors);
   const ws: Workstream = {
@@ -76,10 +81,15 @@ export async function configureWorkstream(
     ...(input.priorityAgingSeconds ? { priorityAgingSeconds: input.priorityAgingSeconds } : {}),
     ...(input.assignment ? { assignment: input.assignment } : {}),
     ...(input.skillRelaxation?.length ? { skillRelaxation: input.skillRelaxation } : {}),
-    // K-2: an empty requirement is none
-    routingRules: (input.routingRules ?? []).map(({ requires, ...rule }) =>
-      requires && Object.keys(requires).length ? { ...rule, requires } : rule,
-    ),
+    ...(input.preferredAgentTimeoutSeconds !== undefined
+      ? { preferredAgentTimeoutSeconds: input.preferredAgentTimeoutSeconds }
+      : {}),
+    // K-2: an empty requirement is none; a rule without a queue routes to the default queue
+    routingRules: (input.routingRules ?? []).map(({ requires, queueId, ...rule }) => ({
+      ...rule,
+      queueId: queueId ?? input.defaultQueueId,
+      ...(requires && Object.keys(requires).length ? { requires } : {}),
+    })),
     defaultQueueId: input.defaultQueueId,
     distribution: input.distribution ?? 'pick',
   };
@@ -123,6 +133,29 @@ export async function configureChannel(
   return channel;
 }
 
+/**
+ * Q-3: a queue has at most MAX_QUEUE_DELAYS distinct member delays (each is an availability lane a
+ * conversation's dispatch reads). The PUT's transaction enforces it under races too (409).
+ */
+async function checkDelays(deps: ApiDeps, input: AgentConfig): Promise<void> {
+  const delayed = input.queues
+    .map((q, i) => ({ q, i, delay: input.memberships?.[q]?.delaySeconds ?? 0 }))
+    .filter((m) => m.delay > 0);
+  const known = await Promise.all(delayed.map((m) => deps.configuration.getQueueDelays(input.org, m.q)));
+  const errors = delayed.flatMap((m, k) => {
+    const delays = known[k] ?? [];
+    return delays.includes(m.delay) || delays.length < MAX_QUEUE_DELAYS
+      ? []
+      : [
+          {
+            field: `queues.${m.i}.delaySeconds`,
+            message: `queue ${m.q} already has ${MAX_QUEUE_DELAYS} distinct member delays (${delays.join(', ')}); use one of them`,
+          },
+        ];
+  });
+  if (errors.length) throw new ValidationError('a queue has too many distinct member delays', errors);
+}
+
 /** R-5: a membership or capacity change applies to the next decision: the agent may get work at once. */
 export async function configureAgent(deps: ApiDeps, input: AgentConfig): Promise<void> {
   const errors = await missingQueues(
@@ -131,6 +164,7 @@ export async function configureAgent(deps: ApiDeps, input: AgentConfig): Promise
     input.queues.map((q, i) => ({ field: `queues.${i}`, id: q })),
   );
   if (errors.length) throw new ValidationError('the agent names queues that do not exist', errors);
+  await checkDelays(deps, input);
   // the agent's and pools' changes reach the availability index and dispatch through the stream
   await deps.agents.putAgent(input);
 }

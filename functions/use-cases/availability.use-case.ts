@@ -1,5 +1,6 @@
 import type { Agent, OrgSettings } from '../domain/model.js';
 import { routableFree } from '../domain/presence.js';
+import { laneKey, membershipOf } from '../domain/profiles.js';
 import { ANY_REQUIREMENT, meets, requirementOf } from '../domain/skills.js';
 import { queueRequirements } from './requirements-cache.js';
 import type { AgentAvailability, Agents, AvailabilityIndex, Configuration } from '../ports/repositories.js';
@@ -9,7 +10,7 @@ const NEVER = '0000-00-00T00:00:00.000Z';
 
 /**
  * The agent's availability entries: one per queue x pool x requirement she meets (K-4: `any`, and
- * those of the queue's `registry`), listed while she is routable with room there. `active` (A-1
+ * those of the queue's `registry`), in the lane of her delay there (Q-3), listed while she is routable with room there. `active` (A-1
  * least-active) is the number of conversations holding her capacity.
  */
 export function availabilityOf(
@@ -26,14 +27,22 @@ export function availabilityOf(
     idleSince: agent.idleSince ?? NEVER,
     lastAssignedAt: agent.lastAssignedAt ?? NEVER,
     active,
-    entries: agent.queues.flatMap((queueId) =>
-      metRequirements(agent, registry.get(queueId)).flatMap((requirement) =>
+    entries: agent.queues.flatMap((queueId) => {
+      // Q-3: a member with a delay is listed in that delay's lane of each requirement
+      const { delaySeconds } = membershipOf(agent, queueId);
+      return metRequirements(agent, registry.get(queueId)).flatMap((requirement) =>
         Object.keys(agent.pools).map((pool) => {
           const free = routable?.free[pool] ?? 0;
-          return { queueId, pool, requirement, free, listed: !!routable && free > 0 };
+          return {
+            queueId,
+            pool,
+            requirement: laneKey(requirement, delaySeconds),
+            free,
+            listed: !!routable && free > 0,
+          };
         }),
-      ),
-    ),
+      );
+    }),
   };
 }
 
@@ -48,6 +57,7 @@ function signature(agent: Agent, settings: OrgSettings, now: Date): string {
   const routable = routableFree(agent, settings, now);
   return JSON.stringify([
     agent.queues,
+    agent.memberships ?? {},
     agent.skills ?? {},
     Object.keys(agent.pools).sort(),
     routable?.free ?? null,

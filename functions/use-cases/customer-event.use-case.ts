@@ -281,6 +281,7 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
   const workstream = await workstreamOf(deps, org, channel.workstreamId, false);
   const identified = await identifyCustomer(deps, org, event.customer, state.settings?.value);
   const route = routeQueue(workstream.value, routingVariables(event.context, identified?.attributes));
+  const preferredAgent = await preferredAgentOf(deps, ctx, route.preferredAgent, identified?.id);
   const decision = openConversation({
     org,
     id: deps.ids.newId(),
@@ -291,6 +292,7 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
     queueId: route.queueId,
     ...(route.priority !== undefined ? { priority: route.priority } : {}),
     ...(route.requires ? { requires: route.requires } : {}),
+    ...(preferredAgent ? { preferredAgent } : {}),
     ...(identified ? { customerId: identified.id } : {}),
     actor: customerOf(event),
     previousConversationId: state.threadConversationId ?? null,
@@ -315,6 +317,31 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
     throw onConfigStale(deps, org, err, [channel.id, workstream.value.id]) ?? classify(err);
   }
   return { outcome: 'created' as const, conversation: decision.conversation };
+}
+
+/** A-2: a context's `preferredAgentId` that is not an agent id form names nobody (routing never fails on context). */
+const AGENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A-2: the agent the new conversation waits for first: the one the channel's context names, else,
+ * when the routing rule asks for `last`, the primary agent of the customer's (or thread's) most
+ * recent earlier conversation (one index query, only for such a rule).
+ */
+async function preferredAgentOf(
+  deps: EngineDeps,
+  ctx: EventContext,
+  rule: 'last' | undefined,
+  customerId: string | undefined,
+): Promise<{ agentId: string; source: 'last' | 'context' } | undefined> {
+  const named = ctx.event.context?.preferredAgentId;
+  if (named !== undefined && AGENT_ID.test(named)) return { agentId: named, source: 'context' };
+  if (rule !== 'last') return undefined;
+  const last = await deps.lists.lastPrimaryAgent(ctx.org, {
+    customerId,
+    channelId: ctx.state.channel.value.id,
+    threadId: ctx.event.threadId,
+  });
+  return last ? { agentId: last, source: 'last' } : undefined;
 }
 
 /** A failed configuration check: the cached entries go and the event is decided again (R-5). */

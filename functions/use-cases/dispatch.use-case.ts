@@ -1,10 +1,13 @@
 import { metRequirements, refreshAvailability } from './availability.use-case.js';
-import { queueRequirements } from './requirements-cache.js';
+import { queueDelays, queueRequirements } from './requirements-cache.js';
 import { meets, requirementKeyOf } from '../domain/skills.js';
+import { delayPassed, laneKey, membershipOf, queueLevels, waitedSeconds } from '../domain/profiles.js';
+import { addSeconds } from '../domain/timers.js';
 import { canTake } from '../domain/capacity.js';
 import { ConflictError, DomainError, RaceLostError, TransitionConflictError } from '../domain/errors.js';
 import {
   DEFAULT_ASSIGNMENT,
+  enqueuedAtOf,
   queueOrder,
   type Actor,
   type Agent,
@@ -52,7 +55,7 @@ type OfferResult = 'offered' | 'conversation-gone' | 'agent-unfit';
 
 export function isEligible(
   agent: Agent | undefined,
-  c: Pick<Conversation, 'queueId' | 'requirements'>,
+  c: Pick<Conversation, 'queueId' | 'requirements' | 'enqueuedAt' | 'statusSince'>,
   ws: Workstream,
   settings: OrgSettings,
   now: Date,
@@ -60,6 +63,8 @@ export function isEligible(
   if (!agent || !agent.queues.includes(c.queueId)) return false;
   // K-4: she meets the conversation's current requirement
   if (!meets(agent.skills, c.requirements?.skills)) return false;
+  // Q-3: it waited at least her membership's delay in the queue
+  if (!delayPassed(agent, c, now)) return false;
   const routable = routableFree(agent, settings, now);
   return (
     !!routable && ws.allowedPresences.includes(routable.presence) && canTake(agent, ws.capacity.pool, ws.capacity.units)
@@ -190,34 +195,28 @@ export async function dispatchConversation(
   };
   const ws = wsRead?.value;
   if (ws?.distribution !== 'push') return nothing();
-  const cachedSettings = await settingsOf(deps, org, fresh);
+  const [cachedSettings, lanes] = await Promise.all([settingsOf(deps, org, fresh), lanesOf(deps, c)]);
   const settings = cachedSettings.value;
+  if (preferenceHolds(c, deps.clock.now())) {
+    // A-2: only the preferred agent, while the preference holds; anyone once it ends (its timer)
+    settingsRead = cachedSettings;
+    const r = await offerToCandidate(deps, c, c.preference.agentId, ws, settings);
+    if (r === 'offered') return { offeredTo: c.preference.agentId };
+    if (r === 'conversation-gone') return {};
+    await armDispatchAt(deps, c, c.preference.until);
+    return nothing();
+  }
   const declined = c.declinedBy ?? [];
   const skipped = new Set<string>();
-  const reuse =
-    first &&
-    first.queueId === c.queueId &&
-    first.pool === ws.capacity.pool &&
-    first.units === ws.capacity.units &&
-    first.method === (ws.assignment ?? DEFAULT_ASSIGNMENT) &&
-    first.requirement === requirementKeyOf(c);
-  let after: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const { agents, next } = page === 0 && reuse ? first.page : await candidatePage(deps, c, ws, after);
-    for (const { agentId, free } of agents) {
-      // A-1: the round-robin and least-active orders also list agents with less room than it costs
-      if (free < ws.capacity.units) continue;
-      if (declined.includes(agentId)) {
-        skipped.add(agentId);
-        continue;
-      }
-      settingsRead = cachedSettings;
-      const r = await offerToCandidate(deps, c, agentId, ws, settings);
-      if (r === 'offered') return { offeredTo: agentId };
-      if (r === 'conversation-gone') return {};
+  for await (const agentId of candidatesOf(deps, c, ws, lanes.open, first)) {
+    if (declined.includes(agentId)) {
+      skipped.add(agentId);
+      continue;
     }
-    if (!next) break;
-    after = next;
+    settingsRead = cachedSettings;
+    const r = await offerToCandidate(deps, c, agentId, ws, settings);
+    if (r === 'offered') return { offeredTo: agentId };
+    if (r === 'conversation-gone') return {};
   }
   // Every eligible agent declined it already: offer again, the one who declined longest ago first
   // (R-3: as many times as needed, never a one-shot).
@@ -227,11 +226,90 @@ export async function dispatchConversation(
     if (r === 'offered') return { offeredTo: agentId };
     if (r === 'conversation-gone') return {};
   }
+  // Q-3: members whose delay has not passed yet are dispatched to it when the next delay passes
+  if (lanes.nextDelay !== undefined)
+    await armDispatchAt(deps, c, addSeconds(new Date(enqueuedAtOf(c)), lanes.nextDelay));
   return nothing();
 }
 
-/** A page of candidates for a conversation, in its workstream's assignment order (A-1). */
-const candidatePage = (deps: EngineDeps, c: Conversation, ws: Workstream, after: string | undefined) =>
+/**
+ * Q-3: the availability lanes of the conversation's requirement it may be offered from now (the
+ * undelayed one, and each member delay of its queue it has waited), and the next delay to pass.
+ */
+async function lanesOf(deps: EngineDeps, c: Conversation): Promise<{ open: string[]; nextDelay?: number }> {
+  const now = deps.clock.now();
+  const requirement = requirementKeyOf(c);
+  const delays = await queueDelays(deps, c.org, c.queueId, now.getTime());
+  const waited = waitedSeconds(c, now);
+  const nextDelay = delays.find((d) => d > waited);
+  return {
+    open: [requirement, ...delays.filter((d) => d <= waited).map((d) => laneKey(requirement, d))],
+    ...(nextDelay !== undefined ? { nextDelay } : {}),
+  };
+}
+
+/**
+ * Q-3, A-2: a dispatch of the conversation at `at` (a member's delay passes, or its preference ends),
+ * if it is still Open in the same wait then (TM-5).
+ */
+async function armDispatchAt(deps: EngineDeps, c: Conversation, at: string): Promise<void> {
+  await deps.outbox.armTimer({
+    kind: 'delay',
+    org: c.org,
+    conversationId: c.id,
+    version: c.version,
+    at,
+    subjectSince: enqueuedAtOf(c),
+  });
+}
+
+/** A-2: the conversation waits for its preferred agent now (the window is open, and she has not declined it). */
+export const preferenceHolds = (
+  c: Pick<Conversation, 'preference' | 'declinedBy'>,
+  now: Date,
+): c is Pick<Conversation, 'declinedBy'> & { preference: NonNullable<Conversation['preference']> } =>
+  !!c.preference &&
+  now.getTime() < Date.parse(c.preference.until) &&
+  !(c.declinedBy ?? []).includes(c.preference.agentId);
+
+/** A-2: another agent's preferred conversation is not hers while the preference holds. */
+const preferredElsewhere = (c: Conversation, agentId: string, now: Date): boolean =>
+  preferenceHolds(c, now) && c.preference.agentId !== agentId;
+
+/**
+ * The candidates for a conversation with room for it, best first by the assignment method: the
+ * undelayed lane first, then each lane whose delay it has waited (Q-3), at most MAX_PAGES pages of
+ * each. `first` is the first page of the first lane when it was read early, on the same terms.
+ */
+async function* candidatesOf(
+  deps: EngineDeps,
+  c: Conversation,
+  ws: Workstream,
+  lanes: readonly string[],
+  first: Awaited<ReturnType<typeof firstCandidates>> | undefined,
+): AsyncGenerator<string> {
+  const reuse =
+    first &&
+    first.queueId === c.queueId &&
+    first.pool === ws.capacity.pool &&
+    first.units === ws.capacity.units &&
+    first.method === (ws.assignment ?? DEFAULT_ASSIGNMENT) &&
+    first.requirement === lanes[0];
+  for (const [laneIndex, lane] of lanes.entries()) {
+    let after: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const { agents, next } =
+        page === 0 && laneIndex === 0 && reuse ? first.page : await candidatePage(deps, c, ws, lane, after);
+      // A-1: the round-robin and least-active orders also list agents with less room than it costs
+      for (const { agentId, free } of agents) if (free >= ws.capacity.units) yield agentId;
+      if (!next) break;
+      after = next;
+    }
+  }
+}
+
+/** A page of candidates for a conversation in one lane, in its workstream's assignment order (A-1). */
+const candidatePage = (deps: EngineDeps, c: Conversation, ws: Workstream, lane: string, after: string | undefined) =>
   deps.availability.availableAgents(
     c.org,
     c.queueId,
@@ -240,7 +318,7 @@ const candidatePage = (deps: EngineDeps, c: Conversation, ws: Workstream, after:
     PAGE,
     after,
     ws.assignment ?? DEFAULT_ASSIGNMENT,
-    requirementKeyOf(c),
+    lane,
   );
 
 /** The first page of candidates for a conversation in `seen`'s queue, on the cached workstream. */
@@ -278,9 +356,10 @@ async function oldestOpen(
   org: string,
   queueId: string,
   listing: Listing,
-  isPush: (c: Conversation) => Promise<boolean>,
+  /** an item she may be offered now (a push item whose wait passed her delay, Q-3) */
+  wanted: (c: Conversation) => Promise<boolean>,
 ): Promise<Conversation[]> {
-  for (const c of listing.items) if (await isPush(c)) return listing.items;
+  for (const c of listing.items) if (await wanted(c)) return listing.items;
   while ((!listing.started || listing.cursor) && listing.items.length < BACKLOG_MAX) {
     const page = await deps.lists.listOpenItemsFor(org, queueId, listing.requirements, {
       limit: BACKLOG_PAGE,
@@ -289,7 +368,7 @@ async function oldestOpen(
     listing.started = true;
     listing.items.push(...page.items);
     listing.cursor = page.nextCursor;
-    for (const c of page.items) if (await isPush(c)) return listing.items;
+    for (const c of page.items) if (await wanted(c)) return listing.items;
   }
   return listing.items;
 }
@@ -320,8 +399,11 @@ export async function dispatchAgent(
   const state: RoundState = { agent, settings, fresh, workstreams: new Map(), listings: new Map() };
   let unfit = 0;
   let taken = 0;
+  /** Q-3: when the first item she passed over for her delay will have waited it (the last round's) */
+  let dueAt: number | undefined;
   for (let round = 0; state.agent && round < 50; round++) {
-    const { outcome, mattered } = await offerRound(deps, org, state.agent, state);
+    const { outcome, mattered, dueAt: due } = await offerRound(deps, org, state.agent, state);
+    dueAt = due;
     if (typeof outcome === 'object') {
       offered.push(outcome.offered);
       // no unit left in any pool after this offer (as she was read): done; a release since is a change of its own
@@ -354,6 +436,17 @@ export async function dispatchAgent(
     // the offer found her unfit (a change since she was read): the fresh decision reads her again
     if (outcome === 'unfit') state.agent = await deps.agents.getAgent(org, agentId);
   }
+  // Q-3: work she may take once her delay passes: her dispatch is due then (the conversation's own
+  // delay timer covers it too, unless her delay was added after it was dispatched)
+  if (dueAt !== undefined && state.agent) {
+    await deps.outbox.armTimer({
+      kind: 'delay',
+      org,
+      agentId,
+      version: state.agent.stateVersion ?? 0,
+      at: new Date(dueAt).toISOString(),
+    });
+  }
   return { offered };
 }
 
@@ -379,9 +472,45 @@ interface RoundState {
 }
 
 /**
- * One offer, at most, of the oldest eligible Open conversation of her queues; `mattered`: a cached
- * configuration item decided something (she is unroutable by the settings, an item was passed over
- * by its workstream or the settings, or the offer found her unfit).
+ * The Open items of one level of her queues, merged in Q-2 order (each listing is already);
+ * conversations she declined come after the others, but still come (R-3: offered again as often as
+ * needed, or a conversation only she can take would starve).
+ */
+async function levelItems(
+  deps: EngineDeps,
+  org: string,
+  agent: Agent,
+  state: RoundState,
+  level: readonly string[],
+  registry: ReadonlyMap<string, string[]>,
+  wanted: (c: Conversation) => Promise<boolean>,
+): Promise<Conversation[]> {
+  const open = (
+    await Promise.all(
+      level.map((q) => {
+        const listing = state.listings.get(q) ?? {
+          requirements: metRequirements(agent, registry.get(q)),
+          items: [],
+          started: false,
+        };
+        state.listings.set(q, listing);
+        return oldestOpen(deps, org, q, listing, wanted);
+      }),
+    )
+  ).flat();
+  const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agent.id) ? 1 : 0);
+  return open.sort(
+    (a, b) =>
+      declinedByMe(a) - declinedByMe(b) || queueOrder(a).localeCompare(queueOrder(b)) || a.id.localeCompare(b.id),
+  );
+}
+
+/**
+ * One offer, at most, of the oldest eligible Open conversation of her queues, level by level of her
+ * routing profile (Q-3: her first-priority queues that hold eligible work, before any other);
+ * `mattered`: a cached configuration item decided something (she is unroutable by the settings, an
+ * item was passed over by its workstream or the settings, or the offer found her unfit). `dueAt`:
+ * with nothing offered, when the first item passed over only for her delay will have waited it.
  */
 async function offerRound(
   deps: EngineDeps,
@@ -391,6 +520,7 @@ async function offerRound(
 ): Promise<{
   outcome: { offered: string; pool: string; units: number } | 'nothing' | 'unfit' | 'unroutable' | 'taken';
   mattered: boolean;
+  dueAt?: number;
 }> {
   const now = deps.clock.now();
   const settings = state.settings.value;
@@ -403,46 +533,41 @@ async function offerRound(
       state.workstreams.set(c.workstreamId, await versionedWorkstream(deps, org, c.workstreamId, state.fresh));
     return state.workstreams.get(c.workstreamId)?.value;
   };
-  const isPush = async (c: Conversation): Promise<boolean> => (await workstreamOfItem(c))?.distribution === 'push';
+  // a listing pages on past items she may not take yet (Q-3: her delay there), bounded by BACKLOG_MAX
+  const wanted = async (c: Conversation): Promise<boolean> =>
+    delayPassed(agent, c, now) &&
+    !preferredElsewhere(c, agent.id, now) &&
+    (await workstreamOfItem(c))?.distribution === 'push';
   const queues = [...new Set(agent.queues)];
   const registry = queues.some((q) => !state.listings.has(q))
     ? await queueRequirements(deps, org, queues, now.getTime())
     : new Map<string, string[]>();
-  const open = (
-    await Promise.all(
-      queues.map((q) => {
-        const listing = state.listings.get(q) ?? {
-          requirements: metRequirements(agent, registry.get(q)),
-          items: [],
-          started: false,
-        };
-        state.listings.set(q, listing);
-        return oldestOpen(deps, org, q, listing, isPush);
-      }),
-    )
-  ).flat();
-  // in Q-2 order (each listing is already; this merges her queues); conversations this agent declined
-  // come after the others, but still come (R-3: offered again as often as needed, or a conversation
-  // only they can take would starve)
-  const declinedByMe = (c: Conversation): number => ((c.declinedBy ?? []).includes(agent.id) ? 1 : 0);
-  open.sort(
-    (a, b) =>
-      declinedByMe(a) - declinedByMe(b) || queueOrder(a).localeCompare(queueOrder(b)) || a.id.localeCompare(b.id),
-  );
   let mattered = false;
-  /** offers that found their conversation taken (offered to someone else, or ended): every one tried so far */
-  let taken = 0;
-  for (const c of open) {
-    const ws = await workstreamOfItem(c);
-    if (ws?.distribution !== 'push' || !isEligible(agent, c, ws, settings, now)) {
-      mattered = true;
-      continue;
+  let dueAt: number | undefined;
+  for (const level of queueLevels(agent)) {
+    const open = await levelItems(deps, org, agent, state, level, registry, wanted);
+    /** offers that found their conversation taken (offered to someone else, or ended): every one tried so far */
+    let taken = 0;
+    for (const c of open) {
+      // A-2: its preference's end dispatches it (a timer), to her too if she is the best then
+      if (preferredElsewhere(c, agent.id, now)) continue;
+      const ws = await workstreamOfItem(c);
+      if (ws?.distribution === 'push' && !delayPassed(agent, c, now)) {
+        const due = Date.parse(enqueuedAtOf(c)) + membershipOf(agent, c.queueId).delaySeconds * 1000;
+        dueAt = Math.min(dueAt ?? due, due);
+        continue;
+      }
+      if (ws?.distribution !== 'push' || !isEligible(agent, c, ws, settings, now)) {
+        mattered = true;
+        continue;
+      }
+      const r = await tryOffer(deps, c, agent, now);
+      if (r === 'offered') return { outcome: { offered: c.id, ...ws.capacity }, mattered };
+      if (r === 'agent-unfit') return { outcome: 'unfit', mattered: true };
+      if (++taken >= TAKEN_IN_A_ROW) return { outcome: 'taken', mattered };
     }
-    const r = await tryOffer(deps, c, agent, now);
-    if (r === 'offered') return { outcome: { offered: c.id, ...ws.capacity }, mattered };
-    if (r === 'agent-unfit') return { outcome: 'unfit', mattered: true };
-    if (++taken >= TAKEN_IN_A_ROW) return { outcome: 'taken', mattered };
+    // a listing that held taken items may have stopped short of work still waiting past it
+    if (taken > 0) return { outcome: 'taken', mattered };
   }
-  // a listing that held taken items may have stopped short of work still waiting past it
-  return { outcome: taken > 0 ? 'taken' : 'nothing', mattered };
+  return { outcome: 'nothing', mattered, ...(dueAt !== undefined ? { dueAt } : {}) };
 }

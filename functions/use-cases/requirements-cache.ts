@@ -45,3 +45,28 @@ export async function queueRequirements(
   }
   return out;
 }
+
+const delayEntries = new WeakMap<object, Map<string, { delays: number[]; until: number }>>();
+
+/**
+ * Q-3: a queue's member delays (its availability lanes), kept as long as the requirements and for
+ * the same reason. A delay added within the TTL is missed by a conversation's dispatch here; the
+ * agent whose PUT added it is dispatched on that change, and arms her own delay timer (R-3).
+ */
+export async function queueDelays(
+  deps: { configuration: Configuration },
+  org: string,
+  queueId: string,
+  now: number,
+): Promise<number[]> {
+  let cache = delayEntries.get(deps.configuration);
+  if (!cache) delayEntries.set(deps.configuration, (cache = new Map()));
+  const key = `${org}\u0000${queueId}`;
+  const hit = cache.get(key);
+  if (hit && hit.until > now) return hit.delays;
+  const delays = await deps.configuration.getQueueDelays(org, queueId);
+  cache.delete(key);
+  cache.set(key, { delays, until: now + TTL_MS });
+  if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+  return delays;
+}

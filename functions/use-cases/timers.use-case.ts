@@ -220,6 +220,19 @@ const fireRelax: Firer = async ({ deps, timer, now, read, stale, act, rearm }) =
   return act('relax', sameWait);
 };
 
+const fireDelay: Firer = async ({ deps, timer, read, stale, applied }) => {
+  // Q-3: a member's delay passed. A conversation's: only for the same wait in its queue (TM-5)
+  if (timer.conversationId) {
+    const c = await read();
+    if (c?.status !== 'Open' || enqueuedAtOf(c) !== timer.subjectSince)
+      return stale('the conversation left that wait in its queue');
+    const r = await dispatchConversation(deps, timer.org, timer.conversationId);
+    return r.offeredTo ? applied(`offered to ${r.offeredTo}`) : stale('nothing to offer');
+  }
+  const r = await dispatchAgent(deps, timer.org, timer.agentId as string);
+  return r.offered.length ? applied(`offered ${r.offered.join(', ')}`) : stale('nothing to offer');
+};
+
 const fireNotify: Firer = async ({ deps, timer, stale, applied }) => {
   // E-2: published at least once; consumers dedupe on the notification id
   if (!timer.notification) return stale('no notification in the outbox item');
@@ -287,6 +300,7 @@ const FIRERS: Record<TimerKind, Firer> = {
   notify: fireNotify,
   trigger: fireTrigger,
   relax: fireRelax,
+  delay: fireDelay,
 };
 
 /**

@@ -177,5 +177,6 @@ export function orgOutbox(f: Pick<Fixture, 'org' | 'deps'>): Outbox {
       (await outbox.listDueTimers(until, 10_000)).filter((t) => t.org === f.org).slice(0, limit),
     getTimer: (org, name) => outbox.getTimer(org, name),
     deleteTimer: (org, name) => outbox.deleteTimer(org, name),
+    armTimer: (timer) => outbox.armTimer(timer),
   };
 }

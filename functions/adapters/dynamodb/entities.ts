@@ -201,12 +201,13 @@ export const agentEntity = {
   key: keys.agent,
   poolKey: keys.pool,
   /** what an agent's configuration sets on the profile (the GSI3 keys list the org's agents, P-5) */
-  configAttributes: (a: Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'bot' | 'skills'>): Item => ({
+  configAttributes: (a: Pick<Agent, 'org' | 'id' | 'name' | 'queues' | 'memberships' | 'bot' | 'skills'>): Item => ({
     type: 'agent',
     org: a.org,
     id: a.id,
     name: a.name,
     queues: a.queues,
+    memberships: a.memberships ?? {},
     bot: a.bot,
     skills: a.skills ?? {},
     GSI3PK: indexPartition.agents(a.org),
@@ -306,6 +307,9 @@ export const availabilityEntity = {
 export const queueRequirementsEntity = {
   key: keys.queueRequirements,
   requirementsOf: (item: Item | undefined): string[] => [...((item?.requirements as Set<string> | undefined) ?? [])],
+  /** the distinct delays of the queue's members (a number set beside the requirements, also only added to) */
+  delaysOf: (item: Item | undefined): number[] =>
+    [...((item?.delays as Set<number> | undefined) ?? [])].map(Number).sort((a, b) => a - b),
 };
 
 export const queueEntity = {

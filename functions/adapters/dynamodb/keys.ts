@@ -185,6 +185,8 @@ export const statusShard = (conversationId: string): number => shardOf(conversat
  * - GSI2 primary agent x state: my work items, lists by agent
  * - GSI3 org x status x shard: supervisor lists by status (S-6), read across the STATUS_SHARDS shards
  * - GSI4 channel thread: thread -> conversations, newest last
+ * - GSI5 (overloaded, see the availability index below) customer: an identified customer's
+ *   conversations, newest last (A-2 `preferredAgent: "last"`)
  * - GSI6 (overloaded, see the availability index below) queue x requirement: the Open items of a
  *   queue that carry one requirement (K-4), in Q-2 order, for an agent's dispatch: she reads only the
  *   partitions of requirements she meets, so every item she reads is one she may be offered
@@ -204,6 +206,7 @@ export const conversationIndexKeys = (c: {
   enqueuedAt?: string | undefined;
   priorityAgingSeconds?: number | undefined;
   requirements?: { skills: Record<string, number> } | undefined;
+  customerId?: string | undefined;
 }): Record<string, string> => {
   const state = c.status === 'Closed' ? 'closed' : 'open';
   const byCreation = `${c.createdAt}#${c.id}`;
@@ -224,6 +227,7 @@ export const conversationIndexKeys = (c: {
     GSI3SK: byCreation,
     GSI4PK: indexPartition.thread(c.org, c.channelId, c.threadId),
     GSI4SK: byCreation,
+    ...(c.customerId ? { GSI5PK: indexPartition.customer(c.org, c.customerId), GSI5SK: byCreation } : {}),
   };
 };
 
@@ -243,6 +247,8 @@ export const indexPartition = {
   statusShards: (o: string, status: string): string[] =>
     Array.from({ length: STATUS_SHARDS }, (_, shard) => indexPartition.status(o, status, shard)),
   thread: (o: string, channelId: string, threadId: string): string => `${org(o)}#THREAD#${channelId}#${threadId}`,
+  /** A-2: an identified customer's conversations (GSI5, beside the availability partitions) */
+  customer: (o: string, customerId: string): string => `${org(o)}#CUSTOMER#${customerId}`,
 };
 
 /** GSI3 keys of a queue membership item: the queue's agents in one partition, written only by agent configuration. */

@@ -1,7 +1,20 @@
 import * as z from 'zod/mini';
 import { isValidWrapUpPolicy } from '../../domain/capacity.js';
-import { ASSIGNMENT_METHODS, CHANNEL_KINDS, MODES, NO_AGING_SECONDS, SIGNATURE_SCHEMES } from '../../domain/model.js';
+import {
+  ASSIGNMENT_METHODS,
+  CHANNEL_KINDS,
+  MODES,
+  NO_AGING_SECONDS,
+  SIGNATURE_SCHEMES,
+  type Membership,
+} from '../../domain/model.js';
 import { MAX_LEVEL, MIN_LEVEL, requirementsByQueue } from '../../domain/skills.js';
+import {
+  DEFAULT_MEMBERSHIP,
+  MAX_DELAY_SECONDS,
+  MAX_MEMBERSHIP_PRIORITY,
+  MIN_MEMBERSHIP_PRIORITY,
+} from '../../domain/profiles.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import '../zod-messages.js';
 import { idSchema } from './auth.js';
@@ -77,6 +90,8 @@ export const workstreamBody = z
     /** A-1 */
     assignment: z.optional(z.enum(ASSIGNMENT_METHODS)),
     skillRelaxation: z.optional(relaxationSchema),
+    /** A-2: 0 turns the preference off */
+    preferredAgentTimeoutSeconds: z.optional(z.int().check(z.minimum(0), z.maximum(24 * 3600))),
     routingRules: z.optional(
       z
         .array(
@@ -89,9 +104,12 @@ export const workstreamBody = z
               }),
               z.strictObject({ field: routingField, exists: z.boolean() }),
             ]),
-            queueId: idSchema,
+            /** absent: the default queue */
+            queueId: z.optional(idSchema),
             priority: z.optional(prioritySchema),
             requires: z.optional(requiresSchema),
+            /** A-2 */
+            preferredAgent: z.optional(z.literal('last')),
           }),
         )
         .check(z.maxLength(100)),
@@ -103,7 +121,12 @@ export const workstreamBody = z
     z.refine(
       (ws) =>
         new Set(
-          [...requirementsByQueue({ ...ws, routingRules: ws.routingRules ?? [] }).values()].flatMap((r) => [...r]),
+          [
+            ...requirementsByQueue({
+              ...ws,
+              routingRules: (ws.routingRules ?? []).map((r) => ({ ...r, queueId: r.queueId ?? ws.defaultQueueId })),
+            }).values(),
+          ].flatMap((r) => [...r]),
         ).size <= MAX_REQUIREMENTS,
       `at most ${MAX_REQUIREMENTS} distinct skill requirements (rules and relaxation steps) per workstream`,
     ),
@@ -127,9 +150,24 @@ export const contactBody = z.strictObject({
   attributes: z.optional(safeRecord(recordKey(100), z.string().check(z.maxLength(500)))),
 });
 
+/** Q-3: a queue id, or a routing profile entry `{ id, priority?: 1..9, delaySeconds? }` */
+const membershipSchema = z.union([
+  idSchema,
+  z.strictObject({
+    id: idSchema,
+    priority: z.optional(z.int().check(z.minimum(MIN_MEMBERSHIP_PRIORITY), z.maximum(MAX_MEMBERSHIP_PRIORITY))),
+    delaySeconds: z.optional(z.int().check(z.minimum(0), z.maximum(MAX_DELAY_SECONDS))),
+  }),
+]);
+
+const membershipId = (m: z.infer<typeof membershipSchema>): string => (typeof m === 'string' ? m : m.id);
+
 export const agentBody = z.strictObject({
   name,
-  queues: z.array(idSchema).check(z.maxLength(40)),
+  queues: z.array(membershipSchema).check(
+    z.maxLength(40),
+    z.refine((ms) => new Set(ms.map(membershipId)).size === ms.length, 'each queue may be listed once'),
+  ),
   capacity: safeRecord(idSchema.check(notReserved), z.int().check(z.minimum(0), z.maximum(1000))).check(
     z.refine((c) => Object.keys(c).length <= 10, 'at most 10 pools'),
   ),
@@ -137,6 +175,24 @@ export const agentBody = z.strictObject({
   /** K-1 */
   skills: z.optional(skillLevels(50)),
 });
+
+/**
+ * Q-3: the agent's queue ids, and the profile entries that differ from the default (a bare id, or
+ * priority 1 without delay, is the default and is not stored).
+ */
+export function membershipsOf(queues: z.infer<typeof agentBody>['queues']): {
+  queues: string[];
+  memberships: Record<string, Membership>;
+} {
+  const memberships: Record<string, Membership> = {};
+  for (const m of queues) {
+    if (typeof m === 'string') continue;
+    const entry = { ...DEFAULT_MEMBERSHIP, ...m };
+    if (entry.priority !== DEFAULT_MEMBERSHIP.priority || entry.delaySeconds !== DEFAULT_MEMBERSHIP.delaySeconds)
+      memberships[m.id] = { priority: entry.priority, delaySeconds: entry.delaySeconds };
+  }
+  return { queues: queues.map(membershipId), memberships };
+}
 
 /** M-3: `{ when: { event, field, changedTo }, then: [actions] }` */
 export const triggerBody = z.strictObject({

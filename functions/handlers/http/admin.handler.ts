@@ -30,6 +30,7 @@ import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import {
   agentBody,
   channelBody,
+  membershipsOf,
   contactBody,
   queueBody,
   settingsBody,
@@ -157,7 +158,7 @@ export const adminRoutes: Route<ApiRuntime>[] = [
         org: claims.org,
         id,
         name: body.name,
-        queues: body.queues,
+        ...membershipsOf(body.queues),
         bot: body.bot ?? false,
         skills: body.skills ?? {},
         capacity: body.capacity,

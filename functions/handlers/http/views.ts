@@ -1,6 +1,8 @@
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
+import { membershipOf } from '../../domain/profiles.js';
 import {
   DEFAULT_ASSIGNMENT,
+  DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS,
   effectivePriority,
   type AssignmentMethod,
   enqueuedAtOf,
@@ -83,6 +85,9 @@ export interface ConversationView {
   enqueuedAt?: string;
   /** K-2, K-3: the skills an agent needs to be offered it, and the relaxation step (0: the routing rule's) */
   requirements?: { skills: Record<string, number>; step: number };
+  /** A-2: the agent it waits for first, until `preferredUntil` */
+  preferredAgentId?: string;
+  preferredUntil?: string;
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -118,6 +123,7 @@ export function conversationView(c: Conversation, now: Date): ConversationView {
     priority: priorityOf(c),
     ...(c.status === 'Open' ? { effectivePriority: effectivePriority(c, now), enqueuedAt: enqueuedAtOf(c) } : {}),
     ...(c.requirements ? { requirements: { skills: c.requirements.skills, step: c.requirements.step } } : {}),
+    ...(c.preference ? { preferredAgentId: c.preference.agentId, preferredUntil: c.preference.until } : {}),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
     version: c.version,
@@ -178,6 +184,8 @@ export interface AgentView {
   connected: boolean;
   signedIn: boolean;
   queues: string[];
+  /** Q-3: her routing profile, one entry per queue (defaults filled in) */
+  memberships: { id: string; priority: number; delaySeconds: number }[];
   bot: boolean;
   /** K-1 */
   skills: Record<string, number>;
@@ -194,6 +202,7 @@ export function agentView({ agent: a, settings, now }: AgentState): AgentView {
     connected: a.connected ?? false,
     signedIn: a.signedIn ?? false,
     queues: a.queues,
+    memberships: a.queues.map((id) => ({ id, ...membershipOf(a, id) })),
     bot: a.bot,
     skills: a.skills ?? {},
     capacity: Object.fromEntries(Object.values(a.pools).map((p) => [p.name, { max: p.max, used: p.used }])),
@@ -276,6 +285,8 @@ export interface WorkstreamView {
   assignment: AssignmentMethod;
   /** K-3 */
   skillRelaxation: NonNullable<Workstream['skillRelaxation']>;
+  /** A-2 */
+  preferredAgentTimeoutSeconds: number;
   routingRules: Workstream['routingRules'];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -295,6 +306,7 @@ export const workstreamView = (ws: Workstream): WorkstreamView => ({
   ...(ws.priorityAgingSeconds ? { priorityAgingSeconds: ws.priorityAgingSeconds } : {}),
   assignment: ws.assignment ?? DEFAULT_ASSIGNMENT,
   skillRelaxation: ws.skillRelaxation ?? [],
+  preferredAgentTimeoutSeconds: ws.preferredAgentTimeoutSeconds ?? DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS,
   routingRules: ws.routingRules,
   defaultQueueId: ws.defaultQueueId,
   distribution: ws.distribution,

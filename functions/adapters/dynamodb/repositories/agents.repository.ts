@@ -1,9 +1,16 @@
 import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { NotFoundError } from '../../../domain/errors.js';
+import { ConflictError, NotFoundError } from '../../../domain/errors.js';
+import { MAX_QUEUE_DELAYS } from '../../../domain/profiles.js';
 import type { Agent } from '../../../domain/model.js';
 import type { AgentConfig, AgentStatePatch, AllocationRecord } from '../../../ports/storage-types.js';
 import type { Agents } from '../../../ports/repositories.js';
-import { agentEntity, allocationEntity, availabilityEntity, memberEntity } from '../entities.js';
+import {
+  agentEntity,
+  allocationEntity,
+  availabilityEntity,
+  memberEntity,
+  queueRequirementsEntity,
+} from '../entities.js';
 import { indexPartition, keys } from '../keys.js';
 import { setAll, type Table } from '../table.js';
 
@@ -51,16 +58,33 @@ export class DynamoAgents implements Agents {
     };
     const dropped = (existing?.queues ?? []).filter((q) => !agent.queues.includes(q));
     const t = this.table.name;
-    await this.table.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          profileUpdate(t, agent),
-          ...Object.entries(maxima).map(([pool, max]) => poolMaximumUpdate(t, org, id, pool, max)),
-          ...agent.queues.map((queueId) => ({ Put: { TableName: t, Item: memberEntity.item(org, queueId, id) } })),
-          ...dropped.map((queueId) => ({ Delete: { TableName: t, Key: memberEntity.key(org, queueId, id) } })),
-        ],
-      }),
+    const delayed = Object.entries(agent.memberships ?? {}).filter(
+      ([q, m]) => m.delaySeconds > 0 && agent.queues.includes(q),
     );
+    try {
+      await this.table.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            profileUpdate(t, agent),
+            ...Object.entries(maxima).map(([pool, max]) => poolMaximumUpdate(t, org, id, pool, max)),
+            ...agent.queues.map((queueId) => ({ Put: { TableName: t, Item: memberEntity.item(org, queueId, id) } })),
+            ...dropped.map((queueId) => ({ Delete: { TableName: t, Key: memberEntity.key(org, queueId, id) } })),
+            ...delayed.map(([queueId, m]) => delayRegistration(t, org, queueId, m.delaySeconds)),
+          ],
+        }),
+      );
+    } catch (err) {
+      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      const failed = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
+      const base = 1 + Object.keys(maxima).length + agent.queues.length + dropped.length;
+      const lane = failed >= base ? delayed[failed - base] : undefined;
+      if (lane) {
+        throw new ConflictError(
+          `queue ${lane[0]} already has ${MAX_QUEUE_DELAYS} distinct member delays; use one of them for delaySeconds`,
+        );
+      }
+      throw err;
+    }
     const deletes = dropped.flatMap((q) =>
       Object.keys(maxima).flatMap((pool) => [
         availabilityEntity.key(org, q, pool, id),
@@ -108,6 +132,30 @@ export class DynamoAgents implements Agents {
       throw err;
     }
   }
+}
+
+/**
+ * Q-3: the delay joins the queue's registry of member delays (its availability lanes), at most
+ * MAX_QUEUE_DELAYS distinct ones: a conversation's dispatch reads one lane per delay (SC-2).
+ */
+function delayRegistration(table: string, org: string, queueId: string, delay: number): TransactItem {
+  return {
+    Update: {
+      TableName: table,
+      Key: queueRequirementsEntity.key(org, queueId),
+      UpdateExpression: 'ADD #d :set SET #t = :t, #org = :org, #q = :q',
+      ConditionExpression: 'attribute_not_exists(#d) OR contains(#d, :delay) OR size(#d) < :cap',
+      ExpressionAttributeNames: { '#d': 'delays', '#t': 'type', '#org': 'org', '#q': 'queueId' },
+      ExpressionAttributeValues: {
+        ':set': new Set([delay]),
+        ':delay': delay,
+        ':cap': MAX_QUEUE_DELAYS,
+        ':t': 'queue-requirements',
+        ':org': org,
+        ':q': queueId,
+      },
+    },
+  };
 }
 
 /** The agent's configuration; presence and connection are left as they are (counters started at 0). */

@@ -88,6 +88,11 @@ export class DynamoConfiguration implements Configuration {
     return out;
   }
 
+  /** the distinct delays of the queue's members, ascending (callers cache them: requirements-cache.ts) */
+  async getQueueDelays(org: string, queueId: string): Promise<number[]> {
+    return queueRequirementsEntity.delaysOf(await this.table.getItem(queueRequirementsEntity.key(org, queueId)));
+  }
+
   async getQueue(org: string, id: string): Promise<QueueConfig | undefined> {
     const item = await this.table.getItem(queueEntity.key(org, id));
     return item ? queueEntity.from(item) : undefined;

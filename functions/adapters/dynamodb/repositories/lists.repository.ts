@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../../../domain/errors.js';
 import { stateOf, type Conversation } from '../../../domain/model.js';
 import { STATUS_ORDER, type ConversationFilter, type Page, type PageRequest } from '../../../ports/read-types.js';
@@ -6,6 +7,9 @@ import { conversationEntity, memberEntity } from '../entities.js';
 import { indexPartition } from '../keys.js';
 import { CONVERSATION_SORT_KEY, idOf, shardedPage, type QueryPlan } from '../sharded-query.js';
 import type { Table } from '../table.js';
+
+/** A-2: how many of the latest conversations are looked at for one that had a primary agent. */
+const LAST_CONVERSATIONS = 5;
 
 /** The lists of API.md, each served by an index (never a scan). */
 export class DynamoLists implements Lists {
@@ -43,6 +47,34 @@ export class DynamoLists implements Lists {
   async listWorkItems(org: string, agentId: string): Promise<Conversation[]> {
     const items = await this.table.queryIndex('GSI2', indexPartition.agentState(org, agentId, 'open'));
     return items.map(conversationEntity.from);
+  }
+
+  /**
+   * A-2: the primary agent of the most recent earlier conversation of the customer (GSI5), or else of
+   * the thread (GSI4), among its last few: one query of at most LAST_CONVERSATIONS items.
+   */
+  async lastPrimaryAgent(
+    org: string,
+    of: { customerId?: string | undefined; channelId: string; threadId: string },
+  ): Promise<string | undefined> {
+    const [index, pk] = of.customerId
+      ? (['GSI5', indexPartition.customer(org, of.customerId)] as const)
+      : (['GSI4', indexPartition.thread(org, of.channelId, of.threadId)] as const);
+    const out = await this.table.doc.send(
+      new QueryCommand({
+        TableName: this.table.name,
+        IndexName: index,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': `${index}PK` },
+        ExpressionAttributeValues: { ':pk': pk },
+        ScanIndexForward: false,
+        Limit: LAST_CONVERSATIONS,
+      }),
+    );
+    const withAgent = (out.Items ?? []).find(
+      (i) => i.type === 'conversation' && i.primaryAgentId && i.primaryKind !== 'external',
+    );
+    return withAgent ? String(withAgent.primaryAgentId) : undefined;
   }
 
   async listQueueMembers(org: string, queueId: string): Promise<string[]> {

@@ -1,4 +1,5 @@
-import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { TimerRequest } from '../../../domain/writes.js';
 import type { Outbox } from '../../../ports/repositories.js';
 import type { DueTimer } from '../../../ports/due-timer.js';
 import { timerEntity } from '../entities.js';
@@ -39,5 +40,20 @@ export class DynamoOutbox implements Outbox {
 
   async deleteTimer(org: string, name: string): Promise<void> {
     await this.table.doc.send(new DeleteCommand({ TableName: this.table.name, Key: timerEntity.key(org, name) }));
+  }
+
+  async armTimer(timer: TimerRequest): Promise<void> {
+    try {
+      await this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: timerEntity.item(timer),
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+    } catch (err) {
+      // armed already (the name is deterministic): the first one stands
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
   }
 }
