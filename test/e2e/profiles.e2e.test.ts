@@ -86,13 +86,13 @@ describe.each(RUNTIMES)('Q-3 over HTTP, on $on', ({ bundles }) => {
       primaryAgentId: 'carol',
     });
 
-    // Act 2: an older chat waits in q1 (past her delay), a newer one in q2; she finishes hers
+    // Act 2: she accepts it; an older chat waits in q1 (past her delay), a newer one in q2; she finishes hers
+    const me = await o.agent('carol');
+    await ok(me.post(`/v1/conversations/${first.id}/actions/accept`));
     const older = await starts(o);
     await ok(api.post('/_local/clock', { advanceSeconds: 60 }));
     const newer = await starts(o, { topic: 'billing' });
-    const me = await o.agent('carol');
-    for (const action of ['accept', 'end', 'close'])
-      await ok(me.post(`/v1/conversations/${first.id}/actions/${action}`));
+    for (const action of ['end', 'close']) await ok(me.post(`/v1/conversations/${first.id}/actions/${action}`));
     await rt.settle();
 
     // Assess 2: her first-priority queue's chat, though the other waited longer
