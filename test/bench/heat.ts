@@ -12,6 +12,9 @@ import { setupOrg, type BenchOrg } from './setup.js';
 import { StreamReader } from './stream.js';
 import { pool } from './throughput.js';
 
+/** K-1: the skills of every agent of the replay */
+const SKILLS = { billing: 3, french: 3 };
+
 export const WRITE_GOAL = 500;
 export const READ_GOAL = 1500;
 /** the rate every count is projected to */
@@ -218,10 +221,25 @@ export async function keyHeat(
     agentQueues: (i) => (i < half ? ['qbig', other(i), other(i + 7)] : [other(i), other(i + 5), other(i + 11)]),
     capacity: 3,
     routeByContext: true,
+    // K-1: every agent has two skills; a third of the push traffic to qbig needs one of them (K-2),
+    // with a priority (Q-1) and a relaxation step (K-3); pick work is prioritized by a supervisor
+    skills: SKILLS,
+    supervisorAssign: true,
     workstreams: [
-      { id: 'ws-pick', distribution: 'pick', blockCapacity: 1 },
+      { id: 'ws-pick', distribution: 'pick', blockCapacity: 1, priorityAgingSeconds: 60 },
       // offers wait up to 2 minutes: the next round's offers (made while this round is worked) outlive one minute
-      { id: 'ws-push', distribution: 'push', blockCapacity: 1, offerTimeoutSeconds: 120 },
+      {
+        id: 'ws-push',
+        distribution: 'push',
+        blockCapacity: 1,
+        offerTimeoutSeconds: 120,
+        priorityAgingSeconds: 60,
+        rules: [
+          { when: { field: 'need', equals: 'billing' }, queueId: 'qbig', requires: { billing: 2 }, priority: 8 },
+          { when: { field: 'need', equals: 'french' }, queueId: 'qbig', requires: { french: 3 }, priority: 3 },
+        ],
+        skillRelaxation: [{ afterSeconds: 20, requires: { billing: 1 } }],
+      },
     ],
   });
   opts.log(`  ${opts.agents} agents set up in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -277,7 +295,9 @@ export async function keyHeat(
     const arrivals = Array.from({ length: opts.perRound }, (_, i) => {
       const ws = i % 2 === 0 ? 'ws-push' : 'ws-pick';
       const queueId = (i >> 1) % 2 === 0 ? 'qbig' : other(round * 31 + i);
-      return { ws, queueId, event: startedEvent({ queue: queueId }) };
+      // K-2: of the push traffic to qbig, a third needs billing, a third french
+      const need = ws === 'ws-push' && queueId === 'qbig' ? ['billing', 'french', undefined][i % 3] : undefined;
+      return { ws, queueId, event: startedEvent({ queue: queueId, ...(need ? { need } : {}) }) };
     });
     const posted = pool(arrivals, opts.concurrency, async (a) => {
       const r = await inPhase('request', () => rt.entry.webhook(o.channel[a.ws] as string, o.secret, a.event));
@@ -322,6 +342,22 @@ export async function keyHeat(
       ok(action, r.status);
       return r.status < 300;
     };
+    // Q-1: a supervisor raises one pick conversation in four while it waits (the Q-2 key moves)
+    const raised = convs.filter((x, i) => x.ws === 'ws-pick' && i % 4 === 3);
+    await pool(raised, opts.concurrency, async ({ c }) => {
+      const r = await inPhase('request', () =>
+        rt.entry.http(
+          'conversations',
+          'POST /v1/conversations/{id}/actions/{action}',
+          { id: c.id, action: 'prioritize' },
+          { org: o.org, sub: 'supervisor-1', roles: ['supervisor'] },
+          { priority: 9 },
+        ),
+      );
+      count('prioritize');
+      ok('prioritize', r.status);
+    });
+    await rt.followUps.settle();
     const owner = new Map<string, string>();
     await pool(convs, opts.concurrency, async ({ ws, c }) => {
       const agent = ws === 'ws-push' ? (c.primaryAgentId as string) : picker(c.queueId);

@@ -500,7 +500,7 @@ if (runs('heat')) {
   }
   out.push(
     table(
-      `(6) key heat: ${h.transitions} transitions replayed (${h.conversations} conversations; ${h.agents} agents, ${h.bigQueueAgents} in qbig, 3 of ${h.queues} queues each) at ${h.replayPerSecond.toFixed(0)}/s here`,
+      `(6) key heat: ${h.transitions} transitions replayed (${h.conversations} conversations; ${h.agents} agents, ${h.bigQueueAgents} in qbig, 3 of ${h.queues} queues each; skills: every agent has 2, a third of qbig's push work requires one at priority 8, another third the other at priority 3, relaxing after 20 s; a quarter of pick work prioritized; aging 60 s) at ${h.replayPerSecond.toFixed(0)}/s here`,
       ['entry-point calls', 'count', 'transitions committed', 'count'],
       Array.from({ length: Math.max(Object.keys(h.mix).length, Object.keys(h.committed).length) }, (_, i) => {
         const m = Object.entries(h.mix)[i];

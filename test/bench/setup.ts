@@ -2,7 +2,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { Commits } from '../../functions/ports/repositories.js';
-import { availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
+import { assignmentIndexKeys, availabilityIndexKeys, keys } from '../../functions/adapters/dynamodb/keys.js';
 import { openConversation } from '../../functions/domain/decide.js';
 import type { Conversation, Workstream } from '../../functions/domain/model.js';
 import type { BenchRuntime, HttpResult } from './bench-runtime.js';
@@ -14,6 +14,10 @@ export interface WorkstreamSpec {
   /** C-3: 'always', 'never' or minutes */
   blockCapacity: 'always' | 'never' | number;
   offerTimeoutSeconds?: number;
+  /** routing rules before the per-queue ones (K-2 `requires`, Q-1 `priority`) */
+  rules?: Record<string, unknown>[];
+  skillRelaxation?: { afterSeconds: number; requires: Record<string, number> }[];
+  priorityAgingSeconds?: number;
 }
 
 export interface OrgSpec {
@@ -27,6 +31,10 @@ export interface OrgSpec {
   workstreams: WorkstreamSpec[];
   /** R-1: a routing rule per queue on the context variable `queue` */
   routeByContext?: boolean;
+  /** K-1: every agent's skills (the copies have the template's) */
+  skills?: Record<string, number>;
+  /** S-1: the org settings, supervisor features on (for `prioritize`) */
+  supervisorAssign?: boolean;
 }
 
 export interface BenchOrg {
@@ -88,8 +96,17 @@ async function build(rt: BenchRuntime, doc: DynamoDBDocumentClient, spec: OrgSpe
         defaultQueueId: spec.queues[0],
         distribution: ws.distribution,
         ...(ws.offerTimeoutSeconds ? { offerTimeoutSeconds: ws.offerTimeoutSeconds } : {}),
-        ...(spec.routeByContext
-          ? { routingRules: spec.queues.map((q) => ({ when: { field: 'queue', equals: q }, queueId: q })) }
+        ...(ws.skillRelaxation ? { skillRelaxation: ws.skillRelaxation } : {}),
+        ...(ws.priorityAgingSeconds ? { priorityAgingSeconds: ws.priorityAgingSeconds } : {}),
+        ...(spec.routeByContext || ws.rules
+          ? {
+              routingRules: [
+                ...(ws.rules ?? []),
+                ...(spec.routeByContext
+                  ? spec.queues.map((q) => ({ when: { field: 'queue', equals: q }, queueId: q }))
+                  : []),
+              ],
+            }
           : {}),
       }),
     );
@@ -105,6 +122,18 @@ async function build(rt: BenchRuntime, doc: DynamoDBDocumentClient, spec: OrgSpe
     );
     workstream[ws.id] = (await rt.store.getWorkstream(org, ws.id)) as Workstream;
   }
+  if (spec.supervisorAssign) {
+    await must(
+      'settings',
+      http('admin', 'PUT /v1/admin/settings', {}, admin, {
+        supervisorMonitor: true,
+        supervisorAssign: true,
+        supervisorTransfer: true,
+        forceClose: true,
+        agentEndMessagingSession: true,
+      }),
+    );
+  }
   const agents = Array.from({ length: spec.agents }, (_, i) => agentId(i));
   const queuesOf = new Map(agents.map((a, i) => [a, spec.agentQueues(i)]));
   const apiAgents = Math.min(spec.agents, spec.apiAgents ?? 10);
@@ -116,6 +145,7 @@ async function build(rt: BenchRuntime, doc: DynamoDBDocumentClient, spec: OrgSpe
         name: id,
         queues: queuesOf.get(id),
         capacity: { default: spec.capacity },
+        ...(spec.skills ? { skills: spec.skills } : {}),
       }),
     );
     await must(`sign-in ${id}`, http('agents', 'POST /v1/agents/me/sign-in', {}, { org, sub: id, roles: ['agent'] }));
@@ -175,6 +205,8 @@ async function cloneAgents(
         ]),
       );
       // an availability entry's index shard is a hash of its own agent id: derived again, never copied
+      // the index keys hold the agent's shard: derived again for the copy (with the entry's requirement, K-4)
+      const requirement = typeof copy.requirement === 'string' ? copy.requirement : undefined;
       if (copy.type === 'availability' && copy.GSI5PK) {
         Object.assign(
           copy,
@@ -185,7 +217,16 @@ async function cloneAgents(
             id,
             Number(copy.free),
             String(String(copy.GSI5SK).split('#')[1] ?? ''),
+            requirement,
           ),
+        );
+      }
+      if ((copy.type === 'availability' || copy.type === 'availability-least-active') && copy.GSI6PK) {
+        const order = copy.type === 'availability' ? 'RR' : 'LA';
+        const rank = String(copy.GSI6SK).slice(0, String(copy.GSI6SK).lastIndexOf('#'));
+        Object.assign(
+          copy,
+          assignmentIndexKeys(order, org, String(copy.queueId), String(copy.pool), id, rank, requirement),
         );
       }
       copies.push(copy);
