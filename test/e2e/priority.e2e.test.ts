@@ -182,6 +182,24 @@ describe('Q-2: order of service over HTTP', () => {
     });
   });
 
+  it('Q-2 / Idempotency-Key: a keyed prioritize replayed after aging raised the priority answers the first body', async () => {
+    // Prepare: aging 10 s; a supervisor prioritizes with a key
+    const o = await org();
+    await ok(o.admin.put('/v1/admin/workstreams/ws-chat', { ...CHAT_WS, priorityAgingSeconds: 10 }));
+    const c = await customerStarts(o);
+    const key = { 'Idempotency-Key': `prio-${c.id}` };
+    const first = await ok(o.admin.post<Conv>(`/v1/conversations/${c.id}/actions/prioritize`, { priority: 6 }, key));
+
+    // Act: the retry comes 35 s later, when the read shows a higher effective priority
+    await ok(api.post('/_local/clock', { advanceSeconds: 35 }));
+    const replay = await ok(o.admin.post<Conv>(`/v1/conversations/${c.id}/actions/prioritize`, { priority: 6 }, key));
+    const read = await ok(o.admin.get<Conv>(`/v1/conversations/${c.id}`));
+
+    // Assess: the same answer, as of the change; the read is as of now
+    expect(replay).toEqual(first);
+    expect(read.effectivePriority).toBeGreaterThan(first.effectivePriority ?? 0);
+  });
+
   it('Q-2 / RL-4: priorityAgingSeconds that is not a whole number of seconds from 1 up is 400 and the workstream is unchanged', async () => {
     // Prepare
     const o = await org();

@@ -191,7 +191,7 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
         // the Idempotency-Key's receipt commits with the change (one mechanism, no extra table)
         ...(key ? { idempotencyKey: key, callerId: claims.sub } : {}),
       });
-      return ok(actionResultView(result, rt.deps.clock.now()), 200, { etag: etagOf(result.conversation.version) });
+      return ok(actionResultView(result), 200, { etag: etagOf(result.conversation.version) });
     },
   },
 ];

@@ -141,8 +141,12 @@ export interface ActionResultView extends ConversationView {
   unitsOverCapacity?: number;
 }
 
-export const actionResultView = (r: ActionResult, now: Date): ActionResultView => ({
-  ...conversationView(r.conversation, now),
+/**
+ * The conversation as of the change (its event's instant), not as of the answer: an Idempotency-Key
+ * replay a minute later answers exactly the same body, aging included (Q-2's effectivePriority).
+ */
+export const actionResultView = (r: ActionResult): ActionResultView => ({
+  ...conversationView(r.conversation, new Date(r.event.at)),
   ...(r.unitsOverCapacity !== undefined ? { unitsOverCapacity: r.unitsOverCapacity } : {}),
 });
 
