@@ -62,14 +62,18 @@ export type HandlerOrigin = { from: 'source' } | { from: 'bundle'; function: str
 /** What the local runtime hands every handler factory: AWS's configuration, pointing at the local stack. */
 export type LocalConfig = Omit<Config, 'scheduler' | 'sweeper' | 'idempotencyTable' | 'localJwt'>;
 
-const clockBody = z
-  .object({
-    advanceSeconds: z
-      .number()
-      .min(0)
-      .max(365 * 24 * 3600),
-  })
-  .strict();
+/** `{ advanceSeconds }`, or `{ at }`: an instant at or after the clock's now (the clock never goes back) */
+const clockBody = z.union([
+  z
+    .object({
+      advanceSeconds: z
+        .number()
+        .min(0)
+        .max(365 * 24 * 3600),
+    })
+    .strict(),
+  z.object({ at: z.iso.datetime({ offset: true }) }).strict(),
+]);
 
 export interface LocalRuntime {
   url: string;
@@ -264,13 +268,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const parsed = clockBody.safeParse(body);
         if (!parsed.success) {
           throw Object.assign(new Error('invalid'), {
-            problem: problem(400, 'advanceSeconds must be a number from 0 to 31536000', {
+            problem: problem(
+              400,
+              'give advanceSeconds, a number from 0 to 31536000, or at, an ISO 8601 instant with its offset',
+              { type: 'validation', errors: zodFieldErrors(parsed.error) },
+            ),
+          });
+        }
+        if ('advanceSeconds' in parsed.data) return advance(parsed.data.advanceSeconds);
+        const seconds = (Date.parse(parsed.data.at) - clock.now().getTime()) / 1000;
+        if (seconds < 0 || seconds > 365 * 24 * 3600) {
+          throw Object.assign(new Error('invalid'), {
+            problem: problem(400, `at must be from the clock's now (${clock.now().toISOString()}) to a year later`, {
               type: 'validation',
-              errors: zodFieldErrors(parsed.error),
+              errors: [{ field: 'at', message: seconds < 0 ? 'the clock never goes back' : 'more than a year ahead' }],
             }),
           });
         }
-        return advance(parsed.data.advanceSeconds);
+        return advance(seconds);
       },
     };
     const jwt = { ...readConfig(['localJwt']).localJwt, ...options.jwt };

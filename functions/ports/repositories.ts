@@ -1,3 +1,4 @@
+import type { Hours } from '../domain/hours.js';
 import type {
   Agent,
   AssignmentMethod,
@@ -79,6 +80,9 @@ export interface Configuration {
   getQueueDelays(org: string, queueId: string): Promise<number[]>;
   getQueue(org: string, id: string): Promise<QueueConfig | undefined>;
   putQueue(q: QueueConfig): Promise<void>;
+  /** H-1 */
+  getHours(org: string, id: string): Promise<Hours | undefined>;
+  putHours(h: Hours): Promise<void>;
   getChannel(org: string, id: string): Promise<Channel | undefined>;
   /** the channel and its global webhook registration (secret); 409 if another org owns the id */
   putChannel(ch: Channel, secret: string): Promise<void>;

@@ -1,4 +1,5 @@
 /** Types the repositories share: reads of the request path, receipts, versioned configuration, commit conflicts. */
+import type { OverflowRule } from '../domain/overflow.js';
 import type { EarlyEnd } from '../domain/early-end.js';
 import type { Agent, Channel, Conversation, OrgSettings } from '../domain/model.js';
 import type { Write } from '../domain/writes.js';
@@ -75,6 +76,12 @@ export interface QueueConfig {
   org: string;
   id: string;
   name: string;
+  /** H-1: absent, always open */
+  hoursId?: string;
+  /** MX-1: answered within this many seconds counts toward the service level (default 20) */
+  serviceLevelSeconds?: number;
+  /** O-1, in order */
+  overflow?: OverflowRule[];
 }
 
 /** Why one write of a cancelled transaction failed. `current` is the item as it was (ALL_OLD). */

@@ -1,4 +1,5 @@
 import { NotFoundError } from '../domain/errors.js';
+import type { Hours } from '../domain/hours.js';
 import type { Channel, Contact, OrgSettings, Workstream } from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { QueueConfig } from '../ports/storage-types.js';
@@ -22,6 +23,10 @@ export const readWorkstream = (deps: Deps, org: string, id: string): Promise<Wor
 
 export const readQueue = (deps: Deps, org: string, id: string): Promise<QueueConfig> =>
   found(deps.configuration.getQueue(org, id), 'queue', id);
+
+/** H-1 */
+export const readHours = (deps: Deps, org: string, id: string): Promise<Hours> =>
+  found(deps.configuration.getHours(org, id), 'hours', id);
 
 /** The channel, never its webhook secret (write-only). */
 export const readChannel = (deps: Deps, org: string, id: string): Promise<Channel> =>

@@ -10,6 +10,7 @@ import {
   type RoutingRule,
   type Workstream,
 } from '../domain/model.js';
+import type { Hours } from '../domain/hours.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { AgentConfig, QueueConfig } from '../ports/storage-types.js';
@@ -97,7 +98,34 @@ export async function configureWorkstream(
   return ws;
 }
 
+/** H-1 */
+export async function configureHours(deps: ApiDeps, hours: Hours): Promise<Hours> {
+  await deps.configuration.putHours(hours);
+  return hours;
+}
+
+/** H-1, O-1: the hours and the overflow targets must exist, and a queue cannot overflow to itself */
 export async function configureQueue(deps: ApiDeps, queue: QueueConfig): Promise<QueueConfig> {
+  const targets = (queue.overflow ?? []).flatMap((rule, i) =>
+    'transferToQueue' in rule.then
+      ? [{ field: `overflow.${i}.then.transferToQueue`, id: rule.then.transferToQueue }]
+      : [],
+  );
+  const self = targets.filter((t) => t.id === queue.id);
+  const [missing, hours] = await Promise.all([
+    missingQueues(
+      deps.configuration,
+      queue.org,
+      targets.filter((t) => t.id !== queue.id),
+    ),
+    queue.hoursId ? deps.configuration.getHours(queue.org, queue.hoursId) : undefined,
+  ]);
+  const errors = [
+    ...(queue.hoursId && !hours ? [{ field: 'hoursId', message: `hours ${queue.hoursId} do not exist` }] : []),
+    ...self.map((t) => ({ field: t.field, message: 'a queue cannot overflow to itself' })),
+    ...missing,
+  ];
+  if (errors.length) throw new ValidationError('the queue names hours or queues that do not exist', errors);
   await deps.configuration.putQueue(queue);
   return queue;
 }

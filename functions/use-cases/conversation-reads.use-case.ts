@@ -6,6 +6,7 @@ import type { Conversation, HistoryEvent, Presence } from '../domain/model.js';
 import type { ConversationFilter, Page, PageRequest } from '../ports/read-types.js';
 import { readsAcrossOrg, type Caller } from './caller.js';
 import type { ApiDeps, EngineDeps } from './engine.js';
+import { visibleQueue } from './queue-reads.use-case.js';
 
 /** Reads of conversations. Another org's conversation is simply not found: keys start with the org (RL-6). */
 
@@ -68,14 +69,11 @@ export async function openItems(
   queueId: string,
   page: PageRequest,
 ): Promise<Page<Conversation>> {
-  const org = caller.org;
-  const [queue, agent] = await Promise.all([
-    deps.configuration.getQueue(org, queueId),
-    readsAcrossOrg(caller) ? undefined : deps.agents.getAgent(org, caller.id),
-  ]);
-  if (!queue || (!readsAcrossOrg(caller) && !agent?.queues.includes(queueId)))
-    throw new NotFoundError('queue', queueId);
-  return deps.lists.listOpenItems(org, queueId, { limit: page.limit, ...(page.cursor ? { cursor: page.cursor } : {}) });
+  await visibleQueue(deps, caller, queueId);
+  return deps.lists.listOpenItems(caller.org, queueId, {
+    limit: page.limit,
+    ...(page.cursor ? { cursor: page.cursor } : {}),
+  });
 }
 
 export interface Candidate {

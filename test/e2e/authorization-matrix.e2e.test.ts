@@ -193,6 +193,18 @@ const MATRIX: Record<string, MatrixCase[]> = {
   'GET /v1/admin/queues/{id}': [
     { name: "read A's queue q1", path: () => '/v1/admin/queues/q1', expect: ADMIN_READ_OF_A },
   ],
+  'PUT /v1/admin/hours/{id}': [
+    {
+      name: 'replace operating hours',
+      path: () => '/v1/admin/hours/hcfg',
+      body: () => ({ timeZone: 'Europe/Paris', weekly: { mon: [['09:00', '17:00']] } }),
+      expect: ADMIN_OWN_ORG,
+      witness: () => '/v1/admin/hours/hcfg',
+    },
+  ],
+  'GET /v1/admin/hours/{id}': [
+    { name: "read A's hours h1", path: () => '/v1/admin/hours/h1', expect: ADMIN_READ_OF_A },
+  ],
   'PUT /v1/admin/channels/{id}': [
     {
       // channel ids are the one global key: B cannot take A's (RL-6)
@@ -438,6 +450,7 @@ const MATRIX: Record<string, MatrixCase[]> = {
   ],
 
   // ---- queues
+  'GET /v1/queues/{id}': [{ name: 'the state of q1', path: () => '/v1/queues/q1', expect: CONVERSATION_READ }],
   'GET /v1/queues/{id}/open-items': [
     { name: 'open items of q1', path: () => '/v1/queues/q1/open-items', expect: CONVERSATION_READ },
   ],
@@ -561,6 +574,7 @@ beforeAll(async () => {
 
   // org A
   await must(setupA.put('/v1/admin/settings', settings), 'settings A');
+  await must(setupA.put('/v1/admin/hours/h1', { timeZone: 'UTC', weekly: { mon: [['09:00', '17:00']] } }), 'hours h1');
   for (const q of ['q1', 'q2', 'qcfg']) await must(setupA.put(`/v1/admin/queues/${q}`, { name: q }), `queue ${q}`);
   const modes = { chat: 'live', sms: 'persistent', record: 'record' } as const;
   for (const kind of ['chat', 'sms', 'record'] as const) {

@@ -1,3 +1,4 @@
+import type { Hours } from '../../domain/hours.js';
 import { ulid } from 'ulid';
 import {
   DEFAULT_SETTINGS,
@@ -312,10 +313,25 @@ export const queueRequirementsEntity = {
     [...((item?.delays as Set<number> | undefined) ?? [])].map(Number).sort((a, b) => a - b),
 };
 
+/** the queue's optional settings: a PUT that leaves one out removes it */
+export const QUEUE_OPTIONAL = ['hoursId', 'serviceLevelSeconds', 'overflow'] as const;
+
 export const queueEntity = {
   key: keys.queue,
-  attributes: (q: QueueConfig): Item => ({ type: 'queue', org: q.org, id: q.id, name: q.name }),
+  attributes: (q: QueueConfig): Item => ({
+    type: 'queue',
+    org: q.org,
+    id: q.id,
+    name: q.name,
+    ...Object.fromEntries(QUEUE_OPTIONAL.flatMap((k) => (q[k] === undefined ? [] : [[k, q[k]]]))),
+  }),
   from: (item: Item): QueueConfig => stripStorage<QueueConfig>(item),
+};
+
+export const hoursEntity = {
+  key: keys.hours,
+  item: (h: Hours): Item => ({ ...keys.hours(h.org, h.id), type: 'hours', ...h }),
+  from: (item: Item): Hours => stripStorage<Hours>(item),
 };
 
 export const workstreamEntity = {

@@ -40,6 +40,8 @@ export const keys = {
   allocationPrefix: 'ALLOC#',
   queue: (o: string, id: string): Key => ({ PK: `${org(o)}#QUEUE#${id}`, SK: 'QUEUE' }),
   workstream: (o: string, id: string): Key => ({ PK: `${org(o)}#WS#${id}`, SK: 'WS' }),
+  /** H-1 */
+  hours: (o: string, id: string): Key => ({ PK: `${org(o)}#HOURS#${id}`, SK: 'HOURS' }),
   channel: (o: string, id: string): Key => ({ PK: `${org(o)}#CHANNEL#${id}`, SK: 'CHANNEL' }),
   settings: (o: string): Key => ({ PK: `${org(o)}#SETTINGS`, SK: 'SETTINGS' }),
   /** a channel thread's current conversation */

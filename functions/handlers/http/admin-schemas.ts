@@ -16,6 +16,16 @@ import {
   MIN_MEMBERSHIP_PRIORITY,
 } from '../../domain/profiles.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
+import {
+  hoursErrors,
+  isTimeZone,
+  MAX_EXCEPTIONS,
+  MAX_INTERVALS_PER_DAY,
+  WEEKDAYS,
+  type Hours,
+  type Weekday,
+} from '../../domain/hours.js';
+import { MAX_OVERFLOW_RULES, OVERFLOW_ENTER_CONDITIONS } from '../../domain/overflow.js';
 import '../zod-messages.js';
 import { idSchema } from './auth.js';
 import { name, notReserved, presence, prioritySchema, recordKey, safeRecord } from './schemas.js';
@@ -132,7 +142,61 @@ export const workstreamBody = z
     ),
   );
 
-export const queueBody = z.strictObject({ name });
+/** H-1: `HH:MM` local times (checked with the rest of the schedule by `hoursErrors`) */
+const intervalSchema = z.tuple([z.string().check(z.maxLength(5)), z.string().check(z.maxLength(5))]);
+const dayIntervals = z.array(intervalSchema).check(z.maxLength(MAX_INTERVALS_PER_DAY));
+
+export const hoursBody = z
+  .strictObject({
+    name: z.optional(name),
+    timeZone: z
+      .string()
+      .check(z.refine(isTimeZone, 'must be an IANA time zone name such as Europe/Paris or America/New_York')),
+    weekly: z.strictObject(Object.fromEntries(WEEKDAYS.map((d) => [d, z.optional(dayIntervals)])) as DaySchemas),
+    exceptions: z.optional(
+      z
+        .array(z.strictObject({ date: z.string().check(z.maxLength(10)), intervals: dayIntervals }))
+        .check(z.maxLength(MAX_EXCEPTIONS)),
+    ),
+  })
+  .check((ctx) => {
+    for (const e of hoursErrors(ctx.value))
+      ctx.issues.push({ code: 'custom', input: ctx.value, path: e.field.split('.'), message: e.message });
+  });
+type DaySchemas = Record<Weekday, z.ZodMiniOptional<typeof dayIntervals>>;
+
+/** the stored schedule: days left out are closed */
+export const hoursOf = (org: string, id: string, body: z.infer<typeof hoursBody>): Hours => ({
+  org,
+  id,
+  ...(body.name ? { name: body.name } : {}),
+  timeZone: body.timeZone,
+  weekly: Object.fromEntries(Object.entries(body.weekly).filter(([, v]) => v !== undefined)),
+  ...(body.exceptions ? { exceptions: body.exceptions } : {}),
+});
+
+/** O-1: a condition checked when a conversation enters the queue, or while it waits (by a timer) */
+const overflowWhen = z.union([
+  z.enum(OVERFLOW_ENTER_CONDITIONS),
+  z.strictObject({ queueSizeAtLeast: z.int().check(z.minimum(0), z.maximum(1_000_000)) }),
+  z.strictObject({ waitedSecondsAtLeast: z.int().check(z.minimum(0), z.maximum(30 * 24 * 3600)) }),
+]);
+const overflowThen = z.union([
+  z.strictObject({ transferToQueue: idSchema }),
+  z.strictObject({ setPriority: prioritySchema }),
+  z.strictObject({ close: z.literal(true) }),
+]);
+
+export const queueBody = z.strictObject({
+  name,
+  /** H-1: absent, the queue is always open */
+  hoursId: z.optional(idSchema),
+  /** MX-1 */
+  serviceLevelSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(24 * 3600))),
+  overflow: z.optional(
+    z.array(z.strictObject({ when: overflowWhen, then: overflowThen })).check(z.maxLength(MAX_OVERFLOW_RULES)),
+  ),
+});
 
 export const channelBody = z.strictObject({
   kind: z.enum(CHANNEL_KINDS as [string, ...string[]]),

@@ -1,5 +1,6 @@
 import { readConfig, type ConfigFor } from '../../config.js';
 import { openItems } from '../../use-cases/conversation-reads.use-case.js';
+import { readQueueState } from '../../use-cases/queue-reads.use-case.js';
 import type { EngineDeps } from '../../use-cases/engine.js';
 import { fromEnvironment } from '../lambda.js';
 import { createObservability } from '../observability.js';
@@ -7,13 +8,21 @@ import { createStoreRuntime, type StoreOverrides } from '../wiring/dynamodb.js';
 import { callerOf } from './auth.js';
 import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import { pageQuery } from './schemas.js';
-import { pageView, viewAt } from './views.js';
+import { pageView, queueStateView, viewAt } from './views.js';
 
 interface QueuesRuntime {
   deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents' | 'clock'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [
+  {
+    auth: 'jwt',
+    roles: ['agent', 'supervisor', 'admin'],
+    method: 'GET',
+    path: '/v1/queues/{id}',
+    handle: async ({ claims, params }, rt) =>
+      ok(queueStateView(await readQueueState(rt.deps, callerOf(claims), params.id as string))),
+  },
   {
     auth: 'jwt',
     roles: ['agent', 'supervisor', 'admin'],

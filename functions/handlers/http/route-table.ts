@@ -47,6 +47,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { ...admin, method: 'GET', path: '/v1/admin/workstreams/{id}', summary: 'Read a workstream' },
   { ...admin, method: 'PUT', path: '/v1/admin/queues/{id}', summary: 'Create or replace a queue' },
   { ...admin, method: 'GET', path: '/v1/admin/queues/{id}', summary: 'Read a queue' },
+  { ...admin, method: 'PUT', path: '/v1/admin/hours/{id}', summary: 'Create or replace operating hours (H-1)' },
+  { ...admin, method: 'GET', path: '/v1/admin/hours/{id}', summary: 'Read operating hours' },
   {
     ...admin,
     method: 'PUT',
@@ -139,6 +141,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Report a disconnect or reconnect (P-4, T-4a)',
   },
   // ---- functions/handlers/http/queues.handler.ts ----
+  { ...queues, method: 'GET', path: '/v1/queues/{id}', summary: 'A queue, whether it is open and until when (H-2)' },
   {
     ...queues,
     method: 'GET',

@@ -1,3 +1,7 @@
+import type { Hours } from '../../domain/hours.js';
+import type { OverflowRule } from '../../domain/overflow.js';
+import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../../domain/queues.js';
+import type { QueueState } from '../../use-cases/queue-reads.use-case.js';
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import { membershipOf } from '../../domain/profiles.js';
 import {
@@ -316,14 +320,42 @@ export const workstreamView = (ws: Workstream): WorkstreamView => ({
   distribution: ws.distribution,
 });
 
-/** openapi.yaml `Queue`. */
+/** openapi.yaml `Queue`: its settings with their defaults. */
 export interface QueueView {
   org: string;
   id: string;
   name: string;
+  hoursId?: string;
+  serviceLevelSeconds: number;
+  overflow: OverflowRule[];
 }
 
-export const queueView = (q: QueueConfig): QueueView => ({ org: q.org, id: q.id, name: q.name });
+export const queueView = (q: QueueConfig): QueueView => ({
+  org: q.org,
+  id: q.id,
+  name: q.name,
+  ...(q.hoursId ? { hoursId: q.hoursId } : {}),
+  serviceLevelSeconds: q.serviceLevelSeconds ?? DEFAULT_SERVICE_LEVEL_SECONDS,
+  overflow: q.overflow ?? [],
+});
+
+/** openapi.yaml `QueueState` (H-2) */
+export const queueStateView = (
+  s: QueueState,
+): Omit<QueueView, 'org'> & { isOpen: boolean; nextChangeAt: string | null } => {
+  const { org: _org, ...queue } = queueView(s.queue);
+  return { ...queue, isOpen: s.isOpen, nextChangeAt: s.nextChangeAt?.toISOString() ?? null };
+};
+
+/** openapi.yaml `Hours` (H-1) */
+export const hoursView = (h: Hours): Hours => ({
+  org: h.org,
+  id: h.id,
+  ...(h.name ? { name: h.name } : {}),
+  timeZone: h.timeZone,
+  weekly: h.weekly,
+  exceptions: h.exceptions ?? [],
+});
 
 /** openapi.yaml `Channel`: never its webhook secret (write-only). */
 export interface ChannelView {

@@ -1,5 +1,6 @@
-import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../../../domain/errors.js';
+import type { Hours } from '../../../domain/hours.js';
 import type { Channel, OrgSettings, Workstream } from '../../../domain/model.js';
 import { requirementsByQueue } from '../../../domain/skills.js';
 import type { Trigger } from '../../../domain/triggers.js';
@@ -12,6 +13,8 @@ import {
   channelRegistrationEntity,
   configVersionEntity,
   newVersion,
+  hoursEntity,
+  QUEUE_OPTIONAL,
   queueEntity,
   queueRequirementsEntity,
   settingsEntity,
@@ -98,18 +101,31 @@ export class DynamoConfiguration implements Configuration {
     return item ? queueEntity.from(item) : undefined;
   }
 
-  /** An update, not a put: what else the queue item holds stays. */
+  /** An update, not a put: what else the queue item holds stays; the settings left out are removed. */
   async putQueue(q: QueueConfig): Promise<void> {
-    const set = setAll(queueEntity.attributes(q));
+    const attributes = queueEntity.attributes(q);
+    const set = setAll(attributes);
+    const absent = QUEUE_OPTIONAL.filter((k) => !(k in attributes));
+    for (const k of absent) set.names[`#${k}`] = k;
     await this.table.doc.send(
       new UpdateCommand({
         TableName: this.table.name,
         Key: queueEntity.key(q.org, q.id),
-        UpdateExpression: `SET ${set.expr}`,
+        UpdateExpression: `SET ${set.expr}${absent.length ? ` REMOVE ${absent.map((k) => `#${k}`).join(', ')}` : ''}`,
         ExpressionAttributeNames: set.names,
         ExpressionAttributeValues: set.values,
       }),
     );
+  }
+
+  /** H-1 */
+  async getHours(org: string, id: string): Promise<Hours | undefined> {
+    const item = await this.table.getItem(hoursEntity.key(org, id));
+    return item ? hoursEntity.from(item) : undefined;
+  }
+
+  async putHours(h: Hours): Promise<void> {
+    await this.table.doc.send(new PutCommand({ TableName: this.table.name, Item: hoursEntity.item(h) }));
   }
 
   async getChannel(org: string, id: string): Promise<Channel | undefined> {
