@@ -1,3 +1,4 @@
+import { overflowActionOf } from './overflow.js';
 import { participantsAfter } from './visibility.js';
 import { ForbiddenActionError, TransitionConflictError } from './errors.js';
 import {
@@ -100,6 +101,7 @@ export function findRule(c: Conversation, actor: Actor, action: Action, agent?: 
       (r.kinds === undefined || r.kinds.includes(c.channelKind)) &&
       (r.target === undefined ||
         ((action.type === 'transfer' || action.type === 'assign') && action.target.kind === r.target)) &&
+      (r.overflow === undefined || (action.type === 'overflow' && overflowActionOf(action.then) === r.overflow)) &&
       offerMatches(r, c) &&
       partyMatches(r, c) &&
       pendingMatches(r, c),
@@ -238,7 +240,7 @@ const waiting = (c: Conversation): boolean => c.status === 'Open' || (c.status =
  * setting is the workstream's as of this change (R-5). Once the wait is over neither is kept.
  */
 function inQueue(c: Conversation, next: Conversation, ws: Workstream, at: string): Conversation {
-  const { enqueuedAt: _e, priorityAgingSeconds: _a, requirements, preference, ...kept } = next;
+  const { enqueuedAt: _e, priorityAgingSeconds: _a, requirements, preference, overflowed, ...kept } = next;
   // K-2, A-2: a requirement and a preferred agent belong to the queue the routing rule chose: another
   // queue takes any of its agents
   const same = next.queueId === c.queueId;
@@ -249,7 +251,8 @@ function inQueue(c: Conversation, next: Conversation, ws: Workstream, at: string
   };
   if (!waiting(next)) return rest;
   const stays = waiting(c) && c.queueId === next.queueId;
-  return { ...rest, ...queued(ws, stays ? enqueuedAtOf(c) : at) };
+  // O-1: the wait-time rules that acted belong to this wait
+  return { ...rest, ...(stays && overflowed ? { overflowed } : {}), ...queued(ws, stays ? enqueuedAtOf(c) : at) };
 }
 
 /** The agent's pools once the decision's capacity writes commit; null when they do not touch this agent. */

@@ -248,6 +248,8 @@ export interface Conversation {
   priorityAgingSeconds?: number;
   /** K-2, K-3: what an agent needs to be offered it (absent: any agent of the queue); a queue move clears it */
   requirements?: Requirements;
+  /** O-1: the wait-time overflow rules (indexes) that acted during this wait in the queue (a new wait clears it) */
+  overflowed?: number[];
   /** A-2: offered only to this agent, when eligible, until `until` (then to anyone); a queue move clears it */
   preference?: Preference;
   statusSince: string;

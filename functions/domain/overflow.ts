@@ -16,3 +16,16 @@ export interface OverflowRule {
   when: OverflowWhen;
   then: OverflowThen;
 }
+
+export type OverflowAction = 'transferToQueue' | 'setPriority' | 'close';
+
+export const overflowActionOf = (then: OverflowThen): OverflowAction =>
+  'transferToQueue' in then ? 'transferToQueue' : 'setPriority' in then ? 'setPriority' : 'close';
+
+/** `closed`, `noAgentsSignedIn`, `queueSizeAtLeast 50`, `waitedSecondsAtLeast 600`: for the history */
+export const describeWhen = (when: OverflowWhen): string =>
+  typeof when === 'string'
+    ? when
+    : 'queueSizeAtLeast' in when
+      ? `queueSizeAtLeast ${when.queueSizeAtLeast}`
+      : `waitedSecondsAtLeast ${when.waitedSecondsAtLeast}`;

@@ -1,4 +1,5 @@
 import type { ActorRole, ChannelKind, Mode, Status } from './model.js';
+import type { OverflowAction, OverflowThen } from './overflow.js';
 
 /**
  * The transition table (SPEC T-1..T-12, C-3) as data. `decide()` only interprets it; adding a rule
@@ -30,13 +31,16 @@ export type ActionType =
   | 'end-session'
   | 'reassign'
   | 'prioritize'
-  | 'relax';
+  | 'relax'
+  | 'overflow';
 
 export type TransferTarget =
   { kind: 'queue'; queueId: string } | { kind: 'agent'; agentId: string } | { kind: 'external'; number: string };
 
 export type Action =
-  | { type: Exclude<ActionType, 'transfer' | 'offer' | 'assign' | 'consult' | 'reassign' | 'prioritize'> }
+  | { type: Exclude<ActionType, 'transfer' | 'offer' | 'assign' | 'consult' | 'reassign' | 'prioritize' | 'overflow'> }
+  /** O-1: the queue's overflow rule `rule` (its index) matched `when` and does `then` */
+  | { type: 'overflow'; rule: number; when: string; then: OverflowThen }
   /** Q-1: a supervisor sets the priority of an Open conversation */
   | { type: 'prioritize'; priority: number }
   | { type: 'transfer'; target: TransferTarget }
@@ -69,6 +73,7 @@ export const targetAgentOf = (action: Action): string | undefined => {
 /** The queue an action moves the conversation to, if any. */
 export const targetQueueOf = (action: Action): string | undefined => {
   if (action.type === 'reassign') return action.queueId;
+  if (action.type === 'overflow' && 'transferToQueue' in action.then) return action.then.transferToQueue;
   if ((action.type === 'transfer' || action.type === 'assign') && action.target.kind === 'queue')
     return action.target.queueId;
   return undefined;
@@ -100,7 +105,8 @@ export type Effect =
   | 'force-close'
   | 'end-session'
   | 'set-priority'
-  | 'relax';
+  | 'relax'
+  | 'overflow';
 
 /** Who becomes the primary agent. */
 export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'offered-agent' | 'external';
@@ -124,6 +130,8 @@ export interface TransitionRule {
   /** who the primary is: an agent, or an external party after a voice transfer (T-12); undefined matches both */
   party?: 'agent' | 'external';
   target?: TransferTarget['kind'];
+  /** O-1: which overflow action the rule is for */
+  overflow?: OverflowAction;
   capacity: CapacityEffect;
   primary: PrimaryEffect;
   reason: string;
@@ -760,6 +768,29 @@ export const TRANSITIONS: readonly TransitionRule[] = [
         primary: 'clear',
         effect: 'move-queue',
         reason: 'reassigned by trigger',
+      }) as const,
+  ),
+  // O-1: a queue's overflow rule acts on a conversation waiting in it (on entry, or after a wait).
+  ...(
+    [
+      ['transferToQueue', 'Open'],
+      ['setPriority', 'Open'],
+      ['close', 'Closed'],
+    ] as const
+  ).map(
+    ([overflow, to]) =>
+      ({
+        id: 'O-1',
+        action: 'overflow',
+        role: 'system',
+        from: 'Open',
+        to,
+        modes: ALL,
+        overflow,
+        capacity: 'keep',
+        primary: 'keep',
+        effect: 'overflow',
+        reason: 'overflow',
       }) as const,
   ),
   // C-3: the N-minute wrap-up block ends (fired by a timer, TM-1).

@@ -98,6 +98,7 @@ export const TIMER_KINDS = [
   'trigger',
   'relax',
   'delay',
+  'overflow',
 ] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 

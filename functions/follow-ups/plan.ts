@@ -22,6 +22,8 @@ export type Task =
       queueId: string;
       workstreamId: string;
       requirement: string;
+      /** O-1: it started a wait in the queue with this change (not a relaxation or a returned offer) */
+      entered: boolean;
     }
   | { kind: 'outbox'; timer: DueTimer }
   /** K-2: index the queue's members under the requirements its registry gained, then dispatch them */
@@ -69,6 +71,7 @@ function taskOf(change: Change): Task | undefined {
         queueId: after.queueId,
         workstreamId: after.workstreamId,
         requirement,
+        entered: before?.enqueuedAt !== after.enqueuedAt || before?.queueId !== after.queueId,
       };
     }
     case 'timer':
@@ -102,7 +105,9 @@ export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask
     else if (task.kind === 'agent' && seen.task.kind === 'agent' && task.dispatch) seen.task.dispatch = true;
     else if (task.kind === 'outbox')
       seen.task = task; // the latest write of the item is what is due
-    else if (task.kind === 'conversation') seen.task = task; // where it is Open now (a dispatch hint only)
+    else if (task.kind === 'conversation' && seen.task.kind === 'conversation')
+      // where it is Open now (a dispatch hint only); an entry earlier in the batch is still an entry
+      seen.task = { ...task, entered: task.entered || (seen.task.entered && seen.task.queueId === task.queueId) };
   }
   const rank = { agent: 0, conversation: 1, outbox: 2, requirements: 3 } as const;
   return [...tasks.values()].sort((a, b) => rank[a.task.kind] - rank[b.task.kind]);

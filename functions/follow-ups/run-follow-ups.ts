@@ -3,6 +3,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { Agent } from '../domain/model.js';
 import { dispatchAgent, dispatchConversation } from '../use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../use-cases/engine.js';
+import { overflowOnEntry } from '../use-cases/overflow.use-case.js';
 import { runOutboxItem } from './outbox.follow-up.js';
 import { changesOf } from './changes.js';
 import { planFollowUps, type PlannedTask, type Task } from './plan.js';
@@ -63,14 +64,16 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
     });
     await stage(
       planned.filter((p) => p.task.kind === 'conversation'),
-      (t) =>
-        t.kind === 'conversation'
-          ? dispatchConversation(deps, t.org, t.conversationId, false, {
-              queueId: t.queueId,
-              workstreamId: t.workstreamId,
-              requirement: t.requirement,
-            }).then(() => undefined)
-          : none(),
+      async (t) => {
+        if (t.kind !== 'conversation') return;
+        // O-1: an entry the queue's overflow rules act on is not offered here (the action's change is followed up)
+        if (t.entered && (await overflowOnEntry(deps, t.org, t.conversationId, t.queueId))) return;
+        await dispatchConversation(deps, t.org, t.conversationId, false, {
+          queueId: t.queueId,
+          workstreamId: t.workstreamId,
+          requirement: t.requirement,
+        });
+      },
     );
     await stage(agents, (t) =>
       t.kind === 'agent' && t.dispatch

@@ -1,4 +1,6 @@
+import type { Hours } from '../domain/hours.js';
 import type { Configuration } from '../ports/repositories.js';
+import type { QueueConfig } from '../ports/storage-types.js';
 
 /**
  * K-2: the queues' requirement registries, kept a few seconds per execution environment. Every
@@ -69,4 +71,35 @@ export async function queueDelays(
   cache.set(key, { delays, until: now + TTL_MS });
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
   return delays;
+}
+
+export interface QueueSettings {
+  queue?: QueueConfig;
+  hours?: Hours;
+}
+const settingsEntries = new WeakMap<object, Map<string, QueueSettings & { until: number }>>();
+
+/**
+ * O-1: a queue's settings and its hours, kept as long as the requirements: every conversation that
+ * enters a queue is checked against its overflow rules, and a big queue's item read by each would be
+ * a hot key (SC-1). A settings change applies to the entries followed up after the TTL.
+ */
+export async function queueSettings(
+  deps: { configuration: Configuration },
+  org: string,
+  queueId: string,
+  now: number,
+): Promise<QueueSettings> {
+  let cache = settingsEntries.get(deps.configuration);
+  if (!cache) settingsEntries.set(deps.configuration, (cache = new Map()));
+  const key = `${org}\u0000${queueId}`;
+  const hit = cache.get(key);
+  if (hit && hit.until > now) return hit;
+  const queue = await deps.configuration.getQueue(org, queueId);
+  const hours = queue?.hoursId ? await deps.configuration.getHours(org, queue.hoursId) : undefined;
+  const entry = { ...(queue ? { queue } : {}), ...(hours ? { hours } : {}), until: now + TTL_MS };
+  cache.delete(key);
+  cache.set(key, entry);
+  if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+  return entry;
 }

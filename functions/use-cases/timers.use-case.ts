@@ -10,6 +10,7 @@ import { performAction } from './conversation-action.use-case.js';
 import { afterPresenceChange } from './agent-presence.use-case.js';
 import { dispatchAgent, dispatchConversation } from './dispatch.use-case.js';
 import type { EngineDeps } from './engine.js';
+import { fireWaitRule } from './overflow.use-case.js';
 
 export type TimerOutcome = 'applied' | 'stale' | 're-armed';
 
@@ -233,6 +234,14 @@ const fireDelay: Firer = async ({ deps, timer, read, stale, applied }) => {
   return r.offered.length ? applied(`offered ${r.offered.join(', ')}`) : stale('nothing to offer');
 };
 
+const fireOverflow: Firer = async ({ deps, timer, stale, applied, done, rearm }) => {
+  // O-1: a wait-time overflow rule's threshold passed (TM-5 re-checks the wait and the rule)
+  if (!timer.conversationId) return stale('no conversation');
+  const r = await fireWaitRule(deps, { ...timer, conversationId: timer.conversationId }, done);
+  if (r.outcome === 're-armed') return rearm(r.timer, r.detail);
+  return r.outcome === 'applied' ? { ...applied(r.detail), removed: true } : stale(r.detail);
+};
+
 const fireNotify: Firer = async ({ deps, timer, stale, applied }) => {
   // E-2: published at least once; consumers dedupe on the notification id
   if (!timer.notification) return stale('no notification in the outbox item');
@@ -301,6 +310,7 @@ const FIRERS: Record<TimerKind, Firer> = {
   trigger: fireTrigger,
   relax: fireRelax,
   delay: fireDelay,
+  overflow: fireOverflow,
 };
 
 /**

@@ -1094,6 +1094,9 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     { type: 'reassign', queueId: 'q2' },
     { type: 'prioritize', priority: 8 },
     { type: 'relax' },
+    { type: 'overflow', rule: 0, when: 'closed', then: { transferToQueue: 'q2' } },
+    { type: 'overflow', rule: 0, when: 'closed', then: { setPriority: 9 } },
+    { type: 'overflow', rule: 0, when: 'closed', then: { close: true } },
   ];
   const CASES = (['chat', 'voice', 'sms', 'record'] as const).flatMap((kind) =>
     ACTION_TYPES.flatMap((action) =>
@@ -1761,6 +1764,15 @@ describe('the transition table itself (TRANSITIONS)', () => {
         ? { type, target: { kind: 'queue', queueId: 'q2' } }
         : { type, target: { kind: 'agent', agentId: 'bob' } };
     if (type === 'reassign') return { type, queueId: 'q2' };
+    if (type === 'overflow') {
+      const then =
+        rule.overflow === 'transferToQueue'
+          ? { transferToQueue: 'q2' }
+          : rule.overflow === 'setPriority'
+            ? { setPriority: 9 }
+            : { close: true as const };
+      return { type, rule: 0, when: 'closed', then };
+    }
     return { type } as Action;
   };
 
@@ -1888,6 +1900,7 @@ describe('the transition table itself (TRANSITIONS)', () => {
           (a.kinds === undefined || b.kinds === undefined || a.kinds.some((k) => b.kinds?.includes(k))),
       ) &&
       (a.target === undefined || b.target === undefined || a.target === b.target) &&
+      (a.overflow === undefined || b.overflow === undefined || a.overflow === b.overflow) &&
       (a.offer === undefined || b.offer === undefined || a.offer === b.offer) &&
       (a.party === undefined || b.party === undefined || a.party === b.party) &&
       (a.pending === undefined || b.pending === undefined || a.pending === b.pending);

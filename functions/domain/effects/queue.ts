@@ -70,3 +70,19 @@ export const PICK_RECORD: EffectStep = {
       ? withDetails(d, { requirementMet: false, requires: requirementKey(c.requirements.skills) })
       : d,
 };
+
+/**
+ * O-1: an overflow rule acted: the history names the rule and its condition; `setPriority` sets the
+ * priority (the wait is kept, Q-2). A transfer's queue move is QUEUE_MOVE's; a close is the rule's.
+ */
+export const OVERFLOW: EffectStep = {
+  apply: ({ c, action }, d) => {
+    if (action.type !== 'overflow') return d;
+    const details = { overflowRule: action.rule, when: action.when };
+    if (!('setPriority' in action.then)) return withDetails(d, details);
+    const priority = action.then.setPriority;
+    // TM-5: a wait-time rule acts once per wait (a second firing of its timer finds it here)
+    const overflowed = action.when.startsWith('waited') ? { overflowed: [...(c.overflowed ?? []), action.rule] } : {};
+    return withDetails(withNext(d, { priority, ...overflowed }), { ...details, priority, fromPriority: priorityOf(c) });
+  },
+};

@@ -4,7 +4,7 @@ import { NO_EFFECT, type EffectStep } from './context.js';
 import { OFFER_DECLINED, OFFER_EXPIRY_TIMER } from './offers.js';
 import { CONSULT, JOIN, MONITOR } from './participants.js';
 import { PENDING_TRANSFER_EXPIRY, PRIMARY_EFFECTS } from './primary.js';
-import { PICK_RECORD, QUEUE_MOVE, RELAX, SET_PRIORITY } from './queue.js';
+import { OVERFLOW, PICK_RECORD, QUEUE_MOVE, RELAX, SET_PRIORITY } from './queue.js';
 import { END_SESSION, FORCE_CLOSE } from './session.js';
 import { DISPATCH_TIMERS, INACTIVITY_TIMER } from './timers.js';
 import { COMPLETE_TRANSFER, DECLINE_TRANSFER, REQUEST_TRANSFER } from './transfers.js';
@@ -23,6 +23,7 @@ export const RULE_EFFECTS: Record<Effect, EffectStep> = {
   'end-session': END_SESSION,
   'set-priority': SET_PRIORITY,
   relax: RELAX,
+  overflow: OVERFLOW,
 };
 
 /**

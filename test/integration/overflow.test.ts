@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import type { OverflowRule } from '../../functions/domain/overflow.js';
+import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
+import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
+import { fireTimer, sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
+import { makeFixture, orgOutbox, type Fixture } from '../support/fixture.js';
+
+/**
+ * O-1, O-2 overflow through the use cases and the stream follow-ups, on DynamoDB Local: enter-time
+ * `closed` with each action, wait-time rules by outbox timers (TM-5), and no loop between two queues.
+ */
+
+const CLOSED_HOURS = { timeZone: 'Europe/Paris', weekly: {} };
+const OPEN_HOURS = {
+  timeZone: 'Europe/Paris',
+  weekly: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => [d, [['00:00', '24:00']]])),
+};
+
+async function org(queues: Record<string, { hours?: 'open' | 'closed'; overflow?: OverflowRule[] }>): Promise<Fixture> {
+  const f = await makeFixture();
+  await f.store.putHours({ org: f.org, id: 'closed', ...CLOSED_HOURS });
+  await f.store.putHours({ org: f.org, id: 'open', ...OPEN_HOURS });
+  for (const [id, q] of Object.entries(queues))
+    await f.store.putQueue({
+      org: f.org,
+      id,
+      name: id,
+      ...(q.hours ? { hoursId: q.hours } : {}),
+      ...(q.overflow ? { overflow: q.overflow } : {}),
+    });
+  return f;
+}
+
+const events = async (f: Fixture, id: string) =>
+  (await f.store.listEvents(f.org, id)).map((e) => ({ rule: e.reason?.split(':')[0], to: e.to, details: e.details }));
+
+const sweep = (f: Fixture) => sweepDueTimers(f.deps, orgOutbox(f));
+
+describe('O-1: enter-time overflow when the queue is closed', () => {
+  it('O-1: transferToQueue moves it to the other queue (reason overflow); the history shows the move and its rule', async () => {
+    // Prepare
+    const f = await org({ q1: { hours: 'closed', overflow: [{ when: 'closed', then: { transferToQueue: 'q2' } }] } });
+
+    // Act
+    const c = await f.start('chat');
+
+    // Assess
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q2', statusReason: 'overflow' });
+    expect(await events(f, c.id)).toEqual([
+      expect.objectContaining({ to: 'Open' }),
+      { rule: 'O-1', to: 'Open', details: { toQueue: 'q2', overflowRule: 0, when: 'closed' } },
+    ]);
+  });
+
+  it('O-1: close closes it (reason overflow) and holds no capacity; setPriority keeps it in the queue with its wait', async () => {
+    // Prepare
+    const f = await org({
+      q1: { hours: 'closed', overflow: [{ when: 'closed', then: { close: true } }] },
+      q2: { hours: 'closed', overflow: [{ when: 'closed', then: { setPriority: 9 } }] },
+    });
+    await f.setWorkstream('sms', { defaultQueueId: 'q2' });
+
+    // Act
+    const closed = await f.start('chat');
+    const prioritized = await f.start('sms');
+
+    // Assess
+    expect(await f.conversation(closed.id)).toMatchObject({
+      status: 'Closed',
+      statusReason: 'overflow',
+      queueId: 'q1',
+    });
+    expect((await f.conversation(closed.id)).allocation).toBeUndefined();
+    const p = await f.conversation(prioritized.id);
+    expect(p).toMatchObject({ status: 'Open', queueId: 'q2', priority: 9, enqueuedAt: prioritized.enqueuedAt });
+    expect((await events(f, prioritized.id))[1]).toEqual({
+      rule: 'O-1',
+      to: 'Open',
+      details: { overflowRule: 0, when: 'closed', priority: 9, fromPriority: 5 },
+    });
+  });
+
+  it('O-1: an open queue (hours open around the clock, or none) does not overflow; a push queue offers as before', async () => {
+    // Prepare
+    const f = await org({ q1: { hours: 'open', overflow: [{ when: 'closed', then: { close: true } }] } });
+    await f.setWorkstream('chat', { distribution: 'push' });
+    await f.addAgent('alice', { default: 2 });
+    await signIn(f.deps, f.org, 'alice');
+
+    // Act
+    const c = await f.start('chat');
+
+    // Assess
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', queueId: 'q1' });
+  });
+
+  it('O-2: two closed queues that overflow into each other move a conversation once, and it stays', async () => {
+    // Prepare
+    const f = await org({
+      q1: { hours: 'closed', overflow: [{ when: 'closed', then: { transferToQueue: 'q2' } }] },
+      q2: { hours: 'closed', overflow: [{ when: 'closed', then: { transferToQueue: 'q1' } }] },
+    });
+
+    // Act
+    const c = await f.start('chat');
+    f.clock.advance(5);
+    await sweep(f);
+    await f.settle();
+
+    // Assess
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q2' });
+    expect((await events(f, c.id)).map((e) => e.rule)).toEqual(['R-1', 'O-1']);
+  });
+});
+
+describe('O-1: wait-time overflow by outbox timers', () => {
+  const WAIT_RULES: OverflowRule[] = [
+    { when: { waitedSecondsAtLeast: 60 }, then: { setPriority: 8 } },
+    { when: { waitedSecondsAtLeast: 120 }, then: { transferToQueue: 'q2' } },
+  ];
+
+  it('O-1 / TM-5: each threshold acts once when it passes, in order; a timer fired early or twice changes nothing', async () => {
+    // Prepare
+    const f = await org({ q1: { overflow: WAIT_RULES }, q2: {} });
+    const c = await f.start('chat');
+
+    // Act 1: 59 s
+    f.clock.advance(59);
+    await sweep(f);
+    const before = await f.conversation(c.id);
+    // Act 2: 60 s, and the same timer fired again
+    f.clock.advance(1);
+    const due = await orgOutbox(f).listDueTimers(f.clock.now(), 10);
+    const fired = await Promise.all(due.map((t) => fireTimer(f.deps, t)));
+    await Promise.all(due.map((t) => fireTimer(f.deps, t)));
+    await f.settle();
+    const at60 = await f.conversation(c.id);
+    // Act 3: 120 s
+    f.clock.advance(60);
+    await sweep(f);
+    await f.settle();
+    const at120 = await f.conversation(c.id);
+
+    // Assess
+    expect(before).toMatchObject({ priority: 5, version: c.version });
+    expect(fired.map((x) => x.outcome)).toEqual(['applied']);
+    expect(at60).toMatchObject({ status: 'Open', queueId: 'q1', priority: 8, enqueuedAt: c.enqueuedAt });
+    expect(at120).toMatchObject({ status: 'Open', queueId: 'q2', statusReason: 'overflow' });
+    expect((await events(f, c.id)).map((e) => [e.rule, e.details?.when])).toEqual([
+      ['R-1', undefined],
+      ['O-1', 'waitedSecondsAtLeast 60'],
+      ['O-1', 'waitedSecondsAtLeast 120'],
+    ]);
+  });
+
+  it('O-1 / TM-5: a conversation taken before the threshold is left alone when the timer fires', async () => {
+    // Prepare
+    const f = await org({ q1: { overflow: WAIT_RULES } });
+    await f.addAgent('alice');
+    await signIn(f.deps, f.org, 'alice');
+    const c = await f.start('chat');
+
+    // Act
+    await performAction(f.deps, {
+      org: f.org,
+      conversationId: c.id,
+      actor: { role: 'agent', id: 'alice' },
+      action: { type: 'accept' },
+    });
+    f.clock.advance(130);
+    const fired = await sweep(f);
+
+    // Assess
+    expect(fired.filter((x) => x.kind === 'overflow').map((x) => x.outcome)).toEqual(['stale']);
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', queueId: 'q1', primaryAgentId: 'alice' });
+  });
+
+  it('O-2: moved by a wait-time rule, the new queue does not move it on entry, but its own wait-time rules apply', async () => {
+    // Prepare: q2 is closed (its enter rule would close) and closes after 30 s of waiting
+    const f = await org({
+      q1: { overflow: [{ when: { waitedSecondsAtLeast: 10 }, then: { transferToQueue: 'q2' } }] },
+      q2: {
+        hours: 'closed',
+        overflow: [
+          { when: 'closed', then: { close: true } },
+          { when: { waitedSecondsAtLeast: 30 }, then: { close: true } },
+        ],
+      },
+    });
+    const c = await f.start('chat');
+
+    // Act
+    f.clock.advance(10);
+    await sweep(f);
+    await f.settle();
+    const moved = await f.conversation(c.id);
+    f.clock.advance(30);
+    await sweep(f);
+    await f.settle();
+
+    // Assess
+    expect(moved).toMatchObject({ status: 'Open', queueId: 'q2' });
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Closed', statusReason: 'overflow', queueId: 'q2' });
+    expect((await events(f, c.id)).map((e) => e.details?.when)).toEqual([
+      undefined,
+      'waitedSecondsAtLeast 10',
+      'waitedSecondsAtLeast 30',
+    ]);
+  });
+});
