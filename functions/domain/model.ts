@@ -163,6 +163,9 @@ export interface Agent {
   lastAssignedAt?: string;
   /** bumped by every presence-affecting change (override, sign-in/out, connection): offers check it */
   stateVersion?: number;
+  /** MX-2: the presence last shown, and since when (kept by the availability follow-up) */
+  presenceShown?: Presence;
+  presenceSince?: string;
 }
 
 /** Org settings gating supervisor features (S-1) and agent end-session (M-2). */

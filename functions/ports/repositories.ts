@@ -7,6 +7,7 @@ import type {
   Conversation,
   HistoryEvent,
   OrgSettings,
+  Presence,
   Workstream,
 } from '../domain/model.js';
 import type { Trigger } from '../domain/triggers.js';
@@ -66,6 +67,10 @@ export interface Agents {
   listAllocations(org: string, agentId: string): Promise<AllocationRecord[]>;
   /** the org's agent ids: for org-wide refreshes only, never per decision */
   listAgentIds(org: string): Promise<string[]>;
+  /** MX-2: a page of the org's agent ids, or of a queue's members, by agent id */
+  listAgentIdsPage(org: string, queueId: string | undefined, page: PageRequest): Promise<Page<string>>;
+  /** MX-2: records the presence shown since `at`, unless it is the one recorded already */
+  recordPresence(org: string, agentId: string, presence: Presence, at: string): Promise<void>;
 }
 
 /** What admins configure: workstreams, queues, channels, settings, triggers (R-5: versioned). */

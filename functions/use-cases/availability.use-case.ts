@@ -1,5 +1,5 @@
 import type { Agent, OrgSettings } from '../domain/model.js';
-import { routableFree } from '../domain/presence.js';
+import { presenceOf, routableFree } from '../domain/presence.js';
 import { laneKey, membershipOf } from '../domain/profiles.js';
 import { ANY_REQUIREMENT, meets, requirementOf } from '../domain/skills.js';
 import { queueRequirements } from './requirements-cache.js';
@@ -68,6 +68,19 @@ function signature(agent: Agent, settings: OrgSettings, now: Date): string {
   ]);
 }
 
+/** MX-2: the presence the agent shows now, and since when, when it is not the one recorded */
+async function recordPresence(
+  deps: { agents: Agents },
+  agent: Agent | undefined,
+  settings: OrgSettings,
+  now: Date,
+): Promise<void> {
+  if (!agent) return;
+  const { presence } = presenceOf(agent, settings, now);
+  if (agent.presenceShown !== presence)
+    await deps.agents.recordPresence(agent.org, agent.id, presence, now.toISOString());
+}
+
 /** Rounds of write-then-check at most (each round follows a change that committed meanwhile). */
 const MAX_ROUNDS = 5;
 
@@ -103,7 +116,7 @@ export async function refreshAvailability(
     const registry = await queueRequirements(deps, org, agent.queues, now.getTime(), fresh);
     await deps.availability.writeEntries(availabilityOf(agent, settings, now, active, registry));
     const after = await deps.agents.getAgent(org, agentId);
-    if (!after || signature(after, settings, now) === written) return;
+    if (!after || signature(after, settings, now) === written) return recordPresence(deps, after, settings, now);
     // allocations change only with the pools' `used` (in one transaction), so a change the entries
     // missed shows in the signature; its round reads them again (a count newer than the agent read
     // shows the same way in the next check)

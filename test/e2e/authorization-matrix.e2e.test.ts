@@ -413,6 +413,19 @@ const MATRIX: Record<string, MatrixCase[]> = {
   ],
 
   // ---- agents
+  'GET /v1/agents': [
+    {
+      // MX-2: supervisors and admins list their own org's agents; agents may not
+      name: "the org's agents",
+      path: () => '/v1/agents',
+      expect: { ...ADMIN_READ_OF_A, supervisor: 200, otherOrgAdmin: 200 },
+    },
+    {
+      name: 'the members of q1',
+      path: () => '/v1/agents?queueId=q1',
+      expect: { ...ADMIN_READ_OF_A, supervisor: 200 },
+    },
+  ],
   'GET /v1/agents/{id}': [
     {
       // an agent reads only herself: 403 for any other id, decided on the token before any read

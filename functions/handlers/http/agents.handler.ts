@@ -1,4 +1,4 @@
-import { agentProfile, agentState } from '../../use-cases/agent-reads.use-case.js';
+import { agentProfile, agentState, listAgentStates } from '../../use-cases/agent-reads.use-case.js';
 import { setConnection, setPresence, signIn, signOut } from '../../use-cases/agent-presence.use-case.js';
 import { workItems } from '../../use-cases/conversation-reads.use-case.js';
 import { readConfig } from '../../config.js';
@@ -12,8 +12,8 @@ import {
 } from '../wiring/engine.js';
 import { callerOf, type Claims } from './auth.js';
 import { httpGroup, ok, parse, type Route, type RouteResponse } from './http-handler.js';
-import { connectionBody, emptyBody, presenceBody } from './schemas.js';
-import { agentView, listView, viewAt } from './views.js';
+import { agentListQuery, connectionBody, emptyBody, presenceBody } from './schemas.js';
+import { agentStateView, agentView, listView, pageView, viewAt } from './views.js';
 
 const self = { auth: 'jwt', roles: ['agent'] } as const;
 
@@ -22,6 +22,16 @@ const me = async (rt: ApiRuntime, claims: Claims): Promise<RouteResponse> =>
   ok(agentView(await agentState(rt.deps, claims.org, claims.sub)));
 
 export const agentRoutes: Route<ApiRuntime>[] = [
+  {
+    auth: 'jwt',
+    roles: ['supervisor', 'admin'],
+    method: 'GET',
+    path: '/v1/agents',
+    async handle({ claims, query }, rt) {
+      const q = parse(agentListQuery, query, 'query');
+      return ok(pageView(await listAgentStates(rt.deps, callerOf(claims), q), agentStateView));
+    },
+  },
   {
     auth: 'jwt',
     roles: ['agent', 'supervisor', 'admin'],

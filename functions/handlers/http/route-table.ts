@@ -120,6 +120,13 @@ export const ROUTES: readonly RouteSpec[] = [
   // ---- functions/handlers/http/agents.handler.ts ----
   {
     ...agents,
+    roles: ['supervisor', 'admin'],
+    method: 'GET',
+    path: '/v1/agents',
+    summary: "The org's agents, or a queue's members, with presence and capacity (MX-2)",
+  },
+  {
+    ...agents,
     roles: ['agent', 'supervisor', 'admin'],
     method: 'GET',
     path: '/v1/agents/{id}',

@@ -59,6 +59,8 @@ export const listQuery = z.strictObject({
 });
 
 export const pageQuery = z.strictObject({ limit, cursor });
+/** MX-2: the org's agents, or a queue's members */
+export const agentListQuery = z.strictObject({ limit, cursor, queueId: z.optional(idSchema) });
 
 const token = () =>
   z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of [A-Za-z0-9_.:-]'));

@@ -2,6 +2,7 @@ import type { Hours } from '../../domain/hours.js';
 import type { OverflowRule } from '../../domain/overflow.js';
 import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../../domain/queues.js';
 import type { QueueState } from '../../use-cases/queue-reads.use-case.js';
+import type { AgentListItem } from '../../use-cases/agent-reads.use-case.js';
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import { membershipOf } from '../../domain/profiles.js';
 import {
@@ -214,6 +215,33 @@ export function agentView({ agent: a, settings, now }: AgentState): AgentView {
     bot: a.bot,
     skills: a.skills ?? {},
     capacity: Object.fromEntries(Object.values(a.pools).map((p) => [p.name, { max: p.max, used: p.used }])),
+  };
+}
+
+/** openapi.yaml `AgentState` (MX-2) */
+export interface AgentStateView {
+  id: string;
+  name: string;
+  presence: Presence;
+  /** when she entered that presence (null: not recorded yet) */
+  presenceSince: string | null;
+  signedIn: boolean;
+  connected: boolean;
+  capacity: Record<string, { max: number; used: number }>;
+  conversations: number;
+}
+
+export function agentStateView(s: AgentListItem): AgentStateView {
+  const a = agentView(s);
+  return {
+    id: a.id,
+    name: a.name,
+    presence: a.presence,
+    presenceSince: s.agent.presenceShown === a.presence ? (s.agent.presenceSince ?? null) : null,
+    signedIn: a.signedIn,
+    connected: a.connected,
+    capacity: a.capacity,
+    conversations: s.conversations,
   };
 }
 

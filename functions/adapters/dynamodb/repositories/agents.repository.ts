@@ -1,7 +1,9 @@
 import { TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '../../../domain/errors.js';
 import { MAX_QUEUE_DELAYS } from '../../../domain/profiles.js';
-import type { Agent } from '../../../domain/model.js';
+import type { Agent, Presence } from '../../../domain/model.js';
+import type { Page, PageRequest } from '../../../ports/read-types.js';
+import { shardedPage } from '../sharded-query.js';
 import type { AgentConfig, AgentStatePatch, AllocationRecord } from '../../../ports/storage-types.js';
 import type { Agents } from '../../../ports/repositories.js';
 import {
@@ -13,6 +15,9 @@ import {
 } from '../entities.js';
 import { indexPartition, keys } from '../keys.js';
 import { setAll, type Table } from '../table.js';
+
+/** GSI3 sort keys of agent profiles and memberships: agent ids */
+const AGENT_ID_SORT_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -41,6 +46,47 @@ export class DynamoAgents implements Agents {
   async listAgentIds(org: string): Promise<string[]> {
     const items = await this.table.queryIndex('GSI3', indexPartition.agents(org));
     return items.map((i) => String(i.id));
+  }
+
+  /**
+   * MX-2: one page of agent ids from GSI3, the org's agent profiles or the queue's memberships, both
+   * sorted by agent id: a page costs the same whatever the org's size.
+   */
+  async listAgentIdsPage(org: string, queueId: string | undefined, page: PageRequest): Promise<Page<string>> {
+    const out = await shardedPage(
+      this.table,
+      {
+        index: 'GSI3',
+        groups: [[queueId === undefined ? indexPartition.agents(org) : indexPartition.queueMembers(org, queueId)]],
+        filter: {},
+        share: false,
+        sortKey: AGENT_ID_SORT_KEY,
+        tableKey: (id) => (queueId === undefined ? agentEntity.key(org, id) : keys.member(org, queueId, id)),
+      },
+      page,
+    );
+    return {
+      items: out.items.map((i) => String(i.GSI3SK)),
+      ...(out.nextCursor ? { nextCursor: out.nextCursor } : {}),
+    };
+  }
+
+  /** MX-2: a conditional update of the profile; the same presence again changes nothing */
+  async recordPresence(org: string, agentId: string, presence: Presence, at: string): Promise<void> {
+    try {
+      await this.table.doc.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: agentEntity.key(org, agentId),
+          UpdateExpression: 'SET #p = :p, #since = :at',
+          ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#p) OR #p <> :p)',
+          ExpressionAttributeNames: { '#p': 'presenceShown', '#since': 'presenceSince' },
+          ExpressionAttributeValues: { ':p': presence, ':at': at },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
   }
 
   /**
