@@ -60,7 +60,9 @@ export async function listAgentStates(
   if (queueId !== undefined && !queue) throw new NotFoundError('queue', queueId);
   const now = deps.clock.now();
   const read = await Promise.all(
-    ids.items.map((id) => Promise.all([deps.agents.getAgent(caller.org, id), deps.agents.listAllocations(caller.org, id)])),
+    ids.items.map((id) =>
+      Promise.all([deps.agents.getAgent(caller.org, id), deps.agents.listAllocations(caller.org, id)]),
+    ),
   );
   const items = read.flatMap(([agent, held]) => (agent ? [{ agent, settings, now, conversations: held.length }] : []));
   return { items, ...(ids.nextCursor ? { nextCursor: ids.nextCursor } : {}) };
