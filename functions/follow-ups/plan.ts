@@ -1,6 +1,7 @@
 import type { DueTimer } from '../ports/due-timer.js';
 import { requirementKeyOf } from '../domain/skills.js';
 import type { Change, PositionedChange } from './changes.js';
+import { agentDeltas, conversationDeltas, type MetricsChange } from '../domain/metrics.js';
 
 /**
  * What a batch of committed changes causes, each task once per batch however many records ask for
@@ -26,8 +27,46 @@ export type Task =
       entered: boolean;
     }
   | { kind: 'outbox'; timer: DueTimer }
+  /** MX-1: one change's deltas to its queues' counters (`marker` names the change: counted once) */
+  | { kind: 'metrics'; org: string; marker: string; subject: string; change: MetricsChange }
   /** K-2: index the queue's members under the requirements its registry gained, then dispatch them */
   | { kind: 'requirements'; org: string; queueId: string };
+
+/** MX-1: the counters' task of a change that moves a count (a relaxation or a note moves none) */
+function metricsTaskOf(change: Change, sequenceNumber: string): Task | undefined {
+  if (change.kind === 'conversation') {
+    const c = change.after ?? change.before;
+    if (!c || !conversationDeltas(change.before, change.after, () => 0).length) return undefined;
+    return {
+      kind: 'metrics',
+      org: c.org,
+      // every change of a conversation writes a new version: the version names the change
+      marker: `C#${c.id}#v${change.after?.version ?? `${change.before?.version ?? 0}-deleted`}`,
+      subject: c.id,
+      change: {
+        kind: 'conversation',
+        ...(change.before ? { before: change.before } : {}),
+        ...(change.after ? { after: change.after } : {}),
+      },
+    };
+  }
+  if (change.kind === 'agent') {
+    if (!agentDeltas(change.before, change.after).length) return undefined;
+    // an agent profile has no version every write moves: the stream record's position names the change
+    return {
+      kind: 'metrics',
+      org: change.org,
+      marker: `A#${change.agentId}#${sequenceNumber}`,
+      subject: change.agentId,
+      change: {
+        kind: 'agent',
+        ...(change.before ? { before: change.before } : {}),
+        ...(change.after ? { after: change.after } : {}),
+      },
+    };
+  }
+  return undefined;
+}
 
 export interface PlannedTask {
   task: Task;
@@ -88,7 +127,9 @@ const taskKey = (t: Task): string =>
       ? `conversation|${t.org}|${t.conversationId}`
       : t.kind === 'requirements'
         ? `requirements|${t.org}|${t.queueId}`
-        : `outbox|${t.timer.org}|${t.timer.name}`;
+        : t.kind === 'metrics'
+          ? `metrics|${t.org}|${t.marker}`
+          : `outbox|${t.timer.org}|${t.timer.name}`;
 
 /**
  * The batch's tasks in the order they run: agents' index entries first (so a conversation offered
@@ -97,6 +138,8 @@ const taskKey = (t: Task): string =>
 export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask[] {
   const tasks = new Map<string, PlannedTask>();
   for (const { change, sequenceNumber } of changes) {
+    const counted = metricsTaskOf(change, sequenceNumber);
+    if (counted && !tasks.has(taskKey(counted))) tasks.set(taskKey(counted), { task: counted, sequenceNumber });
     const task = taskOf(change);
     if (!task) continue;
     const key = taskKey(task);
@@ -109,6 +152,6 @@ export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask
       // where it is Open now (a dispatch hint only); an entry earlier in the batch is still an entry
       seen.task = { ...task, entered: task.entered || (seen.task.entered && seen.task.queueId === task.queueId) };
   }
-  const rank = { agent: 0, conversation: 1, outbox: 2, requirements: 3 } as const;
+  const rank = { agent: 0, conversation: 1, outbox: 2, requirements: 3, metrics: 4 } as const;
   return [...tasks.values()].sort((a, b) => rank[a.task.kind] - rank[b.task.kind]);
 }

@@ -4,6 +4,7 @@ import type { Agent } from '../domain/model.js';
 import { dispatchAgent, dispatchConversation } from '../use-cases/dispatch.use-case.js';
 import type { EngineDeps } from '../use-cases/engine.js';
 import { overflowOnEntry } from '../use-cases/overflow.use-case.js';
+import { countChange } from '../use-cases/metrics.use-case.js';
 import { runOutboxItem } from './outbox.follow-up.js';
 import { changesOf } from './changes.js';
 import { planFollowUps, type PlannedTask, type Task } from './plan.js';
@@ -85,7 +86,12 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
       (t) => (t.kind === 'requirements' ? reindexQueue(deps, t.org, t.queueId) : none()),
     );
   })();
-  await Promise.all([dispatch, outbox]);
+  // MX-1: the counters need nothing of the other stages either (each change carries its own deltas)
+  const metrics = stage(
+    planned.filter((p) => p.task.kind === 'metrics'),
+    (t) => (t.kind === 'metrics' ? countChange(deps, t) : none()),
+  );
+  await Promise.all([dispatch, outbox, metrics]);
   return { tasks: planned.length, failed, errors };
 }
 

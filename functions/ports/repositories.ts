@@ -1,4 +1,5 @@
 import type { Hours } from '../domain/hours.js';
+import type { Counter, MinuteCounts, QueueDelta } from '../domain/metrics.js';
 import type {
   Agent,
   AssignmentMethod,
@@ -172,6 +173,8 @@ export interface Lists {
   /** the agent's Active, WrapUp and Waiting conversations */
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   listQueueMembers(org: string, queueId: string): Promise<string[]>;
+  /** MX-1: when the queue's longest-waiting Open conversation entered it (undefined: none waits) */
+  oldestWaiting(org: string, queueId: string): Promise<string | undefined>;
   /** A-2: the primary agent of the customer's (identified) or else the thread's most recent earlier conversation that had one */
   lastPrimaryAgent(
     org: string,
@@ -203,6 +206,25 @@ export interface Receipts {
 }
 
 /** Every repository of the engine, by the name use cases reach it under (`deps.agents`, ...). */
+/** MX-1: a queue's counters summed over its shards, and its last-hour minute buckets summed */
+export interface QueueStatsRead {
+  counts: Record<Counter, number>;
+  lastHour: MinuteCounts;
+}
+
+/** MX-1: queue counters moved by the follow-ups of committed changes, once per change */
+export interface QueueStats {
+  /** the deltas of one change (`marker` names it), in the shard of `subject`; false when counted already */
+  apply(
+    org: string,
+    marker: string,
+    subject: string,
+    deltas: readonly QueueDelta[],
+    nowSeconds: number,
+  ): Promise<boolean>;
+  read(org: string, queueId: string, fromMinute: string): Promise<QueueStatsRead>;
+}
+
 export interface Repositories {
   conversations: Conversations;
   decisions: DecisionReads;
@@ -215,4 +237,5 @@ export interface Repositories {
   contacts: Contacts;
   notes: Notes;
   receipts: Receipts;
+  queueStats: QueueStats;
 }

@@ -40,6 +40,13 @@ export const keys = {
   allocationPrefix: 'ALLOC#',
   queue: (o: string, id: string): Key => ({ PK: `${org(o)}#QUEUE#${id}`, SK: 'QUEUE' }),
   workstream: (o: string, id: string): Key => ({ PK: `${org(o)}#WS#${id}`, SK: 'WS' }),
+  /** MX-1: one shard of a queue's counters (SK COUNTS) and of its minute buckets (SK MIN#<minute>) */
+  queueStats: (o: string, queueId: string, shard: number, sk = 'COUNTS'): Key => ({
+    PK: `${org(o)}#QSTATS#${queueId}#${shard}`,
+    SK: sk,
+  }),
+  /** MX-1: a change already counted (expires with the table's TTL) */
+  statsSeen: (o: string, marker: string): Key => ({ PK: `${org(o)}#QSTATS-SEEN#${marker}`, SK: 'SEEN' }),
   /** H-1 */
   hours: (o: string, id: string): Key => ({ PK: `${org(o)}#HOURS#${id}`, SK: 'HOURS' }),
   channel: (o: string, id: string): Key => ({ PK: `${org(o)}#CHANNEL#${id}`, SK: 'CHANNEL' }),
@@ -180,11 +187,16 @@ export const STATUS_SHARDS = 8;
 
 export const statusShard = (conversationId: string): number => shardOf(conversationId, STATUS_SHARDS);
 
+/** MX-1: shards of a queue's waiting list (GSI2): a big queue's Open entries and exits spread over them */
+export const WAITING_SHARDS = 4;
+export const waitingShard = (conversationId: string): number => shardOf(conversationId, WAITING_SHARDS);
+
 /**
  * Index keys of a conversation item. Each GSI serves a read of API.md without a scan:
  * - GSI1 queue x status: open items of a queue in Q-2 order (`queueOrder`), other statuses oldest
  *   first; lists by queue and status
- * - GSI2 primary agent x state: my work items, lists by agent
+ * - GSI2 primary agent x state: my work items, lists by agent; overloaded for Open conversations (which
+ *   have no primary): the queue's waiting list by `enqueuedAt`, in WAITING_SHARDS shards (MX-1 oldest wait)
  * - GSI3 org x status x shard: supervisor lists by status (S-6), read across the STATUS_SHARDS shards
  * - GSI4 channel thread: thread -> conversations, newest last
  * - GSI5 (overloaded, see the availability index below) customer: an identified customer's
@@ -224,7 +236,13 @@ export const conversationIndexKeys = (c: {
       : {}),
     ...(c.primaryAgentId && c.primaryKind !== 'external'
       ? { GSI2PK: indexPartition.agentState(c.org, c.primaryAgentId, state), GSI2SK: byCreation }
-      : {}),
+      : open
+        ? // MX-1 (overloaded): an Open conversation has no primary; its queue's waiting, oldest first
+          {
+            GSI2PK: indexPartition.waiting(c.org, c.queueId, waitingShard(c.id)),
+            GSI2SK: `${c.enqueuedAt ?? c.statusSince}#${c.id}`,
+          }
+        : {}),
     GSI3PK: indexPartition.status(c.org, c.status, statusShard(c.id)),
     GSI3SK: byCreation,
     GSI4PK: indexPartition.thread(c.org, c.channelId, c.threadId),
@@ -249,6 +267,8 @@ export const indexPartition = {
   statusShards: (o: string, status: string): string[] =>
     Array.from({ length: STATUS_SHARDS }, (_, shard) => indexPartition.status(o, status, shard)),
   thread: (o: string, channelId: string, threadId: string): string => `${org(o)}#THREAD#${channelId}#${threadId}`,
+  /** MX-1: one shard of a queue's Open conversations by when they entered it (GSI2, overloaded) */
+  waiting: (o: string, queueId: string, shard: number): string => `${org(o)}#WAITING#${queueId}#${shard}`,
   /** A-2: an identified customer's conversations (GSI5, beside the availability partitions) */
   customer: (o: string, customerId: string): string => `${org(o)}#CUSTOMER#${customerId}`,
 };

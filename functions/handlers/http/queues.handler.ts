@@ -1,6 +1,7 @@
 import { readConfig, type ConfigFor } from '../../config.js';
 import { openItems } from '../../use-cases/conversation-reads.use-case.js';
 import { readQueueState } from '../../use-cases/queue-reads.use-case.js';
+import { readQueueMetrics } from '../../use-cases/metrics.use-case.js';
 import type { EngineDeps } from '../../use-cases/engine.js';
 import { fromEnvironment } from '../lambda.js';
 import { createObservability } from '../observability.js';
@@ -8,10 +9,10 @@ import { createStoreRuntime, type StoreOverrides } from '../wiring/dynamodb.js';
 import { callerOf } from './auth.js';
 import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import { pageQuery } from './schemas.js';
-import { pageView, queueStateView, viewAt } from './views.js';
+import { pageView, queueMetricsView, queueStateView, viewAt } from './views.js';
 
 interface QueuesRuntime {
-  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents' | 'clock'>;
+  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents' | 'clock' | 'queueStats'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [
@@ -22,6 +23,14 @@ export const queueRoutes: Route<QueuesRuntime>[] = [
     path: '/v1/queues/{id}',
     handle: async ({ claims, params }, rt) =>
       ok(queueStateView(await readQueueState(rt.deps, callerOf(claims), params.id as string))),
+  },
+  {
+    auth: 'jwt',
+    roles: ['supervisor', 'admin'],
+    method: 'GET',
+    path: '/v1/queues/{id}/metrics',
+    handle: async ({ claims, params }, rt) =>
+      ok(queueMetricsView(await readQueueMetrics(rt.deps, claims.org, params.id as string))),
   },
   {
     auth: 'jwt',

@@ -151,6 +151,13 @@ export const ROUTES: readonly RouteSpec[] = [
   { ...queues, method: 'GET', path: '/v1/queues/{id}', summary: 'A queue, whether it is open and until when (H-2)' },
   {
     ...queues,
+    roles: ['supervisor', 'admin'],
+    method: 'GET',
+    path: '/v1/queues/{id}/metrics',
+    summary: 'Queue metrics: counts, oldest wait, agents, the last hour (MX-1)',
+  },
+  {
+    ...queues,
     method: 'GET',
     path: '/v1/queues/{id}/open-items',
     summary: 'Open conversations of a queue, oldest first (R-4 pick list)',

@@ -3,6 +3,7 @@ import type { OverflowRule } from '../../domain/overflow.js';
 import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../../domain/queues.js';
 import type { QueueState } from '../../use-cases/queue-reads.use-case.js';
 import type { AgentListItem } from '../../use-cases/agent-reads.use-case.js';
+import type { QueueMetrics } from '../../use-cases/metrics.use-case.js';
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import { membershipOf } from '../../domain/profiles.js';
 import {
@@ -373,6 +374,31 @@ export const queueStateView = (
 ): Omit<QueueView, 'org'> & { isOpen: boolean; nextChangeAt: string | null } => {
   const { org: _org, ...queue } = queueView(s.queue);
   return { ...queue, isOpen: s.isOpen, nextChangeAt: s.nextChangeAt?.toISOString() ?? null };
+};
+
+/** tenths: 12.3 */
+const tenths = (n: number): number => Math.round(n * 10) / 10;
+
+/** openapi.yaml `QueueMetrics` (MX-1) */
+export const queueMetricsView = (m: QueueMetrics) => {
+  const { counts: c, lastHour: h } = m;
+  return {
+    queueId: m.queueId,
+    at: m.at.toISOString(),
+    conversations: { Open: c.Open, Active: c.Active, WrapUp: c.WrapUp, Waiting: c.Waiting },
+    oldestOpenSeconds:
+      m.oldestOpenSince === null
+        ? null
+        : Math.max(0, Math.floor((m.at.getTime() - Date.parse(m.oldestOpenSince)) / 1000)),
+    agents: { signedIn: c.signedIn, Available: c.Available, Busy: c.Busy, BusyDND: c.BusyDND, Away: c.Away },
+    lastHour: {
+      answered: h.answered,
+      abandoned: h.abandoned,
+      averageWaitSeconds: h.answered ? tenths(h.waitMs / h.answered / 1000) : null,
+      serviceLevelPercent: h.answered ? tenths((h.withinServiceLevel / h.answered) * 100) : null,
+    },
+    serviceLevelSeconds: m.serviceLevelSeconds,
+  };
 };
 
 /** openapi.yaml `Hours` (H-1) */

@@ -11,6 +11,7 @@ import { DynamoDecisionReads } from './decision-reads.js';
 import { DynamoLists } from './lists.repository.js';
 import { DynamoNotes } from './notes.repository.js';
 import { DynamoOutbox } from './outbox.repository.js';
+import { DynamoQueueStats } from './queue-stats.repository.js';
 import { DynamoReceipts } from './receipts.repository.js';
 
 /** The engine's repositories on one table (and the table, for what tests and tools read directly). */
@@ -33,5 +34,6 @@ export function createDynamoRepositories(doc: DynamoDBDocumentClient, tableName:
     contacts: new DynamoContacts(table),
     notes: new DynamoNotes(table),
     receipts: new DynamoReceipts(table),
+    queueStats: new DynamoQueueStats(table),
   };
 }

@@ -4,7 +4,7 @@ import { stateOf, type Conversation } from '../../../domain/model.js';
 import { STATUS_ORDER, type ConversationFilter, type Page, type PageRequest } from '../../../ports/read-types.js';
 import type { Lists } from '../../../ports/repositories.js';
 import { conversationEntity, memberEntity } from '../entities.js';
-import { indexPartition } from '../keys.js';
+import { indexPartition, WAITING_SHARDS } from '../keys.js';
 import { CONVERSATION_SORT_KEY, idOf, shardedPage, type QueryPlan } from '../sharded-query.js';
 import type { Table } from '../table.js';
 
@@ -75,6 +75,25 @@ export class DynamoLists implements Lists {
       (i) => i.type === 'conversation' && i.primaryAgentId && i.primaryKind !== 'external',
     );
     return withAgent ? String(withAgent.primaryAgentId) : undefined;
+  }
+
+  /** MX-1: when the queue's longest-waiting Open conversation entered it: one item from each shard */
+  async oldestWaiting(org: string, queueId: string): Promise<string | undefined> {
+    const firsts = await Promise.all(
+      Array.from({ length: WAITING_SHARDS }, (_, shard) =>
+        this.table.doc.send(
+          new QueryCommand({
+            TableName: this.table.name,
+            IndexName: 'GSI2',
+            KeyConditionExpression: 'GSI2PK = :pk',
+            ExpressionAttributeValues: { ':pk': indexPartition.waiting(org, queueId, shard) },
+            Limit: 1,
+          }),
+        ),
+      ),
+    );
+    const since = firsts.flatMap((out) => (out.Items ?? []).map((i) => String(i.GSI2SK).split('#')[0] as string));
+    return since.sort()[0];
   }
 
   async listQueueMembers(org: string, queueId: string): Promise<string[]> {

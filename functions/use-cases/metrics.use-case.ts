@@ -1,0 +1,75 @@
+import { NotFoundError } from '../domain/errors.js';
+import {
+  agentDeltas,
+  conversationDeltas,
+  type Counter,
+  type MetricsChange,
+  type MinuteCounts,
+} from '../domain/metrics.js';
+import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../domain/queues.js';
+import type { EngineDeps } from './engine.js';
+import { queueSettings } from './requirements-cache.js';
+
+/**
+ * MX-1: the follow-up of one committed change moves its queues' counters, once (a marker in the same
+ * transaction); a read sums the counters' shards and the last hour's minute buckets, and reads the
+ * oldest Open wait from the index of waiting conversations: a fixed number of requests whatever the
+ * queue's size.
+ */
+export async function countChange(
+  deps: EngineDeps,
+  task: { org: string; marker: string; subject: string; change: MetricsChange },
+): Promise<void> {
+  const now = deps.clock.now();
+  const { change } = task;
+  let deltas;
+  if (change.kind === 'conversation') {
+    const queues = [...new Set([change.before?.queueId, change.after?.queueId].filter((q): q is string => !!q))];
+    const levels = new Map(
+      await Promise.all(
+        queues.map(async (q): Promise<[string, number]> => {
+          const { queue } = await queueSettings(deps, task.org, q, now.getTime());
+          return [q, queue?.serviceLevelSeconds ?? DEFAULT_SERVICE_LEVEL_SECONDS];
+        }),
+      ),
+    );
+    deltas = conversationDeltas(change.before, change.after, (q) => levels.get(q) ?? DEFAULT_SERVICE_LEVEL_SECONDS);
+  } else deltas = agentDeltas(change.before, change.after);
+  await deps.queueStats.apply(task.org, task.marker, task.subject, deltas, Math.floor(now.getTime() / 1000));
+}
+
+export interface QueueMetrics {
+  queueId: string;
+  at: Date;
+  counts: Record<Counter, number>;
+  oldestOpenSince: string | null;
+  lastHour: MinuteCounts;
+  serviceLevelSeconds: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** MX-1 (supervisors and admins, by the route's roles) */
+export async function readQueueMetrics(
+  deps: Pick<EngineDeps, 'configuration' | 'queueStats' | 'lists' | 'clock'>,
+  org: string,
+  queueId: string,
+): Promise<QueueMetrics> {
+  const at = deps.clock.now();
+  // the minute an hour ago is left out: the window is the last 60 whole minutes and the current one
+  const from = new Date(at.getTime() - HOUR_MS + 60_000).toISOString().slice(0, 16);
+  const [queue, stats, oldest] = await Promise.all([
+    deps.configuration.getQueue(org, queueId),
+    deps.queueStats.read(org, queueId, from),
+    deps.lists.oldestWaiting(org, queueId),
+  ]);
+  if (!queue) throw new NotFoundError('queue', queueId);
+  return {
+    queueId,
+    at,
+    counts: stats.counts,
+    oldestOpenSince: oldest ?? null,
+    lastHour: stats.lastHour,
+    serviceLevelSeconds: queue.serviceLevelSeconds ?? DEFAULT_SERVICE_LEVEL_SECONDS,
+  };
+}
