@@ -121,10 +121,12 @@ function changeBetween(lo: number, hi: number, timeZone: string): number {
 
 /**
  * Every instant on a local day at which the schedule may flip: each interval bound and midnight, under
- * each offset the zone has that day (a wall time that happens twice on a fall-back day gives both), and
- * the DST change itself (a wall time skipped by a spring-forward gap flips the state at the jump).
+ * each offset the zone has around that day (a wall time that happens twice on a fall-back day gives
+ * both), and the DST change itself (a wall time skipped by a spring-forward gap flips the state at the
+ * jump). Only instants whose wall clock falls on that day are kept, so the days' candidates come in
+ * the days' order. `dst`: the zone changes its offset around that day.
  */
-function candidatesOn(hours: Hours, dayMs: number): number[] {
+function candidatesOn(hours: Hours, dayMs: number): { at: number[]; dst: boolean } {
   const tz = hours.timeZone;
   // a window wider than any local day (offsets lie within -12 h..+14 h)
   const lo = dayMs - 14 * 3_600_000;
@@ -132,15 +134,20 @@ function candidatesOn(hours: Hours, dayMs: number): number[] {
   const offsets = new Set([offsetAt(lo, tz), offsetAt(hi, tz)]);
   const out: number[] = [];
   if (offsets.size > 1) out.push(changeBetween(lo, hi, tz));
-  const bounds = [0, 1440, ...intervalsOn(hours, dayMs).flat()];
+  const bounds = [0, ...intervalsOn(hours, dayMs).flat()];
   for (const minute of bounds) for (const o of offsets) out.push(dayMs + minute * MINUTE_MS - o);
-  return out;
+  const onDay = out.filter((c) => Math.floor(wallOf(c, tz) / DAY_MS) * DAY_MS === dayMs);
+  return { at: onDay, dst: offsets.size > 1 };
 }
+
+/** a walk never goes this many days past today and the last exception */
+const HORIZON_DAYS = 400;
 
 /**
  * H-2: the next instant after `now` at which `isOpenAt` changes, or null when it never does. Days are
- * walked one by one from today; after 8 plain days (no exception) without a change, the weekly
- * schedule alone never changes the state, so the walk jumps to the next exception date, or stops.
+ * walked one by one from yesterday; after 9 plain days in a row (no exception, no DST change) without
+ * a change, the weekly schedule alone never changes the state, so the walk jumps to the next exception
+ * date, or stops.
  */
 export function nextChangeAt(hours: Hours, now: Date): Date | null {
   const t = now.getTime();
@@ -151,14 +158,16 @@ export function nextChangeAt(hours: Hours, now: Date): Date | null {
     .sort((a, b) => a - b);
   const isException = new Set(exceptionDays);
   let day = Math.floor(wallOf(t, hours.timeZone) / DAY_MS) * DAY_MS - DAY_MS;
+  const horizon = Math.max(day, exceptionDays.at(-1) ?? day) + HORIZON_DAYS * DAY_MS;
   let plain = 0;
-  for (let steps = 0; steps < 9 * (exceptionDays.length + 2); steps++) {
-    const flip = candidatesOn(hours, day)
+  while (day <= horizon) {
+    const { at, dst } = candidatesOn(hours, day);
+    const flip = at
       .filter((c) => c > t)
       .sort((a, b) => a - b)
       .find((c) => isOpenAt(hours, new Date(c)) !== open);
     if (flip !== undefined) return new Date(flip);
-    plain = isException.has(day) ? 0 : plain + 1;
+    plain = isException.has(day) || dst ? 0 : plain + 1;
     if (plain < 9) {
       day += DAY_MS;
       continue;

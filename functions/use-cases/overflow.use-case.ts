@@ -1,8 +1,7 @@
 import { DomainError, RaceLostError } from '../domain/errors.js';
-import type { Hours } from '../domain/hours.js';
+import { isOpenAt, type Hours } from '../domain/hours.js';
 import { enqueuedAtOf, type Conversation } from '../domain/model.js';
 import { describeWhen, type OverflowRule } from '../domain/overflow.js';
-import { openState } from '../domain/queues.js';
 import { addSeconds } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
 import { performAction } from './conversation-action.use-case.js';
@@ -19,16 +18,16 @@ import { queueSettings } from './requirements-cache.js';
 const overflowActor = { role: 'system', id: 'overflow' } as const;
 
 /**
- * O-1: the first enter-time rule that matches now. `closed` follows the queue's hours (H-1).
- * `queueSizeAtLeast` and `noAgentsSignedIn` need the queue counters of MX-1, not built yet: they
- * never match today, and the rules after them are still evaluated.
+ * O-1: the first enter-time rule that matches at `at` (when the conversation entered the queue, so a
+ * follow-up that runs late decides as it would have then). `closed` follows the queue's hours (H-1).
+ * `queueSizeAtLeast` and `noAgentsSignedIn` are refused by the queue PUT until the MX-1 counters feed them.
  */
 export function enterRuleOf(
   rules: readonly OverflowRule[],
   hours: Hours | undefined,
-  now: Date,
+  at: Date,
 ): { index: number; rule: OverflowRule } | undefined {
-  const index = rules.findIndex((r) => r.when === 'closed' && !openState(hours, now).isOpen);
+  const index = rules.findIndex((r) => r.when === 'closed' && hours !== undefined && !isOpenAt(hours, at));
   return index < 0 ? undefined : { index, rule: rules[index] as OverflowRule };
 }
 
@@ -57,8 +56,18 @@ const waitTimer = (c: Conversation, rules: readonly OverflowRule[], index: numbe
   version: c.version,
   at: addSeconds(new Date(enqueuedAtOf(c)), waitOf(rules[index] as OverflowRule) ?? 0),
   subjectSince: enqueuedAtOf(c),
-  key: String(index),
+  // TM-5: the wait is the queue's and this entry's (two moves in one instant keep enqueuedAt)
+  key: `${c.queueId}.${index}`,
 });
+
+/** R-3: an offer not accepted yet is still the same wait in the queue */
+const waitsIn = (x: Conversation, c: Pick<Conversation, 'queueId' | 'enqueuedAt' | 'statusSince'>): boolean =>
+  (x.status === 'Open' || (x.status === 'Active' && x.accepted === false)) &&
+  x.queueId === c.queueId &&
+  enqueuedAtOf(x) === enqueuedAtOf(c);
+
+/** while an offer is pending the wait goes on: its rule is checked again this much later */
+const PENDING_OFFER_RECHECK_SECONDS = 10;
 
 /** one overflow action through decide/commit, only on the version seen; refused or moved: false */
 async function act(
@@ -67,7 +76,6 @@ async function act(
   index: number,
   rule: OverflowRule,
   extraWrites: readonly Write[] = [],
-  once = false,
 ): Promise<Conversation | undefined> {
   try {
     const r = await performAction(deps, {
@@ -75,15 +83,11 @@ async function act(
       conversationId: c.id,
       actor: overflowActor,
       action: { type: 'overflow', rule: index, when: describeWhen(rule.when), then: rule.then },
-      // TM-5 on the decision's own read: the version seen (entry), or this wait's rule not yet acted (timers)
+      // TM-5 on the decision's own read: Open in the same wait, and (wait-time rules) not acted in it yet
       guard: (x) =>
-        once
-          ? x.status === 'Open' && enqueuedAtOf(x) === enqueuedAtOf(c) && !x.overflowed?.includes(index)
-            ? undefined
-            : 'the rule already acted in this wait'
-          : x.version === c.version
-            ? undefined
-            : 'the conversation changed since',
+        x.status === 'Open' && waitsIn(x, c) && !x.overflowed?.includes(index)
+          ? undefined
+          : 'the conversation left that wait, or the rule already acted in it',
       extraWrites,
     });
     return r.conversation;
@@ -111,10 +115,18 @@ export async function overflowOnEntry(
   const settings = await queueSettings(deps, org, queueId, now.getTime());
   const rules = settings.queue?.overflow ?? [];
   if (!rules.length) return false;
-  const c = await deps.conversations.getConversation(org, conversationId);
-  if (c?.status !== 'Open' || c.queueId !== queueId) return false;
-  const enter = c.statusReason === 'overflow' ? undefined : enterRuleOf(rules, settings.hours, now);
-  if (enter) return (await act(deps, c, enter.index, enter.rule)) !== undefined;
+  let c = await deps.conversations.getConversation(org, conversationId);
+  if (!c || c.queueId !== queueId || !waitsIn(c, c)) return false;
+  const enter =
+    c.status === 'Open' && c.statusReason !== 'overflow'
+      ? enterRuleOf(rules, settings.hours, new Date(enqueuedAtOf(c)))
+      : undefined;
+  if (enter) {
+    const after = await act(deps, c, enter.index, enter.rule);
+    // a move or a close is followed up on its own change; a new priority keeps the wait here
+    if (after && !('setPriority' in enter.rule.then)) return true;
+    if (after) c = after;
+  }
   const next = nextWaitRule(rules, -1);
   if (next !== undefined) await deps.outbox.armTimer(waitTimer(c, rules, next));
   return false;
@@ -136,15 +148,22 @@ export async function fireWaitRule(
   done: Write,
 ): Promise<WaitOutcome> {
   const c = await deps.conversations.getConversation(timer.org, timer.conversationId);
-  if (c?.status !== 'Open' || enqueuedAtOf(c) !== timer.subjectSince)
+  const [queueId, ruleIndex] = (timer.key ?? '').split('.');
+  if (!c || c.queueId !== queueId || enqueuedAtOf(c) !== timer.subjectSince || !waitsIn(c, c))
     return { outcome: 'stale', detail: 'the conversation left that wait in its queue' };
   const now = deps.clock.now();
   const { queue } = await queueSettings(deps, timer.org, c.queueId, now.getTime());
   const rules: OverflowRule[] = queue?.overflow ?? [];
-  const index = Number(timer.key);
+  const index = Number(ruleIndex);
   const rule = rules[index];
   const wait = rule ? waitOf(rule) : undefined;
   if (!rule || wait === undefined) return { outcome: 'stale', detail: 'the wait-time rule is gone' };
+  if (c.status !== 'Open')
+    return {
+      outcome: 're-armed',
+      timer: { ...waitTimer(c, rules, index), at: addSeconds(now, PENDING_OFFER_RECHECK_SECONDS) },
+      detail: 'an offer is pending in this wait',
+    };
   if (c.overflowed?.includes(index)) return { outcome: 'stale', detail: 'the rule already acted in this wait' };
   if (now.getTime() - Date.parse(enqueuedAtOf(c)) < wait * 1000)
     return { outcome: 're-armed', timer: waitTimer(c, rules, index), detail: 'the rule waits longer now' };
@@ -153,7 +172,7 @@ export async function fireWaitRule(
   const next = stays
     ? [{ type: 'timer', timer: { ...waitTimer(c, rules, following), version: c.version + 1 } } as const]
     : [];
-  const after = await act(deps, c, index, rule, [done, ...next], true);
+  const after = await act(deps, c, index, rule, [done, ...next]);
   return after
     ? {
         outcome: 'applied',

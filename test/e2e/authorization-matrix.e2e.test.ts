@@ -463,6 +463,9 @@ const MATRIX: Record<string, MatrixCase[]> = {
   ],
 
   // ---- queues
+  'GET /v1/queues/{id}/metrics': [
+    { name: 'metrics of q1', path: () => '/v1/queues/q1/metrics', expect: { ...ADMIN_READ_OF_A, supervisor: 200 } },
+  ],
   'GET /v1/queues/{id}': [{ name: 'the state of q1', path: () => '/v1/queues/q1', expect: CONVERSATION_READ }],
   'GET /v1/queues/{id}/open-items': [
     { name: 'open items of q1', path: () => '/v1/queues/q1/open-items', expect: CONVERSATION_READ },

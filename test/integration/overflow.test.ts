@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OverflowRule } from '../../functions/domain/overflow.js';
-import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
+import { setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { fireTimer, sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
 import { makeFixture, orgOutbox, type Fixture } from '../support/fixture.js';
@@ -206,5 +206,67 @@ describe('O-1: wait-time overflow by outbox timers', () => {
       'waitedSecondsAtLeast 10',
       'waitedSecondsAtLeast 30',
     ]);
+  });
+
+  it('O-1: a new priority on entry keeps the conversation in its queue: it is offered, and its wait-time rules still apply', async () => {
+    // Prepare: q1 closed sets priority 9 on entry, and moves to q2 after 60 s; push, alice has room but is Away
+    const f = await org({
+      q1: {
+        hours: 'closed',
+        overflow: [
+          { when: 'closed', then: { setPriority: 9 } },
+          { when: { waitedSecondsAtLeast: 60 }, then: { transferToQueue: 'q2' } },
+        ],
+      },
+      q2: {},
+    });
+    await f.setWorkstream('chat', { distribution: 'push' });
+    await f.addAgent('alice', { default: 2 });
+    await signIn(f.deps, f.org, 'alice');
+
+    // Act 1
+    const offered = await f.start('chat');
+    await setPresence(f.deps, f.org, 'alice', 'Away');
+    const waits = await f.start('chat');
+
+    // Assess 1: the first was offered to alice at its new priority; the second waits at 9
+    expect(await f.conversation(offered.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice', priority: 9 });
+    expect(await f.conversation(waits.id)).toMatchObject({ status: 'Open', priority: 9, queueId: 'q1' });
+
+    // Act 2
+    f.clock.advance(60);
+    await sweep(f);
+    await f.settle();
+
+    // Assess 2
+    expect(await f.conversation(waits.id)).toMatchObject({ status: 'Open', queueId: 'q2' });
+  });
+
+  it('O-1 / TM-5: a threshold that passes while an offer is pending is checked again, and acts once the offer is gone', async () => {
+    // Prepare: push with a 60 s offer; after 40 s of wait the conversation moves to q2
+    const f = await org({
+      q1: { overflow: [{ when: { waitedSecondsAtLeast: 40 }, then: { transferToQueue: 'q2' } }] },
+      q2: {},
+    });
+    await f.setWorkstream('chat', { distribution: 'push', offerTimeoutSeconds: 60 });
+    await f.addAgent('alice');
+    f.clock.advance(30);
+    const c = await f.start('chat');
+    await signIn(f.deps, f.org, 'alice');
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', accepted: false });
+
+    // Act: the threshold passes during the offer; alice goes Away; the offer expires; the re-check comes
+    f.clock.advance(41);
+    const during = await sweep(f);
+    await setPresence(f.deps, f.org, 'alice', 'Away');
+    f.clock.advance(30);
+    await sweep(f);
+    f.clock.advance(10);
+    await sweep(f);
+    await f.settle();
+
+    // Assess
+    expect(during.filter((x) => x.kind === 'overflow').map((x) => x.outcome)).toEqual(['re-armed']);
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q2' });
   });
 });

@@ -175,3 +175,59 @@ describe('H-2: nextChangeAt agrees with isOpenAt sampled every 5 minutes', () =>
     );
   });
 });
+
+/** found by review: the eve of a DST change, a walk over many exceptions, an interval in the gap */
+describe('H-2: edge cases of the walk', () => {
+  const brute = (h: Hours, from: string): string | null => {
+    const t0 = Date.parse(from);
+    const open = isOpenAt(h, new Date(t0));
+    for (let t = t0 + 60_000; t < t0 + 40 * 86_400_000; t += 60_000)
+      if (isOpenAt(h, new Date(t)) !== open) return new Date(t).toISOString();
+    return null;
+  };
+  const cases: [string, Hours, string][] = [
+    [
+      'Paris, the night before spring forward',
+      hours('Europe/Paris', { sat: [['08:00', '22:00']], sun: [['01:00', '18:00']] }),
+      '2026-03-28T22:00:00Z',
+    ],
+    [
+      'Paris, midnight interval before spring forward',
+      hours('Europe/Paris', { sat: [['08:00', '24:00']], sun: [['00:00', '01:30']] }),
+      '2026-03-28T22:00:00Z',
+    ],
+    [
+      'Paris, the night before fall back',
+      hours('Europe/Paris', { sat: [['08:00', '24:00']], sun: [['00:00', '01:30']] }),
+      '2026-10-24T21:00:00Z',
+    ],
+    [
+      'New York, before spring forward',
+      hours('America/New_York', { sat: [['08:00', '24:00']], sun: [['00:00', '01:00']] }),
+      '2026-03-08T04:30:00Z',
+    ],
+    ['New York, before fall back', hours('America/New_York', { sun: [['00:30', '23:00']] }), '2026-11-01T03:00:00Z'],
+    [
+      'Lord Howe, spring',
+      hours('Australia/Lord_Howe', { sat: [['08:00', '24:00']], sun: [['00:00', '01:00']] }),
+      '2026-10-03T13:00:00Z',
+    ],
+    [
+      'New York, an interval inside the gap only',
+      hours('America/New_York', { sun: [['02:00', '02:30']] }),
+      '2026-03-06T12:00:00Z',
+    ],
+  ];
+  it.each(cases)('H-2: %s', (_name, h, from) => {
+    expect(next(h, from)).toBe(brute(h, from));
+  });
+
+  it('H-2: 40 closed exceptions 12 days apart, then an open one', () => {
+    const exceptions = Array.from({ length: 40 }, (_, i) => ({
+      date: new Date(Date.parse('2027-01-01') + i * 12 * 86_400_000).toISOString().slice(0, 10),
+      intervals: [] as [string, string][],
+    }));
+    const h = hours('UTC', {}, [...exceptions, { date: '2028-06-01', intervals: [['10:00', '11:00']] }]);
+    expect(next(h, '2026-12-01T00:00:00Z')).toBe('2028-06-01T10:00:00.000Z');
+  });
+});

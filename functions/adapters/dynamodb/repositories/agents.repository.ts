@@ -79,7 +79,9 @@ export class DynamoAgents implements Agents {
           TableName: this.table.name,
           Key: agentEntity.key(org, agentId),
           UpdateExpression: 'SET #p = :p, #since = :at',
-          ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(#p) OR #p <> :p)',
+          // a slower refresh never records an older presence over a newer one
+          ConditionExpression:
+            'attribute_exists(PK) AND (attribute_not_exists(#p) OR #p <> :p) AND (attribute_not_exists(#since) OR #since <= :at)',
           ExpressionAttributeNames: { '#p': 'presenceShown', '#since': 'presenceSince' },
           ExpressionAttributeValues: { ':p': presence, ':at': at },
         }),
