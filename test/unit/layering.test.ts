@@ -64,6 +64,7 @@ const REPOSITORY_PORTS = [
   'Contacts',
   'Notes',
   'Receipts',
+  'QueueStats',
 ];
 const REPOSITORY_MODULES = filesUnder('functions/adapters/dynamodb/repositories').filter(
   (f) => !f.endsWith('index.ts'),

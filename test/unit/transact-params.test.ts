@@ -438,6 +438,9 @@ describe('buildTransaction: transfers', () => {
               GSI1PK: 'ORG#acme#QUEUE#q2#Open',
               // Q-2: 10^13 offset + enqueued at AT (ms) - priority 5 x 10^8 s (no aging)
               GSI1SK: `${10_000_000_000_000 + Date.parse(AT) - 5 * 100_000_000_000}#conv1`,
+              // MX-1: Open, no primary: the queue's waiting list, by when it entered the queue
+              GSI2PK: 'ORG#acme#WAITING#q2#2',
+              GSI2SK: `${AT}#conv1`,
               GSI3PK: 'ORG#acme#STATUS#Open#6',
               GSI3SK: `${CREATED}#conv1`,
               GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',
@@ -755,6 +758,8 @@ describe('toTransactItem: single writes', () => {
           GSI1PK: 'ORG#acme#QUEUE#q1#Open',
           // Q-2: 10^13 offset + enqueued at CREATED (ms; the fixture has no enqueuedAt) - priority 5 x 10^8 s
           GSI1SK: `${10_000_000_000_000 + Date.parse(CREATED) - 5 * 100_000_000_000}#conv1`,
+          GSI2PK: 'ORG#acme#WAITING#q1#2',
+          GSI2SK: `${CREATED}#conv1`,
           GSI3PK: 'ORG#acme#STATUS#Open#6',
           GSI3SK: `${CREATED}#conv1`,
           GSI4PK: 'ORG#acme#THREAD#ch-chat#th1',

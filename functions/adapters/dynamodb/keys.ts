@@ -41,9 +41,14 @@ export const keys = {
   queue: (o: string, id: string): Key => ({ PK: `${org(o)}#QUEUE#${id}`, SK: 'QUEUE' }),
   workstream: (o: string, id: string): Key => ({ PK: `${org(o)}#WS#${id}`, SK: 'WS' }),
   /** MX-1: one shard of a queue's counters (SK COUNTS) and of its minute buckets (SK MIN#<minute>) */
-  queueStats: (o: string, queueId: string, shard: number, sk = 'COUNTS'): Key => ({
+  queueStats: (o: string, queueId: string, shard: number): Key => ({
     PK: `${org(o)}#QSTATS#${queueId}#${shard}`,
-    SK: sk,
+    SK: 'COUNTS',
+  }),
+  /** MX-1: one minute (`YYYY-MM-DDTHH:MM`) of a shard of a queue's last hour */
+  queueMinute: (o: string, queueId: string, shard: number, minute: string): Key => ({
+    PK: `${org(o)}#QSTATS#${queueId}#${shard}`,
+    SK: `MIN#${minute}`,
   }),
   /** MX-1: a change already counted (expires with the table's TTL) */
   statsSeen: (o: string, marker: string): Key => ({ PK: `${org(o)}#QSTATS-SEEN#${marker}`, SK: 'SEEN' }),

@@ -48,7 +48,7 @@ export class DynamoQueueStats implements QueueStats {
       ...deltas.flatMap((d) => [
         ...(Object.keys(d.counts).length ? [counterUpdate(t, keys.queueStats(org, d.queueId, shard), org, d)] : []),
         ...(d.minute
-          ? [minuteUpdate(t, keys.queueStats(org, d.queueId, shard, `MIN#${d.minute.at}`), org, d, nowSeconds)]
+          ? [minuteUpdate(t, keys.queueMinute(org, d.queueId, shard, d.minute.at), org, d, nowSeconds)]
           : []),
       ]),
     ];
@@ -72,7 +72,10 @@ export class DynamoQueueStats implements QueueStats {
           new QueryCommand({
             TableName: this.table.name,
             KeyConditionExpression: 'PK = :pk AND SK >= :from',
-            ExpressionAttributeValues: { ':pk': keys.queueStats(org, queueId, i).PK, ':from': `MIN#${fromMinute}` },
+            ExpressionAttributeValues: {
+              ':pk': keys.queueStats(org, queueId, i).PK,
+              ':from': keys.queueMinute(org, queueId, i, fromMinute).SK,
+            },
             ConsistentRead: true,
           }),
         ),
