@@ -100,10 +100,11 @@ async function act(
 
 /**
  * O-1 on entry (the follow-up of a change that put the conversation in `queueId`, Open): the first
- * enter-time rule that matches acts, and the conversation is not dispatched here (the action's own
- * change is followed up in turn); otherwise the first wait-time rule is armed. O-2: a conversation
- * that overflow moved into this queue is not moved by its enter-time rules (no loop between queues
- * that overflow into each other); its wait-time rules still apply. Returns whether a rule acted.
+ * enter-time rule that matches acts. After a move or a close the conversation is not dispatched here
+ * (that change is followed up in turn); after a new priority, or when no rule matched, the first
+ * wait-time rule is armed and the caller dispatches. O-2: a conversation that overflow moved into this
+ * queue is not moved by its enter-time rules (no loop between queues that overflow into each other);
+ * its wait-time rules still apply. Returns whether the caller must leave the conversation alone.
  */
 export async function overflowOnEntry(
   deps: EngineDeps,
