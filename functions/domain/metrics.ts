@@ -1,4 +1,4 @@
-import type { Conversation, Presence } from './model.js';
+import { priorityOf, type Conversation, type Presence } from './model.js';
 
 /**
  * MX-1 queue metrics, as counters moved by committed changes: what one change adds to, or takes from,
@@ -13,6 +13,20 @@ export const COUNTED_PRESENCES = ['Available', 'Busy', 'BusyDND', 'Away'] as con
 export const COUNTERS = [...COUNTED_STATUSES, 'signedIn', ...COUNTED_PRESENCES] as const;
 export type Counter = (typeof COUNTERS)[number];
 
+/** Q-1 priorities, 1..10: MX-3 counts a queue's Open conversations by base priority */
+export const LEVELS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
+/**
+ * MX-3: `openP<p>` is how many Open conversations of priority p wait in the queue; `leftP<p>` how many
+ * waits at that priority ended there (answered, abandoned, moved on), ever: a conversation's position is
+ * those ahead when it entered less those that left its level since (see `queuePosition`).
+ */
+export type LevelCounter = `openP${number}` | `leftP${number}`;
+export const levelCounter = (kind: 'open' | 'left', priority: number): LevelCounter => `${kind}P${priority}`;
+export const LEVEL_COUNTERS: readonly LevelCounter[] = LEVELS.flatMap((p) => [
+  levelCounter('open', p),
+  levelCounter('left', p),
+]);
+
 export interface MinuteCounts {
   answered: number;
   abandoned: number;
@@ -24,7 +38,7 @@ export interface MinuteCounts {
 
 export interface QueueDelta {
   queueId: string;
-  counts: Partial<Record<Counter, number>>;
+  counts: Partial<Record<Counter | LevelCounter, number>>;
   /** `YYYY-MM-DDTHH:MM` of the change, and what it adds to that minute */
   minute?: { at: string; add: Partial<MinuteCounts> };
 }
@@ -36,13 +50,31 @@ const isCounted = (s: string | undefined): s is (typeof COUNTED_STATUSES)[number
 const waiting = (c: Conversation | undefined): c is Conversation =>
   !!c && (c.status === 'Open' || (c.status === 'Active' && c.accepted === false));
 
-const add = (deltas: Map<string, QueueDelta>, queueId: string, counter: Counter, n: number): void => {
+const add = (deltas: Map<string, QueueDelta>, queueId: string, counter: Counter | LevelCounter, n: number): void => {
   const d = deltas.get(queueId) ?? { queueId, counts: {} };
   d.counts[counter] = (d.counts[counter] ?? 0) + n;
   deltas.set(queueId, d);
 };
 
 const minuteOf = (iso: string): string => iso.slice(0, 16);
+
+/** MX-3: one wait at one level of a queue (a new priority, queue or wait is a new one); none when not Open */
+const waitOf = (c: Conversation | undefined): string | undefined =>
+  c?.status === 'Open' ? `${c.queueId}\u0000${priorityOf(c)}\u0000${c.enqueuedAt ?? c.statusSince}` : undefined;
+
+/** MX-3: the wait this change started, if it started one: the queue and level it counts in */
+export function waitEntered(
+  before: Conversation | undefined,
+  after: Conversation | undefined,
+): { queueId: string; priority: number } | undefined {
+  const w = waitOf(after);
+  return after && w && w !== waitOf(before) ? { queueId: after.queueId, priority: priorityOf(after) } : undefined;
+}
+
+const nonZero = (deltas: Map<string, QueueDelta>): QueueDelta[] =>
+  [...deltas.values()]
+    .map((d) => ({ ...d, counts: Object.fromEntries(Object.entries(d.counts).filter(([, n]) => n !== 0)) }))
+    .filter((d) => Object.keys(d.counts).length > 0 || d.minute);
 
 /**
  * A conversation's change: it leaves its (queue, status) count and enters the new one (Closed is not
@@ -62,7 +94,14 @@ export function conversationDeltas(
     if (before && isCounted(before.status)) add(deltas, before.queueId, before.status, -1);
     if (after && isCounted(after.status)) add(deltas, after.queueId, after.status, 1);
   }
-  if (!after) return [...deltas.values()];
+  if (waitOf(before) !== waitOf(after)) {
+    if (before && waitOf(before)) {
+      add(deltas, before.queueId, levelCounter('open', priorityOf(before)), -1);
+      add(deltas, before.queueId, levelCounter('left', priorityOf(before)), 1);
+    }
+    if (after && waitOf(after)) add(deltas, after.queueId, levelCounter('open', priorityOf(after)), 1);
+  }
+  if (!after) return nonZero(deltas);
   const at = after.updatedAt;
   if (waiting(before) && after.status === 'Active' && after.accepted !== false) {
     const waitMs = Math.max(0, Date.parse(at) - Date.parse(before.enqueuedAt ?? before.statusSince));
@@ -71,7 +110,7 @@ export function conversationDeltas(
   }
   if (before?.status === 'Open' && after.status === 'Closed' && (after.statusReason ?? '').startsWith('customer'))
     minute(deltas, before.queueId, at, { abandoned: 1 });
-  return [...deltas.values()];
+  return nonZero(deltas);
 }
 
 function minute(deltas: Map<string, QueueDelta>, queueId: string, at: string, counts: Partial<MinuteCounts>): void {
@@ -111,7 +150,50 @@ export function agentDeltas(before: MemberImage | undefined, after: MemberImage 
   };
   side(before, -1);
   side(after, 1);
-  return [...deltas.values()]
-    .map((d) => ({ ...d, counts: Object.fromEntries(Object.entries(d.counts).filter(([, n]) => n !== 0)) }))
-    .filter((d) => Object.keys(d.counts).length > 0);
+  return nonZero(deltas);
+}
+
+/** MX-3: the inputs of a queue position, all from bounded reads */
+export interface PositionInputs {
+  priority: number;
+  /** Open conversations before it in Q-2 order, counted in the index up to a limit; complete: that is all */
+  head: { ahead: number; complete: boolean };
+  counts: Partial<Record<Counter | LevelCounter, number>>;
+  /** its wait's entry record, when it is this wait's: `ahead` at its level then, `left` that level then */
+  entry?: { ahead: number; left: number } | undefined;
+  /** answered in the queue over the last `windowSeconds` */
+  answered: number;
+  windowSeconds: number;
+}
+
+export interface QueuePosition {
+  /** 1 = next */
+  position: number;
+  /** counted in the index (the first HEAD of the queue), not estimated from the counters */
+  exact: boolean;
+  estimatedWaitSeconds: number | null;
+}
+
+/**
+ * MX-3: exact while the conversation is among the first of the index's count; beyond it, estimated from
+ * the counters: the Open ones of higher priority now, plus those at its own priority that were ahead when
+ * it entered less the waits at that priority that ended since (an abandon or a move from behind it is
+ * counted as if from ahead). The estimated wait is the position over the recent answer rate.
+ */
+export function queuePosition(i: PositionInputs): QueuePosition {
+  const n = (c: Counter | LevelCounter): number => Math.max(0, i.counts[c] ?? 0);
+  let position = i.head.ahead + 1;
+  if (!i.head.complete) {
+    const higher = LEVELS.filter((p) => p > i.priority).reduce((sum, p) => sum + n(levelCounter('open', p)), 0);
+    const same = i.entry
+      ? i.entry.ahead - (n(levelCounter('left', i.priority)) - i.entry.left)
+      : n(levelCounter('open', i.priority)) - 1;
+    const estimate = 1 + higher + Math.max(0, same);
+    position = Math.max(position, Math.min(estimate, n('Open')));
+  }
+  return {
+    position,
+    exact: i.head.complete,
+    estimatedWaitSeconds: i.answered > 0 ? Math.round((position * i.windowSeconds) / i.answered) : null,
+  };
 }

@@ -1,5 +1,5 @@
 import type { Hours } from '../domain/hours.js';
-import type { Counter, MinuteCounts, QueueDelta } from '../domain/metrics.js';
+import type { Counter, LevelCounter, MinuteCounts, QueueDelta } from '../domain/metrics.js';
 import type {
   Agent,
   AssignmentMethod,
@@ -173,6 +173,8 @@ export interface Lists {
   /** the agent's Active, WrapUp and Waiting conversations */
   listWorkItems(org: string, agentId: string): Promise<Conversation[]>;
   listQueueMembers(org: string, queueId: string): Promise<string[]>;
+  /** MX-3: Open conversations before `c` in its queue's Q-2 order, counted up to `limit` (complete: all of them) */
+  countAhead(org: string, c: Conversation, limit: number): Promise<{ ahead: number; complete: boolean }>;
   /** MX-1: when the queue's longest-waiting Open conversation entered it (undefined: none waits) */
   oldestWaiting(org: string, queueId: string): Promise<string | undefined>;
   /** A-2: the primary agent of the customer's (identified) or else the thread's most recent earlier conversation that had one */
@@ -208,8 +210,23 @@ export interface Receipts {
 /** Every repository of the engine, by the name use cases reach it under (`deps.agents`, ...). */
 /** MX-1: a queue's counters summed over its shards, and its last-hour minute buckets summed */
 export interface QueueStatsRead {
-  counts: Record<Counter, number>;
+  counts: Record<Counter | LevelCounter, number>;
   lastHour: MinuteCounts;
+}
+
+/**
+ * MX-3: where a conversation's wait stood when it entered its queue, from the counters its follow-up
+ * read: `ahead` Open at its priority already, `left` waits ended at that priority so far.
+ */
+export interface QueueEntry {
+  conversationId: string;
+  /** the conversation's version whose change started the wait */
+  version: number;
+  queueId: string;
+  priority: number;
+  enqueuedAt: string;
+  ahead: number;
+  left: number;
 }
 
 /** MX-1: queue counters moved by the follow-ups of committed changes, once per change */
@@ -223,6 +240,10 @@ export interface QueueStats {
     nowSeconds: number,
   ): Promise<boolean>;
   read(org: string, queueId: string, fromMinute: string): Promise<QueueStatsRead>;
+  /** the counters alone (one BatchGet) */
+  counts(org: string, queueId: string): Promise<Record<Counter | LevelCounter, number>>;
+  recordEntry(org: string, entry: QueueEntry, nowSeconds: number): Promise<void>;
+  entryOf(org: string, conversationId: string): Promise<QueueEntry | undefined>;
 }
 
 export interface Repositories {

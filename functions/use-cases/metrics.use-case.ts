@@ -2,9 +2,12 @@ import { NotFoundError } from '../domain/errors.js';
 import {
   agentDeltas,
   conversationDeltas,
+  levelCounter,
+  waitEntered,
   type Counter,
   type MetricsChange,
   type MinuteCounts,
+  type QueueDelta,
 } from '../domain/metrics.js';
 import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../domain/queues.js';
 import type { EngineDeps } from './engine.js';
@@ -19,23 +22,58 @@ import { queueSettings } from './requirements-cache.js';
 export async function countChange(
   deps: EngineDeps,
   task: { org: string; marker: string; subject: string; change: MetricsChange },
-): Promise<void> {
+): Promise<{ counted: boolean; deltas: QueueDelta[] }> {
   const now = deps.clock.now();
   const { change } = task;
-  let deltas;
-  if (change.kind === 'conversation') {
-    const queues = [...new Set([change.before?.queueId, change.after?.queueId].filter((q): q is string => !!q))];
-    const levels = new Map(
-      await Promise.all(
-        queues.map(async (q): Promise<[string, number]> => {
-          const { queue } = await queueSettings(deps, task.org, q, now.getTime());
-          return [q, queue?.serviceLevelSeconds ?? DEFAULT_SERVICE_LEVEL_SECONDS];
-        }),
-      ),
+  const deltas =
+    change.kind === 'conversation'
+      ? conversationDeltas(change.before, change.after, await serviceLevels(deps, task.org, change, now))
+      : agentDeltas(change.before, change.after);
+  const entered = change.kind === 'conversation' ? waitEntered(change.before, change.after) : undefined;
+  // MX-3: a new wait notes where it stands from the counters as they were before its own change counted
+  const before = entered ? await deps.queueStats.counts(task.org, entered.queueId) : undefined;
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const counted = await deps.queueStats.apply(task.org, task.marker, task.subject, deltas, nowSeconds);
+  if (entered && before && change.kind === 'conversation' && change.after) {
+    // counted before (a redelivery): the counters read already hold this change's own deltas
+    const own = counted ? {} : (deltas.find((d) => d.queueId === entered.queueId)?.counts ?? {});
+    const at = (kind: 'open' | 'left'): number => {
+      const c = levelCounter(kind, entered.priority);
+      return (before[c] ?? 0) - (own[c] ?? 0);
+    };
+    const c = change.after;
+    await deps.queueStats.recordEntry(
+      task.org,
+      {
+        conversationId: c.id,
+        version: c.version,
+        ...entered,
+        enqueuedAt: c.enqueuedAt ?? c.statusSince,
+        ahead: Math.max(0, at('open')),
+        left: at('left'),
+      },
+      nowSeconds,
     );
-    deltas = conversationDeltas(change.before, change.after, (q) => levels.get(q) ?? DEFAULT_SERVICE_LEVEL_SECONDS);
-  } else deltas = agentDeltas(change.before, change.after);
-  await deps.queueStats.apply(task.org, task.marker, task.subject, deltas, Math.floor(now.getTime() / 1000));
+  }
+  return { counted, deltas };
+}
+
+async function serviceLevels(
+  deps: EngineDeps,
+  org: string,
+  change: Extract<MetricsChange, { kind: 'conversation' }>,
+  now: Date,
+): Promise<(queueId: string) => number> {
+  const queues = [...new Set([change.before?.queueId, change.after?.queueId].filter((q): q is string => !!q))];
+  const levels = new Map(
+    await Promise.all(
+      queues.map(async (q): Promise<[string, number]> => {
+        const { queue } = await queueSettings(deps, org, q, now.getTime());
+        return [q, queue?.serviceLevelSeconds ?? DEFAULT_SERVICE_LEVEL_SECONDS];
+      }),
+    ),
+  );
+  return (q) => levels.get(q) ?? DEFAULT_SERVICE_LEVEL_SECONDS;
 }
 
 export interface QueueMetrics {

@@ -467,6 +467,13 @@ const MATRIX: Record<string, MatrixCase[]> = {
     { name: 'metrics of q1', path: () => '/v1/queues/q1/metrics', expect: { ...ADMIN_READ_OF_A, supervisor: 200 } },
   ],
   'GET /v1/queues/{id}': [{ name: 'the state of q1', path: () => '/v1/queues/q1', expect: CONVERSATION_READ }],
+  'GET /v1/conversations/{id}/queue-position': [
+    {
+      name: 'the queue position of an Open conversation of q1',
+      path: (c) => `/v1/conversations/${c.conversation}/queue-position`,
+      expect: CONVERSATION_READ,
+    },
+  ],
   'GET /v1/queues/{id}/open-items': [
     { name: 'open items of q1', path: () => '/v1/queues/q1/open-items', expect: CONVERSATION_READ },
   ],
@@ -659,7 +666,8 @@ afterAll(() => rt?.stop());
 
 function conversationOf(route: string, c: MatrixCase, caller: Caller): string {
   if (route === 'POST /v1/conversations/{id}/actions/{action}') return fresh.get(`${c.name}|${caller}`) as string;
-  if (route === 'GET /v1/conversations/{id}') return shared.open as string;
+  if (route === 'GET /v1/conversations/{id}' || route === 'GET /v1/conversations/{id}/queue-position')
+    return shared.open as string;
   return shared.active as string;
 }
 

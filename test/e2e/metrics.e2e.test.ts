@@ -89,4 +89,37 @@ describe.each(RUNTIMES)('MX-1 over HTTP, on $on', ({ bundles }) => {
     expect((await alice.get('/v1/queues/q1/metrics')).status).toBe(403);
     expect((await o.admin.get('/v1/queues/nope/metrics')).status).toBe(404);
   });
+
+  it('MX-3: GET /v1/conversations/{id}/queue-position: place and estimated wait while Open, 409 naming the status after', async () => {
+    // Prepare: two chats wait behind whatever the first case left
+    const alice = await o.agent('alice');
+    const ahead = await customerStarts();
+    const behind = await customerStarts();
+
+    // Act
+    const [p1, p2] = await Promise.all(
+      [ahead, behind].map((id) => ok(alice.get<{ position: number }>(`/v1/conversations/${id}/queue-position`))),
+    );
+    await ok(alice.post(`/v1/conversations/${ahead}/actions/accept`, {}));
+    const moved = await eventually(async () => {
+      const r = await ok(
+        alice.get<{ position: number; estimatedWaitSeconds: number | null }>(
+          `/v1/conversations/${behind}/queue-position`,
+        ),
+      );
+      return r.position === p2.position - 1 ? r : undefined;
+    });
+    const taken = await alice.get<{ status: number; currentStatus: string }>(
+      `/v1/conversations/${ahead}/queue-position`,
+    );
+
+    // Assess
+    expect(p1).toMatchObject({ queueId: 'q1', positionExact: true });
+    expect(p2.position).toBe(p1.position + 1);
+    expect(moved.estimatedWaitSeconds).toBeGreaterThan(0);
+    expect(taken.status).toBe(409);
+    expect(taken.headers.get('content-type')).toContain('application/problem+json');
+    expect(taken.body).toMatchObject({ status: 409, currentStatus: 'Active' });
+    expect((await o.admin.get('/v1/conversations/nope/queue-position')).status).toBe(404);
+  });
 });

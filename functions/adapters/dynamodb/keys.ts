@@ -51,6 +51,8 @@ export const keys = {
     SK: `MIN#${minute}`,
   }),
   /** MX-1: a change already counted (expires with the table's TTL) */
+  /** MX-3: where a conversation's current wait stood in its queue when it started (beside the conversation) */
+  queueEntry: (o: string, conversationId: string): Key => ({ PK: `${org(o)}#CONV#${conversationId}`, SK: 'QPOS' }),
   statsSeen: (o: string, marker: string): Key => ({ PK: `${org(o)}#QSTATS-SEEN#${marker}`, SK: 'SEEN' }),
   /** H-1 */
   hours: (o: string, id: string): Key => ({ PK: `${org(o)}#HOURS#${id}`, SK: 'HOURS' }),

@@ -2,6 +2,7 @@ import { readConfig, type ConfigFor } from '../../config.js';
 import { openItems } from '../../use-cases/conversation-reads.use-case.js';
 import { readQueueState } from '../../use-cases/queue-reads.use-case.js';
 import { readQueueMetrics } from '../../use-cases/metrics.use-case.js';
+import { readQueuePosition } from '../../use-cases/queue-position.use-case.js';
 import type { EngineDeps } from '../../use-cases/engine.js';
 import { fromEnvironment } from '../lambda.js';
 import { createObservability } from '../observability.js';
@@ -9,10 +10,10 @@ import { createStoreRuntime, type StoreOverrides } from '../wiring/dynamodb.js';
 import { callerOf } from './auth.js';
 import { httpGroup, ok, parse, type Route } from './http-handler.js';
 import { pageQuery } from './schemas.js';
-import { pageView, queueMetricsView, queueStateView, viewAt } from './views.js';
+import { pageView, queueMetricsView, queuePositionView, queueStateView, viewAt } from './views.js';
 
 interface QueuesRuntime {
-  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents' | 'clock' | 'queueStats'>;
+  deps: Pick<EngineDeps, 'configuration' | 'lists' | 'agents' | 'clock' | 'queueStats' | 'conversations'>;
 }
 
 export const queueRoutes: Route<QueuesRuntime>[] = [
@@ -43,6 +44,14 @@ export const queueRoutes: Route<QueuesRuntime>[] = [
         pageView(await openItems(rt.deps, callerOf(claims), params.id as string, page), viewAt(rt.deps.clock.now())),
       );
     },
+  },
+  {
+    auth: 'jwt',
+    roles: ['agent', 'supervisor', 'admin'],
+    method: 'GET',
+    path: '/v1/conversations/{id}/queue-position',
+    handle: async ({ claims, params }, rt) =>
+      ok(queuePositionView(await readQueuePosition(rt.deps, callerOf(claims), params.id as string))),
   },
 ];
 

@@ -162,6 +162,12 @@ export const ROUTES: readonly RouteSpec[] = [
     path: '/v1/queues/{id}/open-items',
     summary: 'Open conversations of a queue, oldest first (R-4 pick list)',
   },
+  {
+    ...queues,
+    method: 'GET',
+    path: '/v1/conversations/{id}/queue-position',
+    summary: "An Open conversation's position in its queue and estimated wait (MX-3)",
+  },
   // ---- functions/handlers/http/webhooks.handler.ts ----
   {
     ...webhooks,

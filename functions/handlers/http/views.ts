@@ -3,6 +3,7 @@ import type { OverflowRule } from '../../domain/overflow.js';
 import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../../domain/queues.js';
 import type { QueueState } from '../../use-cases/queue-reads.use-case.js';
 import type { AgentListItem } from '../../use-cases/agent-reads.use-case.js';
+import type { QueuePositionView } from '../../use-cases/queue-position.use-case.js';
 import type { QueueMetrics } from '../../use-cases/metrics.use-case.js';
 import { presenceOf, type PresenceSource } from '../../domain/presence.js';
 import { membershipOf } from '../../domain/profiles.js';
@@ -400,6 +401,15 @@ export const queueMetricsView = (m: QueueMetrics) => {
     serviceLevelSeconds: m.serviceLevelSeconds,
   };
 };
+
+/** openapi.yaml `QueuePosition` (MX-3) */
+export const queuePositionView = (p: QueuePositionView) => ({
+  queueId: p.queueId,
+  position: p.position,
+  positionExact: p.exact,
+  estimatedWaitSeconds: p.estimatedWaitSeconds,
+  at: p.at.toISOString(),
+});
 
 /** openapi.yaml `Hours` (H-1) */
 export const hoursView = (h: Hours): Hours => ({

@@ -4,7 +4,7 @@ import { stateOf, type Conversation } from '../../../domain/model.js';
 import { STATUS_ORDER, type ConversationFilter, type Page, type PageRequest } from '../../../ports/read-types.js';
 import type { Lists } from '../../../ports/repositories.js';
 import { conversationEntity, memberEntity } from '../entities.js';
-import { indexPartition, WAITING_SHARDS } from '../keys.js';
+import { conversationIndexKeys, indexPartition, WAITING_SHARDS } from '../keys.js';
 import { CONVERSATION_SORT_KEY, idOf, shardedPage, type QueryPlan } from '../sharded-query.js';
 import type { Table } from '../table.js';
 
@@ -94,6 +94,27 @@ export class DynamoLists implements Lists {
     );
     const since = firsts.flatMap((out) => (out.Items ?? []).map((i) => String(i.GSI2SK).split('#')[0] as string));
     return since.sort()[0];
+  }
+
+  /**
+   * MX-3: how many Open conversations of its queue come before this one in Q-2 order, counted in the
+   * queue's open-items index (GSI1) up to `limit` of them: one query, whatever the queue's size.
+   */
+  async countAhead(org: string, c: Conversation, limit: number): Promise<{ ahead: number; complete: boolean }> {
+    const out = await this.table.doc.send(
+      new QueryCommand({
+        TableName: this.table.name,
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk AND GSI1SK < :mine',
+        ExpressionAttributeValues: {
+          ':pk': indexPartition.queueStatus(org, c.queueId, 'Open'),
+          ':mine': conversationIndexKeys(c).GSI1SK,
+        },
+        Select: 'COUNT',
+        Limit: limit,
+      }),
+    );
+    return { ahead: out.Count ?? 0, complete: !out.LastEvaluatedKey };
   }
 
   async listQueueMembers(org: string, queueId: string): Promise<string[]> {

@@ -1,6 +1,19 @@
-import { QueryCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { COUNTERS, type Counter, type MinuteCounts, type QueueDelta } from '../../../domain/metrics.js';
-import type { QueueStats, QueueStatsRead } from '../../../ports/repositories.js';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  COUNTERS,
+  LEVEL_COUNTERS,
+  type Counter,
+  type LevelCounter,
+  type MinuteCounts,
+  type QueueDelta,
+} from '../../../domain/metrics.js';
+import type { QueueEntry, QueueStats, QueueStatsRead } from '../../../ports/repositories.js';
 import { keys, shardOf, type Key } from '../keys.js';
 import type { Table } from '../table.js';
 
@@ -18,6 +31,11 @@ const SEEN_SECONDS = 24 * 3600;
 const MINUTE_SECONDS = 3 * 3600;
 
 const MINUTE_FIELDS = ['answered', 'abandoned', 'waitMs', 'withinServiceLevel'] as const;
+/** a wait's entry record outlives any wait worth a position */
+const ENTRY_SECONDS = 30 * 24 * 3600;
+
+type Counts = Record<Counter | LevelCounter, number>;
+const ALL_COUNTERS = [...COUNTERS, ...LEVEL_COUNTERS];
 
 /** MX-1: the queues' counters, moved by the follow-ups of committed changes. */
 export class DynamoQueueStats implements QueueStats {
@@ -62,12 +80,16 @@ export class DynamoQueueStats implements QueueStats {
     }
   }
 
+  /** the shards' counters summed: one BatchGet */
+  async counts(org: string, queueId: string): Promise<Counts> {
+    return sum(await this.table.batchGet(shards().map((i) => keys.queueStats(org, queueId, i))));
+  }
+
   /** the shards' counters summed, and the minute buckets from `fromMinute` on: one BatchGet and one query per shard */
   async read(org: string, queueId: string, fromMinute: string): Promise<QueueStatsRead> {
-    const shards = Array.from({ length: STATS_SHARDS }, (_, i) => i);
-    const [counters, ...buckets] = await Promise.all([
-      this.table.batchGet(shards.map((i) => keys.queueStats(org, queueId, i))),
-      ...shards.map((i) =>
+    const [counts, ...buckets] = await Promise.all([
+      this.counts(org, queueId),
+      ...shards().map((i) =>
         this.table.doc.send(
           new QueryCommand({
             TableName: this.table.name,
@@ -81,13 +103,58 @@ export class DynamoQueueStats implements QueueStats {
         ),
       ),
     ]);
-    const counts = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<Counter, number>;
-    for (const item of counters) for (const c of COUNTERS) counts[c] += Number(item[c] ?? 0);
     const lastHour: MinuteCounts = { answered: 0, abandoned: 0, waitMs: 0, withinServiceLevel: 0 };
     for (const out of buckets)
       for (const item of out.Items ?? []) for (const f of MINUTE_FIELDS) lastHour[f] += Number(item[f] ?? 0);
     return { counts, lastHour };
   }
+
+  /** MX-3: a wait's entry, kept unless a later change of the conversation already wrote its own */
+  async recordEntry(org: string, entry: QueueEntry, nowSeconds: number): Promise<void> {
+    try {
+      await this.table.doc.send(
+        new PutCommand({
+          TableName: this.table.name,
+          Item: {
+            ...keys.queueEntry(org, entry.conversationId),
+            type: 'queue-entry',
+            org,
+            ...entry,
+            expiresAt: nowSeconds + ENTRY_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(PK) OR version < :v',
+          ExpressionAttributeValues: { ':v': entry.version },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
+  async entryOf(org: string, conversationId: string): Promise<QueueEntry | undefined> {
+    const out = await this.table.doc.send(
+      new GetCommand({ TableName: this.table.name, Key: keys.queueEntry(org, conversationId) }),
+    );
+    if (!out.Item) return undefined;
+    const { conversationId: id, version, queueId, priority, enqueuedAt, ahead, left } = out.Item;
+    return {
+      conversationId: String(id),
+      version: Number(version),
+      queueId: String(queueId),
+      priority: Number(priority),
+      enqueuedAt: String(enqueuedAt),
+      ahead: Number(ahead),
+      left: Number(left),
+    };
+  }
+}
+
+const shards = (): number[] => Array.from({ length: STATS_SHARDS }, (_, i) => i);
+
+function sum(items: readonly Record<string, unknown>[]): Counts {
+  const counts = Object.fromEntries(ALL_COUNTERS.map((c) => [c, 0])) as Counts;
+  for (const item of items) for (const c of ALL_COUNTERS) counts[c] += Number(item[c] ?? 0);
+  return counts;
 }
 
 function counterUpdate(table: string, key: Key, org: string, d: QueueDelta): TransactItem {
