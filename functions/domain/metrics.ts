@@ -43,6 +43,9 @@ export interface QueueDelta {
   minute?: { at: string; add: Partial<MinuteCounts> };
 }
 
+/** MX-1: every change of a conversation writes a new version: the version names the change, counted once */
+export const conversationMarker = (id: string, version: number | string): string => `C#${id}#v${version}`;
+
 const isCounted = (s: string | undefined): s is (typeof COUNTED_STATUSES)[number] =>
   (COUNTED_STATUSES as readonly string[]).includes(s ?? '');
 

@@ -1,7 +1,7 @@
 import type { DueTimer } from '../ports/due-timer.js';
 import { requirementKeyOf } from '../domain/skills.js';
 import type { Change, PositionedChange } from './changes.js';
-import { agentDeltas, conversationDeltas, type MetricsChange } from '../domain/metrics.js';
+import { agentDeltas, conversationDeltas, conversationMarker, type MetricsChange } from '../domain/metrics.js';
 
 /**
  * What a batch of committed changes causes, each task once per batch however many records ask for
@@ -40,8 +40,7 @@ function metricsTaskOf(change: Change, sequenceNumber: string): Task | undefined
     return {
       kind: 'metrics',
       org: c.org,
-      // every change of a conversation writes a new version: the version names the change
-      marker: `C#${c.id}#v${change.after?.version ?? `${change.before?.version ?? 0}-deleted`}`,
+      marker: conversationMarker(c.id, change.after?.version ?? `${change.before?.version ?? 0}-deleted`),
       subject: c.id,
       change: {
         kind: 'conversation',

@@ -89,13 +89,28 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
   // MX-1: the counters need nothing of the other stages either (each change carries its own deltas)
   const metrics = stage(
     planned.filter((p) => p.task.kind === 'metrics'),
-    (t) => (t.kind === 'metrics' ? countChange(deps, t) : none()),
+    (t) => (t.kind === 'metrics' ? countAndSignal(deps, t) : none()),
   );
   await Promise.all([dispatch, outbox, metrics]);
   return { tasks: planned.length, failed, errors };
 }
 
 const none = async (): Promise<void> => undefined;
+
+/**
+ * MX-1: a change's counters, then its queue signals (metrics) if it counted now: one counted before (a
+ * redelivered record) signals nothing, so nothing counts twice there either. The counters are committed
+ * by then, so a signal that fails is logged and the follow-up still succeeds (it is not retried).
+ */
+async function countAndSignal(deps: EngineDeps, t: Extract<Task, { kind: 'metrics' }>): Promise<void> {
+  const { counted, deltas } = await countChange(deps, t);
+  if (!counted || !deps.queueSignals) return;
+  try {
+    await deps.queueSignals.changed(t.org, deltas);
+  } catch (err) {
+    deps.log?.warn('queue signals failed; the counters are committed', { org: t.org, error: String(err) });
+  }
+}
 
 /**
  * K-2: after a workstream PUT added requirements to a queue's registry, every member is indexed

@@ -120,14 +120,7 @@ export async function configureQueue(deps: ApiDeps, queue: QueueConfig): Promise
     ),
     queue.hoursId ? deps.configuration.getHours(queue.org, queue.hoursId) : undefined,
   ]);
-  // O-1: the conditions on the queue's counters (MX-1) are not evaluated yet: refused, not silently skipped
-  const unsupported = (queue.overflow ?? []).flatMap((rule, i) =>
-    rule.when === 'noAgentsSignedIn' || (typeof rule.when === 'object' && 'queueSizeAtLeast' in rule.when)
-      ? [{ field: `overflow.${i}.when`, message: 'noAgentsSignedIn and queueSizeAtLeast are not supported yet' }]
-      : [],
-  );
   const errors = [
-    ...unsupported,
     ...(queue.hoursId && !hours ? [{ field: 'hoursId', message: `hours ${queue.hoursId} do not exist` }] : []),
     ...self.map((t) => ({ field: t.field, message: 'a queue cannot overflow to itself' })),
     ...missing,

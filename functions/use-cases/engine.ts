@@ -3,6 +3,7 @@ import type { Clock, IdGenerator } from '../ports/clock.js';
 import { CommitConflict } from '../ports/storage-types.js';
 import type { TimerRequest } from '../domain/writes.js';
 import type { Notifier } from '../ports/notifier.js';
+import type { QueueSignals } from '../ports/queue-signals.js';
 import type { Repositories } from '../ports/repositories.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { ConfigCache } from './config-cache.js';
@@ -21,6 +22,8 @@ export interface EngineDeps extends Repositories {
   config?: ConfigCache;
   /** how many times a transaction that lost a race is re-decided on fresh state (default 10) */
   maxAttempts?: number;
+  /** MX-1: metrics of counted changes (the stream follow-ups' function only, where metrics are enabled) */
+  queueSignals?: QueueSignals;
   log?: { warn(message: string, data?: Record<string, unknown>): void };
 }
 

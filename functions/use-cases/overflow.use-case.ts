@@ -1,6 +1,7 @@
 import { DomainError, RaceLostError } from '../domain/errors.js';
 import { isOpenAt, type Hours } from '../domain/hours.js';
 import { enqueuedAtOf, type Conversation } from '../domain/model.js';
+import { conversationMarker } from '../domain/metrics.js';
 import { describeWhen, type OverflowRule } from '../domain/overflow.js';
 import { addSeconds } from '../domain/timers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
@@ -17,18 +18,45 @@ import { queueSettings } from './requirements-cache.js';
 
 const overflowActor = { role: 'system', id: 'overflow' } as const;
 
+/** O-1: what the enter-time conditions on the queue's counters see (MX-1): others waiting, members signed in */
+export interface QueueLoad {
+  /** Open conversations already waiting, this one left out */
+  waiting: number;
+  signedIn: number;
+}
+
 /**
  * O-1: the first enter-time rule that matches at `at` (when the conversation entered the queue, so a
- * follow-up that runs late decides as it would have then). `closed` follows the queue's hours (H-1).
- * `queueSizeAtLeast` and `noAgentsSignedIn` are refused by the queue PUT until the MX-1 counters feed them.
+ * follow-up that runs late decides as it would have then). `closed` follows the queue's hours (H-1);
+ * `queueSizeAtLeast` and `noAgentsSignedIn` the queue's counters as the follow-up reads them.
  */
 export function enterRuleOf(
   rules: readonly OverflowRule[],
   hours: Hours | undefined,
   at: Date,
+  load?: QueueLoad,
 ): { index: number; rule: OverflowRule } | undefined {
-  const index = rules.findIndex((r) => r.when === 'closed' && hours !== undefined && !isOpenAt(hours, at));
+  const matches = ({ when }: OverflowRule): boolean => {
+    if (when === 'closed') return hours !== undefined && !isOpenAt(hours, at);
+    if (when === 'noAgentsSignedIn') return load !== undefined && load.signedIn <= 0;
+    if ('queueSizeAtLeast' in when) return load !== undefined && load.waiting >= when.queueSizeAtLeast;
+    return false;
+  };
+  const index = rules.findIndex(matches);
   return index < 0 ? undefined : { index, rule: rules[index] as OverflowRule };
+}
+
+const onCounters = (r: OverflowRule): boolean =>
+  r.when === 'noAgentsSignedIn' || (typeof r.when === 'object' && 'queueSizeAtLeast' in r.when);
+
+/**
+ * O-1: the queue's load for its counter conditions, read only for a queue that has one: the counters
+ * and whether this entry's own change is counted in them yet (the counters' follow-up of the same
+ * change may run before or after this one), read at one instant.
+ */
+async function loadOf(deps: EngineDeps, c: Conversation): Promise<QueueLoad> {
+  const { counts, counted } = await deps.queueStats.countsWith(c.org, c.queueId, conversationMarker(c.id, c.version));
+  return { waiting: Math.max(0, (counts.Open ?? 0) - (counted ? 1 : 0)), signedIn: counts.signedIn ?? 0 };
 }
 
 const waitOf = (r: OverflowRule): number | undefined =>
@@ -118,10 +146,9 @@ export async function overflowOnEntry(
   if (!rules.length) return false;
   let c = await deps.conversations.getConversation(org, conversationId);
   if (!c || c.queueId !== queueId || !waitsIn(c, c)) return false;
-  const enter =
-    c.status === 'Open' && c.statusReason !== 'overflow'
-      ? enterRuleOf(rules, settings.hours, new Date(enqueuedAtOf(c)))
-      : undefined;
+  const entering = c.status === 'Open' && c.statusReason !== 'overflow';
+  const load = entering && rules.some(onCounters) ? await loadOf(deps, c) : undefined;
+  const enter = entering ? enterRuleOf(rules, settings.hours, new Date(enqueuedAtOf(c)), load) : undefined;
   if (enter) {
     const after = await act(deps, c, enter.index, enter.rule);
     // a move or a close is followed up on its own change; a new priority keeps the wait here

@@ -7,6 +7,7 @@ import {
   GraphWidget,
   MathExpression,
   Metric,
+  SearchExpression,
   TextWidget,
   TreatMissingData,
   type IMetric,
@@ -270,6 +271,21 @@ export class Monitoring extends Construct {
         left: Object.entries(props.streamConsumers).map(([n, fn]) => iteratorAge(fn).with({ label: n })),
       }),
     );
+    // MX-1: queues are runtime configuration, so their metrics (EMF from the follow-ups) are found by SEARCH
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        ...wide,
+        title: 'Queue depth per queue',
+        left: [queueSearch(props.namespace, 'QueueDepth', 'Maximum')],
+        leftYAxis: { min: 0 },
+      }),
+      new GraphWidget({
+        ...wide,
+        title: 'Service level per queue (%)',
+        left: [queueSearch(props.namespace, 'ServiceLevel', 'Average')],
+        leftYAxis: { min: 0, max: 100 },
+      }),
+    );
 
     // ---- one conversation's trail across every function and the access log ----
     new QueryDefinition(this, 'ConversationTrail', {
@@ -299,4 +315,15 @@ export class Monitoring extends Construct {
 /** How old the last record of a stream batch was when the function got it (milliseconds), at its worst per minute. */
 function iteratorAge(fn: IFunction): Metric {
   return fn.metric('IteratorAge', { period: MINUTE, statistic: 'Maximum' });
+}
+
+/**
+ * MX-1: one line per (org, queue) of a queue metric the follow-ups emit (EMF, dimensions exactly org and
+ * queueId), per minute. The namespace is quoted: it holds a `/` and the stage.
+ */
+function queueSearch(namespace: string, metricName: string, statistic: 'Maximum' | 'Average'): SearchExpression {
+  return new SearchExpression({
+    expression: `SEARCH('{"${namespace}",org,queueId} MetricName="${metricName}"', '${statistic}', 60)`,
+    period: MINUTE,
+  });
 }

@@ -160,9 +160,8 @@ describe.each(RUNTIMES)('H-1, H-2: operating hours over HTTP, on $on', ({ bundle
       [{ name: 'x', overflow: [{ when: { queueSizeAtLeast: -1 }, then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: { waitedSecondsAtLeast: -5 }, then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: 'sometimes', then: { close: true } }] }, 'overflow.0.when'],
-      // not evaluated until the queue counters feed them: refused rather than skipped
-      [{ name: 'x', overflow: [{ when: 'noAgentsSignedIn', then: { close: true } }] }, 'overflow.0.when'],
-      [{ name: 'x', overflow: [{ when: { queueSizeAtLeast: 5 }, then: { close: true } }] }, 'overflow.0.when'],
+      [{ name: 'x', overflow: [{ when: { queueSizeAtLeast: 1.5 }, then: { close: true } }] }, 'overflow.0.when'],
+      [{ name: 'x', overflow: [{ when: { noAgentsSignedIn: true }, then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: 'closed', then: { setPriority: 11 } }] }, 'overflow.0.then'],
       [{ name: 'x', overflow: [{ when: 'closed', then: { close: false } }] }, 'overflow.0.then'],
     ];
@@ -173,6 +172,8 @@ describe.each(RUNTIMES)('H-1, H-2: operating hours over HTTP, on $on', ({ bundle
   it('O-1: overflow rules are stored in order and shown on the queue', async () => {
     const overflow = [
       { when: 'closed', then: { transferToQueue: 'q2' } },
+      { when: 'noAgentsSignedIn', then: { transferToQueue: 'q2' } },
+      { when: { queueSizeAtLeast: 50 }, then: { close: true } },
       { when: { waitedSecondsAtLeast: 60 }, then: { setPriority: 3 } },
       { when: { waitedSecondsAtLeast: 600 }, then: { close: true } },
     ];

@@ -97,9 +97,9 @@ describe.each(RUNTIMES)('MX-1 over HTTP, on $on', ({ bundles }) => {
     const behind = await customerStarts();
 
     // Act
-    const [p1, p2] = await Promise.all(
+    const [p1, p2] = (await Promise.all(
       [ahead, behind].map((id) => ok(alice.get<{ position: number }>(`/v1/conversations/${id}/queue-position`))),
-    );
+    )) as [{ position: number }, { position: number }];
     await ok(alice.post(`/v1/conversations/${ahead}/actions/accept`, {}));
     const moved = await eventually(async () => {
       const r = await ok(

@@ -705,6 +705,26 @@ describe('stateless stack: observability', () => {
       expect(body).toContain(title);
   });
 
+  it('MX-1: graphs queue depth and service level per queue by SEARCH over the EMF queue metrics', () => {
+    // the body as CloudFormation joins it (tokens such as the region become a placeholder), then its widgets
+    const [dashboard] = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));
+    const parts = (dashboard!.Properties as { DashboardBody: { 'Fn::Join': [string, unknown[]] } }).DashboardBody[
+      'Fn::Join'
+    ][1];
+    const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('')) as {
+      widgets: { properties: { title?: string; metrics?: unknown[][] } }[];
+    };
+    const metricsOf = (title: string) => body.widgets.find((w) => w.properties.title === title)?.properties.metrics;
+    // exactly the dimensions the follow-ups emit (test/unit/queue-signals.test.ts): a schema matches that set only
+    const schema = '{"ContactCenterEngine/prod",org,queueId}';
+    expect(metricsOf('Queue depth per queue')).toEqual([
+      [expect.objectContaining({ expression: `SEARCH('${schema} MetricName="QueueDepth"', 'Maximum', 60)` })],
+    ]);
+    expect(metricsOf('Service level per queue (%)')).toEqual([
+      [expect.objectContaining({ expression: `SEARCH('${schema} MetricName="ServiceLevel"', 'Average', 60)` })],
+    ]);
+  });
+
   it('saves a Logs Insights query that follows one conversation across every log group', () => {
     t.hasResourceProperties('AWS::Logs::QueryDefinition', {
       Name: 'contact-center-engine-prod/conversation-trail',

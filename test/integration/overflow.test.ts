@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { OverflowRule } from '../../functions/domain/overflow.js';
+import { conversationMarker } from '../../functions/domain/metrics.js';
+import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
+import { countChange } from '../../functions/use-cases/metrics.use-case.js';
 import { setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { fireTimer, sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
@@ -110,6 +113,73 @@ describe('O-1: enter-time overflow when the queue is closed', () => {
     // Assess
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Open', queueId: 'q2' });
     expect((await events(f, c.id)).map((e) => e.rule)).toEqual(['R-1', 'O-1']);
+  });
+});
+
+describe("O-1: enter-time overflow on the queue's counters (MX-1)", () => {
+  it('O-1: noAgentsSignedIn moves a conversation on while no member is signed in, and not once one is', async () => {
+    // Prepare: alice is q1's only member, signed out
+    const f = await org({ q1: { overflow: [{ when: 'noAgentsSignedIn', then: { transferToQueue: 'q2' } }] } });
+    await f.addAgent('alice');
+
+    // Act
+    const alone = await f.start('chat');
+    await signIn(f.deps, f.org, 'alice');
+    const staffed = await f.start('chat');
+
+    // Assess
+    expect(await f.conversation(alone.id)).toMatchObject({ queueId: 'q2', statusReason: 'overflow' });
+    expect(await events(f, alone.id)).toContainEqual({
+      rule: 'O-1',
+      to: 'Open',
+      details: { toQueue: 'q2', overflowRule: 0, when: 'noAgentsSignedIn' },
+    });
+    expect(await f.conversation(staffed.id)).toMatchObject({ queueId: 'q1', status: 'Open' });
+  });
+
+  it('O-1: queueSizeAtLeast counts the others already waiting: the third of a queue of 2 is closed', async () => {
+    // Prepare: close when 2 already wait; nobody takes anything
+    const f = await org({ q1: { overflow: [{ when: { queueSizeAtLeast: 2 }, then: { close: true } }] } });
+
+    // Act
+    const [a, b, c] = [await f.start('chat'), await f.start('chat'), await f.start('chat')];
+
+    // Assess
+    expect((await f.conversation(a.id)).status).toBe('Open');
+    expect((await f.conversation(b.id)).status).toBe('Open');
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Closed', statusReason: 'overflow' });
+    expect(await events(f, c.id)).toContainEqual({
+      rule: 'O-1',
+      to: 'Closed',
+      details: { overflowRule: 0, when: 'queueSizeAtLeast 2' },
+    });
+  });
+
+  it('O-1: queueSizeAtLeast leaves the entering conversation out, whichever of its follow-ups runs first', async () => {
+    // Prepare: follow-ups by hand, so the entry's own count can be applied before or after the overflow check
+    const f = await makeFixture({ settle: 'manual' });
+    await f.store.putQueue({
+      org: f.org,
+      id: 'q1',
+      name: 'q1',
+      overflow: [{ when: { queueSizeAtLeast: 1 }, then: { close: true } }],
+    });
+    const first = await f.start('chat');
+    const records = await f.takePending();
+
+    // Act: the counters' follow-up of its own entry first, then the batch (the entry's overflow check)
+    const entered = await f.conversation(first.id);
+    await countChange(f.deps, {
+      org: f.org,
+      marker: conversationMarker(entered.id, entered.version),
+      subject: entered.id,
+      change: { kind: 'conversation', after: entered },
+    });
+    await runFollowUps(f.deps, records);
+
+    // Assess: alone in the queue, it is not "1 already waiting"; counted once
+    expect((await f.conversation(first.id)).status).toBe('Open');
+    expect((await f.deps.queueStats.counts(f.org, 'q1')).Open).toBe(1);
   });
 });
 

@@ -1,4 +1,4 @@
-import { BatchWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, UpdateCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../functions/adapters/dynamodb/client.js';
 import { conversationEntity } from '../../functions/adapters/dynamodb/entities.js';
@@ -81,7 +81,9 @@ async function seedWaiting(f: Fixture, template: Conversation, n: number): Promi
   const write = async (batch: typeof items): Promise<void> => {
     let pending: unknown[] | undefined = batch;
     while (pending?.length) {
-      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [TEST_TABLE]: pending as never } }));
+      const out: BatchWriteCommandOutput = await doc.send(
+        new BatchWriteCommand({ RequestItems: { [TEST_TABLE]: pending as never } }),
+      );
       pending = out.UnprocessedItems?.[TEST_TABLE];
     }
   };

@@ -5,6 +5,7 @@ import { runFollowUps } from '../../follow-ups/run-follow-ups.js';
 import { fromEnvironment } from '../lambda.js';
 import { observability } from '../observability.js';
 import { createEngineRuntime, ENGINE_CAPABILITIES, type EngineConfig, type EngineOverrides } from '../wiring/engine.js';
+import { withQueueSignals } from '../wiring/queue-signals.js';
 
 /**
  * The table's stream consumer (event source mapping with ReportBatchItemFailures): runs what the
@@ -14,8 +15,10 @@ import { createEngineRuntime, ENGINE_CAPABILITIES, type EngineConfig, type Engin
  */
 export function createHandler(config: EngineConfig, overrides: EngineOverrides = {}) {
   const rt = createEngineRuntime(config, overrides);
+  // MX-1: counted changes also become queue metrics (EMF) for the dashboard
+  const deps = withQueueSignals(rt);
   return middy(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    const result = await runFollowUps(rt.deps, event.Records);
+    const result = await runFollowUps(deps, event.Records);
     rt.obs.count('FollowUps', result.tasks);
     if (result.failed.length) {
       rt.obs.count('FollowUpFailures', result.failed.length);

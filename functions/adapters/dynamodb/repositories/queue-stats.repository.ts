@@ -2,6 +2,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactGetCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -107,6 +108,22 @@ export class DynamoQueueStats implements QueueStats {
     for (const out of buckets)
       for (const item of out.Items ?? []) for (const f of MINUTE_FIELDS) lastHour[f] += Number(item[f] ?? 0);
     return { counts, lastHour };
+  }
+
+  /**
+   * The counters and whether the change `marker` names is counted in them, as of one instant
+   * (TransactGetItems: a count and its marker are written together, so they are read together).
+   */
+  async countsWith(org: string, queueId: string, marker: string): Promise<{ counts: Counts; counted: boolean }> {
+    const out = await this.table.doc.send(
+      new TransactGetCommand({
+        TransactItems: [keys.statsSeen(org, marker), ...shards().map((i) => keys.queueStats(org, queueId, i))].map(
+          (Key) => ({ Get: { TableName: this.table.name, Key } }),
+        ),
+      }),
+    );
+    const [seen, ...counters] = (out.Responses ?? []).map((r) => r.Item);
+    return { counts: sum(counters.filter((i) => !!i)), counted: !!seen };
   }
 
   /** MX-3: a wait's entry, kept unless a later change of the conversation already wrote its own */
