@@ -253,6 +253,8 @@ export interface Conversation {
   requirements?: Requirements;
   /** O-1: the wait-time overflow rules (indexes) that acted during this wait in the queue (a new wait clears it) */
   overflowed?: number[];
+  /** O-2: the queues overflow moved it out of, for its whole life: overflow never moves it back into one */
+  overflowedFrom?: string[];
   /** A-2: offered only to this agent, when eligible, until `until` (then to anyone); a queue move clears it */
   preference?: Preference;
   statusSince: string;

@@ -35,8 +35,10 @@ export function enterRuleOf(
   hours: Hours | undefined,
   at: Date,
   load?: QueueLoad,
+  left: readonly string[] = [],
 ): { index: number; rule: OverflowRule } | undefined {
-  const matches = ({ when }: OverflowRule): boolean => {
+  const matches = ({ when, then }: OverflowRule): boolean => {
+    if (movesBack(then, left)) return false;
     if (when === 'closed') return hours !== undefined && !isOpenAt(hours, at);
     if (when === 'noAgentsSignedIn') return load !== undefined && load.signedIn <= 0;
     if ('queueSizeAtLeast' in when) return load !== undefined && load.waiting >= when.queueSizeAtLeast;
@@ -45,6 +47,10 @@ export function enterRuleOf(
   const index = rules.findIndex(matches);
   return index < 0 ? undefined : { index, rule: rules[index] as OverflowRule };
 }
+
+/** O-2: a move into a queue overflow already moved the conversation out of is never made */
+const movesBack = (then: OverflowRule['then'], left: readonly string[] | undefined): boolean =>
+  'transferToQueue' in then && (left ?? []).includes(then.transferToQueue);
 
 const onCounters = (r: OverflowRule): boolean =>
   r.when === 'noAgentsSignedIn' || (typeof r.when === 'object' && 'queueSizeAtLeast' in r.when);
@@ -148,7 +154,9 @@ export async function overflowOnEntry(
   if (!c || c.queueId !== queueId || !waitsIn(c, c)) return false;
   const entering = c.status === 'Open' && c.statusReason !== 'overflow';
   const load = entering && rules.some(onCounters) ? await loadOf(deps, c) : undefined;
-  const enter = entering ? enterRuleOf(rules, settings.hours, new Date(enqueuedAtOf(c)), load) : undefined;
+  const enter = entering
+    ? enterRuleOf(rules, settings.hours, new Date(enqueuedAtOf(c)), load, c.overflowedFrom)
+    : undefined;
   if (enter) {
     const after = await act(deps, c, enter.index, enter.rule);
     // a move or a close is followed up on its own change; a new priority keeps the wait here
@@ -196,6 +204,12 @@ export async function fireWaitRule(
   if (now.getTime() - Date.parse(enqueuedAtOf(c)) < wait * 1000)
     return { outcome: 're-armed', timer: waitTimer(c, rules, index), detail: 'the rule waits longer now' };
   const following = nextWaitRule(rules, wait);
+  if (movesBack(rule.then, c.overflowedFrom)) {
+    const detail = `O-2: overflow moved it out of ${'transferToQueue' in rule.then ? rule.then.transferToQueue : ''} before`;
+    return following === undefined
+      ? { outcome: 'stale', detail }
+      : { outcome: 're-armed', timer: waitTimer(c, rules, following), detail: `${detail}; the next rule is armed` };
+  }
   const stays = 'setPriority' in rule.then && following !== undefined;
   const next = stays
     ? [{ type: 'timer', timer: { ...waitTimer(c, rules, following), version: c.version + 1 } } as const]

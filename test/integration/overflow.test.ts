@@ -245,6 +245,41 @@ describe('O-1: wait-time overflow by outbox timers', () => {
     expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', queueId: 'q1', primaryAgentId: 'alice' });
   });
 
+  it('O-2: two queues whose wait-time rules transfer into each other move a conversation once; the next rule still acts', async () => {
+    // Prepare: q1 -> q2 after 10 s; q2 -> q1 after 10 s, else closes after 60 s
+    const f = await org({
+      q1: { overflow: [{ when: { waitedSecondsAtLeast: 10 }, then: { transferToQueue: 'q2' } }] },
+      q2: {
+        overflow: [
+          { when: { waitedSecondsAtLeast: 10 }, then: { transferToQueue: 'q1' } },
+          { when: { waitedSecondsAtLeast: 60 }, then: { close: true } },
+        ],
+      },
+    });
+    const c = await f.start('chat');
+
+    // Act: past q1's threshold, then past q2's first one, then its second
+    f.clock.advance(11);
+    await sweep(f);
+    f.clock.advance(11);
+    const back = await sweep(f);
+    const atQ2 = await f.conversation(c.id);
+    f.clock.advance(60);
+    await sweep(f);
+
+    // Assess: moved once, not back; the close rule acted
+    expect(back.filter((x) => x.kind === 'overflow').map((x) => [x.outcome, x.detail])).toEqual([
+      ['re-armed', expect.stringContaining('O-2: overflow moved it out of q1 before')],
+    ]);
+    expect(atQ2).toMatchObject({ status: 'Open', queueId: 'q2' });
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Closed', statusReason: 'overflow' });
+    expect((await events(f, c.id)).map((e) => [e.rule, e.details?.when, e.to])).toEqual([
+      ['R-1', undefined, 'Open'],
+      ['O-1', 'waitedSecondsAtLeast 10', 'Open'],
+      ['O-1', 'waitedSecondsAtLeast 60', 'Closed'],
+    ]);
+  });
+
   it('O-2: moved by a wait-time rule, the new queue does not move it on entry, but its own wait-time rules apply', async () => {
     // Prepare: q2 is closed (its enter rule would close) and closes after 30 s of waiting
     const f = await org({

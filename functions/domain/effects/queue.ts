@@ -75,10 +75,18 @@ export const PICK_RECORD: EffectStep = {
  * O-1: an overflow rule acted: the history names the rule and its condition; `setPriority` sets the
  * priority (the wait is kept, Q-2). A transfer's queue move is QUEUE_MOVE's; a close is the rule's.
  */
+/** O-2: how many queues a conversation remembers leaving by overflow */
+const MAX_OVERFLOW_QUEUES = 20;
+
 export const OVERFLOW: EffectStep = {
   apply: ({ c, action }, d) => {
     if (action.type !== 'overflow') return d;
     const details = { overflowRule: action.rule, when: action.when };
+    if ('transferToQueue' in action.then) {
+      // O-2: never moved back into a queue overflow moved it out of (no loop, even through wait-time rules)
+      const overflowedFrom = [...new Set([...(c.overflowedFrom ?? []), c.queueId])].slice(-MAX_OVERFLOW_QUEUES);
+      return withDetails(withNext(d, { overflowedFrom }), details);
+    }
     if (!('setPriority' in action.then)) return withDetails(d, details);
     const priority = action.then.setPriority;
     // TM-5: a wait-time rule acts once per wait (a second firing of its timer finds it here)
