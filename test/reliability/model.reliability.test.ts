@@ -11,6 +11,7 @@ import {
   DEFAULT_SETTINGS,
   enqueuedAtOf,
   modeOf,
+  priorityOf,
   STATUSES,
   type Agent,
   type AssignmentMethod,
@@ -31,6 +32,7 @@ import type { AllocationRecord } from '../../functions/ports/storage-types.js';
 import type { DueTimer } from '../../functions/ports/due-timer.js';
 import type { CustomerEvent, CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
 import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
+import { readQueueMetrics } from '../../functions/use-cases/metrics.use-case.js';
 import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
 import { item, partition, startRig, type Claims, type HttpResult, type Rig } from './rig.js';
 
@@ -73,7 +75,12 @@ import { item, partition, startRig, type Claims, type HttpResult, type Rig } fro
  *   the same wait of the same queue;
  * - Q-1 / Q-2 / A-1: supervisors `prioritize` (refused unless Open), workstreams may age priorities,
  *   and the workstreams use all three assignment methods in every run;
- * - no HTTP answer is 5xx; every 4xx is problem+json.
+ * - no HTTP answer is 5xx; every 4xx is problem+json;
+ * - MX-1 / MX-3 "metrics equal lists", at every quiet point (the stream settled, its follow-ups done;
+ *   duplicated stream records and crashes of the stream consumer included): for each queue, the
+ *   counts by status equal the queue's lists by status (read page by page), the members signed in and
+ *   by presence equal what the agents' profiles say (MX-2: the presence shown is the one the engine
+ *   computes), and the Open conversations by priority level equal `openP1..openP10`.
  *
  * Sizes: RELIABILITY_STEPS (default 400), RELIABILITY_STEPS_PER_RUN (default 100). `npm run
  * test:reliability` runs 10,000 steps. RELIABILITY_SHRINK=1 lets fast-check shrink a failure
@@ -921,6 +928,131 @@ function checkDeadlines(w: World, s: Snap, settings: OrgSettings): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// MX-1 / MX-3: the metrics equal the lists, at a quiet point
+
+/** the queues of every run (the workstreams' rules and the transfers use no other) */
+const QUEUES = ['q1', 'q2'] as const;
+/** the counts by status (Closed is not counted), by presence (Offline is not counted), and the Q-1 levels */
+const COUNTED: readonly Status[] = ['Open', 'Active', 'WrapUp', 'Waiting'];
+const PRESENCES: readonly Presence[] = ['Available', 'Busy', 'BusyDND', 'Away'];
+const LEVELS = Array.from({ length: 10 }, (_, i) => i + 1);
+const LIST_PAGE = 100;
+const METRICS_READ_EVERY = 10;
+/** the last crash of the stream consumer the metrics were checked after */
+let streamCrashesChecked = 0;
+/** time spent in those checks (their reads), for the summary */
+let metricsMs = 0;
+
+/** What the lists show: the queue's conversations of one status, page by page (an index, never a scan). */
+async function listed(w: World, queueId: string, status: Status): Promise<Conversation[]> {
+  const out: Conversation[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await w.rig.deps.lists.listConversations(
+      w.org,
+      { queueId, status },
+      { limit: LIST_PAGE, ...(cursor ? { cursor } : {}) },
+    );
+    out.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+const idsText = (list: readonly Pick<Conversation, 'id'>[]): string =>
+  `[${list
+    .map((c) => c.id)
+    .sort()
+    .join(', ')}]`;
+
+/**
+ * MX-1 / MX-3 at a quiet point (the stream settled), for every queue of the run; per queue one read of
+ * its counters (the shards summed, as MX-1 reads them: one BatchGet) and one page per status of its
+ * lists (one query each), and every METRICS_READ_EVERY-th quiet point MX-1's whole read as well:
+ * - counts.Open / Active / WrapUp / Waiting = the queue's lists by status (an offer not accepted yet
+ *   is Active there, and counted Active), and the lists = the conversations read back;
+ * - signedIn and counts by presence = the queue's members as their profiles say: signed in, with the
+ *   presence shown (`presenceShown`, what the availability follow-up records and the counts follow);
+ *   MX-2: that is the presence the engine computes now, for an agent connected (a disconnected one's
+ *   presence changes with the grace's timer, which a step may leave unfired);
+ * - MX-3: openP1 + ... + openP10 = counts.Open, and openP<p> = the listed Open conversations of priority p.
+ */
+async function checkMetrics(w: World, s: Snap, settings: OrgSettings): Promise<void> {
+  stats.metricsChecks++;
+  if (w.rig.streamFaults.fired > streamCrashesChecked) {
+    stats.metricsChecksAfterStreamCrash++;
+    streamCrashesChecked = w.rig.streamFaults.fired;
+  }
+  // MX-1's whole read (the counters, the last hour's buckets, the oldest wait) costs some 14 requests
+  // a queue: the counters alone at every quiet point, the whole read now and then
+  const viaApi = stats.metricsChecks % METRICS_READ_EVERY === 1;
+  if (viaApi) stats.metricsReads++;
+  const reads = await Promise.all(
+    QUEUES.map(async (queueId) => {
+      const [counts, metrics, ...lists] = await Promise.all([
+        w.rig.deps.queueStats.counts(w.org, queueId),
+        viaApi ? readQueueMetrics(w.rig.deps, w.org, queueId) : undefined,
+        ...COUNTED.map((status) => listed(w, queueId, status)),
+      ]);
+      return { queueId, counts: counts as Record<string, number>, metrics, lists };
+    }),
+  );
+  const now = new Date(s.now);
+  const agents = [...s.agents.values()].map((v) => v.agent);
+  // MX-2: the presence shown is the one the engine computes now (what GET /v1/agents shows)
+  for (const v of s.agents.values()) {
+    if (v.agent.signedIn !== true || v.agent.connected === false) continue;
+    const agent = {
+      ...v.agent,
+      pools: Object.fromEntries(Object.entries(v.pools).map(([n, p]) => [n, { name: n, max: p.max, used: p.used }])),
+    } as Agent;
+    const computed = presenceOf(agent, settings, now).presence;
+    check(
+      v.agent.presenceShown === computed,
+      `MX-2: ${v.agent.id} (queues ${v.agent.queues.join(',')}) shows presence ${String(v.agent.presenceShown)}, the engine computes ${computed} now (override ${String(v.agent.presenceOverride)}, pools ${JSON.stringify(v.pools)})`,
+    );
+  }
+  for (const { queueId, counts, metrics, lists } of reads) {
+    const counter = (name: string, actual: number | undefined, expected: number, detail: string): void =>
+      check(
+        actual === expected,
+        `${name.startsWith('openP') ? 'MX-3' : 'MX-1'}: queue ${queueId} counter ${name} is ${String(actual)}, expected ${expected} ${detail}`,
+      );
+    // MX-1's read reports the counters as summed
+    if (metrics)
+      for (const [name, n] of Object.entries(metrics.counts))
+        check(
+          n === counts[name],
+          `MX-1: queue ${queueId} GET metrics counter ${name} is ${n}, the counters sum to ${String(counts[name])}`,
+        );
+    COUNTED.forEach((status, i) => {
+      const list = lists[i] ?? [];
+      const read = [...s.convs.values()].map((v) => v.c).filter((c) => c.queueId === queueId && c.status === status);
+      check(
+        idsText(list) === idsText(read),
+        `MX-1: queue ${queueId} lists ${status} ${idsText(list)}, the conversations read back are ${idsText(read)}`,
+      );
+      counter(status, counts[status], list.length, `(the lists show ${idsText(list)})`);
+    });
+    const members = agents.filter((a) => a.queues.includes(queueId) && a.signedIn === true);
+    const membersText = `(members signed in: ${members.map((a) => `${a.id} ${String(a.presenceShown)}`).join(', ') || 'none'})`;
+    counter('signedIn', counts.signedIn, members.length, membersText);
+    for (const p of PRESENCES) counter(p, counts[p], members.filter((a) => a.presenceShown === p).length, membersText);
+    const open = lists[0] ?? [];
+    const byLevel = LEVELS.map((p) => counts[`openP${p}`]);
+    const sum = byLevel.reduce<number>((n, x) => n + (x ?? 0), 0);
+    check(
+      sum === counts.Open,
+      `MX-3: queue ${queueId} counter openP1..openP10 sums to ${sum} [${byLevel.join(', ')}], expected counts.Open ${String(counts.Open)}`,
+    );
+    for (const p of LEVELS) {
+      const at = open.filter((c) => priorityOf(c) === p);
+      counter(`openP${p}`, counts[`openP${p}`], at.length, `(the lists show Open at priority ${p}: ${idsText(at)})`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Running steps
 
 const pick = <T>(list: readonly T[], i: number): T => list[i % list.length] as T;
@@ -1074,6 +1206,16 @@ const stats = {
   requiredOffers: 0,
   relaxations: 0,
   prioritized: 0,
+  /** stream records in the batches of the crashed follow-up invocations: each handed over again */
+  redeliveredStreamRecords: 0,
+  /** quiet points where the metrics were checked against the lists and the agents (MX-1 / MX-3) */
+  metricsChecks: 0,
+  /** of those, right after a step whose stream consumer crashed (its records counted twice, or not) */
+  metricsChecksAfterStreamCrash: 0,
+  /** of those, the ones that also read the metrics as MX-1 answers them (readQueueMetrics) */
+  metricsReads: 0,
+  /** quiet points where the step had left stream records unread (settled before the checks) */
+  settledAtQuietPoint: 0,
 };
 
 async function postEvent(w: World, a: Accepted, times = 1): Promise<void> {
@@ -1496,10 +1638,11 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
     // the follow-ups consumer runs its work, then dies, on the next batches: the stream hands the same
     // records over again (at-least-once); follow-ups must change nothing twice
     w.rig.streamFaults.crashes = step.crashes;
-    const before = w.rig.streamFaults.fired;
+    const before = { ...w.rig.streamFaults };
     const report = await runOp(w, s, step.op, true);
     w.rig.streamFaults.crashes = 0;
-    stats.streamCrashes += w.rig.streamFaults.fired - before;
+    stats.streamCrashes += w.rig.streamFaults.fired - before.fired;
+    stats.redeliveredStreamRecords += w.rig.streamFaults.records - before.records;
     return { ...report, label: `stream consumer crashes x${step.crashes} [${report.label}]` };
   }
   if (step.t === 'race') {
@@ -1588,9 +1731,15 @@ async function discover(w: World, events: readonly Accepted[]): Promise<void> {
 }
 
 async function assess(w: World, before: Snap, report: StepReport, settings: OrgSettings): Promise<Snap> {
+  // a quiet point: what the step committed has gone through the stream's follow-ups (timers fired
+  // straight through `fireTimer` do not settle by themselves)
+  if ((await w.rig.settle()) > 0) stats.settledAtQuietPoint++;
   await discover(w, report.newEvents);
   const after = await snapshot(w);
   await checkInvariants(w, after);
+  const t0 = performance.now();
+  await checkMetrics(w, after, settings);
+  metricsMs += performance.now() - t0;
   for (const [id, v] of after.convs)
     for (const e of v.events.slice(before.convs.get(id)?.events.length ?? 0)) {
       if (e.action === 'relax') stats.relaxations++;
@@ -1847,7 +1996,7 @@ afterAll(async () => {
 
 describe('reliability: model-based randomized run with injected faults', () => {
   it(
-    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5, K-3, K-4: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
+    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5, K-3, K-4, MX-1, MX-3: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
     async () => {
       const started = Date.now();
       let run = 0;
@@ -1871,7 +2020,14 @@ describe('reliability: model-based randomized run with injected faults', () => {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`reliability: ${stats.steps} steps, ${stats.runs} runs in ${seconds}s`);
       console.log(`reliability faults: ${JSON.stringify({ ...stats, faults: rig.faults.fired })}`);
+      console.log(
+        `reliability metrics: ${(metricsMs / 1000).toFixed(1)}s, ${stats.metricsChecks} quiet points checked (MX-1 / MX-3 metrics = lists, x${QUEUES.length} queues), ${stats.metricsChecksAfterStreamCrash} right after a stream consumer crash (${stats.streamCrashes} crashes, ${stats.redeliveredStreamRecords} stream records handed over again)`,
+      );
       expect(stats.steps).toBeGreaterThanOrEqual(process.env.RELIABILITY_PATH ? STEPS_PER_RUN : TOTAL_STEPS);
+      // every quiet point checked the metrics; in a run of some length, the stream consumer crashed and
+      // its records came again before some of those checks
+      expect(stats.metricsChecks).toBeGreaterThanOrEqual(stats.steps);
+      if (stats.steps >= 200) expect(stats.metricsChecksAfterStreamCrash).toBeGreaterThan(0);
     },
     TOTAL_STEPS * 2_000 + 120_000,
   );

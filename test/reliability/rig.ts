@@ -229,11 +229,15 @@ export interface Rig {
    * The table stream's event source mapping, step by step: reads what the engine committed and hands
    * it, shard batch by shard batch, to the follow-ups Lambda handler until nothing is left. `http`,
    * `consume`, `advance` and `timersBatch` settle before they return, so a check after a step sees the
-   * step's follow-ups done. A record that fails every retry is a finding: settle throws.
+   * step's follow-ups done. A record that fails every retry is a finding: settle throws. Answers how
+   * many records it read (0: the stream was already quiet).
    */
-  settle(): Promise<void>;
-  /** the next `crashes` follow-up invocations run, then die (their batch is delivered again: redelivered records) */
-  streamFaults: { crashes: number; fired: number };
+  settle(): Promise<number>;
+  /**
+   * the next `crashes` follow-up invocations run, then die (their batch is delivered again: redelivered
+   * records); `fired` counts those crashes, `records` the records of their batches (handed over again)
+   */
+  streamFaults: { crashes: number; fired: number; records: number };
   /** outbox items of an org (due or not) */
   outbox(org: string): Promise<DueTimer[]>;
   /** the timers consumer (EventBridge Scheduler deliveries), with these timers as one batch */
@@ -335,18 +339,20 @@ export async function startRig(): Promise<Rig> {
   };
   const ingestHandler = ingestConsumer.createHandler(config, overrides) as SqsHandler;
   const followUpsHandler = followUps.createHandler(config, overrides) as StreamLambdaHandler;
-  const streamFaults = { crashes: 0, fired: 0 };
+  const streamFaults = { crashes: 0, fired: 0, records: 0 };
   const crashingFollowUps: StreamLambdaHandler = async (event, context) => {
     const res = await followUpsHandler(event, context);
     if (streamFaults.crashes > 0) {
       streamFaults.crashes--;
       streamFaults.fired++;
+      streamFaults.records += event.Records.length;
       throw new Error('injected crash of the follow-ups consumer after its work');
     }
     return res;
   };
   const reader = await new StreamReader(endpoint, tableName, 1000).open();
-  const settle = async (): Promise<void> => {
+  const settle = async (): Promise<number> => {
+    let read = 0;
     for (let quiet = 0; quiet < 2;) {
       const batches = await reader.read();
       if (!batches.length) {
@@ -355,6 +361,7 @@ export async function startRig(): Promise<Rig> {
       }
       quiet = 0;
       for (const b of batches) {
+        read += b.records.length;
         const given = await deliverStreamBatch(crashingFollowUps, b.records, {
           name: 'rig-follow-ups',
           maxAttempts: 10,
@@ -369,6 +376,7 @@ export async function startRig(): Promise<Rig> {
           throw new Error(`follow-ups gave up on stream records ${given.map((r) => r.dynamodb?.SequenceNumber)}`);
       }
     }
+    return read;
   };
   const timersHandler = timersConsumer.createHandler(config, overrides) as SqsHandler;
 
