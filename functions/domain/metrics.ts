@@ -61,9 +61,13 @@ const add = (deltas: Map<string, QueueDelta>, queueId: string, counter: Counter 
 
 const minuteOf = (iso: string): string => iso.slice(0, 16);
 
-/** MX-3: one wait at one level of a queue (a new priority, queue or wait is a new one); none when not Open */
+/**
+ * MX-3: one wait at one level of a queue (a new priority, queue or wait is a new one); none when not
+ * waiting. An offer not accepted yet is still the same wait (R-3: a rejected or expired one returns with
+ * its `enqueuedAt`), so a returned offer neither ends a wait nor starts one.
+ */
 const waitOf = (c: Conversation | undefined): string | undefined =>
-  c?.status === 'Open' ? `${c.queueId}\u0000${priorityOf(c)}\u0000${c.enqueuedAt ?? c.statusSince}` : undefined;
+  waiting(c) ? `${c.queueId}\u0000${priorityOf(c)}\u0000${c.enqueuedAt ?? c.statusSince}` : undefined;
 
 /** MX-3: the wait this change started, if it started one: the queue and level it counts in */
 export function waitEntered(

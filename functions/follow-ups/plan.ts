@@ -25,6 +25,11 @@ export type Task =
       requirement: string;
       /** O-1: it started a wait in the queue with this change (not a relaxation or a returned offer) */
       entered: boolean;
+      /**
+       * O-1: the change that started the wait (its version names its count, MX-1), and whether the
+       * conversation was Open in this queue before it (then the queue's Open count held it already)
+       */
+      entry?: { version: number; alreadyOpenHere: boolean };
     }
   | { kind: 'outbox'; timer: DueTimer }
   /** MX-1: one change's deltas to its queues' counters (`marker` names the change: counted once) */
@@ -101,6 +106,7 @@ function taskOf(change: Change): Task | undefined {
       // K-3: a relaxed requirement may fit agents the previous one did not
       if (before?.status === 'Open' && before.queueId === after.queueId && requirementKeyOf(before) === requirement)
         return undefined;
+      const entered = before?.enqueuedAt !== after.enqueuedAt || before?.queueId !== after.queueId;
       // the queue and workstream it entered Open with: its dispatch reads candidates while it reads the conversation again
       return {
         kind: 'conversation',
@@ -109,7 +115,15 @@ function taskOf(change: Change): Task | undefined {
         queueId: after.queueId,
         workstreamId: after.workstreamId,
         requirement,
-        entered: before?.enqueuedAt !== after.enqueuedAt || before?.queueId !== after.queueId,
+        ...(entered
+          ? {
+              entered,
+              entry: {
+                version: after.version,
+                alreadyOpenHere: before?.status === 'Open' && before.queueId === after.queueId,
+              },
+            }
+          : { entered }),
       };
     }
     case 'timer':
@@ -149,7 +163,10 @@ export function planFollowUps(changes: readonly PositionedChange[]): PlannedTask
       seen.task = task; // the latest write of the item is what is due
     else if (task.kind === 'conversation' && seen.task.kind === 'conversation')
       // where it is Open now (a dispatch hint only); an entry earlier in the batch is still an entry
-      seen.task = { ...task, entered: task.entered || (seen.task.entered && seen.task.queueId === task.queueId) };
+      seen.task =
+        task.entered || !seen.task.entered || seen.task.queueId !== task.queueId
+          ? task
+          : { ...task, entered: true, ...(seen.task.entry ? { entry: seen.task.entry } : {}) };
   }
   const rank = { agent: 0, conversation: 1, outbox: 2, requirements: 3, metrics: 4 } as const;
   return [...tasks.values()].sort((a, b) => rank[a.task.kind] - rank[b.task.kind]);

@@ -68,7 +68,7 @@ export async function runFollowUps(deps: EngineDeps, records: readonly DynamoDBR
       async (t) => {
         if (t.kind !== 'conversation') return;
         // O-1: an entry the queue's overflow rules act on is not offered here (the action's change is followed up)
-        if (t.entered && (await overflowOnEntry(deps, t.org, t.conversationId, t.queueId))) return;
+        if (t.entered && (await overflowOnEntry(deps, t.org, t.conversationId, t.queueId, t.entry))) return;
         await dispatchConversation(deps, t.org, t.conversationId, false, {
           queueId: t.queueId,
           workstreamId: t.workstreamId,

@@ -242,12 +242,8 @@ export interface QueueStats {
   read(org: string, queueId: string, fromMinute: string): Promise<QueueStatsRead>;
   /** the counters alone (one BatchGet) */
   counts(org: string, queueId: string): Promise<Record<Counter | LevelCounter, number>>;
-  /** the counters, and whether the change `marker` names is counted in them, read at one instant */
-  countsWith(
-    org: string,
-    queueId: string,
-    marker: string,
-  ): Promise<{ counts: Record<Counter | LevelCounter, number>; counted: boolean }>;
+  /** whether the change `marker` names is counted */
+  wasCounted(org: string, marker: string): Promise<boolean>;
   recordEntry(org: string, entry: QueueEntry, nowSeconds: number): Promise<void>;
   entryOf(org: string, conversationId: string): Promise<QueueEntry | undefined>;
 }

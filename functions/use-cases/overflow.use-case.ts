@@ -56,13 +56,34 @@ const onCounters = (r: OverflowRule): boolean =>
   r.when === 'noAgentsSignedIn' || (typeof r.when === 'object' && 'queueSizeAtLeast' in r.when);
 
 /**
- * O-1: the queue's load for its counter conditions, read only for a queue that has one: the counters
- * and whether this entry's own change is counted in them yet (the counters' follow-up of the same
- * change may run before or after this one), read at one instant.
+ * O-1: the queue's load for its counter conditions, read only for a queue that has one. The queue's
+ * Open count holds the entering conversation once the counters' follow-up of its entry ran (that may
+ * be before or after this one): its marker, read before and after the counters, says which (a count and
+ * its marker commit together), so the conversation itself is left out either way. No transaction: a
+ * TransactGetItems would be cancelled by any count committing on the queue's shards meanwhile.
  */
-async function loadOf(deps: EngineDeps, c: Conversation): Promise<QueueLoad> {
-  const { counts, counted } = await deps.queueStats.countsWith(c.org, c.queueId, conversationMarker(c.id, c.version));
-  return { waiting: Math.max(0, (counts.Open ?? 0) - (counted ? 1 : 0)), signedIn: counts.signedIn ?? 0 };
+async function loadOf(
+  deps: EngineDeps,
+  c: Conversation,
+  entry: { version: number; alreadyOpenHere: boolean } | undefined,
+): Promise<QueueLoad> {
+  const marker = conversationMarker(c.id, entry?.version ?? c.version);
+  const counted = () => deps.queueStats.wasCounted(c.org, marker);
+  const before = entry?.alreadyOpenHere || (await counted());
+  let counts = await deps.queueStats.counts(c.org, c.queueId);
+  let included = before;
+  if (!before && (await counted())) {
+    // counted between the two reads: the counters read may or may not hold it; read them again
+    counts = await deps.queueStats.counts(c.org, c.queueId);
+    included = true;
+  }
+  const signedIn = counts.signedIn ?? 0;
+  if (signedIn < 0) deps.log?.warn('queue counters below zero: noAgentsSignedIn does not match', { queue: c.queueId });
+  return {
+    waiting: Math.max(0, (counts.Open ?? 0) - (included ? 1 : 0)),
+    // counters below zero are counts from before counting began: no match rather than "nobody"
+    signedIn: signedIn < 0 ? Number.POSITIVE_INFINITY : signedIn,
+  };
 }
 
 const waitOf = (r: OverflowRule): number | undefined =>
@@ -145,6 +166,7 @@ export async function overflowOnEntry(
   org: string,
   conversationId: string,
   queueId: string,
+  entry?: { version: number; alreadyOpenHere: boolean },
 ): Promise<boolean> {
   const now = deps.clock.now();
   const settings = await queueSettings(deps, org, queueId, now.getTime());
@@ -153,7 +175,7 @@ export async function overflowOnEntry(
   let c = await deps.conversations.getConversation(org, conversationId);
   if (!c || c.queueId !== queueId || !waitsIn(c, c)) return false;
   const entering = c.status === 'Open' && c.statusReason !== 'overflow';
-  const load = entering && rules.some(onCounters) ? await loadOf(deps, c) : undefined;
+  const load = entering && rules.some(onCounters) ? await loadOf(deps, c, entry) : undefined;
   const enter = entering
     ? enterRuleOf(rules, settings.hours, new Date(enqueuedAtOf(c)), load, c.overflowedFrom)
     : undefined;

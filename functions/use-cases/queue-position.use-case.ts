@@ -32,7 +32,9 @@ export async function readQueuePosition(
       `MX-3: only an Open conversation has a queue position; it is ${c.status}`,
     );
   const at = deps.clock.now();
-  const from = new Date(at.getTime() - RATE_WINDOW_SECONDS * 1000 + 60_000).toISOString().slice(0, 16);
+  // the minute buckets from the one 15 minutes ago: the rate is over the seconds they actually cover
+  const from = new Date(at.getTime() - RATE_WINDOW_SECONDS * 1000).toISOString().slice(0, 16);
+  const windowSeconds = Math.max(1, (at.getTime() - Date.parse(`${from}:00.000Z`)) / 1000);
   const [head, stats, entry] = await Promise.all([
     deps.lists.countAhead(c.org, c, POSITION_HEAD),
     deps.queueStats.read(c.org, c.queueId, from),
@@ -50,7 +52,7 @@ export async function readQueuePosition(
       counts: stats.counts,
       entry: mine ? entry : undefined,
       answered: stats.lastHour.answered,
-      windowSeconds: RATE_WINDOW_SECONDS,
+      windowSeconds,
     }),
   };
 }

@@ -18,6 +18,7 @@ export interface TableAccess {
 
 export type DynamoAction =
   | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
   | 'dynamodb:Query'
   | 'dynamodb:PutItem'
   | 'dynamodb:UpdateItem'
@@ -25,7 +26,11 @@ export type DynamoAction =
   | 'dynamodb:BatchWriteItem'
   | 'dynamodb:ConditionCheckItem';
 
-const READ: readonly DynamoAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
+/**
+ * BatchGetItem is an IAM action of its own (the decision reads, the queue counters); TransactGetItems is
+ * authorized per item as GetItem.
+ */
+const READ: readonly DynamoAction[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 /** TransactWriteItems is authorized per item as Put/Update/Delete/ConditionCheck; there is no IAM action for it */
 const WRITE: readonly DynamoAction[] = [
   'dynamodb:PutItem',
@@ -46,8 +51,12 @@ export const CHANNEL_REGISTRATIONS = 'CHANNELREG#*';
 export const TableAccess = {
   /** webhooks: one GetItem of the channel registration (org and secret) per request, nothing else */
   channelRegistrationLookup: { actions: ['dynamodb:GetItem'], indexes: [], onlyPartitions: [CHANNEL_REGISTRATIONS] },
-  /** queues: the queue item and its open items (GSI1) */
-  queueReads: { actions: READ, indexes: ['GSI1'], deny: { actions: READ, partitions: [CHANNEL_REGISTRATIONS] } },
+  /** queues: the queue item, its open items (GSI1), its waiting list (GSI2, MX-1) and counters (MX-1, MX-3) */
+  queueReads: {
+    actions: READ,
+    indexes: ['GSI1', 'GSI2'],
+    deny: { actions: READ, partitions: [CHANNEL_REGISTRATIONS] },
+  },
   /**
    * The engine (decide -> one transaction; and the follow-ups of a commit: availability refresh,
    * push dispatch, outbox items): reads on the table and every index, item writes. Used by the

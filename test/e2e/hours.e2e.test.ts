@@ -161,6 +161,8 @@ describe.each(RUNTIMES)('H-1, H-2: operating hours over HTTP, on $on', ({ bundle
       [{ name: 'x', overflow: [{ when: { waitedSecondsAtLeast: -5 }, then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: 'sometimes', then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: { queueSizeAtLeast: 1.5 }, then: { close: true } }] }, 'overflow.0.when'],
+      // 0 would match every entry: an unconditional rule in disguise
+      [{ name: 'x', overflow: [{ when: { queueSizeAtLeast: 0 }, then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: { noAgentsSignedIn: true }, then: { close: true } }] }, 'overflow.0.when'],
       [{ name: 'x', overflow: [{ when: 'closed', then: { setPriority: 11 } }] }, 'overflow.0.then'],
       [{ name: 'x', overflow: [{ when: 'closed', then: { close: false } }] }, 'overflow.0.then'],

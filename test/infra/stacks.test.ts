@@ -371,16 +371,25 @@ describe('stateless stack: least privilege', () => {
     expect(referencedId(send.Resource, prod.statefulTemplate)).toBe(logicalId(prod.stateful.ingest.queue));
   });
 
-  it('queues: GetItem and Query on the table and GSI1 only', () => {
+  it('queues: GetItem, BatchGetItem and Query on the table, GSI1 (open items) and GSI2 (waiting list) only', () => {
     const s = stmts('HttpQueues').filter(
       (x) => x.Effect === 'Allow' && actionsOf(x).some((a) => a.startsWith('dynamodb:')),
     );
-    expect(s.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(s.flatMap(actionsOf).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query']);
     const indexes = s
       .flatMap(resourcesOf)
       .map((r) => JSON.stringify(r).match(/\/index\/(\w+)/)?.[1])
       .filter(Boolean);
-    expect(indexes).toEqual(['GSI1']);
+    expect(indexes).toEqual(['GSI1', 'GSI2']);
+  });
+
+  it('every function that reads the table may BatchGetItem (a separate IAM action: the decision reads and the queue counters use it)', () => {
+    for (const name of [...ENGINE_FUNCTIONS, 'HttpQueues']) {
+      const allowed = stmts(name)
+        .filter((x) => x.Effect === 'Allow')
+        .flatMap(actionsOf);
+      expect(allowed, name).toContain('dynamodb:BatchGetItem');
+    }
   });
 
   it('the secrets: every function but webhooks (read) and admin (write) is denied channel registrations; admin may not read them', () => {

@@ -155,6 +155,46 @@ describe("O-1: enter-time overflow on the queue's counters (MX-1)", () => {
     });
   });
 
+  it('O-1: queueSizeAtLeast judges by the entering change, even when a later change is not counted yet', async () => {
+    // Prepare: follow-ups by hand; the entry is counted, then a supervisor prioritizes it (not followed up)
+    const f = await makeFixture({ settle: 'manual' });
+    await f.store.putSettings({
+      org: f.org,
+      supervisorMonitor: true,
+      supervisorAssign: true,
+      supervisorTransfer: true,
+      forceClose: true,
+      agentEndMessagingSession: true,
+    });
+    await f.store.putQueue({
+      org: f.org,
+      id: 'q1',
+      name: 'q1',
+      overflow: [{ when: { queueSizeAtLeast: 1 }, then: { close: true } }],
+    });
+    const first = await f.start('chat');
+    const entry = await f.takePending();
+    await countChange(f.deps, {
+      org: f.org,
+      marker: conversationMarker(first.id, first.version),
+      subject: first.id,
+      change: { kind: 'conversation', after: first },
+    });
+    await performAction(f.deps, {
+      org: f.org,
+      conversationId: first.id,
+      actor: { role: 'supervisor', id: 'sue' },
+      action: { type: 'prioritize', priority: 6 },
+    });
+    await f.takePending();
+
+    // Act: the entry's follow-ups run now
+    await runFollowUps(f.deps, entry);
+
+    // Assess: alone in the queue, it stays
+    expect((await f.conversation(first.id)).status).toBe('Open');
+  });
+
   it('O-1: queueSizeAtLeast leaves the entering conversation out, whichever of its follow-ups runs first', async () => {
     // Prepare: follow-ups by hand, so the entry's own count can be applied before or after the overflow check
     const f = await makeFixture({ settle: 'manual' });

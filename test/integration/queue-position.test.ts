@@ -170,6 +170,34 @@ describe('MX-3: queue position and estimated wait', () => {
     expect(member).toMatchObject({ status: 'fulfilled', value: { position: 1 } });
   });
 
+  it('MX-3: an offer that comes back rejected is the same wait: it ends none and starts none (R-3)', async () => {
+    // Prepare: push routing; alice is offered the chat, a second one waits behind it
+    const f = await makeFixture();
+    await f.setWorkstream('chat', { distribution: 'push' });
+    await f.addAgent('alice', { default: 1 });
+    await signIn(f.deps, f.org, 'alice');
+    const c = await f.start('chat');
+    const entered = await f.deps.queueStats.entryOf(f.org, c.id);
+
+    // Act: alice rejects (everyone declined: it is offered again, R-3, the same wait throughout)
+    await performAction(f.deps, {
+      org: f.org,
+      conversationId: c.id,
+      actor: { role: 'agent', id: 'alice' },
+      action: { type: 'reject' },
+    });
+
+    // Assess: still one waiting at priority 5, no wait ended, the entry record of its first entry
+    const counts = await f.deps.queueStats.counts(f.org, 'q1');
+    expect(await f.conversation(c.id)).toMatchObject({ enqueuedAt: c.enqueuedAt, accepted: false });
+    expect(await f.store.listEvents(f.org, c.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ action: 'reject' })]),
+    );
+    expect([counts.openP5, counts.leftP5]).toEqual([1, 0]);
+    expect(await f.deps.queueStats.entryOf(f.org, c.id)).toEqual(entered);
+    expect(entered).toMatchObject({ version: c.version, ahead: 0, left: 0 });
+  });
+
   it('MX-3: with 10,000 waiting, the same requests as with 10; beyond the counted head the position comes from the counters', async () => {
     // Prepare: a queue of 10 (through the webhook) and one of 10,000 ahead of a chat that came through it
     const small = await makeFixture();

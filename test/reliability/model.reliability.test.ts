@@ -975,7 +975,8 @@ const idsText = (list: readonly Pick<Conversation, 'id'>[]): string =>
  *   presence shown (`presenceShown`, what the availability follow-up records and the counts follow);
  *   MX-2: that is the presence the engine computes now, for an agent connected (a disconnected one's
  *   presence changes with the grace's timer, which a step may leave unfired);
- * - MX-3: openP1 + ... + openP10 = counts.Open, and openP<p> = the listed Open conversations of priority p.
+ * - MX-3: openP1 + ... + openP10 = counts.Open + the offers not accepted yet (still waiting, R-3), and
+ *   openP<p> = those of them listed at priority p.
  */
 async function checkMetrics(w: World, s: Snap, settings: OrgSettings): Promise<void> {
   stats.metricsChecks++;
@@ -1038,16 +1039,18 @@ async function checkMetrics(w: World, s: Snap, settings: OrgSettings): Promise<v
     const membersText = `(members signed in: ${members.map((a) => `${a.id} ${String(a.presenceShown)}`).join(', ') || 'none'})`;
     counter('signedIn', counts.signedIn, members.length, membersText);
     for (const p of PRESENCES) counter(p, counts[p], members.filter((a) => a.presenceShown === p).length, membersText);
-    const open = lists[0] ?? [];
+    // R-3: an offer not accepted yet is still waiting in the queue (listed Active)
+    const waiting = [...(lists[0] ?? []), ...(lists[1] ?? []).filter((c) => c.accepted === false)];
+    const offered = waiting.length - (lists[0] ?? []).length;
     const byLevel = LEVELS.map((p) => counts[`openP${p}`]);
     const sum = byLevel.reduce<number>((n, x) => n + (x ?? 0), 0);
     check(
-      sum === counts.Open,
-      `MX-3: queue ${queueId} counter openP1..openP10 sums to ${sum} [${byLevel.join(', ')}], expected counts.Open ${String(counts.Open)}`,
+      sum === (counts.Open ?? 0) + offered,
+      `MX-3: queue ${queueId} counter openP1..openP10 sums to ${sum} [${byLevel.join(', ')}], expected counts.Open ${String(counts.Open)} + ${offered} offered`,
     );
     for (const p of LEVELS) {
-      const at = open.filter((c) => priorityOf(c) === p);
-      counter(`openP${p}`, counts[`openP${p}`], at.length, `(the lists show Open at priority ${p}: ${idsText(at)})`);
+      const at = waiting.filter((c) => priorityOf(c) === p);
+      counter(`openP${p}`, counts[`openP${p}`], at.length, `(the lists show waiting at priority ${p}: ${idsText(at)})`);
     }
   }
 }

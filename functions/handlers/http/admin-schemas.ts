@@ -178,7 +178,7 @@ export const hoursOf = (org: string, id: string, body: z.infer<typeof hoursBody>
 /** O-1: a condition checked when a conversation enters the queue, or while it waits (by a timer) */
 const overflowWhen = z.union([
   z.enum(OVERFLOW_ENTER_CONDITIONS),
-  z.strictObject({ queueSizeAtLeast: z.int().check(z.minimum(0), z.maximum(1_000_000)) }),
+  z.strictObject({ queueSizeAtLeast: z.int().check(z.minimum(1), z.maximum(1_000_000)) }),
   z.strictObject({ waitedSecondsAtLeast: z.int().check(z.minimum(0), z.maximum(30 * 24 * 3600)) }),
 ]);
 const overflowThen = z.union([

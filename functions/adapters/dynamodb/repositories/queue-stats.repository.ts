@@ -2,7 +2,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactGetCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -110,20 +109,12 @@ export class DynamoQueueStats implements QueueStats {
     return { counts, lastHour };
   }
 
-  /**
-   * The counters and whether the change `marker` names is counted in them, as of one instant
-   * (TransactGetItems: a count and its marker are written together, so they are read together).
-   */
-  async countsWith(org: string, queueId: string, marker: string): Promise<{ counts: Counts; counted: boolean }> {
+  /** whether the change `marker` names is counted (a consistent read of its marker) */
+  async wasCounted(org: string, marker: string): Promise<boolean> {
     const out = await this.table.doc.send(
-      new TransactGetCommand({
-        TransactItems: [keys.statsSeen(org, marker), ...shards().map((i) => keys.queueStats(org, queueId, i))].map(
-          (Key) => ({ Get: { TableName: this.table.name, Key } }),
-        ),
-      }),
+      new GetCommand({ TableName: this.table.name, Key: keys.statsSeen(org, marker), ConsistentRead: true }),
     );
-    const [seen, ...counters] = (out.Responses ?? []).map((r) => r.Item);
-    return { counts: sum(counters.filter((i) => !!i)), counted: !!seen };
+    return !!out.Item;
   }
 
   /** MX-3: a wait's entry, kept unless a later change of the conversation already wrote its own */
