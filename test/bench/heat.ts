@@ -24,6 +24,27 @@ type Counts = Map<string, number>;
 const bump = (m: Counts, k: string, n = 1): void => void m.set(k, (m.get(k) ?? 0) + n);
 
 const INDEXES = TABLE_DEFINITION.globalSecondaryIndexes;
+
+/**
+ * MX-1 / MX-3 items the stream follow-ups write (countChange): a queue's counter shard
+ * (`QSTATS#<queue>#<shard>` COUNTS) and its minute buckets (MIN#<minute>, same partition), the
+ * counted-change marker (`QSTATS-SEEN#<marker>`), and a wait's entry record (QPOS, in the
+ * conversation's partition).
+ */
+export const COUNTER_ITEMS = ['counter shard', 'minute bucket', 'counted marker', 'entry record'] as const;
+export type CounterItem = (typeof COUNTER_ITEMS)[number];
+/** a Query names no sort key: one on a counter partition is the minute buckets' (queueStats.read) */
+export const counterItemOf = (pk: string, sk: string | undefined): CounterItem | undefined =>
+  pk.includes('#QSTATS-SEEN#')
+    ? 'counted marker'
+    : pk.includes('#QSTATS#')
+      ? sk === 'COUNTS'
+        ? 'counter shard'
+        : 'minute bucket'
+      : sk === 'QPOS'
+        ? 'entry record'
+        : undefined;
+const isCounterPartition = (pk: string): boolean => pk.includes('#QSTATS#');
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
@@ -41,7 +62,18 @@ export class KeyHeat {
   readonly writeRequests: Counts = new Map();
   /** ConditionCheck items of transactions, by key (counted in writeRequests too) */
   readonly conditionChecks: Counts = new Map();
+  /** the metric counters' items (COUNTER_ITEMS): stream writes, write requests, reads */
+  readonly counterItems = {
+    writes: new Map() as Counts,
+    writeRequests: new Map() as Counts,
+    reads: new Map() as Counts,
+  };
   transitions = 0;
+
+  private counted(m: Counts, pk: string | undefined, sk: unknown): void {
+    const kind = pk ? counterItemOf(pk, str(sk)) : undefined;
+    if (kind) bump(m, kind);
+  }
 
   constructor(private readonly table: string) {
     for (const i of ['table', ...INDEXES.map((g) => g.indexName)]) {
@@ -70,6 +102,7 @@ export class KeyHeat {
     const pk = d.Keys?.PK?.S;
     if (!pk) return;
     this.w('table', pk);
+    this.counted(this.counterItems.writes, pk, d.Keys?.SK?.S);
     if (rec.eventName === 'INSERT' && d.Keys?.SK?.S?.startsWith('EV#')) this.transitions++;
     for (const g of INDEXES) {
       const key = (img?: Record<string, AttributeValue>) => {
@@ -92,17 +125,27 @@ export class KeyHeat {
     const input = r.input;
     const mine = (t: unknown) => t === this.table;
     const keyPk = (k: unknown) => str((k as { PK?: unknown } | undefined)?.PK);
+    const keySk = (k: unknown) => (k as { SK?: unknown } | undefined)?.SK;
+    const { reads: counterReads, writeRequests: counterWrites } = this.counterItems;
     switch (r.command) {
       case 'GetItemCommand':
-        if (mine(input.TableName)) this.r('table', keyPk(input.Key));
+        if (mine(input.TableName)) {
+          this.r('table', keyPk(input.Key));
+          this.counted(counterReads, keyPk(input.Key), keySk(input.Key));
+        }
         break;
       case 'BatchGetItemCommand':
-        for (const k of (input.RequestItems as Record<string, { Keys?: unknown[] }>)?.[this.table]?.Keys ?? [])
+        for (const k of (input.RequestItems as Record<string, { Keys?: unknown[] }>)?.[this.table]?.Keys ?? []) {
           this.r('table', keyPk(k));
+          this.counted(counterReads, keyPk(k), keySk(k));
+        }
         break;
       case 'TransactGetItemsCommand':
         for (const t of (input.TransactItems ?? []) as { Get?: { TableName?: string; Key?: unknown } }[])
-          if (mine(t.Get?.TableName)) this.r('table', keyPk(t.Get?.Key));
+          if (mine(t.Get?.TableName)) {
+            this.r('table', keyPk(t.Get?.Key));
+            this.counted(counterReads, keyPk(t.Get?.Key), keySk(t.Get?.Key));
+          }
         break;
       case 'QueryCommand': {
         if (!mine(input.TableName)) break;
@@ -112,7 +155,10 @@ export class KeyHeat {
         const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
         for (const m of String(input.KeyConditionExpression ?? '').matchAll(/([#\w]+)\s*=\s*(:\w+)/g)) {
           const attr = m[1]?.startsWith('#') ? names[m[1]] : m[1];
-          if (attr === pkName) this.r(index, str(values[m[2] as string]));
+          if (attr === pkName) {
+            this.r(index, str(values[m[2] as string]));
+            if (index === 'table') this.counted(counterReads, str(values[m[2] as string]), undefined);
+          }
         }
         break;
       }
@@ -129,6 +175,7 @@ export class KeyHeat {
               const pk = keyPk(op.Item ?? op.Key);
               if (pk) bump(this.writeRequests, pk);
               if (pk && kind === 'ConditionCheck') bump(this.conditionChecks, pk);
+              else this.counted(counterWrites, pk, keySk(op.Item ?? op.Key));
             }
         break;
       case 'BatchWriteItemCommand':
@@ -138,6 +185,7 @@ export class KeyHeat {
         }[]) {
           const pk = keyPk(w.PutRequest?.Item ?? w.DeleteRequest?.Key);
           if (pk) bump(this.writeRequests, pk);
+          this.counted(counterWrites, pk, keySk(w.PutRequest?.Item ?? w.DeleteRequest?.Key));
         }
         break;
       case 'PutItemCommand':
@@ -145,6 +193,7 @@ export class KeyHeat {
       case 'DeleteItemCommand': {
         const pk = mine(input.TableName) ? keyPk(input.Item ?? input.Key) : undefined;
         if (pk) bump(this.writeRequests, pk);
+        this.counted(counterWrites, pk, keySk(input.Item ?? input.Key));
         break;
       }
       default:
@@ -192,6 +241,18 @@ export interface HeatFigures {
   perTransition: Record<string, { writes: number; reads: number; writeRequests?: number; conditionChecks?: number }>;
   hottest: Record<string, { writes: HotKey[]; reads: HotKey[] }>;
   failing: { index: string; kind: 'writes' | 'reads'; key: string; scope: KeyScope; perSecond: number }[];
+  /**
+   * MX-1 / MX-3 in the mix: the stream follow-ups' counter writes (counter shards and minute buckets,
+   * markers, entry records) and the reads of them, per transition; the counter partitions
+   * (`QSTATS#<queue>#<shard>`) hottest by writes (the larger of the stream's and the requests', as the
+   * table ranking) and by reads, projected
+   */
+  counters: {
+    partitions: number;
+    perTransition: Record<CounterItem, { writes: number; writeRequests: number; reads: number }>;
+    hottestWrites: HotKey[];
+    hottestReads: HotKey[];
+  };
 }
 
 const redact = (org: string, k: string): string => k.split(org).join('<org>');
@@ -467,6 +528,39 @@ export async function keyHeat(
         failing.push({ index, kind: 'reads', key: redact(o.org, k), scope: scopeOf(k), perSecond: v * scale });
   }
   failing.sort((a, b) => b.perSecond - a.perSecond);
+  const tableWrites = heat.writes.get('table') as Counts;
+  const tableReads = heat.reads.get('table') as Counts;
+  const counterKeys = [...new Set([...tableWrites.keys(), ...heat.writeRequests.keys()])].filter(isCounterPartition);
+  const counterWriteRank = counterKeys
+    .map((k): [string, number] => [k, Math.max(tableWrites.get(k) ?? 0, heat.writeRequests.get(k) ?? 0)])
+    .sort((a, b) => b[1] - a[1]);
+  const counters: HeatFigures['counters'] = {
+    partitions: new Set([...counterKeys, ...[...tableReads.keys()].filter(isCounterPartition)]).size,
+    perTransition: Object.fromEntries(
+      COUNTER_ITEMS.map((kind) => [
+        kind,
+        {
+          writes: (heat.counterItems.writes.get(kind) ?? 0) / T,
+          writeRequests: (heat.counterItems.writeRequests.get(kind) ?? 0) / T,
+          reads: (heat.counterItems.reads.get(kind) ?? 0) / T,
+        },
+      ]),
+    ) as HeatFigures['counters']['perTransition'],
+    hottestWrites: counterWriteRank.slice(0, 5).map(([k]) => ({
+      key: redact(o.org, k),
+      scope: scopeOf(k),
+      count: tableWrites.get(k) ?? 0,
+      perSecond: (tableWrites.get(k) ?? 0) * scale,
+      writeRequestsPerSecond: (heat.writeRequests.get(k) ?? 0) * scale,
+      conditionChecksPerSecond: (heat.conditionChecks.get(k) ?? 0) * scale,
+    })),
+    hottestReads: top(new Map([...tableReads].filter(([k]) => isCounterPartition(k))), 5).map(([k, v]) => ({
+      key: redact(o.org, k),
+      scope: scopeOf(k),
+      count: v,
+      perSecond: v * scale,
+    })),
+  };
   return {
     agents: opts.agents,
     bigQueueAgents: half,
@@ -483,5 +577,6 @@ export async function keyHeat(
     perTransition,
     hottest,
     failing,
+    counters,
   };
 }

@@ -14,14 +14,21 @@
  *     from the webhook's 202 to the committed conversation at 80 % of that capacity;
  *  5. push dispatch latency, commit to committed offer (created, capacity freed), via the stream;
  *  6. key heat: writes (from the table's stream) and reads (from the requests) per partition key,
- *     table and indexes, replayed at 10,000 agents and projected to 1,000 transitions/s;
+ *     table and indexes, replayed at 10,000 agents and projected to 1,000 transitions/s; the metric
+ *     counters the follow-ups move (MX-1, MX-3) apart: their items per transition, the hottest
+ *     counter partitions;
  *  (c) reads per push assignment at 10 vs N agents, without skills and with 20 skills and 1,000 waiting
- *  (both directions: new conversation -> agent, agent frees capacity -> conversation); (d) bundle size and init time beside the floor.
+ *  (both directions: new conversation -> agent, agent frees capacity -> conversation); (d) bundle size and init time beside the floor;
+ *  (e) queue reads: requests, round trips and RCU per metrics read and per queue-position read at 10
+ *  and 10,000 waiting conversations, through the queues HTTP handler (queue-reads.ts).
  * Writes bench-results/<date>.json and bench-results/latest.json.
  *
  * Sizes: BENCH_FOLLOWUP_AGENTS, BENCH_ACTIONS, BENCH_INGEST_EVENTS, BENCH_OFFERED_SECONDS,
- * BENCH_DISPATCH_SAMPLES, BENCH_HEAT_AGENTS, BENCH_HEAT_TRANSITIONS, BENCH_AGENTS (push assignment);
- * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles runs some sections only (push-skills: the
+ * BENCH_DISPATCH_SAMPLES, BENCH_HEAT_AGENTS, BENCH_HEAT_TRANSITIONS, BENCH_AGENTS (push assignment),
+ * BENCH_QUEUE_WAITING (queue reads; BENCH_QUEUE_SEED=counters sets the big queue's counters instead of
+ * letting the stream follow-ups count its copies, =follow-ups the other way; default: follow-ups, counters
+ * in a quick run);
+ * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles,queue-reads runs some sections only (push-skills: the
  * skilled push figures of (c) without the no-skill one).
  */
 import { spawnSync } from 'node:child_process';
@@ -40,6 +47,7 @@ import { keyHeat, READ_GOAL, WRITE_GOAL, type HeatFigures } from './heat.js';
 import { ingest, type IngestFigures } from './ingest.js';
 import { pushAssignment } from './push-assignment.js';
 import { pushSkills, SKILL_COUNT, WAITING, type SkilledRun } from './push-skills.js';
+import { queueReads, type QueueReadsFigures } from './queue-reads.js';
 import { table, verdict, type Cell, type Goal } from './report.js';
 import { throughput, type ThroughputFigures } from './throughput.js';
 
@@ -59,6 +67,11 @@ const config = {
   heatTransitions: size('BENCH_HEAT_TRANSITIONS', 5000, 600),
   heatPerRound: size('BENCH_HEAT_PER_ROUND', 100, 50),
   pushAgents: size('BENCH_AGENTS', 10_000, 1000),
+  queueWaiting: size('BENCH_QUEUE_WAITING', 10_000, 10_000),
+  /** the big queue's copies counted by the stream follow-ups (full run), or their counters set (quick run) */
+  queueSeed: ((process.env.BENCH_QUEUE_SEED ?? (QUICK ? 'counters' : 'follow-ups')) === 'counters'
+    ? 'counters'
+    : 'follow-ups') as 'counters' | 'follow-ups',
 };
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const runs = (section: string): boolean => !ONLY || ONLY.includes(section);
@@ -519,6 +532,50 @@ if (runs('heat')) {
       rows,
     ),
   );
+  // SC-1 with MX-1 / MX-3 in the mix: the follow-ups' counter writes and the reads of them
+  const hotCounter = h.counters.hottestWrites[0];
+  const readCounter = h.counters.hottestReads[0];
+  const counterWrites = (k: (typeof h.counters.hottestWrites)[number] | undefined) =>
+    Math.max(k?.perSecond ?? 0, k?.writeRequestsPerSecond ?? 0);
+  out.push(
+    table(
+      `(6) metric counters in the mix (MX-1, MX-3: the stream follow-ups' countChange): per transition, by item (stream writes | write requests | reads); ${h.counters.partitions} counter partitions (QSTATS#<queue>#<shard>)`,
+      ['item', 'writes', 'write requests', 'reads'],
+      Object.entries(h.counters.perTransition).map(([k, v]) => [k, v.writes, v.writeRequests, v.reads]),
+    ),
+    table(
+      `(6) hottest counter partitions projected to ${h.projectedTo} transitions/s; goals <= ${WRITE_GOAL} writes/s, <= ${READ_GOAL} reads/s`,
+      ['kind', 'partition key', 'count', 'per s @1k/s', 'write req/s', 'goal'],
+      [
+        ...h.counters.hottestWrites.map((k) => [
+          'writes',
+          k.key,
+          k.count,
+          k.perSecond,
+          k.writeRequestsPerSecond,
+          mark(counterWrites(k), WRITE_GOAL),
+        ]),
+        ...h.counters.hottestReads.map((k) => [
+          'reads',
+          k.key,
+          k.count,
+          k.perSecond,
+          undefined,
+          mark(k.perSecond, READ_GOAL),
+        ]),
+      ],
+    ),
+  );
+  goals.push({
+    figure: `key heat (SC-1): the hottest metric counter partition at 1,000 transitions/s, writes (and reads)`,
+    value: hotCounter
+      ? `${hotCounter.key} ${counterWrites(hotCounter).toFixed(0)} writes/s (${hotCounter.perSecond.toFixed(0)} in the stream, ${(hotCounter.writeRequestsPerSecond ?? 0).toFixed(0)} requested); reads: ${readCounter ? `${readCounter.key} ${readCounter.perSecond.toFixed(0)}/s` : 'none'}`
+      : 'no counter writes seen',
+    goal: `<= ${WRITE_GOAL} writes/s (<= ${READ_GOAL} reads/s)`,
+    pass: hotCounter
+      ? counterWrites(hotCounter) <= WRITE_GOAL && (readCounter?.perSecond ?? 0) <= READ_GOAL
+      : undefined,
+  });
   goals.push({
     figure: `key heat: keys above ${WRITE_GOAL} writes/s or ${READ_GOAL} reads/s at 1,000 transitions/s`,
     value: h.failing.length
@@ -645,6 +702,81 @@ if (runs('push') || runs('push-skills')) {
   );
 }
 
+// ---------- (e) queue reads (MX-1 metrics, MX-3 position) at 10 and 10,000 waiting ----------
+if (runs('queue-reads')) {
+  log(
+    `(e) queue reads: metrics and queue position at 10 and ${config.queueWaiting} waiting (a DynamoDB Local of its own)`,
+  );
+  const q: QueueReadsFigures = await ownDynamo('the queue reads', async (endpoint) => {
+    const rt = await startBenchRuntime(endpoint, TABLE, { ingestConcurrency: config.ingestConcurrency });
+    const qdoc = createDocumentClient({ endpoint });
+    try {
+      return await queueReads(rt, qdoc, endpoint, { big: config.queueWaiting, seed: config.queueSeed, log });
+    } finally {
+      await rt.stop();
+      qdoc.destroy();
+    }
+  });
+  results.queueReads = q;
+  const N = q.waiting.big;
+  out.push(
+    table(
+      `(e) queue reads through the queues HTTP handler (createHandler, JWT authorizer claims), per read (${q.runs[0]?.small.samples ?? 0} samples each, caches warm): ${q.agents} agents signed in, ${q.queues.length} queues; qsmall ${q.waiting.small} waiting + its last, qbig ${N} waiting + its last (${q.seeding.copies} of them item copies, ${q.seeding.counters === 'follow-ups' ? 'counted by the real stream follow-ups' : 'their counters set to what the follow-ups leave'}); RT: round trips; RCU: DynamoDB Local's consumed capacity`,
+      [
+        'read',
+        'status',
+        'req (10)',
+        'RT (10)',
+        'RCU (10)',
+        `req (${N})`,
+        `RT (${N})`,
+        `RCU (${N})`,
+        'req ratio',
+        'RT ratio',
+        'RCU ratio',
+        'req, RT ratio <= 1.2',
+      ],
+      q.runs.map((r) => [
+        r.small.read,
+        `${r.small.status}/${r.big.status}`,
+        r.small.requests,
+        r.small.roundTrips,
+        r.small.rcu,
+        r.big.requests,
+        r.big.roundTrips,
+        r.big.rcu,
+        r.requestsRatio,
+        r.roundTripsRatio,
+        r.rcuRatio,
+        verdict(r.requestsRatio <= 1.2 && r.roundTripsRatio <= 1.2),
+      ]),
+    ),
+    table(
+      `(e) queue reads by command (per read) and what qbig's reads answered`,
+      ['read', `by command (10)`, `by command (${N})`],
+      [
+        ...q.runs.map((r) => [r.small.read, JSON.stringify(r.small.byCommand), JSON.stringify(r.big.byCommand)]),
+        [
+          'answers',
+          `qsmall last: position ${String(q.smallPosition.position)}, exact ${String(q.smallPosition.positionExact)}`,
+          `qbig last: position ${String(q.bigPosition.position)}, positionExact ${String(q.bigPosition.positionExact)}, estimatedWaitSeconds ${String(q.bigPosition.estimatedWaitSeconds)}; 5th: ${String(q.bigHeadPosition.position)} (exact ${String(q.bigHeadPosition.positionExact)}); metrics: Open ${String(q.bigMetrics.Open)}, oldestOpenSeconds ${String(q.bigMetrics.oldestOpenSeconds)}, signedIn ${String(q.bigMetrics.signedIn)}`,
+        ],
+      ],
+      [1, 2],
+    ),
+  );
+  for (const r of q.runs)
+    goals.push({
+      figure: `requests (round trips) per ${r.small.read}, ${N} / 10 waiting`,
+      value: `${r.requestsRatio.toFixed(3)} (${r.roundTripsRatio.toFixed(3)}); ${r.big.requests.toFixed(0)} requests, ${r.big.roundTrips.toFixed(0)} RT, ${r.big.rcu.toFixed(1)} RCU at ${N}`,
+      goal: '<= 1.2',
+      pass: r.requestsRatio <= 1.2 && r.roundTripsRatio <= 1.2,
+    });
+  log(
+    `  ${q.runs.map((r) => `${r.small.read}: ${r.small.requests} -> ${r.big.requests} requests`).join('; ')}; qbig last at ${String(q.bigPosition.position)} (exact ${String(q.bigPosition.positionExact)}); ${q.seconds.toFixed(0)} s`,
+  );
+}
+
 if (runs('bundles')) {
   // ---------- (d) bundle size and module init time, beside each function's floor ----------
   log("(d) bundles (the stack's esbuild options) and init time, beside their floors (test/infra/bundle-floor.ts)");
@@ -691,6 +823,7 @@ const NOTES = [
   "Key heat: writes from the stream (changed items only); write requests from the requests (no-op and failed-condition writes, and transactions' ConditionCheck items, shown apart: counted against the write goal as transaction participants), follow-ups included.",
   'Key heat: the sweeper runs once per replay round, not once a minute; per-conversation and per-agent keys are upper bounds.',
   'DynamoDB Local is not DynamoDB: its stream is not the AWS one (shards, delivery), no partition limits, splits or adaptive capacity, WCU not billed as on AWS (floor WCU = 2 per item).',
+  "Queue reads: the big queue's waits beyond its first and last are item copies of the first (BatchWriteItem); their stream records go through the real follow-ups (counters, entry records), or (quick run, BENCH_QUEUE_SEED=counters) are dropped and the counters set to what those leave; the reads are the queues handler's, caches warm, with no other traffic.",
   'Not measured: Lambda concurrency and cold starts (init ms is module load only), Scheduler, SQS and stream delivery delays in AWS (ParallelizationFactor, batching window).',
 ];
 results.notes = NOTES;
