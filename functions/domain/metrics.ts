@@ -13,11 +13,12 @@ export const COUNTED_PRESENCES = ['Available', 'Busy', 'BusyDND', 'Away'] as con
 export const COUNTERS = [...COUNTED_STATUSES, 'signedIn', ...COUNTED_PRESENCES] as const;
 export type Counter = (typeof COUNTERS)[number];
 
-/** Q-1 priorities, 1..10: MX-3 counts a queue's Open conversations by base priority */
+/** Q-1 priorities, 1..10: MX-3 counts a queue's waiting conversations by base priority */
 export const LEVELS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
 /**
- * MX-3: `openP<p>` is how many Open conversations of priority p wait in the queue; `leftP<p>` how many
- * waits at that priority ended there (answered, abandoned, moved on), ever: a conversation's position is
+ * MX-3: `openP<p>` is how many conversations of priority p wait in the queue (Open, or offered and not
+ * accepted yet: R-3); `leftP<p>` how many waits at that priority ended there (answered, abandoned, moved
+ * on), ever: a conversation's position is
  * those ahead when it entered less those that left its level since (see `queuePosition`).
  */
 export type LevelCounter = `openP${number}` | `leftP${number}`;
@@ -183,7 +184,7 @@ export interface QueuePosition {
 
 /**
  * MX-3: exact while the conversation is among the first of the index's count; beyond it, estimated from
- * the counters: the Open ones of higher priority now, plus those at its own priority that were ahead when
+ * the counters: those waiting at a higher priority now, plus those at its own priority that were ahead when
  * it entered less the waits at that priority that ended since (an abandon or a move from behind it is
  * counted as if from ahead). The estimated wait is the position over the recent answer rate.
  */
