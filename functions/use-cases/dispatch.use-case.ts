@@ -561,6 +561,13 @@ async function offerRound(
         mattered = true;
         continue;
       }
+      // work she declined goes to the next agent first: its own dispatch decides (it comes back to
+      // her when everyone declined); only if that offers it to nobody is it offered to her here
+      if ((c.declinedBy ?? []).includes(agent.id)) {
+        const { offeredTo } = await dispatchConversation(deps, org, c.id);
+        if (offeredTo === agent.id) return { outcome: { offered: c.id, ...ws.capacity }, mattered };
+        if (offeredTo) continue;
+      }
       const r = await tryOffer(deps, c, agent, now);
       if (r === 'offered') return { outcome: { offered: c.id, ...ws.capacity }, mattered };
       if (r === 'agent-unfit') return { outcome: 'unfit', mattered: true };

@@ -446,6 +446,25 @@ describe('R-3: push distribution', () => {
     expect(await act(f, agent('alice'), c.id, { type: 'accept' })).toMatchObject({ status: 'Active', accepted: true });
   });
 
+  it("R-3: a rejected offer goes to the next agent even when the rejecting agent's own dispatch runs first", async () => {
+    // Prepare: follow-ups by hand; alice (3 units) is offered the chat, bob (2) is free too
+    const f = await pushFixture({ settle: 'manual' });
+    await signedIn(f, 'alice', { default: 3 });
+    await signedIn(f, 'bob', { default: 2 });
+    await f.settle();
+    const c = await customerStarts(f, 'chat');
+    await f.settle();
+    expect(await f.conversation(c.id)).toMatchObject({ primaryAgentId: 'alice', accepted: false });
+    await act(f, agent('alice'), c.id, { type: 'reject' });
+
+    // Act: her capacity is back, and her own dispatch runs before the conversation's (another stream shard)
+    await dispatchAgent(f.deps, f.org, 'alice', false);
+    await f.settle();
+
+    // Assess: not offered back to her while bob can take it
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'bob', accepted: false });
+  });
+
   it('R-3: a rejected offer goes to an agent who has not declined even with less remaining capacity', async () => {
     // Prepare
     const f = await pushFixture();
