@@ -20,6 +20,7 @@ import type { TimerRequest } from '../../functions/domain/writes.js';
 import * as adminHandler from '../../functions/handlers/http/admin.handler.js';
 import * as agentsHandler from '../../functions/handlers/http/agents.handler.js';
 import * as conversationsHandler from '../../functions/handlers/http/conversations.handler.js';
+import * as queuesHandler from '../../functions/handlers/http/queues.handler.js';
 import { ROUTE_GROUPS } from '../../functions/handlers/http/routes.js';
 import * as webhooksHandler from '../../functions/handlers/http/webhooks.handler.js';
 import * as sweeperHandler from '../../functions/handlers/scheduler/sweeper.handler.js';
@@ -80,6 +81,7 @@ interface Handlers {
   webhooks: HttpHandler;
   admin: HttpHandler;
   agents: HttpHandler;
+  queues: HttpHandler;
 }
 
 /** What the bench's local stack offers the sections (the shape of bin/local/runtime.ts's LocalRuntime it uses). */
@@ -204,6 +206,8 @@ export async function startBenchRuntime(
       webhooks: invoked(webhooksHandler.createHandler(config, { clock, repositories, sqs })) as HttpHandler,
       admin: invoked(adminHandler.createHandler(config, overrides)) as HttpHandler,
       agents: invoked(agentsHandler.createHandler(config, overrides)) as HttpHandler,
+      // a function that only reads the table: the probed repositories and the virtual clock
+      queues: invoked(queuesHandler.createHandler(config, { repositories, clock })) as HttpHandler,
     };
     const ingest = invoked(ingestHandler.createHandler(config, overrides) as unknown as SqsHandler);
     const timers = invoked(timersHandler.createHandler(config, overrides) as unknown as SqsHandler);

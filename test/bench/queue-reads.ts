@@ -1,18 +1,16 @@
 import { BatchWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyStructuredResultV2, Context, DynamoDBRecord } from 'aws-lambda';
+import type { DynamoDBRecord } from 'aws-lambda';
 import { performance } from 'node:perf_hooks';
 import { ulid } from 'ulid';
-import { lambdaContext } from '../../bin/local/http-server.js';
 import { conversationEntity } from '../../functions/adapters/dynamodb/entities.js';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
 import { levelCounter } from '../../functions/domain/metrics.js';
 import { priorityOf, type Conversation } from '../../functions/domain/model.js';
-import * as queuesHandler from '../../functions/handlers/http/queues.handler.js';
 import { POSITION_HEAD } from '../../functions/use-cases/queue-position.use-case.js';
 import { summarize, type PhaseFigures } from './actions.js';
 import type { BenchRuntime, Claims, HttpResult } from './bench-runtime.js';
 import { startedEvent } from './ingest.js';
-import { currentPhase, inPhase, Scope } from './phases.js';
+import { inPhase, Scope } from './phases.js';
 import { setupOrg, type BenchOrg } from './setup.js';
 
 /** measured reads of each kind, per queue (the figures are per read: every sample should be the same) */
@@ -61,14 +59,12 @@ export interface QueueReadsFigures {
   smallPosition: { position: unknown; positionExact: unknown };
 }
 
-type Handler = (event: never, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
 /**
  * (e) MX-1 / MX-3 reads at 10 and at 10,000 waiting conversations: GET /v1/queues/{id}/metrics (a
  * supervisor) and GET /v1/conversations/{id}/queue-position (the queue's last conversation as an agent
  * of the queue, RL-7, and as a supervisor; one in the first POSITION_HEAD as the agent), through the
- * queues HTTP handler built by its createHandler(config, overrides) on the bench's probed store and
- * clock, with API Gateway's JWT authorizer claims as the other sections pass them.
+ * queues HTTP handler the bench runtime builds by its createHandler(config, overrides) on the probed
+ * store and clock, with API Gateway's JWT authorizer claims as the other sections pass them.
  *
  * Setup: an org of 5 queues and 10 agents configured and signed in through the API (members of both
  * measured queues), a pick workstream (nothing is offered: the conversations stay Open). In each
@@ -84,7 +80,6 @@ type Handler = (event: never, context: Context) => Promise<APIGatewayProxyStruct
 export async function queueReads(
   rt: BenchRuntime,
   doc: DynamoDBDocumentClient,
-  endpoint: string,
   opts: { big: number; seed: 'follow-ups' | 'counters'; log: (s: string) => void },
 ): Promise<QueueReadsFigures> {
   const t0 = performance.now();
@@ -102,38 +97,9 @@ export async function queueReads(
     `  org set up (${queues.length} queues, ${o.agents.length} agents signed in through the API): ${seconds(t0)} s`,
   );
 
-  // the queues handler, as its Lambda builds it, on the probed repositories and the virtual clock
-  const handler = queuesHandler.createHandler(
-    {
-      observability: {
-        serviceName: 'contact-center-engine',
-        metricsNamespace: 'ContactCenterEngine',
-        metrics: false,
-        tracing: false,
-        logLevel: 'ERROR',
-      },
-      dynamodb: { region: 'us-east-1', tableName: rt.table, endpoint },
-    },
-    { repositories: rt.store.repositories, clock: rt.local.clock },
-  ) as unknown as Handler;
-  const get = async (routeKey: string, params: Record<string, string>, claims: Claims): Promise<HttpResult> => {
-    const [method, path] = routeKey.split(' ') as [string, string];
-    const event = {
-      version: '2.0',
-      routeKey,
-      rawPath: path.replace(/\{(\w+)\}/g, (_m, k: string) => params[k] ?? ''),
-      rawQueryString: '',
-      headers: {},
-      pathParameters: params,
-      isBase64Encoded: false,
-      requestContext: { http: { method }, authorizer: { jwt: { claims, scopes: [] } } },
-    };
-    // an invocation: tagged 'request' (the bench's own calls stay 'setup'), as bench-runtime.ts tags its handlers
-    const r = await inPhase(currentPhase() === 'setup' ? 'setup' : 'request', () =>
-      handler(event as never, lambdaContext('http-queues')),
-    );
-    return { status: r.statusCode ?? 200, body: r.body ? (JSON.parse(r.body) as Record<string, unknown>) : {} };
-  };
+  // the queues HTTP handler, as its Lambda builds it (bench-runtime.ts), with the JWT authorizer's claims
+  const get = (routeKey: string, params: Record<string, string>, claims: Claims): Promise<HttpResult> =>
+    rt.entry.http('queues', routeKey, params, claims);
   const supervisor: Claims = { org: o.org, sub: 'supervisor-1', roles: ['supervisor'] };
   const agent: Claims = { org: o.org, sub: o.agents[0] as string, roles: ['agent'] };
   const metrics = (queueId: string) => () => get('GET /v1/queues/{id}/metrics', { id: queueId }, supervisor);

@@ -711,7 +711,7 @@ if (runs('queue-reads')) {
     const rt = await startBenchRuntime(endpoint, TABLE, { ingestConcurrency: config.ingestConcurrency });
     const qdoc = createDocumentClient({ endpoint });
     try {
-      return await queueReads(rt, qdoc, endpoint, { big: config.queueWaiting, seed: config.queueSeed, log });
+      return await queueReads(rt, qdoc, { big: config.queueWaiting, seed: config.queueSeed, log });
     } finally {
       await rt.stop();
       qdoc.destroy();
