@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Conversation } from '../../functions/domain/model.js';
 import type { OverflowRule } from '../../functions/domain/overflow.js';
 import { conversationMarker } from '../../functions/domain/metrics.js';
 import { runFollowUps } from '../../functions/follow-ups/run-follow-ups.js';
@@ -6,7 +7,7 @@ import { countChange } from '../../functions/use-cases/metrics.use-case.js';
 import { setPresence, signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { fireTimer, sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
-import { makeFixture, orgOutbox, type Fixture } from '../support/fixture.js';
+import { makeFixture, orgOutbox, SUPERVISOR_GATES_ON, type Fixture } from '../support/fixture.js';
 
 /**
  * O-1, O-2 overflow through the use cases and the stream follow-ups, on DynamoDB Local: enter-time
@@ -116,6 +117,24 @@ describe('O-1: enter-time overflow when the queue is closed', () => {
   });
 });
 
+/** q1 closes an entering conversation when one already waits */
+const closesWhenOneWaits = (f: Fixture) =>
+  f.store.putQueue({
+    org: f.org,
+    id: 'q1',
+    name: 'q1',
+    overflow: [{ when: { queueSizeAtLeast: 1 }, then: { close: true } }],
+  });
+
+/** the counters' follow-up of the change that created `c` (as the stream consumer runs it) */
+const countEntry = (f: Fixture, c: Conversation) =>
+  countChange(f.deps, {
+    org: f.org,
+    marker: conversationMarker(c.id, c.version),
+    subject: c.id,
+    change: { kind: 'conversation', after: c },
+  });
+
 describe("O-1: enter-time overflow on the queue's counters (MX-1)", () => {
   it('O-1: noAgentsSignedIn moves a conversation on while no member is signed in, and not once one is', async () => {
     // Prepare: alice is q1's only member, signed out
@@ -158,28 +177,11 @@ describe("O-1: enter-time overflow on the queue's counters (MX-1)", () => {
   it('O-1: queueSizeAtLeast judges by the entering change, even when a later change is not counted yet', async () => {
     // Prepare: follow-ups by hand; the entry is counted, then a supervisor prioritizes it (not followed up)
     const f = await makeFixture({ settle: 'manual' });
-    await f.store.putSettings({
-      org: f.org,
-      supervisorMonitor: true,
-      supervisorAssign: true,
-      supervisorTransfer: true,
-      forceClose: true,
-      agentEndMessagingSession: true,
-    });
-    await f.store.putQueue({
-      org: f.org,
-      id: 'q1',
-      name: 'q1',
-      overflow: [{ when: { queueSizeAtLeast: 1 }, then: { close: true } }],
-    });
+    await f.store.putSettings({ org: f.org, ...SUPERVISOR_GATES_ON });
+    await closesWhenOneWaits(f);
     const first = await f.start('chat');
     const entry = await f.takePending();
-    await countChange(f.deps, {
-      org: f.org,
-      marker: conversationMarker(first.id, first.version),
-      subject: first.id,
-      change: { kind: 'conversation', after: first },
-    });
+    await countEntry(f, first);
     await performAction(f.deps, {
       org: f.org,
       conversationId: first.id,
@@ -198,23 +200,12 @@ describe("O-1: enter-time overflow on the queue's counters (MX-1)", () => {
   it('O-1: queueSizeAtLeast leaves the entering conversation out, whichever of its follow-ups runs first', async () => {
     // Prepare: follow-ups by hand, so the entry's own count can be applied before or after the overflow check
     const f = await makeFixture({ settle: 'manual' });
-    await f.store.putQueue({
-      org: f.org,
-      id: 'q1',
-      name: 'q1',
-      overflow: [{ when: { queueSizeAtLeast: 1 }, then: { close: true } }],
-    });
+    await closesWhenOneWaits(f);
     const first = await f.start('chat');
     const records = await f.takePending();
 
     // Act: the counters' follow-up of its own entry first, then the batch (the entry's overflow check)
-    const entered = await f.conversation(first.id);
-    await countChange(f.deps, {
-      org: f.org,
-      marker: conversationMarker(entered.id, entered.version),
-      subject: entered.id,
-      change: { kind: 'conversation', after: entered },
-    });
+    await countEntry(f, await f.conversation(first.id));
     await runFollowUps(f.deps, records);
 
     // Assess: alone in the queue, it is not "1 already waiting"; counted once

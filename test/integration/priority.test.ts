@@ -7,7 +7,7 @@ import { signIn, signOut } from '../../functions/use-cases/agent-presence.use-ca
 import { openItems } from '../../functions/use-cases/conversation-reads.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
-import { makeFixture, type Fixture } from '../support/fixture.js';
+import { makeFixture, SUPERVISOR_GATES_ON, type Fixture } from '../support/fixture.js';
 
 /** Q-1, Q-2 through the use cases on DynamoDB Local: routing rules set priority, supervisors change it, queues serve by it. */
 
@@ -15,14 +15,7 @@ const SUE: Actor = { role: 'supervisor', id: 'sue' };
 
 async function org(supervisorAssign = true): Promise<Fixture> {
   const f = await makeFixture();
-  await f.store.putSettings({
-    org: f.org,
-    supervisorMonitor: true,
-    supervisorAssign,
-    supervisorTransfer: true,
-    forceClose: true,
-    agentEndMessagingSession: true,
-  });
+  await f.store.putSettings({ org: f.org, ...SUPERVISOR_GATES_ON, supervisorAssign });
   await f.setWorkstream('chat', {
     routingRules: [{ when: { field: 'tier', equals: 'gold' }, queueId: 'q2', priority: 9 }],
   });

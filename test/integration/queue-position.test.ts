@@ -11,7 +11,7 @@ import { performAction } from '../../functions/use-cases/conversation-action.use
 import { POSITION_HEAD, readQueuePosition } from '../../functions/use-cases/queue-position.use-case.js';
 import { instrument } from '../bench/instrument.js';
 import { dynamoEndpoint, TEST_TABLE } from '../support/dynamo.js';
-import { makeFixture, type Fixture } from '../support/fixture.js';
+import { makeFixture, SUPERVISOR_GATES_ON, type Fixture } from '../support/fixture.js';
 
 /** MX-3 queue position and estimated wait, through the use case the route calls, on DynamoDB Local. */
 
@@ -20,14 +20,7 @@ const position = (f: Fixture, id: string, caller: Caller = SUE(f)) => readQueueP
 
 async function supervised(): Promise<Fixture> {
   const f = await makeFixture();
-  await f.store.putSettings({
-    org: f.org,
-    supervisorMonitor: true,
-    supervisorAssign: true,
-    supervisorTransfer: true,
-    forceClose: true,
-    agentEndMessagingSession: true,
-  });
+  await f.store.putSettings({ org: f.org, ...SUPERVISOR_GATES_ON });
   return f;
 }
 

@@ -5,7 +5,7 @@ import { signIn } from '../../functions/use-cases/agent-presence.use-case.js';
 import { performAction } from '../../functions/use-cases/conversation-action.use-case.js';
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import { sweepDueTimers } from '../../functions/use-cases/timers.use-case.js';
-import { makeFixture, orgOutbox, type Fixture } from '../support/fixture.js';
+import { makeFixture, orgOutbox, SUPERVISOR_GATES_ON, type Fixture } from '../support/fixture.js';
 
 /** K-1..K-5 through the use cases and the stream follow-ups, on DynamoDB Local. */
 
@@ -136,14 +136,7 @@ describe('K-1, K-2, K-4: skills decide who is offered a conversation', () => {
   it('K-2: moving the conversation to another queue drops its requirement', async () => {
     // Prepare
     const f = await skilledOrg();
-    await f.store.putSettings({
-      org: f.org,
-      supervisorMonitor: true,
-      supervisorAssign: true,
-      supervisorTransfer: true,
-      forceClose: true,
-      agentEndMessagingSession: true,
-    });
+    await f.store.putSettings({ org: f.org, ...SUPERVISOR_GATES_ON });
     const c = await starts(f);
 
     // Act

@@ -15,7 +15,7 @@ import { apiActor, performAction, type ActionResult } from '../../functions/use-
 import { handleCustomerEvent } from '../../functions/use-cases/customer-event.use-case.js';
 import type { EngineDeps } from '../../functions/use-cases/engine.js';
 import { addNote, listNotes } from '../../functions/use-cases/notes.use-case.js';
-import { ledgerOf, makeFixture, type Fixture } from '../support/fixture.js';
+import { ledgerOf, makeFixture, SUPERVISOR_GATES_ON, type Fixture } from '../support/fixture.js';
 
 /**
  * Supervisor features (S-1..S-6), consult and transfer (X-1..X-3, T-12), messaging sessions (M-1..M-5)
@@ -34,13 +34,6 @@ class CollectingNotifier implements Notifier {
 }
 
 type Gate = 'supervisorMonitor' | 'supervisorAssign' | 'supervisorTransfer' | 'forceClose' | 'agentEndMessagingSession';
-const ALL_ON: Omit<OrgSettings, 'org'> = {
-  supervisorMonitor: true,
-  supervisorAssign: true,
-  supervisorTransfer: true,
-  forceClose: true,
-  agentEndMessagingSession: true,
-};
 
 const agent = (id: string): Actor => ({ role: 'agent', id });
 const SUE: Actor = { role: 'supervisor', id: 'sue' };
@@ -71,7 +64,7 @@ async function world(): Promise<World> {
   const notifier = new CollectingNotifier();
   const f = await makeFixture({ notifier });
   const deps = f.deps;
-  await f.store.putSettings({ org: f.org, ...ALL_ON });
+  await f.store.putSettings({ org: f.org, ...SUPERVISOR_GATES_ON });
   await f.addAgent('alice', { default: 3 });
   await f.addAgent('bob', { default: 2 }, ['q1', 'q2']);
   await signIn(deps, f.org, 'alice');
@@ -89,7 +82,7 @@ async function world(): Promise<World> {
       const c = await f.start(kind);
       return by ? (await act(agent(by), c.id, { type: 'accept' })).conversation : c;
     },
-    settings: (patch) => f.store.putSettings({ org: f.org, ...ALL_ON, ...patch }),
+    settings: (patch) => f.store.putSettings({ org: f.org, ...SUPERVISOR_GATES_ON, ...patch }),
     async refused(actor, id, action, type) {
       const before = await f.conversation(id);
       const events = await f.store.listEvents(f.org, id);

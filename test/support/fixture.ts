@@ -8,6 +8,7 @@ import { ulidIds } from '../../functions/adapters/system-clock.js';
 import type {
   ChannelKind,
   Conversation,
+  OrgSettings,
   Presence,
   WrapUpBlockPolicy,
   Workstream,
@@ -46,6 +47,15 @@ export function testRepositories(): DynamoRepositories {
 export function testStore(): TestStore {
   return storeFacade(testRepositories());
 }
+
+/** S-1: every supervisor gate of the org settings open (monitor, assign, transfer, force close, session end) */
+export const SUPERVISOR_GATES_ON: Omit<OrgSettings, 'org'> = {
+  supervisorMonitor: true,
+  supervisorAssign: true,
+  supervisorTransfer: true,
+  forceClose: true,
+  agentEndMessagingSession: true,
+};
 
 export interface FixtureOptions {
   /** 'manual': follow-ups run only when the test calls `settle()` (default: after every write) */
