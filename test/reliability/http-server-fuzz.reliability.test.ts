@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LOCAL_JWT_SECRET } from '../../bin/local/http-server.js';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
+import { signLocalToken } from '../../bin/local/token.js';
 import { StreamReader } from '../../bin/local/stream-poller.js';
 import { ACTIONS } from '../../functions/handlers/http/conversations.handler.js';
 import { ROUTES, routeKey, type RouteSpec } from '../../functions/handlers/http/route-table.js';
@@ -182,11 +183,8 @@ async function buildWorld(): Promise<World> {
     .sign(new TextEncoder().encode('not-the-secret'));
   const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
   tokens.algNone = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'root', org: orgA, roles: ['admin'] })}.`;
-  // signed right, but the claims are not usable (the handler's 401)
-  tokens.badClaims = await new SignJWT({ org: `${orgA}/x`, roles: 'admin' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('a b')
-    .sign(key);
+  // signed right, with the iss, aud and exp the server checks (RL-11), but claims the handler cannot use (its 401)
+  tokens.badClaims = await signLocalToken({ org: `${orgA}/x`, sub: 'a b', roles: ['admin'] });
   tokens.garbage = 'eyJhbGciOiJIUzI1NiJ9.bm9wZQ.c2ln';
 
   // conversations in every state: Open (chat), Active (alice: chat, sms), Waiting (alice, sms), Closed
