@@ -1,15 +1,14 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Notification } from '../domain/model.js';
-import type { Notifier } from '../ports/notifier.js';
+import type { Notifier, Outbound } from '../ports/notifier.js';
 
-/** The outbound SQS queue: one message per notification, its body the documented schema. */
+/** The outbound SQS queue: one message per notification or channel message, its body the documented schema. */
 export class SqsNotifier implements Notifier {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async publish(n: Notification): Promise<void> {
+  async publish(n: Outbound): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,

@@ -92,6 +92,8 @@ export interface Workstream {
   skillRelaxation?: RelaxationStep[];
   /** how long a conversation waits for its preferred agent (absent: DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS) */
   preferredAgentTimeoutSeconds?: number;
+  /** MS-3: a customer message unanswered this long sends the conversation back to its queue (absent: never) */
+  agentResponseTimeoutSeconds?: number;
   routingRules: RoutingRule[];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -276,7 +278,8 @@ export interface Notification {
     | 'transfer.requested'
     | 'transfer.accepted'
     | 'transfer.rejected'
-    | 'survey.requested';
+    | 'survey.requested'
+    | 'agent.not-responding';
   recipients: { kind: 'agent' | 'supervisor' | 'customer'; id: string }[];
   at: string;
   /** the conversation version whose change produced it */

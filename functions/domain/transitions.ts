@@ -32,7 +32,8 @@ export type ActionType =
   | 'reassign'
   | 'prioritize'
   | 'relax'
-  | 'overflow';
+  | 'overflow'
+  | 'agent-not-responding';
 
 export type TransferTarget =
   { kind: 'queue'; queueId: string } | { kind: 'agent'; agentId: string } | { kind: 'external'; number: string };
@@ -106,7 +107,8 @@ export type Effect =
   | 'end-session'
   | 'set-priority'
   | 'relax'
-  | 'overflow';
+  | 'overflow'
+  | 'not-responding';
 
 /** Who becomes the primary agent. */
 export type PrimaryEffect = 'actor' | 'keep' | 'clear' | 'target-agent' | 'offered-agent' | 'external';
@@ -293,6 +295,20 @@ export const TRANSITIONS: readonly TransitionRule[] = [
     capacity: 'release',
     primary: 'clear',
     reason: 'agent did not reconnect in time',
+  },
+  // MS-3: a customer message waited the workstream's agentResponseTimeoutSeconds without a reply
+  {
+    id: 'MS-3',
+    action: 'agent-not-responding',
+    role: 'system',
+    from: 'Active',
+    to: 'Open',
+    modes: ALL,
+    offer: 'accepted',
+    effect: 'not-responding',
+    capacity: 'release',
+    primary: 'clear',
+    reason: 'agent-not-responding',
   },
   {
     id: 'T-4b',

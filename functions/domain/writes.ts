@@ -1,4 +1,5 @@
 import type { EarlyEnd } from './early-end.js';
+import type { Message, MessageLog, OutboundMessage } from './messages.js';
 import type { Agent, Conversation, HistoryEvent, Notification, Status } from './model.js';
 
 /**
@@ -69,6 +70,12 @@ export type Write =
        */
       spread: string;
     }
+  /** MS-1: a transcript entry, at its place (`seq`), written once */
+  | { type: 'message'; message: Message }
+  /** MS-1: the transcript's log, moved only from the `seq` it was read at (0: not written yet) */
+  | { type: 'message-log'; org: string; conversationId: string; expect: number; log: MessageLog }
+  /** the conversation is still at the version a change that does not rewrite it was decided on (MS-1, MS-2) */
+  | { type: 'conversation-check'; org: string; conversationId: string; version: number }
   /** the queue a change moves the conversation to exists (T-4c, S-3, M-3 reassign) */
   | { type: 'queue-exists'; org: string; queueId: string }
   /** R-2: the agent is still a member of the queue when the offer commits */
@@ -84,8 +91,8 @@ export type Write =
       bumpEpoch: boolean;
     };
 
-/** Configuration that decisions are made on from a cache, proven by a version check (R-5). */
-export type ConfigEntity = 'workstream' | 'settings' | 'channel' | 'triggers';
+/** Configuration that decisions are made on from a cache, proven by a version check (R-5; MS-4: `templates`). */
+export type ConfigEntity = 'workstream' | 'settings' | 'channel' | 'triggers' | 'templates';
 
 export const TIMER_KINDS = [
   'wrapup-release',
@@ -99,6 +106,7 @@ export const TIMER_KINDS = [
   'relax',
   'delay',
   'overflow',
+  'agent-response',
 ] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];
 
@@ -119,6 +127,8 @@ export interface TimerRequest {
   at: string;
   /** 'notify': the notification to publish (E-2) */
   notification?: Notification;
+  /** 'notify': a reply or automated message to publish as `message.sent` (MS-2, MS-4) */
+  outbound?: OutboundMessage;
   /** 'trigger': the trigger action to run (M-3) */
   triggerAction?: TriggerAction;
   /** tells apart timers of the same kind, subject, version and second (notifications, trigger actions) */

@@ -1,4 +1,5 @@
 import type { Hours } from '../domain/hours.js';
+import type { Message, MessageLog } from '../domain/messages.js';
 import type { Counter, LevelCounter, MinuteCounts, QueueDelta } from '../domain/metrics.js';
 import type {
   Agent,
@@ -11,6 +12,7 @@ import type {
   Presence,
   Workstream,
 } from '../domain/model.js';
+import type { MessageTemplate } from '../domain/templates.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { TimerRequest, Write } from '../domain/writes.js';
 import type {
@@ -74,7 +76,7 @@ export interface Agents {
   recordPresence(org: string, agentId: string, presence: Presence, at: string): Promise<void>;
 }
 
-/** What admins configure: workstreams, queues, channels, settings, triggers (R-5: versioned). */
+/** What admins configure: workstreams, queues, channels, settings, triggers, message templates (R-5: versioned). */
 export interface Configuration {
   getWorkstream(org: string, id: string): Promise<Workstream | undefined>;
   getWorkstreamVersioned(org: string, id: string): Promise<Versioned<Workstream> | undefined>;
@@ -101,6 +103,12 @@ export interface Configuration {
   /** M-3: the org's triggers with the version of the list */
   listTriggersVersioned(org: string): Promise<Versioned<Trigger[]>>;
   putTrigger(t: Trigger): Promise<void>;
+  /** MS-4: the org's message templates, in TEMPLATE_EVENTS order */
+  listMessageTemplates(org: string): Promise<MessageTemplate[]>;
+  /** MS-4: the org's message templates with the version of the list (config cache entity `templates`) */
+  listMessageTemplatesVersioned(org: string): Promise<Versioned<MessageTemplate[]>>;
+  /** MS-4: creates or replaces the template of its event, and a new version of the org's list */
+  putMessageTemplate(t: MessageTemplate): Promise<void>;
 }
 
 /** One agent's availability entries, as computed by the refresh use case. */
@@ -201,6 +209,20 @@ export interface Notes {
   listNotes(org: string, conversationId: string): Promise<Note[]>;
 }
 
+/** MS-1: a page of the transcript; `after` is where the next page starts (absent: the last page). */
+export interface MessagePage {
+  items: Message[];
+  after?: number;
+}
+
+/** MS-1: the transcript, beside its conversation. */
+export interface Messages {
+  /** oldest first, from the message after `after` (0: the first) */
+  listMessages(org: string, conversationId: string, page: { limit: number; after: number }): Promise<MessagePage>;
+  /** the conversation with its transcript's log, in one round trip */
+  readWithLog(org: string, conversationId: string): Promise<{ conversation?: Conversation; log: MessageLog }>;
+}
+
 /** Receipts of applied events and Idempotency-Keys (RL-1), written inside the transactions. */
 export interface Receipts {
   getReceipt(org: string, key: string): Promise<StoredReceipt | undefined>;
@@ -259,6 +281,7 @@ export interface Repositories {
   lists: Lists;
   contacts: Contacts;
   notes: Notes;
+  messages: Messages;
   receipts: Receipts;
   queueStats: QueueStats;
 }

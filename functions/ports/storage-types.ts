@@ -1,3 +1,4 @@
+import type { MessageLog } from '../domain/messages.js';
 /** Types the repositories share: reads of the request path, receipts, versioned configuration, commit conflicts. */
 import type { OverflowRule } from '../domain/overflow.js';
 import type { EarlyEnd } from '../domain/early-end.js';
@@ -34,6 +35,8 @@ export interface ActionReadRequest {
   agents: { id: string; pools: readonly string[] }[];
   receiptKey?: string;
   settings?: boolean;
+  /** MS-1: the transcript's log too (its `seq` for the messages the change appends) */
+  log?: boolean;
 }
 
 export interface ActionReadResult {
@@ -42,6 +45,8 @@ export interface ActionReadResult {
   agents: Record<string, Agent | undefined>;
   receipt?: StoredReceipt;
   settings?: Versioned<OrgSettings>;
+  /** when asked: the transcript's log (EMPTY_LOG when it has no message yet) */
+  log?: MessageLog;
 }
 
 export interface EventReadRequest {

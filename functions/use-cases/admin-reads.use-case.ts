@@ -1,6 +1,7 @@
 import { NotFoundError } from '../domain/errors.js';
 import type { Hours } from '../domain/hours.js';
 import type { Channel, Contact, OrgSettings, Workstream } from '../domain/model.js';
+import type { MessageTemplate } from '../domain/templates.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { QueueConfig } from '../ports/storage-types.js';
 import type { EngineDeps } from './engine.js';
@@ -37,3 +38,7 @@ export const readContact = (deps: Deps, org: string, id: string): Promise<Contac
 
 /** M-3 */
 export const listTriggers = (deps: Deps, org: string): Promise<Trigger[]> => deps.configuration.listTriggers(org);
+
+/** MS-4: the org's templates that are set, in TEMPLATE_EVENTS order */
+export const listMessageTemplates = (deps: Deps, org: string): Promise<MessageTemplate[]> =>
+  deps.configuration.listMessageTemplates(org);

@@ -12,6 +12,7 @@ import {
 } from '../domain/model.js';
 import type { Hours } from '../domain/hours.js';
 import { normalizeEmail, toE164 } from '../domain/identification.js';
+import { templateTextErrors, type MessageTemplate } from '../domain/templates.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { AgentConfig, QueueConfig } from '../ports/storage-types.js';
 import { MAX_QUEUE_DELAYS } from '../domain/profiles.js';
@@ -85,6 +86,7 @@ export async function configureWorkstream(
     ...(input.preferredAgentTimeoutSeconds !== undefined
       ? { preferredAgentTimeoutSeconds: input.preferredAgentTimeoutSeconds }
       : {}),
+    ...(input.agentResponseTimeoutSeconds ? { agentResponseTimeoutSeconds: input.agentResponseTimeoutSeconds } : {}),
     // K-2: an empty requirement is none; a rule without a queue routes to the default queue
     routingRules: (input.routingRules ?? []).map(({ requires, queueId, ...rule }) => ({
       ...rule,
@@ -229,4 +231,15 @@ export async function configureTrigger(deps: ApiDeps, trigger: Trigger): Promise
   );
   if (errors.length) throw new ValidationError('the trigger names queues that do not exist', errors);
   await deps.configuration.putTrigger(trigger);
+}
+
+/**
+ * MS-4: the org's template for one event, created or replaced. The text is checked here too (the HTTP
+ * schema reports the same errors first), so no caller stores a template that names an unknown placeholder.
+ */
+export async function configureMessageTemplate(deps: ApiDeps, template: MessageTemplate): Promise<MessageTemplate> {
+  const errors = templateTextErrors(template.text).map((message) => ({ field: 'text', message }));
+  if (errors.length) throw new ValidationError('the message template is not valid', errors);
+  await deps.configuration.putMessageTemplate(template);
+  return template;
 }

@@ -1,4 +1,5 @@
 import type { Channel, OrgSettings, Workstream } from '../domain/model.js';
+import type { MessageTemplate } from '../domain/templates.js';
 import type { Trigger } from '../domain/triggers.js';
 import type { Versioned } from '../ports/storage-types.js';
 
@@ -11,13 +12,15 @@ import type { Versioned } from '../ports/storage-types.js';
  * no time window, whatever the cache holds.
  */
 
-export type ConfigEntity = 'workstream' | 'settings' | 'channel' | 'triggers';
+export type ConfigEntity = 'workstream' | 'settings' | 'channel' | 'triggers' | 'templates';
 
 interface Entries {
   workstream: Versioned<Workstream>;
   settings: Versioned<OrgSettings>;
   channel: Versioned<Channel>;
   triggers: Versioned<Trigger[]>;
+  /** MS-4: the org's message templates (id: the org) */
+  templates: Versioned<MessageTemplate[]>;
 }
 
 /** Bounded so a container serving many orgs keeps memory flat (oldest entries go first). */

@@ -12,6 +12,7 @@ import {
   RaceLostError,
   TransitionConflictError,
 } from '../domain/errors.js';
+import type { MessageDraft, MessageLog } from '../domain/messages.js';
 import type { Actor, Agent, Conversation, HistoryEvent, OrgSettings, Workstream } from '../domain/model.js';
 import { visibleToAgent } from '../domain/visibility.js';
 import { TRIGGER_EVENTS, triggerTimers } from '../domain/triggers.js';
@@ -20,6 +21,7 @@ import type { Decision, Write } from '../domain/writes.js';
 import type { CommitConflict, StoredReceipt, Versioned } from '../ports/storage-types.js';
 import { configCacheOf } from './config-cache.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';
+import { addMessages } from './message-writes.js';
 
 export interface ActionCommand {
   org: string;
@@ -50,7 +52,9 @@ export interface ActionCommand {
    * TM-5: the fact a timer was armed for, checked on every read of the conversation (a retry after a
    * lost race included): a reason string means the subject moved on and the action is refused.
    */
-  guard?: (c: Conversation) => string | undefined;
+  guard?: (c: Conversation, log?: MessageLog) => string | undefined;
+  /** MS-1: messages the change appends to the transcript, first (a customer's text), with the same receipt */
+  messages?: readonly MessageDraft[];
   /**
    * What the caller read consistently just before, to decide on instead of reading it again: the
    * router's offer has the conversation and the candidate (whole, every pool) in hand. Only the first
@@ -110,6 +114,8 @@ interface ActionState {
   settings?: Versioned<OrgSettings>;
   agents: Record<string, Agent | undefined>;
   receipt?: StoredReceipt;
+  /** MS-1: the transcript's log, read with the conversation (absent on a `known` decision) */
+  log?: MessageLog;
 }
 
 /**
@@ -153,7 +159,7 @@ async function attemptAction(
   if (state.receipt && keyed) return replayReceipt(state.receipt, keyed);
   if (cmd.ifMatch && !cmd.ifMatch.includes(conversation.version))
     throw new PreconditionFailedError(conversation.status, conversation.version);
-  const moved = cmd.guard?.(conversation);
+  const moved = cmd.guard?.(conversation, state.log);
   if (moved) throw new TransitionConflictError(conversation.status, `TM-5: ${moved}`);
   let decided: { actor: Actor; decision: Decision };
   try {
@@ -165,6 +171,15 @@ async function attemptAction(
   }
   const { decision } = decided;
   await addTriggers(deps, cmd.org, conversation, decision, fresh);
+  await addMessages(deps, decision, {
+    before: conversation,
+    action: cmd.action,
+    drafts: cmd.messages ?? [],
+    ...(state.log ? { log: state.log } : {}),
+    agents: state.agents,
+    workstream: state.workstream.value,
+    fresh,
+  });
   const receipt = keyed ? [keyReceipt(deps, keyed, decision)] : [];
   try {
     await deps.commits.commit([...decision.writes, ...assumptions(cmd, state), ...(cmd.extraWrites ?? []), ...receipt]);
@@ -289,6 +304,7 @@ async function readActionState(
     agents: agentIds.map((id) => ({ id, pools })),
     ...(keyed ? { receiptKey: keyed.receiptKey } : {}),
     settings: wantsSettings && !cachedSettings,
+    log: true,
   });
   const conversation = read.conversation;
   if (!conversation) throw new NotFoundError('conversation', cmd.conversationId);
@@ -302,6 +318,7 @@ async function readActionState(
     agents,
     ...(settings ? { settings } : {}),
     ...(read.receipt ? { receipt: read.receipt } : {}),
+    ...(read.log ? { log: read.log } : {}),
   };
 }
 
@@ -369,6 +386,7 @@ function onCommitFailure(deps: EngineDeps, err: unknown, cmd: ActionCommand, sta
     cache.drop('workstream', cmd.org, state.workstream.value.id);
     cache.drop('settings', cmd.org, cmd.org);
     cache.drop('triggers', cmd.org, cmd.org);
+    cache.drop('templates', cmd.org, cmd.org);
     return conflict;
   }
   const toQueue = targetQueueOf(cmd.action);
@@ -394,23 +412,26 @@ const resultOf = (decision: Decision): ActionResult => ({
 /** How long an Idempotency-Key's receipt is kept (expired by the table's TTL). */
 export const IDEMPOTENCY_RECEIPT_TTL_SECONDS = 24 * 3600;
 
-interface KeyedRequest {
+export interface KeyedRequest {
   receiptKey: string;
   /** what the request asks: the same key for another conversation, action or body is refused (422) */
   fingerprint: string;
 }
 
 const KEY_RECEIPT_PREFIX = 'idem#';
-const isKeyReceipt = (key: string): boolean => key.startsWith(KEY_RECEIPT_PREFIX);
+export const isKeyReceipt = (key: string): boolean => key.startsWith(KEY_RECEIPT_PREFIX);
 
 /** The key is the caller's own: scoped to org (the receipt's partition) and the acting user. */
 function keyedRequest(cmd: ActionCommand, key: string): KeyedRequest {
   const caller = cmd.callerId ?? (typeof cmd.actor === 'function' ? (cmd.actorAgentId ?? '') : cmd.actor.id);
+  return keyedFor(caller, key, [cmd.conversationId, canonical(cmd.action)]);
+}
+
+/** An Idempotency-Key's receipt key (the caller's own) and the fingerprint of what the request asks (`what`). */
+export function keyedFor(caller: string, key: string, what: unknown): KeyedRequest {
   return {
     receiptKey: `${KEY_RECEIPT_PREFIX}${createHash('sha256').update(`${caller}\u0000${key}`).digest('base64url')}`,
-    fingerprint: createHash('sha256')
-      .update(JSON.stringify([cmd.conversationId, canonical(cmd.action)]))
-      .digest('base64url'),
+    fingerprint: createHash('sha256').update(JSON.stringify(what)).digest('base64url'),
   };
 }
 
@@ -439,13 +460,13 @@ function keyReceipt(deps: EngineDeps, keyed: KeyedRequest, decision: Decision): 
 }
 
 /** The key was used before: the same request gets the first result again; another request is 422. */
-function replayReceipt(receipt: StoredReceipt, keyed: KeyedRequest): ActionResult {
+export function replayReceipt<T = ActionResult>(receipt: StoredReceipt, keyed: KeyedRequest): T {
   if (receipt.fingerprint !== keyed.fingerprint || !receipt.result) {
     throw new IdempotencyKeyReusedError(
       'this Idempotency-Key was already used for a different request (another conversation, action or body)',
     );
   }
-  return receipt.result as unknown as ActionResult;
+  return receipt.result as unknown as T;
 }
 
 /**

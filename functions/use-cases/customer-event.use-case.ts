@@ -17,6 +17,14 @@ import {
   type OrgSettings,
 } from '../domain/model.js';
 import { normalizeEmail, pickIdentified, toE164 } from '../domain/identification.js';
+import {
+  appendMessages,
+  EMPTY_LOG,
+  responseTimer,
+  type Message,
+  type MessageDraft,
+  type MessageLog,
+} from '../domain/messages.js';
 import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
@@ -47,6 +55,8 @@ export interface CustomerEvent {
 export type CustomerEventOutcome =
   | { outcome: 'created'; conversation: Conversation }
   | { outcome: 'transitioned'; conversation: Conversation; rule: string }
+  /** MS-1: a customer message joined the transcript of a conversation whose status it does not change */
+  | { outcome: 'stored'; conversationId: string; seq: number }
   /** the event changes no state (activity on a live conversation, or a refused transition) */
   | { outcome: 'ignored'; conversationId?: string; reason: string }
   /** T-2: an end before the thread's first conversation, kept for a short while for its start */
@@ -102,10 +112,21 @@ export async function handleCustomerEvent(
   const attempt = async (n: number): Promise<CustomerEventOutcome> => {
     const state = await readEventState(deps, org, channelId, receiptKey, event, n > 1);
     if (state.duplicate) return { outcome: 'duplicate' };
-    const current = state.threadConversationId
-      ? await deps.conversations.getConversation(org, state.threadConversationId)
-      : undefined;
-    return applyEvent(deps, { org, event, receivedAt, receipt, state, ...(current ? { current } : {}) });
+    // the thread's conversation with its transcript's log (MS-1), in one round trip
+    const read = state.threadConversationId
+      ? await deps.messages.readWithLog(org, state.threadConversationId)
+      : { log: EMPTY_LOG };
+    const current = read.conversation;
+    return applyEvent(deps, {
+      org,
+      event,
+      receivedAt,
+      receipt,
+      state,
+      log: read.log,
+      fresh: n > 1,
+      ...(current ? { current } : {}),
+    });
   };
   try {
     return await retryOnConflict<CustomerEventOutcome>(deps, attempt, async () => {
@@ -127,7 +148,17 @@ interface EventContext {
   receipt: Write;
   state: EventState;
   current?: Conversation;
+  /** MS-1: the current conversation's transcript log (EMPTY_LOG without one) */
+  log: MessageLog;
+  /** a retry after a lost race: configuration read afresh */
+  fresh: boolean;
 }
+
+/** MS-1: the customer's text an event carries into the transcript (a start or a message). */
+const draftsOf = (event: CustomerEvent): MessageDraft[] =>
+  event.message && (event.type === 'message.received' || event.type === 'conversation.started')
+    ? [{ from: 'customer', text: event.message.text }]
+    : [];
 
 /** The event's effect on the thread's current conversation, or a new conversation. */
 async function applyEvent(deps: EngineDeps, ctx: EventContext): Promise<CustomerEventOutcome> {
@@ -149,6 +180,7 @@ async function applyEvent(deps: EngineDeps, ctx: EventContext): Promise<Customer
   if (event.type === 'message.received' && current.status === 'Waiting') {
     return transition(deps, ctx, current, 'customer-message');
   }
+  if (draftsOf(event).length) return storeMessage(deps, ctx, current);
   return ignore(deps, ctx, {
     outcome: 'ignored',
     conversationId: current.id,
@@ -170,6 +202,7 @@ async function transition(
       actor: customer,
       action: { type } as Action,
       extraWrites: [ctx.receipt],
+      messages: draftsOf(ctx.event),
     });
     return { outcome: 'transitioned', conversation: r.conversation, rule: r.rule };
   } catch (err) {
@@ -182,6 +215,43 @@ async function transition(
     }
     throw err;
   }
+}
+
+/**
+ * MS-1: a customer message on a conversation it does not move (Open, Active, WrapUp) joins the
+ * transcript with the event's receipt, proven on the conversation's version (a change in between
+ * decides it again). MS-3: on an Active, accepted conversation it arms the agent-response timer.
+ */
+async function storeMessage(deps: EngineDeps, ctx: EventContext, current: Conversation): Promise<CustomerEventOutcome> {
+  const now = deps.clock.now();
+  const workstream = await workstreamOf(deps, ctx.org, current.workstreamId, ctx.fresh);
+  const appended = appendMessages(current, ctx.log, draftsOf(ctx.event), now.toISOString());
+  const seq = (appended.messages[0] as Message).seq;
+  const timer = responseTimer(current, workstream.value, seq, now);
+  const armed: Write[] = timer
+    ? [
+        { type: 'timer', timer },
+        {
+          type: 'config-current',
+          org: ctx.org,
+          entity: 'workstream',
+          id: workstream.value.id,
+          version: workstream.version,
+          spread: current.id,
+        },
+      ]
+    : [];
+  try {
+    await deps.commits.commit([
+      ctx.receipt,
+      { type: 'conversation-check', org: ctx.org, conversationId: current.id, version: current.version },
+      ...appended.writes,
+      ...armed,
+    ]);
+  } catch (err) {
+    throw onConfigStale(deps, ctx.org, err, [current.channelId, workstream.value.id]) ?? classify(err);
+  }
+  return { outcome: 'stored', conversationId: current.id, seq };
 }
 
 async function ignore(
@@ -311,8 +381,9 @@ async function startConversation(deps: EngineDeps, ctx: EventContext): Promise<C
   const closedBy: Write[] = left
     ? [{ type: 'early-end', end: { ...left, conversationId: decision.conversation.id } }]
     : [];
+  const said = appendMessages(decision.conversation, EMPTY_LOG, draftsOf(event), decision.event.at);
   try {
-    await deps.commits.commit([...decision.writes, ctx.receipt, ...proofs, ...closedBy]);
+    await deps.commits.commit([...decision.writes, ctx.receipt, ...proofs, ...closedBy, ...said.writes]);
   } catch (err) {
     throw onConfigStale(deps, org, err, [channel.id, workstream.value.id]) ?? classify(err);
   }

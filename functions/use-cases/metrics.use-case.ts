@@ -11,6 +11,7 @@ import {
 } from '../domain/metrics.js';
 import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../domain/queues.js';
 import type { EngineDeps } from './engine.js';
+import { sendQueuedMessage } from './queued-message.use-case.js';
 import { queueSettings } from './requirements-cache.js';
 
 /**
@@ -54,6 +55,8 @@ export async function countChange(
       },
       nowSeconds,
     );
+    // MS-4: the wait's `queued` message, now that its position can be read
+    await sendQueuedMessage(deps, c);
   }
   return { counted, deltas };
 }

@@ -1,6 +1,6 @@
 import { TransitionConflictError } from '../domain/errors.js';
 import { queuePosition, type QueuePosition } from '../domain/metrics.js';
-import { priorityOf } from '../domain/model.js';
+import { priorityOf, type Conversation } from '../domain/model.js';
 import type { Caller } from './caller.js';
 import { readConversation } from './conversation-reads.use-case.js';
 import type { EngineDeps } from './engine.js';
@@ -31,6 +31,14 @@ export async function readQueuePosition(
       c.status,
       `MX-3: only an Open conversation has a queue position; it is ${c.status}`,
     );
+  return positionOf(deps, c);
+}
+
+/** MX-3: an Open conversation's position, from its queue's index head, counters, recent answers and its entry record. */
+export async function positionOf(
+  deps: Pick<EngineDeps, 'lists' | 'queueStats' | 'clock'>,
+  c: Conversation,
+): Promise<QueuePositionView> {
   const at = deps.clock.now();
   // the minute buckets from the one 15 minutes ago: the rate is over the seconds they actually cover
   const from = new Date(at.getTime() - RATE_WINDOW_SECONDS * 1000).toISOString().slice(0, 16);

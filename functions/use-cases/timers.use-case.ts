@@ -1,4 +1,5 @@
 import { DomainError, RaceLostError } from '../domain/errors.js';
+import { awaitedSeq, type MessageLog } from '../domain/messages.js';
 import { enqueuedAtOf, type Actor, type Conversation } from '../domain/model.js';
 import { dueStepNow } from '../domain/skills.js';
 import type { Action } from '../domain/transitions.js';
@@ -31,8 +32,9 @@ export interface FiredTimer {
 const timerActor: Actor = { role: 'system', id: 'timer' };
 
 /** the conversation actions a timer takes itself */
-type TimerAction = 'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired' | 'relax';
-type Guard = (c: Conversation) => string | undefined;
+type TimerAction =
+  'wrapup-release' | 'inactivity-timeout' | 'reconnect-timeout' | 'offer-expired' | 'relax' | 'agent-not-responding';
+type Guard = (c: Conversation, log?: MessageLog) => string | undefined;
 
 /**
  * What a firer gets: the timer and its outcomes (with the timer's own fields). A conversation
@@ -87,9 +89,9 @@ async function fireContext(deps: EngineDeps, timer: DueTimer): Promise<FireConte
         conversationId: timer.conversationId as string,
         actor: timerActor,
         action: { type } as Action,
-        guard: (c) => {
+        guard: (c, log) => {
           seen = c;
-          return guard?.(c);
+          return guard?.(c, log);
         },
         extraWrites: [done],
       });
@@ -165,6 +167,18 @@ const fireReconnectTimeout: Firer = async ({ deps, timer, read, stale, act }) =>
       ? undefined
       : 'the conversation changed hands',
   );
+};
+
+const fireAgentResponse: Firer = async ({ timer, act }) => {
+  // MS-3 / TM-5: the same Active period with the same agent, and no reply after the customer's message
+  const seq = awaitedSeq(timer);
+  return act('agent-not-responding', (c, log) => {
+    if (c.status !== 'Active' || c.accepted === false || c.primaryAgentId !== timer.agentId)
+      return 'the conversation is no longer Active with this agent';
+    if (c.statusSince !== timer.subjectSince) return 'the conversation changed hands since';
+    if (!Number.isFinite(seq) || (log?.replySeq ?? 0) > seq) return 'the agent replied in time';
+    return undefined;
+  });
 };
 
 const fireOfferExpiry: Firer = async ({ timer, act }) => {
@@ -243,11 +257,12 @@ const fireOverflow: Firer = async ({ deps, timer, stale, applied, done, rearm })
 };
 
 const fireNotify: Firer = async ({ deps, timer, stale, applied }) => {
-  // E-2: published at least once; consumers dedupe on the notification id
-  if (!timer.notification) return stale('no notification in the outbox item');
+  // E-2 / MS-2: published at least once; consumers dedupe on the notification's (or message's) id
+  const body = timer.outbound ?? timer.notification;
+  if (!body) return stale('no notification in the outbox item');
   if (!deps.notifier) throw new Error('no notifier configured: the notification stays in the outbox');
-  await deps.notifier.publish(timer.notification);
-  return applied(timer.notification.type);
+  await deps.notifier.publish(body);
+  return applied(body.type);
 };
 
 const fireTrigger: Firer = async ({ deps, timer, stale, applied, done }) => {
@@ -311,6 +326,7 @@ const FIRERS: Record<TimerKind, Firer> = {
   relax: fireRelax,
   delay: fireDelay,
   overflow: fireOverflow,
+  'agent-response': fireAgentResponse,
 };
 
 /**

@@ -252,6 +252,18 @@ const MATRIX: Record<string, MatrixCase[]> = {
     },
   ],
   'GET /v1/admin/triggers': [{ name: 'list the triggers', path: () => '/v1/admin/triggers', expect: ADMIN_OWN_ORG }],
+  'PUT /v1/admin/message-templates/{event}': [
+    {
+      name: 'create or replace the queued message template (MS-4)',
+      path: () => '/v1/admin/message-templates/queued',
+      body: (c) => ({ text: `written by ${c.caller}: you are number {{position}}` }),
+      expect: ADMIN_OWN_ORG,
+      witness: () => '/v1/admin/message-templates',
+    },
+  ],
+  'GET /v1/admin/message-templates': [
+    { name: 'list the message templates (MS-4)', path: () => '/v1/admin/message-templates', expect: ADMIN_OWN_ORG },
+  ],
 
   // ---- conversations: reads (a conversation of q1), notes, lists
   'GET /v1/conversations/{id}': [

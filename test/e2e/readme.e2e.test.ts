@@ -13,7 +13,7 @@ describe.each(RUNTIMES)('README walk-through, on $on', ({ bundles }) => {
   });
   afterAll(() => rt?.stop());
 
-  it('T-1 / T-3a / T-7 / E-1 / MX-3: the curl walk-through prints the documented results', async () => {
+  it('T-1 / T-3a / T-7 / E-1 / MX-3 / MS-1 / MS-2: the curl walk-through prints the documented results', async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Walk-through'));
     const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
@@ -24,9 +24,11 @@ describe.each(RUNTIMES)('README walk-through, on $on', ({ bundles }) => {
       timeout: 60_000,
     });
     const lines = stdout.trim().split('\n');
-    expect(lines.slice(-6)).toEqual([
+    expect(lines.slice(-8)).toEqual([
       '1',
       'Active',
+      '2',
+      'customer: Hi, my order is late / agent: Sorry! Checking now.',
       'WrapUp',
       'Closed',
       'null -> Open, Open -> Active, Active -> WrapUp, WrapUp -> Closed',

@@ -671,6 +671,7 @@ function realIds(w: World, route: RouteSpec, name: string): string[] {
   if (p.startsWith('/v1/admin/workstreams')) return ['ws-chat', 'ws-sms'];
   if (p.startsWith('/v1/admin/contacts')) return ['ct1'];
   if (p.startsWith('/v1/admin/triggers')) return ['t1'];
+  if (p.startsWith('/v1/admin/message-templates')) return ['queued', 'outside-hours'];
   return ['x'];
 }
 function otherOrgId(w: World, route: RouteSpec, name: string): string {
@@ -762,6 +763,8 @@ function goodBody(w: World, route: RouteSpec, action: string | undefined, pick: 
       return { name: 'Agent', queues: pick % 3 ? ['q1'] : ['q1', queueId], capacity: { default: 100 } };
     case 'PUT /v1/admin/triggers/{id}':
       return neverTrigger;
+    case 'PUT /v1/admin/message-templates/{event}':
+      return { text: `fuzz template ${pick}: {{position}}`, enabled: pick % 2 === 0 };
     case 'POST /v1/conversations/{id}/notes':
       return { text: `fuzz note ${pick}` };
     case 'PUT /v1/agents/me/presence':

@@ -54,6 +54,7 @@ export const REPOSITORY_NAMES: readonly (keyof Repositories)[] = [
   'lists',
   'contacts',
   'notes',
+  'messages',
   'receipts',
 ];
 

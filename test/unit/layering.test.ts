@@ -54,6 +54,7 @@ const INNER_MODULES = ['functions/domain', 'functions/ports', 'functions/use-cas
 
 const REPOSITORY_PORTS = [
   'Conversations',
+  'Messages',
   'DecisionReads',
   'Commits',
   'Agents',

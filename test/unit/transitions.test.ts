@@ -1097,6 +1097,7 @@ describe('findRule()/decide(): refusals (T-11, T-13)', () => {
     { type: 'overflow', rule: 0, when: 'closed', then: { transferToQueue: 'q2' } },
     { type: 'overflow', rule: 0, when: 'closed', then: { setPriority: 9 } },
     { type: 'overflow', rule: 0, when: 'closed', then: { close: true } },
+    { type: 'agent-not-responding' },
   ];
   const CASES = (['chat', 'voice', 'sms', 'record'] as const).flatMap((kind) =>
     ACTION_TYPES.flatMap((action) =>

@@ -12,6 +12,8 @@ import {
   type Workstream,
 } from '../../domain/model.js';
 import type { EarlyEnd } from '../../domain/early-end.js';
+import { EMPTY_LOG, type Message, type MessageLog } from '../../domain/messages.js';
+import { TEMPLATE_EVENTS, type MessageTemplate } from '../../domain/templates.js';
 import { timerName } from '../../domain/timers.js';
 import type { Trigger } from '../../domain/triggers.js';
 import type { ConfigEntity, TimerRequest } from '../../domain/writes.js';
@@ -28,6 +30,7 @@ import {
   keys,
   memberIndexKeys,
   shardOf,
+  templateKeys,
   timerIndexKeys,
   type Key,
 } from './keys.js';
@@ -413,6 +416,25 @@ export const noteEntity = {
   from: (item: Item): Note => stripStorage<Note>(item),
 };
 
+export const messageEntity = {
+  key: keys.message,
+  prefix: keys.messagePrefix,
+  item: (m: Message): Item => ({ ...keys.message(m.org, m.conversationId, m.seq), type: 'message', ...m }),
+  from: (item: Item): Message => stripStorage<Message>(item),
+};
+
+export const messageLogEntity = {
+  key: keys.messageLog,
+  item: (org: string, conversationId: string, log: MessageLog): Item => ({
+    ...keys.messageLog(org, conversationId),
+    type: 'message-log',
+    seq: log.seq,
+    replySeq: log.replySeq,
+  }),
+  from: (item: Item | undefined): MessageLog =>
+    item ? { seq: Number(item.seq ?? 0), replySeq: Number(item.replySeq ?? 0) } : { ...EMPTY_LOG },
+};
+
 export type Lookups = { phone?: string; email?: string };
 
 export const contactEntity = {
@@ -439,5 +461,37 @@ export const lookupEntity = {
   from: (item: Item): { id: string; kind: 'contact' | 'account' } => ({
     id: String(item.contactId),
     kind: item.kind === 'account' ? 'account' : 'contact',
+  }),
+};
+
+// ---- MS-4: message templates (appended as a block; imports are hoisted)
+
+/** MS-4: a message template per event, and the version of the org's list beside them (R-5, as the triggers) */
+export const messageTemplateEntity = {
+  key: templateKeys.template,
+  versionKey: templateKeys.version,
+  partition: templateKeys.partition,
+  item: (t: MessageTemplate): Item => ({
+    ...templateKeys.template(t.org, t.event),
+    type: 'message-template',
+    org: t.org,
+    event: t.event,
+    text: t.text,
+    enabled: t.enabled,
+  }),
+  /** the list's version item, rewritten with every template PUT */
+  versionItem: (org: string, configVersion: string): Item => ({
+    ...templateKeys.version(org),
+    type: 'message-templates-version',
+    org,
+    configVersion,
+  }),
+  /** the org's templates in TEMPLATE_EVENTS order, and the version of the list, from the items of its partition */
+  versioned: (org: string, items: readonly Item[]): Versioned<MessageTemplate[]> => ({
+    value: items
+      .filter((i) => i.type === 'message-template')
+      .map((i) => stripStorage<MessageTemplate>(i))
+      .sort((a, b) => TEMPLATE_EVENTS.indexOf(a.event) - TEMPLATE_EVENTS.indexOf(b.event)),
+    version: versionOf(items.find((i) => i.SK === templateKeys.version(org).SK)),
   }),
 };

@@ -139,6 +139,14 @@ export const keys = {
     SK: `NOTE#${id}`,
   }),
   notePrefix: 'NOTE#',
+  /** MS-1: transcript entries beside their conversation, in `seq` order (a page is one Query) */
+  message: (o: string, conversationId: string, seq: number): Key => ({
+    PK: `${org(o)}#CONV#${conversationId}`,
+    SK: `MSG#${pad(seq)}`,
+  }),
+  messagePrefix: 'MSG#',
+  /** MS-1: the transcript's last `seq` (and last reply's), beside the conversation, never inside it */
+  messageLog: (o: string, conversationId: string): Key => ({ PK: `${org(o)}#CONV#${conversationId}`, SK: 'MSGLOG' }),
   contact: (o: string, id: string): Key => ({ PK: `${org(o)}#CONTACT#${id}`, SK: 'CONTACT' }),
   /**
    * The one key that does not start with an org: a webhook names only its channel, so the channel
@@ -406,3 +414,15 @@ export const assignmentIndexKeys = (
 
 /** Sort keys strictly below this bound belong to agents with at least `units` free. */
 export const availabilityBound = (units: number): string => (AVAILABILITY_MAX - units + 1).toString().padStart(6, '0');
+
+/**
+ * MS-4: the org's message templates, one item per event, in one partition with the version of the
+ * list (R-5), as the triggers: a template PUT rewrites its item and the version together, and a
+ * decision that read the list proves it current with a `config-current` check of entity `templates`.
+ */
+export const templateKeys = {
+  template: (o: string, event: string): Key => ({ PK: `${org(o)}#TEMPLATES`, SK: `TEMPLATE#${event}` }),
+  partition: (o: string): string => `${org(o)}#TEMPLATES`,
+  /** the version of the org's template list: rewritten with every template PUT */
+  version: (o: string): Key => ({ PK: `${org(o)}#TEMPLATES`, SK: 'VERSION' }),
+} as const;

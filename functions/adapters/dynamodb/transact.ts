@@ -13,6 +13,8 @@ import {
   threadEntity,
   timerEntity,
   memberEntity,
+  messageEntity,
+  messageLogEntity,
 } from './entities.js';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -151,6 +153,37 @@ const BUILDERS: Builders = {
           ? { ConditionExpression: 'attribute_not_exists(#cv)' }
           : { ConditionExpression: '#cv = :cv', ExpressionAttributeValues: { ':cv': w.version } }),
         ExpressionAttributeNames: { '#cv': 'configVersion' },
+      },
+    };
+  },
+  message: (table, w) => {
+    return {
+      Put: { TableName: table, Item: messageEntity.item(w.message), ConditionExpression: 'attribute_not_exists(PK)' },
+    };
+  },
+  'message-log': (table, w) => {
+    return {
+      Put: {
+        TableName: table,
+        Item: messageLogEntity.item(w.org, w.conversationId, w.log),
+        ...(w.expect === 0
+          ? { ConditionExpression: 'attribute_not_exists(PK)' }
+          : {
+              ConditionExpression: '#seq = :expect',
+              ExpressionAttributeNames: { '#seq': 'seq' },
+              ExpressionAttributeValues: { ':expect': w.expect },
+            }),
+      },
+    };
+  },
+  'conversation-check': (table, w) => {
+    return {
+      ConditionCheck: {
+        TableName: table,
+        Key: conversationEntity.key(w.org, w.conversationId),
+        ConditionExpression: '#version = :version',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':version': w.version },
       },
     };
   },

@@ -1,7 +1,7 @@
 import type { Effect, TransitionRule } from '../transitions.js';
 import { CAPACITY_EFFECTS } from './capacity.js';
 import { NO_EFFECT, type EffectStep } from './context.js';
-import { OFFER_DECLINED, OFFER_EXPIRY_TIMER } from './offers.js';
+import { NOT_RESPONDING, OFFER_DECLINED, OFFER_EXPIRY_TIMER } from './offers.js';
 import { CONSULT, JOIN, MONITOR } from './participants.js';
 import { PENDING_TRANSFER_EXPIRY, PRIMARY_EFFECTS } from './primary.js';
 import { OVERFLOW, PICK_RECORD, QUEUE_MOVE, RELAX, SET_PRIORITY } from './queue.js';
@@ -24,6 +24,7 @@ export const RULE_EFFECTS: Record<Effect, EffectStep> = {
   'set-priority': SET_PRIORITY,
   relax: RELAX,
   overflow: OVERFLOW,
+  'not-responding': NOT_RESPONDING,
 };
 
 /**

@@ -15,6 +15,7 @@ import {
   MAX_MEMBERSHIP_PRIORITY,
   MIN_MEMBERSHIP_PRIORITY,
 } from '../../domain/profiles.js';
+import { TEMPLATE_EVENTS, templateTextErrors } from '../../domain/templates.js';
 import { TRIGGER_EVENT_NAMES } from '../../domain/triggers.js';
 import {
   hoursErrors,
@@ -102,6 +103,7 @@ export const workstreamBody = z
     skillRelaxation: z.optional(relaxationSchema),
     /** A-2: 0 turns the preference off */
     preferredAgentTimeoutSeconds: z.optional(z.int().check(z.minimum(0), z.maximum(24 * 3600))),
+    agentResponseTimeoutSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(7 * 24 * 3600))),
     routingRules: z.optional(
       z
         .array(
@@ -278,4 +280,18 @@ export const triggerBody = z.strictObject({
       ]),
     )
     .check(z.minLength(1), z.maxLength(10)),
+});
+
+/** MS-4: the event of `PUT /v1/admin/message-templates/{event}` (another is 400, as an unknown action) */
+export const templateEventParam = z.enum(TEMPLATE_EVENTS);
+
+/**
+ * MS-4: `{ text, enabled? }`. The text is 1..1000 characters, not blank, well-formed Unicode (the body's
+ * parse refuses a lone surrogate first, RL-4), and names only the known placeholders (`templateTextErrors`).
+ */
+export const messageTemplateBody = z.strictObject({
+  text: z.string().check((ctx) => {
+    for (const message of templateTextErrors(ctx.value)) ctx.issues.push({ code: 'custom', input: ctx.value, message });
+  }),
+  enabled: z.optional(z.boolean()),
 });

@@ -4,12 +4,14 @@ import {
   configureChannel,
   configureContact,
   configureHours,
+  configureMessageTemplate,
   configureQueue,
   configureSettings,
   configureTrigger,
   configureWorkstream,
 } from '../../use-cases/admin.use-case.js';
 import {
+  listMessageTemplates,
   listTriggers,
   readChannel,
   readContact,
@@ -36,8 +38,10 @@ import {
   contactBody,
   hoursBody,
   hoursOf,
+  messageTemplateBody,
   queueBody,
   settingsBody,
+  templateEventParam,
   triggerBody,
   workstreamBody,
 } from './admin-schemas.js';
@@ -47,6 +51,7 @@ import {
   contactView,
   hoursView,
   listView,
+  messageTemplateView,
   queueView,
   settingsView,
   triggerView,
@@ -199,6 +204,25 @@ export const adminRoutes: Route<ApiRuntime>[] = [
     method: 'GET',
     path: '/v1/admin/triggers',
     handle: async ({ claims }, rt) => ok(listView(await listTriggers(rt.deps, claims.org), triggerView)),
+  },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/message-templates/{event}',
+    async handle({ claims, params, json }, rt) {
+      // MS-4: an unknown event is 400, as an unknown action (path parameters are validated, RL-4)
+      const event = parse(templateEventParam, params.event, 'path.event');
+      const body = parse(messageTemplateBody, json);
+      const template = { org: claims.org, event, text: body.text, enabled: body.enabled ?? true };
+      return ok(messageTemplateView(await configureMessageTemplate(rt.deps, template)));
+    },
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/message-templates',
+    handle: async ({ claims }, rt) =>
+      ok(listView(await listMessageTemplates(rt.deps, claims.org), messageTemplateView)),
   },
 ];
 

@@ -10,6 +10,7 @@ import {
 } from '../../use-cases/conversation-reads.use-case.js';
 import { readsAcrossOrg } from '../../use-cases/caller.js';
 import { apiActor, performAction } from '../../use-cases/conversation-action.use-case.js';
+import { readTranscript, sendReply } from '../../use-cases/messages.use-case.js';
 import { addNote, listNotes } from '../../use-cases/notes.use-case.js';
 import { readConfig } from '../../config.js';
 import { fromEnvironment } from '../lambda.js';
@@ -31,6 +32,8 @@ import {
   idempotencyKeyHeader,
   listQuery,
   noteBody,
+  pageQuery,
+  replyBody,
   transferBody,
 } from './schemas.js';
 import {
@@ -39,6 +42,7 @@ import {
   conversationView,
   eventView,
   listView,
+  messageView,
   noteView,
   pageView,
   viewAt,
@@ -170,14 +174,40 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     },
   },
   {
+    auth: 'jwt',
+    roles: ['agent', 'supervisor'],
+    method: 'GET',
+    path: '/v1/conversations/{id}/messages',
+    async handle({ claims, params, query }, rt) {
+      const page = parse(pageQuery, query, 'query');
+      const transcript = await readTranscript(rt.deps, callerOf(claims), params.id as string, page);
+      return ok(pageView(transcript, messageView));
+    },
+  },
+  {
+    auth: 'jwt',
+    roles: ['agent', 'supervisor'],
+    method: 'POST',
+    path: '/v1/conversations/{id}/messages',
+    async handle({ claims, params, json, headers }, rt) {
+      const { text } = parse(replyBody, json);
+      const key = idempotencyKeyOf(headers);
+      const message = await sendReply(rt.deps, {
+        caller: callerOf(claims),
+        conversationId: params.id as string,
+        text,
+        ...(key ? { idempotencyKey: key } : {}),
+      });
+      return ok(messageView(message), 201);
+    },
+  },
+  {
     ...anyRole,
     method: 'POST',
     path: '/v1/conversations/{id}/actions/{action}',
     async handle({ claims, params, json, headers }, rt) {
       const name = parse(actionParam, params.action, 'path.action');
-      const keyHeader = headers['idempotency-key'];
-      const key =
-        keyHeader === undefined ? undefined : parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
+      const key = idempotencyKeyOf(headers);
       const ifMatch = ifMatchVersions(headers['if-match']);
       const action = toAction(name, json);
       const result = await performAction(rt.deps, {
@@ -195,6 +225,12 @@ export const conversationRoutes: Route<ApiRuntime>[] = [
     },
   },
 ];
+
+/** The request's Idempotency-Key, checked (RL-9). */
+function idempotencyKeyOf(headers: Record<string, string | undefined>): string | undefined {
+  const keyHeader = headers['idempotency-key'];
+  return keyHeader === undefined ? undefined : parse(idempotencyKeyHeader, keyHeader, 'header.Idempotency-Key');
+}
 
 /** DynamoDB only (Idempotency-Key receipts are items of the table): what an action causes follows from the stream. */
 export function createHandler(config: TableEngineConfig, overrides: TableEngineOverrides = {}) {

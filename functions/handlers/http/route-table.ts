@@ -77,6 +77,18 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Create or replace a trigger { when: { event, field, changedTo }, then: [actions] } (M-3)',
   },
   { ...admin, method: 'GET', path: '/v1/admin/triggers', summary: "List the org's triggers (M-3)" },
+  {
+    ...admin,
+    method: 'PUT',
+    path: '/v1/admin/message-templates/{event}',
+    summary: 'Create or replace the automated message template of an event { text, enabled? } (MS-4)',
+  },
+  {
+    ...admin,
+    method: 'GET',
+    path: '/v1/admin/message-templates',
+    summary: "List the org's message templates (MS-4)",
+  },
   // ---- functions/handlers/http/conversations.handler.ts ----
   { ...conversations, method: 'GET', path: '/v1/conversations/{id}', summary: 'Read a conversation' },
   {
@@ -103,6 +115,20 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'GET',
     path: '/v1/conversations/{id}/notes',
     summary: 'Internal notes, visible to agents and supervisors only (E-3)',
+  },
+  {
+    ...conversations,
+    roles: ['agent', 'supervisor'],
+    method: 'GET',
+    path: '/v1/conversations/{id}/messages',
+    summary: 'The transcript, oldest first, paginated: customer, agent and automated messages (MS-1)',
+  },
+  {
+    ...conversations,
+    roles: ['agent', 'supervisor'],
+    method: 'POST',
+    path: '/v1/conversations/{id}/messages',
+    summary: 'Reply to the customer: published as message.sent on the outbound queue (MS-2)',
   },
   {
     ...conversations,

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { REPLY_MAX_CHARS } from '../../domain/messages.js';
 import { MAX_PRIORITY, MIN_PRIORITY, PRESENCES, STATUSES } from '../../domain/model.js';
 import { CUSTOMER_EVENT_TYPES } from '../../use-cases/customer-event.use-case.js';
 import '../zod-messages.js';
@@ -67,6 +68,13 @@ const token = () =>
 export const idempotencyKeyHeader = token();
 
 const shortText = z.string().check(z.maxLength(256));
+/** a message's text: 1..max characters, not only white space; kept exactly as sent (never trimmed) */
+const messageText = (max: number) =>
+  z.string().check(
+    z.minLength(1),
+    z.maxLength(max),
+    z.refine((t) => t.trim().length > 0, 'must contain more than white space'),
+  );
 export const webhookEvent = z.strictObject({
   eventId: token(),
   type: z.enum(CUSTOMER_EVENT_TYPES),
@@ -85,8 +93,11 @@ export const webhookEvent = z.strictObject({
       z.refine((c) => Object.keys(c).length <= 50, 'at most 50 variables'),
     ),
   ),
-  message: z.optional(z.strictObject({ text: z.string().check(z.maxLength(10_000)) })),
+  message: z.optional(z.strictObject({ text: messageText(10_000) })),
 });
+
+/** MS-1 / MS-2: stored as given (no trim), so it needs a visible character, and a bound. */
+export const replyBody = z.strictObject({ text: messageText(REPLY_MAX_CHARS) });
 
 export const consultBody = z.strictObject({ agentId: idSchema });
 export const prioritizeBody = z.strictObject({ priority: prioritySchema });

@@ -1,3 +1,4 @@
+import type { Message } from '../../domain/messages.js';
 import type { Hours } from '../../domain/hours.js';
 import type { OverflowRule } from '../../domain/overflow.js';
 import { DEFAULT_SERVICE_LEVEL_SECONDS } from '../../domain/queues.js';
@@ -29,6 +30,7 @@ import {
   type Status,
   type Workstream,
 } from '../../domain/model.js';
+import type { MessageTemplate, TemplateEvent } from '../../domain/templates.js';
 import type { Trigger } from '../../domain/triggers.js';
 import type { QueueConfig } from '../../ports/storage-types.js';
 import type { Note, Page } from '../../ports/read-types.js';
@@ -283,6 +285,27 @@ export const noteView = (n: Note): NoteView => ({
   at: n.at,
 });
 
+/** openapi.yaml `Message` (MS-1): the text as stored, never interpreted. */
+export interface MessageView {
+  id: string;
+  seq: number;
+  at: string;
+  from: Message['from'];
+  agentId?: string;
+  text: string;
+  automated?: true;
+}
+
+export const messageView = (m: Message): MessageView => ({
+  id: m.id,
+  seq: m.seq,
+  at: m.at,
+  from: m.from,
+  ...(m.agentId !== undefined ? { agentId: m.agentId } : {}),
+  text: m.text,
+  ...(m.automated ? { automated: true as const } : {}),
+});
+
 /** openapi.yaml `Settings`. */
 export interface SettingsView {
   org: string;
@@ -325,6 +348,8 @@ export interface WorkstreamView {
   skillRelaxation: NonNullable<Workstream['skillRelaxation']>;
   /** A-2 */
   preferredAgentTimeoutSeconds: number;
+  /** MS-3 */
+  agentResponseTimeoutSeconds?: number;
   routingRules: Workstream['routingRules'];
   defaultQueueId: string;
   distribution: 'push' | 'pick';
@@ -345,6 +370,7 @@ export const workstreamView = (ws: Workstream): WorkstreamView => ({
   assignment: ws.assignment ?? DEFAULT_ASSIGNMENT,
   skillRelaxation: ws.skillRelaxation ?? [],
   preferredAgentTimeoutSeconds: ws.preferredAgentTimeoutSeconds ?? DEFAULT_PREFERRED_AGENT_TIMEOUT_SECONDS,
+  ...(ws.agentResponseTimeoutSeconds ? { agentResponseTimeoutSeconds: ws.agentResponseTimeoutSeconds } : {}),
   routingRules: ws.routingRules,
   defaultQueueId: ws.defaultQueueId,
   distribution: ws.distribution,
@@ -473,4 +499,17 @@ export const triggerView = (t: Trigger): TriggerView => ({
   id: t.id,
   when: { event: t.when.event, field: t.when.field, changedTo: t.when.changedTo },
   then: t.then,
+});
+
+/** openapi.yaml `MessageTemplate` (MS-4). */
+export interface MessageTemplateView {
+  event: TemplateEvent;
+  text: string;
+  enabled: boolean;
+}
+
+export const messageTemplateView = (t: MessageTemplate): MessageTemplateView => ({
+  event: t.event,
+  text: t.text,
+  enabled: t.enabled,
 });

@@ -3,6 +3,7 @@ import { ConflictError } from '../../../domain/errors.js';
 import type { Hours } from '../../../domain/hours.js';
 import type { Channel, OrgSettings, Workstream } from '../../../domain/model.js';
 import { requirementsByQueue } from '../../../domain/skills.js';
+import type { MessageTemplate } from '../../../domain/templates.js';
 import type { Trigger } from '../../../domain/triggers.js';
 import type { ConfigEntity } from '../../../domain/writes.js';
 import type { QueueConfig, Versioned } from '../../../ports/storage-types.js';
@@ -14,6 +15,7 @@ import {
   configVersionEntity,
   newVersion,
   hoursEntity,
+  messageTemplateEntity,
   QUEUE_OPTIONAL,
   queueEntity,
   queueRequirementsEntity,
@@ -26,7 +28,7 @@ import { setAll, type Table } from '../table.js';
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /**
- * What admins configure. Every write of a workstream, channel, settings or trigger carries a new
+ * What admins configure. Every write of a workstream, channel, settings, trigger or message template carries a new
  * configVersion (entities.ts): a decision made on a cached copy fails its ConditionCheck (R-5).
  */
 export class DynamoConfiguration implements Configuration {
@@ -196,6 +198,28 @@ export class DynamoConfiguration implements Configuration {
   async putTrigger(t: Trigger): Promise<void> {
     await this.putVersioned('triggers', t.org, t.org, (v) => triggerEntity.versionItem(t.org, v), [
       { Put: { TableName: this.table.name, Item: triggerEntity.item(t) } },
+    ]);
+  }
+
+  /** MS-4 */
+  async listMessageTemplates(org: string): Promise<MessageTemplate[]> {
+    return (await this.listMessageTemplatesVersioned(org)).value;
+  }
+
+  /** MS-4: the org's templates (TEMPLATE_EVENTS order) and the version of the list (its VERSION item), consistently */
+  async listMessageTemplatesVersioned(org: string): Promise<Versioned<MessageTemplate[]>> {
+    const items = await this.table.queryAll({
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': messageTemplateEntity.partition(org) },
+      ConsistentRead: true,
+    });
+    return messageTemplateEntity.versioned(org, items);
+  }
+
+  /** MS-4: the template and a new version of the org's list together (decisions on a cached list fail their check). */
+  async putMessageTemplate(t: MessageTemplate): Promise<void> {
+    await this.putVersioned('templates', t.org, t.org, (v) => messageTemplateEntity.versionItem(t.org, v), [
+      { Put: { TableName: this.table.name, Item: messageTemplateEntity.item(t) } },
     ]);
   }
 }

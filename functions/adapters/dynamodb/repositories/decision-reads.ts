@@ -11,6 +11,7 @@ import {
   channelEntity,
   conversationEntity,
   earlyEndEntity,
+  messageLogEntity,
   receiptEntity,
   settingsEntity,
   threadEntity,
@@ -36,6 +37,7 @@ export class DynamoDecisionReads implements DecisionReads {
     }
     if (req.receiptKey) wanted.push(receiptEntity.key(org, req.receiptKey));
     if (req.settings) wanted.push(settingsEntity.key(org));
+    if (req.log) wanted.push(messageLogEntity.key(org, req.conversationId));
     const at = byKey(await this.table.batchGet(uniqueKeys(wanted)));
     // no prototype: an agent id is any [A-Za-z0-9_-]{1,64}, "constructor" and "__proto__" included,
     // and an agent that does not exist must read as undefined, not as Object.prototype's member
@@ -56,6 +58,7 @@ export class DynamoDecisionReads implements DecisionReads {
       agents,
       ...(receipt ? { receipt: receiptEntity.from(receipt) } : {}),
       ...(req.settings ? { settings: settingsEntity.versioned(org, at(settingsEntity.key(org))) } : {}),
+      ...(req.log ? { log: messageLogEntity.from(at(messageLogEntity.key(org, req.conversationId))) } : {}),
     };
   }
 

@@ -9,6 +9,7 @@ import { DynamoContacts } from './contacts.repository.js';
 import { DynamoConversations } from './conversations.repository.js';
 import { DynamoDecisionReads } from './decision-reads.js';
 import { DynamoLists } from './lists.repository.js';
+import { DynamoMessages } from './messages.repository.js';
 import { DynamoNotes } from './notes.repository.js';
 import { DynamoOutbox } from './outbox.repository.js';
 import { DynamoQueueStats } from './queue-stats.repository.js';
@@ -33,6 +34,7 @@ export function createDynamoRepositories(doc: DynamoDBDocumentClient, tableName:
     lists: new DynamoLists(table),
     contacts: new DynamoContacts(table),
     notes: new DynamoNotes(table),
+    messages: new DynamoMessages(table),
     receipts: new DynamoReceipts(table),
     queueStats: new DynamoQueueStats(table),
   };
