@@ -63,6 +63,8 @@ export interface Entry {
     claims?: Claims,
     body?: unknown,
     headers?: Record<string, string>,
+    /** the query string's parameters (API Gateway's queryStringParameters) */
+    query?: Record<string, string>,
   ): Promise<HttpResult>;
   /** POST /v1/conversations/{id}/actions/{action} as agent `agentId` */
   action(org: string, agentId: string, conversationId: string, action: string, body?: unknown): Promise<HttpResult>;
@@ -265,16 +267,17 @@ export async function startBenchRuntime(
     );
     const addr = server.address() as AddressInfo;
 
-    const http: Entry['http'] = async (group, routeKey, params, claims, body, headers = {}) => {
+    const http: Entry['http'] = async (group, routeKey, params, claims, body, headers = {}, query = {}) => {
       const [method, path] = routeKey.split(' ') as [string, string];
       const raw = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const event = {
         version: '2.0',
         routeKey,
         rawPath: path.replace(/\{(\w+)\}/g, (_m, k: string) => params[k] ?? ''),
-        rawQueryString: '',
+        rawQueryString: new URLSearchParams(query).toString(),
         headers: { ...(raw !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         pathParameters: params,
+        ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
         isBase64Encoded: false,
         ...(raw !== undefined ? { body: raw } : {}),
         requestContext: {

@@ -20,15 +20,18 @@
  *  (c) reads per push assignment at 10 vs N agents, without skills and with 20 skills and 1,000 waiting
  *  (both directions: new conversation -> agent, agent frees capacity -> conversation); (d) bundle size and init time beside the floor;
  *  (e) queue reads: requests, round trips and RCU per metrics read and per queue-position read at 10
- *  and 10,000 waiting conversations, through the queues HTTP handler (queue-reads.ts).
+ *  and 10,000 waiting conversations, through the queues HTTP handler (queue-reads.ts);
+ *  (f) messages (MS-1, MS-2): a reply's request path (1 BatchGetItem + 1 transaction) at 10 and 10,000
+ *  messages and at 10 and 10,000 agents, and a transcript page's requests and RCU at 100 and 10,000
+ *  messages, through the conversations HTTP handler (messages.ts).
  * Writes bench-results/<date>.json and bench-results/latest.json.
  *
  * Sizes: BENCH_FOLLOWUP_AGENTS, BENCH_ACTIONS, BENCH_INGEST_EVENTS, BENCH_OFFERED_SECONDS,
  * BENCH_DISPATCH_SAMPLES, BENCH_HEAT_AGENTS, BENCH_HEAT_TRANSITIONS, BENCH_AGENTS (push assignment),
  * BENCH_QUEUE_WAITING (queue reads; BENCH_QUEUE_SEED=counters sets the big queue's counters instead of
  * letting the stream follow-ups count its copies, =follow-ups the other way; default: follow-ups, counters
- * in a quick run);
- * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles,queue-reads runs some sections only (push-skills: the
+ * in a quick run); BENCH_MESSAGES_AGENTS (messages: the big org's agents);
+ * BENCH_ONLY=actions,throughput,ingest,dispatch,heat,push,bundles,queue-reads,messages runs some sections only (push-skills: the
  * skilled push figures of (c) without the no-skill one).
  */
 import { spawnSync } from 'node:child_process';
@@ -45,6 +48,7 @@ import { bundles } from './bundles.js';
 import { dispatchLatency, type LatencyFigures } from './dispatch.js';
 import { keyHeat, READ_GOAL, WRITE_GOAL, type HeatFigures } from './heat.js';
 import { ingest, type IngestFigures } from './ingest.js';
+import { LONG_TRANSCRIPT, messagesBench, REPLY_GOAL, sameCommands, type MessagesFigures } from './messages.js';
 import { pushAssignment } from './push-assignment.js';
 import { pushSkills, SKILL_COUNT, WAITING, type SkilledRun } from './push-skills.js';
 import { queueReads, type QueueReadsFigures } from './queue-reads.js';
@@ -68,6 +72,7 @@ const config = {
   heatPerRound: size('BENCH_HEAT_PER_ROUND', 100, 50),
   pushAgents: size('BENCH_AGENTS', 10_000, 1000),
   queueWaiting: size('BENCH_QUEUE_WAITING', 10_000, 10_000),
+  messagesAgents: size('BENCH_MESSAGES_AGENTS', 10_000, 1000),
   /** the big queue's copies counted by the stream follow-ups (full run), or their counters set (quick run) */
   queueSeed: ((process.env.BENCH_QUEUE_SEED ?? (QUICK ? 'counters' : 'follow-ups')) === 'counters'
     ? 'counters'
@@ -777,6 +782,135 @@ if (runs('queue-reads')) {
   );
 }
 
+// ---------- (f) messages (MS-1, MS-2): a reply's request path, transcript pages at 100 and 10,000 messages ----------
+if (runs('messages')) {
+  log(
+    `(f) messages: replies at 10 and ${LONG_TRANSCRIPT} messages, 10 and ${config.messagesAgents} agents; transcript pages at 100 and ${LONG_TRANSCRIPT} messages (a DynamoDB Local of its own)`,
+  );
+  const m: MessagesFigures = await ownDynamo('the messages', async (endpoint) => {
+    const rt = await startBenchRuntime(endpoint, TABLE, { ingestConcurrency: config.ingestConcurrency });
+    const mdoc = createDocumentClient({ endpoint });
+    try {
+      return await messagesBench(rt, mdoc, { agents: config.messagesAgents, log });
+    } finally {
+      await rt.stop();
+      mdoc.destroy();
+    }
+  });
+  results.messages = m;
+  const goalCommands = Object.entries(REPLY_GOAL)
+    .map(([k, v]) => `${v} ${k.replace('Command', '')}`)
+    .join(' + ');
+  out.push(
+    table(
+      `(f) POST /v1/conversations/{id}/messages (MS-2, the primary agent's reply to an Active accepted conversation) through the conversations HTTP handler (createHandler, JWT authorizer claims), per reply (${m.replies[0]?.samples ?? 0} samples each, after a warm-up reply); messages: in the transcript when the first measured reply was sent; RT: round trips; f-u: the follow-ups it caused (stream consumer)`,
+      [
+        'agents',
+        'messages',
+        'statuses',
+        'req',
+        'reads',
+        'writes',
+        'RT',
+        'tx items',
+        'RCU',
+        'WCU',
+        'sqs',
+        'by command',
+        'f-u req',
+        'f-u sqs',
+        `${goalCommands}, RT 2`,
+      ],
+      m.replies.map((r) => [
+        r.agents,
+        r.messages,
+        [...new Set(r.statuses)].join('/'),
+        r.requests,
+        r.reads,
+        r.writes,
+        r.roundTrips,
+        r.transactItems,
+        r.rcu,
+        r.wcu,
+        r.sqsRequests,
+        JSON.stringify(r.byCommand),
+        r.followUpRequests,
+        r.followUpSqs,
+        verdict(r.everySampleAtGoal),
+      ]),
+      [2, 11],
+    ),
+    table(
+      `(f) GET /v1/conversations/{id}/messages?limit=100&cursor=... (MS-1, the primary agent reads the transcript) per page (${m.pages[0]?.short.samples ?? 0} samples each, caches warm), at 100 and ${LONG_TRANSCRIPT} messages; RCU: DynamoDB Local's consumed capacity (consistent reads); cursors made in the form of the first page's nextCursor (${m.apiCursor ?? '?'})`,
+      [
+        'page',
+        'req (100)',
+        'RT (100)',
+        'RCU (100)',
+        'items, seq (100)',
+        `req (${LONG_TRANSCRIPT})`,
+        `RT (${LONG_TRANSCRIPT})`,
+        `RCU (${LONG_TRANSCRIPT})`,
+        `items, seq (${LONG_TRANSCRIPT})`,
+        'req ratio',
+        'RT ratio',
+        'RCU ratio',
+        'req ratio <= 1.2',
+      ],
+      m.pages.map((p) => [
+        p.short.page,
+        p.short.requests,
+        p.short.roundTrips,
+        p.short.rcu,
+        `${p.short.items}, ${String(p.short.firstSeq)}-${String(p.short.lastSeq)}${p.short.nextCursor ? ' +cursor' : ''}${p.short.right ? '' : ' (WRONG)'}`,
+        p.long.requests,
+        p.long.roundTrips,
+        p.long.rcu,
+        `${p.long.items}, ${String(p.long.firstSeq)}-${String(p.long.lastSeq)}${p.long.nextCursor ? ' +cursor' : ''}${p.long.right ? '' : ' (WRONG)'}`,
+        p.requestsRatio,
+        p.roundTripsRatio,
+        p.rcuRatio,
+        verdict(p.requestsRatio <= 1.2 && p.short.right && p.long.right),
+      ]),
+      [4, 8],
+    ),
+    table(
+      '(f) transcript pages by command (per page)',
+      ['page', 'by command (100)', `by command (${LONG_TRANSCRIPT})`],
+      m.pages.map((p) => [p.short.page, JSON.stringify(p.short.byCommand), JSON.stringify(p.long.byCommand)]),
+      [1, 2],
+    ),
+  );
+  for (const r of m.replies)
+    goals.push({
+      figure: `reply (MS-2) request path, ${r.agents} agents, ${r.messages} messages in the transcript`,
+      value: `${r.requests.toFixed(0)} requests ${JSON.stringify(r.byCommand)}, ${r.roundTrips.toFixed(0)} RT${r.everySampleAtGoal ? '' : ` (statuses ${r.statuses.join('/')}, sqs ${r.sqsRequests})`}`,
+      goal: `${goalCommands}, 2 RT`,
+      pass: r.everySampleAtGoal,
+    });
+  const base = m.replies[0];
+  const same =
+    base !== undefined && m.replies.every((r) => r.sameEverySample && sameCommands(r.byCommand, base.byCommand));
+  goals.push({
+    figure: `reply requests (SC-2), 10 -> ${LONG_TRANSCRIPT} messages and 10 -> ${m.agents.big} agents`,
+    value: same
+      ? `the same (${JSON.stringify(base.byCommand)})`
+      : m.replies.map((r) => JSON.stringify(r.byCommand)).join(' / '),
+    goal: 'the same requests',
+    pass: same,
+  });
+  for (const p of m.pages)
+    goals.push({
+      figure: `requests per transcript page (MS-1), ${p.short.page}, ${LONG_TRANSCRIPT} / 100 messages`,
+      value: `${p.requestsRatio.toFixed(3)} (RCU ${p.rcuRatio.toFixed(3)}: ${p.short.rcu.toFixed(1)} -> ${p.long.rcu.toFixed(1)}); ${p.long.requests.toFixed(0)} requests, ${p.long.roundTrips.toFixed(0)} RT at ${LONG_TRANSCRIPT}${p.short.right && p.long.right ? '' : '; WRONG page'}`,
+      goal: '<= 1.2',
+      pass: p.requestsRatio <= 1.2 && p.short.right && p.long.right,
+    });
+  log(
+    `  replies: ${m.replies.map((r) => `${r.agents} agents / ${r.messages} messages ${r.requests} req ${r.roundTrips} RT`).join('; ')}; pages: ${m.pages.map((p) => `${p.short.page} ${p.short.requests} -> ${p.long.requests} req, ${p.short.rcu} -> ${p.long.rcu} RCU`).join('; ')}; ${m.seconds.toFixed(0)} s`,
+  );
+}
+
 if (runs('bundles')) {
   // ---------- (d) bundle size and module init time, beside each function's floor ----------
   log("(d) bundles (the stack's esbuild options) and init time, beside their floors (test/infra/bundle-floor.ts)");
@@ -824,6 +958,7 @@ const NOTES = [
   'Key heat: the sweeper runs once per replay round, not once a minute; per-conversation and per-agent keys are upper bounds.',
   'DynamoDB Local is not DynamoDB: its stream is not the AWS one (shards, delivery), no partition limits, splits or adaptive capacity, WCU not billed as on AWS (floor WCU = 2 per item).',
   "Queue reads: the big queue's waits beyond its first and last are item copies of the first (BatchWriteItem); their stream records go through the real follow-ups (counters, entry records), or (quick run, BENCH_QUEUE_SEED=counters) are dropped and the counters set to what those leave; the reads are the queues handler's, caches warm, with no other traffic.",
+  "Messages: the transcripts are seeded with BatchWriteItem (messageEntity / messageLogEntity items, their stream records dropped), not through webhooks; the conversations are committed Open and accepted through the API; the pages' cursors are made in the API's cursor form (checked against the first page's nextCursor).",
   'Not measured: Lambda concurrency and cold starts (init ms is module load only), Scheduler, SQS and stream delivery delays in AWS (ParallelizationFactor, batching window).',
 ];
 results.notes = NOTES;

@@ -109,9 +109,10 @@ export type FunctionName = keyof typeof FUNCTION_DEPENDENCIES;
  * more (628.0 KiB against 623.5 at 1.26), and MX-3 (queue position: the entry record, the counted
  * head) 1.3 KiB more (629.3 KiB against 628.5 at 1.27). Per-function repository sets are the fix that
  * would bring the ratio back (the conversations bundle needs neither the counters nor the admin
- * writes); until then 1.28.
+ * writes). Messages (MS-1..MS-4: the transcript repository, replies, templates, the queued message in
+ * the follow-ups) made HttpConversations 639.3 KiB (1.29x) and FollowUps 688.8 KiB (1.28x): until then 1.30.
  */
-export const BUDGET_RATIO = 1.28;
+export const BUDGET_RATIO = 1.3;
 /** The health bundle has no floor (it uses neither the SDK nor Powertools): at most 64 KiB. */
 export const HEALTH_BUDGET_BYTES = 64 * 1024;
 
