@@ -5,6 +5,7 @@ import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalHttpServer, DEFAULT_LOCAL_JWT_SECRET } from '../../bin/local/http-server.js';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
+import type { Message } from '../../functions/domain/messages.js';
 import { DEFAULT_SETTINGS, type Workstream } from '../../functions/domain/model.js';
 import { CUSTOMER_EVENT_TYPES, type CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
 import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
@@ -15,7 +16,9 @@ import { item, startRig, type HttpResult, type Rig } from './rig.js';
  * POST /v1/webhooks/{channelId}: valid events (unicode everywhere, optional fields, whitespace, key
  * order), the same with one thing broken (a field missing, of the wrong type, too long, out of its
  * enum, an extra field), random JSON, text that is not JSON, huge bodies (up to ~300 KB, deep nesting),
- * base64-encoded bodies; signatures right, in another case or padded, and wrong in every way (missing,
+ * base64-encoded bodies, `message.received` bodies whose `message.text` is valid at its bounds (1 and
+ * 10,000 UTF-16 units, surrounded by white space, escaped) or not (empty, blank, over 10,000, a lone
+ * surrogate as a JSON escape, not a string, missing); signatures right, in another case or padded, and wrong in every way (missing,
  * empty, truncated, another secret, another body, no scheme, not hex, several); unknown, malformed and
  * another org's channel ids. Most go to the webhooks Lambda handler as API Gateway v2 events, some
  * through the local runtime's HTTP server (which answers 413 above 256 KiB).
@@ -25,7 +28,8 @@ import { item, startRig, type HttpResult, type Rig } from './rig.js';
  * oracle knows the answer when it can: unknown channel 404, bad signature 401, signed non-JSON or a
  * known violation 400, a signed valid event 202. Then the queue is consumed by the real FIFO consumer:
  * every accepted event must apply (its receipt exists, nothing fails, nothing reaches the DLQ) and
- * the org holds exactly the conversations the accepted events open, one per new thread.
+ * the org holds exactly the conversations the accepted events open, one per new thread, and their
+ * transcripts hold every accepted customer text once, exactly as sent (MS-1).
  *
  * FUZZ_CASES (default 300; `npm run test:reliability`: 10,000).
  */
@@ -65,13 +69,53 @@ const anyChar = fc.oneof(
     ),
   },
 );
-/** well-formed text of min..max UTF-16 code units (the unit zod's max counts) */
+/** well-formed text of min..max UTF-16 code units (so of at most max code points, which zod's max counts) */
 const text = (min: number, max: number): fc.Arbitrary<string> =>
   fc
     .array(anyChar, { minLength: min, maxLength: max })
     .map((u) => u.join('').slice(0, max))
     .filter((s) => s.length >= min && s.isWellFormed());
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((n) => String.fromCharCode(n));
+/** MS-1: what a message's text may not be only of (String.prototype.trim's white space, as the schema's) */
+const WHITE_SPACE = [
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u000b',
+  '\u000c',
+  '\u00a0',
+  '\u1680',
+  '\u2003',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u3000',
+  '\ufeff',
+];
+const blank = (s: string): boolean => s.trim().length === 0;
+/** MS-1: a message's text: 1..10,000 UTF-16 units, not only white space */
+const MAX_MESSAGE_TEXT = 10_000;
+const messageTextArb: fc.Arbitrary<string> = fc
+  .oneof(
+    { weight: 6, arbitrary: text(1, 200) },
+    { weight: 1, arbitrary: text(9_900, MAX_MESSAGE_TEXT) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        'x',
+        '😀',
+        'x'.repeat(MAX_MESSAGE_TEXT),
+        // 5,000 characters, 10,000 UTF-16 units: at the bound
+        '😀'.repeat(MAX_MESSAGE_TEXT / 2),
+        `${' '.repeat(MAX_MESSAGE_TEXT - 1)}.`,
+        '  kept as sent, white space included \n',
+        '\u00a0\u2028x\ufeff',
+        '<script>alert(1)</script>',
+      ),
+    },
+  )
+  .filter((t) => !blank(t));
 const idText = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
 const eventIdText = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,100}$/);
 const isoDate = fc
@@ -100,7 +144,7 @@ const validEvent: fc.Arbitrary<Record<string, Json>> = fc.record(
       { requiredKeys: [] },
     ),
     context: fc.dictionary(text(1, 100), text(0, 200), { maxKeys: 8 }),
-    message: fc.record({ text: fc.oneof(text(0, 200), text(9_900, 10_000)) }),
+    message: fc.record({ text: messageTextArb }),
   },
   { requiredKeys: ['eventId', 'type', 'threadId'] },
 ) as fc.Arbitrary<Record<string, Json>>;
@@ -290,8 +334,72 @@ function layout(v: Json, l: Layout): string {
   }
 }
 
+/**
+ * MS-1 / RL-4: the `message.text` of a `message.received`: valid (1..10,000 UTF-16 units, not only white
+ * space; `escaped`: every non-ASCII character written as a JSON escape), or broken in one way.
+ */
+type TextCase =
+  | { t: 'valid'; text: string; escaped: boolean }
+  | { t: 'empty' }
+  | { t: 'blank'; text: string }
+  | { t: 'too-long'; text: string }
+  /** a lone surrogate, which JSON.stringify writes as its escape ("\\ud800") */
+  | { t: 'lone-surrogate'; text: string }
+  | { t: 'wrong-type'; value: Json }
+  | { t: 'no-text' };
+const textCaseArb: fc.Arbitrary<TextCase> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({ t: fc.constant('valid' as const), text: messageTextArb, escaped: fc.boolean() }),
+  },
+  { weight: 1, arbitrary: fc.constant({ t: 'empty' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('blank' as const),
+      text: fc.oneof(
+        fc.array(fc.constantFrom(...WHITE_SPACE), { minLength: 1, maxLength: 60 }).map((u) => u.join('')),
+        fc.constant(' '.repeat(MAX_MESSAGE_TEXT)),
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('too-long' as const),
+      text: fc.oneof(
+        // over in UTF-16 units and in code points alike (5,001 emoji, over in units only, is pinned in
+        // test/unit/messages.test.ts: the schema counts code points)
+        fc.integer({ min: 1, max: 3_000 }).map((n) => 'y'.repeat(MAX_MESSAGE_TEXT + n)),
+        fc.constant('😀'.repeat(MAX_MESSAGE_TEXT + 1)),
+        fc
+          .tuple(text(9_900, MAX_MESSAGE_TEXT), fc.integer({ min: 1, max: 100 }))
+          .map(([t, n]) => `${t}${'z'.repeat(MAX_MESSAGE_TEXT - [...t].length + n)}`),
+      ),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('lone-surrogate' as const),
+      text: fc.oneof(
+        loneSurrogate,
+        // 'x' on both sides: it cannot pair up with a neighbour
+        fc.tuple(text(0, 100), loneSurrogate, text(0, 100)).map(([a, u, b]) => `${a}x${u}x${b}`),
+      ),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('wrong-type' as const), value: wrongType }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'no-text' as const }) },
+);
+
+/** JSON text with every non-ASCII character escaped (outside strings JSON has only ASCII): the same value */
+const escapeNonAscii = (raw: string): string =>
+  raw.replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 type Body =
   | { kind: 'valid'; event: Record<string, Json>; layout: Layout }
+  | { kind: 'message'; event: Record<string, Json>; text: TextCase; layout: Layout }
   | { kind: 'mutated'; event: Record<string, Json>; mutation: Mutation; layout: Layout }
   | { kind: 'json'; value: Json }
   | { kind: 'not-json'; raw: string }
@@ -349,6 +457,15 @@ const bodyArb: fc.Arbitrary<Body> = fc.oneof(
     }),
   },
   { weight: 5, arbitrary: fc.constant({ kind: 'replay' as const }) },
+  {
+    weight: 15,
+    arbitrary: fc.record({
+      kind: fc.constant('message' as const),
+      event: validEvent,
+      text: textCaseArb,
+      layout: layoutArb,
+    }),
+  },
 );
 
 type Sig =
@@ -435,6 +552,8 @@ interface Env {
     event: { eventId: string; type: CustomerEventType; threadId: string };
     at: number;
     receivedAt: number;
+    /** the customer's text the event carries, if any */
+    text?: string;
   }[];
   counts: Record<string, number>;
   cases: number;
@@ -482,6 +601,8 @@ interface Prepared {
   raw: string;
   /** what the oracle knows */
   expect: 'accept' | 'refuse-400' | 'any';
+  /** for a known 400: the field its errors name (or a field under it) */
+  field?: string;
   /** the parsed event when accepted */
   event?: { eventId: string; type: CustomerEventType; threadId: string };
 }
@@ -524,8 +645,35 @@ function prepare(env: Env, c: Case): Prepared {
         channel,
         channelId,
         raw: layout(broken, c.body.layout),
-        expect: c.body.mutation.m === 'lone-surrogate' ? 'any' : 'refuse-400',
+        // a lone surrogate in the text cannot pair up with anything ('hi ' before it): refused like any bad text
+        expect: c.body.mutation.m === 'lone-surrogate' && c.body.mutation.field !== 'text' ? 'any' : 'refuse-400',
       };
+    }
+    case 'message': {
+      const event: Record<string, Json> = {
+        ...c.body.event,
+        eventId: `t${++valid}.${String(c.body.event.eventId)}`.slice(0, 128),
+        type: 'message.received',
+      };
+      const tc = c.body.text;
+      event.message =
+        tc.t === 'valid' || tc.t === 'blank' || tc.t === 'too-long' || tc.t === 'lone-surrogate'
+          ? { text: tc.text }
+          : tc.t === 'empty'
+            ? { text: '' }
+            : tc.t === 'wrong-type'
+              ? { text: tc.value }
+              : {};
+      const raw = layout(event, c.body.layout);
+      if (tc.t === 'valid')
+        return {
+          channel,
+          channelId,
+          raw: tc.escaped ? escapeNonAscii(raw) : raw,
+          expect: 'accept',
+          event: event as unknown as Prepared['event'],
+        };
+      return { channel, channelId, raw, expect: 'refuse-400', field: 'message.text' };
     }
     case 'json':
       return { channel, channelId, raw: JSON.stringify(c.body.value), expect: 'any' };
@@ -607,7 +755,7 @@ async function runCase(env: Env, c: Case): Promise<void> {
   const wrote = env.rig.dynamoWrites() - writes;
   env.counts[String(r.status)] = (env.counts[String(r.status)] ?? 0) + 1;
 
-  const what = `case ${env.cases}: ${c.transport} channel=${p.channel} sig=${c.sig.sig} body=${c.body.kind}${c.body.kind === 'mutated' ? ` ${JSON.stringify(c.body.mutation).slice(0, 120)}` : ''} (${p.raw.length} chars: ${JSON.stringify(p.raw.slice(0, 160))})`;
+  const what = `case ${env.cases}: ${c.transport} channel=${p.channel} sig=${c.sig.sig} body=${c.body.kind}${c.body.kind === 'mutated' ? ` ${JSON.stringify(c.body.mutation).slice(0, 120)}` : ''}${c.body.kind === 'message' ? ` text=${c.body.text.t}` : ''} (${p.raw.length} chars: ${JSON.stringify(p.raw.slice(0, 160))})`;
   // never 5xx
   expect(r.status, `${what} -> ${r.raw.slice(0, 300)}`).toBeGreaterThanOrEqual(200);
   expect(r.status, `${what} -> ${r.raw.slice(0, 300)}`).toBeLessThan(500);
@@ -635,18 +783,31 @@ async function runCase(env: Env, c: Case): Promise<void> {
   else if (p.channel === 'unknown') expect(r.status, what).toBe(404);
   else if (p.channel === 'other-org' || !VALID_SIGS.has(c.sig.sig)) expect(r.status, `${what}: RL-5`).toBe(401);
   else if (p.expect === 'accept') expect(r.status, `${what}: a signed valid event -> ${r.raw.slice(0, 300)}`).toBe(202);
-  else if (p.expect === 'refuse-400') expect(r.status, `${what}: RL-4`).toBe(400);
+  else if (p.expect === 'refuse-400') {
+    expect(r.status, `${what}: RL-4`).toBe(400);
+    if (p.field) {
+      const fields = ((r.body.errors ?? []) as { field: string }[]).map((e) => e.field);
+      const field = p.field;
+      expect(
+        fields.some((f) => f === field || f.startsWith(`${field}.`)),
+        `${what}: the 400 names ${field}: ${JSON.stringify(r.body.errors)}`,
+      ).toBe(true);
+    }
+  }
 
   if (r.status === 202) {
     env.accepted.push({ channelId: p.channelId, raw: p.raw });
     const event = (p.event ?? (JSON.parse(p.raw) as Prepared['event'])) as NonNullable<Prepared['event']>;
     const receivedAt = env.rig.clock.now().getTime();
     const occurredAt = (event as { occurredAt?: unknown }).occurredAt;
+    // the text exactly as the channel sent it (the raw body parsed, escapes and all)
+    const sent = (JSON.parse(p.raw) as { message?: { text?: unknown } }).message?.text;
     env.applied.push({
       channelId: p.channelId,
       event: { eventId: event.eventId, type: event.type, threadId: event.threadId },
       at: typeof occurredAt === 'string' ? Date.parse(occurredAt) : receivedAt,
       receivedAt,
+      ...(typeof sent === 'string' ? { text: sent } : {}),
     });
   }
 }
@@ -680,9 +841,24 @@ interface ThreadModel {
   started: boolean;
   /** T-2: the chat end kept before its first conversation */
   early?: { endedAt: number; expiresAt: number; linked: boolean };
+  /** MS-1: the customer texts its conversations' transcripts hold, once each */
+  texts: string[];
 }
 
-async function checkConversations(env: Env): Promise<void> {
+/** MS-1: a conversation's whole transcript, oldest first. */
+async function transcriptOf(env: Env, conversationId: string): Promise<Message[]> {
+  const out: Message[] = [];
+  let after: number | undefined = 0;
+  while (after !== undefined) {
+    const page = await env.rig.store.repositories.messages.listMessages(env.org, conversationId, { limit: 100, after });
+    out.push(...page.items);
+    after = page.after;
+  }
+  return out;
+}
+
+/** Checks the org's conversations and transcripts against the accepted events; answers how many texts are stored. */
+async function checkConversations(env: Env): Promise<number> {
   const seen = new Set<string>();
   const threads = new Map<string, ThreadModel>();
   for (const a of env.applied) {
@@ -696,22 +872,36 @@ async function checkConversations(env: Env): Promise<void> {
       open: false,
       conversations: 0,
       started: false,
+      texts: [],
     };
     threads.set(key, t);
+    // MS-1: a start or message carries its text into the transcript of the conversation it opens or reaches
+    const carries =
+      a.text !== undefined && (a.event.type === 'conversation.started' || a.event.type === 'message.received');
+    const said = (): void => {
+      if (carries) t.texts.push(a.text as string);
+    };
     const live = a.channelId === env.channels.chat;
     const ends = a.event.type === 'customer.ended' || a.event.type === 'customer.disconnected';
     const early = live && t.early && a.receivedAt < t.early.expiresAt * 1000 ? t.early : undefined;
     if (!t.open && (a.event.type === 'conversation.started' || a.event.type === 'message.received')) {
       if (early && a.at <= early.endedAt) {
-        if (!early.linked) t.conversations++;
+        // the first creates the conversation Closed (its text kept); later ones are ignored (T-2)
+        if (!early.linked) {
+          t.conversations++;
+          said();
+        }
         early.linked = true;
       } else {
         t.open = true;
         t.conversations++;
+        said();
       }
       t.started = true;
-    } else if (t.open && live && ends) {
-      t.open = false;
+    } else if (t.open) {
+      if (live && ends) t.open = false;
+      // a start or message on the open conversation joins its transcript
+      else said();
     } else if (!t.started && live && ends && !early) {
       t.early = { endedAt: a.at, expiresAt: Math.floor(a.receivedAt / 1000) + 300, linked: false };
     }
@@ -732,6 +922,22 @@ async function checkConversations(env: Env): Promise<void> {
     expect(page.items.filter((c) => c.status !== 'Closed').length, `open conversations of ${what}`).toBe(
       t.open ? 1 : 0,
     );
+    // MS-1 / RL-1: every accepted text once, exactly as sent, each transcript seq 1..n from the customer
+    const stored: string[] = [];
+    for (const c of page.items) {
+      const transcript = await transcriptOf(env, c.id);
+      expect(
+        transcript.map((m) => m.seq),
+        `MS-1: seqs of ${c.id} on ${what}`,
+      ).toEqual(transcript.map((_, i) => i + 1));
+      expect(
+        transcript.map((m) => m.from),
+        `MS-1: only the customer writes on ${what} (no agent, no template)`,
+      ).toEqual(transcript.map(() => 'customer'));
+      stored.push(...transcript.map((m) => m.text));
+    }
+    const sorted = (texts: string[]): string[] => [...texts].sort();
+    expect(sorted(stored), `MS-1 / RL-1: the customer texts stored for ${what}`).toEqual(sorted(t.texts));
   }
   let total = 0;
   let cursor: string | undefined;
@@ -743,6 +949,7 @@ async function checkConversations(env: Env): Promise<void> {
   expect(total, 'every conversation of the org comes from an accepted event').toBe(
     [...threads.values()].reduce((n, t) => n + t.conversations, 0),
   );
+  return [...threads.values()].reduce((n, t) => n + t.texts.length, 0);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -823,9 +1030,9 @@ describe('webhook fuzzer', () => {
         { numRuns: Math.ceil(CASES / 50), endOnFailure: true, ...(FUZZ_SEED !== undefined ? { seed: FUZZ_SEED } : {}) },
       );
       await consumeAndCheck(env, consumedFrom);
-      await checkConversations(env);
+      const texts = await checkConversations(env);
       console.log(
-        `fuzz: ${env.cases} cases in ${((Date.now() - started) / 1000).toFixed(1)}s; statuses ${JSON.stringify(env.counts)}; ${env.applied.length} accepted`,
+        `fuzz: ${env.cases} cases in ${((Date.now() - started) / 1000).toFixed(1)}s; statuses ${JSON.stringify(env.counts)}; ${env.applied.length} accepted; ${texts} customer texts in transcripts`,
       );
       expect(env.cases).toBe(CASES);
     },

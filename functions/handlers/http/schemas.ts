@@ -68,11 +68,14 @@ const token = () =>
 export const idempotencyKeyHeader = token();
 
 const shortText = z.string().check(z.maxLength(256));
-/** a message's text: 1..max characters, not only white space; kept exactly as sent (never trimmed) */
+/**
+ * a message's text: 1..max UTF-16 code units (as JSON and the templates count them; zod's maxLength
+ * counts code points past the bound), not only white space; kept exactly as sent (never trimmed)
+ */
 const messageText = (max: number) =>
   z.string().check(
     z.minLength(1),
-    z.maxLength(max),
+    z.refine((t) => t.length <= max, `must be at most ${max} characters (UTF-16 code units)`),
     z.refine((t) => t.trim().length > 0, 'must contain more than white space'),
   );
 export const webhookEvent = z.strictObject({
