@@ -228,19 +228,17 @@ async function storeMessage(deps: EngineDeps, ctx: EventContext, current: Conver
   const appended = appendMessages(current, ctx.log, draftsOf(ctx.event), now.toISOString());
   const seq = (appended.messages[0] as Message).seq;
   const timer = responseTimer(current, workstream.value, seq, now);
-  const armed: Write[] = timer
-    ? [
-        { type: 'timer', timer },
-        {
-          type: 'config-current',
-          org: ctx.org,
-          entity: 'workstream',
-          id: workstream.value.id,
-          version: workstream.version,
-          spread: current.id,
-        },
-      ]
-    : [];
+  // whether a timer is armed was decided on the (cached) workstream: proven current whenever it could be
+  const answered = current.status === 'Active' && current.accepted !== false;
+  const proof: Write = {
+    type: 'config-current',
+    org: ctx.org,
+    entity: 'workstream',
+    id: workstream.value.id,
+    version: workstream.version,
+    spread: current.id,
+  };
+  const armed: Write[] = [...(timer ? [{ type: 'timer', timer } as const] : []), ...(answered ? [proof] : [])];
   try {
     await deps.commits.commit([
       ctx.receipt,
