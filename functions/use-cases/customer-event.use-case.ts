@@ -28,7 +28,7 @@ import {
 import { routeQueue, routingVariables } from '../domain/routing.js';
 import type { Action } from '../domain/transitions.js';
 import type { Write } from '../domain/writes.js';
-import type { CommitConflict, Versioned } from '../ports/storage-types.js';
+import { CommitConflict, type Versioned } from '../ports/storage-types.js';
 import { configCacheOf } from './config-cache.js';
 import { classify, performAction, workstreamOf } from './conversation-action.use-case.js';
 import { retryOnConflict, type EngineDeps } from './engine.js';
@@ -209,8 +209,16 @@ async function transition(
     // RL-1 duplicates are answered by the caller; a lost race is not a refusal: the event goes back to
     // its queue and is applied on redelivery (never recorded as ignored, never dropped)
     if (err instanceof DuplicateRequestError || err instanceof RaceLostError) throw err;
-    // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
     if (err instanceof DomainError && err.kind !== 'not-found') {
+      // MS-1: a message's text is never dropped. Refused because the conversation moved after it was read
+      // (an agent resumed it, a supervisor closed it): the event is decided again on the fresh state (stored
+      // on it, or starting a new conversation, M-4); refused as it is: stored on it as it is.
+      if (draftsOf(ctx.event).length) {
+        const now = (err as { currentStatus?: Conversation['status'] }).currentStatus;
+        if (now !== undefined && now !== current.status) throw new CommitConflict([], { cause: err });
+        return storeMessage(deps, ctx, current);
+      }
+      // A customer event the current status does not take (T-13) is recorded as ignored, not retried forever.
       return ignore(deps, ctx, { outcome: 'ignored', conversationId: current.id, reason: err.message });
     }
     throw err;

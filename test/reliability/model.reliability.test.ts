@@ -1,9 +1,17 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../functions/adapters/dynamodb/keys.js';
-import { earlyEndEntity, stripStorage } from '../../functions/adapters/dynamodb/entities.js';
+import {
+  earlyEndEntity,
+  messageEntity,
+  messageLogEntity,
+  stripStorage,
+} from '../../functions/adapters/dynamodb/entities.js';
 import type { EarlyEnd } from '../../functions/domain/early-end.js';
+import { ForbiddenActionError, NotFoundError, TransitionConflictError } from '../../functions/domain/errors.js';
+import type { Message, MessageLog, OutboundMessage } from '../../functions/domain/messages.js';
 import { presenceOf } from '../../functions/domain/presence.js';
 import { dueStep, meets, requirementKey } from '../../functions/domain/skills.js';
 import {
@@ -28,13 +36,20 @@ import {
   type WrapUpBlockPolicy,
   type Workstream,
 } from '../../functions/domain/model.js';
+import type { Write } from '../../functions/domain/writes.js';
 import type { AllocationRecord } from '../../functions/ports/storage-types.js';
 import type { DueTimer } from '../../functions/ports/due-timer.js';
-import type { CustomerEvent, CustomerEventType } from '../../functions/use-cases/customer-event.use-case.js';
+import {
+  handleCustomerEvent,
+  type CustomerEvent,
+  type CustomerEventOutcome,
+  type CustomerEventType,
+} from '../../functions/use-cases/customer-event.use-case.js';
 import { signBody } from '../../functions/use-cases/ingest-webhook.use-case.js';
 import { readQueueMetrics } from '../../functions/use-cases/metrics.use-case.js';
+import { sendReply } from '../../functions/use-cases/messages.use-case.js';
 import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
-import { item, partition, startRig, type Claims, type HttpResult, type Rig } from './rig.js';
+import { InjectedCrash, item, partition, startRig, type Claims, type HttpResult, type Rig } from './rig.js';
 
 /**
  * Reliability: a model-based randomized run (fast-check) on the engine's real handlers, DynamoDB Local
@@ -81,11 +96,26 @@ import { item, partition, startRig, type Claims, type HttpResult, type Rig } fro
  *   counts by status equal the queue's lists by status (read page by page), the members signed in and
  *   by presence equal what the agents' profiles say (MX-2: the presence shown is the one the engine
  *   computes), and the Open conversations by priority level equal `openP1..openP10`.
+ * - MS-1 / MS-2 / MS-4 messages: customer messages (each text unique to its step) go straight to
+ *   `handleCustomerEvent` (once, twice in turn or at once, crashing before or after the commit, an old
+ *   event again, another writer overtaking the transaction, Waiting conversations on purpose: T-10)
+ *   and come with webhooks; agents, other agents and the supervisor reply (`sendReply`: alone, two at
+ *   once, an Idempotency-Key retried in turn, at once, after a crash after the commit); most runs
+ *   send automated messages (templates). A model of every transcript (what the engine's answers say:
+ *   `created` seq 1, `stored` at its seq, `transitioned`; the webhooks' by the customer rules) is
+ *   checked at every quiet point: every customer message applied once and every reply sent is in its
+ *   thread's transcript exactly once and stays where it was, nothing else is (a message is ignored
+ *   only by T-2), a refused reply nowhere; `seq` 1..n without gap, in time order, the log at the last
+ *   `seq` and the last reply's; the transcripts read page by page (listMessages) equal what is
+ *   stored; every reply and automated message was published as `message.sent` under its id with
+ *   API.md's body (again only with the same body), and nothing unknown was.
  *
  * Sizes: RELIABILITY_STEPS (default 400), RELIABILITY_STEPS_PER_RUN (default 100). `npm run
  * test:reliability` runs 10,000 steps. RELIABILITY_SHRINK=1 lets fast-check shrink a failure
  * (slow); otherwise the failing run's trace is printed as it is. RELIABILITY_SEED with RELIABILITY_PATH
- * (fast-check's `path`, e.g. "95") replays one recorded failing run alone.
+ * (fast-check's `path`, e.g. "95") replays one recorded failing run alone. RELIABILITY_TOLERATE names
+ * known findings to count instead of failing on (comma-separated): `message-lost` (a customer
+ * message the engine answered `ignored` outside T-2, or one lost when another writer ran).
  */
 
 const TOTAL_STEPS = Number(process.env.RELIABILITY_STEPS ?? 400);
@@ -98,6 +128,8 @@ const SEED: number | undefined = process.env.RELIABILITY_SEED
   : process.env.RELIABILITY_STEPS
     ? undefined
     : 20261121;
+/** known findings counted, not failed on (see above); none by default */
+const TOLERATE = new Set((process.env.RELIABILITY_TOLERATE ?? '').split(',').filter(Boolean));
 const STEPS_PER_RUN = Math.min(TOTAL_STEPS, Number(process.env.RELIABILITY_STEPS_PER_RUN ?? 100));
 const RUNS = Math.max(1, Math.ceil(TOTAL_STEPS / STEPS_PER_RUN));
 const SECRET = 'reliability-secret-0123456789';
@@ -140,6 +172,8 @@ interface Setup {
   assignFrom: number;
   threads: number;
   initial: { ch: number; th: number; billing: boolean; need: Need }[];
+  /** MS-4: the org sends automated messages (templates for queued, assigned, waiting, closed) */
+  templates: boolean;
 }
 
 /** an agent by index; the conversation's primary; the receiver of its pending transfer */
@@ -169,8 +203,34 @@ type ActOp = { t: 'act'; who: Who; act: AgentAct; idem: 'none' | 'retry' | 'para
 type EvSpec = { ch: number; th: number; type: CustomerEventType; billing: boolean; need: Need };
 type Delivery =
   'single' | 'dup-http' | 'dup-late' | 'dup-old' | 'reorder' | 'batch' | 'crash-after' | 'crash-before' | 'lost-batch';
+/**
+ * MS-1: a customer message (text unique to the step) on a thread, straight into the engine's
+ * `handleCustomerEvent` (its outcome read): once; twice in turn or at once (the second a duplicate);
+ * the first attempt crashing before or after its commit, then delivered again; an old event again.
+ * `interpose`: the thread's current conversation is changed by an agent or supervisor right before
+ * the event's transaction (which is then decided again).
+ */
+type MsgOp = {
+  t: 'msg';
+  type: 'message.received' | 'conversation.started';
+  delivery: 'once' | 'twice' | 'parallel' | 'crash-after' | 'crash-before' | 'old';
+  interpose?: AgentAct | SupAct;
+} & Target;
+/**
+ * MS-2: a reply (text unique to the step) by the current primary, another agent or the supervisor
+ * (allowed once she joined); `pair`: two replies at once by the same caller; with an Idempotency-Key
+ * retried in turn, at once, or after the first call crashed after its commit.
+ */
+type ReplyOp = {
+  t: 'reply';
+  who: 'primary' | 'sup' | number;
+  idem: 'none' | 'retry' | 'parallel' | 'crash-retry';
+  pair: boolean;
+} & Target;
 type Op =
   | ActOp
+  | MsgOp
+  | ReplyOp
   | ({ t: 'sup'; act: SupAct } & Target)
   | { t: 'state'; agent: number; what: 'sign-in' | 'sign-out' | 'connect' | 'disconnect' | Presence }
   | { t: 'hook'; delivery: Delivery; events: EvSpec[]; pick: number; crashAt: number }
@@ -248,6 +308,7 @@ const setupArb: fc.Arbitrary<Setup> = fc.record({
     minLength: 3,
     maxLength: 6,
   }),
+  templates: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
 });
 
 const w8 = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
@@ -348,8 +409,47 @@ const timerOpArb: fc.Arbitrary<Op> = fc.record({
   mode: fc.constantFrom('double' as const, 'stash' as const, 'stale' as const, 'stale' as const),
   pick: fc.nat(1000),
 });
+const interposeArb: fc.Arbitrary<AgentAct | SupAct> = fc.oneof(
+  w8(3, agentActArb),
+  // T-9 / T-10: the agent resumes a Waiting conversation as the customer writes again
+  w8(2, fc.constant<AgentAct>({ a: 'resume' })),
+  w8(1, fc.constantFrom<SupAct>({ s: 'force-close' }, { s: 'assign-agent', to: 0, override: false }, { s: 'join' })),
+);
+const msgOpArb = (deliveries: fc.Arbitrary<MsgOp['delivery']>, interpose: boolean): fc.Arbitrary<Op> =>
+  fc
+    .record({
+      t: fc.constant('msg' as const),
+      type: fc.oneof(
+        w8(4, fc.constant('message.received' as const)),
+        w8(1, fc.constant('conversation.started' as const)),
+      ),
+      delivery: deliveries,
+      pre: interpose ? fc.oneof(w8(2, fc.constant(null)), w8(1, interposeArb)) : fc.constant(null),
+      ...targetArb,
+    })
+    .map(({ pre, ...op }): MsgOp => (pre ? { ...op, interpose: pre } : op));
+const msgDeliveryArb: fc.Arbitrary<MsgOp['delivery']> = fc.oneof(
+  w8(5, fc.constant('once' as const)),
+  w8(2, fc.constantFrom('twice' as const, 'parallel' as const)),
+  w8(2, fc.constantFrom('crash-after' as const, 'crash-before' as const)),
+  w8(1, fc.constant('old' as const)),
+);
+const replyOpArb = (idems: fc.Arbitrary<ReplyOp['idem']>): fc.Arbitrary<Op> =>
+  fc.record({
+    t: fc.constant('reply' as const),
+    who: fc.oneof(w8(6, fc.constant('primary' as const)), w8(2, fc.nat(5)), w8(1, fc.constant('sup' as const))),
+    idem: idems,
+    pair: fc.oneof(w8(4, fc.constant(false)), w8(1, fc.constant(true))),
+    ...targetArb,
+  });
+const replyIdemArb: fc.Arbitrary<ReplyOp['idem']> = fc.oneof(
+  w8(6, fc.constant('none' as const)),
+  w8(1, fc.constantFrom('retry' as const, 'parallel' as const, 'crash-retry' as const)),
+);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   w8(10, actOpArb),
+  w8(4, msgOpArb(msgDeliveryArb, true)),
+  w8(4, replyOpArb(replyIdemArb)),
   w8(2, supOpArb),
   w8(3, stateOpArb),
   w8(6, hookOpArb(deliveryArb)),
@@ -359,6 +459,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /** what may run at the same moment as something else */
 const raceOpArb: fc.Arbitrary<Op> = fc.oneof(
   w8(6, actOpArb),
+  w8(2, msgOpArb(fc.constantFrom('once' as const, 'parallel' as const), false)),
+  w8(2, replyOpArb(fc.constantFrom('none' as const, 'parallel' as const))),
   w8(1, supOpArb),
   w8(2, stateOpArb),
   w8(3, hookOpArb(fc.constant<Delivery>('single'))),
@@ -420,11 +522,18 @@ interface World {
   skills: Map<string, Skills>;
   /** K-3: each Open conversation with a requirement, as last seen: its wait and step */
   waits: Map<string, { queueId: string; enqueuedAt: string; step: number; version: number }>;
+  /** MS-1 / MS-2: every customer message and reply of the run, by its text (unique in the run), and what is expected of it */
+  said: Map<string, Said>;
+  /** MS-2 / MS-4: every `message.sent` of the org published so far, by message id: its body, and how many times */
+  published: Map<string, { body: string; times: number }>;
 }
 
 interface ConvView {
   c: Conversation;
   events: HistoryEvent[];
+  /** MS-1: the transcript (its items, by `seq`) and its log, as stored */
+  messages: Message[];
+  log?: MessageLog;
   raw: string;
 }
 interface AgentView {
@@ -460,7 +569,15 @@ async function snapshot(w: World): Promise<Snap> {
     const events = items
       .filter((x) => String(x.SK).startsWith(keys.eventPrefix))
       .map((x) => stripStorage<HistoryEvent>(x));
-    convs.set(id, { c: stripStorage<Conversation>(conv), events, raw: JSON.stringify(items) });
+    const messages = items.filter((x) => String(x.SK).startsWith(keys.messagePrefix)).map(messageEntity.from);
+    const log = items.find((x) => x.SK === keys.messageLog(w.org, id).SK);
+    convs.set(id, {
+      c: stripStorage<Conversation>(conv),
+      events,
+      messages,
+      ...(log ? { log: messageLogEntity.from(log) } : {}),
+      raw: JSON.stringify(items),
+    });
   });
   const agents = new Map<string, AgentView>();
   w.agents.forEach((id, i) => {
@@ -633,6 +750,252 @@ const customerEventsOn = (s: Snap, channelId: string, threadId: string): { event
   }
   return { events, convs };
 };
+
+// ---------------------------------------------------------------------------------------------------
+// MS-1 / MS-2 / MS-4: what each transcript holds, and what the outbound queue carried
+
+/**
+ * One customer message or agent reply of the run, by its text (unique in the run, so the text names
+ * the message). `once`: stored exactly once, in a conversation of its thread; where, once known (the
+ * engine's answer, or the first quiet point that found it), never changes: the conversation and the
+ * `seq`. `none`: never stored (a refused reply; a customer message T-2 ignores: its contact already
+ * left, and the conversation it would start exists, Closed). `maybe`: at most once, settled by the
+ * next quiet point (only where the model cannot tell: a message racing a T-2 end on its thread).
+ */
+interface Said {
+  from: 'customer' | 'agent';
+  text: string;
+  channelId: string;
+  threadId: string;
+  expect: 'once' | 'none' | 'maybe';
+  conversationId?: string;
+  seq?: number;
+  /** in a conversation this step created (unknown before it) */
+  fresh?: boolean;
+  /** a reply's agent (or joined supervisor) */
+  agentId?: string;
+  /** the step and what told the model, for the report */
+  why: string;
+}
+
+/** MS-4: the run's templates (when `setup.templates`), each text marked so a system message names its event */
+const TEMPLATES = {
+  queued: '[queued] you are number {{position}}',
+  assigned: '[assigned] {{agentName}} is with you',
+  waiting: '[waiting] we are waiting for your answer',
+  closed: '[closed] goodbye',
+} as const;
+const AUTOMATED = /^\[(queued|assigned|waiting|closed)\] /;
+/** the page sizes the transcript is read with (MS-1: page by page, oldest first) */
+const TRANSCRIPT_PAGES = [2, 3, 5, 50] as const;
+
+/**
+ * MS-1 / T-2: whether a customer message on a thread in state `t` is stored (somewhere): always,
+ * except a start of the same contact (not after the end) on a thread whose kept end already made its
+ * conversation, Closed: that one is ignored (as customerEffect says: no event, no conversation).
+ */
+function messageStored(t: ThreadModel, mode: Mode, at: number, now: number): boolean {
+  if (t.st !== 'none') return true;
+  const early = t.early && mode === 'live' && now < t.early.expiresAt * 1000 ? t.early : undefined;
+  return !(early && at <= early.endedAt && early.linked);
+}
+
+/** MS-2 / MS-4: what the channel must get for a reply or an automated message (API.md's `message.sent`) */
+const outboundOf = (m: Message, c: Conversation): OutboundMessage => ({
+  id: m.id,
+  org: m.org,
+  conversationId: c.id,
+  channelId: c.channelId,
+  threadId: c.threadId,
+  type: 'message.sent',
+  text: m.text,
+  automated: m.automated === true,
+  at: m.at,
+});
+
+/** Everything on the outbound queue now (read and deleted): the org's `message.sent`, by id (at least once). */
+async function drainOutbound(w: World): Promise<void> {
+  const QueueUrl = w.rig.queues.outbound.url;
+  for (;;) {
+    const got =
+      (await w.rig.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 })))
+        .Messages ?? [];
+    if (!got.length) return;
+    for (const m of got) {
+      const body = JSON.parse(m.Body ?? '{}') as Record<string, unknown>;
+      if (body.org !== w.org || body.type !== 'message.sent') continue;
+      const id = String(body.id);
+      const known = w.published.get(id);
+      stats.published++;
+      if (known) {
+        stats.publishedAgain++;
+        // at least once: a message published again is the same message, body and all
+        check(
+          known.body === canonical(body),
+          `MS-2: message.sent ${id} published twice with different bodies:\n${known.body}\n${canonical(body)}`,
+        );
+        known.times++;
+      } else w.published.set(id, { body: canonical(body), times: 1 });
+    }
+    await w.rig.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl,
+        Entries: got.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+      }),
+    );
+  }
+}
+
+/** MS-1: a transcript as the engine reads it (deps.messages.listMessages), page by page from the start. */
+async function transcriptPages(w: World, conversationId: string, limit: number): Promise<Message[]> {
+  const out: Message[] = [];
+  let after = 0;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = await w.rig.deps.messages.listMessages(w.org, conversationId, { limit, after });
+    stats.transcriptPages++;
+    check(
+      page.items.length <= limit,
+      `MS-1: a page of ${conversationId}'s transcript (limit ${limit}) has ${page.items.length} messages`,
+    );
+    out.push(...page.items);
+    if (page.after === undefined) return out;
+    check(
+      page.after === page.items.at(-1)?.seq,
+      `MS-1: a page of ${conversationId}'s transcript ends at seq ${page.items.at(-1)?.seq}, its cursor says ${page.after}`,
+    );
+    after = page.after;
+  }
+  throw new Violation(`MS-1: ${conversationId}'s transcript never ends`);
+}
+
+/** MS-1: the transcripts of `ids` read page by page equal what the snapshot holds. */
+async function checkPaging(w: World, s: Snap, ids: readonly string[]): Promise<void> {
+  await Promise.all(
+    ids.map(async (id, i) => {
+      const limit = TRANSCRIPT_PAGES[(i + stats.steps) % TRANSCRIPT_PAGES.length] as number;
+      const read = await transcriptPages(w, id, limit);
+      const held = s.convs.get(id)?.messages ?? [];
+      check(
+        canonical(read) === canonical(held),
+        `MS-1: ${id}'s transcript read by pages of ${limit} is ${read.map((m) => `${m.seq}:${m.text}`).join(' | ')}, stored ${held.map((m) => `${m.seq}:${m.text}`).join(' | ')}`,
+      );
+    }),
+  );
+}
+
+/** Where a message was found: its conversation and place. */
+type Place = { conversationId: string; m: Message; c: Conversation };
+
+/**
+ * At a quiet point, for every conversation of the run: MS-1 `seq` 1..n with no gap or repeat, each
+ * message named `<conversationId>-m<seq>`, in time order, the log at the last `seq` and the last
+ * reply's; every customer message and reply is one the model knows, found as it expects (exactly once
+ * in its thread, where it was, or not at all); system messages are the run's templates (MS-4), a
+ * `closed` one at most once and only on a Closed conversation; every reply and automated message was
+ * published as `message.sent` (one id, the body API.md names), and nothing else was.
+ */
+function checkTranscripts(w: World, before: Snap, s: Snap): void {
+  const found = new Map<string, Place[]>();
+  const sent = new Map<string, string>();
+  for (const [id, { c, messages, log }] of s.convs) {
+    const where = `${id} (${c.channelKind}, ${c.status})`;
+    const text = (): string => messages.map((m) => `${m.seq}:${m.from}:${m.text}`).join(' | ');
+    check(
+      messages.every((m, i) => m.seq === i + 1),
+      `MS-1: ${where} transcript seq ${JSON.stringify(messages.map((m) => m.seq))} is not 1..${messages.length}: ${text()}`,
+    );
+    check(
+      (log?.seq ?? 0) === messages.length,
+      `MS-1: ${where} transcript log says seq ${log?.seq}, the transcript has ${messages.length}: ${text()}`,
+    );
+    const lastReply = messages.filter((m) => m.from === 'agent').at(-1)?.seq ?? 0;
+    check(
+      (log?.replySeq ?? 0) === lastReply,
+      `MS-3: ${where} transcript log says the last reply is ${log?.replySeq}, it is ${lastReply}: ${text()}`,
+    );
+    let closings = 0;
+    messages.forEach((m, i) => {
+      const prev = messages[i - 1];
+      check(
+        m.id === `${id}-m${m.seq}` && m.conversationId === id && m.org === w.org,
+        `MS-1: ${where} message ${m.seq} is ${m.id} of ${m.org}/${m.conversationId}`,
+      );
+      check(
+        !prev || prev.at <= m.at,
+        `MS-1: ${where} message ${m.seq} at ${m.at} is before ${prev?.seq} at ${prev?.at}`,
+      );
+      if (m.from === 'system') {
+        check(
+          w.setup.templates && m.automated === true && AUTOMATED.test(m.text),
+          `MS-4: ${where} has a system message no template of the run wrote: ${JSON.stringify(m)}`,
+        );
+        if (m.text.startsWith('[closed]')) closings++;
+      } else {
+        check(m.automated === undefined, `MS-4: ${where} ${m.from} message ${m.seq} is marked automated`);
+        found.set(m.text, [...(found.get(m.text) ?? []), { conversationId: id, m, c }]);
+      }
+      if (m.from !== 'customer') sent.set(m.id, canonical(outboundOf(m, c)));
+    });
+    check(
+      closings === 0 || (closings === 1 && c.status === 'Closed'),
+      `MS-4: ${where} has ${closings} closed messages: ${text()}`,
+    );
+  }
+  for (const [text, places] of found)
+    check(
+      w.said.has(text),
+      `MS-1: ${places.map((p) => `${p.conversationId} seq ${p.m.seq}`).join(', ')} holds a ${places[0]?.m.from} message no step sent: ${JSON.stringify(text)}`,
+    );
+  for (const said of w.said.values()) {
+    const places = found.get(said.text) ?? [];
+    const what = `${said.from} message ${JSON.stringify(said.text)} on ${threadKey(said.channelId, said.threadId)} (${said.why})`;
+    const at = places.map((p) => `${p.conversationId} seq ${p.m.seq}`).join(', ');
+    check(places.length <= 1, `MS-1 / RL-1: ${what} is stored ${places.length} times: ${at}`);
+    const p = places[0];
+    if (said.expect === 'once' && !p && said.conversationId === undefined && TOLERATE.has('message-lost')) {
+      // a webhook's message lost while another writer ran (where the engine's answer is not seen)
+      stats.toleratedLost.push(what);
+      said.expect = 'none';
+    }
+    if (said.expect === 'once')
+      check(
+        p !== undefined,
+        `MS-1 / RL-1: ${what} is lost: in no transcript${said.conversationId ? ` (expected in ${said.conversationId}${said.seq ? ` at seq ${said.seq}` : ''})` : ''}`,
+      );
+    if (said.expect === 'none') check(p === undefined, `MS-1 / MS-2: ${what} must not be stored, it is: ${at}`);
+    if (!p) {
+      if (said.expect === 'maybe') said.expect = 'none';
+      continue;
+    }
+    check(
+      p.m.from === said.from && (said.from === 'customer' || p.m.agentId === said.agentId),
+      `MS-1: ${what} is stored as from ${p.m.from} ${p.m.agentId ?? ''}`,
+    );
+    check(
+      p.c.channelId === said.channelId && p.c.threadId === said.threadId,
+      `MS-1: ${what} is stored in ${p.conversationId}, of thread ${threadKey(p.c.channelId, p.c.threadId)}`,
+    );
+    check(
+      (said.conversationId === undefined || said.conversationId === p.conversationId) &&
+        (said.seq === undefined || said.seq === p.m.seq),
+      `MS-1: ${what} is at ${at}, expected ${said.conversationId ?? 'its thread'}${said.seq ? ` seq ${said.seq}` : ''}`,
+    );
+    if (said.fresh)
+      check(!before.convs.has(p.conversationId), `MS-1: ${what} is in ${p.conversationId}, not a new conversation`);
+    said.expect = 'once';
+    said.conversationId = p.conversationId;
+    said.seq = p.m.seq;
+    delete said.fresh;
+  }
+  // MS-2 / MS-4: at the quiet point, what the outbound queue carried is exactly the replies and automated messages
+  for (const [id, body] of sent) {
+    const got = w.published.get(id);
+    check(got !== undefined, `MS-2: ${body} was never published as message.sent`);
+    check(got?.body === body, `MS-2: message.sent ${id} was published as ${got?.body}, the message is ${body}`);
+  }
+  for (const [id, { body }] of w.published)
+    check(sent.has(id), `MS-2: message.sent ${id} was published, no transcript holds it: ${body}`);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Invariants
@@ -942,6 +1305,8 @@ const METRICS_READ_EVERY = 10;
 let streamCrashesChecked = 0;
 /** time spent in those checks (their reads), for the summary */
 let metricsMs = 0;
+/** time spent in the transcripts' checks (MS-1 / MS-2: their reads and the outbound queue's) */
+let messagesMs = 0;
 
 /** What the lists show: the queue's conversations of one status, page by page (an index, never a scan). */
 async function listed(w: World, queueId: string, status: Status): Promise<Conversation[]> {
@@ -1177,6 +1542,8 @@ interface StepReport {
   doubleFired?: { conversationId: string; action: string }[];
   /** an action sent twice under one Idempotency-Key: applied at most once */
   atMostOnce?: { conversationId: string; actor: string; action: string };
+  /** MS-1 / MS-2: the customer messages and replies of the step, as the engine's answers place them */
+  said?: Said[];
 }
 
 const stats = {
@@ -1219,6 +1586,38 @@ const stats = {
   metricsReads: 0,
   /** quiet points where the step had left stream records unread (settled before the checks) */
   settledAtQuietPoint: 0,
+  /** MS-1: customer messages sent straight to handleCustomerEvent, by the outcome of their applied delivery */
+  customerMessages: 0,
+  messageOutcomes: {} as Record<string, number>,
+  /** deliveries answered `duplicate` (a second delivery, at once or later, or after a crash) */
+  messageDuplicates: 0,
+  /** customer messages of webhooks (through the queue), with a text */
+  webhookMessages: 0,
+  /** customer messages whose transaction another writer overtook (decided again) */
+  messagesInterposed: 0,
+  /** customer messages on a Waiting conversation (T-10) */
+  messagesOnWaiting: 0,
+  /** MS-2: replies attempted (distinct texts), sent (sendReply resolved), refused (403 / 404 / 409), replayed (same key) */
+  replies: 0,
+  repliesSent: 0,
+  repliesRefused: 0,
+  /** the refusals by the engine's error */
+  refusedBy: {} as Record<string, number>,
+  replyReplays: 0,
+  /** replies whose first call crashed after its commit */
+  replyCrashes: 0,
+  /** MS-2 / MS-4: message.sent received from the outbound queue, and of those, again (the same id) */
+  published: 0,
+  publishedAgain: 0,
+  /** MS-1: transcript pages read through listMessages */
+  transcriptPages: 0,
+  /** RELIABILITY_TOLERATE=message-lost: the customer messages lost (what the step was) */
+  toleratedLost: [] as string[],
+  /** at the end of each run: messages checked, by sender, and message.sent ids */
+  checkedCustomer: 0,
+  checkedAgent: 0,
+  checkedSystem: 0,
+  checkedSentIds: 0,
 };
 
 async function postEvent(w: World, a: Accepted, times = 1): Promise<void> {
@@ -1432,6 +1831,350 @@ async function runAct(w: World, s: Snap, given: ActOp, alone: boolean): Promise<
   };
 }
 
+/** MS-1: the thread's current conversation, if it takes customer events (as the engine decides: not Closed, session active) */
+const currentOf = (s: Snap, channelId: string, threadId: string): Conversation | undefined => {
+  const id = s.threads.get(threadKey(channelId, threadId));
+  const c = id ? s.convs.get(id)?.c : undefined;
+  return c && c.status !== 'Closed' && c.session.status === 'active' ? c : undefined;
+};
+
+/**
+ * What a customer message's applied delivery tells the model: where its text is (MS-1), from the
+ * engine's outcome. A message is never dropped: it starts a conversation (seq 1), moves a Waiting one
+ * (T-10) or joins the transcript; the only message ignored is T-2's (the contact already left, and the
+ * conversation it would have started exists, Closed).
+ */
+function saidOn(
+  a: Accepted,
+  out: CustomerEventOutcome,
+  what: string,
+): Pick<Said, 'expect' | 'conversationId' | 'seq' | 'fresh'> {
+  switch (out.outcome) {
+    case 'created':
+      check(
+        out.conversation.channelId === a.channelId && out.conversation.threadId === a.threadId,
+        `MS-1: ${what} created ${out.conversation.id} on another thread`,
+      );
+      return { expect: 'once', conversationId: out.conversation.id, seq: 1, fresh: true };
+    case 'transitioned':
+      return { expect: 'once', conversationId: out.conversation.id };
+    case 'stored':
+      return { expect: 'once', conversationId: out.conversationId, seq: out.seq };
+    case 'ignored':
+      if (!out.reason.startsWith('T-2') && TOLERATE.has('message-lost')) {
+        stats.toleratedLost.push(what);
+        return { expect: 'none' };
+      }
+      check(
+        out.reason.startsWith('T-2'),
+        `MS-1 / RL-1: ${what} was ignored (${out.reason}${out.conversationId ? ` on ${out.conversationId}` : ''}): its text is in no transcript, the customer's message is lost`,
+      );
+      return { expect: 'none' };
+    default:
+      throw new Violation(`RL-1: ${what}, delivered for the first time, answered ${JSON.stringify(out)}`);
+  }
+}
+
+/** The outcome of one delivery, or the error it threw. */
+type Delivered = { out: CustomerEventOutcome } | { err: unknown };
+const deliver = (w: World, a: Accepted): Promise<Delivered> =>
+  handleCustomerEvent(w.rig.deps, w.org, a.channelId, a.event).then(
+    (out) => ({ out }),
+    (err: unknown) => ({ err }),
+  );
+const outcomeText = (d: Delivered): string =>
+  'out' in d
+    ? `${d.out.outcome}${'seq' in d.out ? ` seq ${d.out.seq}` : ''}${'reason' in d.out ? ` (${d.out.reason})` : ''}`
+    : `threw ${String(d.err)}`;
+
+async function runMsg(w: World, given0: Snap, given: MsgOp, alone: boolean): Promise<StepReport> {
+  let s = given0;
+  // with company, no crash hook (it could hit another writer's transaction): a plain delivery
+  const op: MsgOp = alone || given.delivery === 'parallel' ? given : { ...given, delivery: 'once' };
+  if (op.delivery === 'old') {
+    // an event accepted earlier in the run, delivered again: nothing changes
+    const old = [...w.accepted.values()];
+    if (!old.length) return runMsg(w, s, { ...op, delivery: 'once' }, alone);
+    const a = pick(old, op.conv);
+    const d = await deliver(w, a);
+    stats.messageDuplicates++;
+    check(
+      'out' in d && d.out.outcome === 'duplicate',
+      `RL-1: ${a.event.type} ${a.event.eventId} delivered again answered ${outcomeText(d)}`,
+    );
+    return {
+      label: `msg again ${a.event.type} ${a.event.eventId} -> ${outcomeText(d)}`,
+      newEvents: [],
+      model: alone ? 'exact' : 'none',
+      unchanged: alone,
+    };
+  }
+  let live = w.convIds.map((id) => s.convs.get(id)?.c).filter((c): c is Conversation => !!c && c.status !== 'Closed');
+  let waiting = live.filter((c) => c.status === 'Waiting');
+  // T-5 then T-10: with another writer to come and no Waiting conversation, the primary of an
+  // accepted persistent one first closes it to Waiting (then the customer writes as someone acts)
+  let prepared = '';
+  const closable = live.filter(
+    (c) =>
+      c.mode === 'persistent' &&
+      c.status === 'Active' &&
+      c.accepted !== false &&
+      c.primaryKind !== 'external' &&
+      c.primaryAgentId !== undefined &&
+      c.session.status === 'active',
+  );
+  if (alone && op.aim && op.interpose && !waiting.length && closable.length) {
+    const c = pick(closable, op.conv);
+    const r = expectHttp(
+      await actionCall(w, agentClaims(w, c.primaryAgentId as string), c.id, 'close', undefined),
+      `${c.primaryAgentId} close on ${c.id}`,
+    );
+    stats.http++;
+    prepared = `${c.primaryAgentId} close on ${c.id} -> ${r.status}; then `;
+    await w.rig.settle();
+    s = await snapshot(w);
+    live = w.convIds.map((id) => s.convs.get(id)?.c).filter((x): x is Conversation => !!x && x.status !== 'Closed');
+    waiting = live.filter((x) => x.status === 'Waiting');
+  }
+  // aimed: a thread with a conversation (a Waiting one, T-10, when another writer comes, or every
+  // other time, if any); else any thread
+  const toWaiting = waiting.length > 0 && (op.interpose !== undefined || op.conv % 2 === 0);
+  const thread = op.aim && live.length ? pick(toWaiting ? waiting : live, op.conv) : pick(w.threadKeys, op.conv);
+  const ch = w.channels.findIndex((x) => x.id === thread.channelId);
+  const plain = newEvent(w, { ch, th: Number(thread.threadId.slice(2)), type: op.type, billing: false, need: 'none' });
+  const text = `says ${w.run}.${w.seq}`;
+  const a: Accepted = { ...plain, event: { ...plain.event, message: { text } } };
+  const tk = threadKey(a.channelId, a.threadId);
+  const current = currentOf(s, a.channelId, a.threadId);
+  const receiptKey = `${a.channelId}#${a.event.eventId}`;
+  const ours = (writes: readonly Write[]): boolean => writes.some((x) => x.type === 'receipt' && x.key === receiptKey);
+  stats.customerMessages++;
+
+  // another writer changes the thread's conversation right before the event's (first) transaction;
+  // and / or that transaction crashes (before it commits, or after)
+  let second: StepReport | undefined;
+  const crash = op.delivery === 'crash-after' ? 'after' : op.delivery === 'crash-before' ? 'before' : undefined;
+  // on a Waiting conversation, the agent's action is one Waiting takes (T-9 resume, M-2, S-4 / X-3 transfers)
+  const x =
+    current?.status === 'Waiting' &&
+    op.interpose &&
+    'a' in op.interpose &&
+    !['resume', 'end-session', 'transfer-agent', 'transfer-queue'].includes(op.interpose.a)
+      ? ({ a: 'resume' } as const)
+      : current
+        ? op.interpose
+        : undefined;
+  if (current?.status === 'Waiting') stats.messagesOnWaiting++;
+  let hook: object | undefined;
+  if (x || crash) {
+    const only = current ? { ...s, convs: new Map([[current.id, s.convs.get(current.id) as ConvView]]) } : s;
+    const other: Op | undefined = !x
+      ? undefined
+      : 's' in x
+        ? { t: 'sup', act: x, conv: 0, aim: false }
+        : { t: 'act', who: 'primary', act: x, idem: 'none', conv: 0, aim: false };
+    hook = w.rig.faults.add({
+      match: ours,
+      ...(other
+        ? {
+            before: async () => {
+              second = await runOp(w, only, other, false);
+            },
+          }
+        : {}),
+      ...(crash ? { crash } : {}),
+    });
+  }
+  let deliveries: Delivered[];
+  if (op.delivery === 'parallel') deliveries = await Promise.all([deliver(w, a), deliver(w, a)]);
+  else if (op.delivery === 'once') deliveries = [await deliver(w, a)];
+  else deliveries = [await deliver(w, a), await deliver(w, a)];
+  const fired = hook ? w.rig.faults.take(hook) : false;
+  const hit = fired && x !== undefined;
+  if (hit) stats.messagesInterposed++;
+  // the first delivery died with the injected crash (after the other writer, its commit may have been
+  // cancelled instead: then it was decided again, and committed without a crash)
+  const crashed = 'err' in (deliveries[0] as Delivered);
+  if (crashed) w.lastCrashAt = w.rig.clock.now().getTime();
+  const what = `${a.event.type} ${a.event.eventId} ${JSON.stringify(text)} on ${tk}`;
+  const label = `${prepared}msg ${what} (${current ? `${current.id} ${current.channelKind} ${current.status}` : 'no current conversation'}) [${op.delivery}] -> ${deliveries.map(outcomeText).join(' / ')}${second ? ` <- [${second.label}]` : ''}`;
+  deliveries.forEach((d) =>
+    check(
+      !('err' in d) || d.err instanceof InjectedCrash,
+      `RL-1: ${label}: a delivery threw ${String((d as { err: unknown }).err)}`,
+    ),
+  );
+  const outcomes = deliveries.flatMap((d) => ('out' in d ? [d.out] : []));
+  const applied = outcomes.filter((o) => o.outcome !== 'duplicate');
+  stats.messageDuplicates += outcomes.length - applied.length;
+  if (crash) check(fired && (crashed || (crash === 'after' && hit)), `${label}: the injected crash did not happen`);
+  else check(!crashed, `${label}: a delivery crashed`);
+  check(
+    applied.length === (crashed && crash === 'after' ? 0 : 1),
+    `RL-1: ${label}: applied ${applied.length} times for one event`,
+  );
+  let place: Pick<Said, 'expect' | 'conversationId' | 'seq' | 'fresh'>;
+  const first = applied[0];
+  if (first) {
+    stats.messageOutcomes[first.outcome] = (stats.messageOutcomes[first.outcome] ?? 0) + 1;
+    place = saidOn(a, first, label);
+  } else {
+    // committed, then the consumer died: the retry is a duplicate, the model says where the text went
+    const mode = modeOf((w.channels[ch] as { kind: Kind }).kind);
+    const stored = messageStored(
+      threadState(s, a.channelId, a.threadId),
+      mode,
+      Date.parse(a.event.occurredAt ?? ''),
+      s.now,
+    );
+    place = !stored
+      ? { expect: 'none' }
+      : current && !hit
+        ? { expect: 'once', conversationId: current.id }
+        : current
+          ? { expect: 'once' }
+          : { expect: 'once', seq: 1, fresh: true };
+    stats.messageOutcomes['committed-then-crashed'] = (stats.messageOutcomes['committed-then-crashed'] ?? 0) + 1;
+  }
+  const said: Said = { from: 'customer', text, channelId: a.channelId, threadId: a.threadId, why: label, ...place };
+  return {
+    label,
+    newEvents: [a],
+    model: alone && !hit && !prepared ? 'exact' : 'bounded',
+    said: [said],
+  };
+}
+
+/**
+ * MS-2: who may reply, as the rule says (independently of the engine's code): the primary agent, or
+ * the supervisor once she joined; and when: Active, accepted (not an offer), the session not ended.
+ */
+function replyAllowed(c: Conversation, caller: { id: string; supervisor: boolean }): { who: boolean; when: boolean } {
+  const who = caller.supervisor
+    ? (c.supervisors ?? []).includes(caller.id)
+    : c.primaryKind !== 'external' && c.primaryAgentId === caller.id;
+  return { who, when: c.status === 'Active' && c.accepted !== false && c.session.status !== 'ended' };
+}
+
+type Replied = { text: string; m?: Message; err?: unknown };
+
+async function runReply(w: World, s: Snap, given: ReplyOp, alone: boolean): Promise<StepReport> {
+  const op: ReplyOp = alone || given.idem !== 'crash-retry' ? given : { ...given, idem: 'retry' };
+  const live = w.convIds.map((id) => s.convs.get(id)?.c).filter((c): c is Conversation => !!c && c.status !== 'Closed');
+  if (!live.length) return { label: 'reply (no conversation)', newEvents: [], model: 'none' };
+  const hits = op.aim ? live.filter((c) => c.status === 'Active' && c.accepted !== false) : [];
+  const c = pick(hits.length ? hits : live, op.conv);
+  const supervisor = op.who === 'sup';
+  const callerId =
+    op.who === 'sup'
+      ? 'sup'
+      : op.who === 'primary'
+        ? c.primaryKind !== 'external' && c.primaryAgentId && w.agents.includes(c.primaryAgentId)
+          ? c.primaryAgentId
+          : pick(w.agents, op.conv)
+        : pick(w.agents, op.who);
+  const caller = { org: w.org, id: callerId, roles: supervisor ? ['supervisor'] : ['agent'] };
+  const send = (text: string, key?: string): Promise<Replied> =>
+    sendReply(w.rig.deps, { caller, conversationId: c.id, text, ...(key ? { idempotencyKey: key } : {}) }).then(
+      (m) => ({ text, m }),
+      (err: unknown) => ({ text, err }),
+    );
+  const texts = [`reply ${w.run}.${++w.seq}`, ...(op.pair && op.idem === 'none' ? [`reply ${w.run}.${++w.seq}`] : [])];
+  const [t1, t2] = texts as [string, string | undefined];
+  stats.replies += texts.length;
+  const key = `rk-${ulid()}`;
+  let results: Replied[];
+  let crashed = false;
+  if (op.idem === 'none') results = await Promise.all(texts.map((t) => send(t)));
+  else if (op.idem === 'parallel') results = await Promise.all([send(t1, key), send(t1, key)]);
+  else if (op.idem === 'retry') results = [await send(t1, key), await send(t1, key)];
+  else {
+    // the first call commits, then its Lambda dies before answering; the client retries with the same key
+    const hook = w.rig.faults.add({
+      match: (writes) => writes.some((x) => x.type === 'message' && x.message.text === t1),
+      crash: 'after',
+    });
+    const a = await send(t1, key);
+    crashed = w.rig.faults.take(hook);
+    if (crashed) {
+      check(a.err instanceof InjectedCrash, `MS-2: the injected crash of a reply answered ${String(a.m?.id ?? a.err)}`);
+      stats.replyCrashes++;
+      w.lastCrashAt = w.rig.clock.now().getTime();
+    }
+    results = [...(crashed ? [] : [a]), await send(t1, key)];
+  }
+  const label = `${supervisor ? 'sup' : callerId} reply${op.pair && t2 ? ' x2' : ''} on ${c.id} (${c.channelKind} ${c.status}${c.accepted === false ? ' offered' : ''}, primary ${c.primaryAgentId ?? '-'}) [${op.idem}${crashed ? ', crashed after commit' : ''}] -> ${results.map((r) => (r.m ? `${r.m.id}` : ((r.err as Error)?.name ?? String(r.err)))).join(' / ')}`;
+  const refusal = (err: unknown): boolean =>
+    err instanceof ForbiddenActionError ||
+    err instanceof NotFoundError ||
+    err instanceof TransitionConflictError ||
+    // with company, a reply may lose every race (RL-2, nothing committed)
+    (!alone && err instanceof Error && err.name === 'RaceLostError');
+  for (const r of results)
+    if (r.err !== undefined) check(refusal(r.err), `MS-2: ${label}: ${JSON.stringify(r.text)} threw ${String(r.err)}`);
+  const allowed = replyAllowed(c, { id: callerId, supervisor });
+  const said: Said[] = [];
+  for (const text of texts) {
+    const mine = results.filter((r) => r.text === text);
+    const ok = mine.flatMap((r) => (r.m ? [r.m] : []));
+    const m = ok[0];
+    // one key, one message: every answer that succeeded is the first message
+    check(
+      ok.every((x) => canonical(x) === canonical(m)),
+      `MS-2 Idempotency-Key: ${label}: different messages for one key: ${ok.map((x) => canonical(x)).join(' / ')}`,
+    );
+    if (alone) {
+      // nothing else ran: the answer is the rule's, and both answers under one key agree
+      const errs = mine.flatMap((r) => (r.err !== undefined ? [r.err] : []));
+      if (allowed.who && allowed.when)
+        check(
+          m !== undefined && errs.length === 0,
+          `MS-2: ${label}: the primary's reply on an Active conversation was refused`,
+        );
+      else {
+        check(
+          m === undefined,
+          `MS-2: ${label}: a reply was sent though the rule refuses it (${JSON.stringify(allowed)})`,
+        );
+        check(
+          errs.every((e) =>
+            allowed.who
+              ? e instanceof TransitionConflictError
+              : e instanceof ForbiddenActionError || e instanceof NotFoundError,
+          ),
+          `MS-2: ${label}: refused with ${errs.map((e) => (e as Error).name).join(', ')}, the rule says ${allowed.who ? '409 (not Active and accepted)' : '403 / 404 (not the primary, nor a joined supervisor)'}`,
+        );
+      }
+    }
+    if (m) {
+      check(
+        m.text === text &&
+          m.from === 'agent' &&
+          m.agentId === callerId &&
+          m.conversationId === c.id &&
+          m.automated === undefined,
+        `MS-2: ${label}: sendReply answered ${canonical(m)} for ${JSON.stringify(text)}`,
+      );
+      stats.repliesSent++;
+      stats.replyReplays += ok.length - 1;
+    } else {
+      stats.repliesRefused++;
+      const name = (mine.find((r) => r.err !== undefined)?.err as Error | undefined)?.name ?? 'none';
+      stats.refusedBy[name] = (stats.refusedBy[name] ?? 0) + 1;
+    }
+    said.push({
+      from: 'agent',
+      text,
+      channelId: c.channelId,
+      threadId: c.threadId,
+      agentId: callerId,
+      why: label,
+      ...(m ? { expect: 'once' as const, conversationId: m.conversationId, seq: m.seq } : { expect: 'none' as const }),
+    });
+  }
+  return { label, newEvents: [], model: 'none', said };
+}
+
 async function runSup(w: World, s: Snap, op: Extract<Op, { t: 'sup' }>): Promise<StepReport> {
   const c = targetOf(w, s, op);
   if (!c) return { label: 'sup (no conversation)', newEvents: [], model: 'none' };
@@ -1598,6 +2341,10 @@ async function runOp(w: World, s: Snap, op: Op, alone: boolean): Promise<StepRep
   switch (op.t) {
     case 'act':
       return runAct(w, s, op, alone);
+    case 'msg':
+      return runMsg(w, s, op, alone);
+    case 'reply':
+      return runReply(w, s, op, alone);
     case 'sup':
       return runSup(w, s, op);
     case 'state':
@@ -1656,6 +2403,7 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
       newEvents: reports.flatMap((r) => r.newEvents),
       model: reports.some((r) => r.model !== 'none') ? 'bounded' : 'none',
       doubleFired: [],
+      said: reports.flatMap((r) => r.said ?? []),
     };
   }
   if (step.t === 'interpose') {
@@ -1683,6 +2431,7 @@ async function runStep(w: World, s: Snap, step: Step): Promise<StepReport> {
       label: `interpose on ${step.on} [${first.label}] <- [${second.label}]`,
       newEvents: [...first.newEvents, ...second.newEvents],
       model: second.model === 'none' ? 'none' : 'bounded',
+      said: [...(first.said ?? []), ...(second.said ?? [])],
     };
   }
   if (step.t === 'interpose-event') {
@@ -1764,18 +2513,49 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
   const byThread = new Map<string, Accepted[]>();
   for (const a of fresh)
     byThread.set(threadKey(a.channelId, a.threadId), [...(byThread.get(threadKey(a.channelId, a.threadId)) ?? []), a]);
+  // MS-1: the customer messages of webhooks (the step's own messages came with the engine's answers)
+  const own = new Set((report.said ?? []).map((x) => x.text));
+  const heard: Said[] = [];
   for (const [tk, list] of byThread) {
     const { channelId, threadId } = list[0] as Accepted;
     const mode = modeOf((w.channels.find((c) => c.id === channelId) as { kind: Kind }).kind);
     let st = threadState(before, channelId, threadId);
     let events = 0;
     let convs = 0;
+    // the thread's current conversation as the events go: known before the step, or one it created
+    let cur: string | undefined = st.st === 'none' ? undefined : before.threads.get(tk);
     for (const a of list) {
-      const e = customerEffect(st, a.event.type, mode, Date.parse(a.event.occurredAt ?? ''), before.now);
+      const at = Date.parse(a.event.occurredAt ?? '');
+      const text = a.event.message?.text;
+      if (text !== undefined && startsConversation(a.event.type) && !own.has(text)) {
+        stats.webhookMessages++;
+        // exact: where the customer rules put it; bounded (another writer ran): exactly once in its
+        // thread, unless a T-2 end on the thread may have made the conversation it would start
+        const place: Pick<Said, 'expect' | 'conversationId' | 'seq' | 'fresh'> =
+          report.model !== 'exact'
+            ? { expect: after.earlyEnds.get(tk)?.conversationId !== undefined ? 'maybe' : 'once' }
+            : !messageStored(st, mode, at, before.now)
+              ? { expect: 'none' }
+              : st.st === 'none'
+                ? { expect: 'once', seq: 1, fresh: true }
+                : cur === undefined || !before.convs.has(cur)
+                  ? { expect: 'once', fresh: true }
+                  : { expect: 'once', conversationId: cur };
+        heard.push({
+          from: 'customer',
+          text,
+          channelId,
+          threadId,
+          why: `webhook ${a.event.type} ${a.event.eventId} in ${report.label}`,
+          ...place,
+        });
+      }
+      const e = customerEffect(st, a.event.type, mode, at, before.now);
       events += e.events;
       convs += e.convs;
       if (e.convs && e.next.st === 'none' && report.model === 'exact') stats.closedAtCreation++;
       st = e.next;
+      cur = st.st === 'none' ? undefined : e.convs ? '(new)' : cur;
     }
     const b = customerEventsOn(before, channelId, threadId);
     const x = customerEventsOn(after, channelId, threadId);
@@ -1794,6 +2574,25 @@ async function assess(w: World, before: Snap, report: StepReport, settings: OrgS
     }
   }
   for (const a of fresh) w.accepted.set(`${a.channelId}#${a.event.eventId}`, a);
+  // MS-1 / MS-2 / MS-4: the transcripts as the model says, and what the outbound queue carried
+  for (const x of [...heard, ...(report.said ?? [])]) {
+    check(!w.said.has(x.text), `a step reused the text ${JSON.stringify(x.text)}`);
+    w.said.set(x.text, x);
+  }
+  const t1 = performance.now();
+  // the outbound queue is read when the transcripts hold a reply or automated message not seen
+  // published yet (what was published meanwhile, again or not, is read then, or at the run's end)
+  if ([...after.convs.values()].some((v) => v.messages.some((m) => m.from !== 'customer' && !w.published.has(m.id))))
+    await drainOutbound(w);
+  checkTranscripts(w, before, after);
+  await checkPaging(
+    w,
+    after,
+    [...after.convs.keys()].filter(
+      (id) => after.convs.get(id)?.messages.length !== (before.convs.get(id)?.messages.length ?? 0),
+    ),
+  );
+  messagesMs += performance.now() - t1;
   if (!report.newEvents.length && report.model !== 'none') {
     // nothing new was accepted: customer history must not have grown
     for (const t of w.threadKeys)
@@ -1935,7 +2734,17 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
     lastCrashAt: 0,
     skills: new Map(setup.agents.map((a, i) => [`a${i}`, a.skills])),
     waits: new Map(),
+    said: new Map(),
+    published: new Map(),
   };
+  if (setup.templates)
+    for (const [event, text] of Object.entries(TEMPLATES))
+      await rig.deps.configuration.putMessageTemplate({
+        org,
+        event: event as keyof typeof TEMPLATES,
+        text,
+        enabled: true,
+      });
   for (const [i, a] of setup.agents.entries())
     if (a.signedIn) await runState(w, { t: 'state', agent: i, what: 'sign-in' });
   let before = await snapshot(w);
@@ -1957,6 +2766,16 @@ async function runScenario(rig: Rig, run: number, setup: Setup, steps: Step[]): 
       before = await assess(w, before, report, settings);
       stats.steps++;
     }
+    // at the end: every transcript read page by page, the outbound queue read, and what was checked
+    await checkPaging(w, before, w.convIds);
+    await drainOutbound(w);
+    checkTranscripts(w, before, before);
+    for (const v of before.convs.values())
+      for (const m of v.messages)
+        if (m.from === 'customer') stats.checkedCustomer++;
+        else if (m.from === 'agent') stats.checkedAgent++;
+        else stats.checkedSystem++;
+    stats.checkedSentIds += w.published.size;
   } catch (err) {
     const tail = w.trace.slice(-40).join('\n  ');
     const box = (await rig.outbox(org))
@@ -1999,7 +2818,7 @@ afterAll(async () => {
 
 describe('reliability: model-based randomized run with injected faults', () => {
   it(
-    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5, K-3, K-4, MX-1, MX-3: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
+    `RL-1, RL-2, RL-3, C-5, C-6, T-11, T-13, E-1, TM-5, K-3, K-4, MX-1, MX-3, MS-1, MS-2, MS-4: ${TOTAL_STEPS} random steps with duplicated and reordered webhooks and messages, replies, double/late/stale timers, consumer crashes and concurrent writers keep every invariant`,
     async () => {
       const started = Date.now();
       let run = 0;
@@ -2022,15 +2841,31 @@ describe('reliability: model-based randomized run with injected faults', () => {
       );
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`reliability: ${stats.steps} steps, ${stats.runs} runs in ${seconds}s`);
-      console.log(`reliability faults: ${JSON.stringify({ ...stats, faults: rig.faults.fired })}`);
+      console.log(
+        `reliability faults: ${JSON.stringify({ ...stats, toleratedLost: stats.toleratedLost.length, faults: rig.faults.fired })}`,
+      );
       console.log(
         `reliability metrics: ${(metricsMs / 1000).toFixed(1)}s, ${stats.metricsChecks} quiet points checked (MX-1 / MX-3 metrics = lists, x${QUEUES.length} queues), ${stats.metricsChecksAfterStreamCrash} right after a stream consumer crash (${stats.streamCrashes} crashes, ${stats.redeliveredStreamRecords} stream records handed over again)`,
       );
+      console.log(
+        `reliability messages: ${(messagesMs / 1000).toFixed(1)}s of checks; at the runs' ends ${stats.checkedCustomer} customer, ${stats.checkedAgent} agent and ${stats.checkedSystem} automated messages in the transcripts, ${stats.checkedSentIds} message.sent ids (${stats.published} received, ${stats.publishedAgain} of them again); ${stats.customerMessages} customer messages straight to the engine ${JSON.stringify(stats.messageOutcomes)}, ${stats.messagesInterposed} overtaken by another writer, ${stats.messagesOnWaiting} on a Waiting conversation, ${stats.webhookMessages} through webhooks, ${stats.messageDuplicates} duplicate deliveries; replies: ${stats.replies} tried, ${stats.repliesSent} sent, ${stats.repliesRefused} refused ${JSON.stringify(stats.refusedBy)}, ${stats.replyReplays} replayed under their key, ${stats.replyCrashes} crashed after their commit; ${stats.transcriptPages} transcript pages read`,
+      );
+      if (stats.toleratedLost.length)
+        console.log(
+          `reliability KNOWN FINDING message-lost (tolerated): ${stats.toleratedLost.length} customer messages lost:\n  ${stats.toleratedLost.join('\n  ')}`,
+        );
       expect(stats.steps).toBeGreaterThanOrEqual(process.env.RELIABILITY_PATH ? STEPS_PER_RUN : TOTAL_STEPS);
       // every quiet point checked the metrics; in a run of some length, the stream consumer crashed and
       // its records came again before some of those checks
       expect(stats.metricsChecks).toBeGreaterThanOrEqual(stats.steps);
       if (stats.steps >= 200) expect(stats.metricsChecksAfterStreamCrash).toBeGreaterThan(0);
+      // MS-1 / MS-2: replies were sent and refused, customer messages stored, and message.sent checked
+      if (stats.steps >= 200) {
+        expect(stats.repliesSent).toBeGreaterThan(0);
+        expect(stats.repliesRefused).toBeGreaterThan(0);
+        expect(stats.checkedCustomer).toBeGreaterThan(0);
+        expect(stats.checkedSentIds).toBeGreaterThanOrEqual(stats.repliesSent - stats.replyReplays);
+      }
     },
     TOTAL_STEPS * 2_000 + 120_000,
   );
