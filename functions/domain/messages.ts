@@ -35,9 +35,11 @@ export interface Message {
 export interface MessageLog {
   seq: number;
   replySeq: number;
+  /** the last customer message's (MS-3: one after the last reply still waits for an answer) */
+  customerSeq: number;
 }
 
-export const EMPTY_LOG: MessageLog = { seq: 0, replySeq: 0 };
+export const EMPTY_LOG: MessageLog = { seq: 0, replySeq: 0, customerSeq: 0 };
 
 /** MS-2 / MS-4: what the outbound queue carries for the channel adapter (API.md). */
 export interface OutboundMessage {
@@ -107,10 +109,11 @@ export function appendMessages(
     ...(d.automated ? { automated: true as const } : {}),
   }));
   if (!messages.length) return { messages, writes: [], timers: [], log };
-  const replies = messages.filter((m) => m.from === 'agent');
+  const lastFrom = (from: MessageFrom, was: number): number => messages.findLast((m) => m.from === from)?.seq ?? was;
   const next: MessageLog = {
     seq: log.seq + messages.length,
-    replySeq: replies.length ? (replies.at(-1) as Message).seq : log.replySeq,
+    replySeq: lastFrom('agent', log.replySeq),
+    customerSeq: lastFrom('customer', log.customerSeq),
   };
   const timers = messages
     .filter((m) => m.from !== 'customer')

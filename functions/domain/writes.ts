@@ -74,6 +74,8 @@ export type Write =
   | { type: 'message'; message: Message }
   /** MS-1: the transcript's log, moved only from the `seq` it was read at (0: not written yet) */
   | { type: 'message-log'; org: string; conversationId: string; expect: number; log: MessageLog }
+  /** MS-3: the transcript's last reply is still the one read (`seq` 0: the log did not exist) */
+  | { type: 'reply-check'; org: string; conversationId: string; replySeq: number; seq: number }
   /** the conversation is still at the version a change that does not rewrite it was decided on (MS-1, MS-2) */
   | { type: 'conversation-check'; org: string; conversationId: string; version: number }
   /** the queue a change moves the conversation to exists (T-4c, S-3, M-3 reassign) */

@@ -52,8 +52,12 @@ export interface DecisionReads {
 
 /** One state change = one transaction. */
 export interface Commits {
-  /** Commits all writes in ONE transaction, or none (throws CommitConflict). */
-  commit(writes: readonly Write[]): Promise<void>;
+  /**
+   * Commits all writes in ONE transaction, or none (throws CommitConflict). `token`: DynamoDB's
+   * ClientRequestToken, for a transaction no condition of its own makes idempotent (MS-2 replies): the
+   * SDK's resend of one that committed succeeds instead of being decided again.
+   */
+  commit(writes: readonly Write[], options?: { token?: string }): Promise<void>;
 }
 
 /** Agents with their capacity pools, queue memberships and allocations (C-6). */

@@ -55,6 +55,8 @@ export interface ActionCommand {
   guard?: (c: Conversation, log?: MessageLog) => string | undefined;
   /** MS-1: messages the change appends to the transcript, first (a customer's text), with the same receipt */
   messages?: readonly MessageDraft[];
+  /** MS-3: the decision depends on the transcript's last reply: the transaction checks it as read */
+  proveReplies?: boolean;
   /**
    * What the caller read consistently just before, to decide on instead of reading it again: the
    * router's offer has the conversation and the candidate (whole, every pool) in hand. Only the first
@@ -256,7 +258,19 @@ async function addTriggers(
 function assumptions(cmd: ActionCommand, state: ActionState): Write[] {
   const org = cmd.org;
   const toQueue = targetQueueOf(cmd.action);
+  const log = state.log;
   return [
+    ...(cmd.proveReplies && log
+      ? [
+          {
+            type: 'reply-check',
+            org,
+            conversationId: cmd.conversationId,
+            replySeq: log.replySeq,
+            seq: log.seq,
+          } as const,
+        ]
+      : []),
     {
       type: 'config-current',
       org,

@@ -37,13 +37,20 @@ export async function addMessages(deps: EngineDeps, decision: Decision, input: M
   const events = automatedEvents(input.before, c, input.action);
   const automated = events.length ? await templateDrafts(deps, decision, events, input) : [];
   const drafts = [...input.drafts, ...automated];
-  if (!drafts.length) return;
+  // MS-3: an agent who answers now owes a reply to a customer message that waited for her
+  const answered = events.includes('assigned') && !!input.workstream.agentResponseTimeoutSeconds;
+  if (!drafts.length && !answered) return;
   const log = input.log ?? (await deps.messages.readWithLog(c.org, c.id)).log;
   const appended = appendMessages(c, log, drafts, decision.event.at);
   decision.writes.push(...appended.writes);
   decision.timers.push(...appended.timers);
-  const customer = appended.messages.find((m) => m.from === 'customer');
-  const timer = customer ? responseTimer(c, input.workstream, customer.seq, new Date(decision.event.at)) : undefined;
+  // the customer message just stored, or (an answer) the last one with no reply after it
+  const said = appended.messages.some((m) => m.from === 'customer');
+  const awaited = appended.log.customerSeq > appended.log.replySeq ? appended.log.customerSeq : 0;
+  const timer =
+    awaited && (said || answered)
+      ? responseTimer(c, input.workstream, awaited, new Date(decision.event.at))
+      : undefined;
   if (timer) {
     decision.timers.push(timer);
     decision.writes.push({ type: 'timer', timer });

@@ -83,12 +83,17 @@ async function attemptReply(deps: ApiDeps, cmd: ReplyCommand, keyed: KeyedReques
       ]
     : [];
   // cancelled (another message took the `seq`, the conversation moved, or the key's first request
-  // committed): decided again on a fresh read, which sends it, refuses it (409) or replays the first result
-  await deps.commits.commit([
-    ...appended.writes,
-    { type: 'conversation-check', org: caller.org, conversationId: c.id, version: c.version },
-    ...receipt,
-  ]);
+  // committed): decided again on a fresh read, which sends it, refuses it (409) or replays the first result.
+  // Nothing else makes a committed reply's resend fail as such (it does not move the conversation): the
+  // attempt's token makes the SDK's resend of a transaction that committed succeed, not store it twice.
+  await deps.commits.commit(
+    [
+      ...appended.writes,
+      { type: 'conversation-check', org: caller.org, conversationId: c.id, version: c.version },
+      ...receipt,
+    ],
+    { token: deps.ids.newId() },
+  );
   return message;
 }
 

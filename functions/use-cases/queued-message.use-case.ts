@@ -41,7 +41,8 @@ export async function sendQueuedMessage(deps: EngineDeps, entered: Conversation)
   if (!template) return;
   for (let attempt = 1; attempt <= 5; attempt++) {
     const { conversation: c, log } = await deps.messages.readWithLog(entered.org, entered.id);
-    if (!c || c.version !== entered.version || c.status !== 'Open') return;
+    // M-5: nothing is sent once the messaging session ended (a trigger's reassign after M-2, say)
+    if (!c || c.version !== entered.version || c.status !== 'Open' || c.session.status === 'ended') return;
     const place = await positionOf(deps, c);
     const text = renderTemplate(template.text, {
       position: place.position,

@@ -48,8 +48,11 @@ interface FireContext {
   now: Date;
   stale(detail: string): FiredTimer;
   applied(detail: string): FiredTimer;
-  /** the timer's own action through decide/commit, the outbox item deleted with it; refused (or guarded off), 'stale' */
-  act(type: TimerAction, guard?: Guard): Promise<FiredTimer>;
+  /**
+   * the timer's own action through decide/commit, the outbox item deleted with it; refused (or guarded
+   * off), 'stale'; `proveReplies`: the transaction checks the transcript's last reply as the guard read it
+   */
+  act(type: TimerAction, guard?: Guard, options?: { proveReplies: true }): Promise<FiredTimer>;
   /** the conversation as the last guard saw it (after a refused `act`), to re-arm from */
   seen(): Conversation | undefined;
   /** the timer's conversation, read on its own (for firers that need more than the guard can check) */
@@ -82,13 +85,14 @@ async function fireContext(deps: EngineDeps, timer: DueTimer): Promise<FireConte
   const applied = (detail: string): FiredTimer => ({ ...base, outcome: 'applied', detail });
   const done: Write = { type: 'timer-done', org: timer.org, name: timer.name };
   let seen: Conversation | undefined;
-  const act = async (type: TimerAction, guard?: Guard): Promise<FiredTimer> => {
+  const act = async (type: TimerAction, guard?: Guard, options?: { proveReplies: true }): Promise<FiredTimer> => {
     try {
       const r = await performAction(deps, {
         org: timer.org,
         conversationId: timer.conversationId as string,
         actor: timerActor,
         action: { type } as Action,
+        ...(options?.proveReplies ? { proveReplies: true } : {}),
         guard: (c, log) => {
           seen = c;
           return guard?.(c, log);
@@ -172,13 +176,20 @@ const fireReconnectTimeout: Firer = async ({ deps, timer, read, stale, act }) =>
 const fireAgentResponse: Firer = async ({ timer, act }) => {
   // MS-3 / TM-5: the same Active period with the same agent, and no reply after the customer's message
   const seq = awaitedSeq(timer);
-  return act('agent-not-responding', (c, log) => {
-    if (c.status !== 'Active' || c.accepted === false || c.primaryAgentId !== timer.agentId)
-      return 'the conversation is no longer Active with this agent';
-    if (c.statusSince !== timer.subjectSince) return 'the conversation changed hands since';
-    if (!Number.isFinite(seq) || (log?.replySeq ?? 0) > seq) return 'the agent replied in time';
-    return undefined;
-  });
+  // the transaction proves the log's last reply as read: a reply committed meanwhile makes it decide again
+  return act(
+    'agent-not-responding',
+    (c, log) => {
+      if (c.status !== 'Active' || c.accepted === false || c.primaryAgentId !== timer.agentId)
+        return 'the conversation is no longer Active with this agent';
+      // M-2: once the session ended no reply can reach the customer, and nothing routes the ticket again
+      if (c.session.status === 'ended') return 'the messaging session ended';
+      if (c.statusSince !== timer.subjectSince) return 'the conversation changed hands since';
+      if (!Number.isFinite(seq) || (log?.replySeq ?? 0) > seq) return 'the agent replied in time';
+      return undefined;
+    },
+    { proveReplies: true },
+  );
 };
 
 const fireOfferExpiry: Firer = async ({ timer, act }) => {

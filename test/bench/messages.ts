@@ -175,7 +175,7 @@ export async function messagesBench(
           const replySeq = items.filter((m) => m.from === 'agent').at(-1)?.seq ?? 0;
           await batchWrite(doc, rt.table, [
             ...items.map((m) => messageEntity.item(m)),
-            messageLogEntity.item(s.o.org, s.c.id, { seq: s.n, replySeq }),
+            messageLogEntity.item(s.o.org, s.c.id, { seq: s.n, replySeq, customerSeq: 0 }),
           ]);
           messages += s.n;
         }

@@ -55,7 +55,14 @@ interface Outbound {
   version?: number;
   data?: Record<string, string>;
 }
-type Fired = { name: string; kind: string; conversationId?: string; agentId?: string; outcome: string };
+type Fired = {
+  name: string;
+  kind: string;
+  conversationId?: string;
+  agentId?: string;
+  outcome: string;
+  detail?: string;
+};
 type Kind = 'chat' | 'sms';
 type Org = DemoOrg & { alice: Api; bob: Api };
 
@@ -111,6 +118,20 @@ async function customerWrites(o: DemoOrg, kind: Kind, text: string): Promise<Con
       { eventId: `e-${++n}`, type: 'message.received', threadId, message: { text } },
       o.secret,
     ),
+    202,
+  );
+  return eventually(
+    async () =>
+      (await o.admin.get<{ items: Conv[] }>(`/v1/conversations?channelId=${o.channel[kind]}&threadId=${threadId}`)).body
+        .items?.[0],
+  );
+}
+
+/** A customer starts a conversation without a message (nothing waits for an answer yet). */
+async function customerStarts(o: DemoOrg, kind: Kind): Promise<Conv> {
+  const threadId = `am-${++n}`;
+  await ok(
+    api.webhook(o.channel[kind], { eventId: `e-${++n}`, type: 'conversation.started', threadId }, o.secret),
     202,
   );
   return eventually(
@@ -240,7 +261,9 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
     // Assess: nothing at 30 s; at 60 s the conversation is Open again in q1, alice's capacity released
     expect(early).toEqual([]);
     expect(stillActive).toMatchObject({ status: 'Active', primaryAgentId: 'alice', accepted: true });
-    expect(fired).toMatchObject([{ kind: 'agent-response', agentId: 'alice', outcome: 'applied' }]);
+    expect(fired.filter((f) => f.outcome === 'applied')).toMatchObject([
+      { kind: 'agent-response', agentId: 'alice', outcome: 'applied' },
+    ]);
     expect(await used(o.alice)).toBe(0);
     const history = await eventsOf(o, c.id);
     const ms3 = history.filter((e) => e.action === 'agent-not-responding');
@@ -284,7 +307,9 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
 
     const fired = await advance(61, c);
 
-    expect(fired).toMatchObject([{ kind: 'agent-response', outcome: 'applied' }]);
+    expect(fired.filter((f) => f.outcome === 'applied')).toMatchObject([
+      { kind: 'agent-response', outcome: 'applied' },
+    ]);
     const open = await read(o, c.id);
     expect(open).toMatchObject({ status: 'Open', queueId: 'q1', statusReason: 'agent-not-responding' });
     expect(open.primaryAgentId).toBeUndefined();
@@ -297,16 +322,16 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
     // Prepare
     const o = await org();
     await workstream(o, 'chat', { agentResponseTimeoutSeconds: 60 });
-    const c = await customerWrites(o, 'chat', 'hi');
+    const c = await customerStarts(o, 'chat');
     await ok(act(o.alice, c.id, 'accept'));
 
     // Act 1: the customer writes, alice answers 30 s later, the customer writes again
     await customerSays(o, 'chat', c, 'first question');
-    await transcriptOf(o, c.id, 2);
+    await transcriptOf(o, c.id, 1);
     expect(await advance(30, c)).toEqual([]);
     await reply(o.alice, c.id, 'first answer');
     await customerSays(o, 'chat', c, 'second question');
-    await transcriptOf(o, c.id, 4);
+    await transcriptOf(o, c.id, 3);
     const first = await advance(31, c);
 
     // Assess 1: the first message's timer is stale; still Active with alice, capacity held, nobody told
@@ -337,12 +362,12 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
     // Prepare: the same webhook delivered twice, then another message: two timers
     const o = await org();
     await workstream(o, 'chat', { agentResponseTimeoutSeconds: 60 });
-    const c = await customerWrites(o, 'chat', 'hi');
+    const c = await customerStarts(o, 'chat');
     await ok(act(o.alice, c.id, 'accept'));
     await customerSays(o, 'chat', c, 'hello?', `dup-${c.id}`);
     await customerSays(o, 'chat', c, 'hello?', `dup-${c.id}`);
     await customerSays(o, 'chat', c, 'anybody?');
-    await transcriptOf(o, c.id, 3);
+    await transcriptOf(o, c.id, 2);
 
     // Act
     const fired = await advance(61, c);
@@ -362,9 +387,8 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
     await outboundOf(c.id, 'agent.not-responding');
     expect((await allOutboundOf(c.id)).filter((b) => b.type === 'agent.not-responding')).toHaveLength(1);
     expect(rows(await transcript(o, c.id))).toEqual([
-      [1, 'customer', 'hi', false],
-      [2, 'customer', 'hello?', false],
-      [3, 'customer', 'anybody?', false],
+      [1, 'customer', 'hello?', false],
+      [2, 'customer', 'anybody?', false],
     ]);
   });
 
@@ -372,24 +396,35 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
     // Prepare: c1 is released by alice and taken by bob; c2 is released and taken again by alice
     const o = await org();
     await workstream(o, 'chat', { agentResponseTimeoutSeconds: 60 });
-    const c1 = await customerWrites(o, 'chat', 'one');
-    const c2 = await customerWrites(o, 'chat', 'two');
+    const c1 = await customerStarts(o, 'chat');
+    const c2 = await customerStarts(o, 'chat');
     await ok(act(o.alice, c1.id, 'accept'));
     await ok(act(o.alice, c2.id, 'accept'));
     await customerSays(o, 'chat', c1, 'hello?');
     await customerSays(o, 'chat', c2, 'hello?');
-    await transcriptOf(o, c1.id, 2);
-    await transcriptOf(o, c2.id, 2);
+    await transcriptOf(o, c1.id, 1);
+    await transcriptOf(o, c2.id, 1);
     await ok(act(o.alice, c1.id, 'release'));
     await ok(act(o.bob, c1.id, 'accept'));
     await ok(act(o.alice, c2.id, 'release'));
     await ok(act(o.alice, c2.id, 'accept'));
+    // each new answerer owes the waiting message a reply (MS-3) and gives it
+    await reply(o.bob, c1.id, 'Bob here');
+    await reply(o.alice, c2.id, 'Alice again');
 
     // Act
     const r = await ok(api.post<{ fired: Fired[] }>('/_local/clock', { advanceSeconds: 61 }));
 
     // Assess
-    const of = (c: Conv) => r.fired.filter((f) => f.conversationId === c.id && f.kind === 'agent-response');
+    // the timers armed for alice's first Active periods (the new answerers' own are answered, hence stale too)
+    const of = (c: Conv) =>
+      r.fired.filter(
+        (f) =>
+          f.conversationId === c.id &&
+          f.kind === 'agent-response' &&
+          f.agentId === 'alice' &&
+          !f.detail?.includes('replied in time'),
+      );
     expect(of(c1)).toMatchObject([
       { agentId: 'alice', outcome: 'stale', detail: expect.stringContaining('no longer Active with this agent') },
     ]);
@@ -404,14 +439,9 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
       expect((await allOutboundOf(c.id)).filter((b) => b.type === 'agent.not-responding')).toEqual([]);
   });
 
-  it('MS-3: nothing is armed without a workstream timeout, nor for a message while the conversation is not yet accepted', async () => {
-    // Prepare: ws-chat has a timeout, ws-sms none
+  it('MS-3: nothing is armed without a workstream timeout', async () => {
+    // Prepare: ws-sms has no timeout
     const o = await org();
-    await workstream(o, 'chat', { agentResponseTimeoutSeconds: 60 });
-    const chat = await customerWrites(o, 'chat', 'first message while Open');
-    await customerSays(o, 'chat', chat, 'second message while Open');
-    await transcriptOf(o, chat.id, 2);
-    await ok(act(o.alice, chat.id, 'accept'));
     const sms = await customerWrites(o, 'sms', 'hi');
     await ok(act(o.alice, sms.id, 'accept'));
     await customerSays(o, 'sms', sms, 'hello?');
@@ -421,12 +451,53 @@ describe('MS-3: an agent who does not answer the customer in time', () => {
     const r = await ok(api.post<{ fired: Fired[] }>('/_local/clock', { advanceSeconds: 3600 }));
 
     // Assess
-    expect(
-      r.fired.filter((f) => f.kind === 'agent-response' && [chat.id, sms.id].includes(f.conversationId ?? '')),
-    ).toEqual([]);
-    expect(await read(o, chat.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
+    expect(r.fired.filter((f) => f.kind === 'agent-response' && f.conversationId === sms.id)).toEqual([]);
     expect(await read(o, sms.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
-    expect(await used(o.alice)).toBe(2);
+  });
+
+  it('MS-3: messages that waited while Open arm the timer when an agent answers; a reply then keeps it', async () => {
+    // Prepare: two customer messages while Open, nobody answers them after the accept
+    const o = await org();
+    await workstream(o, 'chat', { agentResponseTimeoutSeconds: 60 });
+    const c = await customerWrites(o, 'chat', 'first message while Open');
+    await customerSays(o, 'chat', c, 'second message while Open');
+    await transcriptOf(o, c.id, 2);
+    expect(await advance(120, c)).toEqual([]);
+    await ok(act(o.alice, c.id, 'accept'));
+    const d = await customerWrites(o, 'chat', 'another one while Open');
+    await ok(act(o.alice, d.id, 'accept'));
+    await reply(o.alice, d.id, 'Hello, right with you');
+
+    // Act
+    const fired = await advance(61, c);
+    const firedD = await ok(api.post<{ fired: Fired[] }>('/_local/clock', { advanceSeconds: 1 }));
+
+    // Assess: the one never answered went back to its queue; the one answered in time stays
+    expect(fired.filter((f) => f.outcome === 'applied')).toMatchObject([
+      { kind: 'agent-response', outcome: 'applied' },
+    ]);
+    expect(await read(o, c.id)).toMatchObject({ status: 'Open', statusReason: 'agent-not-responding' });
+    expect(firedD.fired.filter((f) => f.conversationId === d.id && f.outcome === 'applied')).toEqual([]);
+    expect(await read(o, d.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
+  });
+
+  it('MS-3 / M-2: a timer that fires after the agent ended the messaging session is stale', async () => {
+    // Prepare: sms (persistent) with a timeout; the customer writes, the agent ends the session unanswered
+    const o = await org();
+    await workstream(o, 'sms', { agentResponseTimeoutSeconds: 60 });
+    const c = await customerWrites(o, 'sms', 'hi');
+    await ok(act(o.alice, c.id, 'accept'));
+    await customerSays(o, 'sms', c, 'hello?');
+    await transcriptOf(o, c.id, 2);
+    await ok(act(o.alice, c.id, 'end-session'));
+
+    // Act
+    const fired = await advance(61, c);
+
+    // Assess: nothing routes the ticket again (M-2), nobody is told she did not answer
+    expect(fired.length).toBeGreaterThan(0);
+    expect(fired.every((f) => f.outcome === 'stale')).toBe(true);
+    expect(await read(o, c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
   });
 });
 
@@ -446,7 +517,9 @@ describe('MS-3 / R-5: the timeout is the workstream as it is now', () => {
     const fired = await advance(61, c);
 
     // Assess: the second message armed the timer (R-5: the next decision sees the change)
-    expect(fired).toMatchObject([{ kind: 'agent-response', outcome: 'applied' }]);
+    expect(fired.filter((f) => f.outcome === 'applied')).toMatchObject([
+      { kind: 'agent-response', outcome: 'applied' },
+    ]);
     expect(await read(o, c.id)).toMatchObject({ status: 'Open', statusReason: 'agent-not-responding' });
   });
 });
@@ -510,12 +583,15 @@ describe('MS-4: automated messages from the org templates', () => {
     );
     // the reply is published too, not automated; the customer's own messages never
     const sentA = (await allOutboundOf(a.id)).filter((x) => x.type === 'message.sent');
-    expect(sentA.map((x) => [x.text, x.automated])).toEqual([
-      ['You are number 1.', true],
-      ['You are talking to Alice.', true],
-      ['How can I help?', false],
-      ['Thanks for contacting us, Alice closed this chat.', true],
-    ]);
+    // (the outbox publishes each as its change commits: delivery order across changes is not the transcript's)
+    expect(sentA.map((x) => [x.text, x.automated]).sort()).toEqual(
+      [
+        ['You are number 1.', true],
+        ['You are talking to Alice.', true],
+        ['How can I help?', false],
+        ['Thanks for contacting us, Alice closed this chat.', true],
+      ].sort(),
+    );
   });
 
   it('MS-4: {{estimatedWaitMinutes}} is filled once the queue has answered conversations', async () => {

@@ -18,6 +18,8 @@ import {
   type CustomerEventOutcome,
 } from '../../functions/use-cases/customer-event.use-case.js';
 import { readTranscript, sendReply } from '../../functions/use-cases/messages.use-case.js';
+import { fireTimer } from '../../functions/use-cases/timers.use-case.js';
+import { timerName } from '../../functions/domain/timers.js';
 import { TEST_TABLE, dynamoEndpoint } from '../support/dynamo.js';
 import { makeFixture, orgOutbox, type Fixture } from '../support/fixture.js';
 
@@ -101,7 +103,7 @@ describe('MS-1: a 10,000-message transcript over GET /v1/conversations/{id}/mess
     const lastReply = messages.filter((m) => m.from === 'agent').at(-1)?.seq ?? 0;
     const puts = [
       ...messages.map((m) => ({ PutRequest: { Item: messageEntity.item(m) } })),
-      { PutRequest: { Item: messageLogEntity.item(f.org, c.id, { seq: total, replySeq: lastReply }) } },
+      { PutRequest: { Item: messageLogEntity.item(f.org, c.id, { seq: total, replySeq: lastReply, customerSeq: 0 }) } },
     ];
     const table = f.store.repositories.table;
     const chunk = 500;
@@ -113,6 +115,7 @@ describe('MS-1: a 10,000-message transcript over GET /v1/conversations/{id}/mess
     expect((await f.store.repositories.messages.readWithLog(f.org, c.id)).log).toEqual({
       seq: total,
       replySeq: lastReply,
+      customerSeq: 0,
     });
 
     // the conversations Lambda handler on its own client, counting every DynamoDB request (and what each Query read)
@@ -263,7 +266,11 @@ describe('MS-2: replies and customer messages racing for their seq', () => {
     }
     // the log where the transcript ends; the last reply's seq
     const log = (await f.store.repositories.messages.readWithLog(f.org, c.id)).log;
-    expect(log).toEqual({ seq: 15, replySeq: Math.max(...sentReplies.map((m) => m.seq)) });
+    expect(log).toEqual({
+      seq: 15,
+      replySeq: Math.max(...sentReplies.map((m) => m.seq)),
+      customerSeq: Math.max(...transcript.filter((t) => t.from === 'customer').map((t) => t.seq)),
+    });
     // a message never bumps the conversation's version
     expect((await f.conversation(c.id)).version).toBe(c.version);
     // each reply's message.sent waits in the outbox (no notifier here), with its own id and text
@@ -420,7 +427,11 @@ describe('RL-1: a redelivered message.received', () => {
       [1, 'customer', 'Where is my parcel?'],
       [2, 'customer', 'Hello?'],
     ]);
-    expect((await f.store.repositories.messages.readWithLog(f.org, c.id)).log).toEqual({ seq: 2, replySeq: 0 });
+    expect((await f.store.repositories.messages.readWithLog(f.org, c.id)).log).toEqual({
+      seq: 2,
+      replySeq: 0,
+      customerSeq: 2,
+    });
   });
 
   it('RL-1 / T-10: the same message.received on a Waiting conversation, applied twice, moves it to Open once and stores one message', async () => {
@@ -484,5 +495,72 @@ describe('RL-1: a redelivered message.received', () => {
         text: 'Hi there',
       },
     ]);
+  });
+});
+
+describe('MS-2 / MS-3: transactions that nothing else makes idempotent, and a reply racing the timer', () => {
+  it('MS-2: the SDK resending a reply transaction that committed (its answer lost) stores the reply once', async () => {
+    // Prepare: the first commit of the reply is sent twice, as the SDK does when the answer is lost
+    const f = await makeFixture();
+    const c = await activeChat(f);
+    const commits = f.deps.commits;
+    let resent = 0;
+    const deps = {
+      ...f.deps,
+      commits: {
+        commit: async (...args: Parameters<typeof commits.commit>) => {
+          await commits.commit(...args);
+          if (resent++ === 0) await commits.commit(...args);
+        },
+      },
+    };
+
+    // Act
+    const m = await sendReply(deps, { caller: agentCaller(f.org, 'alice'), conversationId: c.id, text: 'only once' });
+
+    // Assess
+    expect(m).toMatchObject({ seq: 1, text: 'only once' });
+    expect((await transcriptOf(f, c.id)).map((x) => [x.seq, x.text])).toEqual([[1, 'only once']]);
+  });
+
+  it('MS-3: a reply committed between the timer re-check and its transaction keeps the conversation', async () => {
+    // Prepare: a customer message nobody answered; its timer fires, and alice replies just before it commits
+    const f = await makeFixture();
+    const c = await activeChat(f);
+    expect((await handleCustomerEvent(f.deps, f.org, c.channelId, customerMessage(c, 'hello?'))).outcome).toBe(
+      'stored',
+    );
+    const commits = f.deps.commits;
+    let interposed = false;
+    const deps = {
+      ...f.deps,
+      commits: {
+        commit: async (...args: Parameters<typeof commits.commit>) => {
+          if (!interposed && args[0].some((w) => w.type === 'conversation')) {
+            interposed = true;
+            await sendReply(f.deps, { caller: agentCaller(f.org, 'alice'), conversationId: c.id, text: 'here!' });
+          }
+          await commits.commit(...args);
+        },
+      },
+    };
+    const timer = {
+      kind: 'agent-response' as const,
+      org: f.org,
+      conversationId: c.id,
+      agentId: 'alice',
+      version: c.version,
+      at: new Date().toISOString(),
+      key: 's1',
+      subjectSince: c.statusSince,
+    };
+
+    // Act
+    const fired = await fireTimer(deps, { ...timer, name: timerName(timer) });
+
+    // Assess: decided again on the reply: stale, still Active with alice
+    expect(interposed).toBe(true);
+    expect(fired).toMatchObject({ outcome: 'stale', detail: expect.stringContaining('replied in time') });
+    expect(await f.conversation(c.id)).toMatchObject({ status: 'Active', primaryAgentId: 'alice' });
   });
 });

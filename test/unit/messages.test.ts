@@ -147,10 +147,16 @@ describe('MS-1: appendMessages', () => {
     expect(r.messages).toStrictEqual([
       { org: 'acme', conversationId: 'conv1', id: 'conv1-m1', seq: 1, at: AT, from: 'customer', text: 'Hello' },
     ]);
-    expect(r.log).toStrictEqual({ seq: 1, replySeq: 0 });
+    expect(r.log).toStrictEqual({ seq: 1, replySeq: 0, customerSeq: 1 });
     expect(r.writes).toStrictEqual([
       { type: 'message', message: r.messages[0] },
-      { type: 'message-log', org: 'acme', conversationId: 'conv1', expect: 0, log: { seq: 1, replySeq: 0 } },
+      {
+        type: 'message-log',
+        org: 'acme',
+        conversationId: 'conv1',
+        expect: 0,
+        log: { seq: 1, replySeq: 0, customerSeq: 1 },
+      },
     ]);
     // the customer's own message is not sent back to the channel
     expect(r.timers).toEqual([]);
@@ -159,7 +165,7 @@ describe('MS-1: appendMessages', () => {
   it('MS-1 / MS-2 / MS-4: a batch continues from the log: seqs follow the log, replySeq moves to the last reply, one notify per non-customer message', () => {
     // Prepare: five messages so far, the last reply at 3
     const c = activeOf('chat');
-    const log: MessageLog = { seq: 5, replySeq: 3 };
+    const log: MessageLog = { seq: 5, replySeq: 3, customerSeq: 0 };
 
     // Act
     const r = appendMessages(c, log, [customer('Any news?'), reply('Yes: shipped'), automated('Bye')], AT);
@@ -190,7 +196,7 @@ describe('MS-1: appendMessages', () => {
       text: 'Bye',
       automated: true,
     });
-    expect(r.log).toStrictEqual({ seq: 8, replySeq: 7 });
+    expect(r.log).toStrictEqual({ seq: 8, replySeq: 7, customerSeq: 6 });
     const outbound = (m: Message, isAutomated: boolean): OutboundMessage => ({
       id: m.id,
       org: 'acme',
@@ -226,7 +232,13 @@ describe('MS-1: appendMessages', () => {
     expect(r.writes).toStrictEqual([
       ...r.messages.map((message) => ({ type: 'message', message })),
       // moved only from the seq it was read at
-      { type: 'message-log', org: 'acme', conversationId: 'conv1', expect: 5, log: { seq: 8, replySeq: 7 } },
+      {
+        type: 'message-log',
+        org: 'acme',
+        conversationId: 'conv1',
+        expect: 5,
+        log: { seq: 8, replySeq: 7, customerSeq: 6 },
+      },
       ...timers.map((timer) => ({ type: 'timer', timer })),
     ]);
   });
@@ -234,7 +246,7 @@ describe('MS-1: appendMessages', () => {
   it('MS-3: replySeq moves only on agent messages: customer and automated messages keep it', () => {
     // Prepare
     const c = activeOf('chat');
-    const log: MessageLog = { seq: 9, replySeq: 4 };
+    const log: MessageLog = { seq: 9, replySeq: 4, customerSeq: 0 };
 
     // Act
     const customers = appendMessages(c, log, [customer('a'), customer('b')], AT);
@@ -242,9 +254,9 @@ describe('MS-1: appendMessages', () => {
     const twoReplies = appendMessages(c, log, [reply('one'), customer('c'), reply('two', 'sue')], AT);
 
     // Assess
-    expect(customers.log).toStrictEqual({ seq: 11, replySeq: 4 });
-    expect(system.log).toStrictEqual({ seq: 10, replySeq: 4 });
-    expect(twoReplies.log).toStrictEqual({ seq: 12, replySeq: 12 });
+    expect(customers.log).toStrictEqual({ seq: 11, replySeq: 4, customerSeq: 11 });
+    expect(system.log).toStrictEqual({ seq: 10, replySeq: 4, customerSeq: 0 });
+    expect(twoReplies.log).toStrictEqual({ seq: 12, replySeq: 12, customerSeq: 11 });
     expect(twoReplies.messages.map((m) => m.agentId)).toEqual(['alice', undefined, 'sue']);
   });
 
@@ -254,7 +266,7 @@ describe('MS-1: appendMessages', () => {
     const drafts = [customer('1'), reply('2'), customer('3'), automated('4'), reply('5')];
 
     // Act
-    const r = appendMessages(c, { seq: 100, replySeq: 90 }, drafts, AT);
+    const r = appendMessages(c, { seq: 100, replySeq: 90, customerSeq: 0 }, drafts, AT);
 
     // Assess
     expect(r.timers.map((t) => [t.kind, t.key, t.version, t.outbound?.id, t.outbound?.text])).toEqual([
@@ -274,12 +286,18 @@ describe('MS-1: appendMessages', () => {
       'timer',
     ]);
     expect(r.writes.filter((w) => w.type === 'message-log')).toEqual([
-      { type: 'message-log', org: 'acme', conversationId: 'conv1', expect: 100, log: { seq: 105, replySeq: 105 } },
+      {
+        type: 'message-log',
+        org: 'acme',
+        conversationId: 'conv1',
+        expect: 100,
+        log: { seq: 105, replySeq: 105, customerSeq: 103 },
+      },
     ]);
   });
 
   it('MS-1: no drafts: no writes, no timers, the log as it was', () => {
-    const log: MessageLog = { seq: 3, replySeq: 2 };
+    const log: MessageLog = { seq: 3, replySeq: 2, customerSeq: 0 };
     expect(appendMessages(activeOf('chat'), log, [], AT)).toStrictEqual({
       messages: [],
       writes: [],
@@ -562,12 +580,12 @@ describe('MS-1 / MS-2: the TransactItems of the message writes', () => {
         org: 'acme',
         conversationId: 'conv1',
         expect: 0,
-        log: { seq: 2, replySeq: 0 },
+        log: { seq: 2, replySeq: 0, customerSeq: 0 },
       }),
     ).toStrictEqual({
       Put: {
         TableName: TABLE,
-        Item: { PK: 'ORG#acme#CONV#conv1', SK: 'MSGLOG', type: 'message-log', seq: 2, replySeq: 0 },
+        Item: { PK: 'ORG#acme#CONV#conv1', SK: 'MSGLOG', type: 'message-log', seq: 2, replySeq: 0, customerSeq: 0 },
         ConditionExpression: 'attribute_not_exists(PK)',
       },
     });
@@ -580,12 +598,12 @@ describe('MS-1 / MS-2: the TransactItems of the message writes', () => {
         org: 'acme',
         conversationId: 'conv1',
         expect: 6,
-        log: { seq: 7, replySeq: 7 },
+        log: { seq: 7, replySeq: 7, customerSeq: 0 },
       }),
     ).toStrictEqual({
       Put: {
         TableName: TABLE,
-        Item: { PK: 'ORG#acme#CONV#conv1', SK: 'MSGLOG', type: 'message-log', seq: 7, replySeq: 7 },
+        Item: { PK: 'ORG#acme#CONV#conv1', SK: 'MSGLOG', type: 'message-log', seq: 7, replySeq: 7, customerSeq: 0 },
         ConditionExpression: '#seq = :expect',
         ExpressionAttributeNames: { '#seq': 'seq' },
         ExpressionAttributeValues: { ':expect': 6 },
@@ -610,7 +628,7 @@ describe('MS-1 / MS-2: the TransactItems of the message writes', () => {
   it("MS-2: a reply is one transaction: the message, the log from where it was read, the outbox's message.sent, the conversation's version check", () => {
     // Prepare: the reply as sendReply decides it
     const c = activeOf('chat');
-    const appended = appendMessages(c, { seq: 6, replySeq: 3 }, [reply('On its way')], AT);
+    const appended = appendMessages(c, { seq: 6, replySeq: 3, customerSeq: 0 }, [reply('On its way')], AT);
 
     // Act
     const params = buildTransaction(TABLE, [
@@ -625,7 +643,7 @@ describe('MS-1 / MS-2: the TransactItems of the message writes', () => {
     expect(items[1]).toStrictEqual({
       Put: {
         TableName: TABLE,
-        Item: { PK: 'ORG#acme#CONV#conv1', SK: 'MSGLOG', type: 'message-log', seq: 7, replySeq: 7 },
+        Item: { PK: 'ORG#acme#CONV#conv1', SK: 'MSGLOG', type: 'message-log', seq: 7, replySeq: 7, customerSeq: 0 },
         ConditionExpression: '#seq = :expect',
         ExpressionAttributeNames: { '#seq': 'seq' },
         ExpressionAttributeValues: { ':expect': 6 },

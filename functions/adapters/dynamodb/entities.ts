@@ -430,9 +430,16 @@ export const messageLogEntity = {
     type: 'message-log',
     seq: log.seq,
     replySeq: log.replySeq,
+    customerSeq: log.customerSeq,
   }),
   from: (item: Item | undefined): MessageLog =>
-    item ? { seq: Number(item.seq ?? 0), replySeq: Number(item.replySeq ?? 0) } : { ...EMPTY_LOG },
+    item
+      ? {
+          seq: Number(item.seq ?? 0),
+          replySeq: Number(item.replySeq ?? 0),
+          customerSeq: Number(item.customerSeq ?? 0),
+        }
+      : { ...EMPTY_LOG },
 };
 
 export type Lookups = { phone?: string; email?: string };

@@ -176,6 +176,21 @@ const BUILDERS: Builders = {
       },
     };
   },
+  'reply-check': (table, w) => {
+    return {
+      ConditionCheck: {
+        TableName: table,
+        Key: messageLogEntity.key(w.org, w.conversationId),
+        ...(w.seq === 0
+          ? { ConditionExpression: 'attribute_not_exists(PK)' }
+          : {
+              ConditionExpression: '#replySeq = :replySeq',
+              ExpressionAttributeNames: { '#replySeq': 'replySeq' },
+              ExpressionAttributeValues: { ':replySeq': w.replySeq },
+            }),
+      },
+    };
+  },
   'conversation-check': (table, w) => {
     return {
       ConditionCheck: {
@@ -267,11 +282,17 @@ export function buildTransaction(table: string, writes: readonly Write[]): Trans
 /**
  * The writes as the transaction sends them, in order (a cancellation's reasons are by this index).
  * A transaction may name an item once: a fired timer that the same change rewrites (re-armed under
- * its own name) is not also deleted.
+ * its own name) is not also deleted, and a transcript log that is rewritten is not also checked.
  */
 export function transactionWrites(writes: readonly Write[]): readonly Write[] {
   const rewritten = new Set(
     writes.flatMap((w) => (w.type === 'timer' ? [`${w.timer.org}|${timerName(w.timer)}`] : [])),
   );
-  return writes.filter((w) => w.type !== 'timer-done' || !rewritten.has(`${w.org}|${w.name}`));
+  // the log's own Put (conditioned on the `seq` read) proves no reply came in between as well
+  const logged = new Set(writes.flatMap((w) => (w.type === 'message-log' ? [`${w.org}|${w.conversationId}`] : [])));
+  return writes.filter(
+    (w) =>
+      !(w.type === 'timer-done' && rewritten.has(`${w.org}|${w.name}`)) &&
+      !(w.type === 'reply-check' && logged.has(`${w.org}|${w.conversationId}`)),
+  );
 }

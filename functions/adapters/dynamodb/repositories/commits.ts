@@ -31,10 +31,13 @@ const RACE_ERRORS = new Set([
 export class DynamoCommits implements Commits {
   constructor(private readonly table: Table) {}
 
-  async commit(all: readonly Write[]): Promise<void> {
+  async commit(all: readonly Write[], options: { token?: string } = {}): Promise<void> {
     const writes = transactionWrites(all);
     try {
-      await this.table.doc.send(new TransactWriteCommand(buildTransaction(this.table.name, writes)));
+      const input = buildTransaction(this.table.name, writes);
+      await this.table.doc.send(
+        new TransactWriteCommand(options.token ? { ...input, ClientRequestToken: options.token } : input),
+      );
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'TransactionCanceledException') {
