@@ -23,14 +23,13 @@ export interface MessageInput {
   agents: Record<string, Agent | undefined>;
   workstream: Workstream;
   fresh: boolean;
-  /** MS-4 placeholders the caller knows (the queue position, for `queued`) */
-  values?: TemplateValues;
 }
 
 /**
  * MS-1 / MS-4: adds to the decision's transaction the messages it appends: the cause's own, then the
  * automated messages of the templates its change sends (none on M-2 session end, M-5), each at the
- * next `seq`, and the MS-3 timer a customer message on an Active, accepted conversation arms.
+ * next `seq`, and the MS-3 timer: for a customer message on an Active, accepted conversation, or, when
+ * an agent answers, for the last customer message with no reply after it.
  */
 export async function addMessages(deps: EngineDeps, decision: Decision, input: MessageInput): Promise<void> {
   const c = decision.conversation;
@@ -62,7 +61,7 @@ export async function templateDrafts(
   deps: EngineDeps,
   decision: Pick<Decision, 'conversation' | 'writes'>,
   events: readonly TemplateEvent[],
-  input: Pick<MessageInput, 'agents' | 'fresh' | 'values'>,
+  input: Pick<MessageInput, 'agents' | 'fresh'>,
 ): Promise<MessageDraft[]> {
   const c = decision.conversation;
   const templates = await configCacheOf(deps).through('templates', c.org, c.org, input.fresh, () =>
@@ -79,7 +78,8 @@ export async function templateDrafts(
   decision.writes.push(proof);
   const primary = c.primaryAgentId;
   const agent = primary && Object.hasOwn(input.agents, primary) ? input.agents[primary] : undefined;
-  const values: TemplateValues = { ...input.values, ...(agent ? { agentName: agent.name } : {}) };
+  // `{{position}}` and `{{estimatedWaitMinutes}}` belong to `queued`, which the counting follow-up sends
+  const values: TemplateValues = agent ? { agentName: agent.name } : {};
   return events.flatMap((event): MessageDraft[] => {
     const t = templates.value.find((x) => x.event === event && x.enabled);
     return t ? [{ from: 'system', automated: true, text: renderTemplate(t.text, values) }] : [];

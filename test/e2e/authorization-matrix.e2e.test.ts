@@ -311,6 +311,22 @@ const MATRIX: Record<string, MatrixCase[]> = {
       witness: (c) => `/v1/conversations/${c.conversation}/notes`,
     },
   ],
+  'GET /v1/conversations/{id}/messages': [
+    {
+      name: "transcript of alice's Active chat (MS-1: supervisors and the agents who handle it)",
+      path: (c) => `/v1/conversations/${c.conversation}/messages`,
+      expect: { ...CONVERSATION_READ, admin: 403 },
+    },
+  ],
+  'POST /v1/conversations/{id}/messages': [
+    {
+      name: "reply on alice's Active chat (MS-2: the primary, or a supervisor who joined)",
+      path: (c) => `/v1/conversations/${c.conversation}/messages`,
+      body: (c) => ({ text: `reply by ${c.caller}` }),
+      expect: { ...CONVERSATION_READ, admin: 403, supervisor: 403, member: 201 },
+      witness: (c) => `/v1/conversations/${c.conversation}/messages`,
+    },
+  ],
   'POST /v1/conversations/{id}/actions/{action}': [
     {
       name: 'accept an Open chat of q1',
