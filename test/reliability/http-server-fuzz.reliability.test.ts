@@ -982,6 +982,7 @@ function build(w: World, c: Case, seq: number): Built {
     tail = data;
   } else body = undefined;
   const head = latin1(`${lines.join('\r\n')}\r\n\r\n`);
+  const requestLineBytes = Buffer.byteLength(`${lines[0] ?? ''}\r\n`, 'latin1');
   const bytes = Buffer.concat([head, tail]);
 
   let pieces: { bytes: Buffer; pauseMs: number }[] = [{ bytes, pauseMs: 0 }];
@@ -1009,7 +1010,9 @@ function build(w: World, c: Case, seq: number): Built {
   const tokenPassesServer = token !== undefined && (VALID_TOKENS as readonly string[]).includes(token);
   const tokenGood = tokenPassesServer || token === 'badClaims';
   if (broken || c.method.k === 'connect') expect = 'any';
-  else if (head.length > MAX_HEAD) expect = 431;
+  // past the limit even without the request line (whether Node counts it is not the oracle's to guess: a
+  // 4,600-byte path with 11,308 bytes of headers, case 16386 of seed 804401696, was answered, not 431)
+  else if (head.length - requestLineBytes > MAX_HEAD) expect = 431;
   else if (head.length > MAX_HEAD - 512 || hugeHead) expect = 'any';
   // Node answers an Expect it does not know itself (RFC 9110, 10.1.1), unless 100-continue is among them
   else if (
