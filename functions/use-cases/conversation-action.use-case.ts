@@ -463,13 +463,18 @@ function canonical(v: unknown): unknown {
 }
 
 function keyReceipt(deps: EngineDeps, keyed: KeyedRequest, decision: Decision): Write {
+  return keyedReceipt(deps, decision.conversation.org, keyed, resultOf(decision));
+}
+
+/** An Idempotency-Key's receipt: what the request was and its first result, committed with its change. */
+export function keyedReceipt(deps: Pick<EngineDeps, 'clock'>, org: string, keyed: KeyedRequest, result: object): Write {
   return {
     type: 'receipt',
-    org: decision.conversation.org,
+    org,
     key: keyed.receiptKey,
     expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS,
     fingerprint: keyed.fingerprint,
-    result: resultOf(decision) as unknown as Record<string, unknown>,
+    result: result as Record<string, unknown>,
   };
 }
 

@@ -9,12 +9,7 @@ import { appendMessages, EMPTY_LOG, handledBy, mayReply, replyRefusal, type Mess
 import { visibleToAgent } from '../domain/visibility.js';
 import type { Write } from '../domain/writes.js';
 import { readsAcrossOrg, type Caller } from './caller.js';
-import {
-  IDEMPOTENCY_RECEIPT_TTL_SECONDS,
-  keyedFor,
-  replayReceipt,
-  type KeyedRequest,
-} from './conversation-action.use-case.js';
+import { keyedFor, keyedReceipt, replayReceipt, type KeyedRequest } from './conversation-action.use-case.js';
 import { retryOnConflict, type ApiDeps } from './engine.js';
 
 export interface ReplyCommand {
@@ -70,18 +65,7 @@ async function attemptReply(deps: ApiDeps, cmd: ReplyCommand, keyed: KeyedReques
     now.toISOString(),
   );
   const message = appended.messages[0] as Message;
-  const receipt: Write[] = keyed
-    ? [
-        {
-          type: 'receipt',
-          org: caller.org,
-          key: keyed.receiptKey,
-          expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_RECEIPT_TTL_SECONDS,
-          fingerprint: keyed.fingerprint,
-          result: message as unknown as Record<string, unknown>,
-        },
-      ]
-    : [];
+  const receipt: Write[] = keyed ? [keyedReceipt(deps, caller.org, keyed, message)] : [];
   // cancelled (another message took the `seq`, the conversation moved, or the key's first request
   // committed): decided again on a fresh read, which sends it, refuses it (409) or replays the first result.
   // Nothing else makes a committed reply's resend fail as such (it does not move the conversation): the
