@@ -1,7 +1,17 @@
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { Api, eventually, ok, setupOrg, startRuntime, token, type DemoOrg, type HttpResult } from '../support/e2e.js';
+import {
+  Api,
+  eventually,
+  ok,
+  setupOrg,
+  setupSignedInOrg,
+  startRuntime,
+  token,
+  type DemoOrg,
+  type HttpResult,
+} from '../support/e2e.js';
 
 /**
  * MS-3 (agent not responding) and MS-4 (automated messages) over HTTP on the local runtime: the
@@ -77,24 +87,8 @@ afterAll(() => rt?.stop());
 
 let n = 0;
 
-/** Prepare: an org (setupOrg: q1/q2, alice q1 3 units, bob q1+q2 2 units), settings on, alice and bob signed in. */
-async function org(): Promise<Org> {
-  const o = await setupOrg(api);
-  await ok(
-    o.admin.put('/v1/admin/settings', {
-      supervisorMonitor: true,
-      supervisorAssign: true,
-      supervisorTransfer: true,
-      forceClose: true,
-      agentEndMessagingSession: true,
-    }),
-  );
-  const alice = await o.agent('alice');
-  const bob = await o.agent('bob');
-  await ok(alice.post('/v1/agents/me/sign-in'));
-  await ok(bob.post('/v1/agents/me/sign-in'));
-  return { ...o, alice, bob };
-}
+/** Prepare: an org (setupOrg: q1/q2, alice q1 3 units, bob q1+q2 2 units), every setting on, alice and bob signed in. */
+const org = (): Promise<Org> => setupSignedInOrg(api);
 
 /** The workstream of `kind` replaced with `changes` (PUT takes the whole workstream). */
 async function workstream(o: DemoOrg, kind: Kind, changes: Record<string, unknown>): Promise<void> {

@@ -1,7 +1,16 @@
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../bin/local/runtime.js';
-import { Api, eventually, ok, setupOrg, startRuntime, token, type DemoOrg, type HttpResult } from '../support/e2e.js';
+import {
+  Api,
+  eventually,
+  ok,
+  setupSignedInOrg,
+  startRuntime,
+  token,
+  type DemoOrg,
+  type HttpResult,
+} from '../support/e2e.js';
 
 /**
  * Messages (MS-1, MS-2) over HTTP on the local runtime: the transcript of customer, agent and system
@@ -115,23 +124,7 @@ const sentFor = (id: string): Promise<Sent[]> =>
     return sent.get(id);
   }, 5_000);
 
-async function org(): Promise<DemoOrg & { alice: Api; bob: Api }> {
-  const o = await setupOrg(api);
-  await ok(
-    o.admin.put('/v1/admin/settings', {
-      supervisorMonitor: true,
-      supervisorAssign: true,
-      supervisorTransfer: true,
-      forceClose: true,
-      agentEndMessagingSession: true,
-    }),
-  );
-  const alice = await o.agent('alice');
-  const bob = await o.agent('bob');
-  await ok(alice.post('/v1/agents/me/sign-in'));
-  await ok(bob.post('/v1/agents/me/sign-in'));
-  return { ...o, alice, bob };
-}
+const org = () => setupSignedInOrg(api);
 
 describe('MS-1 transcript and MS-2 replies over HTTP', () => {
   it('MS-1: keeps customer, agent and system messages in seq order, a duplicated webhook stored once', async () => {

@@ -153,6 +153,26 @@ export async function setupOrg(api: Api, options: { wrapUp?: unknown } = {}): Pr
   return { org, admin, secret, channel, agent: async (id) => api.as(await token(org, id, ['agent'])) };
 }
 
+/** Every org setting S-1 and M-2 gate, on. */
+export const ALL_SETTINGS_ON = {
+  supervisorMonitor: true,
+  supervisorAssign: true,
+  supervisorTransfer: true,
+  forceClose: true,
+  agentEndMessagingSession: true,
+} as const;
+
+/** setupOrg, every gated setting on, and alice and bob (as agents) signed in. */
+export async function setupSignedInOrg(api: Api): Promise<DemoOrg & { alice: Api; bob: Api }> {
+  const o = await setupOrg(api);
+  await ok(o.admin.put('/v1/admin/settings', ALL_SETTINGS_ON));
+  const alice = await o.agent('alice');
+  const bob = await o.agent('bob');
+  await ok(alice.post('/v1/agents/me/sign-in'));
+  await ok(bob.post('/v1/agents/me/sign-in'));
+  return { ...o, alice, bob };
+}
+
 /** Asserts the answer's status (200 unless given; the body is printed on a mismatch) and returns its body. */
 export async function ok<T>(p: Promise<HttpResult<T>>, status = 200): Promise<T> {
   const r = await p;
